@@ -1,0 +1,144 @@
+"""pockettorch.export: nn.Module + example inputs -> Program (a .ptm in memory)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from pockettorch import __version__, errors
+from pockettorch.exporter.capture import capture
+from pockettorch.exporter.ir import Graph
+from pockettorch.exporter.lower import lower
+from pockettorch.exporter.memory_plan import MemoryPlan, plan_memory
+from pockettorch.exporter.passes import run_passes
+from pockettorch.exporter.serialize import serialize
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+class Program:
+    """An exported PocketTorch program: the IR, its memory plan, and the metadata written with it."""
+
+    def __init__(self, graph: Graph, plan: MemoryPlan, metadata: dict, pass_counts: dict[str, int]):
+        self.graph = graph
+        self.plan = plan
+        self.metadata = metadata
+        self.pass_counts = pass_counts
+        self._bytes: bytes | None = None
+
+    @property
+    def name(self) -> str:
+        return self.metadata["name"]
+
+    def to_bytes(self) -> bytes:
+        if self._bytes is None:
+            self._bytes = serialize(self.graph, self.plan, self.metadata)
+        return self._bytes
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write the .ptm atomically (a temporary file renamed into place), so a failure leaves no torn file."""
+        path = os.fspath(path)
+        data = self.to_bytes()
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".ptm-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise errors.IoError(f"could not write {path}: {exc.strerror or exc}") from None
+        return path
+
+    @property
+    def constants_bytes(self) -> int:
+        seen = {id(t): t.nbytes for n in self.graph.nodes for t in n.inputs if t.is_constant}
+        return sum(seen.values())
+
+    def summary(self) -> str:
+        hist = self.graph.op_histogram()
+        plan = self.plan
+        ins = ", ".join(f"{i['name']}: {i['dtype']}{i['shape']}" for i in self.metadata["inputs"])
+        outs = ", ".join(f"{o['name']}: {o['dtype']}{o['shape']}" for o in self.metadata["outputs"])
+        saved = 100.0 * (1 - plan.arena_bytes / plan.naive_bytes) if plan.naive_bytes else 0.0
+        lines = [
+            f"program {self.name}: {len(self.graph.nodes)} instructions, {len(self.to_bytes())} bytes",
+            f"  inputs:  {ins}",
+            f"  outputs: {outs}",
+            "  ops:     " + ", ".join(f"{op} x{n}" for op, n in hist.items()),
+            f"  constants: {_human(self.constants_bytes)}",
+            f"  arena:     {_human(plan.arena_bytes)} planned (naive sum {_human(plan.naive_bytes)}, "
+            f"{saved:.0f}% saved; lower bound {_human(plan.lower_bound_bytes)})",
+            "  passes:    " + ", ".join(f"{k} {v}" for k, v in self.pass_counts.items()),
+        ]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<pockettorch.Program {self.name}: {len(self.graph.nodes)} instructions>"
+
+
+def _check_json(metadata: Any) -> dict:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise errors.BadModelArgsError(f"metadata must be a dict, got {type(metadata).__name__}")
+    try:
+        return json.loads(json.dumps(metadata))
+    except (TypeError, ValueError) as exc:
+        raise errors.BadModelArgsError(f"metadata must be JSON-serializable: {exc}") from None
+
+
+def _default_name(model) -> str:
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(model).__name__).lower()
+    return name or "model"
+
+
+def export(model, example_inputs, name: str | None = None, metadata: dict | None = None,
+           reference: bool = False) -> Program:
+    """Export `model` called on `example_inputs` (a tuple, as for torch.export) to a Program."""
+    user_meta = _check_json(metadata)
+    captured = capture(model, example_inputs)
+    graph = Graph(name or _default_name(model))
+    graph._names.update(captured.output_names)
+    lower(captured.exported, graph, captured.input_names)
+    graph.output_structure = captured.output_structure
+    pass_counts = run_passes(graph)
+    inputs = {id(t) for t in graph.inputs}
+    for t, out_name in zip(graph.outputs, captured.output_names):
+        if id(t) not in inputs and t.name not in captured.output_names:
+            t.name = out_name  # outputs carry the model's output names into the file
+    plan = plan_memory(graph)
+
+    def io(t, tname):
+        return {"name": tname, "dtype": t.dtype, "shape": list(t.shape)}
+
+    meta = {
+        "name": graph.name,
+        "format": "1.0",
+        "inputs": [io(t, n) for t, n in zip(graph.inputs, captured.input_names)],
+        "outputs": [io(t, n) for t, n in zip(graph.outputs, captured.output_names)],
+        "output_structure": captured.output_structure,
+        "user": user_meta,
+        "plan": plan.as_dict(),
+        "exporter": {"pockettorch": __version__, "torch": captured.torch_version},
+        "reference": None,
+    }
+    if reference:
+        meta["reference"] = captured.reference(np)
+    return Program(graph, plan, meta, pass_counts)

@@ -1,0 +1,105 @@
+"""Capture: run torch.export (non-strict) in eval mode and decompose to core ATen."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils import _pytree as pytree
+
+from pockettorch import errors
+
+
+@dataclass
+class Captured:
+    exported: torch.export.ExportedProgram
+    input_names: list[str]
+    output_names: list[str]
+    output_structure: dict
+    example_inputs: list[torch.Tensor]
+    eager_outputs: list[torch.Tensor] = field(default_factory=list)
+    torch_version: str = torch.__version__
+
+    def reference(self, np_module=np) -> dict:
+        """Example inputs and eager outputs, stored for on-device verification."""
+        def pack(ts):
+            return [{"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape),
+                     "data": t.detach().reshape(-1).tolist()} for t in ts]
+        return {"inputs": pack(self.example_inputs), "outputs": pack(self.eager_outputs)}
+
+
+def _structure(spec, counter: list[int]) -> dict:
+    if spec.is_leaf():
+        counter[0] += 1
+        return {"kind": "tensor", "index": counter[0] - 1}
+    items = [_structure(child, counter) for child in spec.children_specs]
+    if spec.type is dict or (isinstance(spec.type, type) and issubclass(spec.type, dict)):
+        return {"kind": "dict", "keys": [str(k) for k in spec.context], "items": items}
+    if spec.type is list:
+        return {"kind": "list", "items": items}
+    return {"kind": "tuple", "items": items}  # tuples and namedtuples
+
+
+def _leaf_names(node: dict, prefix: str, out: list[str]) -> None:
+    if node["kind"] == "tensor":
+        out.append(prefix)
+    elif node["kind"] == "dict":
+        for key, child in zip(node["keys"], node["items"]):
+            _leaf_names(child, f"{prefix}_{key}" if prefix != "output" else key, out)
+    else:
+        for i, child in enumerate(node["items"]):
+            _leaf_names(child, f"{prefix}_{i}", out)
+
+
+def sanitize(name: str) -> str:
+    name = re.sub(r"\W+", "_", name).strip("_") or "t"
+    return name if not name[0].isdigit() else "t_" + name
+
+
+def _as_tensor_args(example_inputs) -> tuple:
+    if isinstance(example_inputs, (torch.Tensor, np.ndarray)):
+        example_inputs = (example_inputs,)
+    if isinstance(example_inputs, list):
+        example_inputs = tuple(example_inputs)
+    if not isinstance(example_inputs, tuple):
+        raise errors.BadModelArgsError(
+            f"example_inputs must be a tuple of tensors (as for torch.export), got {type(example_inputs).__name__}")
+    return tuple(torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in example_inputs)
+
+
+def capture(model, example_inputs) -> Captured:
+    if not isinstance(model, torch.nn.Module):
+        raise errors.BadModelArgsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    args = _as_tensor_args(example_inputs)
+    leaves = pytree.tree_leaves(args)
+    if not leaves or not all(isinstance(a, torch.Tensor) for a in leaves):
+        kinds = sorted({type(a).__name__ for a in leaves if not isinstance(a, torch.Tensor)})
+        raise errors.BadModelArgsError(
+            "example_inputs must hold tensors only" + (f" (found {', '.join(kinds)})" if kinds else " (it is empty)"))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            eager = model(*args)
+            try:
+                ep = torch.export.export(model, args, strict=False)
+            except Exception as exc:  # torch raises many types; report the first line and where
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise errors.ExportFailedError(f"torch.export failed: {type(exc).__name__}: {first}") from exc
+            ep = ep.run_decompositions()
+    finally:
+        model.train(was_training)
+
+    sig = ep.graph_signature
+    input_names = [sanitize(n) for n in sig.user_inputs]
+    out_spec = ep.call_spec.out_spec
+    structure = _structure(out_spec, [0]) if out_spec is not None else {"kind": "tensor", "index": 0}
+    names: list[str] = []
+    _leaf_names(structure, "output", names)
+    names = [sanitize(n) for n in names]
+    for i, n in enumerate(names):  # keep output names unique and distinct from inputs
+        if n in input_names or n in names[:i]:
+            names[i] = f"{n}_out{i}"
+    eager_leaves = [t for t in pytree.tree_leaves(eager) if isinstance(t, torch.Tensor)]
+    return Captured(ep, input_names, names, structure, list(leaves), eager_leaves)

@@ -1,0 +1,235 @@
+"""Lower a torch.export program (core ATen) into the IR.
+
+Constants (parameters, buffers, lifted tensors) become IR constants; nodes whose inputs are all
+constants are evaluated here with torch (constant folding); every other node goes through the rule
+registered for its ATen target. A node without a rule stops the export with an error naming the
+op, the line of the user's model it came from, and the closest supported ops.
+"""
+from __future__ import annotations
+
+import difflib
+import operator
+import re
+
+import numpy as np
+import torch
+
+from pockettorch import errors
+from pockettorch.exporter.ir import DTYPE_CODES, Graph, Tensor
+from pockettorch.exporter.lowering import load_rules
+from pockettorch.runtime import op_table
+
+# Largest constant a fold may create beyond the size of its inputs; bigger results are computed at run time.
+FOLD_LIMIT_BYTES = 1 << 20
+NO_FOLD = {"aten.rand.default", "aten.randn.default", "aten.empty.memory_format", "aten.dropout.default"}
+
+
+def torch_dtype_name(dtype: torch.dtype) -> str:
+    name = str(dtype).removeprefix("torch.")
+    return name
+
+
+def source_of(node: torch.fx.Node) -> str:
+    """'file.py:12 in forward: x = self.conv(x)' for the innermost user frame of the node's stack trace."""
+    trace = node.meta.get("stack_trace") or ""
+    frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)', trace)
+    user = [f for f in frames if "/torch/" not in f[0] and "/pockettorch/" not in f[0]] or frames
+    if not user:
+        return f"node {node.name}"
+    path, line, fn, code = user[-1]
+    return f"{path}:{line} in {fn}: {code.strip()}"
+
+
+class LoweringContext:
+    """What lowering rules use: values of FX args as IR tensors, fresh outputs, node emission."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.values: dict[torch.fx.Node, object] = {}
+        self.current: torch.fx.Node | None = None
+
+    # -- values --
+    def meta(self, arg):
+        """The FakeTensor (or list of them) torch.export recorded for an FX node."""
+        return arg.meta["val"]
+
+    def tensor(self, arg, dtype: str | None = None) -> Tensor:
+        """The IR tensor for an FX arg; Python scalars become constants (of `dtype` if given)."""
+        if isinstance(arg, torch.fx.Node):
+            value = self.values[arg]
+            if not isinstance(value, Tensor):
+                raise errors.UnsupportedOpError(f"{arg.name} is not a tensor value ({type(value).__name__})")
+            return self.cast(value, dtype) if dtype else value
+        if isinstance(arg, (bool, int, float)):
+            if dtype is None:
+                dtype = "bool" if isinstance(arg, bool) else "int64" if isinstance(arg, int) else "float32"
+            return self.graph.constant(np.array(arg), "scalar", dtype)
+        raise errors.UnsupportedOpError(f"cannot use {arg!r} as a tensor")
+
+    def cast(self, t: Tensor, dtype: str) -> Tensor:
+        if t.dtype == dtype:
+            return t
+        if t.is_constant:
+            return self.graph.constant(t.data, t.name + "_" + dtype, dtype)
+        out = self.graph.tensor(f"{t.name}_{dtype}", dtype, t.shape)
+        self.emit("cast", [t], [out])
+        return out
+
+    def out(self, meta=None, name: str | None = None) -> Tensor:
+        """A new IR tensor shaped like the current node's value (or the given FakeTensor)."""
+        meta = self.meta(self.current) if meta is None else meta
+        dtype = torch_dtype_name(meta.dtype)
+        if dtype not in DTYPE_CODES:
+            raise errors.UnsupportedOpError(
+                f"{self.current.name} produces {dtype}; PocketTorch runs float32 models "
+                f"(call model.float() before export), with int64/int32/bool for indices and masks")
+        shape = []
+        for d in meta.shape:
+            if not isinstance(d, int):
+                raise errors.DynamicShapeError(f"{self.current.name} has a symbolic dimension {d}")
+            shape.append(d)
+        return self.graph.tensor(name or self.current.name, dtype, shape)
+
+    def emit(self, op: str, inputs: list[Tensor], outputs: list[Tensor], **params):
+        return self.graph.add(op, inputs, outputs, source=source_of(self.current) if self.current else "", **params)
+
+    def unary(self, op: str, x: Tensor, **params) -> Tensor:
+        out = self.out()
+        self.emit(op, [x], [out], **params)
+        return out
+
+    def reshape(self, x: Tensor, shape, name: str | None = None) -> Tensor:
+        shape = tuple(int(d) for d in shape)
+        if x.shape == shape:
+            return x
+        if x.is_constant:
+            return self.graph.constant(x.data.reshape(shape), x.name, x.dtype)
+        out = self.graph.tensor(name or f"{x.name}_view", x.dtype, shape)
+        self.emit("reshape", [x], [out])
+        return out
+
+
+def _is_tensor_arg(a) -> bool:
+    return isinstance(a, torch.fx.Node)
+
+
+def _flat_args(node: torch.fx.Node):
+    out = []
+    for a in list(node.args) + list(node.kwargs.values()):
+        if isinstance(a, (list, tuple)):
+            out.extend(a)
+        else:
+            out.append(a)
+    return out
+
+
+def _fold(ctx: LoweringContext, node: torch.fx.Node) -> bool:
+    """Evaluate node with torch when all its tensor inputs are constants; True when folded."""
+    target = str(node.target)
+    if target in NO_FOLD or node.op != "call_function" or node.target is operator.getitem:
+        return False
+    tensor_args = [a for a in _flat_args(node) if _is_tensor_arg(a)]
+    values = [ctx.values.get(a) for a in tensor_args]
+    shape_only = target.split(".")[1] in {"full_like", "zeros_like", "ones_like", "empty_like"}
+    if not shape_only and not all(isinstance(v, Tensor) and v.is_constant for v in values):
+        return False
+    meta = node.meta.get("val")
+    if not isinstance(meta, torch.Tensor):
+        return False
+    in_bytes = sum(v.nbytes for v in values if isinstance(v, Tensor) and v.is_constant)
+    if meta.numel() * meta.element_size() > max(in_bytes, FOLD_LIMIT_BYTES):
+        return False
+
+    def real(a):
+        if _is_tensor_arg(a):
+            v = ctx.values[a]
+            if v.is_constant:
+                return torch.from_numpy(np.array(v.data))
+            m = a.meta["val"]
+            return torch.zeros(m.shape, dtype=m.dtype)  # *_like ops only read the shape
+        if isinstance(a, (list, tuple)):
+            return type(a)(real(x) for x in a)
+        return a
+
+    with torch.no_grad():
+        result = node.target(*[real(a) for a in node.args], **{k: real(v) for k, v in node.kwargs.items()})
+    if torch_dtype_name(result.dtype) not in DTYPE_CODES and result.dtype != torch.float64:
+        return False
+    ctx.values[node] = ctx.graph.constant(result.contiguous().numpy(), node.name)
+    return True
+
+
+def unsupported_op_error(node: torch.fx.Node, rules) -> errors.UnsupportedOpError:
+    target = str(node.target)
+    closest = difflib.get_close_matches(target, list(rules), n=5, cutoff=0.4)
+    hint = f"closest supported: {', '.join(closest)}" if closest else f"{len(rules)} ATen ops are supported"
+    return errors.UnsupportedOpError(
+        f"operator {target} (node {node.name}) has no PocketTorch lowering; it comes from {source_of(node)}; {hint}",
+        hint="Replace the operator in the model, or add a lowering for it (runtime/op_table.py, exporter/lowering/).")
+
+
+def lower(ep, graph: Graph, user_input_names: list[str]) -> LoweringContext:
+    """Fill `graph` from the ExportedProgram `ep` (already decomposed to core ATen)."""
+    rules = load_rules()
+    ctx = LoweringContext(graph)
+    sig = ep.graph_signature
+    constants = {}
+    for spec in sig.input_specs:
+        if spec.target is None:
+            continue
+        if spec.target in ep.state_dict:
+            constants[spec.arg.name] = ep.state_dict[spec.target]
+        elif spec.target in ep.constants:
+            constants[spec.arg.name] = ep.constants[spec.target]
+    graph._names.update(user_input_names)  # program inputs keep the model's argument names
+    user_inputs = iter(user_input_names)
+    for node in ep.graph.nodes:
+        ctx.current = node
+        if node.op == "placeholder":
+            if node.name in constants:
+                value = constants[node.name].detach()
+                if value.dtype == torch.float64:
+                    value = value.float()
+                ctx.values[node] = graph.constant(value.contiguous().numpy(), node.name.removeprefix("p_").removeprefix("b_"))
+            elif node.name in sig.user_inputs:
+                t = ctx.out()
+                t.name = next(user_inputs, t.name)
+                graph.inputs.append(t)
+                ctx.values[node] = t
+            else:
+                raise errors.BadModelArgsError(f"unsupported graph input {node.name} (custom objects or tokens)")
+        elif node.op == "call_function":
+            if node.target is operator.getitem:
+                seq, index = node.args
+                ctx.values[node] = ctx.values[seq][index]
+                continue
+            if _fold(ctx, node):
+                continue
+            rule = rules.get(str(node.target))
+            if rule is None:
+                raise unsupported_op_error(node, rules)
+            ctx.values[node] = rule(ctx, node)
+        elif node.op == "output":
+            user_outputs = set(sig.user_outputs)
+            outs = [a for a in node.args[0] if a is None or not isinstance(a, torch.fx.Node) or a.name in user_outputs]
+            graph.outputs = [_output_tensor(ctx, a) for a in outs]
+    return ctx
+
+
+def _output_tensor(ctx: LoweringContext, arg) -> Tensor:
+    t = ctx.values.get(arg) if isinstance(arg, torch.fx.Node) else None
+    if not isinstance(t, Tensor):
+        raise errors.BadModelArgsError(f"model output {arg} is not a tensor; PocketTorch outputs tensors only")
+    if t.is_constant or t in ctx.graph.inputs:
+        # Outputs must be written by the program: copy constants and pass-through inputs.
+        out = ctx.graph.tensor("output", t.dtype, t.shape)
+        ctx.graph.add("cast", [t], [out], source="model output")
+        return out
+    return t
+
+
+def supported_targets() -> list[str]:
+    return sorted(load_rules())
+
+
+__all__ = ["lower", "LoweringContext", "source_of", "supported_targets", "op_table"]

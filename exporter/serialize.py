@@ -1,0 +1,108 @@
+"""Write the IR and its memory plan as a .ptm program (layout in runtime/FORMAT.md)."""
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+
+from pockettorch.exporter.ir import DTYPE_CODES, Graph, Tensor
+from pockettorch.exporter.memory_plan import MemoryPlan
+from pockettorch.runtime import op_table
+
+MAGIC = b"PKTM"
+VERSION = (1, 0)
+HEADER_SIZE = 64
+SECTION_ENTRY = 24
+TENSOR_ENTRY = 96
+NO_STRING = 0xFFFFFFFF
+ALIGN = 64
+SECTIONS = ("TENSORS", "CONSTANTS", "INSTRUCTIONS", "IO", "METADATA", "STRINGS")
+
+
+def _pad(buf: bytearray, align: int) -> None:
+    buf.extend(b"\0" * (-len(buf) % align))
+
+
+class _Strings:
+    def __init__(self):
+        self.data = bytearray()
+        self.index: dict[str, int] = {}
+
+    def ref(self, text: str) -> int:
+        if text not in self.index:
+            self.index[text] = len(self.data)
+            self.data.extend(text.encode("utf-8", "replace").replace(b"\0", b" ") + b"\0")
+        return self.index[text]
+
+
+def encode_params(op: op_table.Op, params: dict) -> list[int]:
+    """Flatten params by the op table's encoding: ints as is, floats as double bits, a trailing int list."""
+    names = [p.name for p in op.params]
+    if set(params) != set(names):
+        raise ValueError(f"{op.name}: params {sorted(params)} do not match the op table {names}")
+    out: list[int] = []
+    for p in op.params:
+        value = params[p.name]
+        if p.kind == "int":
+            out.append(int(value))
+        elif p.kind == "float":
+            out.append(struct.unpack("<q", struct.pack("<d", float(value)))[0])
+        else:
+            out.extend(int(v) for v in value)
+    return out
+
+
+def serialize(graph: Graph, plan: MemoryPlan, metadata: dict) -> bytes:
+    strings = _Strings()
+    strings.ref("")
+    tensors: list[Tensor] = graph.all_tensors()
+    index = {id(t): i for i, t in enumerate(tensors)}
+
+    constants = bytearray()
+    const_offset: dict[int, int] = {}
+    for t in tensors:
+        if t.is_constant:
+            _pad(constants, ALIGN)
+            const_offset[id(t)] = len(constants)
+            constants.extend(np.ascontiguousarray(t.data).tobytes())
+    _pad(constants, ALIGN)
+
+    tensor_sec = bytearray(struct.pack("<II", len(tensors), 0))
+    for t in tensors:
+        dims = list(t.shape) + [0] * (op_table.MAX_RANK - len(t.shape))
+        storage, offset = (1, const_offset[id(t)]) if t.is_constant else (0, plan.offsets[id(t)])
+        tensor_sec += struct.pack("<BBBBIQQ8qQ", DTYPE_CODES[t.dtype], len(t.shape), storage, 0,
+                                  strings.ref(t.name), offset, t.nbytes, *dims, 0)
+
+    instr_sec = bytearray(struct.pack("<II", len(graph.nodes), 0))
+    for node in graph.nodes:
+        spec = op_table.BY_NAME[node.op]
+        params = encode_params(spec, node.params)
+        operands = [index[id(t)] for t in node.inputs + node.outputs]
+        instr_sec += struct.pack("<IHHHHI", spec.code, len(node.inputs), len(node.outputs), len(params), 0,
+                                 strings.ref(node.source))
+        instr_sec += struct.pack(f"<{len(operands)}I", *operands)
+        _pad(instr_sec, 8)
+        instr_sec += struct.pack(f"<{len(params)}q", *params)
+
+    io_sec = bytearray(struct.pack("<II", len(graph.inputs), len(graph.outputs)))
+    io_sec += struct.pack(f"<{len(graph.inputs) + len(graph.outputs)}I",
+                          *[index[id(t)] for t in graph.inputs + graph.outputs])
+    meta_sec = json.dumps(metadata, sort_keys=True).encode()
+    bodies = {"TENSORS": tensor_sec, "CONSTANTS": constants, "INSTRUCTIONS": instr_sec, "IO": io_sec,
+              "METADATA": meta_sec, "STRINGS": strings.data}
+
+    out = bytearray(HEADER_SIZE + SECTION_ENTRY * len(SECTIONS))
+    _pad(out, ALIGN)
+    table = []
+    for kind, name in enumerate(SECTIONS, start=1):
+        _pad(out, ALIGN)
+        table.append((kind, len(out), len(bodies[name])))
+        out += bodies[name]
+    _pad(out, ALIGN)
+    struct.pack_into("<4sHHIIQQI", out, 0, MAGIC, *VERSION, HEADER_SIZE, len(SECTIONS), len(out),
+                     plan.arena_bytes, 0)
+    for i, (kind, offset, size) in enumerate(table):
+        struct.pack_into("<IIQQ", out, HEADER_SIZE + SECTION_ENTRY * i, kind, 0, offset, size)
+    return bytes(out)

@@ -1,0 +1,65 @@
+"""Generate the C headers and tables from the op table and the error catalogue.
+
+Run `python -m pockettorch.runtime.codegen` after changing `runtime/op_table.py` or
+`pockettorch/errors.py`; `tests/runtime/test_codegen.py` fails when the checked-in files drift.
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+import jinja2
+
+from pockettorch.errors import CATALOGUE
+from pockettorch.runtime import op_table
+
+RUNTIME_DIR = pathlib.Path(__file__).resolve().parent
+TEMPLATES = RUNTIME_DIR / "templates"
+
+OUTPUTS = {
+    "include/pockettorch/status.h": "status.h.j2",
+    "src/status.c": "status.c.j2",
+    "src/ops_generated.h": "ops_generated.h.j2",
+    "src/kernel_table.c": "kernel_table.c.j2",
+    "kernels.cmake": "kernels.cmake.j2",
+}
+
+
+def kernel_names() -> list[str]:
+    return sorted({op.kernel for op in op_table.OPS})
+
+
+def render_all() -> dict[str, str]:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["cstr"] = json.dumps  # JSON string escapes are valid C string escapes for ASCII text
+    context = {
+        "errors": CATALOGUE,
+        "ops": op_table.OPS,
+        "op_count": max(op.code for op in op_table.OPS) + 1,
+        "enums": op_table.ENUMS,
+        "kernels": kernel_names(),
+    }
+    return {path: env.get_template(tpl).render(**context) for path, tpl in OUTPUTS.items()}
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for rel, text in render_all().items():
+        path = RUNTIME_DIR / rel
+        if path.exists() and path.read_text() == text:
+            continue
+        stale.append(rel)
+        if not check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    if check and stale:
+        print("out of date: " + ", ".join(stale) + " (run python -m pockettorch.runtime.codegen)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,113 @@
+/* PocketTorch runtime: load a .ptm program and run it.
+ *
+ * Usage:
+ *   pkt_program* prog; char err[256];
+ *   if (pkt_program_load_file("model.ptm", &prog, err, sizeof err) != PKT_OK) { puts(err); ... }
+ *   pkt_session* s; pkt_session_options opt = pkt_session_options_default();
+ *   pkt_session_create(prog, &opt, &s, err, sizeof err);
+ *   memcpy(pkt_session_input_data(s, 0), my_input, bytes);
+ *   pkt_session_run(s);
+ *   const float* y = pkt_session_output_data(s, 0);
+ *   pkt_session_free(s); pkt_program_free(prog);
+ *
+ * Every fallible call returns a pkt_status and, when given a buffer, a sentence saying what was wrong.
+ * The library never aborts or exits. A program may back any number of sessions; one session must not
+ * be run from two threads at once.
+ */
+#ifndef POCKETTORCH_H
+#define POCKETTORCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pockettorch/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PKT_FORMAT_MAJOR 1
+#define PKT_FORMAT_MINOR 0
+#define PKT_MAX_RANK 8
+#define PKT_ALIGNMENT 64
+
+/* Tensor dtypes, as stored in the file. */
+typedef enum pkt_dtype {
+  PKT_F32 = 1, PKT_I64 = 2, PKT_I32 = 3, PKT_BOOL = 4, PKT_U8 = 5, PKT_I8 = 6, PKT_F16 = 7
+} pkt_dtype;
+
+/* Byte size of one element, 0 for an unknown dtype. */
+size_t pkt_dtype_size(int dtype);
+
+/* A validated, immutable program. */
+typedef struct pkt_program pkt_program;
+/* Execution state for one program: planned arena, threads, bound tensors. */
+typedef struct pkt_session pkt_session;
+
+typedef struct pkt_tensor_info {
+  const char* name;
+  int dtype;
+  int rank;
+  int64_t dims[PKT_MAX_RANK];
+  size_t nbytes;
+} pkt_tensor_info;
+
+/* Load from a file. The file is memory-mapped where the platform allows, otherwise read. */
+pkt_status pkt_program_load_file(const char* path, pkt_program** out, char* err, size_t err_size);
+
+/* Load from memory. With copy=0 the buffer must be 64-byte aligned and outlive the program;
+ * constants are then used in place (e.g. a model embedded in flash). */
+pkt_status pkt_program_load_buffer(const void* data, size_t size, int copy, pkt_program** out,
+                                   char* err, size_t err_size);
+
+void pkt_program_free(pkt_program* program);
+
+int pkt_program_num_inputs(const pkt_program* program);
+int pkt_program_num_outputs(const pkt_program* program);
+pkt_status pkt_program_input_info(const pkt_program* program, int index, pkt_tensor_info* info);
+pkt_status pkt_program_output_info(const pkt_program* program, int index, pkt_tensor_info* info);
+/* The metadata JSON (not NUL-terminated; use len). */
+const char* pkt_program_metadata(const pkt_program* program, size_t* len);
+size_t pkt_program_arena_bytes(const pkt_program* program);
+int pkt_program_num_instructions(const pkt_program* program);
+/* Name of instruction i's operator and where in the user's model it came from. */
+const char* pkt_program_instruction_op(const pkt_program* program, int index);
+const char* pkt_program_instruction_source(const pkt_program* program, int index);
+
+typedef struct pkt_session_options {
+  int num_threads;   /* 0: one per big core available; never more than the cores available */
+  void* arena;       /* optional caller memory, 64-byte aligned, >= pkt_session_arena_bytes() */
+  size_t arena_size;
+} pkt_session_options;
+
+pkt_session_options pkt_session_options_default(void);
+
+/* Prepare: bind tensors, check every instruction's shapes and parameters, plan scratch, start threads. */
+pkt_status pkt_session_create(const pkt_program* program, const pkt_session_options* options,
+                              pkt_session** out, char* err, size_t err_size);
+void pkt_session_free(pkt_session* session);
+
+/* Bytes a caller-supplied arena needs (planned activations plus kernel scratch). */
+size_t pkt_session_required_arena(const pkt_program* program, int num_threads);
+int pkt_session_num_threads(const pkt_session* session);
+
+/* Input and output buffers live in the arena; write inputs there, read outputs after a run. */
+void* pkt_session_input_data(pkt_session* session, int index);
+const void* pkt_session_output_data(const pkt_session* session, int index);
+
+/* Copy an input in, checking its byte size. */
+pkt_status pkt_session_set_input(pkt_session* session, int index, const void* data, size_t nbytes);
+
+/* Execute all instructions. Allocates nothing. */
+pkt_status pkt_session_run(pkt_session* session);
+
+/* Per-instruction profiling: when enabled, run() records each instruction's time in nanoseconds. */
+void pkt_session_enable_profiling(pkt_session* session, int enabled);
+const uint64_t* pkt_session_profile_ns(const pkt_session* session);
+
+const char* pkt_runtime_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,148 @@
+"""The Python face of the C runtime: load a .ptm and call it like the original module."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from pockettorch import errors
+from pockettorch.runtime import _native
+
+# FORMAT.md dtype codes <-> numpy dtypes; names are torch's (float32, int64, ...).
+DTYPES: dict[int, np.dtype] = {
+    1: np.dtype(np.float32), 2: np.dtype(np.int64), 3: np.dtype(np.int32), 4: np.dtype(np.bool_),
+    5: np.dtype(np.uint8), 6: np.dtype(np.int8), 7: np.dtype(np.float16),
+}
+DTYPE_NAMES = {code: ("bool" if dt == np.bool_ else dt.name) for code, dt in DTYPES.items()}
+
+
+class TensorSpec(NamedTuple):
+    name: str
+    dtype: str  # "float32", "int64", ...
+    shape: tuple[int, ...]
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        return np.dtype(self.dtype)
+
+
+def _raise_native(exc: Exception, context: str = "") -> None:
+    code, detail = exc.args
+    raise errors.error_for_code(code, f"{context}{detail}") from None
+
+
+def _spec(entry) -> TensorSpec:
+    name, dtype, dims, _ = entry
+    return TensorSpec(name, DTYPE_NAMES[dtype], tuple(dims))
+
+
+def _rebuild(node: dict, leaves: list):
+    kind = node["kind"]
+    if kind == "tensor":
+        return leaves[node["index"]]
+    items = [_rebuild(child, leaves) for child in node["items"]]
+    if kind == "tuple":
+        return tuple(items)
+    if kind == "list":
+        return items
+    if kind == "dict":
+        return dict(zip(node["keys"], items))
+    raise errors.BadMetadataError(f"unknown output structure kind {kind!r}")
+
+
+class Module:
+    """A program loaded into the C runtime. Call it with tensors (torch or numpy) like the original module."""
+
+    def __init__(self, source: str | os.PathLike | bytes, num_threads: int = 1):
+        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
+            raise errors.InvalidArgumentError(f"num_threads must be an integer >= 0 (0 = all cores), got {num_threads!r}")
+        if not isinstance(source, (bytes, bytearray)):
+            source = os.fspath(source)
+            if not os.path.isfile(source):
+                raise errors.IoError(f"no program file at {source}")
+        label = "program" if isinstance(source, (bytes, bytearray)) else source
+        try:
+            self._program = _native.Program(bytes(source) if isinstance(source, bytearray) else source)
+            self._session = _native.Session(self._program, num_threads)
+        except _native.NativeError as exc:
+            _raise_native(exc, f"{label}: ")
+        self.input_specs: list[TensorSpec] = [_spec(e) for e in self._program.inputs()]
+        self.output_specs: list[TensorSpec] = [_spec(e) for e in self._program.outputs()]
+        try:
+            self.metadata: dict[str, Any] = json.loads(self._program.metadata())
+        except ValueError as exc:
+            raise errors.BadMetadataError(f"{label}: metadata is not valid JSON ({exc})") from None
+        self.name: str = self.metadata.get("name", "model")
+        self.num_threads: int = self._session.num_threads()
+
+    @property
+    def arena_bytes(self) -> int:
+        return self._program.arena_bytes()
+
+    def instructions(self) -> list[tuple[str, str]]:
+        """(op, source) for every instruction, in execution order."""
+        return self._program.instructions()
+
+    def _check_inputs(self, inputs) -> list[np.ndarray]:
+        if len(inputs) != len(self.input_specs):
+            names = ", ".join(s.name for s in self.input_specs) or "none"
+            raise errors.InputCountError(f"{self.name} takes {len(self.input_specs)} input(s) ({names}), got {len(inputs)}")
+        arrays = []
+        for spec, value in zip(self.input_specs, inputs):
+            if hasattr(value, "detach") and hasattr(value, "numpy"):  # torch.Tensor without importing torch
+                value = value.detach().cpu()
+                if not value.is_contiguous():
+                    value = value.contiguous()
+                value = value.numpy()
+            elif not isinstance(value, np.ndarray):
+                raise errors.InputDtypeError(
+                    f"input '{spec.name}' is a {type(value).__name__}; pass a torch.Tensor or numpy.ndarray")
+            given = "bool" if value.dtype == np.bool_ else value.dtype.name
+            if given != spec.dtype:
+                raise errors.InputDtypeError(f"input '{spec.name}' has dtype {given}, expected {spec.dtype}")
+            if tuple(value.shape) != spec.shape:
+                raise errors.InputShapeError(
+                    f"input '{spec.name}' has shape {tuple(value.shape)}, expected {spec.shape}")
+            arrays.append(np.ascontiguousarray(value))
+        return arrays
+
+    def run_numpy(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run on numpy arrays in input order; returns the outputs as a flat list of numpy arrays."""
+        arrays = self._check_inputs(inputs)
+        outputs = [np.empty(s.shape, dtype=s.numpy_dtype) for s in self.output_specs]
+        try:
+            self._session.run(arrays, outputs)
+        except _native.NativeError as exc:
+            _raise_native(exc, f"{self.name}: ")
+        return outputs
+
+    def __call__(self, *inputs):
+        outputs = self.run_numpy(list(inputs))
+        if any(not isinstance(v, np.ndarray) for v in inputs) or not inputs:
+            try:
+                import torch
+            except ImportError:
+                torch = None
+            if torch is not None:
+                outputs = [torch.from_numpy(o) for o in outputs]
+        structure = self.metadata.get("output_structure") or {"kind": "tuple", "items": [
+            {"kind": "tensor", "index": i} for i in range(len(outputs))]}
+        return _rebuild(structure, outputs)
+
+    def set_profiling(self, enabled: bool) -> None:
+        self._session.set_profiling(bool(enabled))
+
+    def profile_ns(self) -> list[int]:
+        """Per-instruction times (ns) of the last run made with profiling on."""
+        return self._session.profile_ns()
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{s.name}: {s.dtype}{list(s.shape)}" for s in self.input_specs)
+        return f"<pockettorch.Module {self.name}({ins}) threads={self.num_threads}>"
+
+
+def load(source: str | os.PathLike | bytes, num_threads: int = 1) -> Module:
+    """Load a .ptm file (or its bytes) into the C runtime."""
+    return Module(source, num_threads=num_threads)

@@ -1,0 +1,191 @@
+"""The op table: the one definition of PocketTorch's operators.
+
+It drives the exporter (which ATen targets lower to which op, how parameters are encoded), and
+`python -m pockettorch.runtime.codegen` generates from it the C op enum and parameter indices
+(`runtime/src/ops_generated.h`), the kernel registration table (`runtime/src/kernel_table.c`) and the
+selective-build kernel list. Op codes are part of the file format: never renumber, only append.
+
+Parameter encoding (FORMAT.md): every instruction carries a flat int64 array. `int` params are stored
+as is, `float` params as the bits of an IEEE double, and an `ints` param (only ever last) takes the
+remaining slots, so its length is `n_params - index`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_RANK = 8
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str  # "int" | "float" | "ints"
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    code: int
+    inputs: tuple[int, int]  # (min, max) operand count
+    outputs: int
+    params: tuple[Param, ...]
+    aten: tuple[str, ...]  # ATen targets (core ATen, after decompositions) that lower to this op
+    kernel: str  # C kernel file stem under runtime/kernels/ and symbol stem pkt_kernel_<kernel>
+    inplace: bool = False  # output may share input 0's buffer when input 0 dies here
+    doc: str = ""
+
+    def param_index(self, name: str) -> int:
+        return [p.name for p in self.params].index(name)
+
+
+def _p(spec: str) -> tuple[Param, ...]:
+    """'stride_h:int pad:ints' -> Params."""
+    return tuple(Param(*item.split(":")) for item in spec.split())
+
+
+_ACT = "act:int act_min:float act_max:float"
+
+# Enumerations shared by exporter and kernels, emitted into the C header as PKT_<ENUM>_<NAME>.
+ENUMS: dict[str, tuple[str, ...]] = {
+    "DTYPE": ("INVALID", "F32", "I64", "I32", "BOOL", "U8", "I8", "F16"),
+    "ACT": ("NONE", "RELU", "RELU6", "SILU", "GELU", "GELU_TANH", "HARDSWISH", "SIGMOID", "CLAMP", "TANH"),
+    "BINARY": ("ADD", "SUB", "MUL", "DIV", "POW", "MAX", "MIN", "FLOORDIV", "REMAINDER", "ATAN2",
+               "BITAND", "BITOR", "BITXOR"),
+    "COMPARE": ("EQ", "NE", "LT", "LE", "GT", "GE"),
+    "LOGICAL": ("AND", "OR", "XOR"),
+    "UNARY": ("NEG", "ABS", "EXP", "LOG", "SQRT", "RSQRT", "SIN", "COS", "TANH", "SIGMOID", "RELU",
+              "GELU", "GELU_TANH", "SILU", "HARDSWISH", "HARDSIGMOID", "ERF", "FLOOR", "CEIL", "ROUND",
+              "RECIPROCAL", "SIGN", "LOG1P", "EXPM1", "NOT", "ELU", "LEAKY_RELU", "CLAMP", "SOFTPLUS",
+              "MISH", "TRUNC", "ISNAN", "LOG2", "TAN", "ASIN", "ACOS", "ATAN", "SINH", "COSH", "BITNOT"),
+    "REDUCE": ("SUM", "MEAN", "MAX", "MIN", "PROD", "ANY", "ALL", "VAR", "NORM2"),
+    "ARGREDUCE": ("ARGMAX", "ARGMIN"),
+    "PAD": ("CONSTANT", "REFLECT", "REPLICATE", "CIRCULAR"),
+    "INTERP": ("NEAREST", "BILINEAR", "NEAREST_EXACT", "BICUBIC"),
+}
+
+
+def enum_value(enum: str, name: str) -> int:
+    return ENUMS[enum].index(name)
+
+
+OPS: tuple[Op, ...] = (
+    Op("binary", 1, (2, 2), 1, _p("kind:int " + _ACT),
+       ("aten.add.Tensor", "aten.sub.Tensor", "aten.mul.Tensor", "aten.div.Tensor", "aten.div.Tensor_mode",
+        "aten.pow.Tensor_Tensor", "aten.pow.Tensor_Scalar", "aten.pow.Scalar", "aten.maximum.default",
+        "aten.minimum.default", "aten.remainder.Tensor", "aten.remainder.Scalar", "aten.fmod.Tensor",
+        "aten.atan2.default", "aten.add.Scalar", "aten.sub.Scalar", "aten.mul.Scalar", "aten.div.Scalar",
+        "aten.rsub.Scalar", "aten.floor_divide.default", "aten.bitwise_and.Tensor", "aten.bitwise_or.Tensor",
+        "aten.bitwise_xor.Tensor"),
+       "binary", inplace=True, doc="Elementwise arithmetic with NumPy broadcasting and a fused activation."),
+    Op("compare", 2, (2, 2), 1, _p("kind:int"),
+       ("aten.eq.Tensor", "aten.eq.Scalar", "aten.ne.Tensor", "aten.ne.Scalar", "aten.lt.Tensor", "aten.lt.Scalar",
+        "aten.le.Tensor", "aten.le.Scalar", "aten.gt.Tensor", "aten.gt.Scalar", "aten.ge.Tensor", "aten.ge.Scalar"),
+       "compare", doc="Elementwise comparison with broadcasting; bool output."),
+    Op("logical", 3, (2, 2), 1, _p("kind:int"),
+       ("aten.logical_and.default", "aten.logical_or.default", "aten.logical_xor.default"),
+       "logical", doc="Elementwise logical and/or/xor with broadcasting; bool output."),
+    Op("unary", 4, (1, 1), 1, _p("kind:int alpha:float beta:float"),
+       ("aten.neg.default", "aten.abs.default", "aten.exp.default", "aten.log.default", "aten.sqrt.default",
+        "aten.rsqrt.default", "aten.sin.default", "aten.cos.default", "aten.tanh.default", "aten.sigmoid.default",
+        "aten.relu.default", "aten.gelu.default", "aten.silu.default", "aten.hardswish.default",
+        "aten.hardsigmoid.default", "aten.erf.default", "aten.floor.default", "aten.ceil.default",
+        "aten.round.default", "aten.reciprocal.default", "aten.sign.default", "aten.log1p.default",
+        "aten.expm1.default", "aten.logical_not.default", "aten.elu.default", "aten.leaky_relu.default",
+        "aten.clamp.default", "aten.clamp.Tensor", "aten.hardtanh.default", "aten.softplus.default",
+        "aten.mish.default", "aten.trunc.default", "aten.isnan.default", "aten.log2.default", "aten.tan.default",
+        "aten.asin.default", "aten.acos.default", "aten.atan.default", "aten.sinh.default", "aten.cosh.default",
+        "aten.bitwise_not.default", "aten.clamp_min.default", "aten.clamp_max.default"),
+       "unary", inplace=True, doc="Elementwise math and activations; alpha/beta carry clamp bounds and slopes."),
+    Op("where", 5, (3, 3), 1, (), ("aten.where.self",), "where",
+       doc="select(cond, a, b) with broadcasting."),
+    Op("cast", 6, (1, 1), 1, (), ("aten._to_copy.default", "aten.to.dtype", "aten.clone.default",
+                                    "aten.alias.default", "aten.lift_fresh_copy.default"), "cast",
+       doc="Copy with dtype conversion (output dtype from the tensor table)."),
+    Op("conv2d", 7, (2, 3), 1,
+       _p("stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int groups:int " + _ACT),
+       ("aten.convolution.default",), "conv2d",
+       doc="2-D convolution NCHW, weight OIHW, optional bias, fused activation. conv1d lowers onto it."),
+    Op("conv_transpose2d", 8, (2, 3), 1,
+       _p("stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int groups:int " + _ACT),
+       ("aten.convolution.default",), "conv_transpose2d",
+       doc="Transposed 2-D convolution NCHW, weight IOHW (output padding is implied by the output shape)."),
+    Op("linear", 9, (2, 3), 1, _p(_ACT), ("aten.addmm.default", "aten.mm.default", "aten.linear.default"),
+       "linear", doc="y = x @ W^T + b over the last dim of x; W is [out, in]."),
+    Op("matmul", 10, (2, 2), 1, _p("transpose_b:int"), ("aten.bmm.default", "aten.matmul.default", "aten.mm.default"),
+       "matmul", doc="Batched matmul with broadcasting batch dims; transpose_b uses b as [.., N, K]."),
+    Op("softmax", 11, (1, 1), 1, _p("axis:int log:int"),
+       ("aten._softmax.default", "aten._log_softmax.default"), "softmax", doc="(Log-)softmax along one axis."),
+    Op("layer_norm", 12, (1, 3), 1, _p("axes:int eps:float has_weight:int has_bias:int"),
+       ("aten.native_layer_norm.default",), "layer_norm", doc="Layer norm over the last `axes` dims."),
+    Op("batch_norm", 13, (5, 5), 1, _p("eps:float"),
+       ("aten._native_batch_norm_legit_no_training.default",), "batch_norm",
+       doc="Inference batch norm over dim 1 (x, mean, var, weight, bias); folded into conv/linear when possible."),
+    Op("group_norm", 14, (3, 3), 1, _p("groups:int eps:float"), ("aten.native_group_norm.default",),
+       "group_norm", doc="Group norm over NC* (x, weight, bias)."),
+    Op("max_pool2d", 15, (1, 1), 1,
+       _p("kernel_h:int kernel_w:int stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int"),
+       ("aten.max_pool2d_with_indices.default",), "max_pool2d",
+       doc="Max pooling NCHW; ceil mode is implied by the output shape."),
+    Op("avg_pool2d", 16, (1, 1), 1,
+       _p("kernel_h:int kernel_w:int stride_h:int stride_w:int pad_h:int pad_w:int count_include_pad:int divisor:int"),
+       ("aten.avg_pool2d.default",), "avg_pool2d",
+       doc="Average pooling NCHW; divisor 0 means the window size."),
+    Op("adaptive_pool2d", 17, (1, 1), 1, _p("is_max:int"),
+       ("aten._adaptive_avg_pool2d.default", "aten.adaptive_max_pool2d.default"), "adaptive_pool2d",
+       doc="Adaptive average/max pooling NCHW to the output's H, W."),
+    Op("reduce", 18, (1, 1), 1, _p("kind:int correction:int axes:ints"),
+       ("aten.sum.dim_IntList", "aten.mean.dim", "aten.amax.default", "aten.amin.default", "aten.prod.dim_int",
+        "aten.any.dim", "aten.any.dims", "aten.all.dim", "aten.var.correction", "aten.sum.default",
+        "aten.mean.default", "aten.any.default", "aten.linalg_vector_norm.default", "aten.max.default",
+        "aten.min.default"),
+       "reduce", doc="Reduction over a set of axes (keepdim is implied by the output shape)."),
+    Op("arg_reduce", 19, (1, 1), 1, _p("kind:int axis:int"),
+       ("aten.argmax.default", "aten.argmin.default", "aten.max.dim", "aten.min.dim"), "arg_reduce",
+       doc="argmax/argmin along one axis; int64 output."),
+    Op("take", 20, (2, 2), 1, _p("axis:int"),
+       ("aten.embedding.default", "aten.index_select.default", "aten.index.Tensor"), "take",
+       doc="numpy.take: out = x.shape[:axis] + idx.shape + x.shape[axis+1:]; negative indices wrap."),
+    Op("gather", 21, (2, 2), 1, _p("axis:int"), ("aten.gather.default",), "gather",
+       doc="torch.gather along one axis."),
+    Op("concat", 22, (1, 64), 1, _p("axis:int"), ("aten.cat.default",), "concat", doc="Concatenate along one axis."),
+    Op("slice", 23, (1, 1), 1, _p("axis:int start:int step:int"),
+       ("aten.slice.Tensor", "aten.select.int", "aten.split_with_sizes.default", "aten.split.Tensor",
+        "aten.narrow.default"),
+       "slice", doc="Strided slice along one axis (length from the output shape)."),
+    Op("permute", 24, (1, 1), 1, _p("perm:ints"), ("aten.permute.default", "aten.t.default", "aten.transpose.int"),
+       "permute", doc="Permute dimensions."),
+    Op("reshape", 25, (1, 1), 1, (),
+       ("aten.view.default", "aten._unsafe_view.default", "aten.reshape.default", "aten.squeeze.dims",
+        "aten.squeeze.dim", "aten.squeeze.default", "aten.unsqueeze.default", "aten.flatten.using_ints"),
+       "reshape", inplace=True, doc="Same data, new shape; free when the planner aliases it."),
+    Op("expand", 26, (1, 1), 1, (), ("aten.expand.default", "aten.repeat.default"), "expand",
+       doc="Broadcast (or tile, for repeat) to the output shape."),
+    Op("pad", 27, (1, 1), 1, _p("mode:int value:float pads:ints"),
+       ("aten.constant_pad_nd.default", "aten.reflection_pad1d.default", "aten.reflection_pad2d.default",
+        "aten.replication_pad1d.default", "aten.replication_pad2d.default", "aten.pad.default"),
+       "pad", doc="Pad; pads are (before, after) pairs from the last dim backwards, negative crops."),
+    Op("interpolate", 28, (1, 1), 1, _p("mode:int align_corners:int scale_h:float scale_w:float"),
+       ("aten.upsample_nearest2d.vec", "aten.upsample_bilinear2d.vec", "aten.upsample_nearest2d.default",
+        "aten.upsample_bilinear2d.default", "aten._upsample_nearest_exact2d.vec"),
+       "interpolate", doc="Resize NCHW; scale 0 means derive from sizes."),
+    Op("sdpa", 29, (3, 4), 1, _p("is_causal:int scale:float"),
+       ("aten.scaled_dot_product_attention.default", "aten._scaled_dot_product_flash_attention_for_cpu.default"),
+       "sdpa", doc="Scaled dot-product attention [.., L, E]; optional additive or bool mask as 4th input."),
+    Op("fill", 30, (0, 0), 1, _p("value:float"), ("aten.full.default",), "fill",
+       doc="Fill the output with a scalar (large constant tensors are not stored in the file)."),
+    Op("cumsum", 31, (1, 1), 1, _p("axis:int"), ("aten.cumsum.default",), "cumsum", doc="Cumulative sum."),
+    Op("flip", 32, (1, 1), 1, _p("axes:ints"), ("aten.flip.default",), "flip", doc="Reverse along axes."),
+    Op("triangular", 33, (1, 1), 1, _p("upper:int diagonal:int"), ("aten.tril.default", "aten.triu.default"),
+       "triangular", doc="Keep the lower/upper triangle of the last two dims."),
+)
+
+BY_NAME = {op.name: op for op in OPS}
+BY_CODE = {op.code: op for op in OPS}
+ATEN_TO_OPS: dict[str, list[Op]] = {}
+for _op in OPS:
+    for _target in _op.aten:
+        ATEN_TO_OPS.setdefault(_target, []).append(_op)
+
+
+def supported_aten_targets() -> list[str]:
+    return sorted(ATEN_TO_OPS)

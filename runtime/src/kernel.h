@@ -1,0 +1,98 @@
+/* The kernel interface. One kernel per file under runtime/kernels/, registered in the generated
+ * kernel_table.c. prepare() runs once per session (it checks operand counts, dtypes, shapes and
+ * parameters, and asks for scratch); run() runs every inference, allocates nothing and is only
+ * called on nodes whose prepare() succeeded. */
+#ifndef PKT_KERNEL_H
+#define PKT_KERNEL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pockettorch/pockettorch.h"
+#include "ops_generated.h"
+
+typedef struct pkt_tensor {
+  void* data;
+  int dtype;
+  int rank;
+  int64_t dims[PKT_MAX_RANK];
+  int64_t numel;
+  size_t nbytes;
+} pkt_tensor;
+
+typedef struct pkt_threadpool pkt_threadpool;
+
+typedef struct pkt_node {
+  uint32_t op;
+  int n_inputs, n_outputs, n_params;
+  pkt_tensor* const* inputs;
+  pkt_tensor* const* outputs;
+  const int64_t* params; /* may be unaligned in a file: read through pkt_param_i/f */
+  void* scratch;         /* scratch_bytes asked for in prepare, 64-byte aligned, shared between nodes */
+  pkt_threadpool* pool;  /* NULL when single-threaded */
+  int num_threads;
+} pkt_node;
+
+/* Error detail sink for prepare(). */
+typedef struct pkt_err {
+  char* buf;
+  size_t size;
+} pkt_err;
+
+typedef pkt_status (*pkt_prepare_fn)(const pkt_node* node, size_t* scratch_bytes, pkt_err* err);
+typedef pkt_status (*pkt_run_fn)(const pkt_node* node);
+
+typedef struct pkt_kernel {
+  pkt_prepare_fn prepare;
+  pkt_run_fn run;
+} pkt_kernel;
+
+/* The generated table: index by op code; entries with prepare == NULL were not built. */
+extern const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_];
+
+/* Format a detail message into err (if any) and return status. */
+pkt_status pkt_fail(pkt_err* err, pkt_status status, const char* fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static inline int64_t pkt_param_i(const pkt_node* n, int i) {
+  int64_t v;
+  memcpy(&v, n->params + i, sizeof v);
+  return v;
+}
+static inline double pkt_param_f(const pkt_node* n, int i) {
+  double v;
+  memcpy(&v, n->params + i, sizeof v);
+  return v;
+}
+
+/* Parallel loop over [0, n): fn(ctx, begin, end) runs on up to num_threads workers; chunks are
+ * contiguous. Serial when the node has no pool. */
+typedef void (*pkt_range_fn)(void* ctx, int64_t begin, int64_t end);
+void pkt_parallel_for(const pkt_node* node, int64_t n, pkt_range_fn fn, void* ctx);
+
+/* Shared checks for prepare(). */
+pkt_status pkt_check_operands(const pkt_node* n, int min_in, int max_in, int n_out, int n_params_min,
+                              pkt_err* err);
+pkt_status pkt_check_dtype(const pkt_tensor* t, int dtype, const char* what, pkt_err* err);
+int pkt_same_shape(const pkt_tensor* a, const pkt_tensor* b);
+const char* pkt_dtype_name(int dtype);
+
+/* Fused activations (PKT_ACT_*), applied in place. */
+void pkt_apply_act(float* x, int64_t n, int act, float lo, float hi);
+pkt_status pkt_check_act(const pkt_node* n, int act_index, pkt_err* err);
+
+/* Broadcasting: an output index walk over up to PKT_MAX_RANK dims with per-input strides (0 on
+ * broadcast dims). pkt_broadcast_strides fills strides for `in` against `out`, right-aligned;
+ * returns 0 if the shapes do not broadcast. */
+int pkt_broadcast_strides(const pkt_tensor* in, const pkt_tensor* out, int64_t strides[PKT_MAX_RANK]);
+
+#define PKT_DECLARE_KERNEL(name)                                                             \
+  pkt_status pkt_kernel_##name##_prepare(const pkt_node* node, size_t* scratch, pkt_err* err); \
+  pkt_status pkt_kernel_##name##_run(const pkt_node* node);
+
+#endif

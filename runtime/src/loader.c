@@ -1,0 +1,358 @@
+/* Program loader. Trusts nothing: structure first (magic, version, sections, offsets, sizes,
+ * alignment), then meaning (dtypes, ranks, dims, byte sizes, operand indices, op codes, def-before-use).
+ * Every arithmetic on file values is overflow-checked. See FORMAT.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "program.h"
+
+enum { HEADER_SIZE = 64, SECTION_ENTRY = 24, TENSOR_ENTRY = 96, MAX_SECTIONS = 64 };
+enum { SEC_TENSORS = 1, SEC_CONSTANTS, SEC_INSTRUCTIONS, SEC_IO, SEC_METADATA, SEC_STRINGS, SEC_KINDS_ };
+#define NO_STRING 0xFFFFFFFFu
+#define MAX_DIM ((int64_t)1 << 31)
+
+typedef struct section {
+  uint64_t offset, size;
+  int present;
+} section;
+
+static uint16_t rd16(const uint8_t* p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t rd32(const uint8_t* p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t rd64(const uint8_t* p) { return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32); }
+
+/* a + b <= limit without overflow */
+static int fits(uint64_t a, uint64_t b, uint64_t limit) { return a <= limit && b <= limit - a; }
+
+size_t pkt_dtype_size(int dtype) {
+  switch (dtype) {
+    case PKT_F32: case PKT_I32: return 4;
+    case PKT_I64: return 8;
+    case PKT_BOOL: case PKT_U8: case PKT_I8: return 1;
+    case PKT_F16: return 2;
+    default: return 0;
+  }
+}
+
+static const char* string_at(const section* strings, const uint8_t* base, uint32_t ref) {
+  if (ref == NO_STRING) return "";
+  if (ref >= strings->size) return NULL;
+  return (const char*)base + strings->offset + ref; /* section ends with NUL, checked */
+}
+
+static pkt_status parse_sections(pkt_program* p, section sec[SEC_KINDS_], pkt_err* err) {
+  const uint8_t* b = p->base;
+  if (p->size < HEADER_SIZE) return pkt_fail(err, PKT_TRUNCATED, "file is %zu bytes, smaller than the 64-byte header", p->size);
+  if (memcmp(b, "PKTM", 4) != 0) return pkt_fail(err, PKT_BAD_MAGIC, "file does not start with the PKTM magic");
+  unsigned major = rd16(b + 4), minor = rd16(b + 6);
+  if (major != PKT_FORMAT_MAJOR)
+    return pkt_fail(err, PKT_UNSUPPORTED_VERSION, "file format version %u.%u; this runtime reads version %d.x",
+                    major, minor, PKT_FORMAT_MAJOR);
+  if (rd32(b + 8) != HEADER_SIZE) return pkt_fail(err, PKT_BAD_SECTION, "header size is %u, expected 64", rd32(b + 8));
+  uint32_t count = rd32(b + 12);
+  uint64_t file_size = rd64(b + 16);
+  if (file_size > p->size)
+    return pkt_fail(err, PKT_TRUNCATED, "header says %llu bytes but only %zu are present",
+                    (unsigned long long)file_size, p->size);
+  if (file_size < p->size)
+    return pkt_fail(err, PKT_BAD_SECTION, "header says %llu bytes but the file has %zu",
+                    (unsigned long long)file_size, p->size);
+  p->arena_bytes = rd64(b + 24);
+  if (p->arena_bytes > ((uint64_t)1 << 40))
+    return pkt_fail(err, PKT_BAD_SHAPE, "planned arena of %llu bytes is beyond any device", (unsigned long long)p->arena_bytes);
+  if (count == 0 || count > MAX_SECTIONS) return pkt_fail(err, PKT_BAD_SECTION, "section count %u out of range 1..64", count);
+  if (!fits(HEADER_SIZE, (uint64_t)count * SECTION_ENTRY, p->size))
+    return pkt_fail(err, PKT_TRUNCATED, "section table runs past the end of the file");
+  memset(sec, 0, sizeof(section) * SEC_KINDS_);
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t* e = b + HEADER_SIZE + (size_t)i * SECTION_ENTRY;
+    uint32_t kind = rd32(e);
+    uint64_t off = rd64(e + 8), size = rd64(e + 16);
+    if (!fits(off, size, p->size))
+      return pkt_fail(err, PKT_BAD_OFFSET, "section %u (kind %u) at %llu+%llu lies outside the %zu-byte file", i, kind,
+                      (unsigned long long)off, (unsigned long long)size, p->size);
+    if (off % PKT_ALIGNMENT) return pkt_fail(err, PKT_BAD_ALIGNMENT, "section %u offset %llu is not 64-byte aligned", i, (unsigned long long)off);
+    if (off < HEADER_SIZE + (uint64_t)count * SECTION_ENTRY && size > 0)
+      return pkt_fail(err, PKT_BAD_OFFSET, "section %u overlaps the header", i);
+    if (kind == 0 || kind >= SEC_KINDS_) continue; /* newer minor versions may add sections */
+    if (sec[kind].present) return pkt_fail(err, PKT_BAD_SECTION, "section kind %u appears twice", kind);
+    sec[kind] = (section){off, size, 1};
+  }
+  for (int k = 1; k < SEC_KINDS_; k++) {
+    if (!sec[k].present) return pkt_fail(err, PKT_BAD_SECTION, "section kind %d is missing", k);
+    for (int j = 1; j < k; j++) {
+      if (sec[k].size && sec[j].size && sec[k].offset < sec[j].offset + sec[j].size &&
+          sec[j].offset < sec[k].offset + sec[k].size)
+        return pkt_fail(err, PKT_BAD_SECTION, "sections %d and %d overlap", j, k);
+    }
+  }
+  const section* s = &sec[SEC_STRINGS];
+  if (s->size == 0 || b[s->offset + s->size - 1] != 0)
+    return pkt_fail(err, PKT_BAD_SECTION, "string section is empty or not NUL-terminated");
+  return PKT_OK;
+}
+
+static pkt_status parse_tensors(pkt_program* p, const section* sec, const section* strings, pkt_err* err) {
+  const uint8_t* b = p->base + sec->offset;
+  if (sec->size < 8) return pkt_fail(err, PKT_TRUNCATED, "tensor section is too small");
+  uint32_t count = rd32(b);
+  if ((uint64_t)count * TENSOR_ENTRY > sec->size - 8)
+    return pkt_fail(err, PKT_TRUNCATED, "tensor section holds fewer than its %u entries", count);
+  p->n_tensors = (int)count;
+  p->tensors = calloc(count ? count : 1, sizeof(pkt_tensor_desc));
+  if (!p->tensors) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for %u tensor descriptors", count);
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t* e = b + 8 + (size_t)i * TENSOR_ENTRY;
+    pkt_tensor_desc* t = &p->tensors[i];
+    t->dtype = e[0];
+    t->rank = e[1];
+    t->storage = e[2];
+    t->offset = rd64(e + 8);
+    t->nbytes = rd64(e + 16);
+    t->name = string_at(strings, p->base, rd32(e + 4));
+    if (!t->name) return pkt_fail(err, PKT_BAD_OFFSET, "tensor %u: name offset outside the string section", i);
+    size_t esize = pkt_dtype_size(t->dtype);
+    if (!esize) return pkt_fail(err, PKT_BAD_DTYPE, "tensor %u (%s): unknown dtype %d", i, t->name, t->dtype);
+    if (t->rank > PKT_MAX_RANK) return pkt_fail(err, PKT_BAD_SHAPE, "tensor %u (%s): rank %d exceeds %d", i, t->name, t->rank, PKT_MAX_RANK);
+    uint64_t numel = 1;
+    for (int d = 0; d < PKT_MAX_RANK; d++) {
+      int64_t v = (int64_t)rd64(e + 24 + 8 * d);
+      if (d >= t->rank) {
+        if (v != 0) return pkt_fail(err, PKT_BAD_SHAPE, "tensor %u (%s): dim %d past rank %d is %lld, expected 0", i, t->name, d, t->rank, (long long)v);
+        continue;
+      }
+      if (v < 0 || v > MAX_DIM)
+        return pkt_fail(err, PKT_BAD_SHAPE, "tensor %u (%s): dim %d is %lld", i, t->name, d, (long long)v);
+      t->dims[d] = v;
+      if (v && numel > ((uint64_t)1 << 40) / (uint64_t)v)
+        return pkt_fail(err, PKT_BAD_SHAPE, "tensor %u (%s): element count overflows", i, t->name);
+      numel *= (uint64_t)v;
+    }
+    t->numel = (int64_t)numel;
+    if (t->nbytes != numel * esize)
+      return pkt_fail(err, PKT_BAD_SHAPE, "tensor %u (%s): byte size %llu does not match %llu elements of %zu bytes", i,
+                      t->name, (unsigned long long)t->nbytes, (unsigned long long)numel, esize);
+    if (t->offset % PKT_ALIGNMENT)
+      return pkt_fail(err, PKT_BAD_ALIGNMENT, "tensor %u (%s): offset %llu is not 64-byte aligned", i, t->name, (unsigned long long)t->offset);
+    if (t->storage == 0) {
+      if (!fits(t->offset, t->nbytes, p->arena_bytes))
+        return pkt_fail(err, PKT_BAD_OFFSET, "tensor %u (%s): arena range %llu+%llu exceeds the %llu-byte arena", i, t->name,
+                        (unsigned long long)t->offset, (unsigned long long)t->nbytes, (unsigned long long)p->arena_bytes);
+    } else if (t->storage == 1) {
+      if (!fits(t->offset, t->nbytes, p->constants_size))
+        return pkt_fail(err, PKT_BAD_OFFSET, "tensor %u (%s): constant range %llu+%llu exceeds the %llu-byte constant section", i,
+                        t->name, (unsigned long long)t->offset, (unsigned long long)t->nbytes, (unsigned long long)p->constants_size);
+    } else {
+      return pkt_fail(err, PKT_BAD_SECTION, "tensor %u (%s): unknown storage kind %d", i, t->name, t->storage);
+    }
+  }
+  return PKT_OK;
+}
+
+static pkt_status parse_instructions(pkt_program* p, const section* sec, const section* strings, pkt_err* err) {
+  const uint8_t* b = p->base + sec->offset;
+  uint64_t size = sec->size;
+  if (size < 8) return pkt_fail(err, PKT_TRUNCATED, "instruction section is too small");
+  uint32_t count = rd32(b);
+  if ((uint64_t)count * 16 > size - 8) return pkt_fail(err, PKT_TRUNCATED, "instruction section holds fewer than its %u records", count);
+  p->n_instructions = (int)count;
+  p->instructions = calloc(count ? count : 1, sizeof(pkt_instruction));
+  if (!p->instructions) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for %u instructions", count);
+  uint64_t pos = 8;
+  for (uint32_t i = 0; i < count; i++) {
+    if (!fits(pos, 16, size)) return pkt_fail(err, PKT_TRUNCATED, "instruction %u runs past its section", i);
+    const uint8_t* r = b + pos;
+    pkt_instruction* ins = &p->instructions[i];
+    ins->op = rd32(r);
+    ins->n_inputs = rd16(r + 4);
+    ins->n_outputs = rd16(r + 6);
+    ins->n_params = rd16(r + 8);
+    ins->source = string_at(strings, p->base, rd32(r + 12));
+    if (!ins->source) return pkt_fail(err, PKT_BAD_OFFSET, "instruction %u: source offset outside the string section", i);
+    if (ins->op == 0 || ins->op >= PKT_OP_COUNT_ || !pkt_op_names[ins->op])
+      return pkt_fail(err, PKT_UNKNOWN_OP, "instruction %u uses op code %u, unknown to this runtime", i, ins->op);
+    uint64_t operand_bytes = ((uint64_t)(ins->n_inputs + ins->n_outputs) * 4 + 7) & ~(uint64_t)7;
+    uint64_t total = 16 + operand_bytes + (uint64_t)ins->n_params * 8;
+    if (!fits(pos, total, size)) return pkt_fail(err, PKT_TRUNCATED, "instruction %u (%s) runs past its section", i, pkt_op_names[ins->op]);
+    ins->operands = (const uint32_t*)(r + 16);
+    ins->params = (const int64_t*)(r + 16 + operand_bytes);
+    for (int k = 0; k < ins->n_inputs + ins->n_outputs; k++) {
+      uint32_t t = rd32(r + 16 + 4 * k);
+      if (t >= (uint32_t)p->n_tensors)
+        return pkt_fail(err, PKT_BAD_TENSOR_INDEX, "instruction %u (%s): operand %d refers to tensor %u of %d", i,
+                        pkt_op_names[ins->op], k, t, p->n_tensors);
+    }
+    pos += total;
+  }
+  return PKT_OK;
+}
+
+static pkt_status parse_io(pkt_program* p, const section* sec, pkt_err* err) {
+  const uint8_t* b = p->base + sec->offset;
+  if (sec->size < 8) return pkt_fail(err, PKT_TRUNCATED, "io section is too small");
+  uint32_t ni = rd32(b), no = rd32(b + 4);
+  if (ni > 4096 || no > 4096 || (uint64_t)(ni + no) * 4 > sec->size - 8)
+    return pkt_fail(err, PKT_BAD_IO, "io section declares %u inputs and %u outputs but cannot hold them", ni, no);
+  if (no == 0) return pkt_fail(err, PKT_BAD_IO, "program has no outputs");
+  p->n_inputs = (int)ni;
+  p->n_outputs = (int)no;
+  p->io = malloc(sizeof(uint32_t) * (ni + no + 1));
+  if (!p->io) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for io table");
+  for (uint32_t k = 0; k < ni + no; k++) {
+    p->io[k] = rd32(b + 8 + 4 * k);
+    if (p->io[k] >= (uint32_t)p->n_tensors)
+      return pkt_fail(err, PKT_BAD_IO, "%s %u refers to tensor %u of %d", k < ni ? "input" : "output", k < ni ? k : k - ni,
+                      p->io[k], p->n_tensors);
+    if (p->tensors[p->io[k]].storage != 0)
+      return pkt_fail(err, PKT_BAD_IO, "%s %u is not an arena tensor", k < ni ? "input" : "output", k < ni ? k : k - ni);
+  }
+  return PKT_OK;
+}
+
+/* Meaning: every tensor read is a constant, an input, or written earlier; no tensor written twice;
+ * inputs and constants never written. */
+static pkt_status check_dataflow(pkt_program* p, pkt_err* err) {
+  uint8_t* written = calloc((size_t)p->n_tensors + 1, 1);
+  if (!written) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for dataflow check");
+  pkt_status st = PKT_OK;
+  for (int k = 0; k < p->n_inputs; k++) written[p->io[k]] = 2;
+  for (int i = 0; i < p->n_instructions && st == PKT_OK; i++) {
+    const pkt_instruction* ins = &p->instructions[i];
+    const uint8_t* ops = (const uint8_t*)ins->operands;
+    for (int k = 0; k < ins->n_inputs; k++) {
+      uint32_t t = rd32(ops + 4 * k);
+      if (p->tensors[t].storage == 0 && !written[t]) {
+        st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s) reads tensor %u (%s) before it is written", i,
+                      pkt_op_names[ins->op], t, p->tensors[t].name);
+        break;
+      }
+    }
+    for (int k = 0; k < ins->n_outputs && st == PKT_OK; k++) {
+      uint32_t t = rd32(ops + 4 * (ins->n_inputs + k));
+      if (p->tensors[t].storage != 0 || written[t])
+        st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s) writes tensor %u (%s), which is %s", i, pkt_op_names[ins->op],
+                      t, p->tensors[t].name, p->tensors[t].storage ? "a constant" : "already written or an input");
+      written[t] = 1;
+    }
+  }
+  for (int k = 0; k < p->n_outputs && st == PKT_OK; k++) {
+    uint32_t t = p->io[p->n_inputs + k];
+    if (!written[t]) st = pkt_fail(err, PKT_BAD_IO, "output %d (%s) is never written", k, p->tensors[t].name);
+  }
+  free(written);
+  return st;
+}
+
+static pkt_status parse(pkt_program* p, pkt_err* err) {
+  section sec[SEC_KINDS_];
+  pkt_status st = parse_sections(p, sec, err);
+  if (st) return st;
+  p->constants = p->base + sec[SEC_CONSTANTS].offset;
+  p->constants_size = sec[SEC_CONSTANTS].size;
+  p->metadata = (const char*)p->base + sec[SEC_METADATA].offset;
+  p->metadata_size = (size_t)sec[SEC_METADATA].size;
+  if ((st = parse_tensors(p, &sec[SEC_TENSORS], &sec[SEC_STRINGS], err))) return st;
+  if ((st = parse_instructions(p, &sec[SEC_INSTRUCTIONS], &sec[SEC_STRINGS], err))) return st;
+  if ((st = parse_io(p, &sec[SEC_IO], err))) return st;
+  return check_dataflow(p, err);
+}
+
+void pkt_program_free(pkt_program* p) {
+  if (!p) return;
+  free(p->tensors);
+  free(p->instructions);
+  free(p->io);
+  if (p->owned) pkt_aligned_free(p->owned);
+  if (p->mapping) pkt_unmap_file(p->mapping, p->mapping_size);
+  free(p);
+}
+
+static pkt_status finish_load(pkt_program* p, pkt_program** out, pkt_err* err) {
+  pkt_status st = parse(p, err);
+  if (st) {
+    pkt_program_free(p);
+    return st;
+  }
+  *out = p;
+  return PKT_OK;
+}
+
+pkt_status pkt_program_load_buffer(const void* data, size_t size, int copy, pkt_program** out, char* err_buf,
+                                   size_t err_size) {
+  pkt_err err = {err_buf, err_size};
+  if (!out || (!data && size)) return pkt_fail(&err, PKT_INVALID_ARGUMENT, "program output pointer or data is NULL");
+  *out = NULL;
+  if (!copy && ((uintptr_t)data % PKT_ALIGNMENT))
+    return pkt_fail(&err, PKT_BAD_ALIGNMENT, "buffer is not 64-byte aligned; pass copy=1 or align it");
+  pkt_program* p = calloc(1, sizeof *p);
+  if (!p) return pkt_fail(&err, PKT_OUT_OF_MEMORY, "no memory for the program");
+  if (copy) {
+    p->owned = pkt_aligned_alloc(PKT_ALIGNMENT, size ? size : 1);
+    if (!p->owned) {
+      free(p);
+      return pkt_fail(&err, PKT_OUT_OF_MEMORY, "no memory to copy a %zu-byte program", size);
+    }
+    if (size) memcpy(p->owned, data, size);
+    p->base = p->owned;
+  } else {
+    p->base = data;
+  }
+  p->size = size;
+  return finish_load(p, out, &err);
+}
+
+pkt_status pkt_program_load_file(const char* path, pkt_program** out, char* err_buf, size_t err_size) {
+  pkt_err err = {err_buf, err_size};
+  if (!out || !path) return pkt_fail(&err, PKT_INVALID_ARGUMENT, "path or program output pointer is NULL");
+  *out = NULL;
+  pkt_program* p = calloc(1, sizeof *p);
+  if (!p) return pkt_fail(&err, PKT_OUT_OF_MEMORY, "no memory for the program");
+  pkt_status st = pkt_map_file(path, &p->mapping, &p->mapping_size, &err);
+  if (st) {
+    free(p);
+    return st;
+  }
+  p->base = p->mapping;
+  p->size = p->mapping_size;
+  return finish_load(p, out, &err);
+}
+
+int pkt_program_num_inputs(const pkt_program* p) { return p ? p->n_inputs : 0; }
+int pkt_program_num_outputs(const pkt_program* p) { return p ? p->n_outputs : 0; }
+size_t pkt_program_arena_bytes(const pkt_program* p) { return p ? (size_t)p->arena_bytes : 0; }
+int pkt_program_num_instructions(const pkt_program* p) { return p ? p->n_instructions : 0; }
+
+const char* pkt_program_instruction_op(const pkt_program* p, int i) {
+  return (p && i >= 0 && i < p->n_instructions) ? pkt_op_names[p->instructions[i].op] : NULL;
+}
+const char* pkt_program_instruction_source(const pkt_program* p, int i) {
+  return (p && i >= 0 && i < p->n_instructions) ? p->instructions[i].source : NULL;
+}
+
+const char* pkt_program_metadata(const pkt_program* p, size_t* len) {
+  if (len) *len = p ? p->metadata_size : 0;
+  return p ? p->metadata : NULL;
+}
+
+static pkt_status io_info(const pkt_program* p, int index, int count, int base, pkt_tensor_info* info) {
+  if (!p || !info || index < 0 || index >= count) return PKT_INVALID_ARGUMENT;
+  const pkt_tensor_desc* t = &p->tensors[p->io[base + index]];
+  memset(info, 0, sizeof *info);
+  info->name = t->name;
+  info->dtype = t->dtype;
+  info->rank = t->rank;
+  memcpy(info->dims, t->dims, sizeof info->dims);
+  info->nbytes = (size_t)t->nbytes;
+  return PKT_OK;
+}
+
+pkt_status pkt_program_input_info(const pkt_program* p, int i, pkt_tensor_info* info) {
+  return io_info(p, i, p ? p->n_inputs : 0, 0, info);
+}
+pkt_status pkt_program_output_info(const pkt_program* p, int i, pkt_tensor_info* info) {
+  return io_info(p, i, p ? p->n_outputs : 0, p ? p->n_inputs : 0, info);
+}
+
+const char* pkt_runtime_version(void) { return "0.1.0"; }

@@ -1,0 +1,58 @@
+/* The in-memory program: tables parsed and validated by loader.c, read by session.c. */
+#ifndef PKT_PROGRAM_H
+#define PKT_PROGRAM_H
+
+#include "kernel.h"
+
+typedef struct pkt_tensor_desc {
+  int dtype;
+  int rank;
+  int storage; /* 0 arena, 1 constant */
+  int64_t dims[PKT_MAX_RANK];
+  int64_t numel;
+  uint64_t offset;
+  uint64_t nbytes;
+  const char* name;
+} pkt_tensor_desc;
+
+typedef struct pkt_instruction {
+  uint32_t op;
+  int n_inputs, n_outputs, n_params;
+  const uint32_t* operands; /* inputs then outputs, points into the file */
+  const int64_t* params;    /* points into the file, 8-byte aligned within it */
+  const char* source;
+} pkt_instruction;
+
+struct pkt_program {
+  const uint8_t* base; /* the file bytes */
+  size_t size;
+  void* owned;         /* buffer to free (copy) or NULL */
+  void* mapping;       /* mmap base to unmap or NULL */
+  size_t mapping_size;
+
+  uint64_t arena_bytes;
+  const uint8_t* constants;
+  uint64_t constants_size;
+  const char* metadata;
+  size_t metadata_size;
+
+  int n_tensors;
+  pkt_tensor_desc* tensors;
+  int n_instructions;
+  pkt_instruction* instructions;
+  int n_inputs, n_outputs;
+  uint32_t* io; /* inputs then outputs */
+};
+
+/* Platform layer (platform_posix.c). */
+void* pkt_aligned_alloc(size_t alignment, size_t size);
+void pkt_aligned_free(void* p);
+uint64_t pkt_now_ns(void);
+int pkt_cpu_count(void);
+pkt_status pkt_map_file(const char* path, void** base, size_t* size, pkt_err* err);
+void pkt_unmap_file(void* base, size_t size);
+
+pkt_threadpool* pkt_threadpool_create(int num_threads);
+void pkt_threadpool_free(pkt_threadpool* pool);
+
+#endif

@@ -1,0 +1,223 @@
+/* Sessions: bind tensors into the arena and constants, prepare every node once, then run.
+ * All memory is taken in pkt_session_create; pkt_session_run allocates nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "program.h"
+
+struct pkt_session {
+  const pkt_program* program;
+  uint8_t* arena;
+  int owns_arena;
+  size_t scratch_offset;
+  pkt_tensor* tensors;
+  pkt_tensor** operand_ptrs; /* per-node operand pointer lists, back to back */
+  pkt_node* nodes;
+  const pkt_kernel** kernels;
+  pkt_threadpool* pool;
+  int num_threads;
+  int profiling;
+  uint64_t* profile_ns;
+};
+
+pkt_session_options pkt_session_options_default(void) {
+  pkt_session_options o = {1, NULL, 0};
+  return o;
+}
+
+static int resolve_threads(int requested) {
+  int cores = pkt_cpu_count();
+  if (requested <= 0 || requested > cores) return cores;
+  return requested;
+}
+
+static size_t align_up(size_t v) { return (v + PKT_ALIGNMENT - 1) & ~(size_t)(PKT_ALIGNMENT - 1); }
+
+/* Bind descriptors to tensors and nodes with a NULL arena, prepare all nodes, and return the
+ * largest scratch any node needs. */
+static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err) {
+  const pkt_program* p = s->program;
+  size_t n_operands = 0;
+  for (int i = 0; i < p->n_instructions; i++)
+    n_operands += (size_t)p->instructions[i].n_inputs + (size_t)p->instructions[i].n_outputs;
+  s->tensors = calloc((size_t)p->n_tensors + 1, sizeof(pkt_tensor));
+  s->operand_ptrs = calloc(n_operands + 1, sizeof(pkt_tensor*));
+  s->nodes = calloc((size_t)p->n_instructions + 1, sizeof(pkt_node));
+  s->kernels = calloc((size_t)p->n_instructions + 1, sizeof(pkt_kernel*));
+  s->profile_ns = calloc((size_t)p->n_instructions + 1, sizeof(uint64_t));
+  if (!s->tensors || !s->operand_ptrs || !s->nodes || !s->kernels || !s->profile_ns)
+    return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for the session tables");
+  for (int i = 0; i < p->n_tensors; i++) {
+    const pkt_tensor_desc* d = &p->tensors[i];
+    pkt_tensor* t = &s->tensors[i];
+    t->dtype = d->dtype;
+    t->rank = d->rank;
+    memcpy(t->dims, d->dims, sizeof t->dims);
+    t->numel = d->numel;
+    t->nbytes = (size_t)d->nbytes;
+    t->data = d->storage == 1 ? (void*)(p->constants + d->offset) : NULL;
+  }
+  *max_scratch = 0;
+  pkt_tensor** ptr = s->operand_ptrs;
+  for (int i = 0; i < p->n_instructions; i++) {
+    const pkt_instruction* ins = &p->instructions[i];
+    pkt_node* n = &s->nodes[i];
+    n->op = ins->op;
+    n->n_inputs = ins->n_inputs;
+    n->n_outputs = ins->n_outputs;
+    n->n_params = ins->n_params;
+    n->params = ins->params;
+    for (int k = 0; k < ins->n_inputs + ins->n_outputs; k++) {
+      uint32_t idx;
+      memcpy(&idx, ins->operands + k, sizeof idx);
+      ptr[k] = &s->tensors[idx];
+    }
+    n->inputs = ptr;
+    n->outputs = ptr + ins->n_inputs;
+    ptr += ins->n_inputs + ins->n_outputs;
+    const pkt_kernel* k = &pkt_kernel_table[ins->op];
+    if (!k->prepare)
+      return pkt_fail(err, PKT_KERNEL_NOT_BUILT, "instruction %d needs kernel '%s', which this build leaves out", i,
+                      pkt_op_names[ins->op]);
+    s->kernels[i] = k;
+    size_t scratch = 0;
+    char detail[256] = "";
+    pkt_err node_err = {detail, sizeof detail};
+    pkt_status st = k->prepare(n, &scratch, &node_err);
+    if (st)
+      return pkt_fail(err, st, "instruction %d (%s, from %s): %s", i, pkt_op_names[ins->op],
+                      ins->source[0] ? ins->source : "unknown source", detail);
+    if (scratch > *max_scratch) *max_scratch = scratch;
+  }
+  return PKT_OK;
+}
+
+size_t pkt_session_required_arena(const pkt_program* program, int num_threads) {
+  (void)num_threads;
+  pkt_session s;
+  memset(&s, 0, sizeof s);
+  s.program = program;
+  size_t scratch = 0;
+  pkt_err err = {NULL, 0};
+  size_t total = 0;
+  if (program && build_nodes(&s, &scratch, &err) == PKT_OK) total = align_up((size_t)program->arena_bytes) + align_up(scratch);
+  free(s.tensors);
+  free(s.operand_ptrs);
+  free(s.nodes);
+  free(s.kernels);
+  free(s.profile_ns);
+  return total;
+}
+
+void pkt_session_free(pkt_session* s) {
+  if (!s) return;
+  pkt_threadpool_free(s->pool);
+  if (s->owns_arena) pkt_aligned_free(s->arena);
+  free(s->tensors);
+  free(s->operand_ptrs);
+  free(s->nodes);
+  free(s->kernels);
+  free(s->profile_ns);
+  free(s);
+}
+
+pkt_status pkt_session_create(const pkt_program* program, const pkt_session_options* options, pkt_session** out,
+                              char* err_buf, size_t err_size) {
+  pkt_err err = {err_buf, err_size};
+  if (!program || !out) return pkt_fail(&err, PKT_INVALID_ARGUMENT, "program or session output pointer is NULL");
+  *out = NULL;
+  pkt_session_options opt = options ? *options : pkt_session_options_default();
+  pkt_session* s = calloc(1, sizeof *s);
+  if (!s) return pkt_fail(&err, PKT_OUT_OF_MEMORY, "no memory for the session");
+  s->program = program;
+  size_t scratch = 0;
+  pkt_status st = build_nodes(s, &scratch, &err);
+  if (st) goto fail;
+  s->scratch_offset = align_up((size_t)program->arena_bytes);
+  size_t need = s->scratch_offset + align_up(scratch);
+  if (opt.arena) {
+    if ((uintptr_t)opt.arena % PKT_ALIGNMENT) {
+      st = pkt_fail(&err, PKT_BAD_ALIGNMENT, "caller arena is not 64-byte aligned");
+      goto fail;
+    }
+    if (opt.arena_size < need) {
+      st = pkt_fail(&err, PKT_ARENA_TOO_SMALL, "caller arena has %zu bytes, the program needs %zu", opt.arena_size, need);
+      goto fail;
+    }
+    s->arena = opt.arena;
+  } else {
+    s->arena = pkt_aligned_alloc(PKT_ALIGNMENT, need ? need : PKT_ALIGNMENT);
+    if (!s->arena) {
+      st = pkt_fail(&err, PKT_OUT_OF_MEMORY, "no memory for a %zu-byte arena", need);
+      goto fail;
+    }
+    s->owns_arena = 1;
+    memset(s->arena, 0, need);
+  }
+  for (int i = 0; i < program->n_tensors; i++)
+    if (program->tensors[i].storage == 0) s->tensors[i].data = s->arena + program->tensors[i].offset;
+  s->num_threads = resolve_threads(opt.num_threads);
+  if (s->num_threads > 1) {
+    s->pool = pkt_threadpool_create(s->num_threads);
+    if (!s->pool) {
+      st = pkt_fail(&err, PKT_OUT_OF_MEMORY, "could not start %d threads", s->num_threads);
+      goto fail;
+    }
+  }
+  for (int i = 0; i < program->n_instructions; i++) {
+    s->nodes[i].scratch = s->arena + s->scratch_offset;
+    s->nodes[i].pool = s->pool;
+    s->nodes[i].num_threads = s->num_threads;
+  }
+  *out = s;
+  return PKT_OK;
+fail:
+  pkt_session_free(s);
+  return st;
+}
+
+int pkt_session_num_threads(const pkt_session* s) { return s ? s->num_threads : 0; }
+
+void* pkt_session_input_data(pkt_session* s, int i) {
+  if (!s || i < 0 || i >= s->program->n_inputs) return NULL;
+  return s->tensors[s->program->io[i]].data;
+}
+
+const void* pkt_session_output_data(const pkt_session* s, int i) {
+  if (!s || i < 0 || i >= s->program->n_outputs) return NULL;
+  return s->tensors[s->program->io[s->program->n_inputs + i]].data;
+}
+
+pkt_status pkt_session_set_input(pkt_session* s, int i, const void* data, size_t nbytes) {
+  if (!s || !data) return PKT_INVALID_ARGUMENT;
+  if (i < 0 || i >= s->program->n_inputs) return PKT_INPUT_COUNT;
+  pkt_tensor* t = &s->tensors[s->program->io[i]];
+  if (nbytes != t->nbytes) return PKT_INPUT_SHAPE;
+  memcpy(t->data, data, nbytes);
+  return PKT_OK;
+}
+
+pkt_status pkt_session_run(pkt_session* s) {
+  if (!s) return PKT_INVALID_ARGUMENT;
+  const int n = s->program->n_instructions;
+  if (s->profiling) {
+    for (int i = 0; i < n; i++) {
+      uint64_t t0 = pkt_now_ns();
+      pkt_status st = s->kernels[i]->run(&s->nodes[i]);
+      s->profile_ns[i] = pkt_now_ns() - t0;
+      if (st) return st;
+    }
+    return PKT_OK;
+  }
+  for (int i = 0; i < n; i++) {
+    pkt_status st = s->kernels[i]->run(&s->nodes[i]);
+    if (st) return st;
+  }
+  return PKT_OK;
+}
+
+void pkt_session_enable_profiling(pkt_session* s, int enabled) {
+  if (s) s->profiling = enabled;
+}
+
+const uint64_t* pkt_session_profile_ns(const pkt_session* s) { return s ? s->profile_ns : NULL; }

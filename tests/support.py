@@ -1,0 +1,37 @@
+"""Export -> C runtime -> compare against eager, used by per-op and model tests."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils import _pytree as pytree
+
+import pockettorch
+
+
+def run_in_runtime(module: torch.nn.Module, inputs: tuple, threads: int = 1, **export_kwargs):
+    """Export `module`, load the bytes into the C runtime, run it; returns (runtime output, program)."""
+    program = pockettorch.export(module, inputs, **export_kwargs)
+    runtime = pockettorch.load(program.to_bytes(), num_threads=threads)
+    return runtime(*inputs), program
+
+
+def assert_matches_eager(module: torch.nn.Module, inputs: tuple, tol: float = 1e-4, threads: int = 1,
+                         **export_kwargs):
+    """Outputs match eager within `tol` relative to each output's max magnitude; exact for ints/bools."""
+    module = module.eval()
+    with torch.no_grad():
+        expected = module(*inputs)
+    got, program = run_in_runtime(module, inputs, threads=threads, **export_kwargs)
+    exp_leaves, exp_spec = pytree.tree_flatten(expected)
+    got_leaves, got_spec = pytree.tree_flatten(got)
+    assert exp_spec == got_spec, f"output structure {got_spec} != eager {exp_spec}"
+    for i, (e, g) in enumerate(zip(exp_leaves, got_leaves)):
+        assert tuple(g.shape) == tuple(e.shape), f"output {i}: shape {tuple(g.shape)} != {tuple(e.shape)}"
+        assert g.dtype == e.dtype, f"output {i}: dtype {g.dtype} != {e.dtype}"
+        if e.dtype.is_floating_point:
+            scale = max(float(e.abs().max()), 1e-6) if e.numel() else 1.0
+            err = float((g - e).abs().max()) if e.numel() else 0.0
+            assert err <= tol * scale, f"output {i}: max error {err:.3g} > {tol} x max|eager| {scale:.3g}"
+        else:
+            assert torch.equal(g, e), f"output {i}: {g} != {e}"
+    return program
