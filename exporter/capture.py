@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,7 +81,10 @@ def capture(model, example_inputs) -> Captured:
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # torch.export's own deprecation chatter is not actionable for our users
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", message=".*were assigned during export.*")
             eager = model(*args)
             try:
                 ep = torch.export.export(model, args, strict=False)

@@ -1,0 +1,32 @@
+# Set-up and the two jobs the README names. Everything installs into .venv from this repository's files.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+C_SOURCES := $(wildcard runtime/src/*.c runtime/src/*.h runtime/kernels/*.c runtime/kernels/*.h runtime/python/*.c runtime/include/pockettorch/*.h)
+OUT ?= out
+MODEL ?= mobilenet_v2
+
+.PHONY: install demo test clean
+
+install: $(STAMP)
+
+# torch is pinned to the CPU build that lies on this machine's disk; a looser pin would fetch a CUDA build.
+$(STAMP): pyproject.toml setup.py $(C_SOURCES)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[test]'
+	touch $@
+
+# The main job on the default target (the host): export a zoo model, inspect it, run it on the C runtime.
+demo: $(STAMP)
+	$(VENV)/bin/pockettorch export zoo:$(MODEL) --out $(OUT)/$(MODEL).ptm
+	$(VENV)/bin/pockettorch inspect $(OUT)/$(MODEL).ptm
+	$(VENV)/bin/pockettorch run $(OUT)/$(MODEL).ptm --iters 20 --warmup 3 --json $(OUT)/$(MODEL).run.json
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) build $(OUT) runtime/*.so

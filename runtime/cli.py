@@ -1,0 +1,169 @@
+"""`pockettorch inspect` and `pockettorch run`: look inside a .ptm and time it on the host's C runtime."""
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+from collections import Counter
+
+import click
+import numpy as np
+
+from pockettorch.runtime.stats import RUN_SCHEMA, latency_stats
+
+
+def _load(path: str, threads: int):
+    from pockettorch.runtime import load
+
+    return load(path, num_threads=threads)
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def describe(path: str) -> dict:
+    """Everything `inspect` shows, as a dict."""
+    from pockettorch.runtime.ptm_info import read_layout
+
+    module = _load(path, 1)
+    layout = read_layout(pathlib.Path(path).read_bytes())
+    hist = Counter(op for op, _ in module.instructions())
+    plan = module.metadata.get("plan", {})
+    return {
+        "name": module.name,
+        "format": layout["format"],
+        "file_bytes": layout["file_bytes"],
+        "constants_bytes": layout["sections"].get("constants", 0),
+        "arena_bytes": module.arena_bytes,
+        "naive_bytes": plan.get("naive_bytes"),
+        "lower_bound_bytes": plan.get("lower_bound_bytes"),
+        "instructions": sum(hist.values()),
+        "ops": dict(hist.most_common()),
+        "inputs": [s._asdict() for s in module.input_specs],
+        "outputs": [s._asdict() for s in module.output_specs],
+        "user_metadata": module.metadata.get("user", {}),
+        "exporter": module.metadata.get("exporter", {}),
+    }
+
+
+@click.command("inspect")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def inspect_command(model, as_json):
+    """Show a .ptm's inputs, outputs, op histogram, sizes and format version."""
+    info = describe(model)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{info['name']}  (format {info['format']}, {_human(info['file_bytes'])}, "
+               f"exported with torch {info['exporter'].get('torch', '?')})")
+    for kind in ("inputs", "outputs"):
+        click.echo(f"{kind}:")
+        for s in info[kind]:
+            click.echo(f"  {s['name']:<20} {s['dtype']:<8} {list(s['shape'])}")
+    click.echo(f"instructions: {info['instructions']}")
+    for op, n in info["ops"].items():
+        click.echo(f"  {op:<20} {n}")
+    click.echo(f"constants: {_human(info['constants_bytes'])}")
+    arena = f"arena: {_human(info['arena_bytes'])} planned"
+    if info["naive_bytes"]:
+        saved = 100.0 * (1 - info["arena_bytes"] / info["naive_bytes"])
+        arena += f" (naive sum {_human(info['naive_bytes'])}, {saved:.0f}% saved; "
+        arena += f"lower bound {_human(info['lower_bound_bytes'])})"
+    click.echo(arena)
+    if info["user_metadata"]:
+        click.echo("metadata keys: " + ", ".join(sorted(info["user_metadata"])))
+
+
+def make_inputs(module, files: tuple[str, ...], seed: int = 0) -> list[np.ndarray]:
+    """Inputs from .npy files (checked by the runtime), else deterministic random data of the right dtypes."""
+    if files:
+        if len(files) != len(module.input_specs):
+            raise click.BadParameter(f"the model takes {len(module.input_specs)} input(s), {len(files)} --input given",
+                                     param_hint="--input")
+        arrays = []
+        for f in files:
+            try:
+                arrays.append(np.load(f, allow_pickle=False))
+            except (OSError, ValueError) as exc:
+                raise click.BadParameter(f"cannot read {f} as .npy: {exc}", param_hint="--input") from None
+        return arrays
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for spec in module.input_specs:
+        dt = spec.numpy_dtype
+        if dt.kind == "f":
+            arrays.append(rng.uniform(-1, 1, spec.shape).astype(dt))
+        elif dt.kind == "b":
+            arrays.append(rng.integers(0, 2, spec.shape).astype(dt))
+        else:
+            arrays.append(rng.integers(0, 10, spec.shape).astype(dt))  # small ids stay inside embeddings
+    return arrays
+
+
+def measure(path: str, inputs_from: tuple[str, ...], iters: int, warmup: int, threads: int,
+            profile: bool = False) -> dict:
+    t0 = time.perf_counter()
+    module = _load(path, threads)
+    load_ms = (time.perf_counter() - t0) * 1e3
+    inputs = make_inputs(module, inputs_from)
+    t0 = time.perf_counter()
+    module.run_numpy(inputs)
+    first_ms = (time.perf_counter() - t0) * 1e3
+    for _ in range(warmup):
+        module.run_numpy(inputs)
+    samples = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        module.run_numpy(inputs)
+        samples.append((time.perf_counter() - t0) * 1e3)
+    result = {
+        "schema": RUN_SCHEMA, "model": module.name, "runtime": "python", "threads": module.num_threads,
+        "iters": iters, "warmup": warmup, "load_ms": load_ms, "first_inference_ms": first_ms,
+        "latency_ms": latency_stats(samples), "arena_bytes": module.arena_bytes,
+    }
+    if profile:
+        module.set_profiling(True)
+        module.run_numpy(inputs)
+        times = module.profile_ns()
+        module.set_profiling(False)
+        per_op: dict[str, list[float]] = {}
+        for (op, _), ns in zip(module.instructions(), times):
+            per_op.setdefault(op, []).append(ns / 1e6)
+        total = sum(sum(v) for v in per_op.values()) or 1.0
+        result["ops"] = sorted(({"op": op, "calls": len(v), "total_ms": sum(v), "avg_ms": sum(v) / len(v),
+                                 "share": sum(v) / total} for op, v in per_op.items()),
+                               key=lambda r: -r["total_ms"])
+    return result
+
+
+@click.command("run")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("--iters", default=50, show_default=True, type=click.IntRange(1), help="Measured iterations.")
+@click.option("--warmup", default=5, show_default=True, type=click.IntRange(0), help="Unmeasured iterations first.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(0), help="Threads (0: one per core).")
+@click.option("--input", "inputs", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="An .npy file per model input, in order (default: seeded random data).")
+@click.option("--profile", is_flag=True, help="Also time each op once.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), help="Write the results as JSON.")
+def run_command(model, iters, warmup, threads, inputs, profile, json_path):
+    """Run a .ptm on the host's C runtime and report latency statistics."""
+    r = measure(model, inputs, iters, warmup, threads, profile)
+    lat = r["latency_ms"]
+    click.echo(f"{r['model']}: {r['threads']} thread(s), {iters} iterations after {warmup} warm-up")
+    click.echo(f"  load {r['load_ms']:.2f} ms, first inference {r['first_inference_ms']:.3f} ms")
+    click.echo("  latency ms: " + "  ".join(f"{k} {lat[k]:.3f}" for k in ("min", "median", "p90", "p99", "mean", "std")))
+    for row in r.get("ops", [])[:15]:
+        click.echo(f"  {row['op']:<18} x{row['calls']:<4} {row['total_ms']:8.3f} ms {100 * row['share']:5.1f}%")
+    if json_path:
+        pathlib.Path(json_path).write_text(json.dumps(r, indent=2) + "\n")
+        click.echo(f"  wrote {json_path}")
+
+
+COMMANDS = [inspect_command, run_command]
