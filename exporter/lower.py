@@ -30,14 +30,22 @@ def torch_dtype_name(dtype: torch.dtype) -> str:
 
 
 def source_of(node: torch.fx.Node) -> str:
-    """'file.py:12 in forward: x = self.conv(x)' for the innermost user frame of the node's stack trace."""
+    """Where a node came from: the submodule ('features.1.conv.0 (Conv2d)') and the innermost user frame
+    of its stack trace ('model.py:12 in forward: x = self.conv(x)')."""
+    parts = []
+    stack = node.meta.get("nn_module_stack") or {}
+    if stack:
+        path, kind = list(stack.values())[-1]
+        kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+        if path:
+            parts.append(f"{path} ({kind.rsplit('.', 1)[-1]})")
     trace = node.meta.get("stack_trace") or ""
     frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)', trace)
-    user = [f for f in frames if "/torch/" not in f[0] and "/pockettorch/" not in f[0]] or frames
-    if not user:
-        return f"node {node.name}"
-    path, line, fn, code = user[-1]
-    return f"{path}:{line} in {fn}: {code.strip()}"
+    user = [f for f in frames if "/torch/" not in f[0]] or frames
+    if user:
+        path, line, fn, code = user[-1]
+        parts.append(f"{path}:{line} in {fn}: {code.strip()}")
+    return " at ".join(parts) or f"node {node.name}"
 
 
 class LoweringContext:
@@ -161,7 +169,15 @@ def _fold(ctx: LoweringContext, node: torch.fx.Node) -> bool:
 
 def unsupported_op_error(node: torch.fx.Node, rules) -> errors.UnsupportedOpError:
     target = str(node.target)
-    closest = difflib.get_close_matches(target, list(rules), n=5, cutoff=0.4)
+
+    def base(t: str) -> str:  # "aten._linalg_det.default" -> "linalg_det"
+        return t.split(".")[1].strip("_") if t.count(".") >= 2 else t
+
+    by_base: dict[str, list[str]] = {}
+    for r in rules:
+        by_base.setdefault(base(r), []).append(r)
+    names = difflib.get_close_matches(base(target), list(by_base), n=5, cutoff=0.5)
+    closest = [r for n in names for r in by_base[n]][:5]
     hint = f"closest supported: {', '.join(closest)}" if closest else f"{len(rules)} ATen ops are supported"
     return errors.UnsupportedOpError(
         f"operator {target} (node {node.name}) has no PocketTorch lowering; it comes from {source_of(node)}; {hint}",
