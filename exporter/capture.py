@@ -34,7 +34,7 @@ def _structure(spec, counter: list[int]) -> dict:
     if spec.is_leaf():
         counter[0] += 1
         return {"kind": "tensor", "index": counter[0] - 1}
-    items = [_structure(child, counter) for child in spec.children_specs]
+    items = [_structure(child, counter) for child in spec.children()]
     if spec.type is dict or (isinstance(spec.type, type) and issubclass(spec.type, dict)):
         return {"kind": "dict", "keys": [str(k) for k in spec.context], "items": items}
     if spec.type is list:
