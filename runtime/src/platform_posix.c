@@ -184,3 +184,5 @@ void pkt_parallel_for(const pkt_node* node, int64_t n, pkt_range_fn fn, void* ct
   while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->lock);
   pthread_mutex_unlock(&pool->lock);
 }
+
+const char* pkt_platform_isa_cap(void) { return getenv("PKT_MAX_ISA"); }
