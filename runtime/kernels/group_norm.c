@@ -45,12 +45,12 @@ static void gn_groups(void* ctx, int64_t begin, int64_t end) {
     for (int64_t i = 0; i < len; i++) var += ((double)x[i] - mean) * ((double)x[i] - mean);
     const double rstd = 1.0 / sqrt((len ? var / (double)len : 0.0) + j->eps);
     const int64_t c0 = (p % j->G) * cpg;
+    const float meanf = (float)mean;
     for (int64_t c = 0; c < cpg; c++) {
-      const float scale = (float)(j->w[c0 + c] * rstd);
-      const float shift = (float)(j->b[c0 + c] - mean * j->w[c0 + c] * rstd);
+      const float scale = (float)(j->w[c0 + c] * rstd), shift = j->b[c0 + c];
       const float* xc = x + c * j->inner;
       float* yc = y + c * j->inner;
-      for (int64_t i = 0; i < j->inner; i++) yc[i] = xc[i] * scale + shift;
+      for (int64_t i = 0; i < j->inner; i++) yc[i] = (xc[i] - meanf) * scale + shift;
     }
   }
 }
