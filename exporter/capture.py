@@ -69,6 +69,18 @@ def _as_tensor_args(example_inputs) -> tuple:
     return tuple(torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in example_inputs)
 
 
+# Composite ops PocketTorch runs as one kernel: keep them out of the core ATen decomposition.
+KEEP_UNDECOMPOSED = ("scaled_dot_product_attention.default", "tril.default", "triu.default")
+
+
+def decomposition_table() -> dict:
+    table = torch.export.default_decompositions()
+    for name in KEEP_UNDECOMPOSED:
+        packet, overload = name.split(".")
+        table.pop(getattr(getattr(torch.ops.aten, packet), overload), None)
+    return table
+
+
 def capture(model, example_inputs) -> Captured:
     if not isinstance(model, torch.nn.Module):
         raise errors.BadModelArgsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -91,7 +103,7 @@ def capture(model, example_inputs) -> Captured:
             except Exception as exc:  # torch raises many types; report the first line and where
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise errors.ExportFailedError(f"torch.export failed: {type(exc).__name__}: {first}") from exc
-            ep = ep.run_decompositions()
+            ep = ep.run_decompositions(decomposition_table())
     finally:
         model.train(was_training)
 

@@ -1,5 +1,10 @@
-/* linear: y[m, n] = sum_k x[m, k] * w[n, k] + b[n], over all leading dims of x; fused activation. */
+/* linear: y[m, n] = sum_k x[m, k] * w[n, k] + b[n] over all leading dims of x; fused activation.
+ * Rows are split between workers; when there are few rows (batch-1 layers, M < MR) the output
+ * columns are split instead. Many-row products pack weight panels into per-worker scratch. */
 #include "kernel.h"
+#include "gemm_f32.h"
+
+#define LINEAR_SLOTS 16 /* most workers one node uses; scratch holds one packing panel each */
 
 pkt_status pkt_kernel_linear_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_LINEAR_MIN_INPUTS, PKT_LINEAR_MAX_INPUTS, 1, PKT_LINEAR_NUM_PARAMS, err);
@@ -23,39 +28,56 @@ pkt_status pkt_kernel_linear_prepare(const pkt_node* n, size_t* scratch, pkt_err
     if (b->numel != w->dims[0]) return pkt_fail(err, PKT_BAD_OPERANDS, "bias has %lld elements, expected %lld",
                                                 (long long)b->numel, (long long)w->dims[0]);
   }
-  *scratch = 0;
+  int64_t N = w->dims[0];
+  int64_t M = N ? y->numel / N : 0;
+  *scratch = M >= PKT_GEMM_MR ? (size_t)LINEAR_SLOTS * PKT_GEMM_PACK_FLOATS * sizeof(float) : 0;
   return pkt_check_act(n, PKT_LINEAR_ACT, err);
 }
 
 typedef struct linear_job {
-  const float *x, *w, *b;
-  float* y;
-  int64_t K, N;
+  pkt_gemm g;
+  int64_t row_parts, col_parts;
+  float* scratch;
   int act;
   float lo, hi;
 } linear_job;
 
-static void linear_rows(void* ctx, int64_t begin, int64_t end) {
+static void linear_parts(void* ctx, int64_t begin, int64_t end) {
   const linear_job* j = ctx;
-  for (int64_t m = begin; m < end; m++) {
-    const float* xr = j->x + m * j->K;
-    float* yr = j->y + m * j->N;
-    for (int64_t o = 0; o < j->N; o++) {
-      const float* wr = j->w + o * j->K;
-      float acc = j->b ? j->b[o] : 0.f;
-      for (int64_t k = 0; k < j->K; k++) acc += xr[k] * wr[k];
-      yr[o] = acc;
-    }
-    pkt_apply_act(yr, j->N, j->act, j->lo, j->hi);
+  for (int64_t p = begin; p < end; p++) {
+    int64_t i0, i1, c0, c1;
+    pkt_gemm_range(j->g.M, j->row_parts, p / j->col_parts, PKT_GEMM_MR, &i0, &i1);
+    pkt_gemm_range(j->g.N, j->col_parts, p % j->col_parts, j->g.M < PKT_GEMM_MR ? 4 : PKT_GEMM_NR, &c0, &c1);
+    pkt_gemm_block(&j->g, i0, i1, c0, c1, j->scratch ? j->scratch + p * PKT_GEMM_PACK_FLOATS : NULL);
+    if (j->act != PKT_ACT_NONE)
+      for (int64_t i = i0; i < i1; i++) pkt_apply_act(j->g.C + i * j->g.ldc + c0, c1 - c0, j->act, j->lo, j->hi);
   }
 }
 
 pkt_status pkt_kernel_linear_run(const pkt_node* n) {
-  const pkt_tensor *x = n->inputs[0], *w = n->inputs[1];
-  linear_job j = {x->data, w->data, n->n_inputs == 3 ? n->inputs[2]->data : NULL, n->outputs[0]->data,
-                  w->dims[1], w->dims[0], (int)pkt_param_i(n, PKT_LINEAR_ACT),
-                  (float)pkt_param_f(n, PKT_LINEAR_ACT_MIN), (float)pkt_param_f(n, PKT_LINEAR_ACT_MAX)};
-  int64_t M = j.K ? x->numel / j.K : n->outputs[0]->numel / (j.N ? j.N : 1);
-  pkt_parallel_for(n, M, linear_rows, &j);
+  const pkt_tensor *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
+  if (y->numel == 0) return PKT_OK;
+  linear_job j;
+  j.g.N = w->dims[0];
+  j.g.K = w->dims[1];
+  j.g.M = y->numel / j.g.N;
+  j.g.A = x->data;
+  j.g.lda = j.g.K;
+  j.g.B = w->data;
+  j.g.ldb = j.g.K;
+  j.g.b_trans = 1;
+  j.g.C = y->data;
+  j.g.ldc = j.g.N;
+  j.g.bias = n->n_inputs == 3 ? n->inputs[2]->data : NULL;
+  j.scratch = j.g.M >= PKT_GEMM_MR ? n->scratch : NULL;
+  j.act = (int)pkt_param_i(n, PKT_LINEAR_ACT);
+  j.lo = (float)pkt_param_f(n, PKT_LINEAR_ACT_MIN);
+  j.hi = (float)pkt_param_f(n, PKT_LINEAR_ACT_MAX);
+  int64_t parts = n->num_threads > 1 ? n->num_threads : 1;
+  if (parts > LINEAR_SLOTS) parts = LINEAR_SLOTS;
+  /* Tiny products are not worth waking workers for. */
+  if (y->numel < 32768 / (j.g.K + 1)) parts = 1;
+  pkt_gemm_split(j.g.M, j.g.N, parts, &j.row_parts, &j.col_parts);
+  pkt_parallel_for(n, j.row_parts * j.col_parts, linear_parts, &j);
   return PKT_OK;
 }
