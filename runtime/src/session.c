@@ -67,6 +67,7 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
     n->n_outputs = ins->n_outputs;
     n->n_params = ins->n_params;
     n->params = ins->params;
+    n->num_threads = s->num_threads; /* prepare() may size per-thread scratch */
     for (int k = 0; k < ins->n_inputs + ins->n_outputs; k++) {
       uint32_t idx;
       memcpy(&idx, ins->operands + k, sizeof idx);
@@ -93,10 +94,10 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
 }
 
 size_t pkt_session_required_arena(const pkt_program* program, int num_threads) {
-  (void)num_threads;
   pkt_session s;
   memset(&s, 0, sizeof s);
   s.program = program;
+  s.num_threads = resolve_threads(num_threads);
   size_t scratch = 0;
   pkt_err err = {NULL, 0};
   size_t total = 0;
@@ -130,6 +131,7 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
   pkt_session* s = calloc(1, sizeof *s);
   if (!s) return pkt_fail(&err, PKT_OUT_OF_MEMORY, "no memory for the session");
   s->program = program;
+  s->num_threads = resolve_threads(opt.num_threads);
   size_t scratch = 0;
   pkt_status st = build_nodes(s, &scratch, &err);
   if (st) goto fail;
@@ -156,7 +158,6 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
   }
   for (int i = 0; i < program->n_tensors; i++)
     if (program->tensors[i].storage == 0) s->tensors[i].data = s->arena + program->tensors[i].offset;
-  s->num_threads = resolve_threads(opt.num_threads);
   if (s->num_threads > 1) {
     s->pool = pkt_threadpool_create(s->num_threads);
     if (!s->pool) {
@@ -167,7 +168,6 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
   for (int i = 0; i < program->n_instructions; i++) {
     s->nodes[i].scratch = s->arena + s->scratch_offset;
     s->nodes[i].pool = s->pool;
-    s->nodes[i].num_threads = s->num_threads;
   }
   *out = s;
   return PKT_OK;
