@@ -2,8 +2,8 @@
 #include "pkt_strided.h"
 
 pkt_status pkt_kernel_permute_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
-  pkt_status st = pkt_check_operands(n, PKT_PERMUTE_MIN_INPUTS, PKT_PERMUTE_MAX_INPUTS, 1, PKT_PERMUTE_NUM_PARAMS, err);
-  if (st) return st;
+  pkt_status st = pkt_check_operands(n, PKT_PERMUTE_MIN_INPUTS, PKT_PERMUTE_MAX_INPUTS, 1, PKT_PERMUTE_PERM, err);
+  if (st) return st; /* perm is empty for rank 0 */
   const pkt_tensor *x = n->inputs[0], *y = n->outputs[0];
   if (x->dtype != y->dtype)
     return pkt_fail(err, PKT_BAD_OPERANDS, "changes dtype %s to %s", pkt_dtype_name(x->dtype), pkt_dtype_name(y->dtype));

@@ -24,8 +24,8 @@
 static int is_int_dtype(int dt) { return dt == PKT_I64 || dt == PKT_I32 || dt == PKT_U8 || dt == PKT_I8 || dt == PKT_BOOL; }
 
 pkt_status pkt_kernel_reduce_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
-  pkt_status st = pkt_check_operands(n, PKT_REDUCE_MIN_INPUTS, PKT_REDUCE_MAX_INPUTS, 1, PKT_REDUCE_NUM_PARAMS, err);
-  if (st) return st;
+  pkt_status st = pkt_check_operands(n, PKT_REDUCE_MIN_INPUTS, PKT_REDUCE_MAX_INPUTS, 1, PKT_REDUCE_AXES, err);
+  if (st) return st; /* axes may be empty: a rank-0 input reduces over nothing */
   const pkt_tensor *x = n->inputs[0], *y = n->outputs[0];
   int64_t kind = pkt_param_i(n, PKT_REDUCE_KIND);
   if (kind < 0 || kind >= PKT_REDUCE_COUNT_) return pkt_fail(err, PKT_BAD_PARAMS, "unknown reduction kind %lld", (long long)kind);
