@@ -3,6 +3,7 @@ permute, slice (select, split, narrow), concat, expand/repeat, take (embedding, 
 gather. Models here use only these ops (plus reshape), so they run on a build with just these kernels."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch.utils import _pytree as pytree
@@ -344,3 +345,69 @@ def test_prepare_rejects_bad_params(exported, op, params):
         program._bytes = None
     with pytest.raises((errors.BadParamsError, errors.BadOperandsError)):
         pockettorch.load(data)
+
+
+# -- hostile parameters: whatever a file carries, load either fails cleanly or runs in bounds --
+
+FUZZ_VALUES = [0, 1, 2, 3, -1, -2, 4, 5, 7, 1 << 31, (1 << 31) - 1, 1 << 62, -(1 << 63), (1 << 63) - 1]
+
+
+def _fuzz_model():
+    class M(torch.nn.Module):
+        def forward(self, x, i, j):
+            a = x.permute(2, 0, 1)[:, ::2]
+            b = torch.cat([a, a[:, :1]], dim=1).expand(2, 5, 3, 4)
+            c = x.repeat(1, 2, 1)[:, i]
+            return b, c, x.gather(2, j), x.sum(1), x.argmax(-1)
+
+    return M(), (make((3, 4, 5)), _idx((2,), 8), _idx((3, 4, 2), 5))
+
+
+def test_fuzzed_params_fail_cleanly():
+    import random
+
+    rng = random.Random(0)
+    module, inputs = _fuzz_model()
+    program = pockettorch.export(module, inputs)
+    nodes = program.graph.nodes
+    originals = [dict(n.params) for n in nodes]
+    outcomes = {"ran": 0, "rejected": 0}
+    io = {id(t) for t in program.graph.inputs + program.graph.outputs}
+    inner = [t for n in nodes for t in n.outputs if id(t) not in io]
+    shapes = {id(t): t.shape for t in inner}
+    for it in range(400):
+        node = rng.choice(nodes)
+        if it % 2:  # reshape an intermediate tensor to another shape of at most its size
+            t = rng.choice(inner)
+            dims = [rng.choice([0, 1, 2, 3, 4, 5]) for _ in range(rng.choice([0, 1, 2, 3, 4]))]
+            if int(np.prod(dims, dtype=np.int64)) <= t.numel:
+                t.shape = tuple(dims)
+        for name, value in list(node.params.items()):
+            if rng.random() < 0.6:
+                continue
+            if isinstance(value, list):
+                node.params[name] = [rng.choice(FUZZ_VALUES + value) for _ in range(rng.choice([0, 1, len(value), 3, 8]))]
+            else:
+                node.params[name] = rng.choice(FUZZ_VALUES)
+        program._bytes = None
+        try:
+            m = pockettorch.load(program.to_bytes())
+            m(*inputs)
+            outcomes["ran"] += 1
+        except (errors.BadParamsError, errors.BadOperandsError, errors.IndexOutOfRangeError):
+            outcomes["rejected"] += 1
+        except (OverflowError, ValueError, struct_error()):
+            pass  # the serializer refused a value that does not fit in int64
+        finally:
+            for n, p in zip(nodes, originals):
+                n.params.clear()
+                n.params.update(p)
+            for t in inner:
+                t.shape = shapes[id(t)]
+    assert outcomes["rejected"] > 100 and outcomes["ran"] > 10, outcomes
+
+
+def struct_error():
+    import struct
+
+    return struct.error
