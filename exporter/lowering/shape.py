@@ -1,7 +1,34 @@
-"""Lowering of shape and data-movement ATen ops: reshape, permute, slice, concat, expand, pad, take, gather."""
+"""Lowering of shape and data-movement ATen ops: reshape, permute, slice, concat, expand, pad, take, gather.
+
+Output shapes come from the FakeTensor torch.export recorded (`node.meta["val"]`); rules only work out
+the parameters the kernels need (normalised axes, clamped slice starts) and check the shape they imply.
+"""
 from __future__ import annotations
 
+from pockettorch import errors
 from pockettorch.exporter.lowering import lowers
+
+INDEX_DTYPES = ("int64", "int32")
+MAX_CONCAT_INPUTS = 64  # op table: concat takes 1..64 inputs
+
+
+def _arg(node, i: int, name: str, default=None):
+    """Positional argument i of the node, else keyword `name`, else default."""
+    if len(node.args) > i:
+        return node.args[i]
+    return node.kwargs.get(name, default)
+
+
+def norm_dim(dim: int, rank: int) -> int:
+    """A dim in [-rank, rank) as [0, rank); rank 0 tensors accept 0 and -1 like torch."""
+    r = max(rank, 1)
+    if not -r <= dim < r:
+        raise errors.UnsupportedOpError(f"dim {dim} is out of range for rank {rank}")
+    return dim + r if dim < 0 else dim
+
+
+def _shape(meta) -> tuple[int, ...]:
+    return tuple(int(d) for d in meta.shape)
 
 
 @lowers("aten.view.default", "aten._unsafe_view.default", "aten.reshape.default", "aten.squeeze.dims",
@@ -9,3 +36,238 @@ from pockettorch.exporter.lowering import lowers
 def lower_reshape(ctx, node):
     x = ctx.tensor(node.args[0])
     return ctx.reshape(x, ctx.meta(node).shape, name=node.name)
+
+
+# -- permute --
+
+def _permute(ctx, x, perm):
+    if list(perm) == sorted(perm):
+        return x
+    if x.is_constant:
+        return ctx.graph.constant(x.data.transpose(perm), x.name + "_t", x.dtype)
+    return ctx.unary("permute", x, perm=[int(p) for p in perm])
+
+
+@lowers("aten.permute.default")
+def lower_permute(ctx, node):
+    x = ctx.tensor(node.args[0])
+    rank = len(x.shape)
+    perm = [norm_dim(int(p), rank) for p in node.args[1]]
+    if sorted(perm) != list(range(rank)):
+        raise errors.UnsupportedOpError(f"{node.name}: {list(node.args[1])} is not a permutation of rank {rank}")
+    return _permute(ctx, x, perm)
+
+
+@lowers("aten.t.default")
+def lower_t(ctx, node):
+    x = ctx.tensor(node.args[0])
+    return _permute(ctx, x, list(range(len(x.shape)))[::-1])
+
+
+@lowers("aten.transpose.int")
+def lower_transpose(ctx, node):
+    x = ctx.tensor(node.args[0])
+    rank = len(x.shape)
+    perm = list(range(rank))
+    if rank:
+        a, b = norm_dim(int(node.args[1]), rank), norm_dim(int(node.args[2]), rank)
+        perm[a], perm[b] = perm[b], perm[a]
+    return _permute(ctx, x, perm)
+
+
+# -- slice --
+
+def _slice(ctx, x, axis: int, start: int, step: int, out):
+    """Emit slice(x) into `out` (whose dim `axis` is the slice length); identity slices return x."""
+    if out.shape == x.shape and start == 0:
+        return x
+    if x.is_constant:
+        index = [slice(None)] * len(x.shape)
+        index[axis] = slice(start, start + out.shape[axis] * step, step)
+        return ctx.graph.constant(x.data[tuple(index)], out.name, x.dtype)
+    ctx.emit("slice", [x], [out], axis=axis, start=start, step=step)
+    return out
+
+
+def _clamp_start(start, size: int) -> int:
+    start = 0 if start is None else int(start)
+    if start < 0:
+        start += size
+    return min(max(start, 0), size)
+
+
+@lowers("aten.slice.Tensor")
+def lower_slice(ctx, node):
+    x = ctx.tensor(node.args[0])
+    rank = len(x.shape)
+    if rank == 0:
+        raise errors.UnsupportedOpError(f"{node.name}: slice of a 0-d tensor")
+    axis = norm_dim(int(_arg(node, 1, "dim", 0)), rank)
+    step = int(_arg(node, 4, "step", 1))
+    if step < 1:
+        raise errors.UnsupportedOpError(f"{node.name}: slice step {step} must be positive")
+    start = _clamp_start(_arg(node, 2, "start", None), x.shape[axis])
+    return _slice(ctx, x, axis, start, step, ctx.out())
+
+
+@lowers("aten.narrow.default")
+def lower_narrow(ctx, node):
+    x = ctx.tensor(node.args[0])
+    axis = norm_dim(int(node.args[1]), len(x.shape))
+    start = int(node.args[2])
+    if start < 0:
+        start += x.shape[axis]
+    return _slice(ctx, x, axis, start, 1, ctx.out())
+
+
+@lowers("aten.select.int")
+def lower_select(ctx, node):
+    x = ctx.tensor(node.args[0])
+    rank = len(x.shape)
+    axis = norm_dim(int(node.args[1]), rank)
+    index = int(node.args[2])
+    size = x.shape[axis]
+    if not -size <= index < size:
+        raise errors.UnsupportedOpError(f"{node.name}: index {index} is out of range for dim {axis} of size {size}")
+    index += size if index < 0 else 0
+    kept = list(x.shape)
+    kept[axis] = 1
+    sliced = _slice(ctx, x, axis, index, 1, ctx.graph.tensor(node.name + "_slice", x.dtype, kept))
+    return ctx.reshape(sliced, _shape(ctx.meta(node)), name=node.name)
+
+
+@lowers("aten.split_with_sizes.default", "aten.split.Tensor")
+def lower_split(ctx, node):
+    x = ctx.tensor(node.args[0])
+    axis = norm_dim(int(_arg(node, 2, "dim", 0)), len(x.shape))
+    outs, start = [], 0
+    for i, meta in enumerate(ctx.meta(node)):
+        out = ctx.out(meta, name=f"{node.name}_{i}")
+        outs.append(_slice(ctx, x, axis, start, 1, out))
+        start += out.shape[axis]
+    if start != x.shape[axis]:
+        raise errors.UnsupportedOpError(f"{node.name}: split sizes add up to {start}, dim {axis} has {x.shape[axis]}")
+    return outs
+
+
+# -- concat --
+
+@lowers("aten.cat.default")
+def lower_cat(ctx, node):
+    meta = ctx.meta(node)
+    out_shape = _shape(meta)
+    dtype = str(meta.dtype).removeprefix("torch.")
+    rank = len(out_shape)
+    axis = norm_dim(int(_arg(node, 1, "dim", 0)), rank)
+    # torch still accepts legacy empty 1-D tensors of shape (0,) next to tensors of any rank
+    parts = [t for t in (ctx.tensor(a, dtype) for a in node.args[0]) if len(t.shape) == rank]
+    parts = [t for t in parts if t.shape[axis] > 0] or parts[:1]
+    if not parts:
+        raise errors.UnsupportedOpError(f"{node.name}: cat of empty tensors only")
+    if len(parts) == 1 and parts[0].shape == out_shape:
+        return parts[0]
+    while len(parts) > MAX_CONCAT_INPUTS:  # concatenate in groups, then the groups
+        groups = [parts[i:i + MAX_CONCAT_INPUTS] for i in range(0, len(parts), MAX_CONCAT_INPUTS)]
+        parts = [_concat(ctx, g, axis, ctx.graph.tensor(f"{node.name}_part", dtype, _cat_shape(g, axis)))
+                 if len(g) > 1 else g[0] for g in groups]
+    return _concat(ctx, parts, axis, ctx.out())
+
+
+def _cat_shape(parts, axis):
+    shape = list(parts[0].shape)
+    shape[axis] = sum(t.shape[axis] for t in parts)
+    return shape
+
+
+def _concat(ctx, parts, axis, out):
+    ctx.emit("concat", parts, [out], axis=axis)
+    return out
+
+
+# -- expand / repeat --
+
+@lowers("aten.expand.default")
+def lower_expand(ctx, node):
+    x = ctx.tensor(node.args[0])
+    out = ctx.out()
+    if out.shape == x.shape:
+        return x
+    ctx.emit("expand", [x], [out], tile=0)
+    return out
+
+
+@lowers("aten.repeat.default")
+def lower_repeat(ctx, node):
+    x = ctx.tensor(node.args[0])
+    out = ctx.out()
+    if out.shape == x.shape:
+        return x
+    ctx.emit("expand", [x], [out], tile=1)
+    return out
+
+
+# -- take / gather --
+
+def _index_tensor(ctx, arg, what: str):
+    idx = ctx.tensor(arg)
+    if idx.dtype == "bool":
+        raise errors.UnsupportedOpError(
+            f"{what} with a boolean mask has a data-dependent shape; PocketTorch needs integer indices",
+            hint="Use torch.where(mask, x, fill) or integer indices instead of boolean masking.")
+    if idx.dtype not in INDEX_DTYPES:
+        idx = ctx.cast(idx, "int64")
+    return idx
+
+
+def _take(ctx, node, x, idx, axis: int, wrap: int):
+    """numpy.take(x, idx, axis), reshaped to the node's shape when that differs (0-d index_select)."""
+    if len(x.shape) == 0:
+        x = ctx.reshape(x, (1,))
+    shape = x.shape[:axis] + idx.shape + x.shape[axis + 1:]
+    want = _shape(ctx.meta(node))
+    if shape == want:
+        out = ctx.out()
+    else:
+        out = ctx.graph.tensor(node.name + "_take", x.dtype, shape)
+    ctx.emit("take", [x, idx], [out], axis=axis, wrap=wrap)
+    return ctx.reshape(out, want, name=node.name)
+
+
+@lowers("aten.embedding.default")
+def lower_embedding(ctx, node):
+    weight = ctx.tensor(node.args[0])
+    idx = _index_tensor(ctx, node.args[1], "embedding")
+    return _take(ctx, node, weight, idx, 0, wrap=0)
+
+
+@lowers("aten.index_select.default")
+def lower_index_select(ctx, node):
+    x = ctx.tensor(node.args[0])
+    axis = norm_dim(int(node.args[1]), len(x.shape))
+    idx = _index_tensor(ctx, node.args[2], "index_select")
+    return _take(ctx, node, x, idx, axis, wrap=0)
+
+
+@lowers("aten.index.Tensor")
+def lower_index(ctx, node):
+    x = ctx.tensor(node.args[0])
+    indices = list(node.args[1])
+    used = [i for i, a in enumerate(indices) if a is not None]
+    if len(used) != 1:
+        raise errors.UnsupportedOpError(
+            f"operator aten.index.Tensor (node {node.name}) with {len(used)} index tensors is not supported; "
+            "PocketTorch lowers indexing with exactly one index tensor (x[i], x[:, i], ...)",
+            hint="Index one dim at a time (x[i][:, j]) or use torch.gather.")
+    axis = used[0]
+    idx = _index_tensor(ctx, indices[axis], "indexing")
+    return _take(ctx, node, x, idx, axis, wrap=1)
+
+
+@lowers("aten.gather.default")
+def lower_gather(ctx, node):
+    x = ctx.tensor(node.args[0])
+    axis = norm_dim(int(node.args[1]), len(x.shape))
+    idx = _index_tensor(ctx, node.args[2], "gather")
+    out = ctx.out()
+    ctx.emit("gather", [x, idx], [out], axis=axis)
+    return out

@@ -23,13 +23,13 @@ enum pkt_op {
   PKT_OP_ADAPTIVE_POOL2D = 17, /* Adaptive average/max pooling NCHW to the output's H, W. */
   PKT_OP_REDUCE = 18, /* Reduction over a set of axes (keepdim is implied by the output shape). */
   PKT_OP_ARG_REDUCE = 19, /* argmax/argmin along one axis; int64 output. */
-  PKT_OP_TAKE = 20, /* numpy.take: out = x.shape[:axis] + idx.shape + x.shape[axis+1:]; negative indices wrap. */
+  PKT_OP_TAKE = 20, /* numpy.take: out = x.shape[:axis] + idx.shape + x.shape[axis+1:]; negative indices wrap when wrap=1 (aten.index), else are out of range (embedding, index_select). */
   PKT_OP_GATHER = 21, /* torch.gather along one axis. */
   PKT_OP_CONCAT = 22, /* Concatenate along one axis. */
   PKT_OP_SLICE = 23, /* Strided slice along one axis (length from the output shape). */
   PKT_OP_PERMUTE = 24, /* Permute dimensions. */
   PKT_OP_RESHAPE = 25, /* Same data, new shape; free when the planner aliases it. */
-  PKT_OP_EXPAND = 26, /* Broadcast (or tile, for repeat) to the output shape. */
+  PKT_OP_EXPAND = 26, /* tile=0: broadcast (right-aligned, input dims 1 or equal); tile=1: repeat (each output dim a multiple of the right-aligned input dim, out[i] = in[i % in_dim]). */
   PKT_OP_PAD = 27, /* Pad; pads are (before, after) pairs from the last dim backwards, negative crops. */
   PKT_OP_INTERPOLATE = 28, /* Resize NCHW; scale 0 means derive from sizes. */
   PKT_OP_SDPA = 29, /* Scaled dot-product attention [.., L, E]; optional additive or bool mask as 4th input. */
@@ -184,8 +184,9 @@ enum pkt_op {
 #define PKT_TAKE_MIN_INPUTS 2
 #define PKT_TAKE_MAX_INPUTS 2
 #define PKT_TAKE_OUTPUTS 1
-#define PKT_TAKE_NUM_PARAMS 1
+#define PKT_TAKE_NUM_PARAMS 2
 #define PKT_TAKE_AXIS 0 /* int */
+#define PKT_TAKE_WRAP 1 /* int */
 #define PKT_GATHER_MIN_INPUTS 2
 #define PKT_GATHER_MAX_INPUTS 2
 #define PKT_GATHER_OUTPUTS 1
@@ -215,7 +216,8 @@ enum pkt_op {
 #define PKT_EXPAND_MIN_INPUTS 1
 #define PKT_EXPAND_MAX_INPUTS 1
 #define PKT_EXPAND_OUTPUTS 1
-#define PKT_EXPAND_NUM_PARAMS 0
+#define PKT_EXPAND_NUM_PARAMS 1
+#define PKT_EXPAND_TILE 0 /* int */
 #define PKT_PAD_MIN_INPUTS 1
 #define PKT_PAD_MAX_INPUTS 1
 #define PKT_PAD_OUTPUTS 1
