@@ -272,3 +272,9 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_FLIP] = "flip",
     [PKT_OP_TRIANGULAR] = "triangular",
 };
+
+const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {
+    [PKT_OP_BINARY] = 1,
+    [PKT_OP_UNARY] = 1,
+    [PKT_OP_RESHAPE] = 1,
+};

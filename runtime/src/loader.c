@@ -211,6 +211,10 @@ static pkt_status parse_io(pkt_program* p, const section* sec, pkt_err* err) {
   return PKT_OK;
 }
 
+static int overlaps(const pkt_tensor_desc* a, const pkt_tensor_desc* b) {
+  return a->nbytes && b->nbytes && a->offset < b->offset + b->nbytes && b->offset < a->offset + a->nbytes;
+}
+
 /* Meaning: every tensor read is a constant, an input, or written earlier; no tensor written twice;
  * inputs and constants never written. */
 static pkt_status check_dataflow(pkt_program* p, pkt_err* err) {
@@ -231,6 +235,17 @@ static pkt_status check_dataflow(pkt_program* p, pkt_err* err) {
     }
     for (int k = 0; k < ins->n_outputs && st == PKT_OK; k++) {
       uint32_t t = rd32(ops + 4 * (ins->n_inputs + k));
+      /* Kernels assume an output does not overlap its operands, except an in-place op writing
+       * exactly over input 0 (and reshape aliasing, which is in-place too). */
+      for (int j = 0; j < ins->n_inputs + ins->n_outputs && st == PKT_OK; j++) {
+        uint32_t u = rd32(ops + 4 * j);
+        if (j == ins->n_inputs + k || p->tensors[u].storage != 0 || !overlaps(&p->tensors[t], &p->tensors[u])) continue;
+        int exact = p->tensors[u].offset == p->tensors[t].offset && p->tensors[u].nbytes == p->tensors[t].nbytes;
+        if (!(j == 0 && pkt_op_inplace[ins->op] && exact))
+          st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s): output %u (%s) overlaps operand %u (%s) in the arena", i,
+                        pkt_op_names[ins->op], t, p->tensors[t].name, u, p->tensors[u].name);
+      }
+      if (st) break;
       if (p->tensors[t].storage != 0 || written[t])
         st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s) writes tensor %u (%s), which is %s", i, pkt_op_names[ins->op],
                       t, p->tensors[t].name, p->tensors[t].storage ? "a constant" : "already written or an input");

@@ -45,6 +45,7 @@ enum pkt_op {
 #define PKT_BINARY_MAX_INPUTS 2
 #define PKT_BINARY_OUTPUTS 1
 #define PKT_BINARY_NUM_PARAMS 4
+#define PKT_BINARY_MIN_PARAMS 4 /* an ints list may be empty */
 #define PKT_BINARY_KIND 0 /* int */
 #define PKT_BINARY_ACT 1 /* int */
 #define PKT_BINARY_ACT_MIN 2 /* float */
@@ -53,16 +54,19 @@ enum pkt_op {
 #define PKT_COMPARE_MAX_INPUTS 2
 #define PKT_COMPARE_OUTPUTS 1
 #define PKT_COMPARE_NUM_PARAMS 1
+#define PKT_COMPARE_MIN_PARAMS 1 /* an ints list may be empty */
 #define PKT_COMPARE_KIND 0 /* int */
 #define PKT_LOGICAL_MIN_INPUTS 2
 #define PKT_LOGICAL_MAX_INPUTS 2
 #define PKT_LOGICAL_OUTPUTS 1
 #define PKT_LOGICAL_NUM_PARAMS 1
+#define PKT_LOGICAL_MIN_PARAMS 1 /* an ints list may be empty */
 #define PKT_LOGICAL_KIND 0 /* int */
 #define PKT_UNARY_MIN_INPUTS 1
 #define PKT_UNARY_MAX_INPUTS 1
 #define PKT_UNARY_OUTPUTS 1
 #define PKT_UNARY_NUM_PARAMS 3
+#define PKT_UNARY_MIN_PARAMS 3 /* an ints list may be empty */
 #define PKT_UNARY_KIND 0 /* int */
 #define PKT_UNARY_ALPHA 1 /* float */
 #define PKT_UNARY_BETA 2 /* float */
@@ -70,14 +74,17 @@ enum pkt_op {
 #define PKT_WHERE_MAX_INPUTS 3
 #define PKT_WHERE_OUTPUTS 1
 #define PKT_WHERE_NUM_PARAMS 0
+#define PKT_WHERE_MIN_PARAMS 0 /* an ints list may be empty */
 #define PKT_CAST_MIN_INPUTS 1
 #define PKT_CAST_MAX_INPUTS 1
 #define PKT_CAST_OUTPUTS 1
 #define PKT_CAST_NUM_PARAMS 0
+#define PKT_CAST_MIN_PARAMS 0 /* an ints list may be empty */
 #define PKT_CONV2D_MIN_INPUTS 2
 #define PKT_CONV2D_MAX_INPUTS 3
 #define PKT_CONV2D_OUTPUTS 1
 #define PKT_CONV2D_NUM_PARAMS 10
+#define PKT_CONV2D_MIN_PARAMS 10 /* an ints list may be empty */
 #define PKT_CONV2D_STRIDE_H 0 /* int */
 #define PKT_CONV2D_STRIDE_W 1 /* int */
 #define PKT_CONV2D_PAD_H 2 /* int */
@@ -92,6 +99,7 @@ enum pkt_op {
 #define PKT_CONV_TRANSPOSE2D_MAX_INPUTS 3
 #define PKT_CONV_TRANSPOSE2D_OUTPUTS 1
 #define PKT_CONV_TRANSPOSE2D_NUM_PARAMS 10
+#define PKT_CONV_TRANSPOSE2D_MIN_PARAMS 10 /* an ints list may be empty */
 #define PKT_CONV_TRANSPOSE2D_STRIDE_H 0 /* int */
 #define PKT_CONV_TRANSPOSE2D_STRIDE_W 1 /* int */
 #define PKT_CONV_TRANSPOSE2D_PAD_H 2 /* int */
@@ -106,6 +114,7 @@ enum pkt_op {
 #define PKT_LINEAR_MAX_INPUTS 3
 #define PKT_LINEAR_OUTPUTS 1
 #define PKT_LINEAR_NUM_PARAMS 3
+#define PKT_LINEAR_MIN_PARAMS 3 /* an ints list may be empty */
 #define PKT_LINEAR_ACT 0 /* int */
 #define PKT_LINEAR_ACT_MIN 1 /* float */
 #define PKT_LINEAR_ACT_MAX 2 /* float */
@@ -113,17 +122,20 @@ enum pkt_op {
 #define PKT_MATMUL_MAX_INPUTS 2
 #define PKT_MATMUL_OUTPUTS 1
 #define PKT_MATMUL_NUM_PARAMS 1
+#define PKT_MATMUL_MIN_PARAMS 1 /* an ints list may be empty */
 #define PKT_MATMUL_TRANSPOSE_B 0 /* int */
 #define PKT_SOFTMAX_MIN_INPUTS 1
 #define PKT_SOFTMAX_MAX_INPUTS 1
 #define PKT_SOFTMAX_OUTPUTS 1
 #define PKT_SOFTMAX_NUM_PARAMS 2
+#define PKT_SOFTMAX_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_SOFTMAX_AXIS 0 /* int */
 #define PKT_SOFTMAX_LOG 1 /* int */
 #define PKT_LAYER_NORM_MIN_INPUTS 1
 #define PKT_LAYER_NORM_MAX_INPUTS 3
 #define PKT_LAYER_NORM_OUTPUTS 1
 #define PKT_LAYER_NORM_NUM_PARAMS 4
+#define PKT_LAYER_NORM_MIN_PARAMS 4 /* an ints list may be empty */
 #define PKT_LAYER_NORM_AXES 0 /* int */
 #define PKT_LAYER_NORM_EPS 1 /* float */
 #define PKT_LAYER_NORM_HAS_WEIGHT 2 /* int */
@@ -132,17 +144,20 @@ enum pkt_op {
 #define PKT_BATCH_NORM_MAX_INPUTS 5
 #define PKT_BATCH_NORM_OUTPUTS 1
 #define PKT_BATCH_NORM_NUM_PARAMS 1
+#define PKT_BATCH_NORM_MIN_PARAMS 1 /* an ints list may be empty */
 #define PKT_BATCH_NORM_EPS 0 /* float */
 #define PKT_GROUP_NORM_MIN_INPUTS 3
 #define PKT_GROUP_NORM_MAX_INPUTS 3
 #define PKT_GROUP_NORM_OUTPUTS 1
 #define PKT_GROUP_NORM_NUM_PARAMS 2
+#define PKT_GROUP_NORM_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_GROUP_NORM_GROUPS 0 /* int */
 #define PKT_GROUP_NORM_EPS 1 /* float */
 #define PKT_MAX_POOL2D_MIN_INPUTS 1
 #define PKT_MAX_POOL2D_MAX_INPUTS 1
 #define PKT_MAX_POOL2D_OUTPUTS 1
 #define PKT_MAX_POOL2D_NUM_PARAMS 8
+#define PKT_MAX_POOL2D_MIN_PARAMS 8 /* an ints list may be empty */
 #define PKT_MAX_POOL2D_KERNEL_H 0 /* int */
 #define PKT_MAX_POOL2D_KERNEL_W 1 /* int */
 #define PKT_MAX_POOL2D_STRIDE_H 2 /* int */
@@ -155,6 +170,7 @@ enum pkt_op {
 #define PKT_AVG_POOL2D_MAX_INPUTS 1
 #define PKT_AVG_POOL2D_OUTPUTS 1
 #define PKT_AVG_POOL2D_NUM_PARAMS 8
+#define PKT_AVG_POOL2D_MIN_PARAMS 8 /* an ints list may be empty */
 #define PKT_AVG_POOL2D_KERNEL_H 0 /* int */
 #define PKT_AVG_POOL2D_KERNEL_W 1 /* int */
 #define PKT_AVG_POOL2D_STRIDE_H 2 /* int */
@@ -167,11 +183,13 @@ enum pkt_op {
 #define PKT_ADAPTIVE_POOL2D_MAX_INPUTS 1
 #define PKT_ADAPTIVE_POOL2D_OUTPUTS 1
 #define PKT_ADAPTIVE_POOL2D_NUM_PARAMS 1
+#define PKT_ADAPTIVE_POOL2D_MIN_PARAMS 1 /* an ints list may be empty */
 #define PKT_ADAPTIVE_POOL2D_IS_MAX 0 /* int */
 #define PKT_REDUCE_MIN_INPUTS 1
 #define PKT_REDUCE_MAX_INPUTS 1
 #define PKT_REDUCE_OUTPUTS 1
 #define PKT_REDUCE_NUM_PARAMS 3
+#define PKT_REDUCE_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_REDUCE_KIND 0 /* int */
 #define PKT_REDUCE_CORRECTION 1 /* int */
 #define PKT_REDUCE_AXES 2 /* ints */
@@ -179,28 +197,33 @@ enum pkt_op {
 #define PKT_ARG_REDUCE_MAX_INPUTS 1
 #define PKT_ARG_REDUCE_OUTPUTS 1
 #define PKT_ARG_REDUCE_NUM_PARAMS 2
+#define PKT_ARG_REDUCE_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_ARG_REDUCE_KIND 0 /* int */
 #define PKT_ARG_REDUCE_AXIS 1 /* int */
 #define PKT_TAKE_MIN_INPUTS 2
 #define PKT_TAKE_MAX_INPUTS 2
 #define PKT_TAKE_OUTPUTS 1
 #define PKT_TAKE_NUM_PARAMS 2
+#define PKT_TAKE_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_TAKE_AXIS 0 /* int */
 #define PKT_TAKE_WRAP 1 /* int */
 #define PKT_GATHER_MIN_INPUTS 2
 #define PKT_GATHER_MAX_INPUTS 2
 #define PKT_GATHER_OUTPUTS 1
 #define PKT_GATHER_NUM_PARAMS 1
+#define PKT_GATHER_MIN_PARAMS 1 /* an ints list may be empty */
 #define PKT_GATHER_AXIS 0 /* int */
 #define PKT_CONCAT_MIN_INPUTS 1
 #define PKT_CONCAT_MAX_INPUTS 64
 #define PKT_CONCAT_OUTPUTS 1
 #define PKT_CONCAT_NUM_PARAMS 1
+#define PKT_CONCAT_MIN_PARAMS 1 /* an ints list may be empty */
 #define PKT_CONCAT_AXIS 0 /* int */
 #define PKT_SLICE_MIN_INPUTS 1
 #define PKT_SLICE_MAX_INPUTS 1
 #define PKT_SLICE_OUTPUTS 1
 #define PKT_SLICE_NUM_PARAMS 3
+#define PKT_SLICE_MIN_PARAMS 3 /* an ints list may be empty */
 #define PKT_SLICE_AXIS 0 /* int */
 #define PKT_SLICE_START 1 /* int */
 #define PKT_SLICE_STEP 2 /* int */
@@ -208,20 +231,24 @@ enum pkt_op {
 #define PKT_PERMUTE_MAX_INPUTS 1
 #define PKT_PERMUTE_OUTPUTS 1
 #define PKT_PERMUTE_NUM_PARAMS 1
+#define PKT_PERMUTE_MIN_PARAMS 0 /* an ints list may be empty */
 #define PKT_PERMUTE_PERM 0 /* ints */
 #define PKT_RESHAPE_MIN_INPUTS 1
 #define PKT_RESHAPE_MAX_INPUTS 1
 #define PKT_RESHAPE_OUTPUTS 1
 #define PKT_RESHAPE_NUM_PARAMS 0
+#define PKT_RESHAPE_MIN_PARAMS 0 /* an ints list may be empty */
 #define PKT_EXPAND_MIN_INPUTS 1
 #define PKT_EXPAND_MAX_INPUTS 1
 #define PKT_EXPAND_OUTPUTS 1
 #define PKT_EXPAND_NUM_PARAMS 1
+#define PKT_EXPAND_MIN_PARAMS 1 /* an ints list may be empty */
 #define PKT_EXPAND_TILE 0 /* int */
 #define PKT_PAD_MIN_INPUTS 1
 #define PKT_PAD_MAX_INPUTS 1
 #define PKT_PAD_OUTPUTS 1
 #define PKT_PAD_NUM_PARAMS 3
+#define PKT_PAD_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_PAD_MODE 0 /* int */
 #define PKT_PAD_VALUE 1 /* float */
 #define PKT_PAD_PADS 2 /* ints */
@@ -229,6 +256,7 @@ enum pkt_op {
 #define PKT_INTERPOLATE_MAX_INPUTS 1
 #define PKT_INTERPOLATE_OUTPUTS 1
 #define PKT_INTERPOLATE_NUM_PARAMS 4
+#define PKT_INTERPOLATE_MIN_PARAMS 4 /* an ints list may be empty */
 #define PKT_INTERPOLATE_MODE 0 /* int */
 #define PKT_INTERPOLATE_ALIGN_CORNERS 1 /* int */
 #define PKT_INTERPOLATE_SCALE_H 2 /* float */
@@ -237,27 +265,32 @@ enum pkt_op {
 #define PKT_SDPA_MAX_INPUTS 4
 #define PKT_SDPA_OUTPUTS 1
 #define PKT_SDPA_NUM_PARAMS 2
+#define PKT_SDPA_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_SDPA_IS_CAUSAL 0 /* int */
 #define PKT_SDPA_SCALE 1 /* float */
 #define PKT_FILL_MIN_INPUTS 0
 #define PKT_FILL_MAX_INPUTS 0
 #define PKT_FILL_OUTPUTS 1
 #define PKT_FILL_NUM_PARAMS 1
+#define PKT_FILL_MIN_PARAMS 1 /* an ints list may be empty */
 #define PKT_FILL_VALUE 0 /* float */
 #define PKT_CUMSUM_MIN_INPUTS 1
 #define PKT_CUMSUM_MAX_INPUTS 1
 #define PKT_CUMSUM_OUTPUTS 1
 #define PKT_CUMSUM_NUM_PARAMS 1
+#define PKT_CUMSUM_MIN_PARAMS 1 /* an ints list may be empty */
 #define PKT_CUMSUM_AXIS 0 /* int */
 #define PKT_FLIP_MIN_INPUTS 1
 #define PKT_FLIP_MAX_INPUTS 1
 #define PKT_FLIP_OUTPUTS 1
 #define PKT_FLIP_NUM_PARAMS 1
+#define PKT_FLIP_MIN_PARAMS 0 /* an ints list may be empty */
 #define PKT_FLIP_AXES 0 /* ints */
 #define PKT_TRIANGULAR_MIN_INPUTS 1
 #define PKT_TRIANGULAR_MAX_INPUTS 1
 #define PKT_TRIANGULAR_OUTPUTS 1
 #define PKT_TRIANGULAR_NUM_PARAMS 2
+#define PKT_TRIANGULAR_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_TRIANGULAR_UPPER 0 /* int */
 #define PKT_TRIANGULAR_DIAGONAL 1 /* int */
 
@@ -372,7 +405,9 @@ enum pkt_op {
 #define PKT_INTERP_BICUBIC 3
 #define PKT_INTERP_COUNT_ 4
 
-/* Op names by code ("" for unused codes). */
+/* Op names by code (NULL for unused codes). */
 extern const char* const pkt_op_names[PKT_OP_COUNT_];
+/* 1 where the op may write its output over input 0 (same offset and size); the loader allows only that overlap. */
+extern const unsigned char pkt_op_inplace[PKT_OP_COUNT_];
 
 #endif
