@@ -1,0 +1,360 @@
+"""Convolution, pooling, padding and resizing: export -> .ptm -> C runtime, compared with eager torch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import pockettorch
+from pockettorch import errors
+from pockettorch.exporter.api import Program
+from pockettorch.exporter.ir import Graph
+from pockettorch.exporter.lower import supported_targets
+from pockettorch.exporter.lowering.conv import match_pad_index
+from pockettorch.exporter.memory_plan import plan_memory
+from pockettorch.runtime.op_table import enum_value
+
+
+class Fn(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def _x(*shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g)
+
+
+def _seeded(module, seed=0):
+    torch.manual_seed(seed)
+    return module
+
+
+# ---------------------------------------------------------------- conv2d
+# (C, O, kernel, stride, padding, dilation, groups, bias, H, W)
+CONV2D_CASES = [
+    (3, 4, 1, 1, 0, 1, 1, True, 5, 7),       # pointwise
+    (8, 5, 1, 2, 0, 1, 1, False, 9, 9),      # pointwise strided
+    (3, 6, 3, 1, 1, 1, 1, True, 8, 8),
+    (4, 5, 3, 2, 1, 1, 1, False, 11, 9),     # odd sizes, stride 2
+    (2, 3, 5, 1, 3, 1, 1, True, 6, 7),       # padding > kernel / 2
+    (3, 4, 7, 2, 3, 1, 1, True, 15, 13),     # resnet stem shape
+    (4, 4, 3, 1, 2, 2, 1, True, 9, 10),      # dilation
+    (4, 6, 3, 1, 1, 1, 2, True, 7, 7),       # groups 2
+    (6, 6, 3, 1, 1, 1, 6, True, 9, 8),       # depthwise
+    (6, 6, 3, 2, 1, 1, 6, False, 10, 11),    # depthwise strided
+    (4, 8, 5, 1, 2, 2, 4, True, 12, 12),     # depthwise multiplier 2, dilation
+    (3, 5, 2, 3, 0, 1, 1, True, 10, 11),     # stride > kernel
+    (1, 7, 3, 1, 1, 1, 1, True, 6, 6),       # single input channel (direct path)
+    (17, 9, 3, 1, 1, 1, 1, True, 5, 6),      # channels not multiple of blocks
+    (5, 3, 1, 1, 0, 1, 1, True, 1, 1),       # 1x1 image
+]
+
+
+@pytest.mark.parametrize("case", CONV2D_CASES, ids=lambda c: "C{}O{}k{}s{}p{}d{}g{}b{}_{}x{}".format(*c))
+def test_conv2d(check_eager, case):
+    C, O, k, s, p, d, g, bias, H, W = case
+    m = _seeded(nn.Conv2d(C, O, k, stride=s, padding=p, dilation=d, groups=g, bias=bias))
+    check_eager(m, (_x(2, C, H, W),))
+
+
+def test_conv2d_rectangular_params(check_eager):
+    m = _seeded(nn.Conv2d(4, 6, (3, 5), stride=(2, 1), padding=(1, 3), dilation=(1, 2)))
+    check_eager(m, (_x(1, 4, 9, 12),))
+
+
+def test_conv2d_padding_same(check_eager):
+    m = _seeded(nn.Conv2d(3, 4, 4, padding="same"))
+    check_eager(m, (_x(1, 3, 7, 8),))
+
+
+def test_conv2d_banded_large(check_eager):
+    # the packed input exceeds the scratch cap, so the kernel processes output pixels in bands
+    m = _seeded(nn.Conv2d(64, 8, 5, padding=2))
+    check_eager(m, (_x(1, 64, 48, 50),), tol=2e-4)
+
+
+@pytest.mark.parametrize("groups", [1, 3, 12])
+def test_conv2d_two_threads(check_eager, groups):
+    m = _seeded(nn.Conv2d(12, 12, 3, stride=1, padding=1, groups=groups))
+    check_eager(m, (_x(2, 12, 13, 11),), threads=2)
+
+
+def test_conv2d_non_constant_weight(check_eager):
+    class M(nn.Module):
+        def forward(self, x, w):
+            return F.conv2d(x, w, padding=1)
+
+    check_eager(M(), (_x(1, 3, 6, 6), _x(4, 3, 3, 3, seed=1)))
+
+
+def test_conv_bn_relu_fused(check_eager):
+    if "aten._native_batch_norm_legit_no_training.default" not in supported_targets():
+        pytest.skip("batch_norm lowering is not in this branch")
+    m = _seeded(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU()))
+    with torch.no_grad():
+        m[1].running_mean.uniform_(-1, 1)
+        m[1].running_var.uniform_(0.5, 2)
+        m[1].weight.uniform_(0.5, 1.5)
+        m[1].bias.uniform_(-1, 1)
+    program = check_eager(m, (_x(1, 3, 10, 10),))
+    hist = program.graph.op_histogram()
+    assert hist == {"conv2d": 1}, hist
+
+
+def test_conv_relu_fused(check_eager):
+    m = _seeded(nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.ReLU()))
+    program = check_eager(m, (_x(1, 4, 9, 9),))
+    assert program.graph.op_histogram() == {"conv2d": 1}
+
+
+def test_conv3d_is_rejected():
+    with pytest.raises(errors.UnsupportedOpError, match="3-D convolution"):
+        pockettorch.export(nn.Conv3d(2, 2, 3), (_x(1, 2, 4, 4, 4),))
+
+
+# ---------------------------------------------------------------- conv1d
+@pytest.mark.parametrize("k,s,p,d,g", [(3, 1, 1, 1, 1), (5, 2, 2, 1, 1), (3, 1, 2, 2, 2), (3, 1, 1, 1, 4)])
+def test_conv1d(check_eager, k, s, p, d, g):
+    m = _seeded(nn.Conv1d(4, 8, k, stride=s, padding=p, dilation=d, groups=g))
+    check_eager(m, (_x(2, 4, 17),))
+
+
+# ---------------------------------------------------------------- conv_transpose
+# (C, O, kernel, stride, padding, output_padding, dilation, groups, bias, H, W)
+CONVT2D_CASES = [
+    (3, 4, 3, 1, 0, 0, 1, 1, True, 5, 6),
+    (3, 4, 3, 2, 1, 1, 1, 1, True, 5, 5),
+    (4, 6, 4, 2, 1, 0, 1, 2, False, 4, 7),
+    (2, 3, 3, 3, 2, 2, 1, 1, True, 4, 4),   # stride > kernel/2, output padding
+    (4, 4, 3, 1, 2, 0, 2, 4, True, 6, 5),   # dilation, depthwise
+    (2, 2, 2, 2, 0, 0, 1, 1, True, 3, 3),
+]
+
+
+@pytest.mark.parametrize("case", CONVT2D_CASES, ids=lambda c: "C{}O{}k{}s{}p{}op{}d{}g{}b{}_{}x{}".format(*c))
+def test_conv_transpose2d(check_eager, case):
+    C, O, k, s, p, op, d, g, bias, H, W = case
+    m = _seeded(nn.ConvTranspose2d(C, O, k, stride=s, padding=p, output_padding=op, dilation=d, groups=g, bias=bias))
+    check_eager(m, (_x(2, C, H, W),))
+
+
+def test_conv_transpose2d_two_threads_relu(check_eager):
+    m = _seeded(nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1), nn.ReLU()))
+    program = check_eager(m, (_x(2, 4, 5, 6),), threads=2)
+    assert program.graph.op_histogram() == {"conv_transpose2d": 1}
+
+
+def test_conv_transpose1d(check_eager):
+    m = _seeded(nn.ConvTranspose1d(3, 5, 4, stride=2, padding=1, output_padding=1))
+    check_eager(m, (_x(2, 3, 9),))
+
+
+# ---------------------------------------------------------------- pools
+@pytest.mark.parametrize("k,s,p,d,ceil", [
+    (2, 2, 0, 1, False), (3, 2, 1, 1, False), (3, 2, 1, 1, True), (3, 3, 0, 1, True),
+    (2, 1, 1, 1, False), ((3, 2), (2, 1), (1, 0), 1, False), (3, 1, 1, 2, False), (2, 3, 0, 1, True),
+])
+def test_max_pool2d(check_eager, k, s, p, d, ceil):
+    m = nn.MaxPool2d(k, s, p, dilation=d, ceil_mode=ceil)
+    check_eager(m, (_x(2, 3, 9, 10),))
+
+
+def test_max_pool2d_nan_and_threads(check_eager):
+    x = _x(2, 4, 8, 8)
+    x[0, 1, 2, 3] = float("nan")
+    got = pockettorch.load(pockettorch.export(nn.MaxPool2d(2), (x,)).to_bytes(), num_threads=2)(x)
+    torch.testing.assert_close(got, nn.MaxPool2d(2)(x), equal_nan=True)
+
+
+def test_max_pool2d_unbatched(check_eager):
+    check_eager(nn.MaxPool2d(3, 2, 1), (_x(3, 9, 9),))
+
+
+def test_max_pool2d_indices_rejected():
+    m = nn.MaxPool2d(2, return_indices=True)
+    with pytest.raises(errors.UnsupportedOpError, match="indices"):
+        pockettorch.export(m, (_x(1, 2, 4, 4),))
+
+
+def test_max_pool1d(check_eager):
+    check_eager(nn.MaxPool1d(3, 2, 1, ceil_mode=True), (_x(2, 3, 10),))
+
+
+@pytest.mark.parametrize("k,s,p,ceil,cip,div", [
+    (2, 2, 0, False, True, None), (3, 2, 1, False, True, None), (3, 2, 1, False, False, None),
+    (3, 2, 1, True, True, None), (3, 2, 1, True, False, None), (3, 2, 0, True, True, None), (2, 1, 1, False, True, 3),
+    ((3, 1), (1, 2), (1, 0), False, False, None),
+])
+def test_avg_pool2d(check_eager, k, s, p, ceil, cip, div):
+    m = nn.AvgPool2d(k, s, p, ceil_mode=ceil, count_include_pad=cip, divisor_override=div)
+    check_eager(m, (_x(2, 3, 9, 10),), threads=2)
+
+
+def test_avg_pool1d(check_eager):
+    check_eager(nn.AvgPool1d(3, 2, 1, ceil_mode=True, count_include_pad=False), (_x(2, 3, 10),))
+
+
+@pytest.mark.parametrize("size", [(3, 5), (1, 2), (4, 4), (7, 3), (12, 11)])  # (1, 1) avg becomes aten.mean
+@pytest.mark.parametrize("is_max", [False, True])
+def test_adaptive_pool2d(check_eager, size, is_max):
+    m = nn.AdaptiveMaxPool2d(size) if is_max else nn.AdaptiveAvgPool2d(size)
+    check_eager(m, (_x(2, 3, 10, 9),), threads=2)
+
+
+def test_adaptive_pool1d(check_eager):
+    check_eager(nn.AdaptiveAvgPool1d(4), (_x(2, 3, 10),))
+    check_eager(nn.AdaptiveMaxPool1d(3), (_x(2, 3, 10),))
+
+
+# ---------------------------------------------------------------- pad
+@pytest.mark.parametrize("pads,value,shape", [
+    ((1, 2), 0.0, (2, 3, 5)),
+    ((1, 2, 3, 0), 1.5, (2, 3, 4, 5)),
+    ((-1, 2, 0, 1, 1, 1), -2.0, (2, 3, 4, 5)),   # negative pads crop
+    ((0, 0, -1, -2), 0.0, (2, 3, 5, 4)),
+    ((2, 2), -3.25, (3, 4)),
+    ((1, 1, 1, 1, 1, 1, 1, 1), 3.0, (2, 2, 2, 2)),
+])
+def test_constant_pad(check_eager, pads, value, shape):
+    check_eager(Fn(lambda x: F.pad(x, pads, value=value)), (_x(*shape),), threads=2)
+
+
+def test_constant_pad_inf():
+    x = _x(3, 4)
+    got = pockettorch.load(pockettorch.export(Fn(lambda t: F.pad(t, (2, 1), value=float("-inf"))), (x,)).to_bytes())(x)
+    torch.testing.assert_close(got, F.pad(x, (2, 1), value=float("-inf")), rtol=0, atol=0)
+
+
+def test_constant_pad_int64(check_eager):
+    x = torch.arange(12).reshape(3, 4)
+    check_eager(Fn(lambda t: F.pad(t, (1, 2, 1, 0), value=-1)), (x,))
+
+
+decomposed_pads = pytest.mark.skipif(
+    "aten.index.Tensor" not in supported_targets(),
+    reason="reflect/replicate pads decompose to aten.index.Tensor, lowered by the take rule (not in this branch)")
+
+
+@decomposed_pads
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pads,shape", [((2, 1), (2, 3, 6)), ((1, 2, 3, 1), (2, 3, 5, 6))])
+def test_pad_modes_via_export(check_eager, mode, pads, shape):
+    check_eager(Fn(lambda x: F.pad(x, pads, mode=mode)), (_x(*shape),))
+
+
+def _program_from_graph(graph: Graph) -> bytes:
+    """Serialize a hand-built graph, to test kernels on params no torch decomposition produces."""
+    plan = plan_memory(graph)
+
+    def io(t):
+        return {"name": t.name, "dtype": t.dtype, "shape": list(t.shape)}
+
+    meta = {"name": graph.name, "format": "1.0", "inputs": [io(t) for t in graph.inputs],
+            "outputs": [io(t) for t in graph.outputs], "output_structure": {"kind": "tensor", "index": 0},
+            "user": {}, "plan": plan.as_dict(), "exporter": {}, "reference": None}
+    return Program(graph, plan, meta, {}).to_bytes()
+
+
+def _run_pad(x: torch.Tensor, mode: str, pads, value=0.0, threads=1, out_shape=None):
+    g = Graph("pad")
+    xin = g.tensor("x", "float32", x.shape)
+    g.inputs.append(xin)
+    if out_shape is None:
+        out_shape = list(x.shape)
+        for i in range(len(pads) // 2):
+            out_shape[-1 - i] += pads[2 * i] + pads[2 * i + 1]
+    y = g.tensor("y", "float32", out_shape)
+    g.add("pad", [xin], [y], mode=enum_value("PAD", mode.upper()), value=value, pads=list(pads))
+    g.outputs.append(y)
+    return pockettorch.load(_program_from_graph(g), num_threads=threads)(x)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pads,shape", [
+    ((2, 1), (2, 3, 6)), ((1, 2, 3, 1), (2, 3, 5, 6)), ((0, 3, 2, 0), (1, 2, 4, 4)), ((1, 1, 1, 1, 1, 1), (2, 3, 4, 4)),
+])
+def test_pad_kernel_modes(mode, pads, shape):
+    x = _x(*shape)
+    if mode == "reflect" and len(pads) == 6:
+        mode_expected = F.pad(x.unsqueeze(0), pads, mode=mode).squeeze(0)  # torch reflect-pads 3 dims of 5-D only
+    else:
+        mode_expected = F.pad(x, pads, mode=mode)
+    got = _run_pad(x, mode, pads, threads=2)
+    torch.testing.assert_close(got, mode_expected, rtol=0, atol=0)
+
+
+def test_pad_kernel_rejects_mismatched_shape():
+    with pytest.raises(errors.BadOperandsError, match="output dim"):
+        _run_pad(_x(2, 3), "constant", [1, 1], out_shape=[2, 6])
+
+
+def test_pad_kernel_rejects_empty_reflect():
+    with pytest.raises(errors.BadOperandsError, match="empty dim"):
+        _run_pad(torch.zeros(2, 0), "reflect", [1, 1])
+
+
+def test_match_pad_index():
+    n = 5
+    assert match_pad_index(np.array([2, 1, 0, 1, 2, 3, 4, 3]), n) == ("reflect", 2, 1)
+    assert match_pad_index(np.array([0, 0, 0, 1, 2, 3, 4, 4]), n) == ("replicate", 2, 1)
+    assert match_pad_index(np.array([3, 4, 0, 1, 2, 3, 4, 0]), n) == ("circular", 2, 1)
+    assert match_pad_index(np.array([0, 1, 2, 3, 4]), n) == ("reflect", 0, 0)
+    assert match_pad_index(np.array([4, 3, 2, 1, 0]), n) is None
+    assert match_pad_index(np.array([0, 1, 2]), n) is None
+
+
+# ---------------------------------------------------------------- interpolate
+@pytest.mark.parametrize("kwargs", [
+    dict(scale_factor=2, mode="nearest"),
+    dict(scale_factor=(1.5, 2.5), mode="nearest"),
+    dict(size=(5, 13), mode="nearest"),
+    dict(size=(3, 4), mode="nearest"),                         # downsample
+    dict(scale_factor=2, mode="bilinear", align_corners=False),
+    dict(scale_factor=2, mode="bilinear", align_corners=True),
+    dict(size=(5, 13), mode="bilinear", align_corners=False),
+    dict(size=(5, 13), mode="bilinear", align_corners=True),
+    dict(scale_factor=0.6, mode="bilinear", align_corners=False),
+    dict(size=(1, 1), mode="bilinear", align_corners=True),
+    dict(scale_factor=1.7, mode="bilinear", align_corners=False, recompute_scale_factor=True),
+], ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+def test_interpolate(check_eager, kwargs):
+    check_eager(Fn(lambda x: F.interpolate(x, **kwargs)), (_x(2, 3, 6, 7),), threads=2)
+
+
+def test_upsample_modules(check_eager):
+    check_eager(nn.Upsample(scale_factor=3, mode="nearest"), (_x(1, 2, 4, 5),))
+    check_eager(nn.UpsamplingBilinear2d(scale_factor=2), (_x(1, 2, 4, 5),))
+
+
+def test_interpolate_nearest_exact_kernel():
+    # nearest-exact reaches core ATen decomposed into index ops; test the kernel mode directly
+    x = _x(2, 3, 6, 7)
+    for size in [(9, 4), (12, 14), (3, 3)]:
+        g = Graph("ne")
+        xin = g.tensor("x", "float32", x.shape)
+        g.inputs.append(xin)
+        y = g.tensor("y", "float32", (2, 3) + size)
+        g.add("interpolate", [xin], [y], mode=enum_value("INTERP", "NEAREST_EXACT"), align_corners=0,
+              scale_h=0.0, scale_w=0.0)
+        g.outputs.append(y)
+        got = pockettorch.load(_program_from_graph(g))(x)
+        torch.testing.assert_close(got, F.interpolate(x, size=size, mode="nearest-exact"), rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- a small CNN, 2 threads
+def test_small_cnn(check_eager):
+    m = _seeded(nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.ReLU(),
+        nn.Conv2d(8, 16, 1), nn.MaxPool2d(2, ceil_mode=True),
+        nn.Upsample(scale_factor=2, mode="bilinear"), nn.AvgPool2d(3, 2, 1),
+        nn.AdaptiveAvgPool2d((2, 3)),
+    ))
+    check_eager(m, (_x(2, 3, 23, 19),), threads=2)
