@@ -14,7 +14,7 @@
 
 #include "kernel.h"
 
-#define MR 4
+#define MR 6
 #define NR 8
 #define CONV_SCRATCH_CAP ((int64_t)8 << 20) /* bytes of packed input per band */
 #define CONV_PARAM_LIMIT ((int64_t)1 << 24) /* bound on stride/pad/dilation so index math cannot overflow */
@@ -176,27 +176,41 @@ static void conv_pack(void* ctx, int64_t begin, int64_t end) {
   }
 }
 
-/* acc[MR][NR] = sum_k w_i[k] * panel[k][:] */
-static void conv_micro(int64_t K, const float* w0, const float* w1, const float* w2, const float* w3,
-                       const float* panel, float acc[MR][NR]) {
-  float c0[NR] = {0}, c1[NR] = {0}, c2[NR] = {0}, c3[NR] = {0};
+/* acc[MR][NR] = sum_k w_i[k] * panel[k][:]. GCC/clang get explicit 4-lane vectors (auto-vectorization
+ * picks the k loop and shuffles); other compilers get the plain loops. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(PKT_NO_VECTOR_EXT)
+typedef float conv_v4 __attribute__((vector_size(16)));
+static inline conv_v4 conv_ld(const float* p) {
+  conv_v4 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+static void conv_micro(int64_t K, const float* const w[MR], const float* panel, float acc[MR][NR]) {
+  conv_v4 c[MR][NR / 4];
+  memset(c, 0, sizeof c);
   for (int64_t k = 0; k < K; k++) {
-    const float* b = panel + k * NR;
-    const float a0 = w0[k], a1 = w1[k], a2 = w2[k], a3 = w3[k];
-    for (int t = 0; t < NR; t++) {
-      c0[t] += a0 * b[t];
-      c1[t] += a1 * b[t];
-      c2[t] += a2 * b[t];
-      c3[t] += a3 * b[t];
+    conv_v4 b0 = conv_ld(panel + k * NR), b1 = conv_ld(panel + k * NR + 4);
+    for (int i = 0; i < MR; i++) {
+      float s = w[i][k];
+      conv_v4 a = {s, s, s, s};
+      c[i][0] += a * b0;
+      c[i][1] += a * b1;
     }
   }
-  for (int t = 0; t < NR; t++) {
-    acc[0][t] = c0[t];
-    acc[1][t] = c1[t];
-    acc[2][t] = c2[t];
-    acc[3][t] = c3[t];
+  memcpy(acc, c, sizeof c);
+}
+#else
+static void conv_micro(int64_t K, const float* const w[MR], const float* panel, float acc[MR][NR]) {
+  memset(acc, 0, sizeof(float) * MR * NR);
+  for (int64_t k = 0; k < K; k++) {
+    const float* b = panel + k * NR;
+    for (int i = 0; i < MR; i++) {
+      float a = w[i][k];
+      for (int t = 0; t < NR; t++) acc[i][t] += a * b[t];
+    }
   }
 }
+#endif
 
 /* Tiles [begin, end): tile -> (panel q, row block r), panel-major so a panel is reused across rows. */
 static void conv_gemm(void* ctx, int64_t begin, int64_t end) {
@@ -210,7 +224,7 @@ static void conv_gemm(void* ctx, int64_t begin, int64_t end) {
     const float* wr[MR];
     for (int i = 0; i < MR; i++) wr[i] = j->wg + (o0 + (i < rows ? i : rows - 1)) * g->K;
     float acc[MR][NR];
-    conv_micro(g->K, wr[0], wr[1], wr[2], wr[3], j->packed + q * g->K * NR, acc);
+    conv_micro(g->K, wr, j->packed + q * g->K * NR, acc);
     int64_t pbeg = j->p0 + q * NR;
     int64_t cnt = j->p0 + j->np - pbeg;
     if (cnt > NR) cnt = NR;

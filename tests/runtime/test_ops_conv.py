@@ -26,6 +26,17 @@ class Fn(nn.Module):
         return self.fn(x)
 
 
+class Multi(nn.Module):
+    """Several small cases in one export (one torch.export per test keeps the file fast)."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        self.cases = nn.ModuleList(modules)
+
+    def forward(self, *xs):
+        return tuple(m(x) for m, x in zip(self.cases, xs))
+
+
 def _x(*shape, seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(*shape, generator=g)
@@ -157,13 +168,15 @@ def test_conv_transpose1d(check_eager):
 
 
 # ---------------------------------------------------------------- pools
-@pytest.mark.parametrize("k,s,p,d,ceil", [
+MAX_POOL_CASES = [
     (2, 2, 0, 1, False), (3, 2, 1, 1, False), (3, 2, 1, 1, True), (3, 3, 0, 1, True),
     (2, 1, 1, 1, False), ((3, 2), (2, 1), (1, 0), 1, False), (3, 1, 1, 2, False), (2, 3, 0, 1, True),
-])
-def test_max_pool2d(check_eager, k, s, p, d, ceil):
-    m = nn.MaxPool2d(k, s, p, dilation=d, ceil_mode=ceil)
-    check_eager(m, (_x(2, 3, 9, 10),))
+]
+
+
+def test_max_pool2d(check_eager):
+    m = Multi(*[nn.MaxPool2d(k, s, p, dilation=d, ceil_mode=ceil) for k, s, p, d, ceil in MAX_POOL_CASES])
+    check_eager(m, tuple(_x(2, 3, 9, 10, seed=i) for i in range(len(MAX_POOL_CASES))))
 
 
 def test_max_pool2d_nan_and_threads(check_eager):
@@ -187,43 +200,48 @@ def test_max_pool1d(check_eager):
     check_eager(nn.MaxPool1d(3, 2, 1, ceil_mode=True), (_x(2, 3, 10),))
 
 
-@pytest.mark.parametrize("k,s,p,ceil,cip,div", [
+AVG_POOL_CASES = [
     (2, 2, 0, False, True, None), (3, 2, 1, False, True, None), (3, 2, 1, False, False, None),
     (3, 2, 1, True, True, None), (3, 2, 1, True, False, None), (3, 2, 0, True, True, None), (2, 1, 1, False, True, 3),
     ((3, 1), (1, 2), (1, 0), False, False, None),
-])
-def test_avg_pool2d(check_eager, k, s, p, ceil, cip, div):
-    m = nn.AvgPool2d(k, s, p, ceil_mode=ceil, count_include_pad=cip, divisor_override=div)
-    check_eager(m, (_x(2, 3, 9, 10),), threads=2)
+]
+
+
+def test_avg_pool2d(check_eager):
+    m = Multi(*[nn.AvgPool2d(k, s, p, ceil_mode=ceil, count_include_pad=cip, divisor_override=div)
+                for k, s, p, ceil, cip, div in AVG_POOL_CASES])
+    check_eager(m, tuple(_x(2, 3, 9, 10, seed=i) for i in range(len(AVG_POOL_CASES))), threads=2)
 
 
 def test_avg_pool1d(check_eager):
     check_eager(nn.AvgPool1d(3, 2, 1, ceil_mode=True, count_include_pad=False), (_x(2, 3, 10),))
 
 
-@pytest.mark.parametrize("size", [(3, 5), (1, 2), (4, 4), (7, 3), (12, 11)])  # (1, 1) avg becomes aten.mean
 @pytest.mark.parametrize("is_max", [False, True])
-def test_adaptive_pool2d(check_eager, size, is_max):
-    m = nn.AdaptiveMaxPool2d(size) if is_max else nn.AdaptiveAvgPool2d(size)
-    check_eager(m, (_x(2, 3, 10, 9),), threads=2)
+def test_adaptive_pool2d(check_eager, is_max):
+    sizes = [(3, 5), (1, 2), (4, 4), (7, 3), (12, 11)]  # (1, 1) avg becomes aten.mean
+    m = Multi(*[nn.AdaptiveMaxPool2d(size) if is_max else nn.AdaptiveAvgPool2d(size) for size in sizes])
+    check_eager(m, tuple(_x(2, 3, 10, 9, seed=i) for i in range(len(sizes))), threads=2)
 
 
 def test_adaptive_pool1d(check_eager):
-    check_eager(nn.AdaptiveAvgPool1d(4), (_x(2, 3, 10),))
-    check_eager(nn.AdaptiveMaxPool1d(3), (_x(2, 3, 10),))
+    check_eager(Multi(nn.AdaptiveAvgPool1d(4), nn.AdaptiveMaxPool1d(3)), (_x(2, 3, 10), _x(2, 3, 10, seed=1)))
 
 
 # ---------------------------------------------------------------- pad
-@pytest.mark.parametrize("pads,value,shape", [
+CONSTANT_PAD_CASES = [
     ((1, 2), 0.0, (2, 3, 5)),
     ((1, 2, 3, 0), 1.5, (2, 3, 4, 5)),
     ((-1, 2, 0, 1, 1, 1), -2.0, (2, 3, 4, 5)),   # negative pads crop
     ((0, 0, -1, -2), 0.0, (2, 3, 5, 4)),
     ((2, 2), -3.25, (3, 4)),
     ((1, 1, 1, 1, 1, 1, 1, 1), 3.0, (2, 2, 2, 2)),
-])
-def test_constant_pad(check_eager, pads, value, shape):
-    check_eager(Fn(lambda x: F.pad(x, pads, value=value)), (_x(*shape),), threads=2)
+]
+
+
+def test_constant_pad(check_eager):
+    m = Multi(*[Fn(lambda x, p=pads, v=value: F.pad(x, p, value=v)) for pads, value, _ in CONSTANT_PAD_CASES])
+    check_eager(m, tuple(_x(*shape, seed=i) for i, (_, _, shape) in enumerate(CONSTANT_PAD_CASES)), threads=2)
 
 
 def test_constant_pad_inf():
@@ -311,26 +329,35 @@ def test_match_pad_index():
 
 
 # ---------------------------------------------------------------- interpolate
-@pytest.mark.parametrize("kwargs", [
-    dict(scale_factor=2, mode="nearest"),
-    dict(scale_factor=(1.5, 2.5), mode="nearest"),
-    dict(size=(5, 13), mode="nearest"),
-    dict(size=(3, 4), mode="nearest"),                         # downsample
-    dict(scale_factor=2, mode="bilinear", align_corners=False),
-    dict(scale_factor=2, mode="bilinear", align_corners=True),
-    dict(size=(5, 13), mode="bilinear", align_corners=False),
-    dict(size=(5, 13), mode="bilinear", align_corners=True),
-    dict(scale_factor=0.6, mode="bilinear", align_corners=False),
-    dict(size=(1, 1), mode="bilinear", align_corners=True),
-    dict(scale_factor=1.7, mode="bilinear", align_corners=False, recompute_scale_factor=True),
-], ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
-def test_interpolate(check_eager, kwargs):
-    check_eager(Fn(lambda x: F.interpolate(x, **kwargs)), (_x(2, 3, 6, 7),), threads=2)
+INTERPOLATE_CASES = {
+    "nearest": [
+        dict(scale_factor=2, mode="nearest"),
+        dict(scale_factor=(1.5, 2.5), mode="nearest"),
+        dict(size=(5, 13), mode="nearest"),
+        dict(size=(3, 4), mode="nearest"),  # downsample
+    ],
+    "bilinear": [
+        dict(scale_factor=2, mode="bilinear", align_corners=False),
+        dict(scale_factor=2, mode="bilinear", align_corners=True),
+        dict(size=(5, 13), mode="bilinear", align_corners=False),
+        dict(size=(5, 13), mode="bilinear", align_corners=True),
+        dict(scale_factor=0.6, mode="bilinear", align_corners=False),
+        dict(size=(1, 1), mode="bilinear", align_corners=True),
+        dict(scale_factor=1.7, mode="bilinear", align_corners=False, recompute_scale_factor=True),
+    ],
+}
+
+
+@pytest.mark.parametrize("group", list(INTERPOLATE_CASES))
+def test_interpolate(check_eager, group):
+    cases = INTERPOLATE_CASES[group]
+    m = Multi(*[Fn(lambda x, kw=kw: F.interpolate(x, **kw)) for kw in cases])
+    check_eager(m, tuple(_x(2, 3, 6, 7, seed=i) for i in range(len(cases))), threads=2)
 
 
 def test_upsample_modules(check_eager):
-    check_eager(nn.Upsample(scale_factor=3, mode="nearest"), (_x(1, 2, 4, 5),))
-    check_eager(nn.UpsamplingBilinear2d(scale_factor=2), (_x(1, 2, 4, 5),))
+    m = Multi(nn.Upsample(scale_factor=3, mode="nearest"), nn.UpsamplingBilinear2d(scale_factor=2))
+    check_eager(m, (_x(1, 2, 4, 5), _x(1, 2, 4, 5, seed=1)))
 
 
 def test_interpolate_nearest_exact_kernel():
@@ -358,3 +385,49 @@ def test_small_cnn(check_eager):
         nn.AdaptiveAvgPool2d((2, 3)),
     ))
     check_eager(m, (_x(2, 3, 23, 19),), threads=2)
+
+
+# ---------------------------------------------------------------- hostile parameters
+HOSTILE_INTS = [0, -1, 1, 2, 3, 7, 1 << 20, 1 << 31, 1 << 40, -(1 << 62), (1 << 63) - 1]
+HOSTILE_FLOATS = [float("nan"), float("inf"), -1.0, 0.0, 1e300]
+
+
+def _hostile_programs():
+    x4 = _x(1, 4, 6, 7)
+    return {
+        "conv2d": (nn.Conv2d(4, 6, 3, padding=1, groups=2), x4),
+        "conv2d_dw": (nn.Conv2d(4, 4, 3, groups=4), x4),
+        "conv_transpose2d": (nn.ConvTranspose2d(4, 2, 3, stride=2), x4),
+        "max_pool2d": (nn.MaxPool2d(3, 2, 1), x4),
+        "avg_pool2d": (nn.AvgPool2d(3, 2, 1), x4),
+        "adaptive_pool2d": (nn.AdaptiveAvgPool2d((2, 3)), x4),
+        "interpolate": (nn.Upsample(scale_factor=2, mode="bilinear"), x4),
+        "pad": (Fn(lambda t: F.pad(t, (1, 2, 0, 1))), x4),
+    }
+
+
+@pytest.mark.parametrize("name", list(_hostile_programs()))
+def test_hostile_params_never_crash(name):
+    """Every parameter of the op set to extreme values: loading either fails with a PocketTorch error or
+    the program runs (the kernel's prepare must keep run() inside its tensors)."""
+    module, x = _hostile_programs()[name]
+    program = pockettorch.export(module, (x,))
+    node = next(n for n in program.graph.nodes if n.op == name.removesuffix("_dw"))
+    original = dict(node.params)
+    loaded = rejected = 0
+    for key, value in original.items():
+        values = HOSTILE_INTS if isinstance(value, int) else HOSTILE_FLOATS if isinstance(value, float) else None
+        if values is None:  # the pads list: hostile entries and lengths
+            values = [[v] * len(value) for v in HOSTILE_INTS] + [value[:1], value + [1, 1], value * 5]
+        for v in values:
+            node.params = dict(original, **{key: v})
+            program._bytes = None
+            try:
+                rt = pockettorch.load(program.to_bytes())
+            except errors.PocketTorchError:
+                rejected += 1
+                continue
+            rt(x)
+            loaded += 1
+    node.params = original
+    assert rejected > 0 and loaded > 0
