@@ -246,6 +246,26 @@ def match_pad_index(index, n: int):
     return None
 
 
+def emit_index_as_pad(ctx, x, axis: int, index, name: str | None = None):
+    """For the aten.index.Tensor rule: x indexed along `axis` by the constant 1-D integer vector `index`.
+    When that is a reflect/replicate/circular pad (how torch decomposes F.pad's non-constant modes),
+    emit one pad op and return its output; otherwise return None and emit nothing."""
+    rank = len(x.shape)
+    axis = axis + rank if axis < 0 else axis
+    if not 0 <= axis < rank:
+        return None
+    match = match_pad_index(index, x.shape[axis])
+    if match is None:
+        return None
+    mode, before, after = match
+    pads = [0, 0] * (rank - 1 - axis) + [before, after]
+    shape = list(x.shape)
+    shape[axis] += before + after
+    out = ctx.graph.tensor(name or f"{x.name}_pad", x.dtype, shape)
+    ctx.emit("pad", [x], [out], mode=enum_value("PAD", PAD_MODES[mode]), value=0.0, pads=pads)
+    return out
+
+
 # -- resizing --
 
 def _scales(node, scale_arg):

@@ -12,7 +12,8 @@ from pockettorch import errors
 from pockettorch.exporter.api import Program
 from pockettorch.exporter.ir import Graph
 from pockettorch.exporter.lower import supported_targets
-from pockettorch.exporter.lowering.conv import match_pad_index
+from pockettorch.exporter.lower import LoweringContext
+from pockettorch.exporter.lowering.conv import emit_index_as_pad, match_pad_index
 from pockettorch.exporter.memory_plan import plan_memory
 from pockettorch.runtime.op_table import enum_value
 
@@ -326,6 +327,25 @@ def test_match_pad_index():
     assert match_pad_index(np.array([0, 1, 2, 3, 4]), n) == ("reflect", 0, 0)
     assert match_pad_index(np.array([4, 3, 2, 1, 0]), n) is None
     assert match_pad_index(np.array([0, 1, 2]), n) is None
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_emit_index_as_pad(mode):
+    """The helper the index.Tensor rule uses: torch's decomposed index vector becomes one pad op."""
+    x = _x(2, 3, 5, 6)
+    n = x.shape[2]
+    o = np.arange(-2, n + 1)
+    index = {"reflect": np.abs(n - 1 - np.abs(n - 1 - o)), "replicate": np.clip(o, 0, n - 1), "circular": np.mod(o, n)}[mode]
+    g = Graph("index_pad")
+    ctx = LoweringContext(g)
+    xin = g.tensor("x", "float32", x.shape)
+    g.inputs.append(xin)
+    assert emit_index_as_pad(ctx, xin, 2, np.array([0, 2, 1])) is None
+    y = emit_index_as_pad(ctx, xin, -2, index)
+    assert y is not None and g.op_histogram() == {"pad": 1}
+    g.outputs.append(y)
+    got = pockettorch.load(_program_from_graph(g), num_threads=2)(x)
+    torch.testing.assert_close(got, x[:, :, torch.from_numpy(index)], rtol=0, atol=0)
 
 
 # ---------------------------------------------------------------- interpolate
