@@ -262,7 +262,7 @@ decomposed_pads = pytest.mark.skipif(
 
 
 @decomposed_pads
-@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])  # circular decomposes to empty/slice/copy/slice_scatter
 @pytest.mark.parametrize("pads,shape", [((2, 1), (2, 3, 6)), ((1, 2, 3, 1), (2, 3, 5, 6))])
 def test_pad_modes_via_export(check_eager, mode, pads, shape):
     check_eager(Fn(lambda x: F.pad(x, pads, mode=mode)), (_x(*shape),))
