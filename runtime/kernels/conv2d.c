@@ -81,6 +81,10 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
   if (groups < 1 || groups > x->dims[1] || x->dims[1] % groups || y->dims[1] % groups)
     return pkt_fail(err, PKT_BAD_PARAMS, "groups %lld does not divide input channels %lld and output channels %lld",
                     (long long)groups, (long long)x->dims[1], (long long)y->dims[1]);
+  /* With at least one output channel the weight's element count bounds K = C/groups*kh*kw, so
+   * conv_geom_read cannot overflow (the loader checked that every numel fits). */
+  if (y->dims[1] < 1 || w->numel < 1)
+    return pkt_fail(err, PKT_BAD_OPERANDS, "convolution has no output channels or an empty weight");
   conv_geom g;
   conv_geom_read(n, &g);
   if (g.N != y->dims[0]) return pkt_fail(err, PKT_BAD_OPERANDS, "batch %lld != output batch %lld", (long long)g.N, (long long)y->dims[0]);
@@ -101,12 +105,11 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
   if ((st = pkt_check_act(n, PKT_CONV2D_ACT, err))) return st;
   *scratch = 0;
   if (g.Cg > 1 && g.P > 0 && g.Og > 0) {
-    /* K <= weight numel and band <= CAP/(K*NR*4)*NR (or NR): no overflow since numel fits the file. */
-    int64_t band = conv_band(&g);
-    uint64_t bytes = (uint64_t)g.K * (uint64_t)band * sizeof(float);
-    if (g.K > (int64_t)(SIZE_MAX / 4 / NR) || bytes > (uint64_t)SIZE_MAX / 2)
+    /* K <= weight numel; bound it so K*NR*4 (and the band bytes, <= max(CAP, K*NR*4)) cannot overflow. */
+    if (g.K > ((int64_t)1 << 40) || (uint64_t)g.K > (uint64_t)SIZE_MAX / (4 * NR * sizeof(float)))
       return pkt_fail(err, PKT_BAD_OPERANDS, "convolution window of %lld elements is too large", (long long)g.K);
-    *scratch = (size_t)bytes;
+    int64_t band = conv_band(&g);
+    *scratch = (size_t)g.K * (size_t)band * sizeof(float);
   }
   return PKT_OK;
 }
