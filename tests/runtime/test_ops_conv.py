@@ -268,6 +268,37 @@ def test_pad_modes_via_export(check_eager, mode, pads, shape):
     check_eager(Fn(lambda x: F.pad(x, pads, mode=mode)), (_x(*shape),))
 
 
+@pytest.fixture
+def keep_pad_and_nearest_exact(monkeypatch):
+    """Capture as proposed for exporter/capture.py: keep aten.pad and nearest-exact out of the decomposition
+    (the default table turns them into index/arith ops), so they reach the pad / interpolate rules."""
+    original = torch.export.ExportedProgram.run_decompositions
+
+    def run_decompositions(self, table=None, *args, **kwargs):
+        if table is None:
+            table = torch.export.default_decompositions()
+            for op in (torch.ops.aten.pad.default, torch.ops.aten._upsample_nearest_exact2d.vec):
+                table.pop(op, None)
+        return original(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions", run_decompositions)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_modes_kept_by_capture(check_eager, keep_pad_and_nearest_exact, mode):
+    cases = [((2, 1), (2, 3, 6)), ((1, 2, 3, 1), (2, 3, 5, 6)), ((1, 1, 2, 0, 1, 1), (1, 2, 3, 4, 4))]
+    m = Multi(*[Fn(lambda x, p=pads: F.pad(x, p, mode=mode)) for pads, _ in cases])
+    program = check_eager(m, tuple(_x(*shape, seed=i) for i, (_, shape) in enumerate(cases)), threads=2)
+    assert program.graph.op_histogram() == {"pad": 3}
+
+
+def test_nearest_exact_kept_by_capture(check_eager, keep_pad_and_nearest_exact):
+    m = Multi(Fn(lambda x: F.interpolate(x, size=(9, 13), mode="nearest-exact")),
+              Fn(lambda x: F.interpolate(x, scale_factor=1.5, mode="nearest-exact")))
+    program = check_eager(m, (_x(2, 3, 6, 7), _x(2, 3, 6, 7, seed=1)))
+    assert program.graph.op_histogram() == {"interpolate": 2}
+
+
 def _program_from_graph(graph: Graph) -> bytes:
     """Serialize a hand-built graph, to test kernels on params no torch decomposition produces."""
     plan = plan_memory(graph)
