@@ -482,3 +482,31 @@ def test_hostile_params_never_crash(name):
             loaded += 1
     node.params = original
     assert rejected > 0 and loaded > 0
+
+
+# ---------------------------------------------------------------- fused activations in every conv path
+ACT_REFS = {
+    "NONE": lambda t: t, "RELU": F.relu, "RELU6": F.relu6, "SILU": F.silu, "GELU": F.gelu,
+    "GELU_TANH": lambda t: F.gelu(t, approximate="tanh"), "HARDSWISH": F.hardswish, "SIGMOID": torch.sigmoid,
+    "CLAMP": lambda t: t.clamp(-0.5, 0.25), "TANH": torch.tanh,
+}
+
+
+@pytest.mark.parametrize("name,module", [
+    ("gemm", nn.Conv2d(4, 7, 3, padding=1)),
+    ("direct", nn.Conv2d(4, 4, 3, padding=1, groups=4)),
+    ("transpose", nn.ConvTranspose2d(4, 3, 3, stride=2)),
+])
+def test_conv_fused_activations(name, module):
+    module = _seeded(module).eval()
+    x = _x(2, 4, 7, 6)
+    program = pockettorch.export(module, (x,))
+    node = next(n for n in program.graph.nodes if n.op.startswith("conv"))
+    with torch.no_grad():
+        base = module(x)
+    for act, ref in ACT_REFS.items():
+        node.params.update(act=enum_value("ACT", act), act_min=-0.5 if act == "CLAMP" else 0.0,
+                           act_max=0.25 if act == "CLAMP" else 0.0)
+        program._bytes = None
+        got = pockettorch.load(program.to_bytes(), num_threads=2)(x)
+        torch.testing.assert_close(got, ref(base), rtol=1e-4, atol=1e-4, msg=lambda m: f"{act}: {m}")
