@@ -34,6 +34,9 @@ def assert_matches_eager(module: torch.nn.Module, inputs: tuple, tol: float = 1e
             nan = e.isnan()
             assert torch.equal(nan, g.isnan()), f"output {i}: NaN positions differ"
             e, g = e[~nan], g[~nan]
+            inf = e.isinf()
+            assert torch.equal(g[inf], e[inf]), f"output {i}: infinities differ"
+            e, g = e[~inf], g[~inf]
             scale = max(float(e.abs().max()), 1e-6) if e.numel() else 1.0
             err = float((g - e).abs().max()) if e.numel() else 0.0
             assert err <= tol * scale, f"output {i}: max error {err:.3g} > {tol} x max|eager| {scale:.3g}"

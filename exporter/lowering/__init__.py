@@ -24,6 +24,6 @@ def lowers(*targets: str):
 
 def load_rules() -> dict[str, Callable]:
     # Importing the modules registers their rules.
-    from pockettorch.exporter.lowering import elementwise, nn, reduce, shape, misc, sequence  # noqa: F401
+    from pockettorch.exporter.lowering import conv, elementwise, nn, reduce, sequence, shape  # noqa: F401
 
     return RULES

@@ -1,0 +1,512 @@
+"""Convolution, pooling, padding and resizing: export -> .ptm -> C runtime, compared with eager torch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import pockettorch
+from pockettorch import errors
+from pockettorch.exporter.api import Program
+from pockettorch.exporter.ir import Graph
+from pockettorch.exporter.lower import supported_targets
+from pockettorch.exporter.lower import LoweringContext
+from pockettorch.exporter.lowering.conv import emit_index_as_pad, match_pad_index
+from pockettorch.exporter.memory_plan import plan_memory
+from pockettorch.runtime.op_table import enum_value
+
+
+class Fn(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+class Multi(nn.Module):
+    """Several small cases in one export (one torch.export per test keeps the file fast)."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        self.cases = nn.ModuleList(modules)
+
+    def forward(self, *xs):
+        return tuple(m(x) for m, x in zip(self.cases, xs))
+
+
+def _x(*shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g)
+
+
+def _seeded(module, seed=0):
+    torch.manual_seed(seed)
+    return module
+
+
+# ---------------------------------------------------------------- conv2d
+# (C, O, kernel, stride, padding, dilation, groups, bias, H, W)
+CONV2D_CASES = [
+    (3, 4, 1, 1, 0, 1, 1, True, 5, 7),       # pointwise
+    (8, 5, 1, 2, 0, 1, 1, False, 9, 9),      # pointwise strided
+    (3, 6, 3, 1, 1, 1, 1, True, 8, 8),
+    (4, 5, 3, 2, 1, 1, 1, False, 11, 9),     # odd sizes, stride 2
+    (2, 3, 5, 1, 3, 1, 1, True, 6, 7),       # padding > kernel / 2
+    (3, 4, 7, 2, 3, 1, 1, True, 15, 13),     # resnet stem shape
+    (4, 4, 3, 1, 2, 2, 1, True, 9, 10),      # dilation
+    (4, 6, 3, 1, 1, 1, 2, True, 7, 7),       # groups 2
+    (6, 6, 3, 1, 1, 1, 6, True, 9, 8),       # depthwise
+    (6, 6, 3, 2, 1, 1, 6, False, 10, 11),    # depthwise strided
+    (4, 8, 5, 1, 2, 2, 4, True, 12, 12),     # depthwise multiplier 2, dilation
+    (3, 5, 2, 3, 0, 1, 1, True, 10, 11),     # stride > kernel
+    (1, 7, 3, 1, 1, 1, 1, True, 6, 6),       # single input channel (direct path)
+    (17, 9, 3, 1, 1, 1, 1, True, 5, 6),      # channels not multiple of blocks
+    (5, 3, 1, 1, 0, 1, 1, True, 1, 1),       # 1x1 image
+]
+
+
+@pytest.mark.parametrize("case", CONV2D_CASES, ids=lambda c: "C{}O{}k{}s{}p{}d{}g{}b{}_{}x{}".format(*c))
+def test_conv2d(check_eager, case):
+    C, O, k, s, p, d, g, bias, H, W = case
+    m = _seeded(nn.Conv2d(C, O, k, stride=s, padding=p, dilation=d, groups=g, bias=bias))
+    check_eager(m, (_x(2, C, H, W),))
+
+
+def test_conv2d_rectangular_params(check_eager):
+    m = _seeded(nn.Conv2d(4, 6, (3, 5), stride=(2, 1), padding=(1, 3), dilation=(1, 2)))
+    check_eager(m, (_x(1, 4, 9, 12),))
+
+
+def test_conv2d_padding_same(check_eager):
+    m = _seeded(nn.Conv2d(3, 4, 4, padding="same"))
+    check_eager(m, (_x(1, 3, 7, 8),))
+
+
+def test_conv2d_banded_large(check_eager):
+    # the packed input exceeds the scratch cap, so the kernel processes output pixels in bands
+    m = _seeded(nn.Conv2d(64, 8, 5, padding=2))
+    check_eager(m, (_x(1, 64, 48, 50),), tol=2e-4)
+
+
+@pytest.mark.parametrize("groups", [1, 3, 12])
+def test_conv2d_two_threads(check_eager, groups):
+    m = _seeded(nn.Conv2d(12, 12, 3, stride=1, padding=1, groups=groups))
+    check_eager(m, (_x(2, 12, 13, 11),), threads=2)
+
+
+def test_conv2d_non_constant_weight(check_eager):
+    class M(nn.Module):
+        def forward(self, x, w):
+            return F.conv2d(x, w, padding=1)
+
+    check_eager(M(), (_x(1, 3, 6, 6), _x(4, 3, 3, 3, seed=1)))
+
+
+def test_conv_bn_relu_fused(check_eager):
+    if "aten._native_batch_norm_legit_no_training.default" not in supported_targets():
+        pytest.skip("batch_norm lowering is not in this branch")
+    m = _seeded(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU()))
+    with torch.no_grad():
+        m[1].running_mean.uniform_(-1, 1)
+        m[1].running_var.uniform_(0.5, 2)
+        m[1].weight.uniform_(0.5, 1.5)
+        m[1].bias.uniform_(-1, 1)
+    program = check_eager(m, (_x(1, 3, 10, 10),))
+    hist = program.graph.op_histogram()
+    assert hist == {"conv2d": 1}, hist
+
+
+def test_conv_relu_fused(check_eager):
+    m = _seeded(nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.ReLU()))
+    program = check_eager(m, (_x(1, 4, 9, 9),))
+    assert program.graph.op_histogram() == {"conv2d": 1}
+
+
+def test_conv3d_is_rejected():
+    with pytest.raises(errors.UnsupportedOpError, match="3-D convolution"):
+        pockettorch.export(nn.Conv3d(2, 2, 3), (_x(1, 2, 4, 4, 4),))
+
+
+# ---------------------------------------------------------------- conv1d
+@pytest.mark.parametrize("k,s,p,d,g", [(3, 1, 1, 1, 1), (5, 2, 2, 1, 1), (3, 1, 2, 2, 2), (3, 1, 1, 1, 4)])
+def test_conv1d(check_eager, k, s, p, d, g):
+    m = _seeded(nn.Conv1d(4, 8, k, stride=s, padding=p, dilation=d, groups=g))
+    check_eager(m, (_x(2, 4, 17),))
+
+
+# ---------------------------------------------------------------- conv_transpose
+# (C, O, kernel, stride, padding, output_padding, dilation, groups, bias, H, W)
+CONVT2D_CASES = [
+    (3, 4, 3, 1, 0, 0, 1, 1, True, 5, 6),
+    (3, 4, 3, 2, 1, 1, 1, 1, True, 5, 5),
+    (4, 6, 4, 2, 1, 0, 1, 2, False, 4, 7),
+    (2, 3, 3, 3, 2, 2, 1, 1, True, 4, 4),   # stride > kernel/2, output padding
+    (4, 4, 3, 1, 2, 0, 2, 4, True, 6, 5),   # dilation, depthwise
+    (2, 2, 2, 2, 0, 0, 1, 1, True, 3, 3),
+]
+
+
+@pytest.mark.parametrize("case", CONVT2D_CASES, ids=lambda c: "C{}O{}k{}s{}p{}op{}d{}g{}b{}_{}x{}".format(*c))
+def test_conv_transpose2d(check_eager, case):
+    C, O, k, s, p, op, d, g, bias, H, W = case
+    m = _seeded(nn.ConvTranspose2d(C, O, k, stride=s, padding=p, output_padding=op, dilation=d, groups=g, bias=bias))
+    check_eager(m, (_x(2, C, H, W),))
+
+
+def test_conv_transpose2d_two_threads_relu(check_eager):
+    m = _seeded(nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1), nn.ReLU()))
+    program = check_eager(m, (_x(2, 4, 5, 6),), threads=2)
+    assert program.graph.op_histogram() == {"conv_transpose2d": 1}
+
+
+def test_conv_transpose1d(check_eager):
+    m = _seeded(nn.ConvTranspose1d(3, 5, 4, stride=2, padding=1, output_padding=1))
+    check_eager(m, (_x(2, 3, 9),))
+
+
+# ---------------------------------------------------------------- pools
+MAX_POOL_CASES = [
+    (2, 2, 0, 1, False), (3, 2, 1, 1, False), (3, 2, 1, 1, True), (3, 3, 0, 1, True),
+    (2, 1, 1, 1, False), ((3, 2), (2, 1), (1, 0), 1, False), (3, 1, 1, 2, False), (2, 3, 0, 1, True),
+]
+
+
+def test_max_pool2d(check_eager):
+    m = Multi(*[nn.MaxPool2d(k, s, p, dilation=d, ceil_mode=ceil) for k, s, p, d, ceil in MAX_POOL_CASES])
+    check_eager(m, tuple(_x(2, 3, 9, 10, seed=i) for i in range(len(MAX_POOL_CASES))))
+
+
+def test_max_pool2d_nan_and_threads(check_eager):
+    x = _x(2, 4, 8, 8)
+    x[0, 1, 2, 3] = float("nan")
+    got = pockettorch.load(pockettorch.export(nn.MaxPool2d(2), (x,)).to_bytes(), num_threads=2)(x)
+    torch.testing.assert_close(got, nn.MaxPool2d(2)(x), equal_nan=True)
+
+
+def test_max_pool2d_unbatched(check_eager):
+    check_eager(nn.MaxPool2d(3, 2, 1), (_x(3, 9, 9),))
+
+
+def test_max_pool2d_indices_rejected():
+    m = nn.MaxPool2d(2, return_indices=True)
+    with pytest.raises(errors.UnsupportedOpError, match="indices"):
+        pockettorch.export(m, (_x(1, 2, 4, 4),))
+
+
+def test_max_pool1d(check_eager):
+    check_eager(nn.MaxPool1d(3, 2, 1, ceil_mode=True), (_x(2, 3, 10),))
+
+
+AVG_POOL_CASES = [
+    (2, 2, 0, False, True, None), (3, 2, 1, False, True, None), (3, 2, 1, False, False, None),
+    (3, 2, 1, True, True, None), (3, 2, 1, True, False, None), (3, 2, 0, True, True, None), (2, 1, 1, False, True, 3),
+    ((3, 1), (1, 2), (1, 0), False, False, None),
+]
+
+
+def test_avg_pool2d(check_eager):
+    m = Multi(*[nn.AvgPool2d(k, s, p, ceil_mode=ceil, count_include_pad=cip, divisor_override=div)
+                for k, s, p, ceil, cip, div in AVG_POOL_CASES])
+    check_eager(m, tuple(_x(2, 3, 9, 10, seed=i) for i in range(len(AVG_POOL_CASES))), threads=2)
+
+
+def test_avg_pool1d(check_eager):
+    check_eager(nn.AvgPool1d(3, 2, 1, ceil_mode=True, count_include_pad=False), (_x(2, 3, 10),))
+
+
+@pytest.mark.parametrize("is_max", [False, True])
+def test_adaptive_pool2d(check_eager, is_max):
+    sizes = [(3, 5), (1, 2), (4, 4), (7, 3), (12, 11)]  # (1, 1) avg becomes aten.mean
+    m = Multi(*[nn.AdaptiveMaxPool2d(size) if is_max else nn.AdaptiveAvgPool2d(size) for size in sizes])
+    check_eager(m, tuple(_x(2, 3, 10, 9, seed=i) for i in range(len(sizes))), threads=2)
+
+
+def test_adaptive_pool1d(check_eager):
+    check_eager(Multi(nn.AdaptiveAvgPool1d(4), nn.AdaptiveMaxPool1d(3)), (_x(2, 3, 10), _x(2, 3, 10, seed=1)))
+
+
+# ---------------------------------------------------------------- pad
+CONSTANT_PAD_CASES = [
+    ((1, 2), 0.0, (2, 3, 5)),
+    ((1, 2, 3, 0), 1.5, (2, 3, 4, 5)),
+    ((-1, 2, 0, 1, 1, 1), -2.0, (2, 3, 4, 5)),   # negative pads crop
+    ((0, 0, -1, -2), 0.0, (2, 3, 5, 4)),
+    ((2, 2), -3.25, (3, 4)),
+    ((1, 1, 1, 1, 1, 1, 1, 1), 3.0, (2, 2, 2, 2)),
+]
+
+
+def test_constant_pad(check_eager):
+    m = Multi(*[Fn(lambda x, p=pads, v=value: F.pad(x, p, value=v)) for pads, value, _ in CONSTANT_PAD_CASES])
+    check_eager(m, tuple(_x(*shape, seed=i) for i, (_, _, shape) in enumerate(CONSTANT_PAD_CASES)), threads=2)
+
+
+def test_constant_pad_inf():
+    x = _x(3, 4)
+    got = pockettorch.load(pockettorch.export(Fn(lambda t: F.pad(t, (2, 1), value=float("-inf"))), (x,)).to_bytes())(x)
+    torch.testing.assert_close(got, F.pad(x, (2, 1), value=float("-inf")), rtol=0, atol=0)
+
+
+def test_constant_pad_int64(check_eager):
+    x = torch.arange(12).reshape(3, 4)
+    check_eager(Fn(lambda t: F.pad(t, (1, 2, 1, 0), value=-1)), (x,))
+
+
+decomposed_pads = pytest.mark.skipif(
+    "aten.index.Tensor" not in supported_targets(),
+    reason="reflect/replicate pads decompose to aten.index.Tensor, lowered by the take rule (not in this branch)")
+
+
+@decomposed_pads
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])  # circular decomposes to empty/slice/copy/slice_scatter
+@pytest.mark.parametrize("pads,shape", [((2, 1), (2, 3, 6)), ((1, 2, 3, 1), (2, 3, 5, 6))])
+def test_pad_modes_via_export(check_eager, mode, pads, shape):
+    check_eager(Fn(lambda x: F.pad(x, pads, mode=mode)), (_x(*shape),))
+
+
+@pytest.fixture
+def keep_pad_and_nearest_exact(monkeypatch):
+    """Capture as proposed for exporter/capture.py: keep aten.pad and nearest-exact out of the decomposition
+    (the default table turns them into index/arith ops), so they reach the pad / interpolate rules."""
+    original = torch.export.ExportedProgram.run_decompositions
+
+    def run_decompositions(self, table=None, *args, **kwargs):
+        if table is None:
+            table = torch.export.default_decompositions()
+            for op in (torch.ops.aten.pad.default, torch.ops.aten._upsample_nearest_exact2d.vec):
+                table.pop(op, None)
+        return original(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions", run_decompositions)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_modes_kept_by_capture(check_eager, keep_pad_and_nearest_exact, mode):
+    cases = [((2, 1), (2, 3, 6)), ((1, 2, 3, 1), (2, 3, 5, 6)), ((1, 1, 2, 0, 1, 1), (1, 2, 3, 4, 4))]
+    m = Multi(*[Fn(lambda x, p=pads: F.pad(x, p, mode=mode)) for pads, _ in cases])
+    program = check_eager(m, tuple(_x(*shape, seed=i) for i, (_, shape) in enumerate(cases)), threads=2)
+    assert program.graph.op_histogram() == {"pad": 3}
+
+
+def test_nearest_exact_kept_by_capture(check_eager, keep_pad_and_nearest_exact):
+    m = Multi(Fn(lambda x: F.interpolate(x, size=(9, 13), mode="nearest-exact")),
+              Fn(lambda x: F.interpolate(x, scale_factor=1.5, mode="nearest-exact")))
+    program = check_eager(m, (_x(2, 3, 6, 7), _x(2, 3, 6, 7, seed=1)))
+    assert program.graph.op_histogram() == {"interpolate": 2}
+
+
+def _program_from_graph(graph: Graph) -> bytes:
+    """Serialize a hand-built graph, to test kernels on params no torch decomposition produces."""
+    plan = plan_memory(graph)
+
+    def io(t):
+        return {"name": t.name, "dtype": t.dtype, "shape": list(t.shape)}
+
+    meta = {"name": graph.name, "format": "1.0", "inputs": [io(t) for t in graph.inputs],
+            "outputs": [io(t) for t in graph.outputs], "output_structure": {"kind": "tensor", "index": 0},
+            "user": {}, "plan": plan.as_dict(), "exporter": {}, "reference": None}
+    return Program(graph, plan, meta, {}).to_bytes()
+
+
+def _run_pad(x: torch.Tensor, mode: str, pads, value=0.0, threads=1, out_shape=None):
+    g = Graph("pad")
+    xin = g.tensor("x", "float32", x.shape)
+    g.inputs.append(xin)
+    if out_shape is None:
+        out_shape = list(x.shape)
+        for i in range(len(pads) // 2):
+            out_shape[-1 - i] += pads[2 * i] + pads[2 * i + 1]
+    y = g.tensor("y", "float32", out_shape)
+    g.add("pad", [xin], [y], mode=enum_value("PAD", mode.upper()), value=value, pads=list(pads))
+    g.outputs.append(y)
+    return pockettorch.load(_program_from_graph(g), num_threads=threads)(x)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pads,shape", [
+    ((2, 1), (2, 3, 6)), ((1, 2, 3, 1), (2, 3, 5, 6)), ((0, 3, 2, 0), (1, 2, 4, 4)), ((1, 1, 1, 1, 1, 1), (2, 3, 4, 4)),
+])
+def test_pad_kernel_modes(mode, pads, shape):
+    x = _x(*shape)
+    if mode == "reflect" and len(pads) == 6:
+        mode_expected = F.pad(x.unsqueeze(0), pads, mode=mode).squeeze(0)  # torch reflect-pads 3 dims of 5-D only
+    else:
+        mode_expected = F.pad(x, pads, mode=mode)
+    got = _run_pad(x, mode, pads, threads=2)
+    torch.testing.assert_close(got, mode_expected, rtol=0, atol=0)
+
+
+def test_pad_kernel_rejects_mismatched_shape():
+    with pytest.raises(errors.BadOperandsError, match="output dim"):
+        _run_pad(_x(2, 3), "constant", [1, 1], out_shape=[2, 6])
+
+
+def test_pad_kernel_rejects_empty_reflect():
+    with pytest.raises(errors.BadOperandsError, match="empty dim"):
+        _run_pad(torch.zeros(2, 0), "reflect", [1, 1])
+
+
+def test_match_pad_index():
+    n = 5
+    assert match_pad_index(np.array([2, 1, 0, 1, 2, 3, 4, 3]), n) == ("reflect", 2, 1)
+    assert match_pad_index(np.array([0, 0, 0, 1, 2, 3, 4, 4]), n) == ("replicate", 2, 1)
+    assert match_pad_index(np.array([3, 4, 0, 1, 2, 3, 4, 0]), n) == ("circular", 2, 1)
+    assert match_pad_index(np.array([0, 1, 2, 3, 4]), n) == ("reflect", 0, 0)
+    assert match_pad_index(np.array([4, 3, 2, 1, 0]), n) is None
+    assert match_pad_index(np.array([0, 1, 2]), n) is None
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_emit_index_as_pad(mode):
+    """The helper the index.Tensor rule uses: torch's decomposed index vector becomes one pad op."""
+    x = _x(2, 3, 5, 6)
+    n = x.shape[2]
+    o = np.arange(-2, n + 1)
+    index = {"reflect": np.abs(n - 1 - np.abs(n - 1 - o)), "replicate": np.clip(o, 0, n - 1), "circular": np.mod(o, n)}[mode]
+    g = Graph("index_pad")
+    ctx = LoweringContext(g)
+    xin = g.tensor("x", "float32", x.shape)
+    g.inputs.append(xin)
+    assert emit_index_as_pad(ctx, xin, 2, np.array([0, 2, 1])) is None
+    y = emit_index_as_pad(ctx, xin, -2, index)
+    assert y is not None and g.op_histogram() == {"pad": 1}
+    g.outputs.append(y)
+    got = pockettorch.load(_program_from_graph(g), num_threads=2)(x)
+    torch.testing.assert_close(got, x[:, :, torch.from_numpy(index)], rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- interpolate
+INTERPOLATE_CASES = {
+    "nearest": [
+        dict(scale_factor=2, mode="nearest"),
+        dict(scale_factor=(1.5, 2.5), mode="nearest"),
+        dict(size=(5, 13), mode="nearest"),
+        dict(size=(3, 4), mode="nearest"),  # downsample
+    ],
+    "bilinear": [
+        dict(scale_factor=2, mode="bilinear", align_corners=False),
+        dict(scale_factor=2, mode="bilinear", align_corners=True),
+        dict(size=(5, 13), mode="bilinear", align_corners=False),
+        dict(size=(5, 13), mode="bilinear", align_corners=True),
+        dict(scale_factor=0.6, mode="bilinear", align_corners=False),
+        dict(size=(1, 1), mode="bilinear", align_corners=True),
+        dict(scale_factor=1.7, mode="bilinear", align_corners=False, recompute_scale_factor=True),
+    ],
+}
+
+
+@pytest.mark.parametrize("group", list(INTERPOLATE_CASES))
+def test_interpolate(check_eager, group):
+    cases = INTERPOLATE_CASES[group]
+    m = Multi(*[Fn(lambda x, kw=kw: F.interpolate(x, **kw)) for kw in cases])
+    check_eager(m, tuple(_x(2, 3, 6, 7, seed=i) for i in range(len(cases))), threads=2)
+
+
+def test_upsample_modules(check_eager):
+    m = Multi(nn.Upsample(scale_factor=3, mode="nearest"), nn.UpsamplingBilinear2d(scale_factor=2))
+    check_eager(m, (_x(1, 2, 4, 5), _x(1, 2, 4, 5, seed=1)))
+
+
+def test_interpolate_nearest_exact_kernel():
+    # nearest-exact reaches core ATen decomposed into index ops; test the kernel mode directly
+    x = _x(2, 3, 6, 7)
+    for size in [(9, 4), (12, 14), (3, 3)]:
+        g = Graph("ne")
+        xin = g.tensor("x", "float32", x.shape)
+        g.inputs.append(xin)
+        y = g.tensor("y", "float32", (2, 3) + size)
+        g.add("interpolate", [xin], [y], mode=enum_value("INTERP", "NEAREST_EXACT"), align_corners=0,
+              scale_h=0.0, scale_w=0.0)
+        g.outputs.append(y)
+        got = pockettorch.load(_program_from_graph(g))(x)
+        torch.testing.assert_close(got, F.interpolate(x, size=size, mode="nearest-exact"), rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- a small CNN, 2 threads
+def test_small_cnn(check_eager):
+    m = _seeded(nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.ReLU(),
+        nn.Conv2d(8, 16, 1), nn.MaxPool2d(2, ceil_mode=True),
+        nn.Upsample(scale_factor=2, mode="bilinear"), nn.AvgPool2d(3, 2, 1),
+        nn.AdaptiveAvgPool2d((2, 3)),
+    ))
+    check_eager(m, (_x(2, 3, 23, 19),), threads=2)
+
+
+# ---------------------------------------------------------------- hostile parameters
+HOSTILE_INTS = [0, -1, 1, 2, 3, 7, 1 << 20, 1 << 31, 1 << 40, -(1 << 62), (1 << 63) - 1]
+HOSTILE_FLOATS = [float("nan"), float("inf"), -1.0, 0.0, 1e300]
+
+
+def _hostile_programs():
+    x4 = _x(1, 4, 6, 7)
+    return {
+        "conv2d": (nn.Conv2d(4, 6, 3, padding=1, groups=2), x4),
+        "conv2d_dw": (nn.Conv2d(4, 4, 3, groups=4), x4),
+        "conv_transpose2d": (nn.ConvTranspose2d(4, 2, 3, stride=2), x4),
+        "max_pool2d": (nn.MaxPool2d(3, 2, 1), x4),
+        "avg_pool2d": (nn.AvgPool2d(3, 2, 1), x4),
+        "adaptive_pool2d": (nn.AdaptiveAvgPool2d((2, 3)), x4),
+        "interpolate": (nn.Upsample(scale_factor=2, mode="bilinear"), x4),
+        "pad": (Fn(lambda t: F.pad(t, (1, 2, 0, 1))), x4),
+    }
+
+
+@pytest.mark.parametrize("name", list(_hostile_programs()))
+def test_hostile_params_never_crash(name):
+    """Every parameter of the op set to extreme values: loading either fails with a PocketTorch error or
+    the program runs (the kernel's prepare must keep run() inside its tensors)."""
+    module, x = _hostile_programs()[name]
+    program = pockettorch.export(module, (x,))
+    node = next(n for n in program.graph.nodes if n.op == name.removesuffix("_dw"))
+    original = dict(node.params)
+    loaded = rejected = 0
+    for key, value in original.items():
+        values = HOSTILE_INTS if isinstance(value, int) else HOSTILE_FLOATS if isinstance(value, float) else None
+        if values is None:  # the pads list: hostile entries and lengths
+            values = [[v] * len(value) for v in HOSTILE_INTS] + [value[:1], value + [1, 1], value * 5]
+        for v in values:
+            node.params = dict(original, **{key: v})
+            program._bytes = None
+            try:
+                rt = pockettorch.load(program.to_bytes())
+            except errors.PocketTorchError:
+                rejected += 1
+                continue
+            rt(x)
+            loaded += 1
+    node.params = original
+    assert rejected > 0 and loaded > 0
+
+
+# ---------------------------------------------------------------- fused activations in every conv path
+ACT_REFS = {
+    "NONE": lambda t: t, "RELU": F.relu, "RELU6": F.relu6, "SILU": F.silu, "GELU": F.gelu,
+    "GELU_TANH": lambda t: F.gelu(t, approximate="tanh"), "HARDSWISH": F.hardswish, "SIGMOID": torch.sigmoid,
+    "CLAMP": lambda t: t.clamp(-0.5, 0.25), "TANH": torch.tanh,
+}
+
+
+@pytest.mark.parametrize("name,module", [
+    ("gemm", nn.Conv2d(4, 7, 3, padding=1)),
+    ("direct", nn.Conv2d(4, 4, 3, padding=1, groups=4)),
+    ("transpose", nn.ConvTranspose2d(4, 3, 3, stride=2)),
+])
+def test_conv_fused_activations(name, module):
+    module = _seeded(module).eval()
+    x = _x(2, 4, 7, 6)
+    program = pockettorch.export(module, (x,))
+    node = next(n for n in program.graph.nodes if n.op.startswith("conv"))
+    with torch.no_grad():
+        base = module(x)
+    for act, ref in ACT_REFS.items():
+        node.params.update(act=enum_value("ACT", act), act_min=-0.5 if act == "CLAMP" else 0.0,
+                           act_max=0.25 if act == "CLAMP" else 0.0)
+        program._bytes = None
+        got = pockettorch.load(program.to_bytes(), num_threads=2)(x)
+        torch.testing.assert_close(got, ref(base), rtol=1e-4, atol=1e-4, msg=lambda m: f"{act}: {m}")
