@@ -6,29 +6,15 @@
  * A cast to the same dtype is a copy (aten.clone, alias and friends lower to it). */
 #include "elementwise_util.h"
 
-static int castable(int dtype) {
-  switch (dtype) {
-    case PKT_F32: case PKT_I64: case PKT_I32: case PKT_BOOL: case PKT_U8: case PKT_I8: return 1;
-    default: return 0;
-  }
-}
-
 pkt_status pkt_kernel_cast_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_CAST_MIN_INPUTS, PKT_CAST_MAX_INPUTS, 1, PKT_CAST_NUM_PARAMS, err);
   if (st) return st;
   const pkt_tensor *x = n->inputs[0], *y = n->outputs[0];
-  if (!castable(x->dtype) || !castable(y->dtype))
+  if (!pkt_ew_plain_dtype(x->dtype) || !pkt_ew_plain_dtype(y->dtype))
     return pkt_fail(err, PKT_BAD_OPERANDS, "cannot cast %s to %s", pkt_dtype_name(x->dtype), pkt_dtype_name(y->dtype));
   if (!pkt_same_shape(x, y)) return pkt_fail(err, PKT_BAD_OPERANDS, "output shape differs from the input's");
   *scratch = 0;
   return PKT_OK;
-}
-
-static inline int32_t f32_to_i32(float x) {
-  return (x >= -2147483648.f && x < 2147483648.f) ? (int32_t)x : INT32_MIN;
-}
-static inline int64_t f32_to_i64(float x) {
-  return (x >= -9223372036854775808.f && x < 9223372036854775808.f) ? (int64_t)x : INT64_MIN;
 }
 
 #define PKT_CAST_FROM_INT(TS)                                                                      \
@@ -46,11 +32,11 @@ static void cast_row(const pkt_ew* ew, void* out, const void* const* in, const i
   switch (ew->kind) { /* the source dtype; ew->dtype is the destination's */
     case PKT_F32:
       switch (ew->dtype) {
-        case PKT_I64: PKT_EW_LOOP1(float, int64_t, out, in[0], s[0], n, f32_to_i64(x)); break;
-        case PKT_I32: PKT_EW_LOOP1(float, int32_t, out, in[0], s[0], n, f32_to_i32(x)); break;
+        case PKT_I64: PKT_EW_LOOP1(float, int64_t, out, in[0], s[0], n, pkt_ew_to_i64(x)); break;
+        case PKT_I32: PKT_EW_LOOP1(float, int32_t, out, in[0], s[0], n, pkt_ew_to_i32(x)); break;
         case PKT_BOOL: PKT_EW_LOOP1(float, uint8_t, out, in[0], s[0], n, x != 0.f); break;
-        case PKT_U8: PKT_EW_LOOP1(float, uint8_t, out, in[0], s[0], n, (uint8_t)(uint32_t)f32_to_i32(x)); break;
-        case PKT_I8: PKT_EW_LOOP1(float, int8_t, out, in[0], s[0], n, (int8_t)(uint8_t)(uint32_t)f32_to_i32(x)); break;
+        case PKT_U8: PKT_EW_LOOP1(float, uint8_t, out, in[0], s[0], n, (uint8_t)(uint32_t)pkt_ew_to_i32(x)); break;
+        case PKT_I8: PKT_EW_LOOP1(float, int8_t, out, in[0], s[0], n, (int8_t)(uint8_t)(uint32_t)pkt_ew_to_i32(x)); break;
         default: break;
       }
       break;

@@ -8,10 +8,8 @@ pkt_status pkt_kernel_compare_prepare(const pkt_node* n, size_t* scratch, pkt_er
   const pkt_tensor *a = n->inputs[0], *b = n->inputs[1], *y = n->outputs[0];
   int64_t kind = pkt_param_i(n, PKT_COMPARE_KIND);
   if (kind < 0 || kind >= PKT_COMPARE_COUNT_) return pkt_fail(err, PKT_BAD_PARAMS, "unknown kind %lld", (long long)kind);
-  switch (a->dtype) {
-    case PKT_F32: case PKT_I64: case PKT_I32: case PKT_BOOL: case PKT_U8: case PKT_I8: break;
-    default: return pkt_fail(err, PKT_BAD_OPERANDS, "does not support dtype %s", pkt_dtype_name(a->dtype));
-  }
+  if (!pkt_ew_plain_dtype(a->dtype))
+    return pkt_fail(err, PKT_BAD_OPERANDS, "does not support dtype %s", pkt_dtype_name(a->dtype));
   if ((st = pkt_check_dtype(b, a->dtype, "input 1", err)) || (st = pkt_check_dtype(y, PKT_BOOL, "output", err)))
     return st;
   *scratch = 0;

@@ -42,6 +42,23 @@ typedef struct pkt_ew {
   double alpha, beta;
 } pkt_ew;
 
+/* The dtypes compare, where, cast and fill handle: every dtype but float16. */
+static inline int pkt_ew_plain_dtype(int dtype) {
+  switch (dtype) {
+    case PKT_F32: case PKT_I64: case PKT_I32: case PKT_BOOL: case PKT_U8: case PKT_I8: return 1;
+    default: return 0;
+  }
+}
+
+/* Float to integer as torch converts on x86: truncate toward zero; NaN and out-of-range values give
+ * the type's minimum. (Exact for float32 inputs too, which convert to double exactly.) */
+static inline int64_t pkt_ew_to_i64(double v) {
+  return (v >= -9223372036854775808.0 && v < 9223372036854775808.0) ? (int64_t)v : INT64_MIN;
+}
+static inline int32_t pkt_ew_to_i32(double v) {
+  return (v >= -2147483648.0 && v < 2147483648.0) ? (int32_t)v : INT32_MIN;
+}
+
 /* The broadcast of the inputs' shapes, right-aligned; 0 when they do not broadcast. */
 static inline int pkt_ew_broadcast_shape(const pkt_tensor* const* ins, int n_in, int* rank, int64_t dims[PKT_MAX_RANK]) {
   int r = 0;

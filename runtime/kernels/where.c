@@ -7,10 +7,8 @@ pkt_status pkt_kernel_where_prepare(const pkt_node* n, size_t* scratch, pkt_err*
   pkt_status st = pkt_check_operands(n, PKT_WHERE_MIN_INPUTS, PKT_WHERE_MAX_INPUTS, 1, PKT_WHERE_NUM_PARAMS, err);
   if (st) return st;
   const pkt_tensor *c = n->inputs[0], *a = n->inputs[1], *b = n->inputs[2], *y = n->outputs[0];
-  switch (y->dtype) {
-    case PKT_F32: case PKT_I64: case PKT_I32: case PKT_BOOL: case PKT_U8: case PKT_I8: break;
-    default: return pkt_fail(err, PKT_BAD_OPERANDS, "does not support dtype %s", pkt_dtype_name(y->dtype));
-  }
+  if (!pkt_ew_plain_dtype(y->dtype))
+    return pkt_fail(err, PKT_BAD_OPERANDS, "does not support dtype %s", pkt_dtype_name(y->dtype));
   if ((st = pkt_check_dtype(c, PKT_BOOL, "condition", err)) || (st = pkt_check_dtype(a, y->dtype, "input 1", err)) ||
       (st = pkt_check_dtype(b, y->dtype, "input 2", err)))
     return st;
