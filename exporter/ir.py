@@ -92,7 +92,8 @@ class Graph:
             dtype = "bool" if array.dtype == np.bool_ else array.dtype.name
             if dtype == "float64":
                 dtype = "float32"
-        array = np.ascontiguousarray(array.astype(NUMPY_DTYPES[dtype], copy=False))
+        # astype(order="C") keeps 0-d arrays 0-d (np.ascontiguousarray would make them shape (1,)).
+        array = array.astype(NUMPY_DTYPES[dtype], order="C", copy=False)
         t = Tensor(self.unique_name(name), dtype, tuple(array.shape), data=array)
         return t
 
