@@ -42,6 +42,34 @@ static const char* string_at(const section* strings, const uint8_t* base, uint32
   return (const char*)base + strings->offset + ref; /* section ends with NUL, checked */
 }
 
+/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF): the strings become names in
+ * every binding (Python, Kotlin, Swift), whose decoders would otherwise fail outside the catalogue. */
+static int valid_utf8(const uint8_t* s, uint64_t n) {
+  uint64_t i = 0;
+  while (i < n) {
+    uint8_t c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    int len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
+    else return 0;
+    if (n - i < (uint64_t)len) return 0;
+    for (int k = 1; k < len; k++) {
+      if ((s[i + k] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+      return 0;
+    i += (uint64_t)len;
+  }
+  return 1;
+}
+
 static pkt_status parse_sections(pkt_program* p, section sec[SEC_KINDS_], pkt_err* err) {
   const uint8_t* b = p->base;
   if (p->size < HEADER_SIZE) return pkt_fail(err, PKT_TRUNCATED, "file is %zu bytes, smaller than the 64-byte header", p->size);
@@ -91,6 +119,7 @@ static pkt_status parse_sections(pkt_program* p, section sec[SEC_KINDS_], pkt_er
   const section* s = &sec[SEC_STRINGS];
   if (s->size == 0 || b[s->offset + s->size - 1] != 0)
     return pkt_fail(err, PKT_BAD_SECTION, "string section is empty or not NUL-terminated");
+  if (!valid_utf8(b + s->offset, s->size)) return pkt_fail(err, PKT_BAD_SECTION, "string section is not valid UTF-8");
   return PKT_OK;
 }
 

@@ -463,7 +463,8 @@ int main(int argc, char** argv) {
     size_t size = mutate(&r, s, buf, s->size, cap);
     if (it == dump) {
       fwrite(buf, 1, size, stdout);
-      return 0;
+      fflush(stdout);
+      break;
     }
     if (dump >= 0) continue;
     /* the buffer handed to the loader is exactly `size` bytes so ASan sees any over-read */
@@ -495,7 +496,12 @@ int main(int argc, char** argv) {
     free(exact);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  if (dump >= 0) return usage("--dump index is beyond --iterations");
+  if (dump >= 0) {
+    for (int i = 0; i < n_seeds; i++) free(seeds[i].data);
+    free(buf);
+    free(c);
+    return dump < iterations ? 0 : usage("--dump index is beyond --iterations");
+  }
 
   jw w;
   jw_init(&w);
