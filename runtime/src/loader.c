@@ -132,6 +132,7 @@ static pkt_status parse_tensors(pkt_program* p, const section* sec, const sectio
   p->n_tensors = (int)count;
   p->tensors = calloc(count ? count : 1, sizeof(pkt_tensor_desc));
   if (!p->tensors) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for %u tensor descriptors", count);
+  uint64_t arena_end = 0; /* furthest byte any arena tensor uses */
   for (uint32_t i = 0; i < count; i++) {
     const uint8_t* e = b + 8 + (size_t)i * TENSOR_ENTRY;
     pkt_tensor_desc* t = &p->tensors[i];
@@ -169,6 +170,7 @@ static pkt_status parse_tensors(pkt_program* p, const section* sec, const sectio
       if (!fits(t->offset, t->nbytes, p->arena_bytes))
         return pkt_fail(err, PKT_BAD_OFFSET, "tensor %u (%s): arena range %llu+%llu exceeds the %llu-byte arena", i, t->name,
                         (unsigned long long)t->offset, (unsigned long long)t->nbytes, (unsigned long long)p->arena_bytes);
+      if (t->offset + t->nbytes > arena_end) arena_end = t->offset + t->nbytes;
     } else if (t->storage == 1) {
       if (!fits(t->offset, t->nbytes, p->constants_size))
         return pkt_fail(err, PKT_BAD_OFFSET, "tensor %u (%s): constant range %llu+%llu exceeds the %llu-byte constant section", i,
@@ -177,6 +179,12 @@ static pkt_status parse_tensors(pkt_program* p, const section* sec, const sectio
       return pkt_fail(err, PKT_BAD_SECTION, "tensor %u (%s): unknown storage kind %d", i, t->name, t->storage);
     }
   }
+  /* The planned arena holds the arena tensors, nothing else (kernel scratch is planned at session
+   * creation): a larger size would only make every session allocate and zero memory no tensor uses. */
+  uint64_t planned = (arena_end + PKT_ALIGNMENT - 1) / PKT_ALIGNMENT * PKT_ALIGNMENT;
+  if (p->arena_bytes > planned)
+    return pkt_fail(err, PKT_BAD_SHAPE, "planned arena of %llu bytes is larger than its tensors use (%llu bytes)",
+                    (unsigned long long)p->arena_bytes, (unsigned long long)planned);
   return PKT_OK;
 }
 
@@ -240,11 +248,69 @@ static pkt_status parse_io(pkt_program* p, const section* sec, pkt_err* err) {
   return PKT_OK;
 }
 
+/* An output may share arena bytes with an input only as an exact alias of input 0 (the planner's reshape
+ * aliasing and in-place ops). Any other overlap would let a kernel's writes change input data it has
+ * already validated, e.g. the indices of take/gather, between the check and the use. Inputs are sorted
+ * by offset so the check is O(n log n) per instruction however many operands a record claims. */
+typedef struct span {
+  uint64_t lo, hi; /* [lo, hi) in the arena */
+  int input;       /* input position, for the message */
+} span;
+
+static int cmp_span(const void* a, const void* b) {
+  const span *x = a, *y = b;
+  return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+static pkt_status check_overlaps(const pkt_program* p, int i, const pkt_instruction* ins, span* spans, pkt_err* err) {
+  const uint8_t* ops = (const uint8_t*)ins->operands;
+  int n = 0;
+  for (int m = 1; m < ins->n_inputs; m++) {
+    const pkt_tensor_desc* t = &p->tensors[rd32(ops + 4 * m)];
+    if (t->storage == 0 && t->nbytes) spans[n++] = (span){t->offset, t->offset + t->nbytes, m};
+  }
+  qsort(spans, (size_t)n, sizeof *spans, cmp_span);
+  for (int k = 1; k < n; k++) /* hi becomes the running maximum of the ends */
+    if (spans[k].hi < spans[k - 1].hi) spans[k].hi = spans[k - 1].hi, spans[k].input = spans[k - 1].input;
+  const pkt_tensor_desc* in0 = ins->n_inputs ? &p->tensors[rd32(ops)] : NULL;
+  for (int k = 0; k < ins->n_outputs; k++) {
+    const pkt_tensor_desc* o = &p->tensors[rd32(ops + 4 * (ins->n_inputs + k))];
+    if (!o->nbytes) continue;
+    uint64_t lo = o->offset, hi = o->offset + o->nbytes;
+    int bad = -1;
+    if (in0 && in0->storage == 0 && in0->nbytes && lo < in0->offset + in0->nbytes && in0->offset < hi &&
+        !(lo == in0->offset && o->nbytes == in0->nbytes))
+      bad = 0;
+    /* inputs starting before hi: the first `c` sorted spans; one of them overlaps iff their max end > lo */
+    int a = 0, b = n;
+    while (a < b) {
+      int mid = a + (b - a) / 2;
+      if (spans[mid].lo < hi) a = mid + 1;
+      else b = mid;
+    }
+    if (bad < 0 && a > 0 && spans[a - 1].hi > lo) bad = spans[a - 1].input;
+    if (bad >= 0) {
+      const pkt_tensor_desc* t = &p->tensors[rd32(ops + 4 * bad)];
+      return pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s): output %d (%s) overlaps input %d (%s) in the arena", i,
+                      pkt_op_names[ins->op], k, o->name, bad, t->name);
+    }
+  }
+  return PKT_OK;
+}
+
 /* Meaning: every tensor read is a constant, an input, or written earlier; no tensor written twice;
  * inputs and constants never written. */
 static pkt_status check_dataflow(pkt_program* p, pkt_err* err) {
+  int max_inputs = 0;
+  for (int i = 0; i < p->n_instructions; i++)
+    if (p->instructions[i].n_inputs > max_inputs) max_inputs = p->instructions[i].n_inputs;
   uint8_t* written = calloc((size_t)p->n_tensors + 1, 1);
-  if (!written) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for dataflow check");
+  span* spans = malloc(sizeof(span) * ((size_t)max_inputs + 1));
+  if (!written || !spans) {
+    free(written);
+    free(spans);
+    return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for dataflow check");
+  }
   pkt_status st = PKT_OK;
   for (int k = 0; k < p->n_inputs; k++) written[p->io[k]] = 2;
   for (int i = 0; i < p->n_instructions && st == PKT_OK; i++) {
@@ -265,11 +331,13 @@ static pkt_status check_dataflow(pkt_program* p, pkt_err* err) {
                       t, p->tensors[t].name, p->tensors[t].storage ? "a constant" : "already written or an input");
       written[t] = 1;
     }
+    if (st == PKT_OK) st = check_overlaps(p, i, ins, spans, err);
   }
   for (int k = 0; k < p->n_outputs && st == PKT_OK; k++) {
     uint32_t t = p->io[p->n_inputs + k];
     if (!written[t]) st = pkt_fail(err, PKT_BAD_IO, "output %d (%s) is never written", k, p->tensors[t].name);
   }
+  free(spans);
   free(written);
   return st;
 }

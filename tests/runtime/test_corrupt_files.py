@@ -91,6 +91,14 @@ def swap(xs: list, i: int, j: int) -> None:
     xs[i], xs[j] = xs[j], xs[i]
 
 
+def _bias_as_input_under_output(p: Ptm) -> None:
+    """Make fc1's bias a program input whose bytes lie under fc1's output: the kernel's writes would
+    change an operand it reads (for take/gather: indices it already validated)."""
+    b1, hidden = p.tensors[tensor(p, "b1")], p.tensors[tensor(p, "hidden")]
+    b1.storage, b1.offset = 0, hidden.offset
+    p.inputs.append(tensor(p, "b1"))
+
+
 def unused_op_code() -> int | None:
     """An op the runtime knows whose kernel file is absent from this tree (None when all are present)."""
     from pockettorch.runtime.build import available_kernels
@@ -125,6 +133,8 @@ CASES: list[Case] = [
     Case("file_size_smaller_than_file", "BAD_SECTION", lambda d, p: patch(d, 16, "Q", len(d) - 64)),
     Case("trailing_bytes", "BAD_SECTION", lambda d, p: d + b"\0" * 64),
     Case("arena_beyond_any_device", "BAD_SHAPE", lambda d, p: patch(d, 24, "Q", 1 << 41)),
+    Case("arena_larger_than_tensors_use", "BAD_SHAPE", lambda d, p: patch(d, 24, "Q", 1 << 32),
+         message="larger than its tensors use"),
     # ---- section table
     Case("section_count_zero", "BAD_SECTION", lambda d, p: patch(d, 12, "I", 0)),
     Case("section_count_65", "BAD_SECTION", lambda d, p: patch(d, 12, "I", 65)),
@@ -197,6 +207,10 @@ CASES: list[Case] = [
     Case("write_to_input", "BAD_OPERANDS", edit(lambda p: p.instructions[1].outputs.__setitem__(0, tensor(p, "input")))),
     Case("tensor_written_twice", "BAD_OPERANDS",
          edit(lambda p: p.instructions.append(Instruction(**{**dataclasses.asdict(p.instructions[1])})))),
+    Case("output_overlaps_input0_partially", "BAD_OPERANDS",
+         set_tensor("output", offset=lambda p, t: p.tensors[tensor(p, "hidden")].offset + 64), message="overlaps input 0"),
+    Case("output_overlaps_other_input", "BAD_OPERANDS", edit(lambda p: _bias_as_input_under_output(p)),
+         message="overlaps input 2"),
     # ---- io
     Case("output_never_written", "BAD_IO", edit(lambda p: p.instructions.pop()), message="never written"),
     Case("io_output_index_out_of_range", "BAD_IO", edit(lambda p: setattr(p, "outputs", [1000]))),

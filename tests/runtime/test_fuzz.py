@@ -201,6 +201,8 @@ def test_allocation_failures(asan_tools, seeds):
 def _mutate(data: bytes, rng: random.Random) -> bytes:
     b = bytearray(data)
     for _ in range(rng.randint(1, 4)):
+        if len(b) < 2:
+            break
         kind = rng.randrange(5)
         if kind == 0:
             i = rng.randrange(len(b))
@@ -226,7 +228,7 @@ def test_python_binding_raises_only_catalogue_errors(seeds):
     rng = random.Random(1234)
     programs = list(seeds.values())
     loaded = 0
-    for _ in range(20000):
+    for _ in range(5000):
         data = _mutate(rng.choice(programs), rng)
         try:
             m = pockettorch.load(data)
