@@ -13,7 +13,9 @@
  *
  * It never decides pass/fail itself beyond "did not crash": run it under ASan/UBSan (PKT_SANITIZE=ON).
  * Prints a summary JSON (schema pockettorch.fuzz/1) with outcome counts per status. With --crash-dir,
- * a sanitizer report or fatal signal first saves the mutant being tested as DIR/crash-<seed>-<iter>.ptm.
+ * the mutant under test is kept in DIR/current.ptm (and its iteration in DIR/current.txt) and removed
+ * at a clean exit, so whatever kills the process leaves the mutant behind; a sanitizer death callback
+ * or fatal signal also saves it as DIR/crash-<seed>-<iter>.ptm where the sanitizer lets it.
  * --dump I writes mutant I to stdout instead of running (to reproduce a crash). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -50,6 +52,16 @@ static const char* g_crash_dir;
 static const uint8_t* g_cur_data;
 static size_t g_cur_size;
 static long g_cur_iter = -1;
+static int g_current_fd = -1, g_current_iter_fd = -1;
+
+/* Keep the mutant under test on disk (two syscalls per file per iteration). */
+static void record_current(const uint8_t* data, size_t size, long iter) {
+  if (g_current_fd < 0) return;
+  if (ftruncate(g_current_fd, 0) != 0 || pwrite(g_current_fd, data, size, 0) != (ssize_t)size) return;
+  char num[32];
+  int n = snprintf(num, sizeof num, "%ld\n", iter);
+  if (ftruncate(g_current_iter_fd, 0) == 0 && pwrite(g_current_iter_fd, num, (size_t)n, 0) != n) return;
+}
 static unsigned long long g_seed;
 
 static void write_str(int fd, const char* s) {
@@ -425,6 +437,17 @@ int main(int argc, char** argv) {
   if (!n_seeds) return usage("no seed programs");
   if (iterations < 0) return usage("--iterations must be >= 0");
   g_seed = seed;
+  char current_path[4096] = "", current_iter_path[4096] = "";
+  if (g_crash_dir) {
+    snprintf(current_path, sizeof current_path, "%s/current.ptm", g_crash_dir);
+    snprintf(current_iter_path, sizeof current_iter_path, "%s/current.txt", g_crash_dir);
+    g_current_fd = open(current_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    g_current_iter_fd = open(current_iter_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (g_current_fd < 0 || g_current_iter_fd < 0) {
+      fprintf(stderr, "pkt_fuzz: cannot write to --crash-dir %s: %s\n", g_crash_dir, strerror(errno));
+      return 1;
+    }
+  }
 #ifdef PKT_HAVE_SANITIZER
   __sanitizer_set_death_callback(save_crash);
 #endif
@@ -474,6 +497,7 @@ int main(int argc, char** argv) {
     g_cur_data = exact;
     g_cur_size = size;
     g_cur_iter = it;
+    record_current(exact, size, it);
     int copy = rng_below(&r, 4) != 0;
     pkt_program* p = NULL;
     char err[256] = "";
@@ -496,6 +520,12 @@ int main(int argc, char** argv) {
     free(exact);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (g_current_fd >= 0) { /* clean exit: nothing to keep */
+    close(g_current_fd);
+    close(g_current_iter_fd);
+    unlink(current_path);
+    unlink(current_iter_path);
+  }
   if (dump >= 0) {
     for (int i = 0; i < n_seeds; i++) free(seeds[i].data);
     free(buf);

@@ -150,14 +150,18 @@ def test_fuzz_under_sanitizers(asan_tools, seeds, tmp_path):
     fuzz = asan_tools["pkt_fuzz"]
     per_process = -(-FUZZ_ITERATIONS // FUZZ_PROCESSES)
     env = {**os.environ, **SANITIZER_ENV}
+    dirs = [tmp_path / f"p{k}" for k in range(FUZZ_PROCESSES)]
+    for d in dirs:
+        d.mkdir()
     procs = [subprocess.Popen([fuzz, "--seed", str(1000 + k), "--iterations", str(per_process), "--crash-dir",
-                               str(tmp_path), *seeds], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               str(dirs[k]), *seeds], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=env) for k in range(FUZZ_PROCESSES)]
     reports = []
-    for p in procs:
+    for p, d in zip(procs, dirs):
         stdout, stderr = p.communicate(timeout=600)
-        crashes = sorted(os.listdir(tmp_path))
-        assert p.returncode == 0, f"pkt_fuzz exited {p.returncode}; saved mutants: {crashes}\n{stderr[-6000:]}"
+        saved = sorted(os.listdir(d))  # current.ptm/current.txt stay behind when a process dies
+        assert p.returncode == 0, f"pkt_fuzz exited {p.returncode}; saved in {d}: {saved}\n{stderr[-6000:]}"
+        assert saved == [], saved
         assert "runtime error" not in stderr and "Sanitizer" not in stderr, stderr[-6000:]
         reports.append(json.loads(stdout))
     total = sum(r["iterations"] for r in reports)
