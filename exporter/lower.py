@@ -21,6 +21,9 @@ from pockettorch.runtime import op_table
 
 # Largest constant a fold may create beyond the size of its inputs; bigger results are computed at run time.
 FOLD_LIMIT_BYTES = 1 << 20
+# Export's runtime checks: nothing to run once shapes and dtypes are static.
+IGNORED = {"aten._assert_tensor_metadata.default", "aten._assert_scalar.default", "aten.sym_constrain_range_for_size.default",
+           "aten._assert_async.msg"}
 NO_FOLD = {"aten.rand.default", "aten.randn.default", "aten.empty.memory_format", "aten.dropout.default"}
 
 
@@ -215,6 +218,8 @@ def lower(ep, graph: Graph, user_input_names: list[str]) -> LoweringContext:
             else:
                 raise errors.BadModelArgsError(f"unsupported graph input {node.name} (custom objects or tokens)")
         elif node.op == "call_function":
+            if str(node.target) in IGNORED:
+                continue
             if node.target is operator.getitem:
                 seq, index = node.args
                 ctx.values[node] = ctx.values[seq][index]

@@ -38,17 +38,27 @@ def _spec(entry) -> TensorSpec:
     return TensorSpec(name, DTYPE_NAMES[dtype], tuple(dims))
 
 
-def _rebuild(node: dict, leaves: list):
-    kind = node["kind"]
-    if kind == "tensor":
-        return leaves[node["index"]]
-    items = [_rebuild(child, leaves) for child in node["items"]]
-    if kind == "tuple":
-        return tuple(items)
-    if kind == "list":
-        return items
-    if kind == "dict":
-        return dict(zip(node["keys"], items))
+def _rebuild(node, leaves: list):
+    """Rebuild the module's output structure; any malformed node is a BadMetadataError, never a crash."""
+    try:
+        kind = node["kind"]
+        if kind == "tensor":
+            index = node["index"]
+            if not isinstance(index, int) or not 0 <= index < len(leaves):
+                raise IndexError(index)
+            return leaves[index]
+        items = [_rebuild(child, leaves) for child in node["items"]]
+        if kind == "tuple":
+            return tuple(items)
+        if kind == "list":
+            return items
+        if kind == "dict":
+            keys = node["keys"]
+            if not isinstance(keys, list) or len(keys) != len(items):
+                raise ValueError("keys do not match items")
+            return dict(zip(keys, items))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise errors.BadMetadataError(f"metadata output_structure is malformed ({type(exc).__name__}: {exc})") from None
     raise errors.BadMetadataError(f"unknown output structure kind {kind!r}")
 
 
@@ -74,7 +84,9 @@ class Module:
             self.metadata: dict[str, Any] = json.loads(self._program.metadata())
         except ValueError as exc:
             raise errors.BadMetadataError(f"{label}: metadata is not valid JSON ({exc})") from None
-        self.name: str = self.metadata.get("name", "model")
+        if not isinstance(self.metadata, dict):
+            raise errors.BadMetadataError(f"{label}: metadata is not a JSON object")
+        self.name: str = str(self.metadata.get("name", "model"))
         self.num_threads: int = self._session.num_threads()
 
     @property

@@ -42,6 +42,34 @@ static const char* string_at(const section* strings, const uint8_t* base, uint32
   return (const char*)base + strings->offset + ref; /* section ends with NUL, checked */
 }
 
+/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF): the strings become names in
+ * every binding (Python, Kotlin, Swift), whose decoders would otherwise fail outside the catalogue. */
+static int valid_utf8(const uint8_t* s, uint64_t n) {
+  uint64_t i = 0;
+  while (i < n) {
+    uint8_t c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    int len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
+    else return 0;
+    if (n - i < (uint64_t)len) return 0;
+    for (int k = 1; k < len; k++) {
+      if ((s[i + k] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+      return 0;
+    i += (uint64_t)len;
+  }
+  return 1;
+}
+
 static pkt_status parse_sections(pkt_program* p, section sec[SEC_KINDS_], pkt_err* err) {
   const uint8_t* b = p->base;
   if (p->size < HEADER_SIZE) return pkt_fail(err, PKT_TRUNCATED, "file is %zu bytes, smaller than the 64-byte header", p->size);
@@ -91,6 +119,7 @@ static pkt_status parse_sections(pkt_program* p, section sec[SEC_KINDS_], pkt_er
   const section* s = &sec[SEC_STRINGS];
   if (s->size == 0 || b[s->offset + s->size - 1] != 0)
     return pkt_fail(err, PKT_BAD_SECTION, "string section is empty or not NUL-terminated");
+  if (!valid_utf8(b + s->offset, s->size)) return pkt_fail(err, PKT_BAD_SECTION, "string section is not valid UTF-8");
   return PKT_OK;
 }
 
@@ -103,6 +132,7 @@ static pkt_status parse_tensors(pkt_program* p, const section* sec, const sectio
   p->n_tensors = (int)count;
   p->tensors = calloc(count ? count : 1, sizeof(pkt_tensor_desc));
   if (!p->tensors) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for %u tensor descriptors", count);
+  uint64_t arena_end = 0; /* furthest byte any arena tensor uses */
   for (uint32_t i = 0; i < count; i++) {
     const uint8_t* e = b + 8 + (size_t)i * TENSOR_ENTRY;
     pkt_tensor_desc* t = &p->tensors[i];
@@ -140,6 +170,7 @@ static pkt_status parse_tensors(pkt_program* p, const section* sec, const sectio
       if (!fits(t->offset, t->nbytes, p->arena_bytes))
         return pkt_fail(err, PKT_BAD_OFFSET, "tensor %u (%s): arena range %llu+%llu exceeds the %llu-byte arena", i, t->name,
                         (unsigned long long)t->offset, (unsigned long long)t->nbytes, (unsigned long long)p->arena_bytes);
+      if (t->offset + t->nbytes > arena_end) arena_end = t->offset + t->nbytes;
     } else if (t->storage == 1) {
       if (!fits(t->offset, t->nbytes, p->constants_size))
         return pkt_fail(err, PKT_BAD_OFFSET, "tensor %u (%s): constant range %llu+%llu exceeds the %llu-byte constant section", i,
@@ -148,6 +179,12 @@ static pkt_status parse_tensors(pkt_program* p, const section* sec, const sectio
       return pkt_fail(err, PKT_BAD_SECTION, "tensor %u (%s): unknown storage kind %d", i, t->name, t->storage);
     }
   }
+  /* The planned arena holds the arena tensors, nothing else (kernel scratch is planned at session
+   * creation): a larger size would only make every session allocate and zero memory no tensor uses. */
+  uint64_t planned = (arena_end + PKT_ALIGNMENT - 1) / PKT_ALIGNMENT * PKT_ALIGNMENT;
+  if (p->arena_bytes > planned)
+    return pkt_fail(err, PKT_BAD_SHAPE, "planned arena of %llu bytes is larger than its tensors use (%llu bytes)",
+                    (unsigned long long)p->arena_bytes, (unsigned long long)planned);
   return PKT_OK;
 }
 
@@ -211,15 +248,69 @@ static pkt_status parse_io(pkt_program* p, const section* sec, pkt_err* err) {
   return PKT_OK;
 }
 
-static int overlaps(const pkt_tensor_desc* a, const pkt_tensor_desc* b) {
-  return a->nbytes && b->nbytes && a->offset < b->offset + b->nbytes && b->offset < a->offset + a->nbytes;
+/* An output may share arena bytes with an input only as an exact alias of input 0, and only for ops the
+ * op table marks in-place (the planner's reshape aliasing and in-place elementwise ops). Any other overlap would let a kernel's writes change input data it has
+ * already validated, e.g. the indices of take/gather, between the check and the use. Inputs are sorted
+ * by offset so the check is O(n log n) per instruction however many operands a record claims. */
+typedef struct span {
+  uint64_t lo, hi; /* [lo, hi) in the arena */
+  int input;       /* input position, for the message */
+} span;
+
+static int cmp_span(const void* a, const void* b) {
+  const span *x = a, *y = b;
+  return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+static pkt_status check_overlaps(const pkt_program* p, int i, const pkt_instruction* ins, span* spans, pkt_err* err) {
+  const uint8_t* ops = (const uint8_t*)ins->operands;
+  int n = 0;
+  for (int m = 1; m < ins->n_inputs; m++) {
+    const pkt_tensor_desc* t = &p->tensors[rd32(ops + 4 * m)];
+    if (t->storage == 0 && t->nbytes) spans[n++] = (span){t->offset, t->offset + t->nbytes, m};
+  }
+  qsort(spans, (size_t)n, sizeof *spans, cmp_span);
+  for (int k = 1; k < n; k++) /* hi becomes the running maximum of the ends */
+    if (spans[k].hi < spans[k - 1].hi) spans[k].hi = spans[k - 1].hi, spans[k].input = spans[k - 1].input;
+  const pkt_tensor_desc* in0 = ins->n_inputs ? &p->tensors[rd32(ops)] : NULL;
+  for (int k = 0; k < ins->n_outputs; k++) {
+    const pkt_tensor_desc* o = &p->tensors[rd32(ops + 4 * (ins->n_inputs + k))];
+    if (!o->nbytes) continue;
+    uint64_t lo = o->offset, hi = o->offset + o->nbytes;
+    int bad = -1;
+    if (in0 && in0->storage == 0 && in0->nbytes && lo < in0->offset + in0->nbytes && in0->offset < hi &&
+        !(pkt_op_inplace[ins->op] && lo == in0->offset && o->nbytes == in0->nbytes))
+      bad = 0;
+    /* inputs starting before hi: the first `c` sorted spans; one of them overlaps iff their max end > lo */
+    int a = 0, b = n;
+    while (a < b) {
+      int mid = a + (b - a) / 2;
+      if (spans[mid].lo < hi) a = mid + 1;
+      else b = mid;
+    }
+    if (bad < 0 && a > 0 && spans[a - 1].hi > lo) bad = spans[a - 1].input;
+    if (bad >= 0) {
+      const pkt_tensor_desc* t = &p->tensors[rd32(ops + 4 * bad)];
+      return pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s): output %d (%s) overlaps input %d (%s) in the arena", i,
+                      pkt_op_names[ins->op], k, o->name, bad, t->name);
+    }
+  }
+  return PKT_OK;
 }
 
 /* Meaning: every tensor read is a constant, an input, or written earlier; no tensor written twice;
  * inputs and constants never written. */
 static pkt_status check_dataflow(pkt_program* p, pkt_err* err) {
+  int max_inputs = 0;
+  for (int i = 0; i < p->n_instructions; i++)
+    if (p->instructions[i].n_inputs > max_inputs) max_inputs = p->instructions[i].n_inputs;
   uint8_t* written = calloc((size_t)p->n_tensors + 1, 1);
-  if (!written) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for dataflow check");
+  span* spans = malloc(sizeof(span) * ((size_t)max_inputs + 1));
+  if (!written || !spans) {
+    free(written);
+    free(spans);
+    return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for dataflow check");
+  }
   pkt_status st = PKT_OK;
   for (int k = 0; k < p->n_inputs; k++) written[p->io[k]] = 2;
   for (int i = 0; i < p->n_instructions && st == PKT_OK; i++) {
@@ -235,27 +326,18 @@ static pkt_status check_dataflow(pkt_program* p, pkt_err* err) {
     }
     for (int k = 0; k < ins->n_outputs && st == PKT_OK; k++) {
       uint32_t t = rd32(ops + 4 * (ins->n_inputs + k));
-      /* Kernels assume an output does not overlap its operands, except an in-place op writing
-       * exactly over input 0 (and reshape aliasing, which is in-place too). */
-      for (int j = 0; j < ins->n_inputs + ins->n_outputs && st == PKT_OK; j++) {
-        uint32_t u = rd32(ops + 4 * j);
-        if (j == ins->n_inputs + k || p->tensors[u].storage != 0 || !overlaps(&p->tensors[t], &p->tensors[u])) continue;
-        int exact = p->tensors[u].offset == p->tensors[t].offset && p->tensors[u].nbytes == p->tensors[t].nbytes;
-        if (!(j == 0 && pkt_op_inplace[ins->op] && exact))
-          st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s): output %u (%s) overlaps operand %u (%s) in the arena", i,
-                        pkt_op_names[ins->op], t, p->tensors[t].name, u, p->tensors[u].name);
-      }
-      if (st) break;
       if (p->tensors[t].storage != 0 || written[t])
         st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s) writes tensor %u (%s), which is %s", i, pkt_op_names[ins->op],
                       t, p->tensors[t].name, p->tensors[t].storage ? "a constant" : "already written or an input");
       written[t] = 1;
     }
+    if (st == PKT_OK) st = check_overlaps(p, i, ins, spans, err);
   }
   for (int k = 0; k < p->n_outputs && st == PKT_OK; k++) {
     uint32_t t = p->io[p->n_inputs + k];
     if (!written[t]) st = pkt_fail(err, PKT_BAD_IO, "output %d (%s) is never written", k, p->tensors[t].name);
   }
+  free(spans);
   free(written);
   return st;
 }

@@ -1,0 +1,158 @@
+"""Build the C runtime's tools (pkt_runner, pkt_fuzz, pkt_alloc_fail) with CMake, cached by content.
+
+    from pockettorch.runtime.build import build_runner, build_tools
+    runner = build_runner("~/.cache/pockettorch/build")                 # -> path of pkt_runner
+    tools = build_tools(cache_dir, sanitize=True)                       # -> {"pkt_runner": path, ...}
+
+The build directory is keyed by a hash of every C source/header, CMakeLists.txt, the compiler and the
+flags (sanitize, kernel list, extra CMake arguments), so a changed source rebuilds and an unchanged one
+is reused. Builds happen in a temporary directory renamed into place, under a file lock, so parallel
+test workers neither clobber nor duplicate a build. Used by the tests and by the device harness.
+When cmake is missing, the tools are compiled with the C compiler directly (same sources and flags).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+from typing import Iterable, Sequence
+
+from pockettorch import errors
+
+RUNTIME_DIR = pathlib.Path(__file__).resolve().parent
+TOOLS = ("pkt_runner", "pkt_fuzz", "pkt_alloc_fail")
+SANITIZE_FLAGS = ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+ALLOC_FAIL_WRAP = "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign"
+
+
+def default_cache_dir() -> pathlib.Path:
+    base = os.environ.get("POCKETTORCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pockettorch")
+    return pathlib.Path(base) / "build"
+
+
+def available_kernels() -> list[str]:
+    """Kernel names with a source file under runtime/kernels/ (the ones a full build includes)."""
+    return sorted(p.stem for p in (RUNTIME_DIR / "kernels").glob("*.c"))
+
+
+def _sources() -> list[pathlib.Path]:
+    files = [RUNTIME_DIR / "CMakeLists.txt"]
+    for pattern in ("include/**/*.h", "src/*.c", "src/*.h", "kernels/*.c", "kernels/*.h", "tools/*.c", "tools/*.h"):
+        files.extend(RUNTIME_DIR.glob(pattern))
+    return sorted(set(files))
+
+
+def _compiler() -> str:
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang") or "cc"
+
+
+def source_hash(sanitize: bool, kernels: Sequence[str] | None, extra: Sequence[str] = ()) -> str:
+    h = hashlib.sha256()
+    for path in _sources():
+        h.update(str(path.relative_to(RUNTIME_DIR)).encode() + b"\0")
+        h.update(path.read_bytes())
+    h.update(repr((bool(sanitize), sorted(kernels) if kernels is not None else None, list(extra),
+                   _compiler(), shutil.which("cmake") is not None)).encode())
+    return h.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _locked(path: pathlib.Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, the rename below still keeps builds whole
+            yield
+            return
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _run(cmd: list[str], cwd: pathlib.Path) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-40:])
+        raise errors.IoError(f"build step failed ({' '.join(cmd)}):\n{tail}")
+
+
+def _check_kernels(kernels: Iterable[str] | None) -> list[str] | None:
+    if kernels is None:
+        return None
+    kernels = sorted(set(kernels))
+    missing = [k for k in kernels if k not in available_kernels()]
+    if missing:
+        raise errors.InvalidArgumentError(
+            f"no kernel source for {', '.join(missing)} (available: {', '.join(available_kernels())})")
+    return kernels
+
+
+def _build_cmake(out: pathlib.Path, sanitize: bool, kernels: list[str] | None, extra: Sequence[str]) -> None:
+    cmd = ["cmake", "-S", str(RUNTIME_DIR), "-B", str(out), f"-DPKT_SANITIZE={'ON' if sanitize else 'OFF'}",
+           f"-DPKT_KERNELS={';'.join(kernels or [])}", f"-DCMAKE_C_COMPILER={_compiler()}", *extra]
+    _run(cmd, out)
+    _run(["cmake", "--build", str(out), "-j", str(max(1, os.cpu_count() or 1))], out)
+
+
+def _build_direct(out: pathlib.Path, sanitize: bool, kernels: list[str] | None) -> None:
+    names = kernels if kernels is not None else available_kernels()
+    srcs = [str(p) for p in sorted((RUNTIME_DIR / "src").glob("*.c"))]
+    srcs += [str(RUNTIME_DIR / "kernels" / f"{k}.c") for k in names]
+    srcs += [str(RUNTIME_DIR / "tools" / f) for f in ("npy.c", "json.c", "stats.c")]
+    flags = ["-std=c11", "-O2", "-Wall", "-Wno-unused-function", "-DPKT_SELECTIVE_BUILD=1",
+             *[f"-DPKT_WITH_{k.upper()}=1" for k in names],
+             "-I", str(RUNTIME_DIR / "include"), "-I", str(RUNTIME_DIR / "src"), "-I", str(RUNTIME_DIR / "kernels"),
+             "-I", str(RUNTIME_DIR / "tools")]
+    if sanitize:
+        flags += SANITIZE_FLAGS
+    for tool in TOOLS:
+        extra = [ALLOC_FAIL_WRAP] if tool == "pkt_alloc_fail" else []
+        _run([_compiler(), *flags, str(RUNTIME_DIR / "tools" / f"{tool}.c"), *srcs, "-o", str(out / tool),
+              *extra, "-lm", "-lpthread"], out)
+
+
+def build_tools(build_dir: str | os.PathLike | None = None, sanitize: bool = False,
+                kernels: Iterable[str] | None = None, cmake_args: Sequence[str] = ()) -> dict[str, str]:
+    """Build (or reuse) the tools; returns {tool name: absolute path} for the tools that exist."""
+    kernels = _check_kernels(kernels)
+    root = pathlib.Path(build_dir) if build_dir is not None else default_cache_dir()
+    root = root.expanduser().resolve()
+    key = source_hash(sanitize, kernels, cmake_args)
+    final = root / f"{'asan' if sanitize else 'release'}-{key}"
+    with _locked(root / ".lock"):
+        if not (final / "BUILD_OK").exists():
+            root.mkdir(parents=True, exist_ok=True)
+            tmp = pathlib.Path(tempfile.mkdtemp(prefix=".build-", dir=root))
+            try:
+                if shutil.which("cmake"):
+                    _build_cmake(tmp, sanitize, kernels, cmake_args)
+                else:
+                    _build_direct(tmp, sanitize, kernels)
+                (tmp / "BUILD_OK").write_text(key)
+                if final.exists():
+                    shutil.rmtree(final)
+                os.replace(tmp, final)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+    return {t: str(final / t) for t in TOOLS if (final / t).exists()}
+
+
+def build_runner(build_dir: str | os.PathLike | None = None, sanitize: bool = False,
+                 kernels: Iterable[str] | None = None) -> str:
+    """Build (or reuse) pkt_runner and return its path."""
+    return build_tools(build_dir, sanitize=sanitize, kernels=kernels)["pkt_runner"]
+
+
+def build_fuzzer(build_dir: str | os.PathLike | None = None, sanitize: bool = True,
+                 kernels: Iterable[str] | None = None) -> str:
+    """Build (or reuse) pkt_fuzz (sanitized by default) and return its path."""
+    return build_tools(build_dir, sanitize=sanitize, kernels=kernels)["pkt_fuzz"]
