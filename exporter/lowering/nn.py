@@ -335,5 +335,5 @@ def _repeat_heads(ctx, t, heads: int):
     lead, (s, e) = t.shape[:-3], t.shape[-2:]
     src = ctx.reshape(t, lead + (hk, 1, s, e))
     wide = ctx.graph.tensor(t.name + "_gqa", t.dtype, lead + (hk, g, s, e))
-    ctx.emit("expand", [src], [wide])
+    ctx.emit("expand", [src], [wide], tile=0)
     return ctx.reshape(wide, lead + (heads, s, e))

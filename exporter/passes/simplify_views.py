@@ -1,4 +1,5 @@
-"""View simplification: collapse reshape chains, drop identity reshapes/permutes, merge permute chains."""
+"""View simplification: collapse reshape chains, drop identity reshapes/permutes and same-dtype copies
+(clone, dropout in eval), merge permute chains."""
 from __future__ import annotations
 
 from pockettorch.exporter.ir import Graph
@@ -8,6 +9,11 @@ def simplify_views(graph: Graph) -> int:
     rewrites = 0
     outputs = {id(t) for t in graph.outputs}
     for node in list(graph.nodes):
+        if node.op == "cast" and node.inputs[0].dtype == node.outputs[0].dtype and id(node.outputs[0]) not in outputs:
+            graph.replace_uses(node.outputs[0], node.inputs[0])
+            graph.nodes.remove(node)
+            rewrites += 1
+            continue
         if node.op not in ("reshape", "permute"):
             continue
         x, y = node.inputs[0], node.outputs[0]

@@ -91,7 +91,8 @@ void pkt_session_free(pkt_session* session);
 size_t pkt_session_required_arena(const pkt_program* program, int num_threads);
 int pkt_session_num_threads(const pkt_session* session);
 
-/* Input and output buffers live in the arena; write inputs there, read outputs after a run. */
+/* Input and output buffers live in the arena; write inputs there, read outputs after a run.
+ * The memory plan reuses input bytes once they are last read, so set the inputs before every run. */
 void* pkt_session_input_data(pkt_session* session, int index);
 const void* pkt_session_output_data(const pkt_session* session, int index);
 
