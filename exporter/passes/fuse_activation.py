@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from pockettorch.exporter.ir import Graph
+from pockettorch.exporter.passes.producer import absorb, fusable_producer
 from pockettorch.runtime.op_table import enum_value
 
 FUSABLE = {"conv2d", "conv_transpose2d", "linear", "binary"}
@@ -38,17 +39,14 @@ def fuse_activations(graph: Graph) -> int:
         if act_node.op != "unary":
             continue
         x = act_node.inputs[0]
-        prev = x.producer
-        if (prev is None or prev.op not in FUSABLE or x.dtype != "float32" or id(x) in outputs
-                or len(users.get(id(x), [])) != 1 or prev.params.get("act") != NONE
+        prev, reshape = fusable_producer(graph, x, FUSABLE, users, outputs)
+        if (prev is None or x.dtype != "float32" or prev.params.get("act") != NONE
                 or (prev.op == "binary" and prev.params["kind"] != ADD)):
             continue
         act = _act_of(act_node)
         if act is None:
             continue
         prev.params.update(act=act[0], act_min=act[1], act_max=act[2])
-        prev.outputs = [act_node.outputs[0]]
-        act_node.outputs[0].producer = prev
-        graph.nodes.remove(act_node)
+        absorb(prev, reshape, act_node, graph)
         fused += 1
     return fused

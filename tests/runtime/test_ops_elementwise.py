@@ -503,7 +503,8 @@ def test_cast_matrix(check_eager, src, dst):
 def test_clone_type_as_and_alias_copy(check_eager):
     program = check_eager(Fn(lambda x, i: (x.clone(), i.type_as(x), torch.ops.aten.alias.default(x) * 2)),
                           (floats(2, 3), ints(2, 3)))
-    assert program.graph.op_histogram()["cast"] == 3
+    # the clone is an output and type_as converts; the alias feeding `* 2` is a copy the exporter drops
+    assert program.graph.op_histogram()["cast"] == 2
 
 
 @pytest.mark.parametrize("value,dtype", [(2.5, torch.float32), (-7, torch.int64), (3, torch.int32), (True, torch.bool),
