@@ -5,6 +5,7 @@ import os
 import pathlib
 import platform
 import resource
+import time
 
 import numpy as np
 
@@ -94,8 +95,10 @@ def count_flops(model: str) -> int:
     return int(counter.get_total_flops())
 
 
-def measure_peak_gflops(n: int = 2048, repeats: int = 7) -> float:
-    """Practical FMA peak of one core: the best of several single-threaded fp32 n x n torch.matmul."""
+def measure_peak_gflops(n: int = 1024, seconds: float = 2.0) -> float:
+    """Practical FMA peak of one core: the best of many single-threaded fp32 n x n torch.matmul within `seconds`.
+
+    Best-of-many short runs, so that other load on the machine only lowers some of them."""
     import time
 
     import torch
@@ -105,14 +108,40 @@ def measure_peak_gflops(n: int = 2048, repeats: int = 7) -> float:
     try:
         a, b = torch.randn(n, n), torch.randn(n, n)
         torch.matmul(a, b)
-        best = float("inf")
-        for _ in range(repeats):
+        best, end = float("inf"), time.perf_counter() + seconds
+        while time.perf_counter() < end:
             t0 = time.perf_counter()
             torch.matmul(a, b)
             best = min(best, time.perf_counter() - t0)
     finally:
         torch.set_num_threads(old)
     return 2.0 * n ** 3 / best / 1e9
+
+
+class OtherLoad:
+    """Cores kept busy by processes other than this one and its children, between start and stop (Linux)."""
+
+    def __init__(self):
+        self.t0, self.busy0, self.own0 = time.perf_counter(), self._busy_s(), self._own_s()
+
+    @staticmethod
+    def _busy_s() -> float:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+    @staticmethod
+    def _own_s() -> float:
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+    def cores(self) -> float | None:
+        """Call after every child has been waited for (their CPU time is counted only then)."""
+        try:
+            wall = time.perf_counter() - self.t0
+            return max(0.0, (self._busy_s() - self.busy0 - (self._own_s() - self.own0)) / wall)
+        except (OSError, ValueError, IndexError):
+            return None
 
 
 def machine_info() -> dict:
