@@ -1,0 +1,160 @@
+"""Shared helpers of compare.py and measure_one.py: inputs and reference outputs on disk, memory, FLOPs, machine."""
+from __future__ import annotations
+
+import os
+import pathlib
+import platform
+import resource
+import time
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+DEFAULT_WORKDIR = HERE / ".work"
+
+
+def model_dir(workdir, model: str) -> pathlib.Path:
+    return pathlib.Path(workdir) / model
+
+
+def ensure_inputs(model: str, workdir) -> None:
+    """Write the zoo's seeded example inputs and eager's outputs on them as .npy (once per workdir)."""
+    d = model_dir(workdir, model)
+    if (d / "inputs_0.npy").exists() and (d / "reference_0.npy").exists():
+        return
+    import torch
+    from torch.utils._pytree import tree_leaves
+    from pockettorch.exporter import zoo
+
+    module, inputs, _ = zoo.build(model)
+    with torch.inference_mode():
+        outs = tree_leaves(module(*inputs))
+    d.mkdir(parents=True, exist_ok=True)
+    for prefix, arrays in (("inputs", inputs), ("reference", outs)):
+        for i, t in enumerate(arrays):
+            np.save(d / f"{prefix}_{i}.npy", t.detach().numpy())
+
+
+def load_arrays(model: str, workdir, prefix: str) -> list[np.ndarray]:
+    d, arrays = model_dir(workdir, model), []
+    while (d / f"{prefix}_{len(arrays)}.npy").exists():
+        arrays.append(np.load(d / f"{prefix}_{len(arrays)}.npy"))
+    return arrays
+
+
+def max_abs_err(outputs, reference) -> float | str:
+    outputs = [np.asarray(o) for o in outputs]
+    if len(outputs) != len(reference):
+        return f"{len(outputs)} outputs, eager has {len(reference)}"
+    worst = 0.0
+    for o, r in zip(outputs, reference):
+        if o.shape != r.shape:
+            return f"output shape {o.shape}, eager {r.shape}"
+        worst = max(worst, float(np.max(np.abs(o.astype(np.float64) - r.astype(np.float64)))) if o.size else 0.0)
+    return worst
+
+
+def _status_kb(key: str) -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_kb() -> int:
+    """Current resident set size of this process (KiB)."""
+    return _status_kb("VmRSS")
+
+
+def peak_rss_kb() -> int:
+    """Peak resident set size of this process so far (KiB): VmHWM, else getrusage's ru_maxrss."""
+    return _status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def count_flops(model: str) -> int:
+    """FLOPs of one eager forward (2 per multiply-add of matmuls and convolutions; elementwise ops not counted).
+
+    Counted with grad enabled and oneDNN off, so that the fused inference fast paths (nn.TransformerEncoderLayer's,
+    oneDNN's LSTM) decompose into ops the FlopCounterMode sees."""
+    import warnings
+
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    from pockettorch.exporter import zoo
+
+    module, inputs, _ = zoo.build(model)
+    counter = FlopCounterMode(display=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mkldnn.flags warns about TF32 on Intel GPUs
+        with torch.backends.mkldnn.flags(enabled=False), torch.enable_grad(), counter:
+            module(*inputs)
+    return int(counter.get_total_flops())
+
+
+def measure_peak_gflops(n: int = 1024, seconds: float = 2.0) -> float:
+    """Practical FMA peak of one core: the best of many single-threaded fp32 n x n torch.matmul within `seconds`.
+
+    Best-of-many short runs, so that other load on the machine only lowers some of them."""
+    import time
+
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        torch.matmul(a, b)
+        best, end = float("inf"), time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t0 = time.perf_counter()
+            torch.matmul(a, b)
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(old)
+    return 2.0 * n ** 3 / best / 1e9
+
+
+class OtherLoad:
+    """Cores kept busy by processes other than this one and its children, between start and stop (Linux)."""
+
+    def __init__(self):
+        self.t0, self.busy0, self.own0 = time.perf_counter(), self._busy_s(), self._own_s()
+
+    @staticmethod
+    def _busy_s() -> float:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+    @staticmethod
+    def _own_s() -> float:
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+    def cores(self) -> float | None:
+        """Call after every child has been waited for (their CPU time is counted only then)."""
+        try:
+            wall = time.perf_counter() - self.t0
+            return max(0.0, (self._busy_s() - self.busy0 - (self._own_s() - self.own0)) / wall)
+        except (OSError, ValueError, IndexError):
+            return None
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or "unknown"
+    flags = set()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    isa = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "asimd") if f in flags]
+    return {"cpu": cpu, "cores": os.cpu_count(), "isa": isa, "os": platform.platform(),
+            "python": platform.python_version()}

@@ -1,0 +1,34 @@
+"""PocketTorch: the exporter writes a .ptm, the C runtime runs it through the Python binding (run_numpy)."""
+from __future__ import annotations
+
+from peers import Runner
+
+NAME, LABEL, EXT = "pockettorch", "PocketTorch", ".ptm"
+
+
+def versions() -> dict:
+    import pockettorch
+    import pockettorch.runtime  # noqa: F401  (the binding must import)
+
+    return {"pockettorch": pockettorch.__version__}
+
+
+def export(model, module, inputs, path) -> None:
+    import pockettorch
+
+    pockettorch.export(module, inputs, name=model).save(path)
+
+
+class _Runner(Runner):
+    def __init__(self, m, inputs):
+        self.m, self.inputs = m, list(inputs)
+        self.notes = f"num_threads={m.num_threads}"
+
+    def run(self):
+        return self.m.run_numpy(self.inputs)
+
+
+def load(path, model, inputs, threads) -> Runner:
+    import pockettorch
+
+    return _Runner(pockettorch.load(path, num_threads=threads), inputs)
