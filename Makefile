@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(VENV)/bin/pockettorch run $(OUT)/$(MODEL).ptm --iters 20 --warmup 3 --json $(OUT)/$(MODEL).run.json
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 clean:
 	rm -rf $(VENV) build $(OUT) runtime/*.so

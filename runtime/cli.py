@@ -127,6 +127,7 @@ def measure(path: str, inputs_from: tuple[str, ...], iters: int, warmup: int, th
         "schema": RUN_SCHEMA, "model": module.name, "runtime": "python", "threads": module.num_threads,
         "iters": iters, "warmup": warmup, "load_ms": load_ms, "first_inference_ms": first_ms,
         "latency_ms": latency_stats(samples), "arena_bytes": module.arena_bytes,
+        "packed_bytes": module.packed_bytes, "isa": module.isa,
     }
     if profile:
         module.set_profiling(True)
@@ -156,7 +157,7 @@ def run_command(model, iters, warmup, threads, inputs, profile, json_path):
     """Run a .ptm on the host's C runtime and report latency statistics."""
     r = measure(model, inputs, iters, warmup, threads, profile)
     lat = r["latency_ms"]
-    click.echo(f"{r['model']}: {r['threads']} thread(s), {iters} iterations after {warmup} warm-up")
+    click.echo(f"{r['model']}: {r['threads']} thread(s), {r['isa']}, {iters} iterations after {warmup} warm-up")
     click.echo(f"  load {r['load_ms']:.2f} ms, first inference {r['first_inference_ms']:.3f} ms")
     click.echo("  latency ms: " + "  ".join(f"{k} {lat[k]:.3f}" for k in ("min", "median", "p90", "p99", "mean", "std")))
     for row in r.get("ops", [])[:15]:

@@ -40,6 +40,7 @@ def render_all() -> dict[str, str]:
         "op_count": max(op.code for op in op_table.OPS) + 1,
         "enums": op_table.ENUMS,
         "kernels": kernel_names(),
+        "packing": sorted({op.kernel for op in op_table.OPS if op.packs}),
     }
     return {path: env.get_template(tpl).render(**context) for path, tpl in OUTPUTS.items()}
 

@@ -88,6 +88,8 @@ class Module:
             raise errors.BadMetadataError(f"{label}: metadata is not a JSON object")
         self.name: str = str(self.metadata.get("name", "model"))
         self.num_threads: int = self._session.num_threads()
+        self.isa: str = self._session.isa()  # SIMD path chosen for this CPU (PKT_MAX_ISA caps it)
+        self.packed_bytes: int = self._session.packed_bytes()  # weights repacked at load
 
     @property
     def arena_bytes(self) -> int:

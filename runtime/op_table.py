@@ -33,6 +33,7 @@ class Op:
     kernel: str  # C kernel file stem under runtime/kernels/ and symbol stem pkt_kernel_<kernel>
     inplace: bool = False  # output may share input 0's buffer when input 0 dies here
     doc: str = ""
+    packs: bool = False  # the kernel repacks constant weights once per session (pack_size/pack)
 
     def param_index(self, name: str) -> int:
         return [p.name for p in self.params].index(name)

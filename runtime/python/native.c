@@ -223,7 +223,17 @@ static PyObject* Session_num_threads(SessionObject* self, PyObject* unused) {
   return PyLong_FromLong(pkt_session_num_threads(self->session));
 }
 
+static PyObject* Session_packed_bytes(SessionObject* self, PyObject* unused) {
+  return PyLong_FromSize_t(pkt_session_packed_bytes(self->session));
+}
+
+static PyObject* Session_isa(SessionObject* self, PyObject* unused) {
+  return PyUnicode_FromString(pkt_session_isa(self->session));
+}
+
 static PyMethodDef Session_methods[] = {
+    {"packed_bytes", (PyCFunction)Session_packed_bytes, METH_NOARGS, "bytes of weights repacked at load"},
+    {"isa", (PyCFunction)Session_isa, METH_NOARGS, "SIMD instruction set in use"},
     {"run", (PyCFunction)Session_run, METH_VARARGS, "run(inputs, outputs): copy inputs in, execute, copy outputs out"},
     {"set_profiling", (PyCFunction)Session_set_profiling, METH_O, "record per-instruction times"},
     {"profile_ns", (PyCFunction)Session_profile_ns, METH_NOARGS, "per-instruction times of the last run"},

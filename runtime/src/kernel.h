@@ -33,6 +33,8 @@ typedef struct pkt_node {
   void* scratch;         /* scratch_bytes asked for in prepare, 64-byte aligned, shared between nodes */
   pkt_threadpool* pool;  /* NULL when single-threaded */
   int num_threads;
+  int isa;               /* pkt_isa chosen for this session (runtime/src/cpu.h) */
+  const void* packed;    /* this node's repacked weights (pack_size/pack), 64-byte aligned, or NULL */
 } pkt_node;
 
 /* Error detail sink for prepare(). */
@@ -44,9 +46,16 @@ typedef struct pkt_err {
 typedef pkt_status (*pkt_prepare_fn)(const pkt_node* node, size_t* scratch_bytes, pkt_err* err);
 typedef pkt_status (*pkt_run_fn)(const pkt_node* node);
 
+/* Optional, for kernels that repack constant weights once per session (op table `packs`):
+ * pack_size() runs after prepare() and returns the bytes needed (0 for none); pack() fills them. */
+typedef size_t (*pkt_pack_size_fn)(const pkt_node* node);
+typedef void (*pkt_pack_fn)(const pkt_node* node, void* packed);
+
 typedef struct pkt_kernel {
   pkt_prepare_fn prepare;
   pkt_run_fn run;
+  pkt_pack_size_fn pack_size; /* NULL when the kernel does not repack */
+  pkt_pack_fn pack;
 } pkt_kernel;
 
 /* The generated table: index by op code; entries with prepare == NULL were not built. */
@@ -94,5 +103,8 @@ int pkt_broadcast_strides(const pkt_tensor* in, const pkt_tensor* out, int64_t s
 #define PKT_DECLARE_KERNEL(name)                                                             \
   pkt_status pkt_kernel_##name##_prepare(const pkt_node* node, size_t* scratch, pkt_err* err); \
   pkt_status pkt_kernel_##name##_run(const pkt_node* node);
+#define PKT_DECLARE_PACKING(name)                                  \
+  size_t pkt_kernel_##name##_pack_size(const pkt_node* node); \
+  void pkt_kernel_##name##_pack(const pkt_node* node, void* packed);
 
 #endif

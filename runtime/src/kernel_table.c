@@ -4,201 +4,201 @@
 
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_ADAPTIVE_POOL2D)
 PKT_DECLARE_KERNEL(adaptive_pool2d)
-#define PKT_ENTRY_ADAPTIVE_POOL2D {pkt_kernel_adaptive_pool2d_prepare, pkt_kernel_adaptive_pool2d_run}
+#define PKT_ENTRY_ADAPTIVE_POOL2D {pkt_kernel_adaptive_pool2d_prepare, pkt_kernel_adaptive_pool2d_run, 0, 0}
 #else
-#define PKT_ENTRY_ADAPTIVE_POOL2D {0, 0}
+#define PKT_ENTRY_ADAPTIVE_POOL2D {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_ARG_REDUCE)
 PKT_DECLARE_KERNEL(arg_reduce)
-#define PKT_ENTRY_ARG_REDUCE {pkt_kernel_arg_reduce_prepare, pkt_kernel_arg_reduce_run}
+#define PKT_ENTRY_ARG_REDUCE {pkt_kernel_arg_reduce_prepare, pkt_kernel_arg_reduce_run, 0, 0}
 #else
-#define PKT_ENTRY_ARG_REDUCE {0, 0}
+#define PKT_ENTRY_ARG_REDUCE {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_AVG_POOL2D)
 PKT_DECLARE_KERNEL(avg_pool2d)
-#define PKT_ENTRY_AVG_POOL2D {pkt_kernel_avg_pool2d_prepare, pkt_kernel_avg_pool2d_run}
+#define PKT_ENTRY_AVG_POOL2D {pkt_kernel_avg_pool2d_prepare, pkt_kernel_avg_pool2d_run, 0, 0}
 #else
-#define PKT_ENTRY_AVG_POOL2D {0, 0}
+#define PKT_ENTRY_AVG_POOL2D {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_BATCH_NORM)
 PKT_DECLARE_KERNEL(batch_norm)
-#define PKT_ENTRY_BATCH_NORM {pkt_kernel_batch_norm_prepare, pkt_kernel_batch_norm_run}
+#define PKT_ENTRY_BATCH_NORM {pkt_kernel_batch_norm_prepare, pkt_kernel_batch_norm_run, 0, 0}
 #else
-#define PKT_ENTRY_BATCH_NORM {0, 0}
+#define PKT_ENTRY_BATCH_NORM {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_BINARY)
 PKT_DECLARE_KERNEL(binary)
-#define PKT_ENTRY_BINARY {pkt_kernel_binary_prepare, pkt_kernel_binary_run}
+#define PKT_ENTRY_BINARY {pkt_kernel_binary_prepare, pkt_kernel_binary_run, 0, 0}
 #else
-#define PKT_ENTRY_BINARY {0, 0}
+#define PKT_ENTRY_BINARY {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CAST)
 PKT_DECLARE_KERNEL(cast)
-#define PKT_ENTRY_CAST {pkt_kernel_cast_prepare, pkt_kernel_cast_run}
+#define PKT_ENTRY_CAST {pkt_kernel_cast_prepare, pkt_kernel_cast_run, 0, 0}
 #else
-#define PKT_ENTRY_CAST {0, 0}
+#define PKT_ENTRY_CAST {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_COMPARE)
 PKT_DECLARE_KERNEL(compare)
-#define PKT_ENTRY_COMPARE {pkt_kernel_compare_prepare, pkt_kernel_compare_run}
+#define PKT_ENTRY_COMPARE {pkt_kernel_compare_prepare, pkt_kernel_compare_run, 0, 0}
 #else
-#define PKT_ENTRY_COMPARE {0, 0}
+#define PKT_ENTRY_COMPARE {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CONCAT)
 PKT_DECLARE_KERNEL(concat)
-#define PKT_ENTRY_CONCAT {pkt_kernel_concat_prepare, pkt_kernel_concat_run}
+#define PKT_ENTRY_CONCAT {pkt_kernel_concat_prepare, pkt_kernel_concat_run, 0, 0}
 #else
-#define PKT_ENTRY_CONCAT {0, 0}
+#define PKT_ENTRY_CONCAT {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CONV2D)
 PKT_DECLARE_KERNEL(conv2d)
-#define PKT_ENTRY_CONV2D {pkt_kernel_conv2d_prepare, pkt_kernel_conv2d_run}
+#define PKT_ENTRY_CONV2D {pkt_kernel_conv2d_prepare, pkt_kernel_conv2d_run, 0, 0}
 #else
-#define PKT_ENTRY_CONV2D {0, 0}
+#define PKT_ENTRY_CONV2D {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CONV_TRANSPOSE2D)
 PKT_DECLARE_KERNEL(conv_transpose2d)
-#define PKT_ENTRY_CONV_TRANSPOSE2D {pkt_kernel_conv_transpose2d_prepare, pkt_kernel_conv_transpose2d_run}
+#define PKT_ENTRY_CONV_TRANSPOSE2D {pkt_kernel_conv_transpose2d_prepare, pkt_kernel_conv_transpose2d_run, 0, 0}
 #else
-#define PKT_ENTRY_CONV_TRANSPOSE2D {0, 0}
+#define PKT_ENTRY_CONV_TRANSPOSE2D {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CUMSUM)
 PKT_DECLARE_KERNEL(cumsum)
-#define PKT_ENTRY_CUMSUM {pkt_kernel_cumsum_prepare, pkt_kernel_cumsum_run}
+#define PKT_ENTRY_CUMSUM {pkt_kernel_cumsum_prepare, pkt_kernel_cumsum_run, 0, 0}
 #else
-#define PKT_ENTRY_CUMSUM {0, 0}
+#define PKT_ENTRY_CUMSUM {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_EXPAND)
 PKT_DECLARE_KERNEL(expand)
-#define PKT_ENTRY_EXPAND {pkt_kernel_expand_prepare, pkt_kernel_expand_run}
+#define PKT_ENTRY_EXPAND {pkt_kernel_expand_prepare, pkt_kernel_expand_run, 0, 0}
 #else
-#define PKT_ENTRY_EXPAND {0, 0}
+#define PKT_ENTRY_EXPAND {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_FILL)
 PKT_DECLARE_KERNEL(fill)
-#define PKT_ENTRY_FILL {pkt_kernel_fill_prepare, pkt_kernel_fill_run}
+#define PKT_ENTRY_FILL {pkt_kernel_fill_prepare, pkt_kernel_fill_run, 0, 0}
 #else
-#define PKT_ENTRY_FILL {0, 0}
+#define PKT_ENTRY_FILL {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_FLIP)
 PKT_DECLARE_KERNEL(flip)
-#define PKT_ENTRY_FLIP {pkt_kernel_flip_prepare, pkt_kernel_flip_run}
+#define PKT_ENTRY_FLIP {pkt_kernel_flip_prepare, pkt_kernel_flip_run, 0, 0}
 #else
-#define PKT_ENTRY_FLIP {0, 0}
+#define PKT_ENTRY_FLIP {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_GATHER)
 PKT_DECLARE_KERNEL(gather)
-#define PKT_ENTRY_GATHER {pkt_kernel_gather_prepare, pkt_kernel_gather_run}
+#define PKT_ENTRY_GATHER {pkt_kernel_gather_prepare, pkt_kernel_gather_run, 0, 0}
 #else
-#define PKT_ENTRY_GATHER {0, 0}
+#define PKT_ENTRY_GATHER {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_GROUP_NORM)
 PKT_DECLARE_KERNEL(group_norm)
-#define PKT_ENTRY_GROUP_NORM {pkt_kernel_group_norm_prepare, pkt_kernel_group_norm_run}
+#define PKT_ENTRY_GROUP_NORM {pkt_kernel_group_norm_prepare, pkt_kernel_group_norm_run, 0, 0}
 #else
-#define PKT_ENTRY_GROUP_NORM {0, 0}
+#define PKT_ENTRY_GROUP_NORM {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_INTERPOLATE)
 PKT_DECLARE_KERNEL(interpolate)
-#define PKT_ENTRY_INTERPOLATE {pkt_kernel_interpolate_prepare, pkt_kernel_interpolate_run}
+#define PKT_ENTRY_INTERPOLATE {pkt_kernel_interpolate_prepare, pkt_kernel_interpolate_run, 0, 0}
 #else
-#define PKT_ENTRY_INTERPOLATE {0, 0}
+#define PKT_ENTRY_INTERPOLATE {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_LAYER_NORM)
 PKT_DECLARE_KERNEL(layer_norm)
-#define PKT_ENTRY_LAYER_NORM {pkt_kernel_layer_norm_prepare, pkt_kernel_layer_norm_run}
+#define PKT_ENTRY_LAYER_NORM {pkt_kernel_layer_norm_prepare, pkt_kernel_layer_norm_run, 0, 0}
 #else
-#define PKT_ENTRY_LAYER_NORM {0, 0}
+#define PKT_ENTRY_LAYER_NORM {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_LINEAR)
 PKT_DECLARE_KERNEL(linear)
-#define PKT_ENTRY_LINEAR {pkt_kernel_linear_prepare, pkt_kernel_linear_run}
+#define PKT_ENTRY_LINEAR {pkt_kernel_linear_prepare, pkt_kernel_linear_run, 0, 0}
 #else
-#define PKT_ENTRY_LINEAR {0, 0}
+#define PKT_ENTRY_LINEAR {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_LOGICAL)
 PKT_DECLARE_KERNEL(logical)
-#define PKT_ENTRY_LOGICAL {pkt_kernel_logical_prepare, pkt_kernel_logical_run}
+#define PKT_ENTRY_LOGICAL {pkt_kernel_logical_prepare, pkt_kernel_logical_run, 0, 0}
 #else
-#define PKT_ENTRY_LOGICAL {0, 0}
+#define PKT_ENTRY_LOGICAL {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_MATMUL)
 PKT_DECLARE_KERNEL(matmul)
-#define PKT_ENTRY_MATMUL {pkt_kernel_matmul_prepare, pkt_kernel_matmul_run}
+#define PKT_ENTRY_MATMUL {pkt_kernel_matmul_prepare, pkt_kernel_matmul_run, 0, 0}
 #else
-#define PKT_ENTRY_MATMUL {0, 0}
+#define PKT_ENTRY_MATMUL {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_MAX_POOL2D)
 PKT_DECLARE_KERNEL(max_pool2d)
-#define PKT_ENTRY_MAX_POOL2D {pkt_kernel_max_pool2d_prepare, pkt_kernel_max_pool2d_run}
+#define PKT_ENTRY_MAX_POOL2D {pkt_kernel_max_pool2d_prepare, pkt_kernel_max_pool2d_run, 0, 0}
 #else
-#define PKT_ENTRY_MAX_POOL2D {0, 0}
+#define PKT_ENTRY_MAX_POOL2D {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_PAD)
 PKT_DECLARE_KERNEL(pad)
-#define PKT_ENTRY_PAD {pkt_kernel_pad_prepare, pkt_kernel_pad_run}
+#define PKT_ENTRY_PAD {pkt_kernel_pad_prepare, pkt_kernel_pad_run, 0, 0}
 #else
-#define PKT_ENTRY_PAD {0, 0}
+#define PKT_ENTRY_PAD {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_PERMUTE)
 PKT_DECLARE_KERNEL(permute)
-#define PKT_ENTRY_PERMUTE {pkt_kernel_permute_prepare, pkt_kernel_permute_run}
+#define PKT_ENTRY_PERMUTE {pkt_kernel_permute_prepare, pkt_kernel_permute_run, 0, 0}
 #else
-#define PKT_ENTRY_PERMUTE {0, 0}
+#define PKT_ENTRY_PERMUTE {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_REDUCE)
 PKT_DECLARE_KERNEL(reduce)
-#define PKT_ENTRY_REDUCE {pkt_kernel_reduce_prepare, pkt_kernel_reduce_run}
+#define PKT_ENTRY_REDUCE {pkt_kernel_reduce_prepare, pkt_kernel_reduce_run, 0, 0}
 #else
-#define PKT_ENTRY_REDUCE {0, 0}
+#define PKT_ENTRY_REDUCE {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_RESHAPE)
 PKT_DECLARE_KERNEL(reshape)
-#define PKT_ENTRY_RESHAPE {pkt_kernel_reshape_prepare, pkt_kernel_reshape_run}
+#define PKT_ENTRY_RESHAPE {pkt_kernel_reshape_prepare, pkt_kernel_reshape_run, 0, 0}
 #else
-#define PKT_ENTRY_RESHAPE {0, 0}
+#define PKT_ENTRY_RESHAPE {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_SDPA)
 PKT_DECLARE_KERNEL(sdpa)
-#define PKT_ENTRY_SDPA {pkt_kernel_sdpa_prepare, pkt_kernel_sdpa_run}
+#define PKT_ENTRY_SDPA {pkt_kernel_sdpa_prepare, pkt_kernel_sdpa_run, 0, 0}
 #else
-#define PKT_ENTRY_SDPA {0, 0}
+#define PKT_ENTRY_SDPA {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_SLICE)
 PKT_DECLARE_KERNEL(slice)
-#define PKT_ENTRY_SLICE {pkt_kernel_slice_prepare, pkt_kernel_slice_run}
+#define PKT_ENTRY_SLICE {pkt_kernel_slice_prepare, pkt_kernel_slice_run, 0, 0}
 #else
-#define PKT_ENTRY_SLICE {0, 0}
+#define PKT_ENTRY_SLICE {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_SOFTMAX)
 PKT_DECLARE_KERNEL(softmax)
-#define PKT_ENTRY_SOFTMAX {pkt_kernel_softmax_prepare, pkt_kernel_softmax_run}
+#define PKT_ENTRY_SOFTMAX {pkt_kernel_softmax_prepare, pkt_kernel_softmax_run, 0, 0}
 #else
-#define PKT_ENTRY_SOFTMAX {0, 0}
+#define PKT_ENTRY_SOFTMAX {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_TAKE)
 PKT_DECLARE_KERNEL(take)
-#define PKT_ENTRY_TAKE {pkt_kernel_take_prepare, pkt_kernel_take_run}
+#define PKT_ENTRY_TAKE {pkt_kernel_take_prepare, pkt_kernel_take_run, 0, 0}
 #else
-#define PKT_ENTRY_TAKE {0, 0}
+#define PKT_ENTRY_TAKE {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_TRIANGULAR)
 PKT_DECLARE_KERNEL(triangular)
-#define PKT_ENTRY_TRIANGULAR {pkt_kernel_triangular_prepare, pkt_kernel_triangular_run}
+#define PKT_ENTRY_TRIANGULAR {pkt_kernel_triangular_prepare, pkt_kernel_triangular_run, 0, 0}
 #else
-#define PKT_ENTRY_TRIANGULAR {0, 0}
+#define PKT_ENTRY_TRIANGULAR {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_UNARY)
 PKT_DECLARE_KERNEL(unary)
-#define PKT_ENTRY_UNARY {pkt_kernel_unary_prepare, pkt_kernel_unary_run}
+#define PKT_ENTRY_UNARY {pkt_kernel_unary_prepare, pkt_kernel_unary_run, 0, 0}
 #else
-#define PKT_ENTRY_UNARY {0, 0}
+#define PKT_ENTRY_UNARY {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_WHERE)
 PKT_DECLARE_KERNEL(where)
-#define PKT_ENTRY_WHERE {pkt_kernel_where_prepare, pkt_kernel_where_run}
+#define PKT_ENTRY_WHERE {pkt_kernel_where_prepare, pkt_kernel_where_run, 0, 0}
 #else
-#define PKT_ENTRY_WHERE {0, 0}
+#define PKT_ENTRY_WHERE {0, 0, 0, 0}
 #endif
 
 const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "program.h"
 
 struct pkt_session {
@@ -18,6 +19,8 @@ struct pkt_session {
   int num_threads;
   int profiling;
   uint64_t* profile_ns;
+  size_t* packed_offset; /* per node, into the packed-weights region; SIZE_MAX for none */
+  size_t packed_bytes;
 };
 
 pkt_session_options pkt_session_options_default(void) {
@@ -33,8 +36,11 @@ static int resolve_threads(int requested) {
 
 static size_t align_up(size_t v) { return (v + PKT_ALIGNMENT - 1) & ~(size_t)(PKT_ALIGNMENT - 1); }
 
+/* a + b, or SIZE_MAX on overflow (then no allocation can succeed and the caller reports it). */
+static size_t add_sizes(size_t a, size_t b) { return a > SIZE_MAX - b - PKT_ALIGNMENT ? SIZE_MAX : a + b; }
+
 /* Bind descriptors to tensors and nodes with a NULL arena, prepare all nodes, and return the
- * largest scratch any node needs. */
+ * largest scratch any node needs; s->packed_offset / packed_bytes place the repacked weights. */
 static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err) {
   const pkt_program* p = s->program;
   size_t n_operands = 0;
@@ -45,7 +51,8 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
   s->nodes = calloc((size_t)p->n_instructions + 1, sizeof(pkt_node));
   s->kernels = calloc((size_t)p->n_instructions + 1, sizeof(pkt_kernel*));
   s->profile_ns = calloc((size_t)p->n_instructions + 1, sizeof(uint64_t));
-  if (!s->tensors || !s->operand_ptrs || !s->nodes || !s->kernels || !s->profile_ns)
+  s->packed_offset = calloc((size_t)p->n_instructions + 1, sizeof(size_t));
+  if (!s->tensors || !s->operand_ptrs || !s->nodes || !s->kernels || !s->profile_ns || !s->packed_offset)
     return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for the session tables");
   for (int i = 0; i < p->n_tensors; i++) {
     const pkt_tensor_desc* d = &p->tensors[i];
@@ -68,6 +75,7 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
     n->n_params = ins->n_params;
     n->params = ins->params;
     n->num_threads = s->num_threads; /* prepare() may size per-thread scratch */
+    n->isa = (int)pkt_cpu_isa();
     for (int k = 0; k < ins->n_inputs + ins->n_outputs; k++) {
       uint32_t idx;
       memcpy(&idx, ins->operands + k, sizeof idx);
@@ -89,8 +97,30 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
       return pkt_fail(err, st, "instruction %d (%s, from %s): %s", i, pkt_op_names[ins->op],
                       ins->source[0] ? ins->source : "unknown source", detail);
     if (scratch > *max_scratch) *max_scratch = scratch;
+    s->packed_offset[i] = SIZE_MAX;
+    size_t packed = k->pack_size ? k->pack_size(n) : 0;
+    if (packed) {
+      s->packed_offset[i] = s->packed_bytes;
+      s->packed_bytes = add_sizes(s->packed_bytes, align_up(packed));
+    }
   }
   return PKT_OK;
+}
+
+static void free_tables(pkt_session* s) {
+  free(s->tensors);
+  free(s->operand_ptrs);
+  free(s->nodes);
+  free(s->kernels);
+  free(s->profile_ns);
+  free(s->packed_offset);
+}
+
+/* Activations, then kernel scratch, then repacked weights. */
+static size_t arena_layout(const pkt_session* s, size_t scratch, size_t* scratch_offset, size_t* packed_offset) {
+  *scratch_offset = align_up((size_t)s->program->arena_bytes);
+  *packed_offset = add_sizes(*scratch_offset, align_up(scratch));
+  return add_sizes(*packed_offset, s->packed_bytes);
 }
 
 size_t pkt_session_required_arena(const pkt_program* program, int num_threads) {
@@ -98,15 +128,11 @@ size_t pkt_session_required_arena(const pkt_program* program, int num_threads) {
   memset(&s, 0, sizeof s);
   s.program = program;
   s.num_threads = resolve_threads(num_threads);
-  size_t scratch = 0;
+  size_t scratch = 0, scratch_offset, packed_offset;
   pkt_err err = {NULL, 0};
   size_t total = 0;
-  if (program && build_nodes(&s, &scratch, &err) == PKT_OK) total = align_up((size_t)program->arena_bytes) + align_up(scratch);
-  free(s.tensors);
-  free(s.operand_ptrs);
-  free(s.nodes);
-  free(s.kernels);
-  free(s.profile_ns);
+  if (program && build_nodes(&s, &scratch, &err) == PKT_OK) total = arena_layout(&s, scratch, &scratch_offset, &packed_offset);
+  free_tables(&s);
   return total;
 }
 
@@ -114,11 +140,7 @@ void pkt_session_free(pkt_session* s) {
   if (!s) return;
   pkt_threadpool_free(s->pool);
   if (s->owns_arena) pkt_aligned_free(s->arena);
-  free(s->tensors);
-  free(s->operand_ptrs);
-  free(s->nodes);
-  free(s->kernels);
-  free(s->profile_ns);
+  free_tables(s);
   free(s);
 }
 
@@ -135,8 +157,12 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
   size_t scratch = 0;
   pkt_status st = build_nodes(s, &scratch, &err);
   if (st) goto fail;
-  s->scratch_offset = align_up((size_t)program->arena_bytes);
-  size_t need = s->scratch_offset + align_up(scratch);
+  size_t packed_offset;
+  size_t need = arena_layout(s, scratch, &s->scratch_offset, &packed_offset);
+  if (need == SIZE_MAX) {
+    st = pkt_fail(&err, PKT_OUT_OF_MEMORY, "the program's arena, scratch and packed weights overflow the address space");
+    goto fail;
+  }
   if (opt.arena) {
     if ((uintptr_t)opt.arena % PKT_ALIGNMENT) {
       st = pkt_fail(&err, PKT_BAD_ALIGNMENT, "caller arena is not 64-byte aligned");
@@ -168,6 +194,10 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
   for (int i = 0; i < program->n_instructions; i++) {
     s->nodes[i].scratch = s->arena + s->scratch_offset;
     s->nodes[i].pool = s->pool;
+    if (s->packed_offset[i] != SIZE_MAX) {
+      s->nodes[i].packed = s->arena + packed_offset + s->packed_offset[i];
+      s->kernels[i]->pack(&s->nodes[i], s->arena + packed_offset + s->packed_offset[i]);
+    }
   }
   *out = s;
   return PKT_OK;
@@ -177,6 +207,10 @@ fail:
 }
 
 int pkt_session_num_threads(const pkt_session* s) { return s ? s->num_threads : 0; }
+size_t pkt_session_packed_bytes(const pkt_session* s) { return s ? s->packed_bytes : 0; }
+const char* pkt_session_isa(const pkt_session* s) {
+  return pkt_isa_name(s && s->program->n_instructions ? (pkt_isa)s->nodes[0].isa : pkt_cpu_isa());
+}
 
 void* pkt_session_input_data(pkt_session* s, int i) {
   if (!s || i < 0 || i >= s->program->n_inputs) return NULL;

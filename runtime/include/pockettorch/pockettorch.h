@@ -90,6 +90,10 @@ void pkt_session_free(pkt_session* session);
 /* Bytes a caller-supplied arena needs (planned activations plus kernel scratch). */
 size_t pkt_session_required_arena(const pkt_program* program, int num_threads);
 int pkt_session_num_threads(const pkt_session* session);
+/* Bytes of weights the kernels repacked for this CPU at session creation (part of the arena). */
+size_t pkt_session_packed_bytes(const pkt_session* session);
+/* The SIMD instruction set the kernels use: "avx512", "avx2", "neon" or "portable". */
+const char* pkt_session_isa(const pkt_session* session);
 
 /* Input and output buffers live in the arena; write inputs there, read outputs after a run.
  * The memory plan reuses input bytes once they are last read, so set the inputs before every run. */
