@@ -10,16 +10,17 @@ from pockettorch.errors import PocketTorchError
 
 
 def _component_commands():
+    from pockettorch.device.cli import COMMANDS as device_commands
     from pockettorch.exporter.cli import COMMANDS as exporter_commands
     from pockettorch.runtime.cli import COMMANDS as runtime_commands
 
-    return [*exporter_commands, *runtime_commands]
+    return [*exporter_commands, *runtime_commands, *device_commands]
 
 
 @click.group(context_settings={"auto_envvar_prefix": "POCKETTORCH", "help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pockettorch")
 def cli():
-    """PocketTorch: export PyTorch models to .ptm programs, inspect them and run them."""
+    """PocketTorch: export PyTorch models to .ptm programs, inspect and run them, benchmark them on devices."""
 
 
 for _command in _component_commands():

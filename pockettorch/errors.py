@@ -1,6 +1,6 @@
 """The error catalogue: one table that every language's error type is generated from.
 
-Codes are grouped in ranges (general 1-15, program loading 16-47, execution 48-63, export 64-95)
+Codes are grouped in ranges (general 1-15, program loading 16-47, execution 48-63, export 64-95, devices 96-127)
 so a number alone tells where a failure happened. The C `pkt_status` enum and strings
 (`runtime/include/pockettorch/status.h`, `runtime/src/status.c`) are generated from this table by
 `python -m pockettorch.runtime.codegen`; the Python exception classes below are built from it at import.
@@ -53,6 +53,14 @@ CATALOGUE: tuple[ErrorSpec, ...] = (
     ErrorSpec(65, "EXPORT_FAILED", "torch.export could not capture the model.", "Make the model traceable by torch.export (see the error above for the failing line)."),
     ErrorSpec(66, "DYNAMIC_SHAPE", "The model has a data-dependent or dynamic shape.", "PocketTorch programs have static shapes; export with fixed-size example inputs."),
     ErrorSpec(67, "BAD_MODEL_ARGS", "The model or its example inputs are not usable for export.", "Pass an nn.Module and a tuple of example tensors."),
+    # devices
+    ErrorSpec(96, "DEVICE_NOT_FOUND", "No device with that serial is connected.", "Run `pockettorch devices` to list the devices that exist."),
+    ErrorSpec(97, "DEVICE_DISCONNECTED", "The device disconnected during the operation.", "Reconnect the device (check the cable or network) and run the command again."),
+    ErrorSpec(98, "DEVICE_TIMEOUT", "A device command did not finish within its timeout.", "Raise the timeout, or check the device is responsive."),
+    ErrorSpec(99, "DEVICE_COMMAND_FAILED", "A command on the device failed.", "Read the command's output in the error for the cause."),
+    ErrorSpec(100, "DEVICE_STORAGE_FULL", "The device has no space left.", "Free space on the device (e.g. /data/local/tmp) and try again."),
+    ErrorSpec(101, "DEVICE_TOOL_MISSING", "A tool the device backend needs is not installed.", "Install the tool named in the error."),
+    ErrorSpec(102, "VERIFICATION_FAILED", "The model's outputs on the device differ from the reference.", "Compare the per-output errors in the report; check the runtime version on the device."),
 )
 
 BY_CODE = {e.code: e for e in CATALOGUE}
@@ -70,9 +78,12 @@ class PocketTorchError(Exception):
     status_name = "INTERNAL"
     hint = ""
 
-    def __init__(self, detail: str = "", hint: str | None = None):
+    def __init__(self, detail: str = "", hint: str | None = None, **context):
         spec = BY_CODE[self.code]
         self.detail = detail
+        self.context = context  # e.g. command, output, exit_code, serial for device errors
+        for key, value in context.items():
+            setattr(self, key, value)
         if hint is not None:
             self.hint = hint
         text = detail or spec.message

@@ -39,6 +39,13 @@ static const status_entry k_statuses[] = {
     {65, "PKT_EXPORT_FAILED", "torch.export could not capture the model.", "Make the model traceable by torch.export (see the error above for the failing line)."},
     {66, "PKT_DYNAMIC_SHAPE", "The model has a data-dependent or dynamic shape.", "PocketTorch programs have static shapes; export with fixed-size example inputs."},
     {67, "PKT_BAD_MODEL_ARGS", "The model or its example inputs are not usable for export.", "Pass an nn.Module and a tuple of example tensors."},
+    {96, "PKT_DEVICE_NOT_FOUND", "No device with that serial is connected.", "Run `pockettorch devices` to list the devices that exist."},
+    {97, "PKT_DEVICE_DISCONNECTED", "The device disconnected during the operation.", "Reconnect the device (check the cable or network) and run the command again."},
+    {98, "PKT_DEVICE_TIMEOUT", "A device command did not finish within its timeout.", "Raise the timeout, or check the device is responsive."},
+    {99, "PKT_DEVICE_COMMAND_FAILED", "A command on the device failed.", "Read the command's output in the error for the cause."},
+    {100, "PKT_DEVICE_STORAGE_FULL", "The device has no space left.", "Free space on the device (e.g. /data/local/tmp) and try again."},
+    {101, "PKT_DEVICE_TOOL_MISSING", "A tool the device backend needs is not installed.", "Install the tool named in the error."},
+    {102, "PKT_VERIFICATION_FAILED", "The model's outputs on the device differ from the reference.", "Compare the per-output errors in the report; check the runtime version on the device."},
 };
 
 static const status_entry* find(pkt_status status) {

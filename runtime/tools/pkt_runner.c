@@ -34,6 +34,7 @@ typedef struct options {
   const char* output_dir;
   const char* json_path;
   int profile;
+  int samples; /* --samples: every timed latency in the JSON */
 } options;
 
 static void usage(FILE* f) {
@@ -47,7 +48,8 @@ static void usage(FILE* f) {
           "  --input FILE    one .npy per program input, in input order, or NAME=FILE by input name;\n"
           "                  several files may follow one --input\n"
           "  --output-dir D  write the outputs of the last run as D/output_<i>.npy\n"
-          "  --profile       per-operator times in the JSON (\"ops\")\n"
+          "  --profile       per-operator times in the JSON (\"ops\", and \"instructions\" in program order)\n"
+          "  --samples       every timed latency in the JSON (\"samples_ms\")\n"
           "  --json FILE     also write the JSON object to FILE\n"
           "Prints one JSON object (schema " RUN_SCHEMA ", see RUN_JSON.md) to stdout.\n"
           "Exit status: 0 ok, 1 load/run/input error, 2 bad usage.\n");
@@ -130,6 +132,8 @@ static int parse_args(int argc, char** argv, options* o) {
       o->json_path = v;
     } else if (!strcmp(a, "--profile")) {
       o->profile = 1;
+    } else if (!strcmp(a, "--samples")) {
+      o->samples = 1;
     } else if (a[0] == '-' && a[1] != 0) {
       return usage_error("unknown option %s", a);
     } else if (!o->model) {
@@ -416,6 +420,7 @@ int main(int argc, char** argv) {
   pkt_program* prog = NULL;
   pkt_session* sess = NULL;
   double* samples = NULL;
+  double* instr_ms = NULL;
   op_total* ops = NULL;
   input_set inputs = {0, NULL, NULL};
   jw w;
@@ -472,7 +477,7 @@ int main(int argc, char** argv) {
     while (k < n_ops && strcmp(ops[k].op, name) != 0) k++;
     if (k == n_ops) ops[n_ops++].op = name;
   }
-  double* instr_ms = calloc((size_t)n_instr + 1, sizeof *instr_ms);
+  instr_ms = calloc((size_t)n_instr + 1, sizeof *instr_ms);
   if (!instr_ms) {
     rc = run_error(PKT_OUT_OF_MEMORY, "no memory for the profile");
     goto done;
@@ -480,7 +485,6 @@ int main(int argc, char** argv) {
   pkt_session_enable_profiling(sess, o.profile);
   for (long i = 0; i < o.iters; i++) {
     if ((st = reset_inputs(sess, &inputs))) {
-      free(instr_ms);
       rc = run_error(st, "cannot copy the inputs into the session of %s", o.model);
       goto done;
     }
@@ -488,7 +492,6 @@ int main(int argc, char** argv) {
     st = pkt_session_run(sess);
     samples[i] = now_ms() - t0;
     if (st) {
-      free(instr_ms);
       rc = run_error(st, "run %ld of %s failed: %s", i, o.model, pkt_status_message(st));
       goto done;
     }
@@ -506,7 +509,6 @@ int main(int argc, char** argv) {
       }
     profile_total += instr_ms[i];
   }
-  free(instr_ms);
   qsort(ops, (size_t)n_ops, sizeof *ops, cmp_op_total);
 
   if (o.output_dir) {
@@ -568,6 +570,23 @@ int main(int argc, char** argv) {
       jw_end_object(&w);
     }
     jw_end_array(&w);
+    jw_key(&w, "instructions");
+    jw_begin_array(&w);
+    for (int i = 0; i < n_instr; i++) {
+      jw_begin_object(&w);
+      jw_key(&w, "index"); jw_int(&w, i);
+      jw_key(&w, "op"); jw_string(&w, pkt_program_instruction_op(prog, i));
+      jw_key(&w, "source"); jw_string(&w, pkt_program_instruction_source(prog, i));
+      jw_key(&w, "ms"); jw_double(&w, instr_ms[i] / (double)o.iters);
+      jw_end_object(&w);
+    }
+    jw_end_array(&w);
+  }
+  if (o.samples) {
+    jw_key(&w, "samples_ms");
+    jw_begin_array(&w);
+    for (long i = 0; i < o.iters; i++) jw_double(&w, samples[i]);
+    jw_end_array(&w);
   }
   jw_end_object(&w);
   if (w.failed) {
@@ -591,6 +610,7 @@ done:
   free_inputs(&inputs);
   jw_free(&w);
   free(samples);
+  free(instr_ms);
   free(ops);
   pkt_session_free(sess);
   pkt_program_free(prog);

@@ -133,7 +133,10 @@ def test_profile(runner, mlp):
     path, _, _ = mlp
     report = run_json(runner, path, "--iters", "5", "--warmup", "0", "--profile")
     ops = report["ops"]
-    assert set(report) == TOP_KEYS | {"ops"}
+    assert set(report) == TOP_KEYS | {"ops", "instructions"}
+    program_order = pockettorch.load(path).instructions()
+    assert [(i["op"], i["source"]) for i in report["instructions"]] == program_order
+    assert sum(i["ms"] for i in report["instructions"]) * 5 == pytest.approx(sum(o["total_ms"] for o in report["ops"]))
     by_op = {o["op"]: o for o in ops}
     assert set(by_op) == {op for op, _ in pockettorch.load(path).instructions()}
     assert by_op["linear"]["calls"] == 3 * 5  # three linear instructions, five timed runs
@@ -266,3 +269,11 @@ def test_npy_mutants_under_sanitizers(mlp, tmp_path):
         assert "Sanitizer" not in proc.stderr and "runtime error" not in proc.stderr, proc.stderr[-4000:]
         codes.add(proc.returncode)
     assert codes == {0, 1} or codes == {1}
+
+
+def test_samples_are_every_timed_latency(runner, mlp):
+    path, _, _ = mlp
+    report = run_json(runner, path, "--iters", "7", "--warmup", "1", "--samples")
+    samples = report["samples_ms"]
+    assert len(samples) == 7 and all(s > 0 for s in samples)
+    assert min(samples) == pytest.approx(report["latency_ms"]["min"]) and max(samples) >= report["latency_ms"]["p99"] - 1e-9

@@ -6,7 +6,7 @@
 extern "C" {
 #endif
 
-/* Status codes, grouped: 0 ok, 1-15 general, 16-47 program loading, 48-63 execution, 64-95 export. */
+/* Status codes, grouped: 0 ok, 1-15 general, 16-47 program loading, 48-63 execution, 64-95 export, 96-127 devices. */
 typedef enum pkt_status {
   PKT_OK = 0, /* Success. */
   PKT_INTERNAL = 1, /* Internal error in PocketTorch. */
@@ -38,6 +38,13 @@ typedef enum pkt_status {
   PKT_EXPORT_FAILED = 65, /* torch.export could not capture the model. */
   PKT_DYNAMIC_SHAPE = 66, /* The model has a data-dependent or dynamic shape. */
   PKT_BAD_MODEL_ARGS = 67, /* The model or its example inputs are not usable for export. */
+  PKT_DEVICE_NOT_FOUND = 96, /* No device with that serial is connected. */
+  PKT_DEVICE_DISCONNECTED = 97, /* The device disconnected during the operation. */
+  PKT_DEVICE_TIMEOUT = 98, /* A device command did not finish within its timeout. */
+  PKT_DEVICE_COMMAND_FAILED = 99, /* A command on the device failed. */
+  PKT_DEVICE_STORAGE_FULL = 100, /* The device has no space left. */
+  PKT_DEVICE_TOOL_MISSING = 101, /* A tool the device backend needs is not installed. */
+  PKT_VERIFICATION_FAILED = 102, /* The model's outputs on the device differ from the reference. */
 } pkt_status;
 
 /* "PKT_BAD_MAGIC" etc.; "PKT_UNKNOWN_STATUS" for codes not in the catalogue. */

@@ -1,0 +1,157 @@
+"""`pockettorch devices | deploy | bench | verify`."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+import click
+
+from pockettorch import errors
+
+
+def backends(adb_server: str | None = None):
+    """The host, plus Android devices when an adb server answers."""
+    from pockettorch.device.host import HostBackend
+
+    found = [HostBackend()]
+    try:
+        from pockettorch.device.android import AndroidBackend
+    except ImportError:
+        return found
+    found.append(AndroidBackend(adb_server))
+    return found
+
+
+def all_devices(adb_server: str | None = None):
+    devices = []
+    for backend in backends(adb_server):
+        devices.extend(backend.devices())
+    return devices
+
+
+def find_device(serial: str | None, adb_server: str | None = None):
+    serial = serial or os.environ.get("ANDROID_SERIAL") or "host"
+    devices = all_devices(adb_server)
+    for d in devices:
+        if d.serial == serial:
+            return d
+    known = ", ".join(d.serial for d in devices) or "none"
+    raise errors.DeviceNotFoundError(f"no device '{serial}'; connected: {known}", serial=serial)
+
+
+DEVICE = click.option("--device", "serial", envvar="ANDROID_SERIAL", help="Device serial, or 'host' (default: $ANDROID_SERIAL, else host).")
+ADB = click.option("--adb-server", envvar="ADB_SERVER_SOCKET", help="adb server as host:port or tcp:host:port (default 127.0.0.1:5037).")
+MODEL = click.argument("model", type=click.Path(exists=True, dir_okay=False))
+
+
+@click.command("devices")
+@ADB
+@click.option("--json", "as_json", is_flag=True)
+def devices_command(adb_server, as_json):
+    """List the host and every adb device (serial, model, SoC/ABI, OS version, state)."""
+    rows = [d.info().as_dict() for d in all_devices(adb_server)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['serial']:<24} {r['platform']:<8} {r['state']:<12} {r['abi']:<12} {r['model'][:24]:<24} "
+                   f"{r['soc'][:32]:<32} {r['os_version']}")
+
+
+@click.command("deploy")
+@MODEL
+@DEVICE
+@ADB
+def deploy_command(model, serial, adb_server):
+    """Push the runner and MODEL to the device (files already there, by content hash, are skipped)."""
+    from pockettorch.device.bench import deploy
+
+    device = find_device(serial, adb_server)
+    r = deploy(device, model)
+    for path in r["pushed"]:
+        click.echo(f"pushed  {path}")
+    for path in r["skipped"]:
+        click.echo(f"present {path}")
+
+
+def _print_result(r: dict) -> None:
+    lat = r["latency_ms"]
+    d = r["device"]
+    click.echo(f"{r.get('model')} on {d['serial']} ({d['model'] or d['platform']}, {d['abi']}, {r.get('isa', '?')}), "
+               f"{r['threads']} thread(s), {r['iters']} iterations")
+    click.echo(f"  load {r['load_ms']:.2f} ms, first inference {r['first_inference_ms']:.3f} ms, "
+               f"peak RSS {r.get('peak_rss_kb', 0) / 1024:.1f} MiB, arena {r.get('arena_bytes', 0) / 2**20:.1f} MiB")
+    click.echo("  latency ms: " + "  ".join(f"{k} {lat[k]:.3f}" for k in ("min", "median", "p90", "p99", "mean", "std",
+                                                                          "trimmed_mean") if lat.get(k) is not None))
+    for row in r.get("ops") or []:
+        click.echo(f"  {row['op']:<18} x{row['calls']:<4} {row['total_ms']:8.3f} ms  avg {row['avg_ms']:.4f} "
+                   f"{100 * row['share']:5.1f}%")
+    p = r.get("power") or {}
+    if p.get("available"):
+        line = f"  power {p['average_mw']:.0f} mW, {p['energy_per_inference_mj']:.3f} mJ/inference ({p['sample_rate_hz']:.1f} Hz)"
+        click.echo(line + (f"\n  caveat: {p['caveat']}" if p.get("caveat") else ""))
+    elif r["options"]["power"]:
+        click.echo(f"  power unavailable: {p.get('reason')}")
+    for flag in r.get("flags") or []:
+        click.echo(f"  warning: {flag}")
+
+
+@click.command("bench")
+@MODEL
+@DEVICE
+@ADB
+@click.option("--iters", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--warmup", default=10, show_default=True, type=click.IntRange(0))
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(0), help="0: one per big core.")
+@click.option("--cpus", help="Pin the run to these CPUs (taskset list, e.g. 4-7).")
+@click.option("--cooldown", default=0.0, type=click.FloatRange(0), help="Seconds to rest before measuring.")
+@click.option("--profile-ops", is_flag=True, help="Time each op (one extra profiled inference).")
+@click.option("--power", is_flag=True, help="Sample power during the measured window.")
+@click.option("--keep", is_flag=True, help="Leave the runner and model on the device.")
+@click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(1), help="Seconds before the run is abandoned.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the result JSON here.")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), help="Write a Chrome trace-event JSON (Perfetto).")
+def bench_command(model, serial, adb_server, json_path, trace_path, **opts):
+    """Benchmark MODEL on a device: latency distribution, load time, memory, per-op profile, power."""
+    from pockettorch.device.bench import BenchOptions, bench
+    from pockettorch.device.trace import build_trace
+
+    device = find_device(serial, adb_server)
+    try:
+        r = bench(device, model, BenchOptions(**opts))
+    except errors.PocketTorchError as exc:
+        partial = getattr(exc, "partial", None)
+        if json_path and partial:
+            pathlib.Path(json_path).write_text(json.dumps(dict(partial, error=str(exc)), indent=2) + "\n")
+            click.echo(f"kept what was measured in {json_path}", err=True)
+        raise
+    _print_result(r)
+    if json_path:
+        pathlib.Path(json_path).write_text(json.dumps(r, indent=2) + "\n")
+    if trace_path:
+        pathlib.Path(trace_path).write_text(json.dumps(build_trace(r)) + "\n")
+
+
+@click.command("verify")
+@MODEL
+@DEVICE
+@ADB
+@click.option("--tolerance", default=1e-4, show_default=True, help="Allowed error relative to each output's max magnitude.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def verify_command(model, serial, adb_server, tolerance, json_path):
+    """Run the reference inputs stored at export (--reference) on the device and compare the outputs."""
+    from pockettorch.device.bench import verify
+
+    r = verify(find_device(serial, adb_server), model, tol=tolerance)
+    for o in r["outputs"]:
+        click.echo(f"  {'PASS' if o['pass'] else 'FAIL'} {o['name']}: max error {o['max_abs_error']:.3g} "
+                   f"(reference max {o['max_abs_reference']:.3g})")
+    if json_path:
+        pathlib.Path(json_path).write_text(json.dumps(r, indent=2) + "\n")
+    if not r["pass"]:
+        raise errors.VerificationFailedError(f"{r['model']} differs from its reference on {r['device']['serial']}")
+    click.echo(f"{r['model']}: all {len(r['outputs'])} output(s) match on {r['device']['serial']}")
+
+
+COMMANDS = [devices_command, deploy_command, bench_command, verify_command]

@@ -1,0 +1,79 @@
+"""Power sampling during the measured window: a background thread polls the device's readings.
+
+Android: battery current (uA) and voltage (uV) from sysfs give power; the host: RAPL energy counters.
+What a device does not expose is reported as unavailable, never estimated.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from pockettorch import errors
+from pockettorch.device.base import Device
+
+
+def power_mw(sample: dict[str, float]) -> float | None:
+    if "power_mw" in sample:
+        return sample["power_mw"]
+    if "current_ua" in sample and "voltage_uv" in sample:
+        return abs(sample["current_ua"]) * sample["voltage_uv"] / 1e9
+    return None
+
+
+class PowerSampler:
+    """Polls device.sample() every `interval` seconds between start() and stop()."""
+
+    def __init__(self, device: Device, interval: float = 0.1):
+        self.device = device
+        self.interval = interval
+        self.samples: list[dict[str, float]] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="pkt-power", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                reading = self.device.sample()
+            except errors.PocketTorchError as exc:  # a lost device ends sampling; the run reports the loss
+                self.errors.append(str(exc))
+                return
+            reading = dict(reading, t_s=time.monotonic() - self._t0)
+            mw = power_mw(reading)
+            if mw is not None:
+                reading["power_mw"] = mw
+            self.samples.append(reading)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def summary(self, window_s: float, inferences: int, charging: bool | None) -> dict[str, Any]:
+        """Average power and energy per inference over the window, or why they are unavailable."""
+        duration = self.samples[-1]["t_s"] - self.samples[0]["t_s"] if len(self.samples) > 1 else 0.0
+        rate = (len(self.samples) - 1) / duration if duration > 0 else 0.0
+        out: dict[str, Any] = {"samples": self.samples, "sample_rate_hz": rate, "errors": self.errors}
+        powers = [s["power_mw"] for s in self.samples if "power_mw" in s]
+        energies = [s["energy_uj"] for s in self.samples if "energy_uj" in s]
+        if len(energies) > 1 and duration > 0:
+            avg_mw = (energies[-1] - energies[0]) / 1e3 / duration
+        elif powers:
+            avg_mw = sum(powers) / len(powers)
+        else:
+            out.update(available=False, reason="the device exposes no power or energy readings here")
+            return out
+        out.update(available=True, average_mw=avg_mw,
+                   energy_per_inference_mj=avg_mw * window_s / inferences if inferences else None)
+        if charging:
+            out["caveat"] = ("the device was charging over USB: battery current mixes charger input and consumption, "
+                             "so these power figures understate the model's draw; unplug or use a power meter")
+        return out
