@@ -3,7 +3,7 @@
  * lanes) with these macros defined:
  *   WG_NAME(x)  suffixes the function name      WG_TARGET  function attributes (target ISA)
  *   wg_v        the vector type (or float)       WG_VW      its lane count (divides 16)
- *   WG_LINKAGE  static or empty
+ *   WG_LINKAGE  static or empty                  WG_EMIT    stores one channel group of a tile
  * Channel counts are padded to multiples of 16 in every buffer, so there are no channel tails; all
  * buffers are 64-byte aligned (scratch from the arena), so vectors are loaded by plain dereference.
  * No intrinsics: the arithmetic is written once on GNU vector extensions. */
@@ -47,10 +47,10 @@ WG_LINKAGE WG_TARGET void WG_NAME(wg_input_block)(const wg_run* r, int64_t t0, i
   }
 }
 
-/* Y = A^T m A (+ bias) for tiles [t0, t0 + nt) and output channels [c0, c0 + cw) (cw a multiple of
- * 32, the chunk's padded width); Mb[pos][ti][c] with position stride TB * CC, tile stride CC. The
- * 4x4 x cw results of one tile go through Yt[16][CC] and are scattered into the NCHW output with the
- * activation, clipped at the image's right and bottom edges. */
+/* Y = A^T m A + bias for tiles [t0, t0 + nt) and output channels [c0, c0 + cw) (cw a multiple of
+ * 32, the chunk's padded width); Mb[pos][ti][c] with position stride TB * CC, tile stride CC. Each
+ * group of WG_VW channels of a tile (16 pixel vectors) goes to WG_EMIT, which transposes it into the
+ * NCHW output with the fused activation, clipped at the image's right and bottom edges. */
 WG_LINKAGE WG_TARGET void WG_NAME(wg_output_block)(const wg_run* r, int64_t t0, int64_t nt, int64_t c0, int64_t cw,
                                               const float* Mb, float* Yt) {
   const wg_plan* p = &r->p;
@@ -58,7 +58,9 @@ WG_LINKAGE WG_TARGET void WG_NAME(wg_output_block)(const wg_run* r, int64_t t0, 
   const int64_t cvalid = p->O - c0 < cw ? p->O - c0 : cw;
   for (int64_t ti = 0; ti < nt; ti++) {
     const float* m = Mb + ti * CC;
-    for (int64_t c = 0; c < cw; c += WG_VW) {
+    wg_tile_out to;
+    wg_tile_locate(r, t0 + ti, c0, &to);
+    for (int64_t c = 0; c < cvalid; c += WG_VW) {
       wg_v s[4][6];
       for (int j = 0; j < 6; j++) {
         const float* col = m + (int64_t)j * ps + c;
@@ -70,18 +72,18 @@ WG_LINKAGE WG_TARGET void WG_NAME(wg_output_block)(const wg_run* r, int64_t t0, 
         s[2][j] = a + 4.f * e;
         s[3][j] = b + 8.f * f + m5;
       }
-      wg_v bias = WG_LD(r->bias + c0 + c);
+      wg_v bias = WG_LD(r->bias + c0 + c), o[16];
       for (int i = 0; i < 4; i++) {
         wg_v m0 = s[i][0], m1 = s[i][1], m2 = s[i][2], m3 = s[i][3], m4 = s[i][4], m5 = s[i][5];
         wg_v a = m1 + m2, b = m1 - m2, e = m3 + m4, f = m3 - m4;
-        float* y = Yt + (int64_t)(i * 4) * CC + c;
-        WG_ST(y, m0 + a + e + bias);
-        WG_ST(y + CC, b + 2.f * f + bias);
-        WG_ST(y + 2 * CC, a + 4.f * e + bias);
-        WG_ST(y + 3 * CC, b + 8.f * f + m5 + bias);
+        o[i * 4] = m0 + a + e + bias;
+        o[i * 4 + 1] = b + 2.f * f + bias;
+        o[i * 4 + 2] = a + 4.f * e + bias;
+        o[i * 4 + 3] = b + 8.f * f + m5 + bias;
       }
+      int nc = (int)(cvalid - c < WG_VW ? cvalid - c : WG_VW);
+      WG_EMIT(r, &to, c, nc, o, Yt);
     }
-    wg_scatter_tile(r, t0 + ti, c0, cvalid, Yt);
   }
 }
 

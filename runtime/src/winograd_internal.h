@@ -38,7 +38,26 @@ static inline int64_t wg_xp_row(const wg_plan* p, int64_t r0, int64_t row) {
   return 4 * (row - r0) + 2 * (row / p->th - r0 / p->th);
 }
 
-void wg_scatter_tile(const wg_run* r, int64_t g, int64_t c0, int64_t cvalid, const float* Yt);
+/* Where one tile's outputs go: out[n][c0][oy][ox], the valid rows and columns (the last tile row and
+ * column may be partial). */
+typedef struct wg_tile_out {
+  float* base;
+  int64_t plane, OW;
+  int vi, vj;
+} wg_tile_out;
+
+static inline void wg_tile_locate(const wg_run* r, int64_t g, int64_t c0, wg_tile_out* to) {
+  const wg_plan* p = &r->p;
+  int64_t tpi = p->th * p->tw, n = g / tpi, rem = g % tpi, oy = 4 * (rem / p->tw), ox = 4 * (rem % p->tw);
+  to->vi = (int)(p->OH - oy < 4 ? p->OH - oy : 4);
+  to->vj = (int)(p->OW - ox < 4 ? p->OW - ox : 4);
+  to->plane = p->OH * p->OW;
+  to->OW = p->OW;
+  to->base = r->y + ((n * p->O + c0) * p->OH + oy) * p->OW + ox;
+}
+
+/* Scalar store of channels [c, c + nc) of a tile from vals[16 pixels][vw channels], with activation. */
+void wg_emit_scalar(const wg_run* r, const wg_tile_out* to, int64_t c, int nc, const float* vals, int vw);
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PKT_WG_HAVE_X86 1
