@@ -1,6 +1,11 @@
 /* Winograd convolution for 3x3, stride-1, dilation-1, ungrouped conv2d (the bulk of ResNet-style
  * nets): fewer multiplications than direct or im2col convolution. conv2d.c calls these when
- * pkt_winograd_applies() says so; the transformed weights are packed once per session. */
+ * pkt_winograd_applies() says so; the transformed weights are packed once per session.
+ *
+ * F(4x4, 3x3): 36 transformed values per 3x3 kernel, so the packed weights take 4x the bytes of the
+ * conv's weight. scratch_size() depends on node->num_threads (set it before asking). run() reads
+ * node->inputs/outputs/params/isa/pool and the two buffers it is given, allocates nothing, and may be
+ * called for any 3x3 / stride 1 / dilation 1 / groups 1 float32 conv; applies() adds the size rules. */
 #ifndef PKT_WINOGRAD_H
 #define PKT_WINOGRAD_H
 
