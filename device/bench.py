@@ -45,7 +45,7 @@ def _sha256(path: str | os.PathLike) -> str:
 def deploy(device: Device, model: str | os.PathLike, runner: str | os.PathLike | None = None) -> dict[str, Any]:
     """Push the runner and the model unless identical files are already there (by sha256)."""
     if runner is None:
-        runner = runner_for(device.info().abi)
+        runner = runner_for(device.info())
     pushed, skipped = [], []
     remote = {}
     for kind, local in (("runner", runner), ("model", model)):

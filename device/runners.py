@@ -1,23 +1,21 @@
-"""The pkt_runner binary for a device's ABI: the host build, or a static cross-build made with ziglang."""
+"""The pkt_runner binary for a device: the host build for the host, a static cross-build (ziglang, musl)
+for every other device, whatever its ABI, since a phone has neither our glibc nor our toolchain."""
 from __future__ import annotations
 
 import pathlib
-import platform
 
 from pockettorch import errors
-from pockettorch.device.host import ABI_OF_MACHINE
-
-HOST_ABI = ABI_OF_MACHINE.get(platform.machine().lower(), platform.machine())
+from pockettorch.device.base import DeviceInfo
 
 
-def runner_for(abi: str) -> pathlib.Path:
-    """Build (or reuse from the cache) a runner that runs on `abi`."""
-    if abi == HOST_ABI:
+def runner_for(info: DeviceInfo) -> pathlib.Path:
+    """Build (or reuse from the cache) a runner for the device."""
+    if info.platform == "host":
         from pockettorch.runtime.build import build_runner
 
         return pathlib.Path(build_runner())
-    try:
-        from pockettorch.runtime.cross import build_runner_for
-    except ImportError:  # pragma: no cover - cross builds ship with the runtime
-        raise errors.DeviceToolMissingError(f"no cross-build support for {abi} in this installation") from None
-    return pathlib.Path(build_runner_for(abi))
+    from pockettorch.runtime.cross import build_runner_for
+
+    if not info.abi:
+        raise errors.DeviceCommandFailedError(f"{info.serial} reports no CPU ABI (ro.product.cpu.abi)", serial=info.serial)
+    return pathlib.Path(build_runner_for(info.abi))
