@@ -1,6 +1,8 @@
 /* GEMM driver, B packing and the portable micro-kernel (see gemm.h). */
 #include "gemm.h"
 
+#include <math.h>
+
 #include "cpu.h"
 
 size_t pkt_gemm_packed_size(int64_t K, int64_t N) {
@@ -61,7 +63,8 @@ static void run_tile(const gemm_job* j, int64_t rb, int64_t p) {
   int64_t m0 = rb * j->mr, n0 = p * PKT_GEMM_NR;
   int mr = (int)(g->M - m0 < j->mr ? g->M - m0 : j->mr);
   int nr = (int)(g->N - n0 < PKT_GEMM_NR ? g->N - n0 : PKT_GEMM_NR);
-  j->ukernel(g->K, g->A + m0 * g->lda, g->lda, mr, g->packed_b + p * g->K * PKT_GEMM_NR, g->C + m0 * g->ldc + n0,
+  int64_t ps = g->panel_stride ? g->panel_stride : g->K * PKT_GEMM_NR;
+  j->ukernel(g->K, g->A + m0 * g->lda, g->lda, mr, g->packed_b + p * ps, g->C + m0 * g->ldc + n0,
              g->ldc, nr, g->bias ? g->bias + n0 : NULL, g->act, g->act_min, g->act_max);
 }
 
@@ -104,10 +107,78 @@ void pkt_gemm(const pkt_node* node, int isa, const pkt_gemm_args* g) {
   int64_t panel_bytes = g->K * PKT_GEMM_NR * (int64_t)sizeof(float);
   j.panels_per_chunk = panel_bytes > 0 ? (256 * 1024) / panel_bytes : j.panels;
   if (j.panels_per_chunk < 1) j.panels_per_chunk = 1;
-  int threads = node ? node->num_threads : 1;
-  j.split_rows = j.row_blocks >= 2 * (int64_t)threads || j.panels < threads;
-  if (node)
+  int threads = node && node->pool ? node->num_threads : 1;
+  if ((double)g->M * (double)g->N * (double)g->K < (double)PKT_GEMM_SERIAL_MACS) threads = 1;
+  /* Split whichever dimension leaves the threads most evenly loaded (rows on a tie: each worker then
+   * reads only its own rows of A). Loads are compared as the busiest worker's rows x columns. */
+  if (threads > 1) {
+    int64_t rows_per = (j.row_blocks + threads - 1) / threads * j.mr, cols_per = (j.panels + threads - 1) / threads * PKT_GEMM_NR;
+    double row_load = (double)(rows_per < g->M ? rows_per : g->M) * (double)g->N;
+    double col_load = (double)(cols_per < g->N ? cols_per : g->N) * (double)g->M;
+    j.split_rows = row_load <= col_load;
+  } else {
+    j.split_rows = 1;
+  }
+  if (threads > 1)
     pkt_parallel_for(node, j.split_rows ? j.row_blocks : j.panels, gemm_range, &j);
   else
     gemm_range(&j, 0, j.split_rows ? j.row_blocks : j.panels);
+}
+
+/* ---- row helpers: dispatch and portable C ---- */
+float pkt_vec_max(int isa, const float* x, int64_t n) {
+#ifdef PKT_GEMM_HAVE_X86
+  if (isa == PKT_ISA_AVX512) return pkt_vec_max_avx512(x, n);
+  if (isa == PKT_ISA_AVX2) return pkt_vec_max_avx2(x, n);
+#endif
+#ifdef PKT_GEMM_HAVE_NEON
+  if (isa == PKT_ISA_NEON) return pkt_vec_max_neon(x, n);
+#endif
+  (void)isa;
+  float m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int l = 0; l < 4; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+  for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
+  float a = m[0] > m[1] ? m[0] : m[1], b = m[2] > m[3] ? m[2] : m[3];
+  return a > b ? a : b;
+}
+
+float pkt_vec_exp_sum(int isa, const float* x, float* y, int64_t n, float scale, float shift) {
+#ifdef PKT_GEMM_HAVE_X86
+  if (isa == PKT_ISA_AVX512) return pkt_vec_exp_sum_avx512(x, y, n, scale, shift);
+  if (isa == PKT_ISA_AVX2) return pkt_vec_exp_sum_avx2(x, y, n, scale, shift);
+#endif
+#ifdef PKT_GEMM_HAVE_NEON
+  if (isa == PKT_ISA_NEON) return pkt_vec_exp_sum_neon(x, y, n, scale, shift);
+#endif
+  (void)isa;
+  float s = 0.f;
+  for (int64_t i = 0; i < n; i++) {
+    float e = expf(x[i] * scale - shift);
+    if (y) y[i] = e;
+    s += e;
+  }
+  return s;
+}
+
+void pkt_vec_scale(int isa, float* x, int64_t n, float s) {
+#ifdef PKT_GEMM_HAVE_X86
+  if (isa == PKT_ISA_AVX512) {
+    pkt_vec_scale_avx512(x, n, s);
+    return;
+  }
+  if (isa == PKT_ISA_AVX2) {
+    pkt_vec_scale_avx2(x, n, s);
+    return;
+  }
+#endif
+#ifdef PKT_GEMM_HAVE_NEON
+  if (isa == PKT_ISA_NEON) {
+    pkt_vec_scale_neon(x, n, s);
+    return;
+  }
+#endif
+  (void)isa;
+  for (int64_t i = 0; i < n; i++) x[i] *= s;
 }
