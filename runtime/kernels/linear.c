@@ -1,7 +1,9 @@
 /* linear: y[m, n] = act(sum_k x[m, k] * w[n, k] + b[n]) over all leading dims of x.
- * A constant weight is packed once per session into GEMM panels (pack_size/pack); a weight computed
- * by the graph is packed into scratch on every run. The product runs on the shared packed GEMM
- * (runtime/src/gemm.h) with the bias and activation fused into its epilogue. */
+ * Several rows: a constant weight is packed once per session into GEMM panels (pack_size/pack), a
+ * weight computed by the graph is packed into scratch on every run, and the product runs on the
+ * shared packed GEMM (runtime/src/gemm.h) with the bias and activation fused into its epilogue.
+ * One row (batch-1 layers): every weight element is used once, so the weight is read in place by
+ * the GEMV (no packing: no load time, no second copy of the weights). */
 #include "kernel.h"
 #include "gemm.h"
 
@@ -41,14 +43,16 @@ pkt_status pkt_kernel_linear_prepare(const pkt_node* n, size_t* scratch, pkt_err
     return pkt_fail(err, PKT_BAD_OPERANDS, "weight [%lld, %lld] is too large to pack", (long long)w->dims[0],
                     (long long)w->dims[1]);
   /* Constants have data before the session exists; a computed weight is packed per run. */
-  *scratch = w->data ? 0 : bytes;
+  int64_t M = w->dims[0] ? y->numel / w->dims[0] : 0;
+  *scratch = (w->data || M <= 1) ? 0 : bytes;
   return pkt_check_act(n, PKT_LINEAR_ACT, err);
 }
 
 size_t pkt_kernel_linear_pack_size(const pkt_node* n) {
   const pkt_tensor* w = n->inputs[1];
   size_t bytes = 0;
-  if (!w->data || packed_bytes(w->dims[1], w->dims[0], &bytes)) return 0;
+  int64_t M = w->dims[0] ? n->outputs[0]->numel / w->dims[0] : 0;
+  if (!w->data || M <= 1 || packed_bytes(w->dims[1], w->dims[0], &bytes)) return 0;
   return bytes;
 }
 
@@ -61,7 +65,14 @@ void pkt_kernel_linear_pack(const pkt_node* n, void* packed) {
 pkt_status pkt_kernel_linear_run(const pkt_node* n) {
   const pkt_tensor *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
   if (y->numel == 0) return PKT_OK;
-  const int64_t N = w->dims[0], K = w->dims[1];
+  const int64_t N = w->dims[0], K = w->dims[1], M = y->numel / N;
+  const int act = (int)pkt_param_i(n, PKT_LINEAR_ACT);
+  const float lo = (float)pkt_param_f(n, PKT_LINEAR_ACT_MIN), hi = (float)pkt_param_f(n, PKT_LINEAR_ACT_MAX);
+  const float* bias = n->n_inputs == 3 ? n->inputs[2]->data : NULL;
+  if (M == 1) {
+    pkt_gemv(n, n->isa, N, K, x->data, w->data, K, bias, y->data, act, lo, hi);
+    return PKT_OK;
+  }
   const float* packed = n->packed;
   if (!packed) {
     float* dst = n->scratch;
@@ -70,7 +81,7 @@ pkt_status pkt_kernel_linear_run(const pkt_node* n) {
   }
   pkt_gemm_args g;
   memset(&g, 0, sizeof g);
-  g.M = y->numel / N;
+  g.M = M;
   g.N = N;
   g.K = K;
   g.A = x->data;
@@ -78,10 +89,10 @@ pkt_status pkt_kernel_linear_run(const pkt_node* n) {
   g.packed_b = packed ? packed : (const float*)y->data; /* K == 0: never read */
   g.C = y->data;
   g.ldc = N;
-  g.bias = n->n_inputs == 3 ? n->inputs[2]->data : NULL;
-  g.act = (int)pkt_param_i(n, PKT_LINEAR_ACT);
-  g.act_min = (float)pkt_param_f(n, PKT_LINEAR_ACT_MIN);
-  g.act_max = (float)pkt_param_f(n, PKT_LINEAR_ACT_MAX);
+  g.bias = bias;
+  g.act = act;
+  g.act_min = lo;
+  g.act_max = hi;
   pkt_gemm(n, n->isa, &g);
   return PKT_OK;
 }

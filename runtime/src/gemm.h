@@ -40,6 +40,15 @@ void pkt_gemm_pack_b(const float* B, int64_t stride_k, int64_t stride_n, int64_t
  * products (< PKT_GEMM_SERIAL_MACS) stay on the calling thread. */
 void pkt_gemm(const pkt_node* node, int isa, const pkt_gemm_args* args);
 
+/* Matrix-vector product for one-row inputs (batch-1 linear layers), reading a [N, K] weight in place
+ * (row n at W + n * ldw): y[n] = act(x . W[n] + bias[n]). Each weight element is used once, so
+ * packing would only cost load time and memory. Runs on the node's threads (split over N) when large. */
+void pkt_gemv(const pkt_node* node, int isa, int64_t N, int64_t K, const float* x, const float* W, int64_t ldw,
+              const float* bias, float* y, int act, float lo, float hi);
+/* y[n] = x . W[n] for n in [0, N) (no bias, no activation), one implementation per ISA. */
+typedef void (*pkt_gemv_fn)(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y);
+void pkt_gemv_portable(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y);
+
 /* Micro-kernel: rows [0, mr) x columns [0, nr) of one panel. */
 typedef void (*pkt_gemm_ukernel)(int64_t K, const float* A, int64_t lda, int mr, const float* panel, float* C,
                                  int64_t ldc, int nr, const float* bias, int act, float lo, float hi);
@@ -54,6 +63,8 @@ void pkt_gemm_ukernel_avx2(int64_t K, const float* A, int64_t lda, int mr, const
                            int64_t ldc, int nr, const float* bias, int act, float lo, float hi);
 void pkt_gemm_ukernel_avx512(int64_t K, const float* A, int64_t lda, int mr, const float* panel, float* C,
                              int64_t ldc, int nr, const float* bias, int act, float lo, float hi);
+void pkt_gemv_avx2(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y);
+void pkt_gemv_avx512(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y);
 #define PKT_GEMM_MR_AVX2 6
 #define PKT_GEMM_MR_AVX512 12
 #endif
@@ -62,6 +73,7 @@ void pkt_gemm_ukernel_avx512(int64_t K, const float* A, int64_t lda, int mr, con
 #define PKT_GEMM_HAVE_NEON 1
 void pkt_gemm_ukernel_neon(int64_t K, const float* A, int64_t lda, int mr, const float* panel, float* C,
                            int64_t ldc, int nr, const float* bias, int act, float lo, float hi);
+void pkt_gemv_neon(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y);
 #define PKT_GEMM_MR_NEON 6
 #endif
 

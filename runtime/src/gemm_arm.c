@@ -53,6 +53,40 @@ void pkt_gemm_ukernel_neon(int64_t K, const float* A, int64_t lda, int mr, const
   if (nr > 16) neon_6x16(K, rows, panel + 16, C + 16, ldc, mr, nr - 16, bias ? bias + 16 : NULL, act, lo, hi);
 }
 
+/* ---- GEMV over a [N, K] weight: 4 rows x 2 accumulators ---- */
+void pkt_gemv_neon(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y) {
+  const int64_t kv = K - K % 8;
+  int64_t n = 0;
+  for (; n + 4 <= N; n += 4) {
+    const float* w = W + n * ldw;
+    float32x4_t s[4][2];
+    for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = vdupq_n_f32(0.f);
+    for (int64_t k = 0; k < kv; k += 8) {
+      float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
+      for (int r = 0; r < 4; r++) {
+        s[r][0] = vfmaq_f32(s[r][0], x0, vld1q_f32(w + r * ldw + k));
+        s[r][1] = vfmaq_f32(s[r][1], x1, vld1q_f32(w + r * ldw + k + 4));
+      }
+    }
+    for (int r = 0; r < 4; r++) {
+      float t = vaddvq_f32(vaddq_f32(s[r][0], s[r][1]));
+      for (int64_t k = kv; k < K; k++) t += x[k] * w[r * ldw + k];
+      y[n + r] = t;
+    }
+  }
+  for (; n < N; n++) {
+    const float* w = W + n * ldw;
+    float32x4_t s0 = vdupq_n_f32(0.f), s1 = s0;
+    for (int64_t k = 0; k < kv; k += 8) {
+      s0 = vfmaq_f32(s0, vld1q_f32(x + k), vld1q_f32(w + k));
+      s1 = vfmaq_f32(s1, vld1q_f32(x + k + 4), vld1q_f32(w + k + 4));
+    }
+    float t = vaddvq_f32(vaddq_f32(s0, s1));
+    for (int64_t k = kv; k < K; k++) t += x[k] * w[k];
+    y[n] = t;
+  }
+}
+
 /* ---- row helpers (softmax, attention): exp as in gemm_x86.c ---- */
 static inline float32x4_t exp_neon(float32x4_t x) {
   uint32x4_t tiny = vcltq_f32(x, vdupq_n_f32(-87.3365447505531f));

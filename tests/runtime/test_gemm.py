@@ -70,14 +70,18 @@ def test_linear_computed_weight(check_eager, isa):
 
 
 def test_linear_packs_weights_once(isa):
+    """Several rows: weights packed once at load and reused; one row: read in place (nothing packed)."""
     module = nn.Sequential(nn.Linear(40, 70), nn.ReLU(), nn.Linear(70, 3)).eval()
-    program = pockettorch.export(module, (torch.randn(1, 40),))
-    runtime = pockettorch.load(program.to_bytes())
     panels = lambda n: (n + 31) // 32 * 32  # noqa: E731
+    runtime = pockettorch.load(pockettorch.export(module, (torch.randn(4, 40),)).to_bytes())
     assert runtime.packed_bytes >= 4 * (40 * panels(70) + 70 * panels(3))
-    x = torch.randn(1, 40)
     for _ in range(3):  # packed weights are reused, not repacked or overwritten, across runs
+        x = torch.randn(4, 40)
         torch.testing.assert_close(runtime(x), module(x), rtol=1e-4, atol=1e-5)
+    runtime = pockettorch.load(pockettorch.export(module, (torch.randn(1, 40),)).to_bytes())
+    assert runtime.packed_bytes == 0
+    x = torch.randn(1, 40)
+    torch.testing.assert_close(runtime(x), module(x), rtol=1e-4, atol=1e-5)
 
 
 MATMUL = [  # (a shape, b shape, transpose_b, threads)
