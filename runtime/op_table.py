@@ -111,7 +111,7 @@ OPS: tuple[Op, ...] = (
        ("aten.convolution.default",), "conv_transpose2d",
        doc="Transposed 2-D convolution NCHW, weight IOHW (output padding is implied by the output shape)."),
     Op("linear", 9, (2, 3), 1, _p(_ACT), ("aten.addmm.default", "aten.mm.default", "aten.linear.default"),
-       "linear", doc="y = x @ W^T + b over the last dim of x; W is [out, in]."),
+       "linear", packs=True, doc="y = x @ W^T + b over the last dim of x; W is [out, in]."),
     Op("matmul", 10, (2, 2), 1, _p("transpose_b:int"), ("aten.bmm.default", "aten.matmul.default", "aten.mm.default"),
        "matmul", doc="Batched matmul with broadcasting batch dims; transpose_b uses b as [.., N, K]."),
     Op("softmax", 11, (1, 1), 1, _p("axis:int log:int"),

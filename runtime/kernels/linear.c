@@ -1,10 +1,20 @@
-/* linear: y[m, n] = sum_k x[m, k] * w[n, k] + b[n] over all leading dims of x; fused activation.
- * Rows are split between workers; when there are few rows (batch-1 layers, M < MR) the output
- * columns are split instead. Many-row products pack weight panels into per-worker scratch. */
+/* linear: y[m, n] = act(sum_k x[m, k] * w[n, k] + b[n]) over all leading dims of x.
+ * Several rows: a constant weight is packed once per session into GEMM panels (pack_size/pack), a
+ * weight computed by the graph is packed into scratch on every run, and the product runs on the
+ * shared packed GEMM (runtime/src/gemm.h) with the bias and activation fused into its epilogue.
+ * One row (batch-1 layers): every weight element is used once, so the weight is read in place by
+ * the GEMV (no packing: no load time, no second copy of the weights). */
 #include "kernel.h"
-#include "gemm_f32.h"
+#include "gemm.h"
 
-#define LINEAR_SLOTS 16 /* most workers one node uses; scratch holds one packing panel each */
+PKT_DECLARE_PACKING(linear)
+
+static pkt_status packed_bytes(int64_t K, int64_t N, size_t* bytes) {
+  uint64_t panels = (uint64_t)((N + PKT_GEMM_NR - 1) / PKT_GEMM_NR);
+  if (K > 0 && panels > (uint64_t)SIZE_MAX / 8 / PKT_GEMM_NR / (uint64_t)K) return PKT_BAD_OPERANDS;
+  *bytes = (size_t)(panels * PKT_GEMM_NR * (uint64_t)K * sizeof(float));
+  return PKT_OK;
+}
 
 pkt_status pkt_kernel_linear_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_LINEAR_MIN_INPUTS, PKT_LINEAR_MAX_INPUTS, 1, PKT_LINEAR_NUM_PARAMS, err);
@@ -28,56 +38,61 @@ pkt_status pkt_kernel_linear_prepare(const pkt_node* n, size_t* scratch, pkt_err
     if (b->numel != w->dims[0]) return pkt_fail(err, PKT_BAD_OPERANDS, "bias has %lld elements, expected %lld",
                                                 (long long)b->numel, (long long)w->dims[0]);
   }
-  int64_t N = w->dims[0];
-  int64_t M = N ? y->numel / N : 0;
-  *scratch = M >= PKT_GEMM_MR ? (size_t)LINEAR_SLOTS * PKT_GEMM_PACK_FLOATS * sizeof(float) : 0;
+  size_t bytes;
+  if (packed_bytes(w->dims[1], w->dims[0], &bytes))
+    return pkt_fail(err, PKT_BAD_OPERANDS, "weight [%lld, %lld] is too large to pack", (long long)w->dims[0],
+                    (long long)w->dims[1]);
+  /* Constants have data before the session exists; a computed weight is packed per run. */
+  int64_t M = w->dims[0] ? y->numel / w->dims[0] : 0;
+  *scratch = (w->data || M <= 1) ? 0 : bytes;
   return pkt_check_act(n, PKT_LINEAR_ACT, err);
 }
 
-typedef struct linear_job {
-  pkt_gemm g;
-  int64_t row_parts, col_parts;
-  float* scratch;
-  int act;
-  float lo, hi;
-} linear_job;
+size_t pkt_kernel_linear_pack_size(const pkt_node* n) {
+  const pkt_tensor* w = n->inputs[1];
+  size_t bytes = 0;
+  int64_t M = w->dims[0] ? n->outputs[0]->numel / w->dims[0] : 0;
+  if (!w->data || M <= 1 || packed_bytes(w->dims[1], w->dims[0], &bytes)) return 0;
+  return bytes;
+}
 
-static void linear_parts(void* ctx, int64_t begin, int64_t end) {
-  const linear_job* j = ctx;
-  for (int64_t p = begin; p < end; p++) {
-    int64_t i0, i1, c0, c1;
-    pkt_gemm_range(j->g.M, j->row_parts, p / j->col_parts, PKT_GEMM_MR, &i0, &i1);
-    pkt_gemm_range(j->g.N, j->col_parts, p % j->col_parts, j->g.M < PKT_GEMM_MR ? 4 : PKT_GEMM_NR, &c0, &c1);
-    pkt_gemm_block(&j->g, i0, i1, c0, c1, j->scratch ? j->scratch + p * PKT_GEMM_PACK_FLOATS : NULL);
-    if (j->act != PKT_ACT_NONE)
-      for (int64_t i = i0; i < i1; i++) pkt_apply_act(j->g.C + i * j->g.ldc + c0, c1 - c0, j->act, j->lo, j->hi);
-  }
+void pkt_kernel_linear_pack(const pkt_node* n, void* packed) {
+  const pkt_tensor* w = n->inputs[1];
+  const int64_t N = w->dims[0], K = w->dims[1];
+  pkt_gemm_pack_b(w->data, 1, K, K, N, packed);
 }
 
 pkt_status pkt_kernel_linear_run(const pkt_node* n) {
   const pkt_tensor *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
   if (y->numel == 0) return PKT_OK;
-  linear_job j;
-  j.g.N = w->dims[0];
-  j.g.K = w->dims[1];
-  j.g.M = y->numel / j.g.N;
-  j.g.A = x->data;
-  j.g.lda = j.g.K;
-  j.g.B = w->data;
-  j.g.ldb = j.g.K;
-  j.g.b_trans = 1;
-  j.g.C = y->data;
-  j.g.ldc = j.g.N;
-  j.g.bias = n->n_inputs == 3 ? n->inputs[2]->data : NULL;
-  j.scratch = j.g.M >= PKT_GEMM_MR ? n->scratch : NULL;
-  j.act = (int)pkt_param_i(n, PKT_LINEAR_ACT);
-  j.lo = (float)pkt_param_f(n, PKT_LINEAR_ACT_MIN);
-  j.hi = (float)pkt_param_f(n, PKT_LINEAR_ACT_MAX);
-  int64_t parts = n->num_threads > 1 ? n->num_threads : 1;
-  if (parts > LINEAR_SLOTS) parts = LINEAR_SLOTS;
-  /* Tiny products are not worth waking workers for. */
-  if (y->numel < 32768 / (j.g.K + 1)) parts = 1;
-  pkt_gemm_split(j.g.M, j.g.N, parts, &j.row_parts, &j.col_parts);
-  pkt_parallel_for(n, j.row_parts * j.col_parts, linear_parts, &j);
+  const int64_t N = w->dims[0], K = w->dims[1], M = y->numel / N;
+  const int act = (int)pkt_param_i(n, PKT_LINEAR_ACT);
+  const float lo = (float)pkt_param_f(n, PKT_LINEAR_ACT_MIN), hi = (float)pkt_param_f(n, PKT_LINEAR_ACT_MAX);
+  const float* bias = n->n_inputs == 3 ? n->inputs[2]->data : NULL;
+  if (M == 1) {
+    pkt_gemv(n, n->isa, N, K, x->data, w->data, K, bias, y->data, act, lo, hi);
+    return PKT_OK;
+  }
+  const float* packed = n->packed;
+  if (!packed) {
+    float* dst = n->scratch;
+    pkt_gemm_pack_b(w->data, 1, K, K, N, dst);
+    packed = dst;
+  }
+  pkt_gemm_args g;
+  memset(&g, 0, sizeof g);
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.A = x->data;
+  g.lda = K;
+  g.packed_b = packed ? packed : (const float*)y->data; /* K == 0: never read */
+  g.C = y->data;
+  g.ldc = N;
+  g.bias = bias;
+  g.act = act;
+  g.act_min = lo;
+  g.act_max = hi;
+  pkt_gemm(n, n->isa, &g);
   return PKT_OK;
 }

@@ -1,8 +1,11 @@
 /* matmul: out[..., m, n] = sum_k a[..., m, k] * b[..., k, n] with NumPy broadcasting of the batch
- * dims; transpose_b reads b as [..., n, k]. Work items (batch x row part x column part) are spread
- * over a fixed number of slots, each with its own packing scratch. */
+ * dims; transpose_b reads b as [..., n, k]. Both operands are computed by the graph (a constant
+ * right-hand side becomes a linear), so each batch's b is packed into GEMM panels in scratch (the
+ * pack strides absorb transpose_b) and multiplied with the shared GEMM micro-kernels. With at least
+ * as many batches as threads, each thread takes whole batches with its own scratch slice; otherwise
+ * batches run one after another, each product split over the threads. */
 #include "kernel.h"
-#include "gemm_f32.h"
+#include "gemm.h"
 
 #define MATMUL_SLOTS 16
 
@@ -10,6 +13,11 @@ static int64_t batch_count(const pkt_tensor* t) {
   int64_t b = 1;
   for (int d = 0; d < t->rank - 2; d++) b *= t->dims[d];
   return b;
+}
+
+static int64_t slots_for(const pkt_node* n) {
+  int64_t T = n->num_threads > 1 ? n->num_threads : 1;
+  return T > MATMUL_SLOTS ? MATMUL_SLOTS : T;
 }
 
 pkt_status pkt_kernel_matmul_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
@@ -37,43 +45,58 @@ pkt_status pkt_kernel_matmul_prepare(const pkt_node* n, size_t* scratch, pkt_err
       return pkt_fail(err, PKT_BAD_OPERANDS, "batch dim %d: a %lld, b %lld do not broadcast to output %lld", d,
                       (long long)ea, (long long)eb, (long long)y->dims[d]);
   }
-  *scratch = (tb && M >= PKT_GEMM_MR) ? (size_t)MATMUL_SLOTS * PKT_GEMM_PACK_FLOATS * sizeof(float) : 0;
+  uint64_t panels = (uint64_t)((N + PKT_GEMM_NR - 1) / PKT_GEMM_NR);
+  if (K > 0 && panels > (uint64_t)SIZE_MAX / 4 / MATMUL_SLOTS / PKT_GEMM_NR / sizeof(float) / (uint64_t)K)
+    return pkt_fail(err, PKT_BAD_OPERANDS, "b [.., %lld, %lld] is too large to pack", (long long)K, (long long)N);
+  *scratch = (size_t)slots_for(n) * pkt_gemm_packed_size(K, N) * sizeof(float);
   return PKT_OK;
 }
 
 typedef struct matmul_job {
-  pkt_gemm g; /* A, B, C point at the first batch */
-  int out_rank;
+  pkt_gemm_args g; /* A and C point at the first batch; packed_b is set per batch */
+  const float* b;
+  int64_t stride_k, stride_n;
+  int out_rank, isa;
   int64_t out_dims[PKT_MAX_RANK], a_str[PKT_MAX_RANK], b_str[PKT_MAX_RANK];
-  int64_t batches, row_parts, col_parts, items, slots;
+  int64_t batches, slots;
   float* scratch;
+  const pkt_node* node; /* for a product split over the threads; NULL inside a per-batch worker */
 } matmul_job;
+
+static void batch_offsets(const matmul_job* j, int64_t bi, int64_t* aoff, int64_t* boff) {
+  int64_t rem = bi;
+  *aoff = *boff = 0;
+  for (int d = j->out_rank - 3; d >= 0; d--) {
+    int64_t idx = rem % j->out_dims[d];
+    rem /= j->out_dims[d];
+    *aoff += idx * j->a_str[d];
+    *boff += idx * j->b_str[d];
+  }
+}
+
+/* Batches [b0, b1) with packing space `pack`; the product runs on `node`'s threads (or serially). */
+static void run_batches(const matmul_job* j, int64_t b0, int64_t b1, float* pack, const pkt_node* node) {
+  int64_t packed_off = -1;
+  for (int64_t bi = b0; bi < b1; bi++) {
+    int64_t aoff, boff;
+    batch_offsets(j, bi, &aoff, &boff);
+    if (boff != packed_off) { /* a broadcast b is packed once */
+      pkt_gemm_pack_b(j->b + boff, j->stride_k, j->stride_n, j->g.K, j->g.N, pack);
+      packed_off = boff;
+    }
+    pkt_gemm_args g = j->g;
+    g.A += aoff;
+    g.C += bi * g.M * g.N;
+    g.packed_b = pack;
+    pkt_gemm(node, j->isa, &g);
+  }
+}
 
 static void matmul_slots(void* ctx, int64_t begin, int64_t end) {
   const matmul_job* j = ctx;
-  for (int64_t s = begin; s < end; s++) {
-    float* pack = j->scratch ? j->scratch + s * PKT_GEMM_PACK_FLOATS : NULL;
-    int64_t it0 = j->items * s / j->slots, it1 = j->items * (s + 1) / j->slots;
-    for (int64_t it = it0; it < it1; it++) {
-      int64_t parts = j->row_parts * j->col_parts;
-      int64_t bi = it / parts, p = it % parts;
-      int64_t aoff = 0, boff = 0, rem = bi;
-      for (int d = j->out_rank - 3; d >= 0; d--) {
-        int64_t idx = rem % j->out_dims[d];
-        rem /= j->out_dims[d];
-        aoff += idx * j->a_str[d];
-        boff += idx * j->b_str[d];
-      }
-      pkt_gemm g = j->g;
-      g.A += aoff;
-      g.B += boff;
-      g.C += bi * g.M * g.N;
-      int64_t i0, i1, c0, c1;
-      pkt_gemm_range(g.M, j->row_parts, p / j->col_parts, PKT_GEMM_MR, &i0, &i1);
-      pkt_gemm_range(g.N, j->col_parts, p % j->col_parts, g.M < PKT_GEMM_MR ? 4 : PKT_GEMM_NR, &c0, &c1);
-      pkt_gemm_block(&g, i0, i1, c0, c1, pack);
-    }
-  }
+  for (int64_t s = begin; s < end; s++)
+    run_batches(j, j->batches * s / j->slots, j->batches * (s + 1) / j->slots,
+                j->scratch + s * (int64_t)pkt_gemm_packed_size(j->g.K, j->g.N), NULL);
 }
 
 /* Element strides of t's batch dims against the output's (0 where broadcast). */
@@ -98,27 +121,25 @@ pkt_status pkt_kernel_matmul_run(const pkt_node* n) {
   j.g.N = y->dims[y->rank - 1];
   j.g.A = a->data;
   j.g.lda = j.g.K;
-  j.g.B = b->data;
-  j.g.ldb = tb ? j.g.K : j.g.N;
-  j.g.b_trans = tb;
   j.g.C = y->data;
   j.g.ldc = j.g.N;
+  j.b = b->data;
+  j.stride_k = tb ? 1 : j.g.N;
+  j.stride_n = tb ? j.g.K : 1;
+  j.isa = n->isa;
   j.out_rank = y->rank;
   memcpy(j.out_dims, y->dims, sizeof j.out_dims);
   batch_strides(a, y, j.a_str);
   batch_strides(b, y, j.b_str);
   j.batches = batch_count(y);
-  int64_t T = n->num_threads > 1 ? n->num_threads : 1;
-  if (T > MATMUL_SLOTS) T = MATMUL_SLOTS;
-  if (y->numel < 32768 / (j.g.K + 1)) T = 1; /* tiny products stay on one thread */
-  if (j.batches >= T) {
-    j.row_parts = j.col_parts = 1;
+  j.scratch = n->scratch;
+  int64_t T = slots_for(n);
+  if ((double)y->numel * (double)j.g.K < (double)PKT_GEMM_SERIAL_MACS) T = 1; /* tiny: stay on this thread */
+  if (T > 1 && j.batches >= T) {
+    j.slots = T;
+    pkt_parallel_for(n, j.slots, matmul_slots, &j);
   } else {
-    pkt_gemm_split(j.g.M, j.g.N, (T + j.batches - 1) / j.batches, &j.row_parts, &j.col_parts);
+    run_batches(&j, 0, j.batches, j.scratch, T > 1 ? n : NULL);
   }
-  j.items = j.batches * j.row_parts * j.col_parts;
-  j.slots = j.items < T ? j.items : T;
-  j.scratch = (tb && j.g.M >= PKT_GEMM_MR) ? n->scratch : NULL;
-  pkt_parallel_for(n, j.slots, matmul_slots, &j);
   return PKT_OK;
 }

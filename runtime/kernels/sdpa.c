@@ -2,21 +2,25 @@
  * k, v and the optional mask (4th input, bool: true attends, or float: added to the scores,
  * broadcastable to [..., L, S]) broadcast over q's batch dims. is_causal keeps key j <= query i.
  * Rows whose keys are all masked give 0 (as torch's math path does).
- * Work is a block of BR query rows of one batch: its scores live in per-slot scratch, then
- * softmax, then one product with v. Blocks are spread over a fixed number of slots. */
+ *
+ * Blockwise on the packed GEMM (runtime/src/gemm.h): a work item is one batch (head) and a range of
+ * its query rows. The item packs K^T and V into its slot's scratch once, then for each block of BR
+ * query rows computes the scores S = Q K^T (only one block of scores exists at a time), the row-wise
+ * softmax (vectorized exp; scale, mask and causal limit applied on the way), and O = P V, with the
+ * 1/sum normalization applied to the Ev outputs instead of the S probabilities. */
 #include <math.h>
 #include <stdint.h>
 
 #include "kernel.h"
-#include "gemm_f32.h"
+#include "gemm.h"
 
 #define SDPA_SLOTS 16
-#define SDPA_BLOCK_FLOATS 8192 /* scores per slot: BR rows x S keys */
-#define SDPA_MAX_BR 16
+#define SDPA_BR 48 /* query rows per block: a multiple of every micro-kernel's row count */
 
-static int64_t block_rows(int64_t S) {
-  int64_t br = S ? SDPA_BLOCK_FLOATS / S : SDPA_MAX_BR;
-  return br < 1 ? 1 : br > SDPA_MAX_BR ? SDPA_MAX_BR : br;
+/* Floats of one slot's scratch: packed K^T, packed V, a block of scores, 1/sum per row. */
+static uint64_t slot_floats(int64_t S, int64_t E, int64_t Ev) {
+  uint64_t s_pad = (uint64_t)((S + 15) / 16 * 16);
+  return (uint64_t)pkt_gemm_packed_size(E, S) + (uint64_t)pkt_gemm_packed_size(S, Ev) + SDPA_BR * s_pad + SDPA_BR;
 }
 
 /* Is t ([.., a, b]) broadcastable to out's batch dims with last two dims in {1, r} x {1, c}? */
@@ -29,6 +33,11 @@ static int fits(const pkt_tensor* t, const pkt_tensor* out, int64_t r, int64_t c
     if (e != 1 && e != o) return 0;
   }
   return 1;
+}
+
+static int64_t slots_for(const pkt_node* n) {
+  int64_t T = n->num_threads > 1 ? n->num_threads : 1;
+  return T > SDPA_SLOTS ? SDPA_SLOTS : T;
 }
 
 pkt_status pkt_kernel_sdpa_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
@@ -61,9 +70,12 @@ pkt_status pkt_kernel_sdpa_prepare(const pkt_node* n, size_t* scratch, pkt_err* 
   double scale = pkt_param_f(n, PKT_SDPA_SCALE);
   if (causal != 0 && causal != 1) return pkt_fail(err, PKT_BAD_PARAMS, "is_causal is %lld, expected 0 or 1", (long long)causal);
   if (!isfinite(scale)) return pkt_fail(err, PKT_BAD_PARAMS, "scale %g is not finite", scale);
-  uint64_t bytes = (uint64_t)SDPA_SLOTS * (uint64_t)(block_rows(S) * S) * sizeof(float);
-  if (bytes > (uint64_t)SIZE_MAX / 2) return pkt_fail(err, PKT_BAD_OPERANDS, "%lld keys need too much scratch", (long long)S);
-  *scratch = (size_t)bytes;
+  /* Every dim is bounded by the loader; still keep the product far from overflow. */
+  if (S > ((int64_t)1 << 31) || E > ((int64_t)1 << 31) || Ev > ((int64_t)1 << 31) ||
+      (double)S * (double)(E + Ev + SDPA_BR + 64) * 4.0 * SDPA_SLOTS > (double)(SIZE_MAX / 4))
+    return pkt_fail(err, PKT_BAD_OPERANDS, "%lld keys of %lld + %lld features need too much scratch", (long long)S,
+                    (long long)E, (long long)Ev);
+  *scratch = (size_t)((uint64_t)slots_for(n) * slot_floats(S, E, Ev) * sizeof(float));
   return PKT_OK;
 }
 
@@ -73,24 +85,56 @@ typedef struct sdpa_job {
   int mask_bool;
   float* y;
   float* scratch;
-  int64_t L, S, E, Ev, br, blocks, items, slots;
+  int64_t L, S, E, Ev, parts, items, slots, slot_floats;
   int rank; /* output rank */
   int64_t dims[PKT_MAX_RANK];
   int64_t k_str[PKT_MAX_RANK], v_str[PKT_MAX_RANK], m_str[PKT_MAX_RANK]; /* batch strides (elements) */
   int64_t m_row, m_col;
-  int causal;
+  int causal, isa;
   float scale;
 } sdpa_job;
+
+/* Scale, mask and causal limit on one row of raw scores, then softmax in place; returns 1/sum
+ * (0 when no key is attended: the row is zeroed and gives a zero output). */
+static float softmax_row(const sdpa_job* j, float* p, int64_t cols, int64_t lim, const uint8_t* mb, const float* mf) {
+  float scale = j->scale;
+  if (mb || mf || scale < 0.f) {
+    if (mb) {
+      for (int64_t c = 0; c < lim; c++) p[c] = mb[c * j->m_col] ? p[c] * scale : -INFINITY;
+    } else if (mf) {
+      for (int64_t c = 0; c < lim; c++) p[c] = p[c] * scale + mf[c * j->m_col];
+    } else {
+      for (int64_t c = 0; c < lim; c++) p[c] *= scale;
+    }
+    scale = 1.f;
+  }
+  const float mx = pkt_vec_max(j->isa, p, lim);
+  if (mx == -INFINITY || lim == 0) {
+    memset(p, 0, (size_t)cols * sizeof(float));
+    return 0.f;
+  }
+  const float sum = pkt_vec_exp_sum(j->isa, p, p, lim, scale, mx * scale);
+  if (lim < cols) memset(p + lim, 0, (size_t)(cols - lim) * sizeof(float));
+  return 1.f / sum;
+}
 
 static void sdpa_slots(void* ctx, int64_t begin, int64_t end) {
   const sdpa_job* j = ctx;
   const int64_t L = j->L, S = j->S, E = j->E, Ev = j->Ev;
+  const int64_t s_pad = (S + 15) / 16 * 16;
   for (int64_t s = begin; s < end; s++) {
-    float* scores = j->scratch + s * j->br * S;
+    float* pk = j->scratch + s * j->slot_floats;
+    float* pv = pk + pkt_gemm_packed_size(E, S);
+    float* scores = pv + pkt_gemm_packed_size(S, Ev);
+    float* inv = scores + SDPA_BR * s_pad;
     const int64_t it0 = j->items * s / j->slots, it1 = j->items * (s + 1) / j->slots;
+    int64_t packed_b = -1;
     for (int64_t it = it0; it < it1; it++) {
-      const int64_t b = it / j->blocks, r0 = (it % j->blocks) * j->br;
-      const int64_t r1 = r0 + j->br < L ? r0 + j->br : L, rows = r1 - r0;
+      const int64_t b = it / j->parts, part = it % j->parts;
+      /* Row range of this part, in whole blocks. */
+      const int64_t blocks = (L + SDPA_BR - 1) / SDPA_BR;
+      const int64_t blk0 = blocks * part / j->parts, blk1 = blocks * (part + 1) / j->parts;
+      if (blk0 >= blk1) continue;
       int64_t koff = 0, voff = 0, moff = 0, rem = b;
       for (int d = j->rank - 3; d >= 0; d--) {
         int64_t idx = rem % j->dims[d];
@@ -99,48 +143,69 @@ static void sdpa_slots(void* ctx, int64_t begin, int64_t end) {
         voff += idx * j->v_str[d];
         moff += idx * j->m_str[d];
       }
-      /* Causal rows r0..r1-1 only see keys below r1. */
-      const int64_t cols = j->causal ? (r1 < S ? r1 : S) : S;
-      float* out = j->y + (b * L + r0) * Ev;
-      if (cols == 0) {
-        memset(out, 0, (size_t)(rows * Ev) * sizeof(float));
-        continue;
+      if (packed_b != b) {
+        pkt_gemm_pack_b(j->k + koff, 1, E, E, S, pk);  /* K^T: element (e, s) at k[s * E + e] */
+        pkt_gemm_pack_b(j->v + voff, Ev, 1, S, Ev, pv); /* V: element (s, f) at v[s * Ev + f] */
+        packed_b = b;
       }
-      pkt_gemm g = {rows, cols, E, j->q + (b * L + r0) * E, E, j->k + koff, E, 1, scores, cols, NULL};
-      pkt_gemm_block(&g, 0, rows, 0, cols, NULL);
-      for (int64_t r = 0; r < rows; r++) {
-        float* p = scores + r * cols;
-        const int64_t i = r0 + r;
-        const int64_t lim = j->causal ? (i + 1 < cols ? i + 1 : cols) : cols;
-        for (int64_t c = 0; c < cols; c++) p[c] *= j->scale;
-        if (j->mask) {
-          const int64_t mbase = moff + i * j->m_row;
-          if (j->mask_bool) {
-            const uint8_t* m = (const uint8_t*)j->mask + mbase;
-            for (int64_t c = 0; c < cols; c++)
-              if (!m[c * j->m_col]) p[c] = -INFINITY;
-          } else {
-            const float* m = (const float*)j->mask + mbase;
-            for (int64_t c = 0; c < cols; c++) p[c] += m[c * j->m_col];
+      for (int64_t r0 = blk0 * SDPA_BR; r0 < blk1 * SDPA_BR && r0 < L; r0 += SDPA_BR) {
+        const int64_t r1 = r0 + SDPA_BR < L ? r0 + SDPA_BR : L, rows = r1 - r0;
+        /* Causal rows r0..r1-1 only see keys below r1. */
+        const int64_t cols = j->causal ? (r1 < S ? r1 : S) : S;
+        float* out = j->y + (b * L + r0) * Ev;
+        if (cols == 0 || E == 0) {
+          /* No keys (or empty features: every score 0): softmax of nothing / a uniform average. */
+          for (int64_t r = 0; r < rows; r++) {
+            float* o = out + r * Ev;
+            if (cols == 0) {
+              memset(o, 0, (size_t)Ev * sizeof(float));
+              continue;
+            }
+            for (int64_t c = 0; c < cols; c++) scores[c] = 0.f;
+            const int64_t i = r0 + r, lim = j->causal ? (i + 1 < cols ? i + 1 : cols) : cols;
+            const uint8_t* mb = j->mask && j->mask_bool ? (const uint8_t*)j->mask + moff + i * j->m_row : NULL;
+            const float* mf = j->mask && !j->mask_bool ? (const float*)j->mask + moff + i * j->m_row : NULL;
+            float iv = softmax_row(j, scores, cols, lim, mb, mf);
+            for (int64_t f = 0; f < Ev; f++) {
+              float acc = 0.f;
+              for (int64_t c = 0; c < cols; c++) acc += scores[c] * j->v[voff + c * Ev + f];
+              o[f] = acc * iv;
+            }
           }
+          continue;
         }
-        for (int64_t c = lim; c < cols; c++) p[c] = -INFINITY;
-        float mx = -INFINITY;
-        for (int64_t c = 0; c < cols; c++) mx = p[c] > mx ? p[c] : mx;
-        float sum = 0.f;
-        if (mx == -INFINITY) {
-          for (int64_t c = 0; c < cols; c++) p[c] = 0.f; /* nothing to attend: output 0 */
-        } else {
-          for (int64_t c = 0; c < cols; c++) {
-            p[c] = expf(p[c] - mx);
-            sum += p[c];
-          }
-          const float inv = 1.f / sum;
-          for (int64_t c = 0; c < cols; c++) p[c] *= inv;
+        pkt_gemm_args g;
+        memset(&g, 0, sizeof g);
+        g.M = rows;
+        g.N = cols;
+        g.K = E;
+        g.A = j->q + (b * L + r0) * E;
+        g.lda = E;
+        g.packed_b = pk;
+        g.C = scores;
+        g.ldc = s_pad;
+        pkt_gemm(NULL, j->isa, &g);
+        for (int64_t r = 0; r < rows; r++) {
+          const int64_t i = r0 + r, lim = j->causal ? (i + 1 < cols ? i + 1 : cols) : cols;
+          const uint8_t* mb = j->mask && j->mask_bool ? (const uint8_t*)j->mask + moff + i * j->m_row : NULL;
+          const float* mf = j->mask && !j->mask_bool ? (const float*)j->mask + moff + i * j->m_row : NULL;
+          inv[r] = softmax_row(j, scores + r * s_pad, cols, lim, mb, mf);
         }
+        if (Ev == 0) continue;
+        pkt_gemm_args o;
+        memset(&o, 0, sizeof o);
+        o.M = rows;
+        o.N = Ev;
+        o.K = cols;
+        o.A = scores;
+        o.lda = s_pad;
+        o.packed_b = pv;
+        o.panel_stride = S * PKT_GEMM_NR;
+        o.C = out;
+        o.ldc = Ev;
+        pkt_gemm(NULL, j->isa, &o);
+        for (int64_t r = 0; r < rows; r++) pkt_vec_scale(j->isa, out + r * Ev, Ev, inv[r]);
       }
-      pkt_gemm pv = {rows, Ev, cols, scores, cols, j->v + voff, Ev, 0, out, Ev, NULL};
-      pkt_gemm_block(&pv, 0, rows, 0, Ev, NULL);
     }
   }
 }
@@ -165,10 +230,12 @@ pkt_status pkt_kernel_sdpa_run(const pkt_node* n) {
   j.v = v->data;
   j.y = y->data;
   j.scratch = n->scratch;
+  j.isa = n->isa;
   j.L = q->dims[q->rank - 2];
   j.E = q->dims[q->rank - 1];
   j.S = k->dims[k->rank - 2];
   j.Ev = v->dims[v->rank - 1];
+  j.slot_floats = (int64_t)slot_floats(j.S, j.E, j.Ev);
   j.rank = y->rank;
   memcpy(j.dims, y->dims, sizeof j.dims);
   batch_strides(k, y, j.k_str);
@@ -183,12 +250,21 @@ pkt_status pkt_kernel_sdpa_run(const pkt_node* n) {
   }
   j.causal = (int)pkt_param_i(n, PKT_SDPA_IS_CAUSAL);
   j.scale = (float)pkt_param_f(n, PKT_SDPA_SCALE);
-  j.br = block_rows(j.S);
-  j.blocks = (j.L + j.br - 1) / j.br;
-  j.items = (y->numel / (j.L * j.Ev)) * j.blocks;
-  int64_t T = n->num_threads > 1 ? n->num_threads : 1;
-  if (T > SDPA_SLOTS) T = SDPA_SLOTS;
+  const int64_t batches = j.L ? y->numel / (j.L * j.Ev) : 0;
+  const int64_t blocks = (j.L + SDPA_BR - 1) / SDPA_BR;
+  int64_t T = slots_for(n);
+  /* Tiny attention stays on the calling thread. */
+  if ((double)batches * (double)j.L * (double)j.S * (double)(j.E + j.Ev) < (double)PKT_GEMM_SERIAL_MACS) T = 1;
+  /* Fewer batches than threads: split each batch's rows into parts (each part packs K and V itself). */
+  j.parts = batches >= T ? 1 : (T + batches - 1) / batches;
+  if (j.parts > blocks) j.parts = blocks;
+  if (j.parts < 1) j.parts = 1;
+  j.items = batches * j.parts;
   j.slots = j.items < T ? j.items : T;
-  pkt_parallel_for(n, j.slots, sdpa_slots, &j);
+  if (j.slots < 1) return PKT_OK;
+  if (j.slots == 1)
+    sdpa_slots(&j, 0, 1);
+  else
+    pkt_parallel_for(n, j.slots, sdpa_slots, &j);
   return PKT_OK;
 }

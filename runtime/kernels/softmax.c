@@ -1,9 +1,11 @@
 /* softmax / log_softmax along one axis, numerically stable (max subtracted). The tensor is viewed
  * as [outer, axis, inner]; inner == 1 runs contiguous rows, otherwise columns are processed in
- * strips of up to STRIP inner positions so that every pass reads contiguous memory. */
+ * strips of up to STRIP inner positions so that every pass reads contiguous memory. Rows use the
+ * vectorized max / exp-sum / scale helpers of the session's ISA. */
 #include <math.h>
 
 #include "kernel.h"
+#include "gemm.h" /* pkt_vec_* row helpers (vectorized exp) */
 
 #define STRIP 64
 
@@ -25,31 +27,24 @@ typedef struct softmax_job {
   const float* x;
   float* y;
   int64_t axis_len, inner, strips;
-  int log;
+  int log, isa;
 } softmax_job;
 
-static void softmax_row(const float* x, float* y, int64_t len, int lg) {
-  float m = -INFINITY;
-  for (int64_t i = 0; i < len; i++) m = x[i] > m ? x[i] : m;
+static void softmax_row(const float* x, float* y, int64_t len, int lg, int isa) {
+  float m = pkt_vec_max(isa, x, len);
   if (m == -INFINITY) m = 0.f; /* all -inf: exp gives 0s, sum 0 -> NaN like torch */
-  float s = 0.f;
   if (lg) {
-    for (int64_t i = 0; i < len; i++) s += expf(x[i] - m);
-    const float off = m + logf(s);
+    const float off = m + logf(pkt_vec_exp_sum(isa, x, NULL, len, 1.f, m));
     for (int64_t i = 0; i < len; i++) y[i] = x[i] - off;
   } else {
-    for (int64_t i = 0; i < len; i++) {
-      y[i] = expf(x[i] - m);
-      s += y[i];
-    }
-    const float inv = 1.f / s;
-    for (int64_t i = 0; i < len; i++) y[i] *= inv;
+    const float s = pkt_vec_exp_sum(isa, x, y, len, 1.f, m);
+    pkt_vec_scale(isa, y, len, 1.f / s);
   }
 }
 
 static void softmax_rows(void* ctx, int64_t begin, int64_t end) {
   const softmax_job* j = ctx;
-  for (int64_t r = begin; r < end; r++) softmax_row(j->x + r * j->axis_len, j->y + r * j->axis_len, j->axis_len, j->log);
+  for (int64_t r = begin; r < end; r++) softmax_row(j->x + r * j->axis_len, j->y + r * j->axis_len, j->axis_len, j->log, j->isa);
 }
 
 /* Work item = (outer index, strip of inner positions). */
@@ -93,11 +88,14 @@ pkt_status pkt_kernel_softmax_run(const pkt_node* n) {
   const pkt_tensor *x = n->inputs[0], *y = n->outputs[0];
   if (x->numel == 0) return PKT_OK;
   int axis = (int)pkt_param_i(n, PKT_SOFTMAX_AXIS);
-  softmax_job j = {x->data, y->data, x->rank ? x->dims[axis] : 1, 1, 1, (int)pkt_param_i(n, PKT_SOFTMAX_LOG)};
+  softmax_job j = {x->data, y->data, x->rank ? x->dims[axis] : 1, 1, 1, (int)pkt_param_i(n, PKT_SOFTMAX_LOG), n->isa};
   for (int d = axis + 1; d < x->rank; d++) j.inner *= x->dims[d];
   int64_t outer = x->numel / (j.axis_len * j.inner);
   if (j.inner == 1) {
-    pkt_parallel_for(n, outer, softmax_rows, &j);
+    if (x->numel < 16384) /* waking workers costs more than a small softmax */
+      softmax_rows(&j, 0, outer);
+    else
+      pkt_parallel_for(n, outer, softmax_rows, &j);
   } else {
     j.strips = (j.inner + STRIP - 1) / STRIP;
     pkt_parallel_for(n, outer * j.strips, softmax_strips, &j);

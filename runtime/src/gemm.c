@@ -1,6 +1,8 @@
 /* GEMM driver, B packing and the portable micro-kernel (see gemm.h). */
 #include "gemm.h"
 
+#include <math.h>
+
 #include "cpu.h"
 
 size_t pkt_gemm_packed_size(int64_t K, int64_t N) {
@@ -14,10 +16,30 @@ void pkt_gemm_pack_b(const float* B, int64_t stride_k, int64_t stride_n, int64_t
     float* dst = packed + p * K * PKT_GEMM_NR;
     int64_t n0 = p * PKT_GEMM_NR;
     int nr = (int)(N - n0 < PKT_GEMM_NR ? N - n0 : PKT_GEMM_NR);
+    if (stride_k == 1 && stride_n != 1) {
+      /* [N, K] source (a linear weight): transpose 8 x 32 tiles so that both sides stay in cache lines. */
+      for (int64_t k0 = 0; k0 < K; k0 += 8) {
+        int kc = (int)(K - k0 < 8 ? K - k0 : 8);
+        for (int j = 0; j < PKT_GEMM_NR; j++) {
+          if (j < nr) {
+            const float* src = B + (n0 + j) * stride_n + k0;
+            for (int k = 0; k < kc; k++) dst[(k0 + k) * PKT_GEMM_NR + j] = src[k];
+          } else {
+            for (int k = 0; k < kc; k++) dst[(k0 + k) * PKT_GEMM_NR + j] = 0.f;
+          }
+        }
+      }
+      continue;
+    }
     for (int64_t k = 0; k < K; k++) {
       const float* src = B + k * stride_k + n0 * stride_n;
-      for (int j = 0; j < nr; j++) dst[k * PKT_GEMM_NR + j] = src[j * stride_n];
-      for (int j = nr; j < PKT_GEMM_NR; j++) dst[k * PKT_GEMM_NR + j] = 0.f;
+      float* d = dst + k * PKT_GEMM_NR;
+      if (stride_n == 1) {
+        memcpy(d, src, (size_t)nr * sizeof(float));
+      } else {
+        for (int j = 0; j < nr; j++) d[j] = src[j * stride_n];
+      }
+      for (int j = nr; j < PKT_GEMM_NR; j++) d[j] = 0.f;
     }
   }
 }
@@ -61,7 +83,8 @@ static void run_tile(const gemm_job* j, int64_t rb, int64_t p) {
   int64_t m0 = rb * j->mr, n0 = p * PKT_GEMM_NR;
   int mr = (int)(g->M - m0 < j->mr ? g->M - m0 : j->mr);
   int nr = (int)(g->N - n0 < PKT_GEMM_NR ? g->N - n0 : PKT_GEMM_NR);
-  j->ukernel(g->K, g->A + m0 * g->lda, g->lda, mr, g->packed_b + p * g->K * PKT_GEMM_NR, g->C + m0 * g->ldc + n0,
+  int64_t ps = g->panel_stride ? g->panel_stride : g->K * PKT_GEMM_NR;
+  j->ukernel(g->K, g->A + m0 * g->lda, g->lda, mr, g->packed_b + p * ps, g->C + m0 * g->ldc + n0,
              g->ldc, nr, g->bias ? g->bias + n0 : NULL, g->act, g->act_min, g->act_max);
 }
 
@@ -104,10 +127,165 @@ void pkt_gemm(const pkt_node* node, int isa, const pkt_gemm_args* g) {
   int64_t panel_bytes = g->K * PKT_GEMM_NR * (int64_t)sizeof(float);
   j.panels_per_chunk = panel_bytes > 0 ? (256 * 1024) / panel_bytes : j.panels;
   if (j.panels_per_chunk < 1) j.panels_per_chunk = 1;
-  int threads = node ? node->num_threads : 1;
-  j.split_rows = j.row_blocks >= 2 * (int64_t)threads || j.panels < threads;
-  if (node)
+  int threads = node && node->pool ? node->num_threads : 1;
+  if ((double)g->M * (double)g->N * (double)g->K < (double)PKT_GEMM_SERIAL_MACS) threads = 1;
+  /* Split whichever dimension leaves the threads most evenly loaded (rows on a tie: each worker then
+   * reads only its own rows of A). Loads are compared as the busiest worker's rows x columns. */
+  if (threads > 1) {
+    int64_t rows_per = (j.row_blocks + threads - 1) / threads * j.mr, cols_per = (j.panels + threads - 1) / threads * PKT_GEMM_NR;
+    double row_load = (double)(rows_per < g->M ? rows_per : g->M) * (double)g->N;
+    double col_load = (double)(cols_per < g->N ? cols_per : g->N) * (double)g->M;
+    j.split_rows = row_load <= col_load;
+  } else {
+    j.split_rows = 1;
+  }
+  if (threads > 1)
     pkt_parallel_for(node, j.split_rows ? j.row_blocks : j.panels, gemm_range, &j);
   else
     gemm_range(&j, 0, j.split_rows ? j.row_blocks : j.panels);
+}
+
+/* ---- GEMV ---- */
+void pkt_gemv_portable(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y) {
+  enum { L = 8 };
+  int64_t n = 0;
+  for (; n + 4 <= N; n += 4) {
+    const float *w0 = W + n * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+    float s0[L] = {0}, s1[L] = {0}, s2[L] = {0}, s3[L] = {0};
+    int64_t k = 0;
+    for (; k + L <= K; k += L)
+      for (int l = 0; l < L; l++) {
+        float v = x[k + l];
+        s0[l] += v * w0[k + l];
+        s1[l] += v * w1[k + l];
+        s2[l] += v * w2[k + l];
+        s3[l] += v * w3[k + l];
+      }
+    float r0 = 0.f, r1 = 0.f, r2 = 0.f, r3 = 0.f;
+    for (; k < K; k++) {
+      r0 += x[k] * w0[k];
+      r1 += x[k] * w1[k];
+      r2 += x[k] * w2[k];
+      r3 += x[k] * w3[k];
+    }
+    for (int l = 0; l < L; l++) {
+      r0 += s0[l];
+      r1 += s1[l];
+      r2 += s2[l];
+      r3 += s3[l];
+    }
+    y[n] = r0;
+    y[n + 1] = r1;
+    y[n + 2] = r2;
+    y[n + 3] = r3;
+  }
+  for (; n < N; n++) {
+    const float* w = W + n * ldw;
+    float s[L] = {0}, r = 0.f;
+    int64_t k = 0;
+    for (; k + L <= K; k += L)
+      for (int l = 0; l < L; l++) s[l] += x[k + l] * w[k + l];
+    for (; k < K; k++) r += x[k] * w[k];
+    for (int l = 0; l < L; l++) r += s[l];
+    y[n] = r;
+  }
+}
+
+typedef struct gemv_job {
+  pkt_gemv_fn fn;
+  int64_t N, K, ldw;
+  const float *x, *W, *bias;
+  float* y;
+  int act;
+  float lo, hi;
+} gemv_job;
+
+static void gemv_range(void* ctx, int64_t begin, int64_t end) {
+  const gemv_job* j = ctx;
+  /* Chunks of 16 outputs (begin / end count chunks) keep the split on cache-line boundaries of y. */
+  int64_t n0 = begin * 16, n1 = end * 16 < j->N ? end * 16 : j->N;
+  float* y = j->y + n0;
+  j->fn(n1 - n0, j->K, j->x, j->W + n0 * j->ldw, j->ldw, y);
+  if (j->bias)
+    for (int64_t n = 0; n < n1 - n0; n++) y[n] += j->bias[n0 + n];
+  if (j->act != PKT_ACT_NONE) pkt_apply_act(y, n1 - n0, j->act, j->lo, j->hi);
+}
+
+void pkt_gemv(const pkt_node* node, int isa, int64_t N, int64_t K, const float* x, const float* W, int64_t ldw,
+              const float* bias, float* y, int act, float lo, float hi) {
+  if (N <= 0) return;
+  gemv_job j = {pkt_gemv_portable, N, K, ldw, x, W, bias, y, act, lo, hi};
+#ifdef PKT_GEMM_HAVE_X86
+  if (isa == PKT_ISA_AVX512) j.fn = pkt_gemv_avx512;
+  if (isa == PKT_ISA_AVX2) j.fn = pkt_gemv_avx2;
+#endif
+#ifdef PKT_GEMM_HAVE_NEON
+  if (isa == PKT_ISA_NEON) j.fn = pkt_gemv_neon;
+#endif
+  (void)isa;
+  int64_t chunks = (N + 15) / 16;
+  int threads = node && node->pool ? node->num_threads : 1;
+  if ((double)N * (double)K < (double)PKT_GEMM_SERIAL_MACS) threads = 1;
+  if (threads > 1)
+    pkt_parallel_for(node, chunks, gemv_range, &j);
+  else
+    gemv_range(&j, 0, chunks);
+}
+
+/* ---- row helpers: dispatch and portable C ---- */
+float pkt_vec_max(int isa, const float* x, int64_t n) {
+#ifdef PKT_GEMM_HAVE_X86
+  if (isa == PKT_ISA_AVX512) return pkt_vec_max_avx512(x, n);
+  if (isa == PKT_ISA_AVX2) return pkt_vec_max_avx2(x, n);
+#endif
+#ifdef PKT_GEMM_HAVE_NEON
+  if (isa == PKT_ISA_NEON) return pkt_vec_max_neon(x, n);
+#endif
+  (void)isa;
+  float m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int l = 0; l < 4; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+  for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
+  float a = m[0] > m[1] ? m[0] : m[1], b = m[2] > m[3] ? m[2] : m[3];
+  return a > b ? a : b;
+}
+
+float pkt_vec_exp_sum(int isa, const float* x, float* y, int64_t n, float scale, float shift) {
+#ifdef PKT_GEMM_HAVE_X86
+  if (isa == PKT_ISA_AVX512) return pkt_vec_exp_sum_avx512(x, y, n, scale, shift);
+  if (isa == PKT_ISA_AVX2) return pkt_vec_exp_sum_avx2(x, y, n, scale, shift);
+#endif
+#ifdef PKT_GEMM_HAVE_NEON
+  if (isa == PKT_ISA_NEON) return pkt_vec_exp_sum_neon(x, y, n, scale, shift);
+#endif
+  (void)isa;
+  float s = 0.f;
+  for (int64_t i = 0; i < n; i++) {
+    float e = expf(x[i] * scale - shift);
+    if (y) y[i] = e;
+    s += e;
+  }
+  return s;
+}
+
+void pkt_vec_scale(int isa, float* x, int64_t n, float s) {
+#ifdef PKT_GEMM_HAVE_X86
+  if (isa == PKT_ISA_AVX512) {
+    pkt_vec_scale_avx512(x, n, s);
+    return;
+  }
+  if (isa == PKT_ISA_AVX2) {
+    pkt_vec_scale_avx2(x, n, s);
+    return;
+  }
+#endif
+#ifdef PKT_GEMM_HAVE_NEON
+  if (isa == PKT_ISA_NEON) {
+    pkt_vec_scale_neon(x, n, s);
+    return;
+  }
+#endif
+  (void)isa;
+  for (int64_t i = 0; i < n; i++) x[i] *= s;
 }

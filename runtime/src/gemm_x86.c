@@ -230,4 +230,239 @@ AVX512 void pkt_gemm_ukernel_avx512(int64_t K, const float* A, int64_t lda, int 
     default: row512(K, A, panel, C, nr, bias, act, lo, hi); break;
   }
 }
+
+/* ---- GEMV over a [N, K] weight: 8 rows at a time, one accumulator each (8 independent chains) ---- */
+AVX512 void pkt_gemv_avx512(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y) {
+  const __mmask16 tail = (__mmask16)((1u << (K % 16)) - 1);
+  const int64_t kv = K - K % 16;
+  int64_t n = 0;
+  for (; n + 8 <= N; n += 8) {
+    const float* w = W + n * ldw;
+    __m512 s[8];
+    for (int r = 0; r < 8; r++) s[r] = _mm512_setzero_ps();
+    /* The next 8 rows are prefetched while these stream: one core's L3 bandwidth is latency-bound. */
+    const float* next = n + 16 <= N ? w + 8 * ldw : w;
+    for (int64_t k = 0; k < kv; k += 16) {
+      __m512 xv = _mm512_loadu_ps(x + k);
+      for (int r = 0; r < 8; r++) {
+        _mm_prefetch((const char*)(next + r * ldw + k), _MM_HINT_T0);
+        s[r] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(w + r * ldw + k), s[r]);
+      }
+    }
+    if (tail) {
+      __m512 xv = _mm512_maskz_loadu_ps(tail, x + kv);
+      for (int r = 0; r < 8; r++) s[r] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(tail, w + r * ldw + kv), s[r]);
+    }
+    for (int r = 0; r < 8; r++) y[n + r] = _mm512_reduce_add_ps(s[r]);
+  }
+  for (; n < N; n++) {
+    const float* w = W + n * ldw;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    int64_t k = 0;
+    for (; k + 32 <= kv; k += 32) {
+      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(w + k), s0);
+      s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(w + k + 16), s1);
+    }
+    for (; k < kv; k += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(w + k), s0);
+    if (tail) s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, x + kv), _mm512_maskz_loadu_ps(tail, w + kv), s1);
+    y[n] = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+  }
+}
+
+INLINE2 float hsum256(__m256 v) {
+  __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+  a = _mm_add_ss(a, _mm_movehdup_ps(a));
+  return _mm_cvtss_f32(a);
+}
+
+AVX2 void pkt_gemv_avx2(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y) {
+  const int64_t kv = K - K % 8;
+  int64_t n = 0;
+  for (; n + 8 <= N; n += 8) {
+    const float* w = W + n * ldw;
+    __m256 s[8];
+    for (int r = 0; r < 8; r++) s[r] = _mm256_setzero_ps();
+    const float* next = n + 16 <= N ? w + 8 * ldw : w; /* prefetch the next rows, as above */
+    for (int64_t k = 0; k < kv; k += 8) {
+      __m256 xv = _mm256_loadu_ps(x + k);
+      if (k % 16 == 0)
+        for (int r = 0; r < 8; r++) _mm_prefetch((const char*)(next + r * ldw + k), _MM_HINT_T0);
+      for (int r = 0; r < 8; r++) s[r] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w + r * ldw + k), s[r]);
+    }
+    for (int r = 0; r < 8; r++) {
+      float t = hsum256(s[r]);
+      for (int64_t k = kv; k < K; k++) t += x[k] * w[r * ldw + k];
+      y[n + r] = t;
+    }
+  }
+  for (; n < N; n++) {
+    const float* w = W + n * ldw;
+    __m256 s0 = _mm256_setzero_ps();
+    for (int64_t k = 0; k < kv; k += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), _mm256_loadu_ps(w + k), s0);
+    float t = hsum256(s0);
+    for (int64_t k = kv; k < K; k++) t += x[k] * w[k];
+    y[n] = t;
+  }
+}
+
+/* ---- row helpers (softmax, attention) ---- */
+/* exp: x = n ln2 + r, |r| <= ln2/2, e^r by the Cephes degree-6 polynomial, times 2^n. Inputs are
+ * clamped to [EXP_LO, EXP_HI] (NaN passes through the clamps) and below EXP_LO give exactly 0. */
+#define EXP_HI 88.3762626647949f
+#define EXP_LO -87.3365447505531f
+#define LOG2E 1.44269504088896341f
+#define LN2_HI 0.693359375f
+#define LN2_LO -2.12194440e-4f
+#define P0 1.9875691500E-4f
+#define P1 1.3981999507E-3f
+#define P2 8.3334519073E-3f
+#define P3 4.1665795894E-2f
+#define P4 1.6666665459E-1f
+#define P5 5.0000001201E-1f
+
+INLINE512 __m512 exp512(__m512 x) {
+  __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_LO), _CMP_LT_OQ);
+  x = _mm512_min_ps(_mm512_set1_ps(EXP_HI), _mm512_max_ps(_mm512_set1_ps(EXP_LO), x));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+  __m512 p = _mm512_set1_ps(P0);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P1));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
+  __m512 y = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+  y = _mm512_scalef_ps(y, n);
+  return _mm512_mask_mov_ps(y, tiny, _mm512_setzero_ps());
+}
+
+AVX512 float pkt_vec_max_avx512(const float* x, int64_t n) {
+  __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0);
+    m1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), m1);
+  }
+  for (; i < n; i += 16) {
+    __mmask16 k = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    m0 = _mm512_mask_max_ps(m0, k, _mm512_maskz_loadu_ps(k, x + i), m0);
+  }
+  return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+}
+
+AVX512 float pkt_vec_exp_sum_avx512(const float* x, float* y, int64_t n, float scale, float shift) {
+  __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift), s0 = _mm512_setzero_ps(), s1 = s0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m512 e0 = exp512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i), vs, vsh));
+    __m512 e1 = exp512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 16), vs, vsh));
+    if (y) {
+      _mm512_storeu_ps(y + i, e0);
+      _mm512_storeu_ps(y + i + 16, e1);
+    }
+    s0 = _mm512_add_ps(s0, e0);
+    s1 = _mm512_add_ps(s1, e1);
+  }
+  for (; i < n; i += 16) {
+    __mmask16 k = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    __m512 e = _mm512_maskz_mov_ps(k, exp512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, x + i), vs, vsh)));
+    if (y) _mm512_mask_storeu_ps(y + i, k, e);
+    s0 = _mm512_add_ps(s0, e);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+AVX512 void pkt_vec_scale_avx512(float* x, int64_t n, float s) {
+  __m512 vs = _mm512_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), vs));
+  if (i < n) {
+    __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), vs));
+  }
+}
+
+INLINE2 __m256 exp256(__m256 x) {
+  __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(EXP_LO), _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_set1_ps(EXP_HI), _mm256_max_ps(_mm256_set1_ps(EXP_LO), x));
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+  __m256 p = _mm256_set1_ps(P0);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P1));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P2));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P5));
+  __m256 y = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+  /* n is in [-126, 127] after the clamp (NaN lanes give garbage here but y is already NaN). */
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+  return _mm256_andnot_ps(tiny, y);
+}
+
+AVX2 float pkt_vec_max_avx2(const float* x, int64_t n) {
+  __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+    m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
+  }
+  float t[8];
+  _mm256_storeu_ps(t, _mm256_max_ps(m0, m1));
+  float m = t[0];
+  for (int l = 1; l < 8; l++) m = t[l] > m ? t[l] : m;
+  for (; i < n; i++) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+AVX2 float pkt_vec_exp_sum_avx2(const float* x, float* y, int64_t n, float scale, float shift) {
+  __m256 vs = _mm256_set1_ps(scale), vsh = _mm256_set1_ps(shift), s0 = _mm256_setzero_ps(), s1 = s0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 e0 = exp256(_mm256_fmsub_ps(_mm256_loadu_ps(x + i), vs, vsh));
+    __m256 e1 = exp256(_mm256_fmsub_ps(_mm256_loadu_ps(x + i + 8), vs, vsh));
+    if (y) {
+      _mm256_storeu_ps(y + i, e0);
+      _mm256_storeu_ps(y + i + 8, e1);
+    }
+    s0 = _mm256_add_ps(s0, e0);
+    s1 = _mm256_add_ps(s1, e1);
+  }
+  if (i < n) {
+    float t[8] = {0};
+    int r = (int)(n - i);
+    for (int l = 0; l < r && l < 8; l++) t[l] = x[i + l];
+    __m256 e = exp256(_mm256_fmsub_ps(_mm256_loadu_ps(t), vs, vsh));
+    float et[8];
+    _mm256_storeu_ps(et, e);
+    for (int l = 0; l < 8; l++) et[l] = l < r ? et[l] : 0.f;
+    if (y)
+      for (int l = 0; l < r && l < 8; l++) y[i + l] = et[l];
+    s0 = _mm256_add_ps(s0, _mm256_loadu_ps(et));
+    i += 8;
+    if (i < n) { /* up to 15 left: a second partial vector */
+      r = (int)(n - i);
+      for (int l = 0; l < 8; l++) t[l] = l < r ? x[i + l] : 0.f;
+      e = exp256(_mm256_fmsub_ps(_mm256_loadu_ps(t), vs, vsh));
+      _mm256_storeu_ps(et, e);
+      for (int l = 0; l < 8; l++) et[l] = l < r ? et[l] : 0.f;
+      if (y)
+        for (int l = 0; l < r; l++) y[i + l] = et[l];
+      s1 = _mm256_add_ps(s1, _mm256_loadu_ps(et));
+    }
+  }
+  float t[8];
+  _mm256_storeu_ps(t, _mm256_add_ps(s0, s1));
+  return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+}
+
+AVX2 void pkt_vec_scale_avx2(float* x, int64_t n, float s) {
+  __m256 vs = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+  for (; i < n; i++) x[i] *= s;
+}
 #endif

@@ -112,7 +112,8 @@ PKT_DECLARE_KERNEL(layer_norm)
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_LINEAR)
 PKT_DECLARE_KERNEL(linear)
-#define PKT_ENTRY_LINEAR {pkt_kernel_linear_prepare, pkt_kernel_linear_run, 0, 0}
+PKT_DECLARE_PACKING(linear)
+#define PKT_ENTRY_LINEAR {pkt_kernel_linear_prepare, pkt_kernel_linear_run, pkt_kernel_linear_pack_size, pkt_kernel_linear_pack}
 #else
 #define PKT_ENTRY_LINEAR {0, 0, 0, 0}
 #endif
