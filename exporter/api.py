@@ -70,7 +70,8 @@ class Program:
 
     @property
     def constants_bytes(self) -> int:
-        seen = {id(t): t.nbytes for n in self.graph.nodes for t in n.inputs if t.is_constant}
+        """Bytes of distinct constant data (identical constants are stored once)."""
+        seen = {t.data.tobytes(): t.nbytes for n in self.graph.nodes for t in n.inputs if t.is_constant}
         return sum(seen.values())
 
     def summary(self) -> str:

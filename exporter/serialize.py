@@ -1,6 +1,7 @@
 """Write the IR and its memory plan as a .ptm program (layout in runtime/FORMAT.md)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 
@@ -61,11 +62,16 @@ def serialize(graph: Graph, plan: MemoryPlan, metadata: dict) -> bytes:
 
     constants = bytearray()
     const_offset: dict[int, int] = {}
+    by_content: dict[bytes, int] = {}  # identical constants (e.g. an unrolled LSTM's weights) are stored once
     for t in tensors:
         if t.is_constant:
-            _pad(constants, ALIGN)
-            const_offset[id(t)] = len(constants)
-            constants.extend(np.ascontiguousarray(t.data).tobytes())
+            data = np.ascontiguousarray(t.data).tobytes()
+            key = hashlib.sha256(data).digest()
+            if key not in by_content:
+                _pad(constants, ALIGN)
+                by_content[key] = len(constants)
+                constants.extend(data)
+            const_offset[id(t)] = by_content[key]
     _pad(constants, ALIGN)
 
     tensor_sec = bytearray(struct.pack("<II", len(tensors), 0))
