@@ -51,11 +51,16 @@ def _compiler() -> str:
     return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang") or "cc"
 
 
-def source_hash(sanitize: bool, kernels: Sequence[str] | None, extra: Sequence[str] = ()) -> str:
-    h = hashlib.sha256()
+def hash_sources(h: "hashlib._Hash") -> None:
+    """Feed every runtime source/header and CMakeLists.txt (path and content) into `h`."""
     for path in _sources():
         h.update(str(path.relative_to(RUNTIME_DIR)).encode() + b"\0")
         h.update(path.read_bytes())
+
+
+def source_hash(sanitize: bool, kernels: Sequence[str] | None, extra: Sequence[str] = ()) -> str:
+    h = hashlib.sha256()
+    hash_sources(h)
     h.update(repr((bool(sanitize), sorted(kernels) if kernels is not None else None, list(extra),
                    _compiler(), shutil.which("cmake") is not None)).encode())
     return h.hexdigest()[:16]
@@ -102,8 +107,11 @@ def _build_cmake(out: pathlib.Path, sanitize: bool, kernels: list[str] | None, e
     _run(["cmake", "--build", str(out), "-j", str(max(1, os.cpu_count() or 1))], out)
 
 
-def _build_direct(out: pathlib.Path, sanitize: bool, kernels: list[str] | None) -> None:
-    names = kernels if kernels is not None else available_kernels()
+def direct_build(kernels: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """(sources, flags) that compile a tool with the C compiler directly, without CMake: every src/*.c, the
+    selected kernels (all when None) and the tools' support files, with the same defines and include
+    paths as CMakeLists.txt. Append tools/<tool>.c, -o, -lm -lpthread. Shared with cross.py."""
+    names = list(kernels) if kernels is not None else available_kernels()
     srcs = [str(p) for p in sorted((RUNTIME_DIR / "src").glob("*.c"))]
     srcs += [str(RUNTIME_DIR / "kernels" / f"{k}.c") for k in names]
     srcs += [str(RUNTIME_DIR / "tools" / f) for f in ("npy.c", "json.c", "stats.c")]
@@ -111,6 +119,11 @@ def _build_direct(out: pathlib.Path, sanitize: bool, kernels: list[str] | None) 
              *[f"-DPKT_WITH_{k.upper()}=1" for k in names],
              "-I", str(RUNTIME_DIR / "include"), "-I", str(RUNTIME_DIR / "src"), "-I", str(RUNTIME_DIR / "kernels"),
              "-I", str(RUNTIME_DIR / "tools")]
+    return srcs, flags
+
+
+def _build_direct(out: pathlib.Path, sanitize: bool, kernels: list[str] | None) -> None:
+    srcs, flags = direct_build(kernels)
     if sanitize:
         flags += SANITIZE_FLAGS
     for tool in TOOLS:

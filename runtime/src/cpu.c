@@ -3,14 +3,34 @@
 
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+
+/* The OS saves these register states (XCR0 bits), read with xgetbv. */
+static int os_saves(unsigned mask) {
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  (void)hi;
+  return (lo & mask) == mask;
+}
+#endif
+
 static pkt_isa detect(void) {
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return PKT_ISA_AVX512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return PKT_ISA_AVX2;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  /* CPUID directly rather than __builtin_cpu_supports: zig's compiler-rt (the cross-built runners)
+   * implements that as a stub that reports no features. x86-64 only: the AVX paths (gemm_x86.c) are
+   * built for x86-64; 32-bit x86 runs the portable code. */
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return PKT_ISA_PORTABLE;
+  int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+  if (!osxsave || !avx || !os_saves(0x6)) return PKT_ISA_PORTABLE; /* SSE + AVX state */
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return PKT_ISA_PORTABLE;
+  int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1;
+  if (avx512f && os_saves(0xE6)) return PKT_ISA_AVX512; /* + opmask, ZMM upper halves, ZMM16-31 */
+  if (avx2 && fma) return PKT_ISA_AVX2;
   return PKT_ISA_PORTABLE;
 #elif defined(__aarch64__) || defined(__ARM_NEON)
-  return PKT_ISA_NEON;
+  return PKT_ISA_NEON; /* baseline on arm64; armv7 builds that define __ARM_NEON require it */
 #else
   return PKT_ISA_PORTABLE;
 #endif

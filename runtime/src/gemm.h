@@ -3,7 +3,7 @@
  * B (weights) is packed once into panels of PKT_GEMM_NR columns, K-major, zero-padded, so every
  * micro-kernel streams it contiguously; A (activations) is read in place with a row stride. The
  * micro-kernel keeps a tile of C in registers over the whole K and writes it once with the bias and
- * activation applied (the fused epilogue). Implementations: AVX-512, AVX2+FMA, NEON (arm64) and
+ * activation applied (the fused epilogue). Implementations: AVX-512, AVX2+FMA, NEON (arm64, armv7) and
  * portable C, chosen per node from pkt_cpu_isa() when the session is created. */
 #ifndef PKT_GEMM_H
 #define PKT_GEMM_H
@@ -69,8 +69,8 @@ void pkt_gemv_avx512(int64_t N, int64_t K, const float* x, const float* W, int64
 #define PKT_GEMM_MR_AVX512 12
 #endif
 
-#if defined(__aarch64__)
-#define PKT_GEMM_HAVE_NEON 1
+#if defined(__aarch64__) || (defined(__arm__) && defined(__ARM_NEON))
+#define PKT_GEMM_HAVE_NEON 1 /* arm64, and armv7 built with -mfpu=neon */
 void pkt_gemm_ukernel_neon(int64_t K, const float* A, int64_t lda, int mr, const float* panel, float* C,
                            int64_t ldc, int nr, const float* bias, int act, float lo, float hi);
 void pkt_gemv_neon(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y);

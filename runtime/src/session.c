@@ -118,6 +118,10 @@ static void free_tables(pkt_session* s) {
 
 /* Activations, then kernel scratch, then repacked weights. */
 static size_t arena_layout(const pkt_session* s, size_t scratch, size_t* scratch_offset, size_t* packed_offset) {
+  if (s->program->arena_bytes > (uint64_t)(SIZE_MAX - 2 * PKT_ALIGNMENT)) { /* 32-bit size_t: do not truncate */
+    *scratch_offset = *packed_offset = SIZE_MAX;
+    return SIZE_MAX;
+  }
   *scratch_offset = align_up((size_t)s->program->arena_bytes);
   *packed_offset = add_sizes(*scratch_offset, align_up(scratch));
   return add_sizes(*packed_offset, s->packed_bytes);

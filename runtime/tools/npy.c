@@ -136,7 +136,7 @@ int pkt_npy_read(const char* path, pkt_npy* out, char* err, size_t en) {
   for (;;) {
     if (len == cap) {
       size_t ncap = cap ? cap * 2 : 65536;
-      if (ncap > ((size_t)1 << 40)) {
+      if (cap > SIZE_MAX / 2 || (uint64_t)ncap > ((uint64_t)1 << 40)) { /* 32-bit size_t: no wrap, no 1<<40 shift */
         free(buf);
         fclose(f);
         return fail(err, en, "%s is too large", path);

@@ -542,6 +542,7 @@ int main(int argc, char** argv) {
   jw_key(&w, "model"); jw_string(&w, model_name);
   jw_key(&w, "runtime"); jw_string(&w, "c");
   jw_key(&w, "threads"); jw_int(&w, pkt_session_num_threads(sess));
+  jw_key(&w, "isa"); jw_string(&w, pkt_session_isa(sess));
   jw_key(&w, "iters"); jw_int(&w, o.iters);
   jw_key(&w, "warmup"); jw_int(&w, o.warmup);
   jw_key(&w, "load_ms"); jw_double(&w, load_ms);

@@ -12,7 +12,7 @@ import pockettorch
 from support_tools import run_tool, tools
 
 LATENCY_KEYS = {"min", "median", "p90", "p99", "mean", "std"}
-TOP_KEYS = {"schema", "model", "runtime", "threads", "iters", "warmup", "load_ms", "first_inference_ms", "latency_ms",
+TOP_KEYS = {"schema", "model", "runtime", "threads", "isa", "iters", "warmup", "load_ms", "first_inference_ms", "latency_ms",
             "arena_bytes", "peak_rss_kb"}
 
 
@@ -120,6 +120,7 @@ def test_json_schema(runner, mlp, tmp_path):
     assert report["model"] == "tiny_mlp"
     assert report["runtime"] == "c"
     assert report["threads"] == 1 and report["iters"] == 7 and report["warmup"] == 1
+    assert report["isa"] == pockettorch.load(path).isa
     assert set(report["latency_ms"]) == LATENCY_KEYS
     lat = report["latency_ms"]
     assert 0 <= lat["min"] <= lat["median"] <= lat["p90"] <= lat["p99"]

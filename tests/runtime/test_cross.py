@@ -1,0 +1,402 @@
+"""Cross-built runners (runtime/cross.py) for arm64-v8a, armeabi-v7a and 32-bit x86, run under qemu-user
+(or natively where the host can), against eager PyTorch on a table of small models that together use every
+op in the op table. Tier 2 (DESIGN.md): needs `ziglang` and qemu-user-static, skips with the reason otherwise.
+
+Each ABI's runner is built once per session (cached by source hash under build/test-tools, zig's own cache
+under build/zig); the models are exported once on the host and run by every runner with --input .npy files
+and --output-dir."""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import os
+import pathlib
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils import _pytree as pytree
+
+import pockettorch
+from pockettorch.runtime import cross
+from pockettorch.runtime.op_table import OPS
+from support_tools import BUILD_DIR
+
+pytestmark = pytest.mark.slow
+
+CROSS_ABIS = ("arm64-v8a", "armeabi-v7a", "x86", "x86_64")
+EXPECTED_ISA = {"arm64-v8a": "neon", "armeabi-v7a": "neon", "x86": "portable", "x86_64": None}  # None: as the host
+ELF_MACHINE = {"arm64-v8a": (2, 183), "armeabi-v7a": (1, 40), "x86": (1, 3), "x86_64": (2, 62)}  # (EI_CLASS, e_machine)
+RUN_TIMEOUT = 120
+
+
+# ---- the model table -------------------------------------------------------------------------------------
+
+def rnd(*shape, seed=0, lo=-1.0, hi=1.0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(*shape, generator=g) * (hi - lo) + lo
+
+
+def ints(*shape, seed=0, lo=0, hi=10, dtype=torch.int64):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(lo, hi, shape, generator=g, dtype=dtype)
+
+
+class Fn(nn.Module):
+    def __init__(self, fn, **params):
+        super().__init__()
+        self.fn = fn
+        for k, v in params.items():
+            setattr(self, k, nn.Parameter(v, requires_grad=False) if v.is_floating_point() else v)
+
+    def forward(self, *xs):
+        return self.fn(self, *xs)
+
+
+def _bn(c, seed):
+    bn = nn.BatchNorm2d(c)
+    bn.running_mean.copy_(rnd(c, seed=seed, lo=-0.5, hi=0.5))
+    bn.running_var.copy_(rnd(c, seed=seed + 1, lo=0.5, hi=2.0))
+    bn.weight.data.copy_(rnd(c, seed=seed + 2, lo=0.5, hi=1.5))
+    bn.bias.data.copy_(rnd(c, seed=seed + 3))
+    return bn
+
+
+class ConvNet(nn.Module):
+    """conv2d (dense, depthwise, strided, dilated, conv1d) with BN/activation fusion, standalone batch norm,
+    conv_transpose2d, max/avg/adaptive pools, group norm."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.bn_in = _bn(3, 10)  # on the input: stays a batch_norm instruction
+        self.conv = nn.Conv2d(3, 10, 3, padding=1)
+        self.bn = _bn(10, 20)
+        self.dw = nn.Conv2d(10, 10, 3, stride=2, padding=1, groups=10)
+        self.dil = nn.Conv2d(10, 7, 3, dilation=2, padding=2, bias=False)
+        self.up = nn.ConvTranspose2d(7, 5, 3, stride=2, padding=1, output_padding=1)
+        self.gn = nn.GroupNorm(5, 5)
+        self.c1 = nn.Conv1d(4, 6, 5, stride=2, padding=2)
+
+    def forward(self, x, s):
+        h = F.relu6(self.bn(self.conv(self.bn_in(x))))
+        d = F.hardswish(self.dw(h))
+        e = self.dil(d)
+        u = self.gn(self.up(e))
+        return (u, F.max_pool2d(h, 3, stride=2, padding=1, ceil_mode=True), F.avg_pool2d(h, 2),
+                F.avg_pool2d(h, 3, stride=2, padding=1, count_include_pad=False),
+                F.adaptive_avg_pool2d(e, (3, 2)), F.adaptive_max_pool2d(d, 1), self.c1(s).sigmoid())
+
+
+class Linears(nn.Module):
+    """linear with M = 1 and M > 1 and odd M/N/K around the micro-kernel edges (6 rows, 8/16-column
+    NEON tiles, 32-column panels), fused activations, and matmul (broadcast batch, transposed rhs)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.l1 = nn.Linear(37, 45)  # N = 45: one full panel + 13 columns
+        self.l2 = nn.Linear(67, 70)
+        self.l3 = nn.Linear(5, 1)
+        self.l4 = nn.Linear(1, 33, bias=False)
+        self.l5 = nn.Linear(67, 96)
+
+    def forward(self, v, a, b, c, p, q):
+        return (self.l1(v), F.relu(self.l1(a)), F.gelu(self.l2(b)), self.l3(c), self.l4(c[:, :1]),
+                self.l5(b[:1]).clamp(-0.3, 0.4), torch.matmul(p, q), p @ p.transpose(-1, -2), torch.bmm(p[0], q))
+
+
+class Attention(nn.Module):
+    """sdpa (plain, causal, additive and bool masks), softmax/log_softmax, layer_norm, a transformer layer."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(2)
+        self.ln = nn.LayerNorm(16)
+        self.layer = nn.TransformerEncoderLayer(16, 4, dim_feedforward=24, dropout=0.0, batch_first=True)
+
+    def forward(self, q, k, v, mask, bmask, t):
+        return (F.scaled_dot_product_attention(q, k, v), F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
+                F.scaled_dot_product_attention(q, k, v, attn_mask=bmask, scale=0.3),
+                torch.softmax(t, -1), torch.log_softmax(t, 1), self.ln(t), self.layer(t))
+
+
+def elementwise(x, y, i, j, b):
+    """binary (broadcasting, ints, bitwise), compare, logical, unary, where, casts, fill."""
+    big = torch.full((600, 600), 2.0)  # above the fold limit: a fill instruction
+    return (x + y, x - y * 2, x * y, x / (y.abs() + 0.5), torch.pow(x.abs() + 0.1, y), torch.maximum(x, y),
+            torch.minimum(x, y), torch.remainder(x * 5, 1.3), torch.atan2(x, y), torch.floor_divide(i, j + 1),
+            i * j - i, i & j, i | j, i ^ j, x > y, i <= j, torch.logical_and(b, x > 0), torch.logical_xor(b, y < 0),
+            torch.where(b, x, y), x.exp(), (x.abs() + 1e-3).log(), x.tanh(), x.sigmoid(), F.silu(x), F.gelu(x),
+            F.elu(x), F.leaky_relu(x, 0.2), x.erf(), (x * 3).round(), (x * 3).floor(), x.sin(), x.cos(),
+            F.softplus(x), F.mish(x), x.clamp(-0.2, 0.5), (x.abs() + 1).rsqrt(), torch.sign(x),
+            (x * 4).to(torch.int32), i.to(torch.float32) / 3, b.to(torch.int64), (x * 100).to(torch.uint8),
+            big.sum(0)[:7] + x[0, 0])
+
+
+def reductions(x, i, b):
+    """reduce (sum, mean, amax, amin, prod, var, norm, any, all), arg_reduce, cumsum."""
+    mx, idx = x.max(dim=1)
+    return (x.sum((0, 2)), x.mean(-1, keepdim=True), x.amax(1), x.amin((1, 2)), (x * 0.5 + 1).prod(2),
+            x.var(1), torch.linalg.vector_norm(x, dim=-1), b.any(1), b.all(-1), x.argmax(2), x.argmin(0), mx, idx,
+            i.sum(1), x.cumsum(1), i.cumsum(0), x.sum())
+
+
+def data_movement(m, x, idx, gidx, y, img):
+    """take (embedding, index_select, index), gather, concat, slice/select/split, permute, reshape,
+    expand/repeat, pad, flip, tril/triu, interpolate."""
+    parts = torch.split(x, [1, 2], dim=1)
+    return (m.emb[idx], torch.index_select(x, 2, idx[0]), x[:, :, idx[1]], torch.gather(x, 2, gidx),
+            torch.cat([x, y], 1), x[:, 1:3:1, ::2], x[1], parts[1], x.permute(2, 0, 1),
+            x.reshape(2, -1).unsqueeze(0), x[:, :1].expand(2, 4, 5), x.repeat(1, 2, 1), F.pad(x, (1, 2, 0, 1)),
+            F.pad(x, (2, 1), value=-3.0), torch.flip(x, (0, 2)), torch.tril(x), torch.triu(x, 1),
+            F.interpolate(img, scale_factor=2, mode="nearest"),
+            F.interpolate(img, size=(5, 9), mode="bilinear", align_corners=False),
+            F.interpolate(img, scale_factor=1.5, mode="bilinear", align_corners=True))
+
+
+@dataclasses.dataclass
+class Case:
+    name: str
+    module: nn.Module
+    inputs: tuple
+    threads: int = 1
+    tol: float = 1e-4
+
+
+def cases() -> list[Case]:
+    return [
+        Case("conv", ConvNet().eval(), (rnd(2, 3, 11, 9), rnd(2, 4, 13, seed=1)), threads=2),
+        Case("linear", Linears().eval(), (rnd(1, 37), rnd(7, 37, seed=1), rnd(13, 67, seed=2), rnd(6, 5, seed=3),
+                                          rnd(2, 3, 5, 7, seed=4), rnd(3, 7, 9, seed=5)), threads=2),
+        Case("attention", Attention().eval(),
+             (rnd(2, 3, 5, 8), rnd(2, 3, 7, 8, seed=1), rnd(2, 3, 7, 6, seed=2), rnd(5, 7, seed=3),
+              rnd(2, 1, 5, 7, seed=4) > -0.6, rnd(2, 6, 16, seed=5))),
+        Case("elementwise", Fn(lambda m, *a: elementwise(*a)).eval(),
+             (rnd(3, 1, 7), rnd(4, 7, seed=1), ints(3, 1, 7, lo=-20, hi=20), ints(4, 7, seed=1, lo=0, hi=9),
+              rnd(4, 7, seed=2) > 0)),
+        Case("reduce", Fn(lambda m, *a: reductions(*a)).eval(),
+             (rnd(3, 6, 5), ints(3, 6, 5, seed=1, lo=-50, hi=50), rnd(3, 6, 5, seed=2) > 0.8)),
+        Case("data", Fn(lambda m, *a: data_movement(m, *a), emb=rnd(10, 6, seed=9)).eval(),
+             (rnd(2, 3, 5), ints(2, 4, hi=5), ints(2, 3, 4, hi=5, seed=2), rnd(2, 2, 5, seed=3),
+              rnd(1, 2, 4, 6, seed=4))),
+    ]
+
+
+@dataclasses.dataclass
+class Exported:
+    path: pathlib.Path
+    inputs: list[pathlib.Path]
+    expected: list[np.ndarray]
+    threads: int
+    tol: float
+    ops: set[str]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Exported]:
+    out = {}
+    root = tmp_path_factory.mktemp("cross-models")
+    for case in cases():
+        d = root / case.name
+        d.mkdir()
+        program = pockettorch.export(case.module, case.inputs, name=case.name)
+        program.save(d / "model.ptm")
+        files = []
+        for k, t in enumerate(case.inputs):
+            np.save(d / f"in_{k}.npy", t.numpy())
+            files.append(d / f"in_{k}.npy")
+        with torch.no_grad():
+            expected = case.module(*case.inputs)
+        leaves = [t.numpy() for t in pytree.tree_leaves(expected)]
+        ops = {op for op, _ in pockettorch.load(d / "model.ptm").instructions()}
+        out[case.name] = Exported(d / "model.ptm", files, leaves, case.threads, case.tol, ops)
+    return out
+
+
+# ---- the runners -------------------------------------------------------------------------------------
+
+_BUILDS: dict[str, concurrent.futures.Future] = {}
+
+
+def _runner(abi: str) -> pathlib.Path:
+    """The ABI's runner; the first call starts the builds of every ABI this host can run, in parallel (a
+    cold zig build of one target is ~45 s, mostly single-threaded: together they take about as long)."""
+    if not _BUILDS:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(CROSS_ABIS))
+        for a in CROSS_ABIS:
+            if cross.launcher(a) is not None:
+                _BUILDS[a] = pool.submit(cross.build_runner_for, a, BUILD_DIR)
+        pool.shutdown(wait=False)
+    return _BUILDS[abi].result()
+
+
+@pytest.fixture(scope="module", params=CROSS_ABIS)
+def target(request) -> tuple[str, list[str]]:
+    """(abi, command prefix that runs that ABI's runner)."""
+    abi = request.param
+    if not cross.have_ziglang():
+        pytest.skip(f"ziglang is not installed (pip install '{cross.ZIGLANG_PIN}'): cannot cross-build for {abi}")
+    prefix = cross.launcher(abi)
+    if prefix is None:
+        pytest.skip(f"this host cannot run {abi} binaries and {cross.ABIS[abi].qemu} is not installed "
+                    f"(apt-get install qemu-user-static)")
+    runner = _runner(abi)
+    if prefix == [] and not cross.can_execute([str(runner)]):  # e.g. a kernel without 32-bit x86 support
+        q = cross.ABIS[abi].qemu
+        qemu = [p for p in (f"/usr/bin/{q}",) if os.access(p, os.X_OK)]
+        if not qemu or not cross.can_execute([*qemu, str(runner)]):
+            pytest.skip(f"this host does not execute {abi} binaries and {q} is not installed")
+        prefix = qemu
+    return abi, [*prefix, str(runner)]
+
+
+def run_runner(cmd: list[str], *args, env=None) -> dict:
+    proc = subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, timeout=RUN_TIMEOUT,
+                          env={**os.environ, **(env or {})})
+    assert proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout)
+
+
+def compare(got: np.ndarray, expected: np.ndarray, tol: float, what: str) -> None:
+    assert got.shape == expected.shape, f"{what}: shape {got.shape} != {expected.shape}"
+    assert got.dtype == expected.dtype, f"{what}: dtype {got.dtype} != {expected.dtype}"
+    if expected.dtype.kind != "f":
+        assert np.array_equal(got, expected), f"{what}: {got} != {expected}"
+        return
+    nan = np.isnan(expected)
+    assert np.array_equal(nan, np.isnan(got)), f"{what}: NaN positions differ"
+    e, g = expected[~nan], got[~nan]
+    if e.size == 0:
+        return
+    scale = max(float(np.abs(e).max()), 1e-6)
+    err = float(np.abs(g.astype(np.float64) - e).max())
+    assert err <= tol * scale, f"{what}: max error {err:.3g} > {tol} x max|eager| {scale:.3g}"
+
+
+def run_and_compare(target, model: Exported, out: pathlib.Path, env=None) -> dict:
+    abi, cmd = target
+    report = run_runner(cmd, model.path, "--input", *model.inputs, "--output-dir", out, "--iters", "1",
+                        "--warmup", "0", "--threads", model.threads, env=env)
+    for k, e in enumerate(model.expected):
+        compare(np.load(out / f"output_{k}.npy"), e, model.tol, f"{abi} {model.path.parent.name} output {k}")
+    assert not (out / f"output_{len(model.expected)}.npy").exists()
+    return report
+
+
+# ---- tests -------------------------------------------------------------------------------------------
+
+def test_models_cover_every_op(models):
+    used = set().union(*(m.ops for m in models.values()))
+    missing = {op.name for op in OPS} - used
+    assert not missing, f"no cross-test model uses {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", [c.name for c in cases()])
+def test_model_matches_eager(target, models, name, tmp_path):
+    report = run_and_compare(target, models[name], tmp_path)
+    expected_isa = EXPECTED_ISA[target[0]] or pockettorch.load(models[name].path).isa  # the host's detection
+    assert report["isa"] == expected_isa
+
+
+def test_portable_path_matches_eager(target, models, tmp_path):
+    """PKT_MAX_ISA=portable: the plain C kernels on the same target (the NEON GEMM's reference)."""
+    report = run_and_compare(target, models["linear"], tmp_path, env={"PKT_MAX_ISA": "portable"})
+    assert report["isa"] == "portable"
+
+
+def test_runner_is_static_for_the_abi(target):
+    abi, cmd = target
+    data = pathlib.Path(cmd[-1]).read_bytes()
+    assert data[:4] == b"\x7fELF"
+    ei_class = data[4]
+    machine = struct.unpack_from("<H", data, 18)[0]
+    assert (ei_class, machine) == ELF_MACHINE[abi]
+    if ei_class == 2:
+        phoff, = struct.unpack_from("<Q", data, 32)
+        phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    else:
+        phoff, = struct.unpack_from("<I", data, 28)
+        phentsize, phnum = struct.unpack_from("<HH", data, 42)
+    types = {struct.unpack_from("<I", data, phoff + k * phentsize)[0] for k in range(phnum)}
+    assert 3 not in types, "the runner has a PT_INTERP (dynamically linked)"
+    assert 2 not in types, "the runner has a PT_DYNAMIC segment"
+
+
+def test_build_is_cached(target):
+    abi, cmd = target
+    runner = pathlib.Path(cmd[-1])
+    mtime = runner.stat().st_mtime_ns
+    assert cross.build_runner_for(abi, BUILD_DIR) == runner
+    assert runner.stat().st_mtime_ns == mtime
+
+
+def test_build_has_no_warnings(target):
+    """Warnings on 32-bit/ARM targets are how size_t truncation and shift bugs show up (npy.c had one)."""
+    log = (pathlib.Path(target[1][-1]).parent / "build.log").read_text()
+    assert "warning:" not in log and "error:" not in log, log[-4000:]
+
+
+def test_arena_beyond_32_bit_address_space(target, models, tmp_path):
+    """An arena larger than size_t on a 32-bit ABI is refused, not truncated (it used to wrap: the arena was
+    allocated at the truncated size and a tensor placed at offset 2^32 - 64 written 64 bytes before it)."""
+    from support_ptm import Ptm
+
+    abi, cmd = target
+    if ELF_MACHINE[abi][0] == 2:
+        pytest.skip(f"{abi} is 64-bit: a 4 GiB arena is a real allocation there")
+    p = Ptm.parse(models["linear"].path.read_bytes())
+    t = p.tensors[p.outputs[0]]
+    assert t.storage == 0 and 64 < t.nbytes
+    t.offset = (1 << 32) - 64
+    p.arena_bytes = -(-(t.offset + t.nbytes) // 64) * 64
+    bad = tmp_path / "big_arena.ptm"
+    bad.write_bytes(p.build())
+    proc = subprocess.run([*cmd, str(bad), "--iters", "1", "--warmup", "0"], capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT)
+    assert proc.returncode == 1 and "PKT_OUT_OF_MEMORY:" in proc.stderr, (proc.returncode, proc.stderr)
+
+
+def test_errors_are_clear(target, models, tmp_path):
+    """A bad input under emulation fails with the documented status and exit code, like on the host."""
+    abi, cmd = target
+    np.save(tmp_path / "bad.npy", np.zeros((2, 2), np.float32))
+    m = models["linear"]
+    proc = subprocess.run([*cmd, str(m.path), "--input", str(tmp_path / "bad.npy"), *map(str, m.inputs[1:])],
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert proc.returncode == 1 and "PKT_INPUT_SHAPE:" in proc.stderr, proc.stderr
+
+
+# ---- cross.py without the toolchain ----------------------------------------------------------------------
+
+def test_missing_ziglang_is_a_clear_error(monkeypatch, tmp_path):
+    from pockettorch import errors
+
+    monkeypatch.setattr(cross, "have_ziglang", lambda: False)
+    with pytest.raises(errors.NotSupportedError, match=r"pip install 'ziglang=="):
+        cross.build_runner_for("arm64-v8a", tmp_path)
+
+
+def test_unknown_abi(tmp_path):
+    from pockettorch import errors
+
+    with pytest.raises(errors.InvalidArgumentError, match="arm64-v8a"):
+        cross.build_runner_for("mips", tmp_path)
+
+
+def test_compile_command_is_baseline_and_static():
+    if not cross.have_ziglang():
+        pytest.skip("ziglang is not installed")
+    for name, a in cross.ABIS.items():
+        cmd = cross.compile_command(a, pathlib.Path("out"))
+        assert "-march=native" not in cmd and "-mcpu=native" not in cmd
+        assert "-mcpu=baseline" in cmd and "-static" in cmd and "-O2" in cmd
+        assert cmd[cmd.index("-target") + 1] == a.target
+    v7 = cross.compile_command(cross.ABIS["armeabi-v7a"], pathlib.Path("out"))
+    assert "-mfpu=neon" in v7 and "-mfloat-abi=hard" in v7
