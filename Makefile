@@ -31,7 +31,7 @@ demo: $(STAMP)
 	$(VENV)/bin/pockettorch inspect $(OUT)/$(MODEL).ptm
 	$(VENV)/bin/pockettorch run $(OUT)/$(MODEL).ptm --iters 20 --warmup 3 --json $(OUT)/$(MODEL).run.json
 
-test: $(STAMP)
+test: install
 	$(PY) -m pytest -n auto
 
 clean:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
+import struct
 import time
 from typing import Any, Sequence
 
@@ -47,14 +49,15 @@ class AndroidDevice(Device):
     def _device(self) -> adbutils.AdbDevice:
         return self.client.device(self.serial)
 
-    def _error(self, exc: Exception, command: str, output: str = "") -> errors.PocketTorchError:
+    def _error(self, exc: Exception, command: str, output: str = "", lost: bool = False) -> errors.PocketTorchError:
+        """The catalogue error for an adb failure; `lost`: the failure cut a running command short."""
         if isinstance(exc, (socket.timeout, TimeoutError, adbutils.AdbTimeout)):
             return errors.DeviceTimeoutError(f"{self.serial}: `{command}` timed out", serial=self.serial,
                                              command=command, output=output, exit_code=None)
         if "no space left" in str(exc).lower() or "no space left" in output.lower():
             return errors.DeviceStorageFullError(f"{self.serial}: no space left on the device for `{command}`",
                                                  serial=self.serial, command=command, output=str(exc), exit_code=None)
-        if _lost(exc):
+        if _lost(exc) or lost:
             return errors.DeviceDisconnectedError(f"{self.serial} disconnected during `{command}`: {exc}",
                                                   serial=self.serial, command=command, output=output, exit_code=None)
         return errors.DeviceCommandFailedError(f"{self.serial}: `{command}` failed: {exc}", serial=self.serial,
@@ -64,9 +67,10 @@ class AndroidDevice(Device):
         command = quote_command(argv)
         t0 = time.perf_counter()
         try:
-            r = self._device().shell2(command, timeout=timeout, rstrip=False)
+            r = self._device().shell2(command, timeout=timeout, v2=True)  # v2: exit code and separate stderr
         except (adbutils.AdbError, OSError, EOFError) as exc:
-            raise self._error(exc, command) from None
+            # a shell stream that ends without adbd's exit packet means the transport went away
+            raise self._error(exc, command, lost=True) from None
         out = r.output
         result = RunResult(list(map(str, argv)), r.returncode, r.stdout, r.stderr, time.perf_counter() - t0)
         if check and r.returncode != 0:
@@ -85,9 +89,25 @@ class AndroidDevice(Device):
         command = f"push {local} {remote}"
         self.run(["mkdir", "-p", os.path.dirname(remote)], timeout=30)
         try:
-            self._device().sync.push(local, remote)
+            reason = self._send(local, remote)
         except (adbutils.AdbError, OSError, EOFError) as exc:
             raise self._error(exc, command) from None
+        if reason is not None:  # adbd's own words, e.g. "write failed: No space left on device"
+            raise self._error(adbutils.AdbError(reason), command, reason)
+
+    def _send(self, local: str, remote: str) -> str | None:
+        """The sync SEND exchange (adbutils' push drops adbd's FAIL reason, which we need to report).
+        Returns None on success or the device's failure message."""
+        with self._device().sync._prepare_sync(f"{remote},{stat.S_IFREG | 0o755}", "SEND") as c, open(local, "rb") as f:
+            for chunk in iter(lambda: f.read(64 * 1024), b""):
+                c.conn.sendall(b"DATA" + struct.pack("<I", len(chunk)) + chunk)
+            c.conn.sendall(b"DONE" + struct.pack("<I", int(time.time())))
+            status = c.read_string(4)
+            if status == "OKAY":
+                c.read_exact(4)
+                return None
+            length = struct.unpack("<I", c.read_exact(4))[0]
+            return c.read_exact(length).decode("utf-8", "replace") if status == "FAIL" else f"unexpected reply {status!r}"
 
     def pull(self, remote: str, local: str, timeout: float = 120.0) -> None:
         command = f"pull {remote} {local}"

@@ -38,24 +38,29 @@ class PowerSampler:
         self._thread = threading.Thread(target=self._loop, name="pkt-power", daemon=True)
         self._thread.start()
 
+    def _take(self) -> bool:
+        try:
+            reading = self.device.sample()
+        except errors.PocketTorchError as exc:  # a lost device ends sampling; the run reports the loss
+            self.errors.append(str(exc))
+            return False
+        reading = dict(reading, t_s=time.monotonic() - self._t0)
+        mw = power_mw(reading)
+        if mw is not None:
+            reading["power_mw"] = mw
+        self.samples.append(reading)
+        return True
+
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                reading = self.device.sample()
-            except errors.PocketTorchError as exc:  # a lost device ends sampling; the run reports the loss
-                self.errors.append(str(exc))
-                return
-            reading = dict(reading, t_s=time.monotonic() - self._t0)
-            mw = power_mw(reading)
-            if mw is not None:
-                reading["power_mw"] = mw
-            self.samples.append(reading)
+        while not self._stop.is_set() and self._take():
             self._stop.wait(self.interval)
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+        if not self.errors:
+            self._take()  # a closing reading, so even a short window has a start and an end
 
     def summary(self, window_s: float, inferences: int, charging: bool | None) -> dict[str, Any]:
         """Average power and energy per inference over the window, or why they are unavailable."""
