@@ -121,7 +121,7 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
   if (g.Cg == 1) {
     int64_t rows, ps;
     conv_dw_layout(&g, &rows, &ps);
-    uint64_t per = (uint64_t)rows * (uint64_t)g.sw * (uint64_t)ps;
+    uint64_t per = (uint64_t)(rows + 1) * (uint64_t)g.sw * (uint64_t)ps; /* + one row of tmp */
     if ((uint64_t)rows > limit || (uint64_t)g.sw * (uint64_t)ps > limit || per > limit / (T * sizeof(float)))
       return pkt_fail(err, PKT_BAD_OPERANDS, "padded depthwise plane of %lld x %lld is too large", (long long)rows,
                       (long long)(g.W + 2 * g.pw));
@@ -220,7 +220,7 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
 }
 
 /* Copy padded rows [r0, r1) of one input plane into the phase-split buffer (conv_dw_args). */
-static void conv_dw_fill(const conv_job* j, const float* xc, float* buf, int64_t r0, int64_t r1) {
+static void conv_dw_fill(const conv_job* j, const float* xc, float* buf, float* tmp, int64_t r0, int64_t r1) {
   const conv_geom* g = &j->g;
   const int64_t ps = j->dw_pstride, sw = g->sw;
   for (int64_t r = r0; r < r1; r++) {
@@ -237,13 +237,16 @@ static void conv_dw_fill(const conv_job* j, const float* xc, float* buf, int64_t
       memset(row + g->pw + g->W, 0, (size_t)(ps - g->pw - g->W) * sizeof(float));
       continue;
     }
-    for (int64_t f = 0; f < sw; f++) {
-      float* d = row + f * ps;
-      /* d[i] = padded column i*sw + f = input column i*sw + f - pw */
-      for (int64_t i = 0; i < ps; i++) {
-        int64_t ix = i * sw + f - g->pw;
-        d[i] = ix >= 0 && ix < g->W ? src[ix] : 0.f;
-      }
+    /* the padded row, sw*ps columns, in tmp; then phase f gets padded columns i*sw + f */
+    int64_t n = g->W < sw * ps - g->pw ? g->W : sw * ps - g->pw;
+    memset(tmp, 0, (size_t)g->pw * sizeof(float));
+    memcpy(tmp + g->pw, src, (size_t)n * sizeof(float));
+    memset(tmp + g->pw + n, 0, (size_t)(sw * ps - g->pw - n) * sizeof(float));
+    if (sw == 2) {
+      j->impl.deint2(tmp, row, row + ps, ps);
+    } else {
+      for (int64_t f = 0; f < sw; f++)
+        for (int64_t i = 0; i < ps; i++) row[f * ps + i] = tmp[i * sw + f];
     }
   }
 }
@@ -255,7 +258,7 @@ static void conv_dw_slot(void* ctx, int64_t begin, int64_t end) {
   const int64_t items = g->N * g->O * j->dw_bands;
   const int64_t rstride = g->sw * j->dw_pstride;
   for (int64_t t = begin; t < end; t++) {
-    float* buf = j->scratch + t * j->dw_rows * rstride;
+    float* buf = j->scratch + t * (j->dw_rows + 1) * rstride;
     int64_t i0 = items * t / j->threads, i1 = items * (t + 1) / j->threads;
     int64_t filled = -1; /* input plane in buf (whole-plane bands only) */
     for (int64_t it = i0; it < i1; it++) {
@@ -266,7 +269,7 @@ static void conv_dw_slot(void* ctx, int64_t begin, int64_t end) {
       if (oy0 >= oy1) continue;
       int64_t r0 = oy0 * g->sh, r1 = (oy1 - 1) * g->sh + (g->kh - 1) * g->dh + 1;
       if (j->dw_bands > 1 || filled != cin) {
-        conv_dw_fill(j, j->x + cin * g->H * g->W, buf, r0, r1);
+        conv_dw_fill(j, j->x + cin * g->H * g->W, buf, buf + j->dw_rows * rstride, r0, r1);
         filled = cin;
       }
       conv_dw_args a = {buf, rstride, j->dw_pstride, j->y + plane * g->P, g->OW, oy0, oy1, g->kh, g->kw, g->sh,

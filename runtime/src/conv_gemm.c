@@ -10,12 +10,14 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
   out->nr = CONV_NR_PORTABLE;
   out->ukernel = conv_ukernel_portable;
   out->dw = conv_dw_portable;
+  out->deint2 = conv_deint2_portable;
 #ifdef CONV_HAVE_X86
   if (isa == PKT_ISA_AVX512) {
     out->mr = CONV_MR_AVX512;
     out->nr = CONV_NR_AVX512;
     out->ukernel = conv_ukernel_avx512;
     out->dw = conv_dw_avx512;
+    out->deint2 = conv_deint2_avx512;
   } else if (isa == PKT_ISA_AVX2) {
     out->mr = CONV_MR_AVX2;
     out->nr = CONV_NR_AVX2;
@@ -116,6 +118,9 @@ void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cn
           if (g->sw == 1) {
             const float* src = xr + s->ox + off;
             for (int64_t t = a; t < b; t++) ds[t] = src[t];
+          } else if (g->sw == 2) {
+            const float* src = xr + s->ox * 2 + off;
+            for (int64_t t = a; t < b; t++) ds[t] = src[2 * t];
           } else {
             const float* src = xr + s->ox * g->sw + off;
             for (int64_t t = a; t < b; t++) ds[t] = src[t * g->sw];
@@ -151,6 +156,13 @@ void conv_ukernel_portable(int64_t kc, const float* a, const float* b, float* C,
       c[j] = v;
     }
     if (last && !simple) pkt_apply_act(c, nr, act, lo, hi);
+  }
+}
+
+void conv_deint2_portable(const float* t, float* e, float* o, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    e[i] = t[2 * i];
+    o[i] = t[2 * i + 1];
   }
 }
 

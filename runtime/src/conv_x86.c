@@ -169,9 +169,110 @@ AVX2 void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, float* C
 }
 
 /* ------------------------------------------------------------------ depthwise row kernels */
+AVX512 void conv_deint2_avx512(const float* t, float* e, float* o, int64_t n) {
+  const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 a = _mm512_loadu_ps(t + 2 * i), b = _mm512_loadu_ps(t + 2 * i + 16);
+    _mm512_storeu_ps(e + i, _mm512_permutex2var_ps(a, ie, b));
+    _mm512_storeu_ps(o + i, _mm512_permutex2var_ps(a, io, b));
+  }
+  for (; i < n; i++) {
+    e[i] = t[2 * i];
+    o[i] = t[2 * i + 1];
+  }
+}
+
+/* 3x3 with the weights and the three column offsets in registers; stride-1 rows (sh == dh == 1)
+ * go two output rows at a time so the four input rows are loaded once for both. */
+#define DW3_ROW512(acc, r, m)                                                        \
+  acc = _mm512_fmadd_ps(w##r##0, _mm512_loadu_ps(m + c0), acc);                      \
+  acc = _mm512_fmadd_ps(w##r##1, _mm512_loadu_ps(m + c1), acc);                      \
+  acc = _mm512_fmadd_ps(w##r##2, _mm512_loadu_ps(m + c2), acc);
+
+AVX512 static void dw3x3_avx512(const conv_dw_args* a) {
+  float flo, fhi;
+  conv_act_bounds(a->act, a->lo, a->hi, &flo, &fhi);
+  const int simple = conv_act_simple(a->act);
+  const __m512 vlo = _mm512_set1_ps(flo), vhi = _mm512_set1_ps(fhi), vb = _mm512_set1_ps(a->bias);
+  const __m512 w00 = _mm512_set1_ps(a->w[0]), w01 = _mm512_set1_ps(a->w[1]), w02 = _mm512_set1_ps(a->w[2]);
+  const __m512 w10 = _mm512_set1_ps(a->w[3]), w11 = _mm512_set1_ps(a->w[4]), w12 = _mm512_set1_ps(a->w[5]);
+  const __m512 w20 = _mm512_set1_ps(a->w[6]), w21 = _mm512_set1_ps(a->w[7]), w22 = _mm512_set1_ps(a->w[8]);
+  const int64_t c0 = 0, c1 = (a->dw % a->sw) * a->pstride + a->dw / a->sw,
+                c2 = (2 * a->dw % a->sw) * a->pstride + 2 * a->dw / a->sw;
+  const int64_t rs = a->dh * a->rstride;
+  int64_t oy = a->oy0;
+  if (a->sh == 1 && a->dh == 1) {
+    for (; oy + 2 <= a->oy1; oy += 2) {
+      float* y0 = a->y + oy * a->OW;
+      float* y1 = y0 + a->OW;
+      const float* base = a->buf + oy * a->rstride;
+      for (int64_t ox = 0; ox < a->OW; ox += 16) {
+        int64_t rem = a->OW - ox;
+        __mmask16 m = (__mmask16)(rem >= 16 ? 0xFFFF : (1u << rem) - 1);
+        const float* r0 = base + ox;
+        const float* r1 = r0 + rs;
+        const float* r2 = r1 + rs;
+        const float* r3 = r2 + rs;
+        __m512 a0 = vb, a1 = vb;
+        __m512 x0 = _mm512_loadu_ps(r1 + c0), x1 = _mm512_loadu_ps(r1 + c1), x2 = _mm512_loadu_ps(r1 + c2);
+        a0 = _mm512_fmadd_ps(w10, x0, a0);
+        a1 = _mm512_fmadd_ps(w00, x0, a1);
+        a0 = _mm512_fmadd_ps(w11, x1, a0);
+        a1 = _mm512_fmadd_ps(w01, x1, a1);
+        a0 = _mm512_fmadd_ps(w12, x2, a0);
+        a1 = _mm512_fmadd_ps(w02, x2, a1);
+        x0 = _mm512_loadu_ps(r2 + c0), x1 = _mm512_loadu_ps(r2 + c1), x2 = _mm512_loadu_ps(r2 + c2);
+        a0 = _mm512_fmadd_ps(w20, x0, a0);
+        a1 = _mm512_fmadd_ps(w10, x0, a1);
+        a0 = _mm512_fmadd_ps(w21, x1, a0);
+        a1 = _mm512_fmadd_ps(w11, x1, a1);
+        a0 = _mm512_fmadd_ps(w22, x2, a0);
+        a1 = _mm512_fmadd_ps(w12, x2, a1);
+        DW3_ROW512(a0, 0, r0)
+        DW3_ROW512(a1, 2, r3)
+        if (simple) {
+          a0 = _mm512_min_ps(_mm512_max_ps(a0, vlo), vhi);
+          a1 = _mm512_min_ps(_mm512_max_ps(a1, vlo), vhi);
+        }
+        _mm512_mask_storeu_ps(y0 + ox, m, a0);
+        _mm512_mask_storeu_ps(y1 + ox, m, a1);
+      }
+      if (!simple) {
+        pkt_apply_act(y0, a->OW, a->act, a->lo, a->hi);
+        pkt_apply_act(y1, a->OW, a->act, a->lo, a->hi);
+      }
+    }
+  }
+  for (; oy < a->oy1; oy++) {
+    float* yr = a->y + oy * a->OW;
+    const float* base = a->buf + oy * a->sh * a->rstride;
+    for (int64_t ox = 0; ox < a->OW; ox += 16) {
+      int64_t rem = a->OW - ox;
+      __mmask16 m = (__mmask16)(rem >= 16 ? 0xFFFF : (1u << rem) - 1);
+      const float* r0 = base + ox;
+      const float* r1 = r0 + rs;
+      const float* r2 = r1 + rs;
+      __m512 a0 = vb, a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps();
+      DW3_ROW512(a0, 0, r0)
+      DW3_ROW512(a1, 1, r1)
+      DW3_ROW512(a2, 2, r2)
+      a0 = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
+      if (simple) a0 = _mm512_min_ps(_mm512_max_ps(a0, vlo), vhi);
+      _mm512_mask_storeu_ps(yr + ox, m, a0);
+    }
+    if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+  }
+}
+
 /* One output row vector of VL columns at ox: sum over the window. KH/KW are compile-time for the
  * specialized 3x3 instance and runtime otherwise. */
 AVX512 void conv_dw_avx512(const conv_dw_args* a) {
+  if (a->kh == 3 && a->kw == 3) {
+    dw3x3_avx512(a);
+    return;
+  }
   float flo, fhi;
   conv_act_bounds(a->act, a->lo, a->hi, &flo, &fhi);
   const int simple = conv_act_simple(a->act);
