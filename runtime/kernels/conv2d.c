@@ -20,6 +20,7 @@
 
 #define CONV_PARAM_LIMIT ((int64_t)1 << 24) /* bound on stride/pad/dilation so index math cannot overflow */
 #define CONV_KC 256                         /* K slice of one micro-kernel call (B slice stays in L1) */
+#define CONV_L2_BYTES ((int64_t)1 << 20)    /* what we let one operand take of a core's L2 */
 
 static void conv_geom_read(const pkt_node* n, conv_geom* g) {
   const pkt_tensor *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
@@ -59,6 +60,20 @@ static int conv_threads(const pkt_node* n) { return n->num_threads > 1 ? n->num_
  * weight with data is a constant and is packed once; a weight computed by the graph is packed into
  * scratch on every run instead. */
 static int conv_weight_constant(const pkt_node* n) { return n->inputs[1]->data != NULL; }
+
+/* GEMM loop order. Normally each thread packs one panel of pixels at a time and sweeps the weights
+ * over it. When the weights exceed L2 but all panels fit (deep layers on small images), each thread
+ * packs every panel once and takes a share of the row blocks, so the weights stream from memory
+ * once instead of once per panel. */
+static int conv_row_mode(const conv_geom* g, int nr) {
+  int64_t panels = (g->P + nr - 1) / nr;
+  return g->Og * g->K * (int64_t)sizeof(float) > CONV_L2_BYTES &&
+         panels * g->K * nr * (int64_t)sizeof(float) <= CONV_L2_BYTES * 3 / 2;
+}
+/* Floats of per-thread panel scratch. */
+static int64_t conv_slot_floats(const conv_geom* g, int nr) {
+  return conv_row_mode(g, nr) ? (g->P + nr - 1) / nr * g->K * nr : g->K * nr;
+}
 
 /* Bytes of packed weights for the GEMM path (0 when it does not apply). */
 static uint64_t conv_gemm_packed_bytes(const conv_geom* g, int mr) {
@@ -131,7 +146,7 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
     if ((uint64_t)g.K > limit / (T * 64 * sizeof(float)) ||
         (uint64_t)(g.O + g.groups * impl.mr) > limit / ((uint64_t)g.K * sizeof(float)))
       return pkt_fail(err, PKT_BAD_OPERANDS, "convolution window of %lld elements is too large", (long long)g.K);
-    *scratch = (size_t)(T * (uint64_t)g.K * (uint64_t)impl.nr * sizeof(float));
+    *scratch = (size_t)(T * (uint64_t)conv_slot_floats(&g, impl.nr) * sizeof(float));
     if (!conv_weight_constant(n)) *scratch += (size_t)((conv_gemm_packed_bytes(&g, impl.mr) + 63) & ~(uint64_t)63);
   }
   if (conv_weight_constant(n) && pkt_winograd_applies(n)) {
@@ -196,8 +211,28 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
   const int64_t panels = (g->P + nr - 1) / nr;
   const int64_t tiles = rblocks * panels;
   for (int64_t t = begin; t < end; t++) {
+    float* panel = j->scratch + t * conv_slot_floats(g, nr);
+    if (conv_row_mode(g, nr)) {
+      for (int64_t q = 0; q < panels; q++) {
+        int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
+        conv_pack_panel(g, j->xg, q * nr, cnt, nr, panel + q * g->K * nr);
+      }
+      for (int64_t r = rblocks * t / j->threads; r < rblocks * (t + 1) / j->threads; r++) {
+        int64_t o0 = r * mr;
+        int rows = (int)(g->Og - o0 < mr ? g->Og - o0 : mr);
+        for (int64_t k0 = 0; k0 < g->K; k0 += CONV_KC) {
+          int64_t kc = g->K - k0 < CONV_KC ? g->K - k0 : CONV_KC;
+          for (int64_t q = 0; q < panels; q++) {
+            int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
+            j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, panel + q * g->K * nr + k0 * nr,
+                            j->yg + o0 * g->P + q * nr, g->P, rows, cnt, j->bg ? j->bg + o0 : NULL, k0 == 0,
+                            k0 + kc == g->K, j->act, j->lo, j->hi);
+          }
+        }
+      }
+      continue;
+    }
     int64_t t0 = tiles * t / j->threads, t1 = tiles * (t + 1) / j->threads;
-    float* panel = j->scratch + t * g->K * nr;
     for (int64_t q = t0 / rblocks; q * rblocks < t1; q++) {
       int64_t r0 = t0 - q * rblocks, r1 = t1 - q * rblocks;
       if (r0 < 0) r0 = 0;
