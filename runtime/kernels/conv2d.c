@@ -50,8 +50,10 @@ static void conv_geom_read(const pkt_node* n, conv_geom* g) {
 static void conv_dw_layout(const conv_geom* g, int64_t* rows, int64_t* pstride) {
   int64_t wp = g->W + 2 * g->pw;
   *rows = g->H + 2 * g->ph;
-  int64_t ps = (wp + g->sw - 1) / g->sw + CONV_DW_OVERRUN;
-  *pstride = (ps + 15) & ~(int64_t)15;
+  /* a row kernel reads phase columns up to OW rounded up to a vector (16) plus the window offset */
+  int64_t need = (g->OW + CONV_DW_OVERRUN - 1) / CONV_DW_OVERRUN * CONV_DW_OVERRUN + (g->kw - 1) * g->dw / g->sw;
+  int64_t ps = (wp + g->sw - 1) / g->sw;
+  *pstride = ps > need ? ps : need;
 }
 
 static int conv_threads(const pkt_node* n) { return n->num_threads > 1 ? n->num_threads : 1; }

@@ -25,8 +25,8 @@ typedef void (*conv_ukernel_fn)(int64_t kc, const float* a, const float* b, floa
 
 /* Depthwise: out[oy, ox] for rows [oy0, oy1), all ox of one output plane. The input plane was
  * copied into buf: zero-padded and split into `sw` column phases; input (padded) column c lives at
- * buf[row * rstride + (c % sw) * pstride + c / sw]. Loads may run up to 16 floats past OW in a
- * phase row (the buffer is sized and zero-filled for it). */
+ * buf[row * rstride + (c % sw) * pstride + c / sw]. Loads may run past OW up to OW rounded up to
+ * CONV_DW_OVERRUN in a phase row (the buffer is sized and zero-filled for it). */
 typedef struct conv_dw_args {
   const float* buf;
   int64_t rstride, pstride;
@@ -41,7 +41,7 @@ typedef struct conv_dw_args {
 typedef void (*conv_dw_fn)(const conv_dw_args* a);
 /* Split t[0, 2n) into its even (e[0, n)) and odd (o[0, n)) elements. */
 typedef void (*conv_deint2_fn)(const float* t, float* e, float* o, int64_t n);
-#define CONV_DW_OVERRUN 16 /* floats a dw row kernel may read past the last output column */
+#define CONV_DW_OVERRUN 16 /* row kernels read output columns in vectors of up to this many */
 
 typedef struct conv_isa_impl {
   int mr, nr;
