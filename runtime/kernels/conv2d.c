@@ -1,27 +1,26 @@
 /* conv2d: NCHW input, OIHW weight [O, C/groups, kh, kw], optional bias [O], symmetric padding,
  * stride, dilation, groups, fused activation.
  *
- * Two paths:
- *  - C/groups == 1 (depthwise, incl. channel multipliers, and single-channel inputs): direct loops
- *    per output plane, vectorized along output columns. No scratch.
- *  - otherwise: per (image, group), the input is packed ("im2col") into panels of NR output pixels
- *    ([K][NR] each, K = C/groups*kh*kw, zero-filled outside the image) in scratch, then a register-
- *    blocked MR x NR micro-kernel computes out[o, p] = sum_k w[o, k] * panel[k, p]. When the packed
- *    matrix would exceed CONV_SCRATCH_CAP the output pixels are processed in bands. 1x1 stride-1
- *    convs pack by plain copies. Packing is parallel over panels, the GEMM over (panel, row-block)
- *    tiles; both write disjoint memory. */
+ * Paths (helpers in runtime/src/conv_impl.h, conv_gemm.c, conv_x86.c, conv_arm.c):
+ *  - Winograd (runtime/src/winograd.c) when pkt_winograd_applies() says so.
+ *  - C/groups == 1 (depthwise, incl. channel multipliers, and single-channel inputs): each input
+ *    plane is copied once into per-thread scratch, zero-padded and split into column phases by
+ *    the stride, so a row kernel computes output rows with plain vector loads (AVX-512/AVX2/NEON/
+ *    portable), bias and activation fused. Threads split the planes (or row bands of few planes).
+ *  - otherwise GEMM per (image, group): out[Og, P] = W[Og, K] x col[K, P]. The weights are packed
+ *    once per session into row blocks of MR output channels (pack_size/pack); each thread packs
+ *    its panels of NR output pixels (im2col, a plain copy for 1x1 stride-1 convs) into its own
+ *    scratch slot and runs the MR x NR micro-kernel over them in KC-deep slices, bias and
+ *    activation fused in the last slice. Threads split the (panel, row block) tiles evenly. */
 #include <math.h>
 
-#include "kernel.h"
+#include "conv_impl.h"
+#include "cpu.h"
+#include "winograd.h"
 
-#define MR 6
-#define NR 8
-#define CONV_SCRATCH_CAP ((int64_t)8 << 20) /* bytes of packed input per band */
 #define CONV_PARAM_LIMIT ((int64_t)1 << 24) /* bound on stride/pad/dilation so index math cannot overflow */
-
-typedef struct conv_geom {
-  int64_t N, C, H, W, O, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, groups, Cg, Og, K, P;
-} conv_geom;
+#define CONV_KC 256                         /* K slice of one micro-kernel call (B slice stays in L1) */
+#define CONV_L2_BYTES ((int64_t)1 << 20)    /* what we let one operand take of a core's L2 */
 
 static void conv_geom_read(const pkt_node* n, conv_geom* g) {
   const pkt_tensor *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
@@ -47,14 +46,42 @@ static void conv_geom_read(const pkt_node* n, conv_geom* g) {
   g->P = g->OH * g->OW;
 }
 
-/* Pixels per band (a multiple of NR) so that the packed band stays under the cap. */
-static int64_t conv_band(const conv_geom* g) {
-  int64_t panels = (g->P + NR - 1) / NR;
-  int64_t panel_bytes = g->K * NR * (int64_t)sizeof(float);
-  int64_t fit = panel_bytes > 0 ? CONV_SCRATCH_CAP / panel_bytes : panels;
-  if (fit < 1) fit = 1;
-  if (fit > panels) fit = panels;
-  return fit * NR;
+/* Depthwise buffer geometry: padded rows, phase rows of pstride floats, sw phases per row. */
+static void conv_dw_layout(const conv_geom* g, int64_t* rows, int64_t* pstride) {
+  int64_t wp = g->W + 2 * g->pw;
+  *rows = g->H + 2 * g->ph;
+  /* a row kernel reads phase columns up to OW rounded up to a vector (16) plus the window offset */
+  int64_t need = (g->OW + CONV_DW_OVERRUN - 1) / CONV_DW_OVERRUN * CONV_DW_OVERRUN + (g->kw - 1) * g->dw / g->sw;
+  int64_t ps = (wp + g->sw - 1) / g->sw;
+  *pstride = ps > need ? ps : need;
+}
+
+static int conv_threads(const pkt_node* n) { return n->num_threads > 1 ? n->num_threads : 1; }
+
+/* During prepare() and pack_size() only constants have data (the arena is not placed yet), so a
+ * weight with data is a constant and is packed once; a weight computed by the graph is packed into
+ * scratch on every run instead. */
+static int conv_weight_constant(const pkt_node* n) { return n->inputs[1]->data != NULL; }
+
+/* GEMM loop order. Normally each thread packs one panel of pixels at a time and sweeps the weights
+ * over it. When the weights exceed L2 but all panels fit (deep layers on small images), each thread
+ * packs every panel once and takes a share of the row blocks, so the weights stream from memory
+ * once instead of once per panel. */
+static int conv_row_mode(const conv_geom* g, int nr) {
+  int64_t panels = (g->P + nr - 1) / nr;
+  return g->Og * g->K * (int64_t)sizeof(float) > CONV_L2_BYTES &&
+         panels * g->K * nr * (int64_t)sizeof(float) <= CONV_L2_BYTES * 3 / 2;
+}
+/* Floats of per-thread panel scratch. */
+static int64_t conv_slot_floats(const conv_geom* g, int nr) {
+  return conv_row_mode(g, nr) ? (g->P + nr - 1) / nr * g->K * nr : g->K * nr;
+}
+
+/* Bytes of packed weights for the GEMM path (0 when it does not apply). */
+static uint64_t conv_gemm_packed_bytes(const conv_geom* g, int mr) {
+  if (g->Cg <= 1 || g->Og <= 0) return 0;
+  uint64_t rblocks = (uint64_t)((g->Og + mr - 1) / mr);
+  return (uint64_t)g->groups * rblocks * (uint64_t)g->K * (uint64_t)mr * sizeof(float);
 }
 
 pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
@@ -104,213 +131,235 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
   }
   if ((st = pkt_check_act(n, PKT_CONV2D_ACT, err))) return st;
   *scratch = 0;
-  if (g.Cg > 1 && g.P > 0 && g.Og > 0) {
-    /* K <= weight numel; bound it so K*NR*4 (and the band bytes, <= max(CAP, K*NR*4)) cannot overflow. */
-    if (g.K > ((int64_t)1 << 40) || (uint64_t)g.K > (uint64_t)SIZE_MAX / (4 * NR * sizeof(float)))
+  conv_isa_impl impl;
+  conv_isa_select(n->isa, &impl);
+  const uint64_t T = (uint64_t)conv_threads(n);
+  const uint64_t limit = (uint64_t)1 << 46;
+  if (g.Cg == 1) {
+    int64_t rows, ps;
+    conv_dw_layout(&g, &rows, &ps);
+    uint64_t per = (uint64_t)(rows + 1) * (uint64_t)g.sw * (uint64_t)ps; /* + one row of tmp */
+    if ((uint64_t)rows > limit || (uint64_t)g.sw * (uint64_t)ps > limit || per > limit / (T * sizeof(float)))
+      return pkt_fail(err, PKT_BAD_OPERANDS, "padded depthwise plane of %lld x %lld is too large", (long long)rows,
+                      (long long)(g.W + 2 * g.pw));
+    *scratch = (size_t)(per * T * sizeof(float));
+  } else {
+    /* K <= weight numel; bound it so the per-thread panels and the packed weights cannot overflow. */
+    if ((uint64_t)g.K > limit / (T * 64 * sizeof(float)) ||
+        (uint64_t)(g.O + g.groups * impl.mr) > limit / ((uint64_t)g.K * sizeof(float)))
       return pkt_fail(err, PKT_BAD_OPERANDS, "convolution window of %lld elements is too large", (long long)g.K);
-    int64_t band = conv_band(&g);
-    *scratch = (size_t)g.K * (size_t)band * sizeof(float);
+    *scratch = (size_t)(T * (uint64_t)conv_slot_floats(&g, impl.nr) * sizeof(float));
+    if (!conv_weight_constant(n)) *scratch += (size_t)((conv_gemm_packed_bytes(&g, impl.mr) + 63) & ~(uint64_t)63);
+  }
+  if (conv_weight_constant(n) && pkt_winograd_applies(n)) {
+    size_t ws = pkt_winograd_scratch_size(n);
+    if (ws > *scratch) *scratch = ws;
   }
   return PKT_OK;
 }
 
+size_t pkt_kernel_conv2d_pack_size(const pkt_node* n) {
+  if (!conv_weight_constant(n)) return 0;
+  if (pkt_winograd_applies(n)) return pkt_winograd_packed_size(n);
+  conv_geom g;
+  conv_geom_read(n, &g);
+  conv_isa_impl impl;
+  conv_isa_select(n->isa, &impl);
+  return (size_t)conv_gemm_packed_bytes(&g, impl.mr);
+}
+
+/* Called only when pack_size() was non-zero, i.e. for a constant weight. */
+void pkt_kernel_conv2d_pack(const pkt_node* n, void* packed) {
+  if (pkt_winograd_applies(n)) {
+    pkt_winograd_pack(n, packed);
+    return;
+  }
+  conv_geom g;
+  conv_geom_read(n, &g);
+  conv_isa_impl impl;
+  conv_isa_select(n->isa, &impl);
+  if (!conv_gemm_packed_bytes(&g, impl.mr)) return;
+  const float* w = n->inputs[1]->data;
+  float* dst = packed;
+  int64_t group_floats = (g.Og + impl.mr - 1) / impl.mr * g.K * impl.mr;
+  for (int64_t grp = 0; grp < g.groups; grp++)
+    conv_pack_weights(w + grp * g.Og * g.K, g.Og, g.K, impl.mr, dst + grp * group_floats);
+}
+
 typedef struct conv_job {
   conv_geom g;
+  conv_isa_impl impl;
   const float *x, *w, *b;
   float* y;
-  float* packed;
+  float* scratch;
+  int threads;
   int act;
   float lo, hi;
-  /* current (image, group, band) */
+  /* GEMM: the current (image, group) */
   const float* xg; /* input channels of the group */
   float* yg;       /* output channels of the group */
-  const float* wg; /* weight rows of the group */
+  const float* ag; /* packed weights of the group */
   const float* bg; /* bias of the group or NULL */
-  int64_t p0, np;  /* band: first output pixel, pixel count */
+  /* depthwise */
+  int64_t dw_rows, dw_pstride, dw_bands;
 } conv_job;
 
-static inline float act_scalar(float v, int act, float lo, float hi) {
-  switch (act) {
-    case PKT_ACT_RELU: return v > 0.f ? v : 0.f;
-    case PKT_ACT_RELU6: return v < 0.f ? 0.f : v > 6.f ? 6.f : v;
-    case PKT_ACT_CLAMP: return v < lo ? lo : v > hi ? hi : v;
-    default: return v;
-  }
-}
-static inline int act_is_simple(int act) {
-  return act == PKT_ACT_NONE || act == PKT_ACT_RELU || act == PKT_ACT_RELU6 || act == PKT_ACT_CLAMP;
-}
-
-/* Pack panels [begin, end) of the current band: panel q holds pixels p0 + q*NR .. +NR as [K][NR]. */
-static void conv_pack(void* ctx, int64_t begin, int64_t end) {
+/* GEMM slot t of threads: tiles [t*tiles/T, (t+1)*tiles/T) in panel-major order. */
+static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
   const conv_job* j = ctx;
   const conv_geom* g = &j->g;
-  const int64_t HW = g->H * g->W;
-  const int pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
-  for (int64_t q = begin; q < end; q++) {
-    float* dst = j->packed + q * g->K * NR;
-    int64_t pbeg = j->p0 + q * NR;
-    int64_t cnt = j->p0 + j->np - pbeg;
-    if (cnt > NR) cnt = NR;
-    if (pointwise && cnt == NR) {
-      /* output pixel p reads input pixel p */
-      for (int64_t c = 0; c < g->Cg; c++) memcpy(dst + c * NR, j->xg + c * HW + pbeg, NR * sizeof(float));
+  const int mr = j->impl.mr, nr = j->impl.nr;
+  const int64_t rblocks = (g->Og + mr - 1) / mr;
+  const int64_t panels = (g->P + nr - 1) / nr;
+  const int64_t tiles = rblocks * panels;
+  for (int64_t t = begin; t < end; t++) {
+    float* panel = j->scratch + t * conv_slot_floats(g, nr);
+    if (conv_row_mode(g, nr)) {
+      for (int64_t q = 0; q < panels; q++) {
+        int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
+        conv_pack_panel(g, j->xg, q * nr, cnt, nr, panel + q * g->K * nr);
+      }
+      for (int64_t r = rblocks * t / j->threads; r < rblocks * (t + 1) / j->threads; r++) {
+        int64_t o0 = r * mr;
+        int rows = (int)(g->Og - o0 < mr ? g->Og - o0 : mr);
+        for (int64_t k0 = 0; k0 < g->K; k0 += CONV_KC) {
+          int64_t kc = g->K - k0 < CONV_KC ? g->K - k0 : CONV_KC;
+          for (int64_t q = 0; q < panels; q++) {
+            int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
+            j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, panel + q * g->K * nr + k0 * nr,
+                            j->yg + o0 * g->P + q * nr, g->P, rows, cnt, j->bg ? j->bg + o0 : NULL, k0 == 0,
+                            k0 + kc == g->K, j->act, j->lo, j->hi);
+          }
+        }
+      }
       continue;
     }
-    int64_t iy0[NR], ix0[NR];
-    for (int t = 0; t < NR; t++) {
-      int64_t p = pbeg + (t < cnt ? t : 0);
-      iy0[t] = (p / g->OW) * g->sh - g->ph;
-      ix0[t] = (p % g->OW) * g->sw - g->pw;
-    }
-    int64_t k = 0;
-    for (int64_t c = 0; c < g->Cg; c++) {
-      const float* xc = j->xg + c * HW;
-      for (int64_t ky = 0; ky < g->kh; ky++) {
-        for (int64_t kx = 0; kx < g->kw; kx++, k++) {
-          float* d = dst + k * NR;
-          for (int t = 0; t < NR; t++) {
-            int64_t iy = iy0[t] + ky * g->dh, ix = ix0[t] + kx * g->dw;
-            d[t] = (t < cnt && iy >= 0 && iy < g->H && ix >= 0 && ix < g->W) ? xc[iy * g->W + ix] : 0.f;
-          }
+    int64_t t0 = tiles * t / j->threads, t1 = tiles * (t + 1) / j->threads;
+    for (int64_t q = t0 / rblocks; q * rblocks < t1; q++) {
+      int64_t r0 = t0 - q * rblocks, r1 = t1 - q * rblocks;
+      if (r0 < 0) r0 = 0;
+      if (r1 > rblocks) r1 = rblocks;
+      int64_t p0 = q * nr;
+      int cnt = (int)(g->P - p0 < nr ? g->P - p0 : nr);
+      conv_pack_panel(g, j->xg, p0, cnt, nr, panel);
+      for (int64_t k0 = 0; k0 < g->K; k0 += CONV_KC) {
+        int64_t kc = g->K - k0 < CONV_KC ? g->K - k0 : CONV_KC;
+        int first = k0 == 0, last = k0 + kc == g->K;
+        for (int64_t r = r0; r < r1; r++) {
+          int64_t o0 = r * mr;
+          int rows = (int)(g->Og - o0 < mr ? g->Og - o0 : mr);
+          j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, panel + k0 * nr, j->yg + o0 * g->P + p0, g->P, rows,
+                          cnt, j->bg ? j->bg + o0 : NULL, first, last, j->act, j->lo, j->hi);
         }
       }
     }
   }
 }
 
-/* acc[MR][NR] = sum_k w_i[k] * panel[k][:]. GCC/clang get explicit 4-lane vectors (auto-vectorization
- * picks the k loop and shuffles); other compilers get the plain loops. */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(PKT_NO_VECTOR_EXT)
-typedef float conv_v4 __attribute__((vector_size(16)));
-static inline conv_v4 conv_ld(const float* p) {
-  conv_v4 v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-static void conv_micro(int64_t K, const float* const w[MR], const float* panel, float acc[MR][NR]) {
-  conv_v4 c[MR][NR / 4];
-  memset(c, 0, sizeof c);
-  for (int64_t k = 0; k < K; k++) {
-    conv_v4 b0 = conv_ld(panel + k * NR), b1 = conv_ld(panel + k * NR + 4);
-    for (int i = 0; i < MR; i++) {
-      float s = w[i][k];
-      conv_v4 a = {s, s, s, s};
-      c[i][0] += a * b0;
-      c[i][1] += a * b1;
-    }
-  }
-  memcpy(acc, c, sizeof c);
-}
-#else
-static void conv_micro(int64_t K, const float* const w[MR], const float* panel, float acc[MR][NR]) {
-  memset(acc, 0, sizeof(float) * MR * NR);
-  for (int64_t k = 0; k < K; k++) {
-    const float* b = panel + k * NR;
-    for (int i = 0; i < MR; i++) {
-      float a = w[i][k];
-      for (int t = 0; t < NR; t++) acc[i][t] += a * b[t];
-    }
-  }
-}
-#endif
-
-/* Tiles [begin, end): tile -> (panel q, row block r), panel-major so a panel is reused across rows. */
-static void conv_gemm(void* ctx, int64_t begin, int64_t end) {
-  const conv_job* j = ctx;
+/* Copy padded rows [r0, r1) of one input plane into the phase-split buffer (conv_dw_args). */
+static void conv_dw_fill(const conv_job* j, const float* xc, float* buf, float* tmp, int64_t r0, int64_t r1) {
   const conv_geom* g = &j->g;
-  const int64_t rblocks = (g->Og + MR - 1) / MR;
-  for (int64_t tile = begin; tile < end; tile++) {
-    int64_t q = tile / rblocks, r = tile % rblocks;
-    int64_t o0 = r * MR;
-    int64_t rows = g->Og - o0 < MR ? g->Og - o0 : MR;
-    const float* wr[MR];
-    for (int i = 0; i < MR; i++) wr[i] = j->wg + (o0 + (i < rows ? i : rows - 1)) * g->K;
-    float acc[MR][NR];
-    conv_micro(g->K, wr, j->packed + q * g->K * NR, acc);
-    int64_t pbeg = j->p0 + q * NR;
-    int64_t cnt = j->p0 + j->np - pbeg;
-    if (cnt > NR) cnt = NR;
-    for (int64_t i = 0; i < rows; i++) {
-      float bias = j->bg ? j->bg[o0 + i] : 0.f;
-      float* dst = j->yg + (o0 + i) * g->P + pbeg;
-      for (int64_t t = 0; t < cnt; t++) dst[t] = act_scalar(acc[i][t] + bias, j->act, j->lo, j->hi);
-      if (!act_is_simple(j->act)) pkt_apply_act(dst, cnt, j->act, j->lo, j->hi);
+  const int64_t ps = j->dw_pstride, sw = g->sw;
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t iy = r - g->ph;
+    float* row = buf + r * sw * ps;
+    if (iy < 0 || iy >= g->H) {
+      memset(row, 0, (size_t)(sw * ps) * sizeof(float));
+      continue;
+    }
+    const float* src = xc + iy * g->W;
+    if (sw == 1) {
+      memset(row, 0, (size_t)g->pw * sizeof(float));
+      memcpy(row + g->pw, src, (size_t)g->W * sizeof(float));
+      memset(row + g->pw + g->W, 0, (size_t)(ps - g->pw - g->W) * sizeof(float));
+      continue;
+    }
+    /* the padded row, sw*ps columns, in tmp; then phase f gets padded columns i*sw + f */
+    int64_t n = g->W < sw * ps - g->pw ? g->W : sw * ps - g->pw;
+    memset(tmp, 0, (size_t)g->pw * sizeof(float));
+    memcpy(tmp + g->pw, src, (size_t)n * sizeof(float));
+    memset(tmp + g->pw + n, 0, (size_t)(sw * ps - g->pw - n) * sizeof(float));
+    if (sw == 2) {
+      j->impl.deint2(tmp, row, row + ps, ps);
+    } else {
+      for (int64_t f = 0; f < sw; f++)
+        for (int64_t i = 0; i < ps; i++) row[f * ps + i] = tmp[i * sw + f];
     }
   }
 }
 
-/* Direct path for C/groups == 1: planes [begin, end) of N*O. */
-static void conv_direct(void* ctx, int64_t begin, int64_t end) {
+/* Depthwise slot t: items (plane, band) [t*items/T, (t+1)*items/T). */
+static void conv_dw_slot(void* ctx, int64_t begin, int64_t end) {
   const conv_job* j = ctx;
   const conv_geom* g = &j->g;
-  for (int64_t plane = begin; plane < end; plane++) {
-    int64_t nidx = plane / g->O, o = plane % g->O;
-    int64_t c = o / g->Og; /* the group's single input channel */
-    const float* xc = j->x + (nidx * g->C + c) * g->H * g->W;
-    const float* wo = j->w + o * g->kh * g->kw;
-    float* yo = j->y + plane * g->P;
-    float bias = j->b ? j->b[o] : 0.f;
-    for (int64_t oy = 0; oy < g->OH; oy++) {
-      float* yr = yo + oy * g->OW;
-      for (int64_t ox = 0; ox < g->OW; ox++) yr[ox] = bias;
-      for (int64_t ky = 0; ky < g->kh; ky++) {
-        int64_t iy = oy * g->sh - g->ph + ky * g->dh;
-        if (iy < 0 || iy >= g->H) continue;
-        const float* xr = xc + iy * g->W;
-        for (int64_t kx = 0; kx < g->kw; kx++) {
-          /* valid ox: 0 <= ox*sw - pw + kx*dw < W */
-          int64_t off = kx * g->dw - g->pw;
-          int64_t lo = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
-          int64_t last = g->W - 1 - off;
-          if (last < 0) continue;
-          int64_t hi = last / g->sw + 1;
-          if (hi > g->OW) hi = g->OW;
-          float wv = wo[ky * g->kw + kx];
-          if (g->sw == 1) {
-            for (int64_t ox = lo; ox < hi; ox++) yr[ox] += wv * xr[ox + off];
-          } else {
-            for (int64_t ox = lo; ox < hi; ox++) yr[ox] += wv * xr[ox * g->sw + off];
-          }
-        }
+  const int64_t items = g->N * g->O * j->dw_bands;
+  const int64_t rstride = g->sw * j->dw_pstride;
+  for (int64_t t = begin; t < end; t++) {
+    float* buf = j->scratch + t * (j->dw_rows + 1) * rstride;
+    int64_t i0 = items * t / j->threads, i1 = items * (t + 1) / j->threads;
+    int64_t filled = -1; /* input plane in buf (whole-plane bands only) */
+    for (int64_t it = i0; it < i1; it++) {
+      int64_t plane = it / j->dw_bands, band = it % j->dw_bands;
+      int64_t nidx = plane / g->O, o = plane % g->O;
+      int64_t cin = nidx * g->C + o / g->Og;
+      int64_t oy0 = g->OH * band / j->dw_bands, oy1 = g->OH * (band + 1) / j->dw_bands;
+      if (oy0 >= oy1) continue;
+      int64_t r0 = oy0 * g->sh, r1 = (oy1 - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+      if (j->dw_bands > 1 || filled != cin) {
+        conv_dw_fill(j, j->x + cin * g->H * g->W, buf, buf + j->dw_rows * rstride, r0, r1);
+        filled = cin;
       }
+      conv_dw_args a = {buf, rstride, j->dw_pstride, j->y + plane * g->P, g->OW, oy0, oy1, g->kh, g->kw, g->sh,
+                        g->sw, g->dh, g->dw, j->w + o * g->kh * g->kw, j->b ? j->b[o] : 0.f, j->act, j->lo, j->hi};
+      j->impl.dw(&a);
     }
-    pkt_apply_act(yo, g->P, j->act, j->lo, j->hi);
   }
 }
 
 pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
+  if (n->packed && pkt_winograd_applies(n)) {
+    pkt_winograd_run(n, n->packed, n->scratch);
+    return PKT_OK;
+  }
   conv_job j;
   memset(&j, 0, sizeof j);
   conv_geom_read(n, &j.g);
   const conv_geom* g = &j.g;
+  conv_isa_select(n->isa, &j.impl);
   j.x = n->inputs[0]->data;
   j.w = n->inputs[1]->data;
   j.b = n->n_inputs == 3 ? n->inputs[2]->data : NULL;
   j.y = n->outputs[0]->data;
-  j.packed = n->scratch;
+  j.scratch = n->scratch;
+  j.threads = n->pool ? conv_threads(n) : 1;
   j.act = (int)pkt_param_i(n, PKT_CONV2D_ACT);
   j.lo = (float)pkt_param_f(n, PKT_CONV2D_ACT_MIN);
   j.hi = (float)pkt_param_f(n, PKT_CONV2D_ACT_MAX);
   if (g->P == 0 || g->O == 0 || g->N == 0) return PKT_OK;
   if (g->Cg == 1) {
-    pkt_parallel_for(n, g->N * g->O, conv_direct, &j);
+    conv_dw_layout(g, &j.dw_rows, &j.dw_pstride);
+    int64_t planes = g->N * g->O;
+    j.dw_bands = planes >= 4 * (int64_t)j.threads || g->OH < 2 ? 1 : g->OH < j.threads ? g->OH : j.threads;
+    pkt_parallel_for(n, j.threads, conv_dw_slot, &j);
     return PKT_OK;
   }
-  int64_t band = conv_band(g);
-  const int64_t rblocks = (g->Og + MR - 1) / MR;
+  const int64_t group_floats = (g->Og + j.impl.mr - 1) / j.impl.mr * g->K * j.impl.mr;
+  const float* packed = n->packed;
+  if (!packed) {
+    /* weight computed by the graph: pack it now, ahead of the panel slots */
+    float* dst = j.scratch;
+    for (int64_t grp = 0; grp < g->groups; grp++)
+      conv_pack_weights(j.w + grp * g->Og * g->K, g->Og, g->K, j.impl.mr, dst + grp * group_floats);
+    packed = dst;
+    j.scratch += ((size_t)(g->groups * group_floats) * sizeof(float) + 63) / 64 * 16;
+  }
   for (int64_t img = 0; img < g->N; img++) {
     for (int64_t grp = 0; grp < g->groups; grp++) {
       j.xg = j.x + (img * g->C + grp * g->Cg) * g->H * g->W;
       j.yg = j.y + (img * g->O + grp * g->Og) * g->P;
-      j.wg = j.w + grp * g->Og * g->K;
+      j.ag = packed + grp * group_floats;
       j.bg = j.b ? j.b + grp * g->Og : NULL;
-      for (j.p0 = 0; j.p0 < g->P; j.p0 += band) {
-        j.np = g->P - j.p0 < band ? g->P - j.p0 : band;
-        int64_t panels = (j.np + NR - 1) / NR;
-        pkt_parallel_for(n, panels, conv_pack, &j);
-        pkt_parallel_for(n, panels * rblocks, conv_gemm, &j);
-      }
+      pkt_parallel_for(n, j.threads, conv_gemm_slot, &j);
     }
   }
   return PKT_OK;

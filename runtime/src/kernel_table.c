@@ -52,7 +52,8 @@ PKT_DECLARE_KERNEL(concat)
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CONV2D)
 PKT_DECLARE_KERNEL(conv2d)
-#define PKT_ENTRY_CONV2D {pkt_kernel_conv2d_prepare, pkt_kernel_conv2d_run, 0, 0}
+PKT_DECLARE_PACKING(conv2d)
+#define PKT_ENTRY_CONV2D {pkt_kernel_conv2d_prepare, pkt_kernel_conv2d_run, pkt_kernel_conv2d_pack_size, pkt_kernel_conv2d_pack}
 #else
 #define PKT_ENTRY_CONV2D {0, 0, 0, 0}
 #endif

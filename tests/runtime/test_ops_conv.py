@@ -69,11 +69,82 @@ CONV2D_CASES = [
 ]
 
 
+ISAS = ["portable", "avx2", "avx512"]
+_ISA_RANK = {"portable": 0, "neon": 1, "avx2": 2, "avx512": 3}
+
+
+_PROBE: list = []
+
+
+@pytest.fixture(params=ISAS)
+def isa(request, monkeypatch):
+    """Run the test on one SIMD implementation (PKT_MAX_ISA caps the choice at session creation)."""
+    monkeypatch.delenv("PKT_MAX_ISA", raising=False)
+    if not _PROBE:
+        _PROBE.append(pockettorch.export(_seeded(nn.Conv2d(2, 2, 1)), (_x(1, 2, 2, 2),)).to_bytes())
+    best = pockettorch.load(_PROBE[0]).isa
+    if _ISA_RANK.get(best, 0) < _ISA_RANK[request.param]:
+        pytest.skip(f"this CPU has no {request.param}")
+    monkeypatch.setenv("PKT_MAX_ISA", request.param)
+    assert pockettorch.load(_PROBE[0]).isa == request.param
+    return request.param
+
+
 @pytest.mark.parametrize("case", CONV2D_CASES, ids=lambda c: "C{}O{}k{}s{}p{}d{}g{}b{}_{}x{}".format(*c))
 def test_conv2d(check_eager, case):
     C, O, k, s, p, d, g, bias, H, W = case
     m = _seeded(nn.Conv2d(C, O, k, stride=s, padding=p, dilation=d, groups=g, bias=bias))
     check_eager(m, (_x(2, C, H, W),))
+
+
+def test_conv2d_cases_isas(check_eager, isa):
+    # every CONV2D_CASES shape in one export (output i is case i), on each SIMD implementation
+    ms, xs = [], []
+    for i, (C, O, k, s, p, d, g, bias, H, W) in enumerate(CONV2D_CASES):
+        torch.manual_seed(i)
+        ms.append(nn.Conv2d(C, O, k, stride=s, padding=p, dilation=d, groups=g, bias=bias))
+        xs.append(_x(2, C, H, W, seed=i))
+    check_eager(Multi(*ms), tuple(xs))
+
+
+# Shapes that reach every part of the fast paths: several panels and row blocks with remainders,
+# K slices (K > 256), depthwise 3x3/5x5/7x7 at strides 1 and 2 with rows wider than a vector,
+# channel multipliers, and row bands (fewer planes than threads).
+FAST_CASES = [
+    # (C, O, kernel, stride, padding, groups, H, W, threads that reach the split)
+    (40, 30, 1, 1, 0, 1, 9, 11, 1),      # 1x1: 99 pixels = 3 full panels + tail, 30 rows
+    (300, 14, 1, 1, 0, 1, 5, 7, 2),      # 1x1 with K slices, threads split tiles
+    (33, 25, 3, 1, 1, 1, 10, 9, 2),      # 3x3: K = 297 > one slice
+    (8, 16, 3, 2, 1, 1, 37, 35, 2),      # strided im2col with segments across output rows
+    (3, 13, 7, 2, 3, 1, 40, 36, 1),      # stem-like 7x7 stride 2
+    (24, 24, 3, 1, 1, 24, 37, 40, 2),    # depthwise 3x3: rows of 40 (2.5 AVX-512 vectors)
+    (24, 24, 3, 2, 1, 24, 37, 41, 2),    # depthwise 3x3 stride 2, odd sizes
+    (16, 16, 5, 1, 2, 16, 21, 35, 1),    # depthwise 5x5
+    (16, 16, 5, 2, 2, 16, 22, 33, 2),    # depthwise 5x5 stride 2
+    (8, 8, 7, 1, 3, 8, 19, 23, 1),       # depthwise 7x7
+    (8, 8, 7, 2, 3, 8, 20, 19, 2),       # depthwise 7x7 stride 2
+    (2, 6, 3, 1, 1, 2, 30, 20, 2),       # depthwise multiplier 3, few planes -> row bands
+    (1, 1, 3, 1, 1, 1, 33, 18, 2),       # one plane split into row bands
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv2d_fast_paths(check_eager, isa, threads):
+    # every FAST_CASES shape in one export (output i is case i), with a fused ReLU6
+    ms, xs = [], []
+    for i, (C, O, k, s, p, g, H, W, _) in enumerate(FAST_CASES):
+        torch.manual_seed(i)
+        ms.append(nn.Sequential(nn.Conv2d(C, O, k, stride=s, padding=p, groups=g), nn.ReLU6()))
+        xs.append(_x(1, C, H, W, seed=i))
+    check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
+
+
+def test_conv2d_non_constant_weight_isas(check_eager, isa):
+    class M(nn.Module):
+        def forward(self, x, w):
+            return F.conv2d(x, w, padding=1, groups=2)
+
+    check_eager(M(), (_x(1, 6, 9, 8), _x(14, 3, 3, 3, seed=1)), threads=2)
 
 
 def test_conv2d_rectangular_params(check_eager):
@@ -497,7 +568,7 @@ ACT_REFS = {
     ("direct", nn.Conv2d(4, 4, 3, padding=1, groups=4)),
     ("transpose", nn.ConvTranspose2d(4, 3, 3, stride=2)),
 ])
-def test_conv_fused_activations(name, module):
+def test_conv_fused_activations(name, module, isa):
     module = _seeded(module).eval()
     x = _x(2, 4, 7, 6)
     program = pockettorch.export(module, (x,))

@@ -1,0 +1,191 @@
+/* conv2d internals shared by every ISA: implementation selection, weight and im2col packing, and
+ * the portable micro-kernel and depthwise row kernel (see conv_impl.h). */
+#include <math.h>
+
+#include "conv_impl.h"
+#include "cpu.h"
+
+void conv_isa_select(int isa, conv_isa_impl* out) {
+  out->mr = CONV_MR_PORTABLE;
+  out->nr = CONV_NR_PORTABLE;
+  out->ukernel = conv_ukernel_portable;
+  out->dw = conv_dw_portable;
+  out->deint2 = conv_deint2_portable;
+#ifdef CONV_HAVE_X86
+  if (isa == PKT_ISA_AVX512) {
+    out->mr = CONV_MR_AVX512;
+    out->nr = CONV_NR_AVX512;
+    out->ukernel = conv_ukernel_avx512;
+    out->dw = conv_dw_avx512;
+    out->deint2 = conv_deint2_avx512;
+  } else if (isa == PKT_ISA_AVX2) {
+    out->mr = CONV_MR_AVX2;
+    out->nr = CONV_NR_AVX2;
+    out->ukernel = conv_ukernel_avx2;
+    out->dw = conv_dw_avx2;
+  }
+#endif
+#ifdef CONV_HAVE_NEON
+  if (isa == PKT_ISA_NEON) {
+    out->mr = CONV_MR_NEON;
+    out->nr = CONV_NR_NEON;
+    out->ukernel = conv_ukernel_neon;
+    out->dw = conv_dw_neon;
+  }
+#endif
+  (void)isa;
+}
+
+void conv_act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi) {
+  *out_lo = -INFINITY;
+  *out_hi = INFINITY;
+  if (act == PKT_ACT_RELU) *out_lo = 0.f;
+  if (act == PKT_ACT_RELU6) {
+    *out_lo = 0.f;
+    *out_hi = 6.f;
+  }
+  if (act == PKT_ACT_CLAMP) {
+    *out_lo = lo;
+    *out_hi = hi;
+  }
+}
+
+void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst) {
+  for (int64_t r0 = 0; r0 < Og; r0 += mr) {
+    for (int64_t k = 0; k < K; k++)
+      for (int r = 0; r < mr; r++) dst[k * mr + r] = r0 + r < Og ? w[(r0 + r) * K + k] : 0.f;
+    dst += K * mr;
+  }
+}
+
+typedef struct conv_seg {
+  int64_t oy, ox, len, off; /* output row, first column, pixel count, column in the panel */
+} conv_seg;
+
+void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, float* dst) {
+  const int64_t HW = g->H * g->W;
+  if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0) {
+    /* pointwise: output pixel p reads input pixel p */
+    for (int64_t c = 0; c < g->Cg; c++) {
+      float* d = dst + c * nr;
+      const float* s = xg + c * HW + p0;
+      if (cnt == nr) {
+        memcpy(d, s, (size_t)nr * sizeof(float));
+      } else {
+        for (int64_t t = 0; t < cnt; t++) d[t] = s[t];
+        for (int64_t t = cnt; t < nr; t++) d[t] = 0.f;
+      }
+    }
+    return;
+  }
+  conv_seg seg[64];
+  int nseg = 0;
+  for (int64_t p = p0; p < p0 + cnt && nseg < 64; nseg++) {
+    conv_seg* s = &seg[nseg];
+    s->oy = p / g->OW;
+    s->ox = p % g->OW;
+    s->len = g->OW - s->ox;
+    if (s->len > p0 + cnt - p) s->len = p0 + cnt - p;
+    s->off = p - p0;
+    p += s->len;
+  }
+  int64_t k = 0;
+  for (int64_t c = 0; c < g->Cg; c++) {
+    const float* xc = xg + c * HW;
+    for (int64_t ky = 0; ky < g->kh; ky++) {
+      for (int64_t kx = 0; kx < g->kw; kx++, k++) {
+        float* d = dst + k * nr;
+        for (int64_t t = cnt; t < nr; t++) d[t] = 0.f;
+        /* valid output columns for this kx: 0 <= ox*sw + off < W */
+        int64_t off = kx * g->dw - g->pw;
+        int64_t vlo = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+        int64_t last = g->W - 1 - off;
+        int64_t vhi = last < 0 ? 0 : last / g->sw + 1;
+        for (int i = 0; i < nseg; i++) {
+          const conv_seg* s = &seg[i];
+          float* ds = d + s->off;
+          int64_t iy = s->oy * g->sh - g->ph + ky * g->dh;
+          if (iy < 0 || iy >= g->H) {
+            for (int64_t t = 0; t < s->len; t++) ds[t] = 0.f;
+            continue;
+          }
+          const float* xr = xc + iy * g->W;
+          int64_t a = vlo - s->ox, b = vhi - s->ox; /* valid t in [a, b) */
+          if (a < 0) a = 0;
+          if (b > s->len) b = s->len;
+          if (b < a) b = a;
+          for (int64_t t = 0; t < a; t++) ds[t] = 0.f;
+          if (g->sw == 1) {
+            const float* src = xr + s->ox + off;
+            for (int64_t t = a; t < b; t++) ds[t] = src[t];
+          } else if (g->sw == 2) {
+            const float* src = xr + s->ox * 2 + off;
+            for (int64_t t = a; t < b; t++) ds[t] = src[2 * t];
+          } else {
+            const float* src = xr + s->ox * g->sw + off;
+            for (int64_t t = a; t < b; t++) ds[t] = src[t * g->sw];
+          }
+          for (int64_t t = b; t < s->len; t++) ds[t] = 0.f;
+        }
+      }
+    }
+  }
+}
+
+void conv_ukernel_portable(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
+                           const float* bias, int first, int last, int act, float lo, float hi) {
+  enum { MR = CONV_MR_PORTABLE, NR = CONV_NR_PORTABLE };
+  float acc[MR][NR];
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < NR; j++) acc[r][j] = 0.f;
+  for (int64_t k = 0; k < kc; k++) {
+    const float* bk = b + k * NR;
+    const float* ak = a + k * MR;
+    for (int r = 0; r < MR; r++)
+      for (int j = 0; j < NR; j++) acc[r][j] += ak[r] * bk[j];
+  }
+  float flo, fhi;
+  conv_act_bounds(act, lo, hi, &flo, &fhi);
+  int simple = conv_act_simple(act);
+  for (int r = 0; r < mr; r++) {
+    float* c = C + r * ldc;
+    float add = last && bias ? bias[r] : 0.f;
+    for (int j = 0; j < nr; j++) {
+      float v = acc[r][j] + add + (first ? 0.f : c[j]);
+      if (last && simple) v = v < flo ? flo : v > fhi ? fhi : v;
+      c[j] = v;
+    }
+    if (last && !simple) pkt_apply_act(c, nr, act, lo, hi);
+  }
+}
+
+void conv_deint2_portable(const float* t, float* e, float* o, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    e[i] = t[2 * i];
+    o[i] = t[2 * i + 1];
+  }
+}
+
+void conv_dw_portable(const conv_dw_args* a) {
+  float flo, fhi;
+  conv_act_bounds(a->act, a->lo, a->hi, &flo, &fhi);
+  int simple = conv_act_simple(a->act);
+  for (int64_t oy = a->oy0; oy < a->oy1; oy++) {
+    float* yr = a->y + oy * a->OW;
+    for (int64_t ox = 0; ox < a->OW; ox++) yr[ox] = a->bias;
+    for (int64_t ky = 0; ky < a->kh; ky++) {
+      const float* row = a->buf + (oy * a->sh + ky * a->dh) * a->rstride;
+      for (int64_t kx = 0; kx < a->kw; kx++) {
+        int64_t c = kx * a->dw;
+        const float* src = row + (c % a->sw) * a->pstride + c / a->sw;
+        float wv = a->w[ky * a->kw + kx];
+        for (int64_t ox = 0; ox < a->OW; ox++) yr[ox] += wv * src[ox];
+      }
+    }
+    if (simple) {
+      for (int64_t ox = 0; ox < a->OW; ox++) yr[ox] = yr[ox] < flo ? flo : yr[ox] > fhi ? fhi : yr[ox];
+    } else {
+      pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/* Internals of conv2d (runtime/kernels/conv2d.c): the GEMM micro-kernels with a per-output-channel
+ * (per-row) bias, the load-time weight packer, the im2col-into-panels packer and the depthwise row
+ * kernels, one implementation per ISA (portable C always; AVX2/AVX-512 in conv_x86.c, NEON in
+ * conv_arm.c).
+ *
+ * The GEMM view of an NCHW convolution group: out[Og, P] = W[Og, K] x col[K, P] with P = OH*OW
+ * output pixels and K = Cg*kh*kw. W is packed once per session into row blocks of MR output
+ * channels, K-major ([K][MR], zero rows past Og); col is packed per run into panels of NR pixels
+ * ([K][NR], zero columns past P). A micro-kernel computes an MR x NR tile of out over a range of K,
+ * keeping it in registers, and writes it with bias + activation (or accumulates into it). */
+#ifndef PKT_CONV_IMPL_H
+#define PKT_CONV_IMPL_H
+
+#include "kernel.h"
+
+typedef struct conv_geom {
+  int64_t N, C, H, W, O, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, groups, Cg, Og, K, P;
+} conv_geom;
+
+/* Micro-kernel: tile rows [0, mr) x columns [0, nr) (mr <= MR, nr <= NR) over kc steps of packed A
+ * (a[k*MR + r]) and the panel (b[k*NR + j]). first: overwrite C (else add to it); last: add
+ * bias[r] (bias may be NULL) and apply the activation. */
+typedef void (*conv_ukernel_fn)(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
+                                const float* bias, int first, int last, int act, float lo, float hi);
+
+/* Depthwise: out[oy, ox] for rows [oy0, oy1), all ox of one output plane. The input plane was
+ * copied into buf: zero-padded and split into `sw` column phases; input (padded) column c lives at
+ * buf[row * rstride + (c % sw) * pstride + c / sw]. Loads may run past OW up to OW rounded up to
+ * CONV_DW_OVERRUN in a phase row (the buffer is sized and zero-filled for it). */
+typedef struct conv_dw_args {
+  const float* buf;
+  int64_t rstride, pstride;
+  float* y;
+  int64_t OW, oy0, oy1;
+  int64_t kh, kw, sh, sw, dh, dw;
+  const float* w; /* kh*kw */
+  float bias;
+  int act;
+  float lo, hi;
+} conv_dw_args;
+typedef void (*conv_dw_fn)(const conv_dw_args* a);
+/* Split t[0, 2n) into its even (e[0, n)) and odd (o[0, n)) elements. */
+typedef void (*conv_deint2_fn)(const float* t, float* e, float* o, int64_t n);
+#define CONV_DW_OVERRUN 16 /* row kernels read output columns in vectors of up to this many */
+
+typedef struct conv_isa_impl {
+  int mr, nr;
+  conv_ukernel_fn ukernel;
+  conv_dw_fn dw;
+  conv_deint2_fn deint2;
+} conv_isa_impl;
+
+/* The implementation for a pkt_isa value (falls back to portable). */
+void conv_isa_select(int isa, conv_isa_impl* out);
+
+void conv_ukernel_portable(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
+                           const float* bias, int first, int last, int act, float lo, float hi);
+void conv_dw_portable(const conv_dw_args* a);
+void conv_deint2_portable(const float* t, float* e, float* o, int64_t n);
+#define CONV_MR_PORTABLE 4
+#define CONV_NR_PORTABLE 16
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CONV_HAVE_X86 1
+void conv_ukernel_avx512(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
+                         const float* bias, int first, int last, int act, float lo, float hi);
+void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
+                       const float* bias, int first, int last, int act, float lo, float hi);
+void conv_dw_avx512(const conv_dw_args* a);
+void conv_dw_avx2(const conv_dw_args* a);
+void conv_deint2_avx512(const float* t, float* e, float* o, int64_t n);
+#define CONV_MR_AVX512 12
+#define CONV_NR_AVX512 32
+#define CONV_MR_AVX2 6
+#define CONV_NR_AVX2 16
+#endif
+
+#if defined(__aarch64__)
+#define CONV_HAVE_NEON 1
+void conv_ukernel_neon(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
+                       const float* bias, int first, int last, int act, float lo, float hi);
+void conv_dw_neon(const conv_dw_args* a);
+#define CONV_MR_NEON 6
+#define CONV_NR_NEON 16
+#endif
+
+/* Pack the weights of one group (rows [0, Og) of w, each K long) into row blocks of mr: floats
+ * needed = ceil(Og/mr) * K * mr. */
+void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst);
+
+/* im2col of one panel: pixels [p0, p0 + cnt) of the group's input xg (Cg planes of H*W) into
+ * dst[K][nr], columns >= cnt zero. */
+void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, float* dst);
+
+/* Scalar activation for the simple kinds (NONE/RELU/RELU6/CLAMP); others go through pkt_apply_act. */
+static inline int conv_act_simple(int act) {
+  return act == PKT_ACT_NONE || act == PKT_ACT_RELU || act == PKT_ACT_RELU6 || act == PKT_ACT_CLAMP;
+}
+/* Clamp bounds equivalent to a simple activation. */
+void conv_act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi);
+
+#endif

@@ -1,0 +1,381 @@
+/* conv2d x86-64 paths (see conv_impl.h): GEMM micro-kernels with a per-row bias (AVX-512 12 x 32,
+ * AVX2+FMA 6 x 16) and depthwise row kernels vectorized along the output columns. Compiled with
+ * target attributes, so the file builds without -m flags and runs only where pkt_cpu_isa() chose
+ * it. */
+#include "conv_impl.h"
+
+#if defined(CONV_HAVE_X86)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx512f")))
+#define INLINE2 __attribute__((target("avx2,fma"), always_inline)) static inline
+#define INLINE512 __attribute__((target("avx512f"), always_inline)) static inline
+
+/* ------------------------------------------------------------------ AVX-512 GEMM, 12 x 32 */
+INLINE512 void tile512(int MRc, int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int nr,
+                       const float* bias, int first, int last, int act, float lo, float hi) {
+  __m512 acc[12][2];
+  for (int r = 0; r < MRc; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; k++) {
+    __m512 b0 = _mm512_load_ps(b + k * 32), b1 = _mm512_load_ps(b + k * 32 + 16);
+    const float* ak = a + k * 12;
+    for (int r = 0; r < MRc; r++) {
+      __m512 av = _mm512_set1_ps(ak[r]);
+      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+  __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
+  __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1 : 0);
+  float flo, fhi;
+  conv_act_bounds(act, lo, hi, &flo, &fhi);
+  const int simple = conv_act_simple(act);
+  __m512 vlo = _mm512_set1_ps(flo), vhi = _mm512_set1_ps(fhi);
+  for (int r = 0; r < MRc; r++) {
+    float* c = C + r * ldc;
+    __m512 v0 = acc[r][0], v1 = acc[r][1];
+    if (!first) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
+    }
+    if (last) {
+      if (bias) {
+        __m512 bv = _mm512_set1_ps(bias[r]);
+        v0 = _mm512_add_ps(v0, bv);
+        v1 = _mm512_add_ps(v1, bv);
+      }
+      if (simple) {
+        v0 = _mm512_min_ps(_mm512_max_ps(v0, vlo), vhi);
+        v1 = _mm512_min_ps(_mm512_max_ps(v1, vlo), vhi);
+      }
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    if (m1) _mm512_mask_storeu_ps(c + 16, m1, v1);
+    if (last && !simple) pkt_apply_act(c, nr, act, lo, hi);
+  }
+}
+
+AVX512 void conv_ukernel_avx512(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
+                                const float* bias, int first, int last, int act, float lo, float hi) {
+  switch (mr) {
+#define CASE(n) \
+  case n: tile512(n, kc, a, b, C, ldc, nr, bias, first, last, act, lo, hi); break;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
+#undef CASE
+    default: break;
+  }
+}
+
+/* ------------------------------------------------------------------ AVX2 GEMM, 6 x 16 */
+INLINE2 void store2(int MRc, __m256 acc[][2], float* C, int64_t ldc, int nr, const float* bias, int first, int last,
+                    int act, float lo, float hi) {
+  float flo, fhi;
+  conv_act_bounds(act, lo, hi, &flo, &fhi);
+  const int simple = conv_act_simple(act);
+  __m256 vlo = _mm256_set1_ps(flo), vhi = _mm256_set1_ps(fhi);
+  float tmp[16];
+  for (int r = 0; r < MRc; r++) {
+    float* c = C + r * ldc;
+    __m256 v0 = acc[r][0], v1 = acc[r][1];
+    if (!first) {
+      if (nr == 16) {
+        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(c));
+        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(c + 8));
+      } else {
+        for (int j = 0; j < 16; j++) tmp[j] = j < nr ? c[j] : 0.f;
+        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(tmp));
+        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(tmp + 8));
+      }
+    }
+    if (last) {
+      if (bias) {
+        __m256 bv = _mm256_set1_ps(bias[r]);
+        v0 = _mm256_add_ps(v0, bv);
+        v1 = _mm256_add_ps(v1, bv);
+      }
+      if (simple) {
+        v0 = _mm256_min_ps(_mm256_max_ps(v0, vlo), vhi);
+        v1 = _mm256_min_ps(_mm256_max_ps(v1, vlo), vhi);
+      }
+    }
+    if (nr == 16) {
+      _mm256_storeu_ps(c, v0);
+      _mm256_storeu_ps(c + 8, v1);
+    } else {
+      _mm256_storeu_ps(tmp, v0);
+      _mm256_storeu_ps(tmp + 8, v1);
+      for (int j = 0; j < nr; j++) c[j] = tmp[j];
+    }
+    if (last && !simple) pkt_apply_act(c, nr, act, lo, hi);
+  }
+}
+
+INLINE2 void tile2(int MRc, int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int nr,
+                   const float* bias, int first, int last, int act, float lo, float hi) {
+  __m256 acc[6][2];
+  for (int r = 0; r < MRc; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; k++) {
+    __m256 b0 = _mm256_load_ps(b + k * 16), b1 = _mm256_load_ps(b + k * 16 + 8);
+    for (int r = 0; r < MRc; r++) {
+      __m256 av = _mm256_broadcast_ss(a + k * 6 + r);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+  store2(MRc, acc, C, ldc, nr, bias, first, last, act, lo, hi);
+}
+
+/* The full tile with named accumulators: GCC spills the array form with 16 registers. */
+AVX2 static void full2(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int nr, const float* bias,
+                       int first, int last, int act, float lo, float hi) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int64_t k = 0; k < kc; k++, a += 6, b += 16) {
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 av = _mm256_broadcast_ss(a);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10);
+    c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20);
+    c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30);
+    c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40);
+    c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50);
+    c51 = _mm256_fmadd_ps(av, b1, c51);
+  }
+  __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  store2(6, acc, C, ldc, nr, bias, first, last, act, lo, hi);
+}
+
+AVX2 void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
+                            const float* bias, int first, int last, int act, float lo, float hi) {
+  switch (mr) {
+#define CASE(n) \
+  case n: tile2(n, kc, a, b, C, ldc, nr, bias, first, last, act, lo, hi); break;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5)
+#undef CASE
+    case 6: full2(kc, a, b, C, ldc, nr, bias, first, last, act, lo, hi); break;
+    default: break;
+  }
+}
+
+/* ------------------------------------------------------------------ depthwise row kernels */
+AVX512 void conv_deint2_avx512(const float* t, float* e, float* o, int64_t n) {
+  const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 a = _mm512_loadu_ps(t + 2 * i), b = _mm512_loadu_ps(t + 2 * i + 16);
+    _mm512_storeu_ps(e + i, _mm512_permutex2var_ps(a, ie, b));
+    _mm512_storeu_ps(o + i, _mm512_permutex2var_ps(a, io, b));
+  }
+  for (; i < n; i++) {
+    e[i] = t[2 * i];
+    o[i] = t[2 * i + 1];
+  }
+}
+
+/* 3x3 with the weights and the three column offsets in registers; stride-1 rows (sh == dh == 1)
+ * go two output rows at a time so the four input rows are loaded once for both. */
+#define DW3_ROW512(acc, r, m)                                                        \
+  acc = _mm512_fmadd_ps(w##r##0, _mm512_loadu_ps(m + c0), acc);                      \
+  acc = _mm512_fmadd_ps(w##r##1, _mm512_loadu_ps(m + c1), acc);                      \
+  acc = _mm512_fmadd_ps(w##r##2, _mm512_loadu_ps(m + c2), acc);
+
+AVX512 static void dw3x3_avx512(const conv_dw_args* a) {
+  float flo, fhi;
+  conv_act_bounds(a->act, a->lo, a->hi, &flo, &fhi);
+  const int simple = conv_act_simple(a->act);
+  const __m512 vlo = _mm512_set1_ps(flo), vhi = _mm512_set1_ps(fhi), vb = _mm512_set1_ps(a->bias);
+  const __m512 w00 = _mm512_set1_ps(a->w[0]), w01 = _mm512_set1_ps(a->w[1]), w02 = _mm512_set1_ps(a->w[2]);
+  const __m512 w10 = _mm512_set1_ps(a->w[3]), w11 = _mm512_set1_ps(a->w[4]), w12 = _mm512_set1_ps(a->w[5]);
+  const __m512 w20 = _mm512_set1_ps(a->w[6]), w21 = _mm512_set1_ps(a->w[7]), w22 = _mm512_set1_ps(a->w[8]);
+  const int64_t c0 = 0, c1 = (a->dw % a->sw) * a->pstride + a->dw / a->sw,
+                c2 = (2 * a->dw % a->sw) * a->pstride + 2 * a->dw / a->sw;
+  const int64_t rs = a->dh * a->rstride;
+  int64_t oy = a->oy0;
+  if (a->sh == 1 && a->dh == 1) {
+    for (; oy + 2 <= a->oy1; oy += 2) {
+      float* y0 = a->y + oy * a->OW;
+      float* y1 = y0 + a->OW;
+      const float* base = a->buf + oy * a->rstride;
+      for (int64_t ox = 0; ox < a->OW; ox += 16) {
+        int64_t rem = a->OW - ox;
+        __mmask16 m = (__mmask16)(rem >= 16 ? 0xFFFF : (1u << rem) - 1);
+        const float* r0 = base + ox;
+        const float* r1 = r0 + rs;
+        const float* r2 = r1 + rs;
+        const float* r3 = r2 + rs;
+        __m512 a0 = vb, a1 = vb;
+        __m512 x0 = _mm512_loadu_ps(r1 + c0), x1 = _mm512_loadu_ps(r1 + c1), x2 = _mm512_loadu_ps(r1 + c2);
+        a0 = _mm512_fmadd_ps(w10, x0, a0);
+        a1 = _mm512_fmadd_ps(w00, x0, a1);
+        a0 = _mm512_fmadd_ps(w11, x1, a0);
+        a1 = _mm512_fmadd_ps(w01, x1, a1);
+        a0 = _mm512_fmadd_ps(w12, x2, a0);
+        a1 = _mm512_fmadd_ps(w02, x2, a1);
+        x0 = _mm512_loadu_ps(r2 + c0), x1 = _mm512_loadu_ps(r2 + c1), x2 = _mm512_loadu_ps(r2 + c2);
+        a0 = _mm512_fmadd_ps(w20, x0, a0);
+        a1 = _mm512_fmadd_ps(w10, x0, a1);
+        a0 = _mm512_fmadd_ps(w21, x1, a0);
+        a1 = _mm512_fmadd_ps(w11, x1, a1);
+        a0 = _mm512_fmadd_ps(w22, x2, a0);
+        a1 = _mm512_fmadd_ps(w12, x2, a1);
+        DW3_ROW512(a0, 0, r0)
+        DW3_ROW512(a1, 2, r3)
+        if (simple) {
+          a0 = _mm512_min_ps(_mm512_max_ps(a0, vlo), vhi);
+          a1 = _mm512_min_ps(_mm512_max_ps(a1, vlo), vhi);
+        }
+        _mm512_mask_storeu_ps(y0 + ox, m, a0);
+        _mm512_mask_storeu_ps(y1 + ox, m, a1);
+      }
+      if (!simple) {
+        pkt_apply_act(y0, a->OW, a->act, a->lo, a->hi);
+        pkt_apply_act(y1, a->OW, a->act, a->lo, a->hi);
+      }
+    }
+  }
+  for (; oy < a->oy1; oy++) {
+    float* yr = a->y + oy * a->OW;
+    const float* base = a->buf + oy * a->sh * a->rstride;
+    for (int64_t ox = 0; ox < a->OW; ox += 16) {
+      int64_t rem = a->OW - ox;
+      __mmask16 m = (__mmask16)(rem >= 16 ? 0xFFFF : (1u << rem) - 1);
+      const float* r0 = base + ox;
+      const float* r1 = r0 + rs;
+      const float* r2 = r1 + rs;
+      __m512 a0 = vb, a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps();
+      DW3_ROW512(a0, 0, r0)
+      DW3_ROW512(a1, 1, r1)
+      DW3_ROW512(a2, 2, r2)
+      a0 = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
+      if (simple) a0 = _mm512_min_ps(_mm512_max_ps(a0, vlo), vhi);
+      _mm512_mask_storeu_ps(yr + ox, m, a0);
+    }
+    if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+  }
+}
+
+/* One output row vector of VL columns at ox: sum over the window. KH/KW are compile-time for the
+ * specialized 3x3 instance and runtime otherwise. */
+AVX512 void conv_dw_avx512(const conv_dw_args* a) {
+  if (a->kh == 3 && a->kw == 3) {
+    dw3x3_avx512(a);
+    return;
+  }
+  float flo, fhi;
+  conv_act_bounds(a->act, a->lo, a->hi, &flo, &fhi);
+  const int simple = conv_act_simple(a->act);
+  const __m512 vlo = _mm512_set1_ps(flo), vhi = _mm512_set1_ps(fhi), vb = _mm512_set1_ps(a->bias);
+  const int64_t nk = a->kh * a->kw;
+  int64_t koff[49];
+  __m512 wv[49];
+  const int small = nk <= 49;
+  if (small) {
+    for (int64_t ky = 0; ky < a->kh; ky++)
+      for (int64_t kx = 0; kx < a->kw; kx++) {
+        int64_t c = kx * a->dw;
+        koff[ky * a->kw + kx] = ky * a->dh * a->rstride + (c % a->sw) * a->pstride + c / a->sw;
+        wv[ky * a->kw + kx] = _mm512_set1_ps(a->w[ky * a->kw + kx]);
+      }
+  }
+  for (int64_t oy = a->oy0; oy < a->oy1; oy++) {
+    float* yr = a->y + oy * a->OW;
+    const float* base = a->buf + oy * a->sh * a->rstride;
+    for (int64_t ox = 0; ox < a->OW; ox += 16) {
+      int64_t rem = a->OW - ox;
+      __mmask16 m = (__mmask16)(rem >= 16 ? 0xFFFF : (1u << rem) - 1);
+      const float* p = base + ox;
+      __m512 acc0 = vb, acc1 = _mm512_setzero_ps();
+      if (nk == 9 && small) {
+        acc0 = _mm512_fmadd_ps(wv[0], _mm512_loadu_ps(p + koff[0]), acc0);
+        acc1 = _mm512_fmadd_ps(wv[1], _mm512_loadu_ps(p + koff[1]), acc1);
+        acc0 = _mm512_fmadd_ps(wv[2], _mm512_loadu_ps(p + koff[2]), acc0);
+        acc1 = _mm512_fmadd_ps(wv[3], _mm512_loadu_ps(p + koff[3]), acc1);
+        acc0 = _mm512_fmadd_ps(wv[4], _mm512_loadu_ps(p + koff[4]), acc0);
+        acc1 = _mm512_fmadd_ps(wv[5], _mm512_loadu_ps(p + koff[5]), acc1);
+        acc0 = _mm512_fmadd_ps(wv[6], _mm512_loadu_ps(p + koff[6]), acc0);
+        acc1 = _mm512_fmadd_ps(wv[7], _mm512_loadu_ps(p + koff[7]), acc1);
+        acc0 = _mm512_fmadd_ps(wv[8], _mm512_loadu_ps(p + koff[8]), acc0);
+      } else if (small) {
+        int64_t i = 0;
+        for (; i + 2 <= nk; i += 2) {
+          acc0 = _mm512_fmadd_ps(wv[i], _mm512_loadu_ps(p + koff[i]), acc0);
+          acc1 = _mm512_fmadd_ps(wv[i + 1], _mm512_loadu_ps(p + koff[i + 1]), acc1);
+        }
+        if (i < nk) acc0 = _mm512_fmadd_ps(wv[i], _mm512_loadu_ps(p + koff[i]), acc0);
+      } else {
+        for (int64_t ky = 0; ky < a->kh; ky++)
+          for (int64_t kx = 0; kx < a->kw; kx++) {
+            int64_t c = kx * a->dw;
+            const float* s = p + ky * a->dh * a->rstride + (c % a->sw) * a->pstride + c / a->sw;
+            acc0 = _mm512_fmadd_ps(_mm512_set1_ps(a->w[ky * a->kw + kx]), _mm512_loadu_ps(s), acc0);
+          }
+      }
+      __m512 v = _mm512_add_ps(acc0, acc1);
+      if (simple) v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+      _mm512_mask_storeu_ps(yr + ox, m, v);
+    }
+    if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+  }
+}
+
+AVX2 void conv_dw_avx2(const conv_dw_args* a) {
+  float flo, fhi;
+  conv_act_bounds(a->act, a->lo, a->hi, &flo, &fhi);
+  const int simple = conv_act_simple(a->act);
+  const __m256 vlo = _mm256_set1_ps(flo), vhi = _mm256_set1_ps(fhi), vb = _mm256_set1_ps(a->bias);
+  const int64_t nk = a->kh * a->kw;
+  int64_t koff[49];
+  const int small = nk <= 49;
+  if (small)
+    for (int64_t ky = 0; ky < a->kh; ky++)
+      for (int64_t kx = 0; kx < a->kw; kx++) {
+        int64_t c = kx * a->dw;
+        koff[ky * a->kw + kx] = ky * a->dh * a->rstride + (c % a->sw) * a->pstride + c / a->sw;
+      }
+  float tmp[8];
+  for (int64_t oy = a->oy0; oy < a->oy1; oy++) {
+    float* yr = a->y + oy * a->OW;
+    const float* base = a->buf + oy * a->sh * a->rstride;
+    for (int64_t ox = 0; ox < a->OW; ox += 8) {
+      const float* p = base + ox;
+      __m256 acc0 = vb, acc1 = _mm256_setzero_ps();
+      if (small) {
+        int64_t i = 0;
+        for (; i + 2 <= nk; i += 2) {
+          acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a->w + i), _mm256_loadu_ps(p + koff[i]), acc0);
+          acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a->w + i + 1), _mm256_loadu_ps(p + koff[i + 1]), acc1);
+        }
+        if (i < nk) acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a->w + i), _mm256_loadu_ps(p + koff[i]), acc0);
+      } else {
+        for (int64_t ky = 0; ky < a->kh; ky++)
+          for (int64_t kx = 0; kx < a->kw; kx++) {
+            int64_t c = kx * a->dw;
+            const float* s = p + ky * a->dh * a->rstride + (c % a->sw) * a->pstride + c / a->sw;
+            acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a->w + ky * a->kw + kx), _mm256_loadu_ps(s), acc0);
+          }
+      }
+      __m256 v = _mm256_add_ps(acc0, acc1);
+      if (simple) v = _mm256_min_ps(_mm256_max_ps(v, vlo), vhi);
+      if (a->OW - ox >= 8) {
+        _mm256_storeu_ps(yr + ox, v);
+      } else {
+        _mm256_storeu_ps(tmp, v);
+        for (int64_t j = 0; j < a->OW - ox; j++) yr[ox + j] = tmp[j];
+      }
+    }
+    if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+  }
+}
+#endif
