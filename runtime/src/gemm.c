@@ -219,7 +219,7 @@ void pkt_gemv(const pkt_node* node, int isa, int64_t N, int64_t K, const float* 
   if (isa == PKT_ISA_AVX512) j.fn = pkt_gemv_avx512;
   if (isa == PKT_ISA_AVX2) j.fn = pkt_gemv_avx2;
 #endif
-#ifdef PKT_GEMM_HAVE_NEON
+#ifdef PKT_HAVE_NEON64
   if (isa == PKT_ISA_NEON) j.fn = pkt_gemv_neon;
 #endif
   (void)isa;
@@ -238,7 +238,7 @@ float pkt_vec_max(int isa, const float* x, int64_t n) {
   if (isa == PKT_ISA_AVX512) return pkt_vec_max_avx512(x, n);
   if (isa == PKT_ISA_AVX2) return pkt_vec_max_avx2(x, n);
 #endif
-#ifdef PKT_GEMM_HAVE_NEON
+#ifdef PKT_HAVE_NEON64
   if (isa == PKT_ISA_NEON) return pkt_vec_max_neon(x, n);
 #endif
   (void)isa;
@@ -256,7 +256,7 @@ float pkt_vec_exp_sum(int isa, const float* x, float* y, int64_t n, float scale,
   if (isa == PKT_ISA_AVX512) return pkt_vec_exp_sum_avx512(x, y, n, scale, shift);
   if (isa == PKT_ISA_AVX2) return pkt_vec_exp_sum_avx2(x, y, n, scale, shift);
 #endif
-#ifdef PKT_GEMM_HAVE_NEON
+#ifdef PKT_HAVE_NEON64
   if (isa == PKT_ISA_NEON) return pkt_vec_exp_sum_neon(x, y, n, scale, shift);
 #endif
   (void)isa;
@@ -280,7 +280,7 @@ void pkt_vec_scale(int isa, float* x, int64_t n, float s) {
     return;
   }
 #endif
-#ifdef PKT_GEMM_HAVE_NEON
+#ifdef PKT_HAVE_NEON64
   if (isa == PKT_ISA_NEON) {
     pkt_vec_scale_neon(x, n, s);
     return;

@@ -73,8 +73,11 @@ void pkt_gemv_avx512(int64_t N, int64_t K, const float* x, const float* W, int64
 #define PKT_GEMM_HAVE_NEON 1 /* arm64, and armv7 built with -mfpu=neon */
 void pkt_gemm_ukernel_neon(int64_t K, const float* A, int64_t lda, int mr, const float* panel, float* C,
                            int64_t ldc, int nr, const float* bias, int act, float lo, float hi);
-void pkt_gemv_neon(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y);
 #define PKT_GEMM_MR_NEON 6
+#endif
+#if defined(__aarch64__)
+#define PKT_HAVE_NEON64 1 /* the row helpers and GEMV use arm64-only intrinsics (vaddvq, vfmaq, vrndnq) */
+void pkt_gemv_neon(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y);
 #endif
 
 /* Row helpers for softmax and attention, per ISA (a pkt_isa value); the SIMD paths use a
@@ -93,7 +96,7 @@ float pkt_vec_max_avx512(const float* x, int64_t n);
 float pkt_vec_exp_sum_avx512(const float* x, float* y, int64_t n, float scale, float shift);
 void pkt_vec_scale_avx512(float* x, int64_t n, float s);
 #endif
-#ifdef PKT_GEMM_HAVE_NEON
+#ifdef PKT_HAVE_NEON64
 float pkt_vec_max_neon(const float* x, int64_t n);
 float pkt_vec_exp_sum_neon(const float* x, float* y, int64_t n, float scale, float shift);
 void pkt_vec_scale_neon(float* x, int64_t n, float s);

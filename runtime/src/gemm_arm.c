@@ -68,6 +68,7 @@ void pkt_gemm_ukernel_neon(int64_t K, const float* A, int64_t lda, int mr, const
 }
 
 /* ---- GEMV over a [N, K] weight: 4 rows x 2 accumulators ---- */
+#if defined(PKT_HAVE_NEON64)
 void pkt_gemv_neon(int64_t N, int64_t K, const float* x, const float* W, int64_t ldw, float* y) {
   const int64_t kv = K - K % 8;
   int64_t n = 0;
@@ -162,4 +163,5 @@ void pkt_vec_scale_neon(float* x, int64_t n, float s) {
   for (; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_n_f32(vld1q_f32(x + i), s));
   for (; i < n; i++) x[i] *= s;
 }
+#endif
 #endif
