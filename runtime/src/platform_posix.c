@@ -142,12 +142,16 @@ int pkt_cpu_default_threads(void) {
  * contiguous index ranges, claimed in order, a few per thread so a late or descheduled thread does not
  * hold the others up.
  *
- * Waiting is cheap first, then polite: an idle worker spins on the job word (with a pause instruction)
- * for PKT_SPIN_US microseconds (default 100) after its last chunk, then sleeps on a condition variable;
+ * Waiting is cheap first, then polite: an idle worker spins on the job word (a pause instruction, after
+ * 20 us sched_yield) for PKT_SPIN_US microseconds (default 100) after its last chunk, then sleeps on a condition variable;
  * the caller broadcasts only when someone sleeps. The caller waits for the last chunks the same way
  * (spin, then condition variable). Between inferences the workers therefore sleep after the bounded spin.
  * A parallel_for called from inside a job (nested) runs serially on the calling thread. */
 #define POOL_MAX_CHUNKS 4096
+/* Spinning starts with a pause instruction (lowest latency, back-to-back operators) and goes on with
+ * sched_yield after this long, so that on an oversubscribed machine a waiting thread hands its core to one
+ * that has work -- such as a worker that was preempted in the middle of its chunk. */
+#define PAUSE_NS 20000u
 #define POOL_CHUNKS_PER_THREAD 4
 
 struct pkt_threadpool {
@@ -216,15 +220,20 @@ static void* worker_main(void* arg) {
   for (;;) {
     /* Spin for a new generation, then sleep. */
     uint64_t t0 = 0;
+    int yielding = 0;
     for (unsigned i = 1;; i++) {
       if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) return NULL;
       if (JOB_GEN(atomic_load_explicit(&pool->job, memory_order_relaxed)) != seen) break;
-      cpu_relax();
-      if ((i & 63) == 0) {
+      if (yielding)
+        sched_yield();
+      else
+        cpu_relax();
+      if ((i & 63) == 0 || yielding) {
         uint64_t now = pkt_now_ns();
         if (!t0) {
           t0 = now;
         } else if (now - t0 >= pool->spin_ns) {
+          yielding = 0;
           pthread_mutex_lock(&pool->lock);
           atomic_fetch_add(&pool->sleepers, 1);
           while (!atomic_load(&pool->stop) && JOB_GEN(atomic_load(&pool->job)) == seen)
@@ -232,6 +241,8 @@ static void* worker_main(void* arg) {
           atomic_fetch_sub(&pool->sleepers, 1);
           pthread_mutex_unlock(&pool->lock);
           t0 = 0;
+        } else {
+          yielding = now - t0 >= PAUSE_NS;
         }
       }
     }
@@ -309,9 +320,16 @@ static void run_job(pkt_threadpool* pool, int chunks) {
   tls_in_job = 0;
   if (atomic_load_explicit(&pool->done, memory_order_acquire) == chunks) return;
   uint64_t t0 = pkt_now_ns();
+  int yielding = 0;
   for (unsigned i = 1; atomic_load_explicit(&pool->done, memory_order_acquire) != chunks; i++) {
-    cpu_relax();
-    if ((i & 63) == 0 && pkt_now_ns() - t0 >= pool->spin_ns) {
+    if (yielding)
+      sched_yield();
+    else
+      cpu_relax();
+    if ((i & 63) != 0 && !yielding) continue;
+    uint64_t waited = pkt_now_ns() - t0;
+    yielding = waited >= PAUSE_NS;
+    if (waited >= pool->spin_ns) {
       pthread_mutex_lock(&pool->lock);
       atomic_store(&pool->caller_sleeping, 1);
       while (atomic_load(&pool->done) != chunks) pthread_cond_wait(&pool->finished, &pool->lock);
