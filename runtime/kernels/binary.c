@@ -10,6 +10,7 @@
  */
 #include <math.h>
 
+#include "cpu.h"
 #include "elementwise_util.h"
 
 static pkt_status check_kind_dtype(int kind, int dtype, pkt_err* err) {
@@ -113,9 +114,33 @@ PKT_INT_HELPERS(int32_t, uint32_t, i32)
     default: break;                                                                             \
   }
 
+/* The float kinds with a SIMD path (pkt_vbinary_f32), as its op code; -1 for none. */
+static int vbin_code(int kind) {
+  switch (kind) {
+    case PKT_BINARY_ADD: return PKT_VBIN_ADD;
+    case PKT_BINARY_SUB: return PKT_VBIN_SUB;
+    case PKT_BINARY_MUL: return PKT_VBIN_MUL;
+    case PKT_BINARY_DIV: return PKT_VBIN_DIV;
+    default: return -1;
+  }
+}
+
+/* Rows are done in blocks this long, so the fused activation reads what the op just wrote from L1. */
+#define BINARY_BLOCK 2048
+
 static void binary_row(const pkt_ew* ew, void* out, const void* const* in, const int64_t* s, int64_t n) {
   switch (ew->dtype) {
     case PKT_F32:
+      if (ew->isa != PKT_ISA_PORTABLE && (s[0] || s[1]) && vbin_code(ew->kind) >= 0) {
+        const float *a = in[0], *b = in[1];
+        float* o = out;
+        for (int64_t i = 0; i < n; i += BINARY_BLOCK) {
+          int64_t len = n - i < BINARY_BLOCK ? n - i : BINARY_BLOCK;
+          pkt_vbinary_f32(o + i, a + i * s[0], b + i * s[1], s[0], s[1], len, vbin_code(ew->kind), ew->isa);
+          if (ew->act != PKT_ACT_NONE) pkt_apply_act_isa(o + i, len, ew->act, ew->act_lo, ew->act_hi, ew->isa);
+        }
+        break;
+      }
       switch (ew->kind) {
         case PKT_BINARY_ADD: PKT_EW_LOOP2(float, float, out, in, s, n, x + y); break;
         case PKT_BINARY_SUB: PKT_EW_LOOP2(float, float, out, in, s, n, x - y); break;
@@ -129,7 +154,7 @@ static void binary_row(const pkt_ew* ew, void* out, const void* const* in, const
         case PKT_BINARY_ATAN2: PKT_EW_LOOP2(float, float, out, in, s, n, atan2f(x, y)); break;
         default: break;
       }
-      if (ew->act != PKT_ACT_NONE) pkt_apply_act((float*)out, n, ew->act, ew->act_lo, ew->act_hi);
+      if (ew->act != PKT_ACT_NONE) pkt_apply_act_isa((float*)out, n, ew->act, ew->act_lo, ew->act_hi, ew->isa);
       break;
     case PKT_I64: PKT_BINARY_INT_ROW(int64_t, uint64_t, i64) break;
     case PKT_I32: PKT_BINARY_INT_ROW(int32_t, uint32_t, i32) break;

@@ -13,6 +13,7 @@
  */
 #include <math.h>
 
+#include "cpu.h"
 #include "elementwise_util.h"
 
 static int kind_supports(int kind, int dtype) {
@@ -61,8 +62,31 @@ static inline float softplus_f(float x, float beta, float threshold) {
   return x * beta > threshold ? x : log1pf(expf(x * beta)) / beta;
 }
 
+/* The kinds with a SIMD path (pkt_vmap_f32), as its function code; -1 for none. */
+static int vmap_code(int kind) {
+  switch (kind) {
+    case PKT_UNARY_SIGMOID: return PKT_ACT_SIGMOID;
+    case PKT_UNARY_TANH: return PKT_ACT_TANH;
+    case PKT_UNARY_GELU: return PKT_ACT_GELU;
+    case PKT_UNARY_GELU_TANH: return PKT_ACT_GELU_TANH;
+    case PKT_UNARY_SILU: return PKT_ACT_SILU;
+    case PKT_UNARY_HARDSWISH: return PKT_ACT_HARDSWISH;
+    case PKT_UNARY_EXP: return PKT_VMAP_EXP;
+    case PKT_UNARY_RELU: return PKT_VMAP_RELU_NAN;
+    case PKT_UNARY_HARDSIGMOID: return PKT_VMAP_HARDSIGMOID;
+    default: return -1;
+  }
+}
+
 static void unary_f32(const pkt_ew* ew, void* out, const void* const* in, const int64_t* s, int64_t n) {
   const float a = (float)ew->alpha, b = (float)ew->beta;
+  if (s[0] == 1 && ew->isa != PKT_ISA_PORTABLE) {
+    int code = vmap_code(ew->kind);
+    if (code >= 0) {
+      pkt_vmap_f32((float*)out, (const float*)in[0], n, code, 0.f, 0.f, ew->isa);
+      return;
+    }
+  }
   switch (ew->kind) {
     case PKT_UNARY_NEG: PKT_EW_LOOP1(float, float, out, in[0], s[0], n, -x); break;
     case PKT_UNARY_ABS: PKT_EW_LOOP1(float, float, out, in[0], s[0], n, fabsf(x)); break;

@@ -81,10 +81,19 @@ static inline double pkt_param_f(const pkt_node* n, int i) {
   return v;
 }
 
-/* Parallel loop over [0, n): fn(ctx, begin, end) runs on up to num_threads workers; chunks are
- * contiguous. Serial when the node has no pool. */
+/* Parallel loop over [0, n): fn(ctx, begin, end) is called on contiguous, disjoint ranges that cover
+ * [0, n), on up to num_threads threads (the caller's included). Ranges are claimed dynamically, a few per
+ * thread: which thread runs which range is not fixed, so index per-thread scratch by the range (or use
+ * pkt_parallel_for_threads). Serial when the node has no pool, and when called from inside a parallel loop. */
 typedef void (*pkt_range_fn)(void* ctx, int64_t begin, int64_t end);
 void pkt_parallel_for(const pkt_node* node, int64_t n, pkt_range_fn fn, void* ctx);
+
+/* Per-thread work: fn(ctx, index, count) runs exactly once for every index in [0, count), count being
+ * the node's num_threads (1 without a pool), in parallel where threads are free -- e.g. for per-thread
+ * scratch slices (scratch + index * slice, sized num_threads * slice in prepare()). An index is not an OS
+ * thread: one thread may run several indices one after another, so fn must never wait for another index. */
+typedef void (*pkt_thread_fn)(void* ctx, int index, int count);
+void pkt_parallel_for_threads(const pkt_node* node, pkt_thread_fn fn, void* ctx);
 
 /* Shared checks for prepare(). */
 pkt_status pkt_check_operands(const pkt_node* n, int min_in, int max_in, int n_out, int n_params_min,
@@ -93,8 +102,25 @@ pkt_status pkt_check_dtype(const pkt_tensor* t, int dtype, const char* what, pkt
 int pkt_same_shape(const pkt_tensor* a, const pkt_tensor* b);
 const char* pkt_dtype_name(int dtype);
 
-/* Fused activations (PKT_ACT_*), applied in place. */
+/* Fused activations (PKT_ACT_*), applied in place, vectorized for `isa` (a pkt_isa: pass node->isa).
+ * Every ISA gives the same NaN/inf results; the SIMD paths agree with the portable one to a few ulp. */
+void pkt_apply_act_isa(float* x, int64_t n, int act, float lo, float hi, int isa);
+/* The same with the machine's ISA (capped by PKT_MAX_ISA as first seen by this process); kernels that
+ * have a node should call pkt_apply_act_isa(..., node->isa) so a session's ISA choice holds. */
 void pkt_apply_act(float* x, int64_t n, int act, float lo, float hi);
+
+/* Out-of-place float maps for the elementwise kernels: y[i] = f(x[i]) (y may equal x, or not overlap it)
+ * for fn a PKT_ACT_* code (as pkt_apply_act) or one of these. */
+enum {
+  PKT_VMAP_EXP = 64,   /* expf */
+  PKT_VMAP_RELU_NAN,   /* relu that keeps NaN (torch.relu), unlike PKT_ACT_RELU */
+  PKT_VMAP_HARDSIGMOID /* clamp(x + 3, 0, 6) / 6, NaN kept */
+};
+void pkt_vmap_f32(float* y, const float* x, int64_t n, int fn, float lo, float hi, int isa);
+/* Vector float arithmetic for binary: out = a op b over n elements, sa / sb 1 (contiguous) or 0 (scalar).
+ * Returns 0 (and does nothing) when `isa` has no vector path, so the caller runs its own loop. */
+enum { PKT_VBIN_ADD, PKT_VBIN_SUB, PKT_VBIN_MUL, PKT_VBIN_DIV };
+int pkt_vbinary_f32(float* out, const float* a, const float* b, int64_t sa, int64_t sb, int64_t n, int op, int isa);
 pkt_status pkt_check_act(const pkt_node* n, int act_index, pkt_err* err);
 
 /* Broadcasting: an output index walk over up to PKT_MAX_RANK dims with per-input strides (0 on

@@ -1,6 +1,8 @@
 /* Platform layer for POSIX systems: the only file that touches the OS (clock, memory, files, threads). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -61,86 +63,229 @@ pkt_status pkt_map_file(const char* path, void** base, size_t* size, pkt_err* er
 
 void pkt_unmap_file(void* base, size_t size) { munmap(base, size); }
 
-/* Thread pool: workers sleep on a condition variable between jobs; the caller's thread takes chunk 0. */
-struct pkt_threadpool {
-  pthread_mutex_t lock;
-  pthread_cond_t wake, done;
-  pthread_t* threads;
-  int n_workers;
-  uint64_t generation;
-  int pending;
-  int stop;
-  pkt_range_fn fn;
-  void* ctx;
-  int64_t n;
-  int chunks;
-};
-
-static void chunk_range(int64_t n, int chunks, int c, int64_t* begin, int64_t* end) {
-  *begin = n * c / chunks;
-  *end = n * (c + 1) / chunks;
+/* Big cores: what num_threads = 0 resolves to (see pkt_cpu_default_threads in program.h).
+ * The CPUs this process may run on (affinity mask), minus the slowest cluster of a heterogeneous
+ * (big.LITTLE) SoC: CPUs whose cpufreq cpuinfo_max_freq is above the lowest one. With two clusters these
+ * are the CPUs at the highest frequency; with three (LITTLE, big, prime) the big and prime cores, as
+ * ExecuTorch's "performant cores" count does. When the frequencies cannot be read (no cpufreq, as in most
+ * VMs) every allowed CPU counts. A cgroup v2 CPU quota (containers) caps the result; it is >= 1. */
+static long read_long_file(const char* path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  char buf[64];
+  ssize_t k = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (k <= 0) return -1;
+  buf[k] = 0;
+  char* end;
+  long v = strtol(buf, &end, 10);
+  return end == buf ? -1 : v;
 }
 
-typedef struct worker_arg {
-  pkt_threadpool* pool;
-  int index;
-} worker_arg;
+static int cgroup_cpu_limit(void) {
+  int fd = open("/sys/fs/cgroup/cpu.max", O_RDONLY);
+  if (fd < 0) return 0;
+  char buf[64];
+  ssize_t k = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (k <= 0) return 0;
+  buf[k] = 0;
+  char* end;
+  long quota = strtol(buf, &end, 10);
+  if (end == buf) return 0; /* "max": no limit */
+  long period = strtol(end, NULL, 10);
+  if (quota <= 0 || period <= 0) return 0;
+  long n = (quota + period - 1) / period;
+  return n > 0 && n < 65536 ? (int)n : 0;
+}
+
+int pkt_cpu_default_threads(void) {
+  int all = pkt_cpu_count();
+  int n = all;
+#ifdef CPU_COUNT
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    long lo = -1, hi = -1;
+    int ok = 1, fast = 0;
+    for (int pass = 0; pass < 2 && ok; pass++) {
+      for (int c = 0; c < CPU_SETSIZE && ok; c++) {
+        if (!CPU_ISSET(c, &set)) continue;
+        char path[96];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cpufreq/cpuinfo_max_freq", c);
+        long f = read_long_file(path);
+        if (f <= 0) {
+          ok = 0;
+        } else if (pass == 0) {
+          if (lo < 0 || f < lo) lo = f;
+          if (f > hi) hi = f;
+        } else if (lo == hi || f > lo) {
+          fast++;
+        }
+      }
+    }
+    if (ok && fast > 0 && fast < n) n = fast;
+  }
+#endif
+  int quota = cgroup_cpu_limit();
+  if (quota > 0 && quota < n) n = quota;
+  return n > 0 ? n : 1;
+}
+
+/* Thread pool.
+ *
+ * One job at a time, published by the caller in one atomic word: [generation:32][chunks:16][next:16].
+ * Every thread, the caller included, claims chunks with a fetch_add on that word: the value it gets back
+ * names the job (generation), how many chunks it has and the chunk this thread now owns, so a worker
+ * that arrives late either takes part in the job that is current or finds nothing left -- it never
+ * touches a job's description (fn, ctx, n) without owning one of its chunks, and the caller does not
+ * write the next description before every chunk of this one has been counted in `done`. Chunks are
+ * contiguous index ranges, claimed in order, a few per thread so a late or descheduled thread does not
+ * hold the others up.
+ *
+ * Waiting is cheap first, then polite: an idle worker spins on the job word (a pause instruction, after
+ * 20 us sched_yield) for PKT_SPIN_US microseconds (default 100) after its last chunk, then sleeps on a condition variable;
+ * the caller broadcasts only when someone sleeps. The caller waits for the last chunks the same way
+ * (spin, then condition variable). Between inferences the workers therefore sleep after the bounded spin.
+ * A parallel_for called from inside a job (nested) runs serially on the calling thread. */
+#define POOL_MAX_CHUNKS 4096
+/* Spinning starts with a pause instruction (lowest latency, back-to-back operators) and goes on with
+ * sched_yield after this long, so that on an oversubscribed machine a waiting thread hands its core to one
+ * that has work -- such as a worker that was preempted in the middle of its chunk. */
+#define PAUSE_NS 20000u
+#define POOL_CHUNKS_PER_THREAD 4
+
+struct pkt_threadpool {
+  _Alignas(64) _Atomic uint64_t job;
+  _Alignas(64) _Atomic int done; /* chunks of the current job finished */
+  _Atomic int caller_sleeping;
+  _Alignas(64) _Atomic int sleepers; /* workers on the wake condition */
+  _Atomic int stop;
+  /* The current job's description: written by the caller before publishing, read by chunk owners. */
+  _Alignas(64) pkt_range_fn fn;
+  pkt_thread_fn tfn;
+  void* ctx;
+  int64_t n;
+  uint32_t generation;
+  uint64_t spin_ns;
+  pthread_mutex_t lock;
+  pthread_cond_t wake, finished;
+  pthread_t* threads;
+  int n_workers;
+};
+
+static _Thread_local int tls_in_job; /* set on workers and while the caller runs chunks */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+#define JOB_GEN(w) ((uint32_t)((w) >> 32))
+#define JOB_CHUNKS(w) ((int)(((w) >> 16) & 0xffff))
+#define JOB_NEXT(w) ((int)((w)&0xffff))
+
+static void run_chunk(pkt_threadpool* pool, int c, int chunks) {
+  if (pool->tfn) {
+    pool->tfn(pool->ctx, c, chunks);
+  } else {
+    int64_t n = pool->n;
+    int64_t b = n / chunks * c + (n % chunks) * c / chunks;
+    int64_t e = n / chunks * (c + 1) + (n % chunks) * (c + 1) / chunks;
+    if (b < e) pool->fn(pool->ctx, b, e);
+  }
+}
+
+/* Claim and run chunks until none is left; returns the generation of the job claimed from. */
+static uint32_t work_on_job(pkt_threadpool* pool) {
+  for (;;) {
+    uint64_t w = atomic_fetch_add_explicit(&pool->job, 1, memory_order_acq_rel);
+    int chunks = JOB_CHUNKS(w), c = JOB_NEXT(w);
+    if (c >= chunks) return JOB_GEN(w);
+    run_chunk(pool, c, chunks);
+    if (atomic_fetch_add(&pool->done, 1) + 1 == chunks && atomic_load(&pool->caller_sleeping)) {
+      pthread_mutex_lock(&pool->lock);
+      pthread_cond_signal(&pool->finished);
+      pthread_mutex_unlock(&pool->lock);
+    }
+  }
+}
 
 static void* worker_main(void* arg) {
-  worker_arg* w = arg;
-  pkt_threadpool* pool = w->pool;
-  int index = w->index;
-  free(w);
-  uint64_t seen = 0;
-  pthread_mutex_lock(&pool->lock);
+  pkt_threadpool* pool = arg;
+  tls_in_job = 1;
+  uint32_t seen = 0;
   for (;;) {
-    while (!pool->stop && pool->generation == seen) pthread_cond_wait(&pool->wake, &pool->lock);
-    if (pool->stop) break;
-    seen = pool->generation;
-    pkt_range_fn fn = pool->fn;
-    void* ctx = pool->ctx;
-    int chunks = pool->chunks;
-    int64_t n = pool->n;
-    pthread_mutex_unlock(&pool->lock);
-    if (index + 1 < chunks) {
-      int64_t b, e;
-      chunk_range(n, chunks, index + 1, &b, &e);
-      if (b < e) fn(ctx, b, e);
+    /* Spin for a new generation, then sleep. */
+    uint64_t t0 = 0;
+    int yielding = 0;
+    for (unsigned i = 1;; i++) {
+      if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) return NULL;
+      if (JOB_GEN(atomic_load_explicit(&pool->job, memory_order_relaxed)) != seen) break;
+      if (yielding)
+        sched_yield();
+      else
+        cpu_relax();
+      if ((i & 63) == 0 || yielding) {
+        uint64_t now = pkt_now_ns();
+        if (!t0) {
+          t0 = now;
+        } else if (now - t0 >= pool->spin_ns) {
+          yielding = 0;
+          pthread_mutex_lock(&pool->lock);
+          atomic_fetch_add(&pool->sleepers, 1);
+          while (!atomic_load(&pool->stop) && JOB_GEN(atomic_load(&pool->job)) == seen)
+            pthread_cond_wait(&pool->wake, &pool->lock);
+          atomic_fetch_sub(&pool->sleepers, 1);
+          pthread_mutex_unlock(&pool->lock);
+          t0 = 0;
+        } else {
+          yielding = now - t0 >= PAUSE_NS;
+        }
+      }
     }
-    pthread_mutex_lock(&pool->lock);
-    if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+    seen = work_on_job(pool);
   }
-  pthread_mutex_unlock(&pool->lock);
-  return NULL;
+}
+
+static uint64_t spin_ns_from_env(void) {
+  const char* s = getenv("PKT_SPIN_US");
+  if (s && *s) {
+    char* end;
+    long v = strtol(s, &end, 10);
+    if (*end == 0 && v >= 0 && v <= 100000) return (uint64_t)v * 1000u;
+  }
+  return 100000u;
 }
 
 pkt_threadpool* pkt_threadpool_create(int num_threads) {
-  pkt_threadpool* pool = calloc(1, sizeof *pool);
+  if (num_threads < 2) num_threads = 2;
+  pkt_threadpool* pool = pkt_aligned_alloc(64, sizeof *pool);
   if (!pool) return NULL;
-  pool->n_workers = num_threads - 1;
-  pool->threads = calloc((size_t)pool->n_workers + 1, sizeof(pthread_t));
+  memset(pool, 0, sizeof *pool);
+  atomic_init(&pool->job, 0);
+  atomic_init(&pool->done, 0);
+  atomic_init(&pool->caller_sleeping, 0);
+  atomic_init(&pool->sleepers, 0);
+  atomic_init(&pool->stop, 0);
+  pool->spin_ns = spin_ns_from_env();
+  pool->n_workers = 0;
+  pool->threads = calloc((size_t)num_threads, sizeof(pthread_t));
   if (!pool->threads) {
-    free(pool);
+    pkt_aligned_free(pool);
     return NULL;
   }
   pthread_mutex_init(&pool->lock, NULL);
   pthread_cond_init(&pool->wake, NULL);
-  pthread_cond_init(&pool->done, NULL);
-  for (int i = 0; i < pool->n_workers; i++) {
-    worker_arg* w = malloc(sizeof *w);
-    if (!w) {
-      pool->n_workers = i;
+  pthread_cond_init(&pool->finished, NULL);
+  for (int i = 0; i < num_threads - 1; i++) {
+    if (pthread_create(&pool->threads[i], NULL, worker_main, pool) != 0) {
       pkt_threadpool_free(pool);
       return NULL;
     }
-    w->pool = pool;
-    w->index = i;
-    if (pthread_create(&pool->threads[i], NULL, worker_main, w) != 0) {
-      free(w);
-      pool->n_workers = i;
-      pkt_threadpool_free(pool);
-      return NULL;
-    }
+    pool->n_workers = i + 1;
   }
   return pool;
 }
@@ -148,41 +293,84 @@ pkt_threadpool* pkt_threadpool_create(int num_threads) {
 void pkt_threadpool_free(pkt_threadpool* pool) {
   if (!pool) return;
   pthread_mutex_lock(&pool->lock);
-  pool->stop = 1;
+  atomic_store(&pool->stop, 1);
   pthread_cond_broadcast(&pool->wake);
   pthread_mutex_unlock(&pool->lock);
   for (int i = 0; i < pool->n_workers; i++) pthread_join(pool->threads[i], NULL);
   pthread_mutex_destroy(&pool->lock);
   pthread_cond_destroy(&pool->wake);
-  pthread_cond_destroy(&pool->done);
+  pthread_cond_destroy(&pool->finished);
   free(pool->threads);
-  free(pool);
+  pkt_aligned_free(pool);
+}
+
+/* Publish a job of `chunks` chunks (the description is already written), take part, wait for the end. */
+static void run_job(pkt_threadpool* pool, int chunks) {
+  atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+  pool->generation++;
+  if (pool->generation == 0) pool->generation = 1; /* 0 is the workers' initial "seen" */
+  atomic_store(&pool->job, ((uint64_t)pool->generation << 32) | ((uint64_t)chunks << 16));
+  if (atomic_load(&pool->sleepers) > 0) {
+    pthread_mutex_lock(&pool->lock);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->lock);
+  }
+  tls_in_job = 1;
+  work_on_job(pool);
+  tls_in_job = 0;
+  if (atomic_load_explicit(&pool->done, memory_order_acquire) == chunks) return;
+  uint64_t t0 = pkt_now_ns();
+  int yielding = 0;
+  for (unsigned i = 1; atomic_load_explicit(&pool->done, memory_order_acquire) != chunks; i++) {
+    if (yielding)
+      sched_yield();
+    else
+      cpu_relax();
+    if ((i & 63) != 0 && !yielding) continue;
+    uint64_t waited = pkt_now_ns() - t0;
+    yielding = waited >= PAUSE_NS;
+    if (waited >= pool->spin_ns) {
+      pthread_mutex_lock(&pool->lock);
+      atomic_store(&pool->caller_sleeping, 1);
+      while (atomic_load(&pool->done) != chunks) pthread_cond_wait(&pool->finished, &pool->lock);
+      atomic_store(&pool->caller_sleeping, 0);
+      pthread_mutex_unlock(&pool->lock);
+      break;
+    }
+  }
 }
 
 void pkt_parallel_for(const pkt_node* node, int64_t n, pkt_range_fn fn, void* ctx) {
   if (n <= 0) return;
   pkt_threadpool* pool = node->pool;
-  int chunks = node->num_threads;
-  if (!pool || chunks <= 1 || n == 1) {
+  int threads = node->num_threads;
+  if (!pool || threads <= 1 || n == 1 || tls_in_job) {
     fn(ctx, 0, n);
     return;
   }
-  if (chunks > n) chunks = (int)n;
-  pthread_mutex_lock(&pool->lock);
+  int64_t want = (int64_t)threads * POOL_CHUNKS_PER_THREAD;
+  if (want > POOL_MAX_CHUNKS) want = POOL_MAX_CHUNKS;
+  int chunks = (int)(n < want ? n : want);
   pool->fn = fn;
+  pool->tfn = NULL;
   pool->ctx = ctx;
   pool->n = n;
-  pool->chunks = chunks;
-  pool->pending = pool->n_workers;
-  pool->generation++;
-  pthread_cond_broadcast(&pool->wake);
-  pthread_mutex_unlock(&pool->lock);
-  int64_t b, e;
-  chunk_range(n, chunks, 0, &b, &e);
-  fn(ctx, b, e);
-  pthread_mutex_lock(&pool->lock);
-  while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->lock);
-  pthread_mutex_unlock(&pool->lock);
+  run_job(pool, chunks);
+}
+
+void pkt_parallel_for_threads(const pkt_node* node, pkt_thread_fn fn, void* ctx) {
+  pkt_threadpool* pool = node->pool;
+  int threads = node->num_threads;
+  if (!pool || threads <= 1 || tls_in_job) {
+    for (int i = 0; i < (threads > 1 ? threads : 1); i++) fn(ctx, i, threads > 1 ? threads : 1);
+    return;
+  }
+  if (threads > POOL_MAX_CHUNKS) threads = POOL_MAX_CHUNKS;
+  pool->fn = NULL;
+  pool->tfn = fn;
+  pool->ctx = ctx;
+  pool->n = threads;
+  run_job(pool, threads);
 }
 
 const char* pkt_platform_isa_cap(void) { return getenv("PKT_MAX_ISA"); }

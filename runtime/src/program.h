@@ -49,6 +49,8 @@ void* pkt_aligned_alloc(size_t alignment, size_t size);
 void pkt_aligned_free(void* p);
 uint64_t pkt_now_ns(void);
 int pkt_cpu_count(void);
+/* What num_threads = 0 means: the big (performant) cores this process may use, >= 1, <= pkt_cpu_count(). */
+int pkt_cpu_default_threads(void);
 pkt_status pkt_map_file(const char* path, void** base, size_t* size, pkt_err* err);
 void pkt_unmap_file(void* base, size_t size);
 

@@ -30,7 +30,8 @@ pkt_session_options pkt_session_options_default(void) {
 
 static int resolve_threads(int requested) {
   int cores = pkt_cpu_count();
-  if (requested <= 0 || requested > cores) return cores;
+  if (requested <= 0) return pkt_cpu_default_threads();
+  if (requested > cores) return cores;
   return requested;
 }
 
