@@ -128,19 +128,21 @@ static int vbin_code(int kind) {
 /* Rows are done in blocks this long, so the fused activation reads what the op just wrote from L1. */
 #define BINARY_BLOCK 2048
 
+/* The SIMD row, block by block; 0 (nothing written) when this ISA has no SIMD path for it. */
+static int binary_row_simd(const pkt_ew* ew, float* o, const float* a, const float* b, const int64_t* s, int64_t n) {
+  if (ew->isa == PKT_ISA_PORTABLE || !(s[0] || s[1]) || vbin_code(ew->kind) < 0) return 0;
+  for (int64_t i = 0; i < n; i += BINARY_BLOCK) {
+    int64_t len = n - i < BINARY_BLOCK ? n - i : BINARY_BLOCK;
+    if (!pkt_vbinary_f32(o + i, a + i * s[0], b + i * s[1], s[0], s[1], len, vbin_code(ew->kind), ew->isa)) return 0;
+    if (ew->act != PKT_ACT_NONE) pkt_apply_act_isa(o + i, len, ew->act, ew->act_lo, ew->act_hi, ew->isa);
+  }
+  return 1;
+}
+
 static void binary_row(const pkt_ew* ew, void* out, const void* const* in, const int64_t* s, int64_t n) {
   switch (ew->dtype) {
     case PKT_F32:
-      if (ew->isa != PKT_ISA_PORTABLE && (s[0] || s[1]) && vbin_code(ew->kind) >= 0) {
-        const float *a = in[0], *b = in[1];
-        float* o = out;
-        for (int64_t i = 0; i < n; i += BINARY_BLOCK) {
-          int64_t len = n - i < BINARY_BLOCK ? n - i : BINARY_BLOCK;
-          pkt_vbinary_f32(o + i, a + i * s[0], b + i * s[1], s[0], s[1], len, vbin_code(ew->kind), ew->isa);
-          if (ew->act != PKT_ACT_NONE) pkt_apply_act_isa(o + i, len, ew->act, ew->act_lo, ew->act_hi, ew->isa);
-        }
-        break;
-      }
+      if (binary_row_simd(ew, out, in[0], in[1], s, n)) break;
       switch (ew->kind) {
         case PKT_BINARY_ADD: PKT_EW_LOOP2(float, float, out, in, s, n, x + y); break;
         case PKT_BINARY_SUB: PKT_EW_LOOP2(float, float, out, in, s, n, x - y); break;
