@@ -3,6 +3,7 @@ quoted; adb and socket failures become the catalogue's device errors with comman
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 import struct
@@ -16,6 +17,10 @@ from pockettorch.device.base import Backend, Device, DeviceInfo, RunResult, quot
 
 WORKDIR = "/data/local/tmp/pockettorch"
 BATTERY = "/sys/class/power_supply/battery"
+# On-device power monitors (e.g. Pixel ODPM), the rails Perfetto's power data source reads:
+# lines like "CH0(T=123)[VSYS_PWR_SOC], 3312345" with energy in microjoules.
+RAILS = "/sys/bus/iio/devices/iio:device*/energy_value"
+RAIL_LINE = re.compile(r"\[([^\]]+)\],\s*(\d+)")
 CONNECT_TIMEOUT = 10.0
 
 
@@ -135,8 +140,10 @@ class AndroidDevice(Device):
 
     def sample(self) -> dict[str, float]:
         out = self._shell(f"cat {BATTERY}/current_now {BATTERY}/voltage_now 2>/dev/null; echo ---; "
-                          "cat /sys/class/thermal/thermal_zone*/temp 2>/dev/null", timeout=10)
-        battery, _, temps = out.partition("---")
+                          f"cat /sys/class/thermal/thermal_zone*/temp 2>/dev/null; echo ---; cat {RAILS} 2>/dev/null",
+                          timeout=10)
+        battery, _, rest = out.partition("---")
+        temps, _, rails = rest.partition("---")
         values = [float(v) for v in battery.split() if v.lstrip("-").isdigit()]
         reading: dict[str, float] = {}
         if len(values) == 2:
@@ -144,6 +151,10 @@ class AndroidDevice(Device):
         t = [float(v) / 1000 for v in temps.split() if v.lstrip("-").isdigit() and 0 < float(v) < 200000]
         if t:
             reading["temp_c"] = max(t)
+        rail_uj = {name: float(v) for name, v in RAIL_LINE.findall(rails)}
+        if rail_uj:  # measured energy beats battery current x voltage when the device has power rails
+            reading.update({f"rail_{name}_uj": v for name, v in rail_uj.items()})
+            reading["energy_uj"] = sum(rail_uj.values())
         return reading
 
     def state(self) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Power sampling during the measured window: a background thread polls the device's readings.
 
-Android: battery current (uA) and voltage (uV) from sysfs give power; the host: RAPL energy counters.
+Android: power-rail energy counters where the device has them (ODPM, as Perfetto's power rails), else battery
+current (uA) x voltage (uV) from sysfs; the host: RAPL energy counters.
 What a device does not expose is reported as unavailable, never estimated.
 """
 from __future__ import annotations
@@ -45,9 +46,14 @@ class PowerSampler:
             self.errors.append(str(exc))
             return False
         reading = dict(reading, t_s=time.monotonic() - self._t0)
-        mw = power_mw(reading)
-        if mw is not None:
-            reading["power_mw"] = mw
+        prev = self.samples[-1] if self.samples else None
+        if "energy_uj" in reading and prev and "energy_uj" in prev and reading["t_s"] > prev["t_s"]:
+            # energy counters: the power over the interval since the previous reading
+            reading["power_mw"] = (reading["energy_uj"] - prev["energy_uj"]) / 1e3 / (reading["t_s"] - prev["t_s"])
+        elif "energy_uj" not in reading:
+            mw = power_mw(reading)
+            if mw is not None:
+                reading["power_mw"] = mw
         self.samples.append(reading)
         return True
 
@@ -71,14 +77,16 @@ class PowerSampler:
         energies = [s["energy_uj"] for s in self.samples if "energy_uj" in s]
         if len(energies) > 1 and duration > 0:
             avg_mw = (energies[-1] - energies[0]) / 1e3 / duration
+            out["source"] = "energy counters (power rails / RAPL)"
         elif powers:
+            out["source"] = "battery current x voltage"
             avg_mw = sum(powers) / len(powers)
         else:
             out.update(available=False, reason="the device exposes no power or energy readings here")
             return out
         out.update(available=True, average_mw=avg_mw,
                    energy_per_inference_mj=avg_mw * window_s / inferences if inferences else None)
-        if charging:
+        if charging and out["source"].startswith("battery"):
             out["caveat"] = ("the device was charging over USB: battery current mixes charger input and consumption, "
                              "so these power figures understate the model's draw; unplug or use a power meter")
         return out

@@ -25,6 +25,9 @@ from pockettorch import errors
 
 RUNTIME_DIR = pathlib.Path(__file__).resolve().parent
 TOOLS = ("pkt_runner", "pkt_fuzz", "pkt_alloc_fail")
+# The optimization flags every build of the runtime uses (setup.py, CMakeLists.txt, cross.py): the kernels'
+# portable paths rely on -O3 auto-vectorization; tests/runtime/test_build_flags.py keeps the copies equal.
+OPT_FLAGS = ("-O3", "-fno-math-errno")
 SANITIZE_FLAGS = ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 ALLOC_FAIL_WRAP = "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign"
 
@@ -115,7 +118,7 @@ def direct_build(kernels: Sequence[str] | None) -> tuple[list[str], list[str]]:
     srcs = [str(p) for p in sorted((RUNTIME_DIR / "src").glob("*.c"))]
     srcs += [str(RUNTIME_DIR / "kernels" / f"{k}.c") for k in names]
     srcs += [str(RUNTIME_DIR / "tools" / f) for f in ("npy.c", "json.c", "stats.c")]
-    flags = ["-std=c11", "-O2", "-Wall", "-Wno-unused-function", "-DPKT_SELECTIVE_BUILD=1",
+    flags = ["-std=c11", *OPT_FLAGS, "-Wall", "-Wno-unused-function", "-DPKT_SELECTIVE_BUILD=1",
              *[f"-DPKT_WITH_{k.upper()}=1" for k in names],
              "-I", str(RUNTIME_DIR / "include"), "-I", str(RUNTIME_DIR / "src"), "-I", str(RUNTIME_DIR / "kernels"),
              "-I", str(RUNTIME_DIR / "tools")]

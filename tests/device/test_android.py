@@ -103,6 +103,40 @@ def test_bench_runs_the_arm64_runner_and_measures_power(server, phone, model, tm
     assert not double.disk_usage() or not any(pathlib.Path(double.root, "data/local/tmp/pockettorch").glob("*"))
 
 
+def test_power_rails_are_preferred_and_traced(server, phone, model):
+    """A device with on-device power monitors (Pixel ODPM files, which Perfetto's power rails read): energy
+    counters that grow at 700 mW (SoC) + 300 mW (DDR) give ~1000 mW, and the trace carries power counters."""
+    import threading
+    import time
+
+    from pockettorch.device.trace import build_trace
+
+    double = phone(battery={"status": "Charging"})  # rails measure consumption even while charging
+    stop = threading.Event()
+
+    def rails():
+        t0 = time.monotonic()
+        while not stop.is_set():
+            t = time.monotonic() - t0
+            double.write_file("/sys/bus/iio/devices/iio:device0/energy_value",
+                              f"t={int(t * 1000)}\nCH0(T={int(t * 1000)})[VSYS_PWR_SOC], {int(700_000 * t)}\n"
+                              f"CH1(T={int(t * 1000)})[VSYS_PWR_DDR], {int(300_000 * t)}\n")
+            stop.wait(0.01)
+
+    writer = threading.Thread(target=rails, daemon=True)
+    writer.start()
+    try:
+        r = bench(_device(server, double), model, BenchOptions(iters=300, warmup=2, power=True))
+    finally:
+        stop.set()
+        writer.join()
+    p = r["power"]
+    assert p["source"].startswith("energy counters") and 800 <= p["average_mw"] <= 1200 and "caveat" not in p
+    assert any(k.startswith("rail_VSYS_PWR_SOC") for k in p["samples"][0])
+    counters = [e for e in build_trace(r)["traceEvents"] if e["ph"] == "C"]
+    assert {e["name"] for e in counters} >= {"power (mW)"}
+
+
 def test_charging_adds_the_caveat(server, phone, model):
     double = phone(battery={"status": "Charging", "current_now": 500_000})
     r = bench(_device(server, double), model, BenchOptions(iters=5, warmup=0, power=True))
