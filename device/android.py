@@ -68,23 +68,53 @@ class AndroidDevice(Device):
         return errors.DeviceCommandFailedError(f"{self.serial}: `{command}` failed: {exc}", serial=self.serial,
                                                command=command, output=output, exit_code=None)
 
+    def _shell_v2(self, command: str, timeout: float) -> tuple[int | None, bytes, bytes, Exception | None]:
+        """Shell protocol v2, read packet by packet so the output received before a lost transport or a
+        timeout is kept: (exit code or None, stdout, stderr, the error that cut it short or None)."""
+        out, err = bytearray(), bytearray()
+        deadline = time.monotonic() + timeout  # the socket timeout is per read; this bounds the whole command
+        try:
+            c = self._device().open_transport(timeout=timeout)
+        except (adbutils.AdbError, OSError, EOFError) as exc:
+            return None, b"", b"", exc
+        try:
+            c.send_command(f"shell,v2:{command}")
+            c.check_okay()
+            while True:
+                header = c.read_exact(5)
+                kind, length = header[0], struct.unpack("<I", header[1:5])[0]
+                data = c.read_exact(length) if length else b""
+                if kind == 1:
+                    out += data
+                elif kind == 2:
+                    err += data
+                elif kind == 3:
+                    return data[0] if data else 0, bytes(out), bytes(err), None
+                if time.monotonic() > deadline:
+                    return None, bytes(out), bytes(err), TimeoutError(f"still running after {timeout:g} s")
+        except (adbutils.AdbError, OSError, EOFError) as exc:
+            return None, bytes(out), bytes(err), exc
+        finally:
+            c.close()
+
     def run(self, argv: Sequence[str], timeout: float, check: bool = True) -> RunResult:
         command = quote_command(argv)
         t0 = time.perf_counter()
-        try:
-            r = self._device().shell2(command, timeout=timeout, v2=True)  # v2: exit code and separate stderr
-        except (adbutils.AdbError, OSError, EOFError) as exc:
+        code, out_b, err_b, exc = self._shell_v2(command, timeout)
+        out, err = out_b.decode("utf-8", "replace"), err_b.decode("utf-8", "replace")
+        if exc is not None:
             # a shell stream that ends without adbd's exit packet means the transport went away
-            raise self._error(exc, command, lost=True) from None
-        out = r.output
-        result = RunResult(list(map(str, argv)), r.returncode, r.stdout, r.stderr, time.perf_counter() - t0)
-        if check and r.returncode != 0:
-            if "no space left" in out.lower():
+            e = self._error(exc, command, out, lost=True)
+            e.stderr = err  # what the command printed before it was cut short
+            raise e from None
+        result = RunResult(list(map(str, argv)), code, out, err, time.perf_counter() - t0)
+        if check and code != 0:
+            text = out + err
+            if "no space left" in text.lower():
                 raise errors.DeviceStorageFullError(f"{self.serial}: no space left on the device", serial=self.serial,
-                                                    command=command, output=out, exit_code=r.returncode)
-            raise errors.DeviceCommandFailedError(f"{self.serial}: `{command}` exited with {r.returncode}: {out.strip()[-500:]}",
-                                                  serial=self.serial, command=command, output=out,
-                                                  exit_code=r.returncode)
+                                                    command=command, output=text, exit_code=code)
+            raise errors.DeviceCommandFailedError(f"{self.serial}: `{command}` exited with {code}: {text.strip()[-500:]}",
+                                                  serial=self.serial, command=command, output=text, exit_code=code)
         return result
 
     def _shell(self, command: str, timeout: float = 20.0) -> str:

@@ -65,7 +65,7 @@ def deploy(device: Device, model: str | os.PathLike, runner: str | os.PathLike |
 
 def _runner_argv(paths: dict, options: BenchOptions, extra: list[str]) -> list[str]:
     argv = [paths["runner"], paths["model"], "--iters", str(options.iters), "--warmup", str(options.warmup),
-            "--threads", str(options.threads), "--samples"] + extra
+            "--threads", str(options.threads), "--samples", "--progress"] + extra
     if options.profile_ops:
         argv.append("--profile")
     if options.cpus:
@@ -80,6 +80,13 @@ def _trimmed_mean(samples: list[float], fraction: float = 0.1) -> float | None:
     k = int(len(xs) * fraction)
     kept = xs[k:len(xs) - k] or xs
     return sum(kept) / len(kept)
+
+
+def _measured_so_far(exc: Exception) -> list[float]:
+    """The latencies the runner reported (--progress) before the run was cut short."""
+    text = getattr(exc, "stderr", "") or ""
+    return [float(parts[2]) for parts in (line.split() for line in text.splitlines())
+            if len(parts) == 3 and parts[0] == "pkt-sample"]
 
 
 def _flags(before: dict, after: dict) -> list[str]:
@@ -129,6 +136,12 @@ def bench(device: Device, model: str | os.PathLike, options: BenchOptions) -> di
         else:
             result["power"] = {"available": False, "reason": "not requested (use --power)"}
     except errors.PocketTorchError as exc:
+        samples = _measured_so_far(exc)
+        if samples:
+            from pockettorch.runtime.stats import latency_stats
+
+            result.update(samples_ms=samples, iterations_completed=len(samples),
+                          latency_ms=dict(latency_stats(samples), trimmed_mean=_trimmed_mean(samples)))
         exc.partial = result
         raise
     except ValueError as exc:

@@ -51,7 +51,8 @@ class HostDevice(Device):
     serial = "host"
 
     def __init__(self, workdir: str | None = None):
-        self.workdir = workdir or os.path.join(tempfile.gettempdir(), f"pockettorch-host-{os.getuid()}")
+        # per process: two benchmarks on one host must not clean up each other's files
+        self.workdir = workdir or os.path.join(tempfile.gettempdir(), f"pockettorch-host-{os.getuid()}-{os.getpid()}")
         self.rapl = RaplMeter()
 
     def info(self) -> DeviceInfo:
@@ -78,8 +79,11 @@ class HostDevice(Device):
         try:
             p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
+            def text(v):
+                return v.decode("utf-8", "replace") if isinstance(v, bytes) else (v or "")
+
             raise errors.DeviceTimeoutError(f"`{quote_command(argv)}` did not finish within {timeout:g} s", serial="host",
-                                            command=quote_command(argv), output=(exc.stdout or b"")[-2000:],
+                                            command=quote_command(argv), output=text(exc.stdout), stderr=text(exc.stderr),
                                             exit_code=None) from None
         except FileNotFoundError:
             raise errors.DeviceCommandFailedError(f"{argv[0]} not found on the host", serial="host",

@@ -100,7 +100,6 @@ pkt_status pkt_check_operands(const pkt_node* n, int min_in, int max_in, int n_o
                               pkt_err* err);
 pkt_status pkt_check_dtype(const pkt_tensor* t, int dtype, const char* what, pkt_err* err);
 int pkt_same_shape(const pkt_tensor* a, const pkt_tensor* b);
-const char* pkt_dtype_name(int dtype);
 
 /* Fused activations (PKT_ACT_*), applied in place, vectorized for `isa` (a pkt_isa: pass node->isa).
  * Every ISA gives the same NaN/inf results; the SIMD paths agree with the portable one to a few ulp. */

@@ -34,7 +34,8 @@ typedef struct options {
   const char* output_dir;
   const char* json_path;
   int profile;
-  int samples; /* --samples: every timed latency in the JSON */
+  int samples;  /* --samples: every timed latency in the JSON */
+  int progress; /* --progress: each timed latency on stderr as it is measured (kept if the run is cut short) */
 } options;
 
 static void usage(FILE* f) {
@@ -50,6 +51,7 @@ static void usage(FILE* f) {
           "  --output-dir D  write the outputs of the last run as D/output_<i>.npy\n"
           "  --profile       per-operator times in the JSON (\"ops\", and \"instructions\" in program order)\n"
           "  --samples       every timed latency in the JSON (\"samples_ms\")\n"
+          "  --progress      print \"pkt-sample I MS\" on stderr after each timed run\n"
           "  --json FILE     also write the JSON object to FILE\n"
           "Prints one JSON object (schema " RUN_SCHEMA ", see RUN_JSON.md) to stdout.\n"
           "Exit status: 0 ok, 1 load/run/input error, 2 bad usage.\n");
@@ -134,6 +136,8 @@ static int parse_args(int argc, char** argv, options* o) {
       o->profile = 1;
     } else if (!strcmp(a, "--samples")) {
       o->samples = 1;
+    } else if (!strcmp(a, "--progress")) {
+      o->progress = 1;
     } else if (a[0] == '-' && a[1] != 0) {
       return usage_error("unknown option %s", a);
     } else if (!o->model) {
@@ -163,19 +167,6 @@ static long peak_rss_kb(void) {
 #else
   return ru.ru_maxrss;        /* kilobytes on Linux and Android */
 #endif
-}
-
-static const char* dtype_name(int dtype) {
-  switch (dtype) {
-    case PKT_F32: return "float32";
-    case PKT_I64: return "int64";
-    case PKT_I32: return "int32";
-    case PKT_BOOL: return "bool";
-    case PKT_U8: return "uint8";
-    case PKT_I8: return "int8";
-    case PKT_F16: return "float16";
-    default: return "unknown";
-  }
 }
 
 static void format_shape(char* buf, size_t n, int rank, const int64_t* dims) {
@@ -381,7 +372,7 @@ static int bind_inputs(const options* o, const pkt_program* prog, input_set* in)
     int rc = 0;
     if (npy.dtype != info.dtype) {
       rc = run_error(PKT_INPUT_DTYPE, "input '%s' (input %d) from %s has dtype %s, expected %s", info.name, index, path,
-                     dtype_name(npy.dtype), dtype_name(info.dtype));
+                     pkt_dtype_name(npy.dtype), pkt_dtype_name(info.dtype));
     } else if (npy.rank != info.rank || memcmp(npy.dims, info.dims, sizeof(int64_t) * (size_t)info.rank) != 0) {
       rc = run_error(PKT_INPUT_SHAPE, "input '%s' (input %d) from %s has shape %s, expected %s", info.name, index, path,
                      got, want);
@@ -491,6 +482,10 @@ int main(int argc, char** argv) {
     t0 = now_ms();
     st = pkt_session_run(sess);
     samples[i] = now_ms() - t0;
+    if (o.progress) {
+      fprintf(stderr, "pkt-sample %ld %.6f\n", i, samples[i]);
+      fflush(stderr);
+    }
     if (st) {
       rc = run_error(st, "run %ld of %s failed: %s", i, o.model, pkt_status_message(st));
       goto done;

@@ -158,6 +158,16 @@ def test_disconnect_mid_run_keeps_what_was_measured(server, phone, model, tmp_pa
     assert code == 1 and "disconnected" in err
     partial = json.loads(out.read_text())
     assert partial["device"]["serial"] == double.adb_serial and "state_before" in partial and partial["error"]
+    # the latencies the runner streamed before the drop are kept, with their statistics
+    assert partial["iterations_completed"] == len(partial["samples_ms"]) > 0
+    assert partial["latency_ms"]["min"] <= partial["latency_ms"]["median"]
+
+
+def test_a_run_past_its_timeout_is_stopped_and_keeps_its_samples(server, phone, model):
+    double = phone()
+    with pytest.raises(errors.DeviceTimeoutError) as info:
+        bench(_device(server, double), model, BenchOptions(iters=1_000_000, warmup=0, timeout=2))
+    assert info.value.partial["iterations_completed"] > 0
 
 
 def test_a_hung_run_times_out(server, phone, model):

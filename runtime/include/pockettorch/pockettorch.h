@@ -38,6 +38,8 @@ typedef enum pkt_dtype {
 
 /* Byte size of one element, 0 for an unknown dtype. */
 size_t pkt_dtype_size(int dtype);
+/* "float32", "int64", ... (torch's names); "unknown" for an unknown dtype. */
+const char* pkt_dtype_name(int dtype);
 
 /* A validated, immutable program. */
 typedef struct pkt_program pkt_program;
