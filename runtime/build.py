@@ -152,14 +152,19 @@ def build_tools(build_dir: str | os.PathLike | None = None, sanitize: bool = Fal
                     _build_cmake(tmp, sanitize, kernels, cmake_args)
                 else:
                     _build_direct(tmp, sanitize, kernels)
-                (tmp / "BUILD_OK").write_text(key)
-                if final.exists():
-                    shutil.rmtree(final)
-                os.replace(tmp, final)
+                publish(tmp, final, key)
             finally:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
     return {t: str(final / t) for t in TOOLS if (final / t).exists()}
+
+
+def publish(tmp: pathlib.Path, final: pathlib.Path, key: str) -> None:
+    """Mark a finished build and move it into place, so no reader ever sees a half-built directory."""
+    (tmp / "BUILD_OK").write_text(key)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
 
 
 def build_runner(build_dir: str | os.PathLike | None = None, sanitize: bool = False,

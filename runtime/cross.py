@@ -145,10 +145,7 @@ def build_runner_for(abi_name: str, cache_dir: str | os.PathLike | None = None, 
                     tail = "\n".join(proc.stdout.splitlines()[-40:])
                     raise errors.IoError(f"cross-build for {a.name} ({a.target}) failed:\n{' '.join(cmd)}\n{tail}")
                 (tmp / "build.log").write_text(" ".join(cmd) + "\n" + proc.stdout)  # compiler warnings, if any
-                (tmp / "BUILD_OK").write_text(key)
-                if final.exists():
-                    shutil.rmtree(final)
-                os.replace(tmp, final)
+                build.publish(tmp, final, key)
             finally:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
