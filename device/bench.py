@@ -5,7 +5,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import pathlib
 import tempfile
 import time
 from typing import Any

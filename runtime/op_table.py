@@ -11,7 +11,7 @@ remaining slots, so its length is `n_params - index`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MAX_RANK = 8
 
@@ -34,9 +34,6 @@ class Op:
     inplace: bool = False  # output may share input 0's buffer when input 0 dies here
     doc: str = ""
     packs: bool = False  # the kernel repacks constant weights once per session (pack_size/pack)
-
-    def param_index(self, name: str) -> int:
-        return [p.name for p in self.params].index(name)
 
 
 def _p(spec: str) -> tuple[Param, ...]:
@@ -191,6 +188,3 @@ for _op in OPS:
     for _target in _op.aten:
         ATEN_TO_OPS.setdefault(_target, []).append(_op)
 
-
-def supported_aten_targets() -> list[str]:
-    return sorted(ATEN_TO_OPS)

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/support.py
 
-from support import assert_matches_eager, run_in_runtime  # noqa: E402,F401
+from support import assert_matches_eager  # noqa: E402
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Export -> C runtime -> compare against eager, used by per-op and model tests."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch.utils import _pytree as pytree
 

@@ -104,7 +104,7 @@ void jw_double(jw* w, double v) {
     puts_(w, "null");
     return;
   }
-  snprintf(b, sizeof b, "%.6f", v);
+  snprintf(b, sizeof b, "%.9g", v); /* significant digits: sub-microsecond op times keep their precision */
   puts_(w, b);
 }
 

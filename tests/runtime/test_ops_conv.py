@@ -11,7 +11,6 @@ import pockettorch
 from pockettorch import errors
 from pockettorch.exporter.api import Program
 from pockettorch.exporter.ir import Graph
-from pockettorch.exporter.lower import supported_targets
 from pockettorch.exporter.lower import LoweringContext
 from pockettorch.exporter.lowering.conv import emit_index_as_pad, match_pad_index
 from pockettorch.exporter.memory_plan import plan_memory
@@ -178,8 +177,6 @@ def test_conv2d_non_constant_weight(check_eager):
 
 
 def test_conv_bn_relu_fused(check_eager):
-    if "aten._native_batch_norm_legit_no_training.default" not in supported_targets():
-        pytest.skip("batch_norm lowering is not in this branch")
     m = _seeded(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU()))
     with torch.no_grad():
         m[1].running_mean.uniform_(-1, 1)
@@ -327,12 +324,6 @@ def test_constant_pad_int64(check_eager):
     check_eager(Fn(lambda t: F.pad(t, (1, 2, 1, 0), value=-1)), (x,))
 
 
-decomposed_pads = pytest.mark.skipif(
-    "aten.index.Tensor" not in supported_targets(),
-    reason="reflect/replicate pads decompose to aten.index.Tensor, lowered by the take rule (not in this branch)")
-
-
-@decomposed_pads
 @pytest.mark.parametrize("mode", ["reflect", "replicate"])  # circular decomposes to empty/slice/copy/slice_scatter
 @pytest.mark.parametrize("pads,shape", [((2, 1), (2, 3, 6)), ((1, 2, 3, 1), (2, 3, 5, 6))])
 def test_pad_modes_via_export(check_eager, mode, pads, shape):

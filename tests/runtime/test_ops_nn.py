@@ -12,33 +12,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from pockettorch import errors
-from pockettorch.exporter.lowering import load_rules
-
-MY_KERNELS = {"linear", "matmul", "softmax", "layer_norm", "batch_norm", "group_norm", "sdpa", "cumsum", "flip",
-              "triangular", "reshape"}
-
-
-def _my_targets() -> set[str]:
-    return {t for t, fn in load_rules().items()
-            if fn.__module__.rsplit(".", 1)[-1] in ("nn", "sequence", "shape") and not t.startswith("aten.conv")}
-
 
 def run_case(check_eager, module, inputs, tol=1e-4, threads=1):
-    """check_eager, skipping (not failing) when the graph needs another module's op that is not built yet."""
-    try:
-        return check_eager(module, inputs, tol=tol, threads=threads)
-    except errors.UnsupportedOpError as exc:
-        msg = str(exc)
-        if "has no PocketTorch lowering" in msg:
-            target = msg.split("operator ", 1)[1].split(" ", 1)[0]
-            if target not in _my_targets():
-                pytest.skip(f"needs {target}, lowered by another module")
-        raise
-    except errors.KernelNotBuiltError as exc:
-        kernel = str(exc).split("needs kernel '", 1)[1].split("'", 1)[0]
-        if kernel not in MY_KERNELS:
-            pytest.skip(f"needs kernel {kernel}, not in this build")
-        raise
+    return check_eager(module, inputs, tol=tol, threads=threads)
 
 
 def rnd(*shape, seed=0):
