@@ -69,8 +69,7 @@ def _as_tensor_args(example_inputs) -> tuple:
     return tuple(torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in example_inputs)
 
 
-# Composite ops PocketTorch runs as one kernel: keep them out of the core ATen decomposition.
-# Ops PocketTorch has kernels for, which the default table would break into many small ops.
+# Composite ops PocketTorch runs as one kernel (or fuses), which the default table would break into many small ops.
 KEEP_UNDECOMPOSED = ("scaled_dot_product_attention.default", "tril.default", "triu.default", "pad.default",
                      "_upsample_nearest_exact2d.vec", "silu.default", "hardswish.default", "hardsigmoid.default",
                      "mish.default", "softplus.default")
