@@ -9,7 +9,7 @@ from torch.utils import _pytree as pytree
 
 import pockettorch
 from pockettorch import errors
-from support import run_in_runtime
+from support import bytes_with_params, run_in_runtime
 
 
 class Fn(torch.nn.Module):
@@ -273,16 +273,7 @@ def exported():
 
 @pytest.mark.parametrize("op,params", TAMPER_CASES, ids=[f"{op}-{p}" for op, p in TAMPER_CASES])
 def test_prepare_rejects_bad_params(exported, op, params):
-    node = next(n for n in exported.graph.nodes if n.op == op)
-    saved = dict(node.params)
-    try:
-        node.params.update(params)
-        exported._bytes = None
-        data = exported.to_bytes()
-    finally:
-        node.params.clear()
-        node.params.update(saved)
-        exported._bytes = None
+    data = bytes_with_params(exported, op, params)
     with pytest.raises((errors.BadParamsError, errors.BadOperandsError)):
         pockettorch.load(data)
 

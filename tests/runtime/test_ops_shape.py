@@ -10,6 +10,7 @@ from torch.utils import _pytree as pytree
 
 import pockettorch
 from pockettorch import errors
+from support import bytes_with_params
 
 DTYPES = [torch.float32, torch.int64, torch.int32, torch.bool]
 
@@ -326,17 +327,7 @@ def exported():
 
 @pytest.mark.parametrize("op,params", TAMPER_CASES, ids=[f"{op}-{p}" for op, p in TAMPER_CASES])
 def test_prepare_rejects_bad_params(exported, op, params):
-    program = exported[op]
-    node = next(n for n in program.graph.nodes if n.op == op)
-    saved = dict(node.params)
-    try:
-        node.params.update(params)
-        program._bytes = None
-        data = program.to_bytes()
-    finally:
-        node.params.clear()
-        node.params.update(saved)
-        program._bytes = None
+    data = bytes_with_params(exported[op], op, params)
     with pytest.raises((errors.BadParamsError, errors.BadOperandsError)):
         pockettorch.load(data)
 
