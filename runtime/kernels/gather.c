@@ -27,10 +27,6 @@ pkt_status pkt_kernel_gather_prepare(const pkt_node* n, size_t* scratch, pkt_err
   return PKT_OK;
 }
 
-static inline int64_t gather_index(const pkt_tensor* idx, int64_t j) {
-  return idx->dtype == PKT_I64 ? ((const int64_t*)idx->data)[j] : (int64_t)((const int32_t*)idx->data)[j];
-}
-
 typedef struct gather_job {
   const pkt_tensor *x, *idx;
   unsigned char* y;
@@ -52,7 +48,7 @@ static void gather_range(void* ctx, int64_t begin, int64_t end) {
     base += pos[d] * j->xstride[d];
   }
   for (int64_t i = begin; i < end; i++) {
-    int64_t off = base + gather_index(j->idx, i) * j->axis_stride;
+    int64_t off = base + pkt_index_at(j->idx, i) * j->axis_stride;
     memcpy(j->y + (size_t)i * j->es, x + (size_t)off * j->es, j->es);
     for (int d = r - 1; d >= 0; d--) {
       base += j->xstride[d];
@@ -74,7 +70,7 @@ pkt_status pkt_kernel_gather_run(const pkt_node* n) {
   j.es = pkt_dtype_size(x->dtype);
   int64_t dim = x->rank ? x->dims[j.axis] : 1;
   for (int64_t k = 0; k < idx->numel; k++) {
-    int64_t v = gather_index(idx, k);
+    int64_t v = pkt_index_at(idx, k);
     if (v < 0 || v >= dim) return PKT_INDEX_OUT_OF_RANGE;
   }
   /* every index is valid, so x is non-empty and its strides do not overflow */

@@ -99,17 +99,6 @@ static void matmul_slots(void* ctx, int64_t begin, int64_t end) {
                 j->scratch + s * (int64_t)pkt_gemm_packed_size(j->g.K, j->g.N), NULL);
 }
 
-/* Element strides of t's batch dims against the output's (0 where broadcast). */
-static void batch_strides(const pkt_tensor* t, const pkt_tensor* y, int64_t* str) {
-  int64_t s = t->dims[t->rank - 1] * t->dims[t->rank - 2];
-  for (int d = y->rank - 3; d >= 0; d--) {
-    int dt = d - (y->rank - t->rank);
-    int64_t e = dt >= 0 ? t->dims[dt] : 1;
-    str[d] = e == 1 ? 0 : s;
-    s *= e;
-  }
-}
-
 pkt_status pkt_kernel_matmul_run(const pkt_node* n) {
   const pkt_tensor *a = n->inputs[0], *b = n->inputs[1], *y = n->outputs[0];
   if (y->numel == 0) return PKT_OK;
@@ -129,8 +118,8 @@ pkt_status pkt_kernel_matmul_run(const pkt_node* n) {
   j.isa = n->isa;
   j.out_rank = y->rank;
   memcpy(j.out_dims, y->dims, sizeof j.out_dims);
-  batch_strides(a, y, j.a_str);
-  batch_strides(b, y, j.b_str);
+  pkt_batch_strides(a, y, j.a_str);
+  pkt_batch_strides(b, y, j.b_str);
   j.batches = batch_count(y);
   j.scratch = n->scratch;
   int64_t T = slots_for(n);

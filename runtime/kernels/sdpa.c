@@ -210,16 +210,6 @@ static void sdpa_slots(void* ctx, int64_t begin, int64_t end) {
   }
 }
 
-static void batch_strides(const pkt_tensor* t, const pkt_tensor* y, int64_t* str) {
-  int64_t s = t->dims[t->rank - 1] * t->dims[t->rank - 2];
-  for (int d = y->rank - 3; d >= 0; d--) {
-    int dt = d - (y->rank - t->rank);
-    int64_t e = dt >= 0 ? t->dims[dt] : 1;
-    str[d] = e == 1 ? 0 : s;
-    s *= e;
-  }
-}
-
 pkt_status pkt_kernel_sdpa_run(const pkt_node* n) {
   const pkt_tensor *q = n->inputs[0], *k = n->inputs[1], *v = n->inputs[2], *y = n->outputs[0];
   if (y->numel == 0) return PKT_OK;
@@ -238,13 +228,13 @@ pkt_status pkt_kernel_sdpa_run(const pkt_node* n) {
   j.slot_floats = (int64_t)slot_floats(j.S, j.E, j.Ev);
   j.rank = y->rank;
   memcpy(j.dims, y->dims, sizeof j.dims);
-  batch_strides(k, y, j.k_str);
-  batch_strides(v, y, j.v_str);
+  pkt_batch_strides(k, y, j.k_str);
+  pkt_batch_strides(v, y, j.v_str);
   if (n->n_inputs == 4) {
     const pkt_tensor* m = n->inputs[3];
     j.mask = m->numel ? m->data : NULL;
     j.mask_bool = m->dtype == PKT_BOOL;
-    batch_strides(m, y, j.m_str);
+    pkt_batch_strides(m, y, j.m_str);
     j.m_row = m->dims[m->rank - 2] == 1 ? 0 : m->dims[m->rank - 1];
     j.m_col = m->dims[m->rank - 1] == 1 ? 0 : 1;
   }

@@ -30,10 +30,6 @@ pkt_status pkt_kernel_take_prepare(const pkt_node* n, size_t* scratch, pkt_err* 
   return PKT_OK;
 }
 
-static inline int64_t take_index(const pkt_tensor* idx, int64_t j) {
-  return idx->dtype == PKT_I64 ? ((const int64_t*)idx->data)[j] : (int64_t)((const int32_t*)idx->data)[j];
-}
-
 typedef struct take_job {
   const pkt_tensor *x, *idx;
   unsigned char* y;
@@ -45,7 +41,7 @@ static void take_rows(void* ctx, int64_t begin, int64_t end) {
   const take_job* j = ctx;
   const unsigned char* x = j->x->data;
   for (int64_t it = begin; it < end; it++) {
-    int64_t o = it / j->n_idx, v = take_index(j->idx, it % j->n_idx);
+    int64_t o = it / j->n_idx, v = pkt_index_at(j->idx, it % j->n_idx);
     if (v < 0) v += j->dim;
     memcpy(j->y + it * j->row_bytes, x + (o * j->dim + v) * j->row_bytes, (size_t)j->row_bytes);
   }
@@ -58,7 +54,7 @@ pkt_status pkt_kernel_take_run(const pkt_node* n) {
   int wrap = (int)pkt_param_i(n, PKT_TAKE_WRAP);
   int64_t dim = x->dims[axis];
   for (int64_t k = 0; k < idx->numel; k++) {
-    int64_t v = take_index(idx, k);
+    int64_t v = pkt_index_at(idx, k);
     if (wrap && v < 0) v += dim;
     if (v < 0 || v >= dim) return PKT_INDEX_OUT_OF_RANGE;
   }

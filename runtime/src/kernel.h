@@ -122,6 +122,15 @@ enum { PKT_VBIN_ADD, PKT_VBIN_SUB, PKT_VBIN_MUL, PKT_VBIN_DIV };
 int pkt_vbinary_f32(float* out, const float* a, const float* b, int64_t sa, int64_t sb, int64_t n, int op, int isa);
 pkt_status pkt_check_act(const pkt_node* n, int act_index, pkt_err* err);
 
+/* Element j of an int64 or int32 index tensor (take, gather). */
+static inline int64_t pkt_index_at(const pkt_tensor* idx, int64_t j) {
+  return idx->dtype == PKT_I64 ? ((const int64_t*)idx->data)[j] : (int64_t)((const int32_t*)idx->data)[j];
+}
+
+/* Element strides of t's batch dims (all but the last two) against y's, 0 where t broadcasts
+ * (matmul, sdpa). */
+void pkt_batch_strides(const pkt_tensor* t, const pkt_tensor* y, int64_t* str);
+
 /* Broadcasting: an output index walk over up to PKT_MAX_RANK dims with per-input strides (0 on
  * broadcast dims). pkt_broadcast_strides fills strides for `in` against `out`, right-aligned;
  * returns 0 if the shapes do not broadcast. */

@@ -304,3 +304,13 @@ int pkt_broadcast_strides(const pkt_tensor* in, const pkt_tensor* out, int64_t s
   }
   return 1;
 }
+
+void pkt_batch_strides(const pkt_tensor* t, const pkt_tensor* y, int64_t* str) {
+  int64_t s = t->dims[t->rank - 1] * t->dims[t->rank - 2];
+  for (int d = y->rank - 3; d >= 0; d--) {
+    int dt = d - (y->rank - t->rank);
+    int64_t e = dt >= 0 ? t->dims[dt] : 1;
+    str[d] = e == 1 ? 0 : s;
+    s *= e;
+  }
+}
