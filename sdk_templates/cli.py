@@ -1,0 +1,15 @@
+"""`pockettorch sdk <target> MODEL.ptm --out DIR`: each target module contributes one subcommand."""
+from __future__ import annotations
+
+import click
+
+
+@click.group("sdk")
+def sdk():
+    """Generate a typed SDK (Android, iOS, C) that carries the runtime sources for one model."""
+
+
+for _command in ():  # each target adds its command here: (android.command, ios.command, c_sdk.command)
+    sdk.add_command(_command)
+
+COMMANDS = [sdk]

@@ -1,0 +1,103 @@
+"""The runtime sources an SDK carries: the core, the kernels its model uses and the helpers those kernels need.
+
+SDKs ship sources, not binaries, so the app's own toolchain (Gradle/NDK, SwiftPM, CMake, make) compiles
+exactly this list. The copied `src/kernel_table.c` starts with the selective-build defines, so no build
+system has to pass -D flags for the kernel set.
+"""
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass
+
+from pockettorch.runtime import op_table
+
+RUNTIME_DIR = pathlib.Path(op_table.__file__).resolve().parent
+
+# Core files every build needs, beside one platform file. Kept explicit so a new src/*.c file has to be
+# placed here or in a group on purpose (tests/sdk/test_sources.py checks every file is accounted for).
+CORE = ("cpu.c", "kernel_table.c", "kernel_util.c", "loader.c", "session.c", "status.c")
+PLATFORMS = {"posix": "platform_posix.c"}
+GROUPS = {
+    "gemm": ("gemm.c", "gemm_arm.c", "gemm_x86.c"),
+    "conv": ("conv_arm.c", "conv_gemm.c", "conv_x86.c", "winograd.c", "winograd_x86.c"),
+}
+KERNEL_GROUPS = {  # kernel -> helper groups it calls into
+    "conv2d": ("gemm", "conv"),
+    "linear": ("gemm",),
+    "matmul": ("gemm",),
+    "sdpa": ("gemm",),
+    "softmax": ("gemm",),  # the vectorized exp/max row helpers live with the GEMM
+}
+
+
+@dataclass(frozen=True)
+class KernelCost:
+    kernel: str
+    ops: tuple[str, ...]  # ops of the model served by this kernel
+    files: tuple[str, ...]  # files this kernel brings in (helper groups counted with their first user)
+    source_bytes: int
+
+
+@dataclass(frozen=True)
+class RuntimeSources:
+    files: dict[str, bytes]  # path relative to the runtime root in the SDK -> content
+    kernels: tuple[KernelCost, ...]
+    core_bytes: int
+
+    @property
+    def c_files(self) -> list[str]:
+        return sorted(p for p in self.files if p.endswith(".c"))
+
+
+def _read(rel: str) -> bytes:
+    return (RUNTIME_DIR / rel).read_bytes()
+
+
+def _kernel_table(kernels: tuple[str, ...]) -> bytes:
+    defines = "".join(f"#define PKT_WITH_{k.upper()} 1\n" for k in kernels)
+    head = ("/* Selective build for this SDK: only these kernels are compiled in. */\n"
+            f"#define PKT_SELECTIVE_BUILD 1\n{defines}")
+    return head.encode() + _read("src/kernel_table.c")
+
+
+def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), platform: str = "posix") -> RuntimeSources:
+    """Sources for a build holding `kernels` (file stems under runtime/kernels/), for one platform layer."""
+    known = {op.kernel for op in op_table.OPS}
+    unknown = sorted(set(kernels) - known)
+    if unknown:
+        raise ValueError(f"unknown kernels {unknown}; known: {sorted(known)}")
+    if platform not in PLATFORMS:
+        raise ValueError(f"unknown platform {platform!r}; known: {sorted(PLATFORMS)}")
+    kernels = tuple(sorted(set(kernels)))
+    files: dict[str, bytes] = {}
+    for header in sorted((RUNTIME_DIR / "include" / "pockettorch").glob("*.h")):
+        files[f"include/pockettorch/{header.name}"] = header.read_bytes()
+    for header in sorted((RUNTIME_DIR / "src").glob("*.h")) + sorted((RUNTIME_DIR / "kernels").glob("*.h")):
+        files[f"{header.parent.name}/{header.name}"] = header.read_bytes()
+    for name in CORE + (PLATFORMS[platform],):
+        files[f"src/{name}"] = _read(f"src/{name}")
+    files["src/kernel_table.c"] = _kernel_table(kernels)
+    core_bytes = sum(len(v) for v in files.values())
+
+    costs, groups_seen = [], set()
+    for kernel in kernels:
+        own = [f"kernels/{kernel}.c"]
+        for group in KERNEL_GROUPS.get(kernel, ()):
+            if group not in groups_seen:
+                groups_seen.add(group)
+                own += [f"src/{name}" for name in GROUPS[group]]
+        for rel in own:
+            files[rel] = _read(rel)
+        users = tuple(op.name for op in op_table.OPS if op.kernel == kernel and (not ops or op.name in ops))
+        costs.append(KernelCost(kernel, users, tuple(own), sum(len(files[r]) for r in own)))
+    return RuntimeSources(dict(sorted(files.items())), tuple(costs), core_bytes)
+
+
+def manifest(sources: RuntimeSources) -> dict:
+    """JSON-ready list of the selected kernels and what each adds to the sources (for the SDK's manifest)."""
+    return {
+        "core_source_bytes": sources.core_bytes,
+        "kernels": [{"kernel": k.kernel, "ops": list(k.ops), "files": list(k.files), "source_bytes": k.source_bytes}
+                    for k in sources.kernels],
+        "total_source_bytes": sum(len(v) for v in sources.files.values()),
+    }
