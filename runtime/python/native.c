@@ -6,6 +6,8 @@
 #include <Python.h>
 
 #include "pockettorch/pockettorch.h"
+#include "cpu.h"     /* PKT_ISA_PORTABLE */
+#include "program.h" /* pkt_session_required_arena_isa */
 
 static PyObject* NativeError;
 
@@ -258,8 +260,50 @@ static PyObject* status_info(PyObject* self, PyObject* arg) {
                        pkt_status_hint((pkt_status)code));
 }
 
+/* embedded_sizes(bytes) -> (workspace_bytes, arena_bytes): what the C SDK's embedded profile needs for this
+ * program, measured with the runtime itself: the workspace peak of loading it into a pkt_workspace and
+ * creating one single-threaded session there, and that session's arena with the portable kernels (the
+ * only ones platform_embedded.c runs). Host sizes bound 32-bit targets' (pointers are no larger there). */
+static PyObject* embedded_sizes(PyObject* self, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+  size_t size = (size_t)view.len;
+  void* data = pkt_aligned_alloc(PKT_ALIGNMENT, size ? size : 1);
+  if (!data) {
+    PyBuffer_Release(&view);
+    return PyErr_NoMemory();
+  }
+  memcpy(data, view.buf, size);
+  PyBuffer_Release(&view);
+  char err[512] = "";
+  pkt_status st = PKT_OUT_OF_MEMORY;
+  size_t workspace = 0, arena = 0;
+  for (size_t cap = 64 * 1024; st == PKT_OUT_OF_MEMORY && cap <= ((size_t)1 << 32); cap *= 4) {
+    void* memory = malloc(cap);
+    if (!memory) break;
+    pkt_workspace ws;
+    pkt_workspace_init(&ws, memory, cap);
+    pkt_program* program = NULL;
+    pkt_session* session = NULL;
+    pkt_session_options opt = pkt_session_options_default();
+    st = pkt_program_load_buffer_in(data, size, &ws, &program, err, sizeof err);
+    if (st == PKT_OK) st = pkt_session_create(program, &opt, &session, err, sizeof err);
+    if (st == PKT_OK) {
+      workspace = pkt_workspace_peak(&ws);
+      arena = pkt_session_required_arena_isa(program, 1, PKT_ISA_PORTABLE);
+    }
+    pkt_session_free(session);
+    pkt_program_free(program);
+    free(memory);
+  }
+  pkt_aligned_free(data);
+  if (st != PKT_OK) return raise_status(st, err);
+  return Py_BuildValue("(nn)", (Py_ssize_t)workspace, (Py_ssize_t)arena);
+}
+
 static PyMethodDef module_methods[] = {
     {"status_info", status_info, METH_O, "(name, message, hint) of a C status code"},
+    {"embedded_sizes", embedded_sizes, METH_O, "(workspace_bytes, arena_bytes) of the C SDK's embedded profile"},
     {NULL}};
 
 static struct PyModuleDef native_module = {PyModuleDef_HEAD_INIT, "_native", "PocketTorch C runtime binding", -1,

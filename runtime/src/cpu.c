@@ -1,8 +1,6 @@
 /* CPU feature detection (see cpu.h). */
 #include "cpu.h"
 
-#include <string.h>
-
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 
@@ -45,11 +43,17 @@ const char* pkt_isa_name(pkt_isa isa) {
   }
 }
 
+/* strcmp(a, b) == 0 without libc, for builds that have none (platform_embedded.c). */
+static int same_name(const char* a, const char* b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
 static pkt_isa cap(pkt_isa found) {
   const char* want = pkt_platform_isa_cap();
   if (!want) return found;
-  if (strcmp(want, "portable") == 0) return PKT_ISA_PORTABLE;
-  if (strcmp(want, "avx2") == 0 && found == PKT_ISA_AVX512) return PKT_ISA_AVX2;
+  if (same_name(want, "portable")) return PKT_ISA_PORTABLE;
+  if (same_name(want, "avx2") && found == PKT_ISA_AVX512) return PKT_ISA_AVX2;
   return found;
 }
 

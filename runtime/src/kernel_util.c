@@ -1,16 +1,15 @@
 /* Helpers shared by kernels: error formatting, operand checks, fused activations, broadcasting. */
 #include <math.h>
 #include <stdatomic.h>
-#include <stdio.h>
 
 #include "cpu.h"
-#include "kernel.h"
+#include "program.h"
 
 pkt_status pkt_fail(pkt_err* err, pkt_status status, const char* fmt, ...) {
   if (err && err->buf && err->size) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->buf, err->size, fmt, ap);
+    pkt_platform_vformat(err->buf, err->size, fmt, ap);
     va_end(ap);
   }
   return status;

@@ -1,8 +1,6 @@
 /* Program loader. Trusts nothing: structure first (magic, version, sections, offsets, sizes,
  * alignment), then meaning (dtypes, ranks, dims, byte sizes, operand indices, op codes, def-before-use).
  * Every arithmetic on file values is overflow-checked. See FORMAT.md. */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "program.h"
@@ -130,7 +128,7 @@ static pkt_status parse_tensors(pkt_program* p, const section* sec, const sectio
   if ((uint64_t)count * TENSOR_ENTRY > sec->size - 8)
     return pkt_fail(err, PKT_TRUNCATED, "tensor section holds fewer than its %u entries", count);
   p->n_tensors = (int)count;
-  p->tensors = calloc(count ? count : 1, sizeof(pkt_tensor_desc));
+  p->tensors = pkt_ws_calloc(p->ws, count ? count : 1, sizeof(pkt_tensor_desc));
   if (!p->tensors) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for %u tensor descriptors", count);
   uint64_t arena_end = 0; /* furthest byte any arena tensor uses */
   for (uint32_t i = 0; i < count; i++) {
@@ -195,7 +193,7 @@ static pkt_status parse_instructions(pkt_program* p, const section* sec, const s
   uint32_t count = rd32(b);
   if ((uint64_t)count * 16 > size - 8) return pkt_fail(err, PKT_TRUNCATED, "instruction section holds fewer than its %u records", count);
   p->n_instructions = (int)count;
-  p->instructions = calloc(count ? count : 1, sizeof(pkt_instruction));
+  p->instructions = pkt_ws_calloc(p->ws, count ? count : 1, sizeof(pkt_instruction));
   if (!p->instructions) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for %u instructions", count);
   uint64_t pos = 8;
   for (uint32_t i = 0; i < count; i++) {
@@ -235,7 +233,7 @@ static pkt_status parse_io(pkt_program* p, const section* sec, pkt_err* err) {
   if (no == 0) return pkt_fail(err, PKT_BAD_IO, "program has no outputs");
   p->n_inputs = (int)ni;
   p->n_outputs = (int)no;
-  p->io = malloc(sizeof(uint32_t) * (ni + no + 1));
+  p->io = pkt_ws_calloc(p->ws, (size_t)ni + no + 1, sizeof(uint32_t));
   if (!p->io) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for io table");
   for (uint32_t k = 0; k < ni + no; k++) {
     p->io[k] = rd32(b + 8 + 4 * k);
@@ -257,9 +255,28 @@ typedef struct span {
   int input;       /* input position, for the message */
 } span;
 
-static int cmp_span(const void* a, const void* b) {
-  const span *x = a, *y = b;
-  return (x->lo > y->lo) - (x->lo < y->lo);
+/* Heap sort by lo (ties by input position): O(n log n) on any input and no libc, so embedded builds
+ * need no qsort. */
+static int span_before(const span* a, const span* b) { return a->lo < b->lo || (a->lo == b->lo && a->input < b->input); }
+
+static void sift_down(span* s, int root, int n) {
+  for (int child; (child = 2 * root + 1) < n; root = child) {
+    if (child + 1 < n && span_before(&s[child], &s[child + 1])) child++;
+    if (!span_before(&s[root], &s[child])) return;
+    span t = s[root];
+    s[root] = s[child];
+    s[child] = t;
+  }
+}
+
+static void sort_spans(span* s, int n) {
+  for (int i = n / 2 - 1; i >= 0; i--) sift_down(s, i, n);
+  for (int end = n - 1; end > 0; end--) {
+    span t = s[0];
+    s[0] = s[end];
+    s[end] = t;
+    sift_down(s, 0, end);
+  }
 }
 
 static pkt_status check_overlaps(const pkt_program* p, int i, const pkt_instruction* ins, span* spans, pkt_err* err) {
@@ -269,7 +286,7 @@ static pkt_status check_overlaps(const pkt_program* p, int i, const pkt_instruct
     const pkt_tensor_desc* t = &p->tensors[rd32(ops + 4 * m)];
     if (t->storage == 0 && t->nbytes) spans[n++] = (span){t->offset, t->offset + t->nbytes, m};
   }
-  qsort(spans, (size_t)n, sizeof *spans, cmp_span);
+  sort_spans(spans, n);
   for (int k = 1; k < n; k++) /* hi becomes the running maximum of the ends */
     if (spans[k].hi < spans[k - 1].hi) spans[k].hi = spans[k - 1].hi, spans[k].input = spans[k - 1].input;
   const pkt_tensor_desc* in0 = ins->n_inputs ? &p->tensors[rd32(ops)] : NULL;
@@ -304,11 +321,11 @@ static pkt_status check_dataflow(pkt_program* p, pkt_err* err) {
   int max_inputs = 0;
   for (int i = 0; i < p->n_instructions; i++)
     if (p->instructions[i].n_inputs > max_inputs) max_inputs = p->instructions[i].n_inputs;
-  uint8_t* written = calloc((size_t)p->n_tensors + 1, 1);
-  span* spans = malloc(sizeof(span) * ((size_t)max_inputs + 1));
+  uint8_t* written = pkt_ws_calloc(p->ws, (size_t)p->n_tensors + 1, 1);
+  span* spans = pkt_ws_calloc(p->ws, (size_t)max_inputs + 1, sizeof(span));
   if (!written || !spans) {
-    free(written);
-    free(spans);
+    pkt_ws_free(p->ws, spans);
+    pkt_ws_free(p->ws, written);
     return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for dataflow check");
   }
   pkt_status st = PKT_OK;
@@ -337,8 +354,8 @@ static pkt_status check_dataflow(pkt_program* p, pkt_err* err) {
     uint32_t t = p->io[p->n_inputs + k];
     if (!written[t]) st = pkt_fail(err, PKT_BAD_IO, "output %d (%s) is never written", k, p->tensors[t].name);
   }
-  free(spans);
-  free(written);
+  pkt_ws_free(p->ws, spans);
+  pkt_ws_free(p->ws, written);
   return st;
 }
 
@@ -358,12 +375,12 @@ static pkt_status parse(pkt_program* p, pkt_err* err) {
 
 void pkt_program_free(pkt_program* p) {
   if (!p) return;
-  free(p->tensors);
-  free(p->instructions);
-  free(p->io);
+  pkt_ws_free(p->ws, p->io);
+  pkt_ws_free(p->ws, p->instructions);
+  pkt_ws_free(p->ws, p->tensors);
   if (p->owned) pkt_aligned_free(p->owned);
   if (p->mapping) pkt_unmap_file(p->mapping, p->mapping_size);
-  free(p);
+  pkt_ws_free(p->ws, p);
 }
 
 static pkt_status finish_load(pkt_program* p, pkt_program** out, pkt_err* err) {
@@ -376,20 +393,21 @@ static pkt_status finish_load(pkt_program* p, pkt_program** out, pkt_err* err) {
   return PKT_OK;
 }
 
-pkt_status pkt_program_load_buffer(const void* data, size_t size, int copy, pkt_program** out, char* err_buf,
-                                   size_t err_size) {
-  pkt_err err = {err_buf, err_size};
-  if (!out || (!data && size)) return pkt_fail(&err, PKT_INVALID_ARGUMENT, "program output pointer or data is NULL");
+static pkt_status load_buffer(const void* data, size_t size, int copy, pkt_workspace* ws, pkt_program** out,
+                              pkt_err* err) {
+  if (!out || (!data && size)) return pkt_fail(err, PKT_INVALID_ARGUMENT, "program output pointer or data is NULL");
   *out = NULL;
   if (!copy && ((uintptr_t)data % PKT_ALIGNMENT))
-    return pkt_fail(&err, PKT_BAD_ALIGNMENT, "buffer is not 64-byte aligned; pass copy=1 or align it");
-  pkt_program* p = calloc(1, sizeof *p);
-  if (!p) return pkt_fail(&err, PKT_OUT_OF_MEMORY, "no memory for the program");
+    return pkt_fail(err, PKT_BAD_ALIGNMENT, "buffer is not 64-byte aligned; pass copy=1 or align it");
+  pkt_program* p = pkt_ws_calloc(ws, 1, sizeof *p);
+  if (!p)
+    return pkt_fail(err, PKT_OUT_OF_MEMORY, ws ? "the workspace has no room for the program" : "no memory for the program");
+  p->ws = ws;
   if (copy) {
     p->owned = pkt_aligned_alloc(PKT_ALIGNMENT, size ? size : 1);
     if (!p->owned) {
-      free(p);
-      return pkt_fail(&err, PKT_OUT_OF_MEMORY, "no memory to copy a %zu-byte program", size);
+      pkt_ws_free(ws, p);
+      return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory to copy a %zu-byte program", size);
     }
     if (size) memcpy(p->owned, data, size);
     p->base = p->owned;
@@ -397,18 +415,31 @@ pkt_status pkt_program_load_buffer(const void* data, size_t size, int copy, pkt_
     p->base = data;
   }
   p->size = size;
-  return finish_load(p, out, &err);
+  return finish_load(p, out, err);
+}
+
+pkt_status pkt_program_load_buffer(const void* data, size_t size, int copy, pkt_program** out, char* err_buf,
+                                   size_t err_size) {
+  pkt_err err = {err_buf, err_size};
+  return load_buffer(data, size, copy, NULL, out, &err);
+}
+
+pkt_status pkt_program_load_buffer_in(const void* data, size_t size, pkt_workspace* ws, pkt_program** out,
+                                      char* err_buf, size_t err_size) {
+  pkt_err err = {err_buf, err_size};
+  if (!ws) return pkt_fail(&err, PKT_INVALID_ARGUMENT, "workspace is NULL; use pkt_program_load_buffer for the heap");
+  return load_buffer(data, size, 0, ws, out, &err);
 }
 
 pkt_status pkt_program_load_file(const char* path, pkt_program** out, char* err_buf, size_t err_size) {
   pkt_err err = {err_buf, err_size};
   if (!out || !path) return pkt_fail(&err, PKT_INVALID_ARGUMENT, "path or program output pointer is NULL");
   *out = NULL;
-  pkt_program* p = calloc(1, sizeof *p);
+  pkt_program* p = pkt_ws_calloc(NULL, 1, sizeof *p);
   if (!p) return pkt_fail(&err, PKT_OUT_OF_MEMORY, "no memory for the program");
   pkt_status st = pkt_map_file(path, &p->mapping, &p->mapping_size, &err);
   if (st) {
-    free(p);
+    pkt_ws_free(NULL, p);
     return st;
   }
   p->base = p->mapping;

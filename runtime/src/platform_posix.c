@@ -15,6 +15,12 @@
 
 #include "program.h"
 
+void* pkt_platform_calloc(size_t n, size_t size) { return calloc(n, size); }
+
+void pkt_platform_free(void* p) { free(p); }
+
+void pkt_platform_vformat(char* buf, size_t size, const char* fmt, va_list ap) { vsnprintf(buf, size, fmt, ap); }
+
 void* pkt_aligned_alloc(size_t alignment, size_t size) {
   void* p = NULL;
   if (posix_memalign(&p, alignment, size) != 0) return NULL;

@@ -24,6 +24,7 @@ typedef struct pkt_instruction {
 } pkt_instruction;
 
 struct pkt_program {
+  pkt_workspace* ws;   /* where this program's and its sessions' tables live; NULL: the heap */
   const uint8_t* base; /* the file bytes */
   size_t size;
   void* owned;         /* buffer to free (copy) or NULL */
@@ -44,7 +45,21 @@ struct pkt_program {
   uint32_t* io; /* inputs then outputs */
 };
 
-/* Platform layer (platform_posix.c). */
+/* pkt_session_required_arena for kernels of a given pkt_isa (the SDK generator sizes the embedded
+ * profile's arena for the portable kernels it runs). */
+size_t pkt_session_required_arena_isa(const pkt_program* program, int num_threads, int isa);
+
+/* Descriptor tables: zeroed memory from `ws` (workspace.c), or from the platform heap when ws is NULL. */
+void* pkt_ws_calloc(pkt_workspace* ws, size_t n, size_t size);
+void pkt_ws_free(pkt_workspace* ws, void* p);
+
+/* Platform layer: one file per target (platform_posix.c, platform_embedded.c), the only code that touches
+ * the OS. An embedded build has no heap, file system or threads: its allocators return NULL, map_file
+ * returns PKT_NOT_SUPPORTED and the thread pool is never created. */
+void* pkt_platform_calloc(size_t n, size_t size);
+void pkt_platform_free(void* p);
+/* vsnprintf for error details (always NUL-terminates when size > 0). */
+void pkt_platform_vformat(char* buf, size_t size, const char* fmt, va_list ap);
 void* pkt_aligned_alloc(size_t alignment, size_t size);
 void pkt_aligned_free(void* p);
 uint64_t pkt_now_ns(void);

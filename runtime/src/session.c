@@ -1,6 +1,5 @@
 /* Sessions: bind tensors into the arena and constants, prepare every node once, then run.
  * All memory is taken in pkt_session_create; pkt_session_run allocates nothing. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -17,6 +16,7 @@ struct pkt_session {
   const pkt_kernel** kernels;
   pkt_threadpool* pool;
   int num_threads;
+  int isa; /* pkt_isa of every node's kernels */
   int profiling;
   uint64_t* profile_ns;
   size_t* packed_offset; /* per node, into the packed-weights region; SIZE_MAX for none */
@@ -47,12 +47,12 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
   size_t n_operands = 0;
   for (int i = 0; i < p->n_instructions; i++)
     n_operands += (size_t)p->instructions[i].n_inputs + (size_t)p->instructions[i].n_outputs;
-  s->tensors = calloc((size_t)p->n_tensors + 1, sizeof(pkt_tensor));
-  s->operand_ptrs = calloc(n_operands + 1, sizeof(pkt_tensor*));
-  s->nodes = calloc((size_t)p->n_instructions + 1, sizeof(pkt_node));
-  s->kernels = calloc((size_t)p->n_instructions + 1, sizeof(pkt_kernel*));
-  s->profile_ns = calloc((size_t)p->n_instructions + 1, sizeof(uint64_t));
-  s->packed_offset = calloc((size_t)p->n_instructions + 1, sizeof(size_t));
+  s->tensors = pkt_ws_calloc(p->ws, (size_t)p->n_tensors + 1, sizeof(pkt_tensor));
+  s->operand_ptrs = pkt_ws_calloc(p->ws, n_operands + 1, sizeof(pkt_tensor*));
+  s->nodes = pkt_ws_calloc(p->ws, (size_t)p->n_instructions + 1, sizeof(pkt_node));
+  s->kernels = pkt_ws_calloc(p->ws, (size_t)p->n_instructions + 1, sizeof(pkt_kernel*));
+  s->profile_ns = pkt_ws_calloc(p->ws, (size_t)p->n_instructions + 1, sizeof(uint64_t));
+  s->packed_offset = pkt_ws_calloc(p->ws, (size_t)p->n_instructions + 1, sizeof(size_t));
   if (!s->tensors || !s->operand_ptrs || !s->nodes || !s->kernels || !s->profile_ns || !s->packed_offset)
     return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for the session tables");
   for (int i = 0; i < p->n_tensors; i++) {
@@ -76,7 +76,7 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
     n->n_params = ins->n_params;
     n->params = ins->params;
     n->num_threads = s->num_threads; /* prepare() may size per-thread scratch */
-    n->isa = (int)pkt_cpu_isa();
+    n->isa = s->isa;
     for (int k = 0; k < ins->n_inputs + ins->n_outputs; k++) {
       uint32_t idx;
       memcpy(&idx, ins->operands + k, sizeof idx);
@@ -109,12 +109,13 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
 }
 
 static void free_tables(pkt_session* s) {
-  free(s->tensors);
-  free(s->operand_ptrs);
-  free(s->nodes);
-  free(s->kernels);
-  free(s->profile_ns);
-  free(s->packed_offset);
+  pkt_workspace* ws = s->program->ws;
+  pkt_ws_free(ws, s->packed_offset);
+  pkt_ws_free(ws, s->profile_ns);
+  pkt_ws_free(ws, s->kernels);
+  pkt_ws_free(ws, s->nodes);
+  pkt_ws_free(ws, s->operand_ptrs);
+  pkt_ws_free(ws, s->tensors);
 }
 
 /* Activations, then kernel scratch, then repacked weights. */
@@ -128,17 +129,23 @@ static size_t arena_layout(const pkt_session* s, size_t scratch, size_t* scratch
   return add_sizes(*packed_offset, s->packed_bytes);
 }
 
-size_t pkt_session_required_arena(const pkt_program* program, int num_threads) {
+size_t pkt_session_required_arena_isa(const pkt_program* program, int num_threads, int isa) {
   pkt_session s;
   memset(&s, 0, sizeof s);
   s.program = program;
   s.num_threads = resolve_threads(num_threads);
+  s.isa = isa;
   size_t scratch = 0, scratch_offset, packed_offset;
   pkt_err err = {NULL, 0};
   size_t total = 0;
-  if (program && build_nodes(&s, &scratch, &err) == PKT_OK) total = arena_layout(&s, scratch, &scratch_offset, &packed_offset);
+  if (!program) return 0;
+  if (build_nodes(&s, &scratch, &err) == PKT_OK) total = arena_layout(&s, scratch, &scratch_offset, &packed_offset);
   free_tables(&s);
   return total;
+}
+
+size_t pkt_session_required_arena(const pkt_program* program, int num_threads) {
+  return pkt_session_required_arena_isa(program, num_threads, (int)pkt_cpu_isa());
 }
 
 void pkt_session_free(pkt_session* s) {
@@ -146,7 +153,7 @@ void pkt_session_free(pkt_session* s) {
   pkt_threadpool_free(s->pool);
   if (s->owns_arena) pkt_aligned_free(s->arena);
   free_tables(s);
-  free(s);
+  pkt_ws_free(s->program->ws, s);
 }
 
 pkt_status pkt_session_create(const pkt_program* program, const pkt_session_options* options, pkt_session** out,
@@ -155,10 +162,11 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
   if (!program || !out) return pkt_fail(&err, PKT_INVALID_ARGUMENT, "program or session output pointer is NULL");
   *out = NULL;
   pkt_session_options opt = options ? *options : pkt_session_options_default();
-  pkt_session* s = calloc(1, sizeof *s);
+  pkt_session* s = pkt_ws_calloc(program->ws, 1, sizeof *s);
   if (!s) return pkt_fail(&err, PKT_OUT_OF_MEMORY, "no memory for the session");
   s->program = program;
   s->num_threads = resolve_threads(opt.num_threads);
+  s->isa = (int)pkt_cpu_isa();
   size_t scratch = 0;
   pkt_status st = build_nodes(s, &scratch, &err);
   if (st) goto fail;

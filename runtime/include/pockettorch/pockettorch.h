@@ -62,6 +62,27 @@ pkt_status pkt_program_load_file(const char* path, pkt_program** out, char* err,
 pkt_status pkt_program_load_buffer(const void* data, size_t size, int copy, pkt_program** out,
                                    char* err, size_t err_size);
 
+/* Caller memory for the runtime's own tables (program and session descriptors), for builds with no heap
+ * such as the embedded platform (platform_embedded.c). Blocks are taken from the front and given back when
+ * freed, in any order; the fields are private. Size it with the SDK's *_WORKSPACE_BYTES, or measure with
+ * pkt_workspace_peak. */
+typedef struct pkt_workspace {
+  unsigned char* base;
+  size_t size, used, peak;
+  void* top;
+} pkt_workspace;
+
+/* Use `size` bytes at `memory` (any alignment; it is aligned up to 16 bytes inside). */
+void pkt_workspace_init(pkt_workspace* ws, void* memory, size_t size);
+/* Most bytes the workspace has held at once. */
+size_t pkt_workspace_peak(const pkt_workspace* ws);
+
+/* Load from a 64-byte aligned buffer that outlives the program, used in place, with the program's tables
+ * and those of every session created on it taken from `ws` (which must outlive them) instead of the heap.
+ * A workspace that runs out gives PKT_OUT_OF_MEMORY. */
+pkt_status pkt_program_load_buffer_in(const void* data, size_t size, pkt_workspace* ws, pkt_program** out,
+                                      char* err, size_t err_size);
+
 void pkt_program_free(pkt_program* program);
 
 int pkt_program_num_inputs(const pkt_program* program);
@@ -84,7 +105,8 @@ typedef struct pkt_session_options {
 
 pkt_session_options pkt_session_options_default(void);
 
-/* Prepare: bind tensors, check every instruction's shapes and parameters, plan scratch, start threads. */
+/* Prepare: bind tensors, check every instruction's shapes and parameters, plan scratch, start threads.
+ * The session's tables come from the program's workspace when it was loaded with one. */
 pkt_status pkt_session_create(const pkt_program* program, const pkt_session_options* options,
                               pkt_session** out, char* err, size_t err_size);
 void pkt_session_free(pkt_session* session);
