@@ -9,7 +9,9 @@ def sdk():
     """Generate a typed SDK (Android, iOS, C) that carries the runtime sources for one model."""
 
 
-for _command in ():  # each target adds its command here: (android.command, ios.command, c_sdk.command)
+from pockettorch.sdk_templates.c_sdk import command as _c_sdk  # noqa: E402  (light: heavy imports wait for the command)
+
+for _command in (_c_sdk.command,):  # each target adds its command here: (android.command, ios.command, c_sdk.command)
     sdk.add_command(_command)
 
 COMMANDS = [sdk]

@@ -15,8 +15,11 @@ RUNTIME_DIR = pathlib.Path(op_table.__file__).resolve().parent
 
 # Core files every build needs, beside one platform file. Kept explicit so a new src/*.c file has to be
 # placed here or in a group on purpose (tests/sdk/test_sources.py checks every file is accounted for).
-CORE = ("cpu.c", "kernel_table.c", "kernel_util.c", "loader.c", "session.c", "status.c")
-PLATFORMS = {"posix": "platform_posix.c"}
+CORE = ("cpu.c", "kernel_table.c", "kernel_util.c", "loader.c", "session.c", "status.c", "workspace.c")
+# posix: heap, mmap, pthreads. embedded: no heap, files or threads (the C SDK's --embed profile); host builds
+# compile it to nothing, so its copy gets the define that switches it on.
+PLATFORMS = {"posix": "platform_posix.c", "embedded": "platform_embedded.c"}
+PLATFORM_DEFINES = {"embedded": "PKT_PLATFORM_EMBEDDED"}
 GROUPS = {
     "gemm": ("gemm.c", "gemm_arm.c", "gemm_x86.c"),
     "conv": ("conv_arm.c", "conv_gemm.c", "conv_x86.c", "winograd.c", "winograd_x86.c"),
@@ -76,6 +79,9 @@ def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), plat
         files[f"{header.parent.name}/{header.name}"] = header.read_bytes()
     for name in CORE + (PLATFORMS[platform],):
         files[f"src/{name}"] = _read(f"src/{name}")
+    if platform in PLATFORM_DEFINES:
+        rel = f"src/{PLATFORMS[platform]}"
+        files[rel] = f"#define {PLATFORM_DEFINES[platform]} 1\n".encode() + files[rel]
     files["src/kernel_table.c"] = _kernel_table(kernels)
     core_bytes = sum(len(v) for v in files.values())
 

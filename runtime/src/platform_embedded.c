@@ -9,7 +9,7 @@
  *   generator computes exact on every target).
  * - Clock: pkt_now_ns returns 0, so profiling records zeros.
  *
- * Host builds (setup.py, CMakeLists.txt, build.py) compile every src/*.c: this file compiles to nothing
+ * Host builds (setup.py, CMakeLists.txt, build.py) compile every .c file in src/: this one compiles to nothing
  * there. The SDK generator copies it with PKT_PLATFORM_EMBEDDED defined at its top, instead of
  * platform_posix.c. */
 #ifdef PKT_PLATFORM_EMBEDDED

@@ -1,0 +1,29 @@
+"""`pockettorch sdk c MODEL.ptm --out DIR [--embed] [--prefix NAME]`."""
+from __future__ import annotations
+
+import click
+
+from pockettorch import errors
+
+
+@click.command("c")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Folder to write the SDK to.")
+@click.option("--embed", is_flag=True,
+              help="Compile the model in as a const array; no heap, file system or threads (bare metal, RTOS).")
+@click.option("--prefix", default=None,
+              help="C symbol prefix, lower snake case (default: the model's name, else 'model').")
+def command(model: str, out: str, embed: bool, prefix: str | None) -> None:
+    """Generate a C SDK: typed header, runtime sources, CMakeLists.txt, Makefile and example.c."""
+    from pockettorch.sdk_templates import names
+    from pockettorch.sdk_templates.c_sdk import generate
+
+    if prefix is not None:
+        try:
+            names.check_c_prefix(prefix)
+        except errors.InvalidArgumentError as exc:
+            raise click.BadParameter(str(exc), param_hint="--prefix") from None
+    sdk = generate.generate(model, out, prefix=prefix, embed=embed)  # catalogue errors: one line from pockettorch.cli
+    profile = "embedded" if sdk.embed else "host"
+    click.echo(f"wrote the {profile} C SDK for {sdk.info.name} to {out} (prefix {sdk.prefix}, "
+               f"{len(sdk.runtime.kernels)} kernels, memory {sdk.memory_bytes} bytes)")
