@@ -1,0 +1,85 @@
+"""Generated C SDKs build on the host and their example reproduces the Python runtime's outputs.
+
+Host profile with its CMakeLists.txt, embedded profile with its Makefile (each SDK built once, -Wall -Werror
+so generated code stays warning-free); then the error paths users meet: too little memory, a missing file,
+a .ptm that is not the model the header was generated for.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from c_sdk_support import RUN_TIMEOUT, check_outputs, example_args, generate_sdk, run
+
+pytestmark = pytest.mark.slow
+
+MODELS = ("two_inputs", "embedder", "conv_net")
+WARNINGS = "-Wall -Wextra -Werror -Wno-unused-function -Wno-unused-parameter -Wno-sign-compare"
+
+
+def _needs(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+
+
+@pytest.fixture(scope="module")
+def built(models, tmp_path_factory):
+    """{(model, profile): (sdk, example binary)}; host SDKs with CMake, embedded ones with make."""
+    _needs("cc")
+    out = {}
+    for name in MODELS:
+        host = tmp_path_factory.mktemp(f"{name}_host")
+        sdk = generate_sdk(models[name], host / "sdk", embed=False)
+        if shutil.which("cmake"):
+            run(["cmake", "-S", host / "sdk", "-B", host / "build", "-DCMAKE_BUILD_TYPE=Release",
+                 f"-DCMAKE_C_FLAGS={WARNINGS}"])
+            run(["cmake", "--build", host / "build", "-j", "2"])
+            out[name, "host"] = sdk, host / "build" / f"{sdk.prefix}_example"
+        embed = tmp_path_factory.mktemp(f"{name}_embed")
+        sdk = generate_sdk(models[name], embed / "sdk", embed=True)
+        run(["make", "-j2", f"CFLAGS=-O3 -fno-math-errno {WARNINGS}"], cwd=embed / "sdk")
+        out[name, "embed"] = sdk, embed / "sdk" / f"{sdk.prefix}_example"
+    return out
+
+
+@pytest.mark.parametrize("profile", ["host", "embed"])
+@pytest.mark.parametrize("name", MODELS)
+def test_example_matches_python_runtime(built, models, name, profile, tmp_path):
+    if (name, profile) not in built:
+        pytest.skip("cmake is not installed")
+    sdk, example = built[name, profile]
+    run([example, *example_args(sdk, models[name], tmp_path)], timeout=RUN_TIMEOUT)
+    check_outputs(tmp_path, models[name], f"{name} ({profile})")
+
+
+def test_embedded_memory_is_what_the_header_says(built, models, tmp_path):
+    """The workspace the runtime used is the generated macro (it was measured, not guessed), and one byte
+    less memory than *_MEMORY_BYTES is refused with the catalogue's ARENA_TOO_SMALL."""
+    sdk, example = built["conv_net", "embed"]
+    proc = run([example, *example_args(sdk, models["conv_net"], tmp_path)], timeout=RUN_TIMEOUT)
+    assert f"workspace: {sdk.workspace_bytes} of {sdk.workspace_bytes} bytes used" in proc.stderr
+    header = (example.parent / f"{sdk.prefix}.h").read_text()
+    assert f"#define CONV_NET_SDK_MEMORY_BYTES ((size_t){sdk.memory_bytes}u)" in header
+    short = subprocess.run([example, *example_args(sdk, models["conv_net"], tmp_path),
+                            "--memory-bytes", str(sdk.memory_bytes - 1)], capture_output=True, text=True,
+                           timeout=RUN_TIMEOUT)
+    assert short.returncode == 2
+    assert "PKT_ARENA_TOO_SMALL" in short.stderr and "CONV_NET_SDK_MEMORY_BYTES" in short.stderr
+
+
+def test_host_sdk_refuses_another_model(built, models, tmp_path):
+    """A .ptm whose inputs differ from the generated header is refused at init (PKT_BAD_IO), not run."""
+    sdk, example = built["two_inputs", "host"] if ("two_inputs", "host") in built else pytest.skip("no cmake")
+    other = models["conv_net"].path
+    proc = subprocess.run([example, other, tmp_path], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert proc.returncode == 2, proc.stderr
+    assert "PKT_BAD_IO" in proc.stderr and "regenerate the SDK" in proc.stderr
+
+
+def test_host_sdk_reports_missing_file(built, tmp_path):
+    sdk, example = built["two_inputs", "host"] if ("two_inputs", "host") in built else pytest.skip("no cmake")
+    proc = subprocess.run([example, tmp_path / "missing.ptm", tmp_path], capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT)
+    assert proc.returncode == 2 and "PKT_IO" in proc.stderr and "missing.ptm" in proc.stderr
