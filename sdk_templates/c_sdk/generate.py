@@ -23,10 +23,11 @@ C_TYPES = {
 }
 
 # The only C library functions the --embed profile's library files may call (beside each other and the
-# compiler's runtime helpers, whose names start with "__"): memory copies and <math.h>. The generated
-# README lists them; tests/sdk/c checks a freestanding Cortex-M4 build against this list.
+# compiler's runtime helpers, whose names start with "__"): the four GCC requires of any freestanding
+# environment (mem*) and <math.h>. The generated README lists them; tests/sdk/c checks a freestanding
+# Cortex-M4 build against this list.
 LIBC_SYMBOLS = (
-    "memcpy", "memmove", "memset",
+    "memcmp", "memcpy", "memmove", "memset",
     "acosf", "asinf", "atan2f", "atanf", "ceil", "ceilf", "copysignf", "cosf", "coshf", "erff", "exp", "expf",
     "expm1f", "fabs", "fabsf", "floor", "floorf", "fmaxf", "fminf", "fmodf", "log", "log1pf", "log2f", "logf",
     "nearbyintf", "powf", "roundf", "sinf", "sinhf", "sqrt", "sqrtf", "tanf", "tanhf", "truncf",
