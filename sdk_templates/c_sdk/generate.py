@@ -79,6 +79,13 @@ def default_prefix(model_name: str) -> str:
         return "model"
 
 
+def identifiers(inputs, outputs) -> list[str]:
+    """C names of the inputs then the outputs: they share run()'s parameter list, so they are made distinct
+    together."""
+    return names.unique_names([names.snake(t.name, f"input{i}") for i, t in enumerate(inputs)]
+                              + [names.snake(t.name, f"output{i}") for i, t in enumerate(outputs)])
+
+
 def _tensors(specs, idents, start: int) -> tuple[Tensor, ...]:
     out = []
     for k, spec in enumerate(specs):
@@ -95,9 +102,7 @@ def render_sdk(model_path: str | os.PathLike, prefix: str | None = None, embed: 
     unknown = sorted({t.dtype for t in info.inputs + info.outputs} - set(C_TYPES))
     if unknown:
         raise errors.NotSupportedError(f"{info.path}: no C type for dtype(s) {', '.join(unknown)}")
-    # inputs and outputs share run()'s parameter list, so their names are made distinct together
-    idents = names.unique_names([names.snake(t.name, f"input{i}") for i, t in enumerate(info.inputs)]
-                                + [names.snake(t.name, f"output{i}") for i, t in enumerate(info.outputs)])
+    idents = identifiers(info.inputs, info.outputs)
     workspace, arena = _native.embedded_sizes(info.data)
     sdk = CSdk(info, prefix, embed, _tensors(info.inputs, idents, 0), _tensors(info.outputs, idents, len(info.inputs)),
                workspace, arena, sources.select(info.kernels, info.ops, platform="embedded" if embed else "posix"))
