@@ -6,12 +6,15 @@ a .ptm that is not the model the header was generated for.
 """
 from __future__ import annotations
 
+import os
+import pathlib
 import shutil
 import subprocess
 
 import pytest
 
 from c_sdk_support import RUN_TIMEOUT, check_outputs, example_args, generate_sdk, run
+from support_tools import SANITIZER_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -83,3 +86,20 @@ def test_host_sdk_reports_missing_file(built, tmp_path):
     proc = subprocess.run([example, tmp_path / "missing.ptm", tmp_path], capture_output=True, text=True,
                           timeout=RUN_TIMEOUT)
     assert proc.returncode == 2 and "PKT_IO" in proc.stderr and "missing.ptm" in proc.stderr
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_workspace_exhaustion_fails_cleanly(models, name, tmp_path):
+    """workspace_sweep.c against the embedded runtime sources (AddressSanitizer + UBSan): every workspace
+    smaller than the generated *_WORKSPACE_BYTES gives PKT_OUT_OF_MEMORY and is handed back whole; that size
+    is the first one that loads, creates a session and runs."""
+    _needs("cc")
+    sdk = generate_sdk(models[name], tmp_path / "sdk", embed=True)
+    root = tmp_path / "sdk"
+    runtime = sorted(str(p) for p in (root / "runtime").rglob("*.c"))
+    harness = pathlib.Path(__file__).with_name("workspace_sweep.c")
+    run(["cc", "-std=c11", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", *WARNINGS.split(),
+         f"-I{root / 'runtime' / 'include'}", f"-I{root / 'runtime' / 'src'}", f"-I{root / 'runtime' / 'kernels'}",
+         harness, *runtime, "-o", tmp_path / "sweep", "-lm"])
+    proc = run([tmp_path / "sweep", models[name].path], timeout=RUN_TIMEOUT, env={**os.environ, **SANITIZER_ENV})
+    assert int(proc.stdout.strip()) == sdk.workspace_bytes
