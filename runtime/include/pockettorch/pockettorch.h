@@ -79,7 +79,8 @@ size_t pkt_workspace_peak(const pkt_workspace* ws);
 
 /* Load from a 64-byte aligned buffer that outlives the program, used in place, with the program's tables
  * and those of every session created on it taken from `ws` (which must outlive them) instead of the heap.
- * A workspace that runs out gives PKT_OUT_OF_MEMORY. */
+ * A workspace that runs out gives PKT_OUT_OF_MEMORY. A workspace has no lock: create and free the sessions
+ * of such a program from one thread at a time. */
 pkt_status pkt_program_load_buffer_in(const void* data, size_t size, pkt_workspace* ws, pkt_program** out,
                                       char* err, size_t err_size);
 
