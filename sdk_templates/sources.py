@@ -14,7 +14,7 @@ from pockettorch.runtime import op_table
 RUNTIME_DIR = pathlib.Path(op_table.__file__).resolve().parent
 
 # Core files every build needs, beside one platform file. Kept explicit so a new src/*.c file has to be
-# placed here or in a group on purpose (tests/sdk/c/test_c_sdk_generate.py checks every file is accounted for).
+# placed here or in a group on purpose (tests/sdk/test_shared_sources.py checks every file is accounted for).
 CORE = ("cpu.c", "kernel_table.c", "kernel_util.c", "loader.c", "session.c", "status.c", "workspace.c")
 # posix: heap, mmap, pthreads. embedded: no heap, files or threads (the C SDK's --embed profile); host builds
 # compile it to nothing, so its copy gets the define that switches it on.

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from torch import nn
 
-import pockettorch
 from pockettorch.sdk_templates.c_sdk import generate
 
 TOL = 1e-5
