@@ -79,11 +79,16 @@ def default_prefix(model_name: str) -> str:
         return "model"
 
 
-def identifiers(inputs, outputs) -> list[str]:
+# Names run() and its header already use beside the tensors (plus the prefix, the struct's type name).
+RESERVED = ("model", "st", "size_t", "int8_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "pkt_status")
+
+
+def identifiers(inputs, outputs, prefix: str) -> list[str]:
     """C names of the inputs then the outputs: they share run()'s parameter list, so they are made distinct
-    together."""
-    return names.unique_names([names.snake(t.name, f"input{i}") for i, t in enumerate(inputs)]
-                              + [names.snake(t.name, f"output{i}") for i, t in enumerate(outputs)])
+    together and from what that function already uses."""
+    reserved = [*RESERVED, prefix]
+    return names.unique_names(reserved + [names.snake(t.name, f"input{i}") for i, t in enumerate(inputs)]
+                              + [names.snake(t.name, f"output{i}") for i, t in enumerate(outputs)])[len(reserved):]
 
 
 def _tensors(specs, idents, start: int) -> tuple[Tensor, ...]:
@@ -102,8 +107,12 @@ def render_sdk(model_path: str | os.PathLike, prefix: str | None = None, embed: 
     unknown = sorted({t.dtype for t in info.inputs + info.outputs} - set(C_TYPES))
     if unknown:
         raise errors.NotSupportedError(f"{info.path}: no C type for dtype(s) {', '.join(unknown)}")
-    idents = identifiers(info.inputs, info.outputs)
-    workspace, arena = _native.embedded_sizes(info.data)
+    idents = identifiers(info.inputs, info.outputs, prefix)
+    try:
+        workspace, arena = _native.embedded_sizes(info.data)
+    except _native.NativeError as exc:  # e.g. a kernel refuses its shapes when a session is prepared
+        code, detail = exc.args
+        raise errors.error_for_code(code, f"{info.path}: {detail}") from None
     sdk = CSdk(info, prefix, embed, _tensors(info.inputs, idents, 0), _tensors(info.outputs, idents, len(info.inputs)),
                workspace, arena, sources.select(info.kernels, info.ops, platform="embedded" if embed else "posix"))
     return sdk, _files(sdk)

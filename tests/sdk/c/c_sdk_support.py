@@ -23,15 +23,16 @@ RUN_TIMEOUT = 120
 
 
 class TwoInputs(nn.Module):
-    """Two float inputs, a tuple of two outputs."""
+    """Two float inputs named like what the generated run() already uses (its `model` parameter, its `st`
+    local), a tuple of two outputs."""
 
     def __init__(self):
         super().__init__()
         self.a = nn.Linear(5, 7)
         self.b = nn.Linear(5, 7)
 
-    def forward(self, x, y):
-        h = torch.tanh(self.a(x)) + self.b(y)
+    def forward(self, model, st):
+        h = torch.tanh(self.a(model)) + self.b(st)
         return h, h.sum(-1)
 
 

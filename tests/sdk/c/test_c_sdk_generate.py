@@ -70,8 +70,10 @@ def test_names_are_sanitised_and_distinct():
 
     inputs = [TensorInfo("int", "float32", (2,)), TensorInfo("0/x", "int32", ())]
     outputs = [TensorInfo("int", "uint8", (1,)), TensorInfo("", "float16", (3,))]
-    idents = generate.identifiers(inputs, outputs)
+    idents = generate.identifiers(inputs, outputs, "net")
     assert idents == ["int_", "_0_x", "int__2", "output1"]
+    clash = [TensorInfo("model", "float32", (1,)), TensorInfo("net", "float32", (1,)), TensorInfo("st", "bool", (1,))]
+    assert generate.identifiers(clash, [], "net") == ["model_2", "net_2", "st_2"]
     tensors = generate._tensors(inputs + outputs, idents, 0)  # noqa: SLF001
     assert [t.ctype for t in tensors] == ["float", "int32_t", "uint8_t", "uint16_t"]
     assert [t.nbytes for t in tensors] == [8, 4, 1, 6]
