@@ -15,12 +15,11 @@ from pockettorch import errors
               help="C symbol prefix, lower snake case (default: the model's name, else 'model').")
 def command(model: str, out: str, embed: bool, prefix: str | None) -> None:
     """Generate a C SDK: typed header, runtime sources, CMakeLists.txt, Makefile and example.c."""
-    from pockettorch.sdk_templates import names
     from pockettorch.sdk_templates.c_sdk import generate
 
     if prefix is not None:
         try:
-            names.check_c_prefix(prefix)
+            generate.check_prefix(prefix)
         except errors.InvalidArgumentError as exc:
             raise click.BadParameter(str(exc), param_hint="--prefix") from None
     sdk = generate.generate(model, out, prefix=prefix, embed=embed)  # catalogue errors: one line from pockettorch.cli

@@ -70,11 +70,25 @@ class CSdk:
         return -(-self.workspace_bytes // MEMORY_ALIGN) * MEMORY_ALIGN + self.arena_bytes
 
 
+# The prefix is also the struct's type name, so it must not be a function the generated files call.
+TAKEN_PREFIXES = frozenset(LIBC_SYMBOLS) | {
+    "main", "calloc", "malloc", "free", "strcmp", "strstr", "strlen", "strtoull", "atoi", "fopen", "fclose", "fread",
+    "fwrite", "fseek", "ftell", "fputc", "printf", "fprintf", "snprintf", "memchr", "stdin", "stdout", "stderr"}
+
+
+def check_prefix(prefix: str) -> str:
+    """A --prefix: a usable C prefix (names.check_c_prefix) that no generated file already uses as a name."""
+    names.check_c_prefix(prefix)
+    if prefix in TAKEN_PREFIXES:
+        raise errors.InvalidArgumentError(
+            f"C prefix {prefix!r} is not usable: it names a C library function the SDK calls; e.g. {prefix}_model")
+    return prefix
+
+
 def default_prefix(model_name: str) -> str:
     """The model's name in snake case when that is a usable prefix, else 'model'."""
-    candidate = names.snake(model_name, "model")
     try:
-        return names.check_c_prefix(candidate)
+        return check_prefix(names.snake(model_name, "model"))
     except errors.InvalidArgumentError:
         return "model"
 
@@ -103,7 +117,7 @@ def _tensors(specs, idents, start: int) -> tuple[Tensor, ...]:
 def render_sdk(model_path: str | os.PathLike, prefix: str | None = None, embed: bool = False) -> tuple[CSdk, dict]:
     """Describe the SDK and render its files: (CSdk, {relative path: str | bytes})."""
     info = model_info.read_model(model_path)
-    prefix = names.check_c_prefix(prefix) if prefix is not None else default_prefix(info.name)
+    prefix = check_prefix(prefix) if prefix is not None else default_prefix(info.name)
     unknown = sorted({t.dtype for t in info.inputs + info.outputs} - set(C_TYPES))
     if unknown:
         raise errors.NotSupportedError(f"{info.path}: no C type for dtype(s) {', '.join(unknown)}")

@@ -115,9 +115,10 @@ def test_default_prefix_is_the_model_name(models, tmp_path):
     assert (tmp_path / "sdk" / "conv_net.h").exists()
     assert generate.default_prefix("3D UNet") == "model" and generate.default_prefix("pkt_model") == "model"
     assert generate.default_prefix("MobileNetV2") == "mobile_net_v2"
+    assert generate.default_prefix("main") == "model"
 
 
-@pytest.mark.parametrize("prefix", ["Classifier", "9lives", "pkt_model", "int", "my-model"])
+@pytest.mark.parametrize("prefix", ["Classifier", "9lives", "pkt_model", "int", "my-model", "main", "free"])
 def test_bad_prefix_is_a_usage_error(models, tmp_path, prefix):
     r = CliRunner().invoke(cli, ["sdk", "c", str(models["two_inputs"].path), "--out", str(tmp_path / "sdk"),
                                  "--prefix", prefix])
