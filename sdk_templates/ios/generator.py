@@ -31,8 +31,6 @@ def _swift_files(env, ctx: dict, api: swift_api.SwiftApi) -> dict[str, str]:
     for template in SWIFT_SOURCES:
         if template == "ImageInput.swift" and api.image_input is None:
             continue
-        if template == "Classification.swift" and api.topk_output is None:
-            continue
         name = f"{api.class_name}.swift" if template == "TypedModel.swift" else template
         out[f"Sources/{api.module}/{name}"] = env.get_template(f"Sources/{template}.j2").render(ctx)
     return out

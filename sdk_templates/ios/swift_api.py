@@ -51,7 +51,7 @@ class SwiftApi:
     inputs: tuple[SwiftTensor, ...]
     outputs: tuple[SwiftTensor, ...]
     image_input: SwiftTensor | None
-    topk_output: SwiftTensor | None  # first output when it holds float32 scores
+    topk_output: SwiftTensor | None  # first output, when it holds float32 scores for the metadata's labels
 
 
 def _tensors(specs: tuple[TensorInfo, ...], reserved: tuple[str, ...], fallback: str) -> tuple[SwiftTensor, ...]:
@@ -83,7 +83,7 @@ def build(info: ModelInfo, module_name: str | None = None) -> SwiftApi:
     inputs = _tensors(info.inputs, (), "input")
     outputs = _tensors(info.outputs, OUTPUT_MEMBERS, "output")
     image = inputs[info.image.input_index] if info.image else None
-    topk = outputs[0] if outputs and outputs[0].dtype == "float32" else None
+    topk = outputs[0] if info.labels and outputs[0].dtype == "float32" else None
     return SwiftApi(module=module_name, c_module=f"{module_name}CRuntime", class_name=class_name,
                     output_name=f"{class_name}Output", inputs=inputs, outputs=outputs, image_input=image,
                     topk_output=topk)
