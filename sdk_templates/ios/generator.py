@@ -12,6 +12,7 @@ import json
 import os
 
 from pockettorch import __version__, errors
+from pockettorch.runtime import op_table
 from pockettorch.sdk_templates import model_info, render, sources
 from pockettorch.sdk_templates.ios import reference, swift_api
 
@@ -36,10 +37,15 @@ def _swift_files(env, ctx: dict, api: swift_api.SwiftApi) -> dict[str, str]:
     return out
 
 
-def files_for(info: model_info.ModelInfo, module_name: str | None = None) -> dict[str, str | bytes]:
-    """Every file of the package (relative path -> content); deterministic for the same model and options."""
+def files_for(info: model_info.ModelInfo, module_name: str | None = None,
+              all_kernels: bool = False) -> dict[str, str | bytes]:
+    """Every file of the package (relative path -> content); deterministic for the same model and options.
+
+    With `all_kernels` the C target carries every kernel, so the untyped `Model` runs any .ptm (benchmark apps).
+    """
     api = swift_api.build(info, module_name)
-    runtime = sources.select(info.kernels, info.ops)
+    kernels = sorted({op.kernel for op in op_table.OPS}) if all_kernels else info.kernels
+    runtime = sources.select(kernels, () if all_kernels else info.ops)
     ref_inputs, ref_outputs = reference.compute(info)
     env = render.environment(TARGET)
     env.filters["swift_string"] = swift_api.string_literal
@@ -47,7 +53,7 @@ def files_for(info: model_info.ModelInfo, module_name: str | None = None) -> dic
     env.filters["declared"] = swift_api.declared
     env.filters["error_case"] = swift_api.error_case
     ctx = {
-        "api": api, "info": info, "version": __version__, "catalogue": [e for e in errors.CATALOGUE if e.code],
+        "api": api, "kernels": runtime.kernels, "all_kernels": all_kernels, "info": info, "version": __version__, "catalogue": [e for e in errors.CATALOGUE if e.code],
         "model_file": os.path.basename(info.path), "model_resource": MODEL_RESOURCE,
         "header_search_paths": C_HEADER_SEARCH_PATHS, "tolerance": FLOAT_TOLERANCE,
         "dtypes": list(swift_api.DTYPES.items()),
@@ -70,11 +76,13 @@ def files_for(info: model_info.ModelInfo, module_name: str | None = None) -> dic
     return files
 
 
-def write(info: model_info.ModelInfo, out: str | os.PathLike, module_name: str | None = None) -> list[str]:
+def write(info: model_info.ModelInfo, out: str | os.PathLike, module_name: str | None = None,
+          all_kernels: bool = False) -> list[str]:
     """Write the package for a read model under `out`; returns the relative paths written."""
-    return render.write_tree(out, files_for(info, module_name))
+    return render.write_tree(out, files_for(info, module_name, all_kernels))
 
 
-def generate(model: str | os.PathLike, out: str | os.PathLike, module_name: str | None = None) -> list[str]:
+def generate(model: str | os.PathLike, out: str | os.PathLike, module_name: str | None = None,
+             all_kernels: bool = False) -> list[str]:
     """Read `model` (a .ptm path) and write its package under `out`."""
-    return write(model_info.read_model(model), out, module_name)
+    return write(model_info.read_model(model), out, module_name, all_kernels)

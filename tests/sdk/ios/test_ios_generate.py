@@ -123,3 +123,10 @@ def test_cli_refuses_a_folder_it_did_not_generate(ptm_files, tmp_path, capsys):
     assert main(["sdk", "ios", str(ptm_files["two_inputs"]), "--out", str(tmp_path)]) == 1
     assert "not empty" in capsys.readouterr().err and (tmp_path / "mine.txt").read_text() == "keep me"
     assert render.MARKER not in [p.name for p in tmp_path.iterdir()]
+
+
+def test_all_kernels_carries_every_kernel_and_still_builds_the_typed_api(ptm_files, tmp_path):
+    generator.generate(ptm_files["two_inputs"], tmp_path / "all", "Bench", all_kernels=True)
+    shipped = {p.stem for p in (tmp_path / "all" / "Sources" / "BenchCRuntime" / "kernels").glob("*.c")}
+    assert shipped == {op.kernel for op in sources.op_table.OPS}
+    assert (tmp_path / "all" / "Sources" / "Bench" / "TwoInputs.swift").is_file()
