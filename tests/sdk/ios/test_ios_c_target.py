@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -72,3 +73,22 @@ def test_driver_reports_the_catalogue_code_for_a_corrupt_model(packages, tmp_pat
                          timeout=60)
     assert run.returncode == pockettorch.errors.BadMagicError.code, run.stderr
     assert "PKT_BAD_MAGIC" in run.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["aarch64-macos", "x86_64-macos"])
+def test_c_target_compiles_warning_free_for_apple_with_clang(target, ptm_files, tmp_path):
+    """Clang (zig's, with its bundled macOS libc headers) over every kernel, for Apple's arm64 and x86_64:
+    what Xcode compiles for a device, a simulator or a Mac, except the SDK headers. Clang warns where gcc does not
+    (e.g. unused static inline functions)."""
+    generator.generate(ptm_files["two_inputs"], tmp_path / "pkg", all_kernels=True)
+    root = c_target(tmp_path / "pkg")
+    flags = ["-target", target, "-std=c11", "-Os", "-Wall", "-Wextra", "-Werror", "-DSWIFT_PACKAGE=1",
+             f"-I{root / 'include'}", *(f"-I{root / p}" for p in generator.C_HEADER_SEARCH_PATHS)]
+    failures = []
+    for source in sorted(root.rglob("*.c")):
+        result = subprocess.run([sys.executable, "-m", "ziglang", "cc", *flags, "-c", str(source), "-o",
+                                 str(tmp_path / "out.o")], capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            failures.append(result.stderr[-1500:])
+    assert not failures, "\n".join(failures)
