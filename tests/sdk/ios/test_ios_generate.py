@@ -130,3 +130,24 @@ def test_all_kernels_carries_every_kernel_and_still_builds_the_typed_api(ptm_fil
     shipped = {p.stem for p in (tmp_path / "all" / "Sources" / "BenchCRuntime" / "kernels").glob("*.c")}
     assert shipped == {op.kernel for op in sources.op_table.OPS}
     assert (tmp_path / "all" / "Sources" / "Bench" / "TwoInputs.swift").is_file()
+
+
+def test_reference_inputs_stored_at_export_are_used(tmp_path):
+    import torch
+    from ios_support import TwoInputs
+
+    inputs = (torch.randn(1, 4), torch.randn(2, 5))
+    path = pockettorch.export(TwoInputs().eval(), inputs, name="pair", reference=True).save(tmp_path / "pair.ptm")
+    generator.generate(path, tmp_path / "pkg")
+    (reference,) = (tmp_path / "pkg" / "Tests").glob("*/Reference")
+    for i, tensor in enumerate(inputs):
+        assert (reference / f"input_{i}.bin").read_bytes() == tensor.numpy().astype("<f4").tobytes()
+
+
+def test_random_reference_input_outside_the_model_range_says_how_to_fix_it(tmp_path):
+    import torch
+
+    path = pockettorch.export(torch.nn.Embedding(3, 2), (torch.tensor([[0, 2]]),), name="tiny").save(tmp_path / "e.ptm")
+    with pytest.raises(pockettorch.errors.IndexOutOfRangeError, match="--reference"):
+        generator.generate(path, tmp_path / "pkg")
+    assert not (tmp_path / "pkg").exists()

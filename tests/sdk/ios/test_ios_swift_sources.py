@@ -63,3 +63,17 @@ def test_typed_api_has_one_parameter_per_input_and_one_property_per_output(key, 
                    next(c for c in p.named_children if c.type == "type_annotation").named_children[0].text.decode())
                   for p in output.child_by_field_name("body").named_children if p.type == "property_declaration"]
     assert properties == [(t.swift_name, f"[{swift_api.DTYPES[t.dtype][1]}]") for t in api.outputs]
+
+
+@pytest.mark.parametrize("key", ["image", "dict_output"])
+def test_library_code_has_no_force_unwraps_or_traps(key, packages):
+    """`x!`, `try!` and `as!` crash the host app; the library reports errors as PocketTorchError instead."""
+    found = []
+    for path in sorted((packages[key] / "Sources").rglob("*.swift")):
+        for node in _walk(SWIFT.parse(path.read_bytes()).root_node):
+            forced = (node.type == "postfix_expression" and node.child_by_field_name("operation") is not None
+                      and node.child_by_field_name("operation").type == "bang")
+            forced |= node.type in ("try_operator", "as_operator") and node.text in (b"try!", b"as!")
+            if forced:
+                found.append(f"{path.name}:{node.start_point[0] + 1} {node.text[:40]!r}")
+    assert not found, found
