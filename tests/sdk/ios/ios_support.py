@@ -17,14 +17,15 @@ C = tree_sitter.Parser(tree_sitter.Language(tree_sitter_c.language()))
 
 
 class TwoInputs(nn.Module):
-    """Two float inputs of different shapes, a tuple of two outputs."""
+    """Two float inputs of different shapes, a tuple of two outputs. The inputs are named like members and
+    locals of the generated Swift (`model`, `values`), which it must not confuse with them."""
 
     def __init__(self):
         super().__init__()
         self.a, self.b = nn.Linear(4, 3), nn.Linear(5, 3)
 
-    def forward(self, x, y):
-        return self.a(x) + self.b(y), self.a(x).relu()
+    def forward(self, model, values):
+        return self.a(model) + self.b(values), self.a(model).relu()
 
 
 class TokenIds(nn.Module):
