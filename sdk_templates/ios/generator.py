@@ -53,10 +53,10 @@ def files_for(info: model_info.ModelInfo, module_name: str | None = None,
     env.filters["declared"] = swift_api.declared
     env.filters["error_case"] = swift_api.error_case
     ctx = {
-        "api": api, "kernels": runtime.kernels, "all_kernels": all_kernels, "info": info, "version": __version__, "catalogue": [e for e in errors.CATALOGUE if e.code],
-        "model_file": os.path.basename(info.path), "model_resource": MODEL_RESOURCE,
+        "api": api, "info": info, "version": __version__, "model_file": os.path.basename(info.path),
+        "model_resource": MODEL_RESOURCE, "kernels": runtime.kernels, "all_kernels": all_kernels,
+        "catalogue": [e for e in errors.CATALOGUE if e.code], "dtypes": list(swift_api.DTYPES.items()),
         "header_search_paths": C_HEADER_SEARCH_PATHS, "tolerance": FLOAT_TOLERANCE,
-        "dtypes": list(swift_api.DTYPES.items()),
     }
     c_root = f"Sources/{api.c_module}"
     files: dict[str, str | bytes] = {f"{c_root}/{rel}": data for rel, data in runtime.files.items()}

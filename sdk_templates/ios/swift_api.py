@@ -11,18 +11,16 @@ from pockettorch import errors
 from pockettorch.sdk_templates import names
 from pockettorch.sdk_templates.model_info import ModelInfo, TensorInfo
 
-# torch dtype -> (case of the generated `DType` enum, Swift element type). float16 travels as its IEEE bit
-# patterns (UInt16) because Swift's Float16 is unavailable on Intel Macs.
+# torch dtype (also the case of the generated `DType` enum) -> (Swift element type, format dtype code).
+# float16 travels as its IEEE bit patterns (UInt16) because Swift's Float16 is unavailable on Intel Macs.
 DTYPES = {
-    "float32": ("float32", "Float", 1), "int64": ("int64", "Int64", 2), "int32": ("int32", "Int32", 3),
-    "bool": ("bool", "Bool", 4), "uint8": ("uint8", "UInt8", 5), "int8": ("int8", "Int8", 6),
-    "float16": ("float16", "UInt16", 7),
+    "float32": ("Float", 1), "int64": ("Int64", 2), "int32": ("Int32", 3), "bool": ("Bool", 4),
+    "uint8": ("UInt8", 5), "int8": ("Int8", 6), "float16": ("UInt16", 7),
 }
-# Types of the generic layer, and the Swift/Foundation types the generated code names: a model named like
-# one of them (a model called "data" would become `Data`) gets a suffix instead of shadowing it.
-GENERIC_TYPES = frozenset({"Model", "Tensor", "TensorInfo", "TensorElement", "DType", "PocketTorchError",
-                           "Classification"})
-RESERVED_TYPES = GENERIC_TYPES | frozenset("""
+# The generic layer's types, and the Swift/Foundation types the generated code names: a model named like one
+# of them (a model called "data" would become `Data`) gets a suffix instead of shadowing it.
+RESERVED_TYPES = frozenset("""
+Model Tensor TensorInfo TensorElement DType PocketTorchError Classification
 Any Array Bool Bundle CChar CGImage CVPixelBuffer Data Error Float Int Int8 Int32 Int64 LocalizedError
 MemoryLayout NSLock OpaquePointer Sendable String Task UInt8 UInt16 URL XCTestCase
 """.split())
@@ -35,8 +33,7 @@ class SwiftTensor:
     index: int
     name: str  # as recorded at export, shown in doc comments and errors
     swift_name: str  # parameter (inputs) or property (outputs) name
-    dtype: str  # torch name
-    dtype_case: str  # case of the generated DType enum
+    dtype: str  # torch name, also the case of the generated DType enum
     element: str  # Swift element type of the typed array
     shape: tuple[int, ...]
     numel: int
@@ -59,8 +56,7 @@ def _tensors(specs: tuple[TensorInfo, ...], reserved: tuple[str, ...], fallback:
     unique = names.unique_names([*reserved, *raw])[len(reserved):]
     out = []
     for i, (spec, swift_name) in enumerate(zip(specs, unique)):
-        case, element, _ = DTYPES[spec.dtype]
-        out.append(SwiftTensor(i, spec.name, swift_name, spec.dtype, case, element, spec.shape, spec.numel))
+        out.append(SwiftTensor(i, spec.name, swift_name, spec.dtype, DTYPES[spec.dtype][0], spec.shape, spec.numel))
     return tuple(out)
 
 

@@ -57,12 +57,12 @@ def test_typed_api_has_one_parameter_per_input_and_one_property_per_output(key, 
     for fn in predictions:
         params = [(p.named_children[0].text.decode(), p.named_children[-1].text.decode())
                   for p in fn.named_children if p.type == "parameter"]
-        assert params == [(t.swift_name, f"[{swift_api.DTYPES[t.dtype][1]}]") for t in api.inputs]
+        assert params == [(t.swift_name, f"[{swift_api.DTYPES[t.dtype][0]}]") for t in api.inputs]
     (output,) = _declarations(source, "class_declaration", api.output_name)  # structs are class_declaration nodes
     properties = [(p.child_by_field_name("name").text.decode(),
                    next(c for c in p.named_children if c.type == "type_annotation").named_children[0].text.decode())
                   for p in output.child_by_field_name("body").named_children if p.type == "property_declaration"]
-    assert properties == [(t.swift_name, f"[{swift_api.DTYPES[t.dtype][1]}]") for t in api.outputs]
+    assert properties == [(t.swift_name, f"[{swift_api.DTYPES[t.dtype][0]}]") for t in api.outputs]
 
 
 @pytest.mark.parametrize("key", ["image", "dict_output"])
