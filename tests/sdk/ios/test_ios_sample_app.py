@@ -73,3 +73,25 @@ def test_apps_use_only_what_the_generated_package_provides(tmp_path):
                     "output", "index", "label", "score", "name", "detail", "hint"}
     assert used_by_demo <= declared, f"missing from the package: {sorted(used_by_demo - declared)}"
     assert (package / "Sources" / "Classifier" / "ImageInput.swift").is_file()  # prediction(image:)
+
+
+def _struct_fields(source: bytes, struct: str) -> list[str]:
+    for node in _walk(SWIFT.parse(source).root_node):
+        if node.type == "class_declaration" and node.child_by_field_name("name").text.decode() == struct:
+            body = node.child_by_field_name("body")
+            return [p.child_by_field_name("name").text.decode() for p in body.named_children
+                    if p.type == "property_declaration" and b"static" not in p.text.split(b"=")[0]]
+    raise AssertionError(f"no struct {struct}")
+
+
+def test_bench_report_has_the_run_json_fields():
+    """The bench app's report, keys as JSONEncoder's convertToSnakeCase writes them, holds every field of
+    RUN_JSON.md's table (`ops` only exists with --profile, which the app does not offer) plus samples_ms."""
+    table = (REPO / "runtime" / "tools" / "RUN_JSON.md").read_text()
+    documented = re.findall(r"^\| `([a-z_0-9]+)`", table, flags=re.M)
+    latency = re.findall(r"`latency_ms\.(\w+)` / `(\w+)`(?: / `(\w+)`)?(?: / `(\w+)`)?", table)
+    report = (SAMPLE_APP / "Bench" / "RunReport.swift").read_bytes()
+    snake = [re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", f).lower() for f in _struct_fields(report, "RunReport")]
+    assert sorted(snake) == sorted({*documented, "samples_ms"} - {"ops"})
+    stats = _struct_fields((SAMPLE_APP / "Bench" / "LatencyStats.swift").read_bytes(), "LatencyStats")
+    assert sorted(stats) == sorted(f for row in latency for f in row if f)
