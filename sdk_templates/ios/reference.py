@@ -45,6 +45,7 @@ def compute(info: ModelInfo) -> tuple[list[np.ndarray], list[np.ndarray]]:
     try:
         outputs = load(info.data).run_numpy(inputs)
     except errors.PocketTorchError as exc:
-        raise type(exc)(f"{info.path}: running the model on its reference input failed ({exc}); export it with "
-                        "`pockettorch export --reference` so the SDK's test uses inputs valid for this model") from None
+        raise type(exc)(f"{info.path}: the reference run for the package's test failed: {exc.detail}",
+                        hint="export the model with `pockettorch export --reference`, so the test runs the model's "
+                             "own example inputs instead of random ones") from None
     return inputs, outputs
