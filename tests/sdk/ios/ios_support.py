@@ -116,13 +116,22 @@ def swift_calls(source: bytes) -> list[tuple[str, int]]:
     return calls
 
 
-def c_calls(source: bytes) -> list[tuple[str, int]]:
-    """(callee, argument count) of every call to a plain identifier in C source, in source order."""
+def c_calls(source: bytes, in_functions: tuple[str, ...]) -> list[tuple[str, int]]:
+    """(callee, argument count) of every call to a plain identifier made in the C functions `in_functions`,
+    in source order."""
     calls = []
-    for node in _walk(C.parse(source).root_node):
-        if node.type == "call_expression" and node.child_by_field_name("function").type == "identifier":
-            args = node.child_by_field_name("arguments")
-            calls.append((node.child_by_field_name("function").text.decode(), args.named_child_count))
+    for definition in C.parse(source).root_node.named_children:
+        if definition.type != "function_definition":
+            continue
+        declarator = definition.child_by_field_name("declarator")
+        while declarator.type != "function_declarator":  # int* f(...) nests the name in pointer declarators
+            declarator = declarator.child_by_field_name("declarator")
+        if declarator.child_by_field_name("declarator").text.decode() not in in_functions:
+            continue
+        for node in _walk(definition):
+            if node.type == "call_expression" and node.child_by_field_name("function").type == "identifier":
+                args = node.child_by_field_name("arguments")
+                calls.append((node.child_by_field_name("function").text.decode(), args.named_child_count))
     return calls
 
 
