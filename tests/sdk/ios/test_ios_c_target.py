@@ -24,6 +24,18 @@ def c_target(package: pathlib.Path) -> pathlib.Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def driver(packages, tmp_path_factory):
+    """driver(key) -> the model driver linked against that package's C target (built once per module)."""
+    built: dict[str, pathlib.Path] = {}
+
+    def get(key: str) -> pathlib.Path:
+        if key not in built:
+            built[key] = build_driver(packages[key], tmp_path_factory.mktemp(f"driver-{key}"))
+        return built[key]
+    return get
+
+
 def build_driver(package: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
     """gcc over the C target the way SwiftPM builds it: its include/ and cSettings header paths, every .c file
     of the target, SWIFT_PACKAGE defined; -Wall -Wextra -Werror so any warning fails the test."""
@@ -39,9 +51,9 @@ def build_driver(package: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
 
 
 @pytest.mark.parametrize("key", list(MODELS))
-def test_c_target_builds_warning_free_and_matches_python_runtime(key, packages, ptm_files, tmp_path):
+def test_c_target_builds_warning_free_and_matches_python_runtime(key, packages, ptm_files, driver, tmp_path):
     package = packages[key]
-    binary = build_driver(package, tmp_path)
+    binary = driver(key)
     (module_dir,) = (p for p in (package / "Sources").iterdir() if not p.name.endswith("CRuntime"))
     (reference_dir,) = (package / "Tests").glob("*/Reference")
     python = pockettorch.load(ptm_files[key])
@@ -65,8 +77,8 @@ def test_c_target_builds_warning_free_and_matches_python_runtime(key, packages, 
             assert np.array_equal(bundled, want)
 
 
-def test_driver_reports_the_catalogue_code_for_a_corrupt_model(packages, tmp_path):
-    binary = build_driver(packages["two_inputs"], tmp_path)
+def test_driver_reports_the_catalogue_code_for_a_corrupt_model(driver, tmp_path):
+    binary = driver("two_inputs")
     bad = tmp_path / "bad.ptm"
     bad.write_bytes(b"NOTAPTM!" + bytes(120))
     run = subprocess.run([str(binary), str(bad), "1", str(tmp_path), str(tmp_path)], capture_output=True, text=True,
