@@ -70,7 +70,8 @@ def test_swift_string_literal_escapes_what_swift_requires():
 def test_image_and_label_helpers_follow_metadata(packages):
     image_sources = packages["image"] / "Sources" / "PocketTorchTinyClassifier"
     helper = (image_sources / "ImageInput.swift").read_text()
-    assert "#if canImport(CoreGraphics)" in helper and "#if canImport(CoreVideo) && canImport(VideoToolbox)" in helper
+    assert "#if canImport(CoreGraphics)\n" in helper
+    assert "#if canImport(CoreGraphics) && canImport(CoreVideo) && canImport(VideoToolbox)\n" in helper
     assert "imageMean: [Float] = [0.5, 0.4, 0.3]" in helper and "values[channel * pixels + pixel]" in helper  # NCHW
     typed = (image_sources / "TinyClassifier.swift").read_text()
     assert all(swift_api.string_literal(label) in typed for label in ("cat", 'say "cheese"', "back\\slash"))
