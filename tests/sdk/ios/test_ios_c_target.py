@@ -63,8 +63,9 @@ def test_c_target_builds_warning_free_and_matches_python_runtime(key, packages, 
     for threads in (1, 2):
         out = tmp_path / f"threads{threads}"
         out.mkdir()
-        run = subprocess.run([str(binary), str(module_dir / "Resources" / "model.ptm"), str(threads), str(reference_dir),
-                              str(out)], capture_output=True, text=True, timeout=60)
+        model = module_dir / "Resources" / "model.ptm"
+        run = subprocess.run([str(binary), str(model), str(threads), str(reference_dir), str(out)],
+                             capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stderr
         for i, (spec, want) in enumerate(zip(python.output_specs, expected)):
             got = np.fromfile(out / f"output_{i}.bin", dtype=np.dtype(spec.dtype).newbyteorder("<")).reshape(spec.shape)

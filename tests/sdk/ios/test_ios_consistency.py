@@ -36,7 +36,7 @@ def test_every_c_call_in_swift_exists_with_that_arity(key, packages):
                     assert argc == 0, f"{name}: {callee}({argc} args) initialises a C struct"
                     continue
                 assert callee in functions, f"{name} calls {callee}, which the C headers do not declare"
-                assert argc == functions[callee], f"{name}: {callee} takes {functions[callee]} args, Swift passes {argc}"
+                assert argc == functions[callee], f"{name}: {callee} takes {functions[callee]}, Swift passes {argc}"
     assert called >= 10
 
 
