@@ -25,7 +25,7 @@ Any Array Bool Bundle CChar CGImage CVPixelBuffer Data Error Float Int Int8 Int3
 MemoryLayout NSLock OpaquePointer Sendable String Task UInt8 UInt16 URL XCTestCase
 """.split())
 # Members the generated output struct declares itself; outputs may not take these names.
-OUTPUT_MEMBERS = ("topK", "init", "self")
+OUTPUT_MEMBERS = ("topK",)
 
 
 @dataclass(frozen=True)
