@@ -1,4 +1,3 @@
-import ClassifierCRuntime
 import Foundation
 import SwiftUI
 
@@ -27,26 +26,29 @@ struct BenchApp: App {
             }
             arguments = parsed
         } catch {
-            // No output file is known to be valid yet: report on stderr (visible in the harness's syslog) and exit 2.
-            FileHandle.standardError.write(Data("pockettorch-bench: \(error)\n".utf8))
+            fail("\(error)")
             exit(2)
         }
         let output = documents.appendingPathComponent(arguments.output)
         let succeeded = await Task.detached(priority: .userInitiated) { () -> Bool in
             do {
-                let report = try Benchmark(arguments: arguments, documents: documents).run()
-                try ReportWriter.write(report, to: output)
+                try ReportWriter.write(Benchmark(arguments: arguments, documents: documents).run(), to: output)
                 return true
             } catch let failure as Benchmark.Failure {
-                let report = FailureReport(error: .init(code: failure.code, name: failure.name, detail: failure.detail))
-                try? ReportWriter.write(report, to: output)
-                return false
+                // Like pkt_runner: no report, the status and the reason on one line; the harness shows it.
+                fail("\(failure.name): \(failure.detail)")
             } catch {
-                let report = FailureReport(error: .init(code: Int(PKT_IO.rawValue), name: "PKT_IO", detail: "\(error)"))
-                try? ReportWriter.write(report, to: output)
-                return false
+                fail("PKT_IO: cannot write Documents/\(arguments.output): \(error)")
             }
+            return false
         }.value
         exit(succeeded ? 0 : 1)
     }
+}
+
+/// One line on stdout and stderr, which the harness collects from the app's process output.
+private func fail(_ message: String) {
+    let line = Data("pockettorch-bench: \(message)\n".utf8)
+    FileHandle.standardOutput.write(line)
+    FileHandle.standardError.write(line)
 }

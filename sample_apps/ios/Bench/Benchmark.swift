@@ -50,7 +50,13 @@ struct Benchmark {
         for _ in 0..<arguments.warmup {
             _ = try timedRun()
         }
-        let samples = try (0..<arguments.iterations).map { _ in try timedRun() }
+        // Each latency as it is measured, like `pkt_runner --progress`: the harness keeps these if the device
+        // is lost or the run times out before the report is written.
+        let samples = try (0..<arguments.iterations).map { index -> Double in
+            let sample = try timedRun()
+            FileHandle.standardOutput.write(Data(String(format: "pkt-sample %ld %.6f\n", index, sample).utf8))
+            return sample
+        }
         guard let stats = LatencyStats(samples: samples) else {
             throw Failure(code: Int(PKT_INVALID_ARGUMENT.rawValue), name: "PKT_INVALID_ARGUMENT", detail: "no timed runs")
         }

@@ -17,18 +17,6 @@ struct RunReport: Encodable {
     let samplesMs: [Double]
 }
 
-/// What the app writes instead when the benchmark cannot run: the runtime's status and the reason.
-struct FailureReport: Encodable {
-    struct Failure: Encodable {
-        let code: Int
-        let name: String
-        let detail: String
-    }
-
-    let schema = "pockettorch.run/1"
-    let error: Failure
-}
-
 enum ReportWriter {
     /// Writes `report` as one JSON object with snake_case keys.
     static func write<Report: Encodable>(_ report: Report, to url: URL) throws {
