@@ -99,8 +99,9 @@ class DeviceWorker(threading.Thread):
             if self.ctx.stop.is_set():
                 return  # Ctrl-C: this and the remaining jobs stay not_run
             if self.lost:
-                self.ctx.store.record_job(self.ctx.run_id, job.record("not_run", error=f"device {self.device_id} lost: "
-                                                                                       f"{self.lost}"))
+                reason = f"device {self.device_id} lost: {self.lost}"
+                self.ctx.store.record_job(self.ctx.run_id, job.record("not_run", error=reason))
+                self.ctx.progress.update(job, "not_run", reason)
                 continue
             self._cool_down(rest=i > 0)
             self._run_job(job)
