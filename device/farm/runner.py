@@ -80,9 +80,10 @@ class Progress:
             c = self.counts[job.device_id]
             if event == "start":
                 c["running"] += 1
-            elif event in ("passed", "failed", "lost"):
+            elif event in ("passed", "failed", "lost", "stopped"):  # stopped: cut short by Ctrl-C, left not_run
                 c["running"] -= 1
-                c["done" if event == "passed" else "failed"] += 1
+                if event != "stopped":
+                    c["done" if event == "passed" else "failed"] += 1
             summary = "  ".join(f"{d}: {v['done']}/{v['total']} done, {v['running']} running, {v['failed']} failed"
                                 for d, v in self.counts.items())
             print(f"[{event:>7}] {job.key}{' ' + detail if detail else ''}\n          {summary}", file=self.out, flush=True)
@@ -145,12 +146,13 @@ class DeviceWorker(threading.Thread):
                 ctx.stop.wait(p.backoff(attempt))
                 self._reconnect()
             except Exception as exc:  # the runner failed, disk full, a bad model, ...: final, and the worker goes on
-                fields = {"status": "failed", "result": getattr(exc, "partial", None),
-                          "error": f"{type(exc).__name__}: {exc}"}
+                # but not under Ctrl-C, which the terminal also sends to a host runner: that job runs again on --resume
+                fields = {"status": "not_run" if ctx.stop.is_set() else "failed",
+                          "result": getattr(exc, "partial", None), "error": f"{type(exc).__name__}: {exc}"}
                 break
         record = job.record(attempts=attempt, model_bytes=ctx.model_bytes(job), **fields)
         ctx.store.record_job(ctx.run_id, record)
-        ctx.progress.update(job, record["status"], _detail(record))
+        ctx.progress.update(job, "stopped" if record["status"] == "not_run" else record["status"], _detail(record))
 
     def _reconnect(self) -> bool:
         """Whether the device is back (adb lists it ready again); the worker then uses the fresh handle."""
