@@ -8,6 +8,7 @@ import pathlib
 import click
 
 from pockettorch import errors
+from pockettorch.device.farm.cli import COMMANDS as FARM_COMMANDS
 
 
 def backends(adb_server: str | None = None):
@@ -153,7 +154,5 @@ def verify_command(model, serial, adb_server, tolerance, json_path):
         raise errors.VerificationFailedError(f"{r['model']} differs from its reference on {r['device']['serial']}")
     click.echo(f"{r['model']}: all {len(r['outputs'])} output(s) match on {r['device']['serial']}")
 
-
-from pockettorch.device.farm.cli import COMMANDS as FARM_COMMANDS  # noqa: E402 (the farm builds on the commands above)
 
 COMMANDS = [devices_command, deploy_command, bench_command, verify_command, *FARM_COMMANDS]

@@ -42,7 +42,7 @@ def farm_group():
 @farm_group.command("run")
 @click.argument("farm_file", type=click.Path(exists=True, dir_okay=False))
 @DB
-@click.option("--resume", "resume_id", metavar="RUN_ID", help="Finish this run: only its lost and not-run jobs run again.")
+@click.option("--resume", "resume_id", metavar="RUN_ID", help="Finish this run: only its lost and not-run jobs run again, on the devices and servers recorded with it.")
 @click.option("--adb-server", "servers", multiple=True, metavar="HOST:PORT",
               help="An adb server whose devices join the farm (repeatable; default: the local server).")
 @click.option("--out", "out_root", type=click.Path(file_okay=False),
