@@ -8,6 +8,7 @@ import pathlib
 import click
 
 from pockettorch import errors
+from pockettorch.device.farm.cli import COMMANDS as FARM_COMMANDS
 
 
 def backends(adb_server: str | None = None):
@@ -154,4 +155,4 @@ def verify_command(model, serial, adb_server, tolerance, json_path):
     click.echo(f"{r['model']}: all {len(r['outputs'])} output(s) match on {r['device']['serial']}")
 
 
-COMMANDS = [devices_command, deploy_command, bench_command, verify_command]
+COMMANDS = [devices_command, deploy_command, bench_command, verify_command, *FARM_COMMANDS]
