@@ -157,4 +157,6 @@ def verify_command(model, serial, adb_server, tolerance, json_path):
     click.echo(f"{r['model']}: all {len(r['outputs'])} output(s) match on {r['device']['serial']}")
 
 
-COMMANDS = [devices_command, deploy_command, bench_command, verify_command]
+from pockettorch.device.farm.cli import COMMANDS as FARM_COMMANDS  # noqa: E402 (the farm builds on the commands above)
+
+COMMANDS = [devices_command, deploy_command, bench_command, verify_command, *FARM_COMMANDS]
