@@ -41,6 +41,12 @@ def pytest_configure(config):
     config.stash[STATE] = _Session(config)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist: hand the session's store run to each worker."""
+    node.workerinput["pkt_run_id"] = node.config.stash[STATE].run_id
+
+
 def pytest_unconfigure(config):
     state = config.stash.get(STATE, None)
     if state is not None:
@@ -56,17 +62,20 @@ class _Session:
         self.store = self.run_id = None
         self.keys: dict[str, int] = {}
         self.models: dict[str, pathlib.Path] = {}
-        if config.getoption("pkt_db") and not hasattr(config, "workerinput"):  # xdist workers: not supported
+        self.worker = hasattr(config, "workerinput")  # an xdist worker writes into its controller's run
+        if config.getoption("pkt_db"):
             from pockettorch.device.farm.store import ResultStore
 
             self.store = ResultStore(config.getoption("pkt_db"))
-            self.run_id = self.store.create_run({"source": "pytest", "args": list(config.invocation_params.args),
-                                                 "devices": [d.serial for d in self.devices]})
+            self.run_id = config.workerinput["pkt_run_id"] if self.worker else self.store.create_run(
+                {"source": "pytest", "args": list(config.invocation_params.args),
+                 "devices": [d.serial for d in self.devices]})
         self.failed = False
 
     def close(self):
         if self.store is not None:
-            self.store.finish_run(self.run_id, "failed" if self.failed else "passed")
+            if not self.worker:
+                self.store.finish_run(self.run_id, "failed" if self.failed else "passed")
             self.store.close()
             self.store = None
 

@@ -176,3 +176,28 @@ def test_results_go_to_the_store(pytester, tmp_path):
         assert broken["status"] == "failed" and broken["model"] == "broken" and broken["error"]
     finally:
         store.close()
+
+
+def test_xdist_workers_write_into_one_run(pytester, tmp_path):
+    import torch
+
+    from pockettorch.device.farm.store import ResultStore
+
+    model = tmp_path / "small.ptm"  # exported here: the workers need not import torch
+    pockettorch.export(torch.nn.Linear(8, 2), (torch.randn(1, 8),)).save(model)
+    pytester.makepyfile(f"""
+        import pytest
+
+        @pytest.mark.parametrize("threads", [1, 2, 3, 4])
+        def test_threads(pkt_device, pkt_bench, threads):
+            pkt_bench({str(model)!r}, iterations=2, warmup=0, threads=threads)
+    """)
+    db = tmp_path / "results.db"
+    pytester.runpytest_subprocess("-n", "2", "--pkt-device", "host", "--pkt-db", str(db)).assert_outcomes(passed=4)
+    store = ResultStore(db)
+    try:
+        [run] = store.runs()
+        assert run["status"] == "passed"
+        assert sorted(j["config"]["threads"] for j in store.jobs(run["id"])) == [1, 2, 3, 4]
+    finally:
+        store.close()
