@@ -104,7 +104,7 @@ class _Reader:
         if not isinstance(node, yaml.ScalarNode):
             self.fail(node, field, f"must be a {what or _kind_name(kind)}")
         value = self.loader.construct_object(node)
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        if float in _tuple(kind) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind)) or not check(value):
             self.fail(node, field, f"must be {what or 'a ' + _kind_name(kind)}, not {value!r}")

@@ -23,7 +23,7 @@ def _text(parent, x, y, text, anchor="start", size=11) -> None:
     ET.SubElement(parent, "text", x=f"{x:.1f}", y=f"{y:.1f}", **{"font-size": str(size), "text-anchor": anchor}).text = text
 
 
-def _short(label: str, n: int = 36) -> str:
+def _short(label: str, n: int = 32) -> str:
     return label if len(label) <= n else label[:n - 1] + "\u2026"
 
 

@@ -46,26 +46,27 @@ def pending(store: ResultStore, run_id: str) -> tuple[FarmConfig, list[Job]]:
     return cfg, jobs
 
 
-def execute_jobs(store: ResultStore, run_id: str, cfg: FarmConfig, jobs: list[Job], out: TextIO | None = None,
-                 ctx_hook=None) -> str:
-    """Prepare models, run the jobs on their devices, set and return the run's final status."""
-    out_dir = os.path.join(store.run(run_id)["config"]["out_root"], run_id)
-    paths = {m.name: models.prepare(m, os.path.join(out_dir, "models"))
-             for m in cfg.models if any(j.model.name == m.name for j in jobs)}
-    devices = {}
-    for j in jobs:
-        if j.device_id not in devices:
-            devices[j.device_id] = find(j.device["server"], j.device["serial"])
-    trace_dir = os.path.join(out_dir, "traces")
-    ctx = RunContext(store=store, run_id=run_id, policy=Policy.from_config(cfg), progress=Progress(jobs, out),
-                     execute=lambda device, job: execute(device, job, paths[job.model.name], trace_dir),
-                     model_paths=paths)
-    if ctx_hook:
-        ctx_hook(ctx)
+def execute_jobs(store: ResultStore, run_id: str, cfg: FarmConfig, jobs: list[Job], out: TextIO | None = None) -> str:
+    """Prepare models, run the jobs on their devices, set and return the run's final status (`interrupted`
+    when Ctrl-C or an error stopped it: the run can be resumed)."""
     store.reopen_run(run_id)
-    run_jobs(ctx, jobs, devices)
-    status = _status(store.jobs(run_id), ctx.stop.is_set())
-    store.finish_run(run_id, status)
+    status = "interrupted"
+    try:
+        out_dir = os.path.join(store.run(run_id)["config"]["out_root"], run_id)
+        paths = {m.name: models.prepare(m, os.path.join(out_dir, "models"))
+                 for m in cfg.models if any(j.model.name == m.name for j in jobs)}
+        devices = {}
+        for j in jobs:
+            if j.device_id not in devices:
+                devices[j.device_id] = find(j.device["server"], j.device["serial"])
+        trace_dir = os.path.join(out_dir, "traces")
+        ctx = RunContext(store=store, run_id=run_id, policy=Policy.from_config(cfg), progress=Progress(jobs, out),
+                         execute=lambda device, job: execute(device, job, paths[job.model.name], trace_dir),
+                         model_paths=paths)
+        run_jobs(ctx, jobs, devices)
+        status = _status(store.jobs(run_id), ctx.stop.is_set())
+    finally:
+        store.finish_run(run_id, status)
     return status
 
 

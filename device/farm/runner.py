@@ -141,7 +141,7 @@ class DeviceWorker(threading.Thread):
                     break
                 ctx.stop.wait(p.backoff(attempt))
                 self._reconnect()
-            except errors.PocketTorchError as exc:  # the runner failed, disk full, ...: final
+            except Exception as exc:  # the runner failed, disk full, a bad model, ...: final, and the worker goes on
                 fields = {"status": "failed", "result": getattr(exc, "partial", None),
                           "error": f"{type(exc).__name__}: {exc}"}
                 break

@@ -102,7 +102,8 @@ class ResultStore:
             self._db.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?", (status, time.time(), run_id))
 
     def run(self, run_id: str) -> dict:
-        row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             known = ", ".join(r["id"] for r in self.runs()[-5:]) or "none"
             raise KeyError(f"no run '{run_id}' in {self.path} (latest: {known})")
