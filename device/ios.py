@@ -33,7 +33,8 @@ TUNNEL_HINT = ("iOS {version} reaches its developer services (launching apps, en
                "PocketTorch asks a running tunneld for the tunnel but never starts one.")
 # app arguments from the runner's (bench.py builds runner argv for every device)
 RUNNER_TO_APP = {"--iters": "--iterations", "--warmup": "--warmup", "--threads": "--threads"}
-RUNNER_FLAGS_IGNORED = {"--samples", "--progress", "--profile"}  # the app always reports samples
+# the app always reports samples and prints progress; per-op profiles are not in the app contract (no `ops` on iOS)
+RUNNER_FLAGS_IGNORED = {"--samples", "--progress", "--profile"}
 
 
 def _lost(exc: BaseException) -> bool:

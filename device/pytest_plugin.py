@@ -57,7 +57,6 @@ class _Session:
     """The devices named on the command line, resolved once, and the optional results store."""
 
     def __init__(self, config):
-        self.config = config
         self.devices = _resolve(config.getoption("pkt_device"), config.getoption("pkt_adb_server"))
         self.store = self.run_id = None
         self.keys: dict[str, int] = {}
@@ -79,18 +78,24 @@ class _Session:
             self.store.close()
             self.store = None
 
-    def record(self, nodeid: str, model: str, device, options, result, error) -> None:
+    def record(self, nodeid: str, model: str, path, device, options, result, error) -> None:
         if self.store is None:
             return
         key = f"{nodeid}::{model}@{device.serial}"
         self.keys[key] = self.keys.get(key, 0) + 1
         if self.keys[key] > 1:  # the same test benchmarks the same model twice (e.g. with other options)
             key += f"#{self.keys[key]}"
-        info = device.info()
+        from pockettorch.errors import PocketTorchError
+
+        try:
+            info = device.info()
+            about = {"serial": info.serial, "platform": info.platform, "name": info.model, "abi": info.abi,
+                     "os_version": info.os_version}
+        except PocketTorchError:  # the device is gone: record the job anyway
+            about = {"serial": device.serial}
         self.store.record_job(self.run_id, {
-            "key": key, "model": model, "config": dataclasses.asdict(options), "attempts": 1,
-            "device": {"serial": info.serial, "platform": info.platform, "name": info.model, "abi": info.abi,
-                       "os_version": info.os_version},
+            "key": key, "model": model, "model_bytes": os.path.getsize(path), "config": dataclasses.asdict(options),
+            "attempts": 1, "device": about,
             "status": "failed" if error else "passed", "result": result, "error": error, "trace": None})
 
 
@@ -194,9 +199,9 @@ def pkt_bench(request, tmp_path_factory):
         try:
             result = run_bench(device, path, opts)
         except Exception as exc:
-            state.record(request.node.nodeid, label, device, opts, getattr(exc, "partial", None), str(exc))
+            state.record(request.node.nodeid, label, path, device, opts, getattr(exc, "partial", None), str(exc))
             raise
-        state.record(request.node.nodeid, label, device, opts, result, None)
+        state.record(request.node.nodeid, label, path, device, opts, result, None)
         return result
 
     return bench

@@ -171,7 +171,7 @@ def test_results_go_to_the_store(pytester, tmp_path):
         twice = [j for k, j in jobs.items() if "test_twice" in k]
         assert sorted(j["config"]["iters"] for j in twice) == [4, 6]
         assert all(j["status"] == "passed" and j["result"]["schema"] == "pockettorch.bench/1" for j in twice)
-        assert all(j["device"]["serial"] == "host" and j["model"] == "mlp" for j in twice)
+        assert all(j["device"]["serial"] == "host" and j["model"] == "mlp" and j["model_bytes"] > 1e6 for j in twice)
         [broken] = [j for k, j in jobs.items() if "test_broken" in k]
         assert broken["status"] == "failed" and broken["model"] == "broken" and broken["error"]
     finally:
