@@ -153,14 +153,19 @@ class IOSDevice(Device):
                 f"Developer Mode is off on {self.serial}: enable it in Settings > Privacy & Security > Developer Mode "
                 "(or `pymobiledevice3 amfi enable-developer-mode`) and restart the device", serial=self.serial)
         version = info.extra.get("product_version", "")
-        if _major(version) >= 17 and not self._call("tunneld lookup", self.services.tunnel_available, self.serial):
-            raise errors.DeviceToolMissingError(f"{self.serial}: " + TUNNEL_HINT.format(version=version),
-                                                serial=self.serial)
+        self._check_tunnel()
         if not status.get("image_mounted"):
             raise errors.DeviceToolMissingError(
                 f"the developer disk image is not mounted on {self.serial}: run `pymobiledevice3 mounter auto-mount`"
                 + (" (with tunneld running)" if _major(version) >= 17 else ""), serial=self.serial)
         return status
+
+    def _check_tunnel(self) -> None:
+        """From iOS 17 on, DVT (launch, energy) needs the RemoteXPC tunnel of a tunneld the user runs."""
+        version = self.info().extra.get("product_version", "")
+        if _major(version) >= 17 and not self._call("tunneld lookup", self.services.tunnel_available, self.serial):
+            raise errors.DeviceToolMissingError(f"{self.serial}: " + TUNNEL_HINT.format(version=version),
+                                                serial=self.serial)
 
     def install_app(self) -> dict[str, Any]:
         """The installed benchmark app (installing POCKETTORCH_IOS_APP when it is missing)."""
@@ -200,6 +205,7 @@ class IOSDevice(Device):
         output = f"result-{uuid.uuid4().hex[:12]}.json"
         args = self._app_argv(argv, output)
         command = f"launch {self.bundle_id} {quote_command(args)}"
+        self._check_tunnel()
         t0 = time.perf_counter()
         pid = self._call(command, self.services.launch, self.serial, self.bundle_id, args)
         self._pid = pid
