@@ -188,8 +188,8 @@ def pkt_bench(request, tmp_path_factory):
     elif not state.devices:
         pytest.skip(NO_DEVICE)
     else:
-        raise pytest.UsageError(f"{request.node.nodeid}: several devices are named; use the pkt_device fixture so "
-                                "the test runs on each of them")
+        pytest.fail("several devices are named: take the pkt_device fixture too, so the test runs on each of them",
+                    pytrace=False)
 
     def bench(model, **options):
         from pockettorch.device.bench import bench as run_bench

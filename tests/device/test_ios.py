@@ -165,7 +165,7 @@ def test_ios17_with_a_tunnel_runs(services, model):
     assert r["device"]["os_version"].startswith("iOS 17.5.1")
 
 
-def test_unplugged_mid_run_keeps_what_was_measured(services, model, tmp_path, monkeypatch):
+def test_unplugged_mid_run_keeps_what_was_measured(services, model):
     device = _device(services)
     services.unplug(UDID, after=1.0)
     with pytest.raises(errors.DeviceDisconnectedError) as info:
