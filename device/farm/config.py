@@ -189,7 +189,7 @@ def _model(r: _Reader, node, field, base) -> ModelSpec:
     kind = kinds[0]
     value = m[kind]
     if kind == "zoo":
-        from pockettorch.exporter.zoo import ZOO  # names only; torch is imported lazily by the zoo's builders
+        from pockettorch.exporter.zoo import ZOO  # imports torch, which exporting the zoo model needs anyway
 
         if value not in ZOO:
             r.fail(nodes.get("zoo", node), f"{field}.zoo", f"unknown zoo model '{value}'; available: {', '.join(ZOO)}")

@@ -3,7 +3,8 @@
 A job regresses when
 - latency: median_new > median_base * (1 + threshold) AND median_new - median_base > k * sqrt(mad_new^2 + mad_base^2),
   where mad is the median absolute deviation of the stored per-inference samples scaled by 1.4826 (a robust
-  standard deviation), so a shift hidden in either run's noise is not a regression;
+  standard deviation), so a shift hidden in either run's noise is not a regression (jobs stored without samples:
+  the medians alone against the threshold);
 - size: the model file grew by more than the threshold; memory: peak RSS grew by more than the threshold;
 - correctness: the job failed verification, failed, was lost or was not run (or is missing from the run).
 Jobs only in the new run are listed, never failed.
@@ -88,9 +89,14 @@ def compare(baseline_id: str, base_jobs: list[dict], run_id: str, new_jobs: list
             continue
         if b["status"] != "passed":
             continue  # nothing to compare against
-        why = latency_regression(b.get("samples_ms") or [], n.get("samples_ms") or [], threshold, k)
-        if why:
-            findings.append(Finding(n["key"], "latency", why))
+        if b.get("samples_ms") and n.get("samples_ms"):
+            why = latency_regression(b["samples_ms"], n["samples_ms"], threshold, k)
+            if why:
+                findings.append(Finding(n["key"], "latency", why))
+        else:  # a store written without samples: medians alone, no noise estimate
+            f = _grew("latency", "ms median", b.get("median_ms"), n.get("median_ms"), threshold)
+            if f:
+                findings.append(dataclasses.replace(f, key=n["key"]))
         for kind, unit, field in (("size", "bytes", "model_bytes"), ("memory", "KiB peak RSS", "peak_rss_kb")):
             f = _grew(kind, unit, b.get(field), n.get(field), threshold)
             if f:

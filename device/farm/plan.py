@@ -14,8 +14,7 @@ HOST_SERVER = "local"  # the `server` of the host device
 
 @dataclasses.dataclass
 class FarmDevice:
-    device: Device
-    info: dict[str, Any]  # DeviceInfo.as_dict() plus "server"
+    info: dict[str, Any]  # DeviceInfo.as_dict() plus "server" and "id"
     id: str = ""  # the serial, or server/serial when two servers share a serial
 
 
@@ -41,7 +40,7 @@ def discover(servers: list[str | None]) -> list[FarmDevice]:
     """The host plus every device that answers on the given adb servers (None: the default server)."""
     from pockettorch.device.host import HostBackend
 
-    found = [FarmDevice(d, dict(d.info().as_dict(), server=HOST_SERVER)) for d in HostBackend().devices()]
+    found = [FarmDevice(dict(d.info().as_dict(), server=HOST_SERVER)) for d in HostBackend().devices()]
     try:
         from pockettorch.device.android import AndroidBackend
     except ImportError:
@@ -55,7 +54,7 @@ def discover(servers: list[str | None]) -> list[FarmDevice]:
         for d in backend.devices():
             if getattr(d, "adb_state", "device") != "device":
                 continue  # offline or unauthorized: nothing can run there
-            found.append(FarmDevice(d, dict(d.info().as_dict(), server=_server_name(backend))))
+            found.append(FarmDevice(dict(d.info().as_dict(), server=_server_name(backend))))
     serials = [f.info["serial"] for f in found]
     for f in found:
         f.id = f.info["serial"] if serials.count(f.info["serial"]) == 1 else f"{f.info['server']}/{f.info['serial']}"

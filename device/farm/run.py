@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
+from pockettorch import errors
 from pockettorch.device.farm import models
 from pockettorch.device.farm.config import DeviceFilter, FarmConfig, ModelSpec, load_farm_file
 from pockettorch.device.farm.plan import Job, discover, find, plan, select
@@ -39,7 +40,9 @@ def start(store: ResultStore, farm_file: str, servers: list[str], out_root: str,
 def pending(store: ResultStore, run_id: str) -> tuple[FarmConfig, list[Job]]:
     """The run's configuration and its jobs that did not finish (not passed or failed)."""
     run = store.run(run_id)
-    cfg = _config_from_dict(run["config"]["farm"])
+    if "farm" not in run["config"]:
+        raise errors.InvalidArgumentError(f"run {run_id} was not recorded by `farm run`, so it cannot be resumed")
+    cfg = _config_from_dict(run["config"]["farm"])  # the run's own configuration, whatever the file says now
     by_name = {m.name: m for m in cfg.models}
     jobs = [Job(j["key"], by_name[j["model"]], j["device"]["id"], j["device"], j["config"])
             for j in store.jobs(run_id) if j["status"] not in FINAL_STATUSES]

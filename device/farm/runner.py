@@ -18,6 +18,7 @@ from pockettorch.device.farm.plan import Job, find
 from pockettorch.device.farm.store import ResultStore
 
 TRANSIENT = (errors.DeviceDisconnectedError, errors.DeviceTimeoutError, errors.DeviceNotFoundError)
+TEMP_POLL_S = 1.0
 
 
 @dataclasses.dataclass
@@ -98,16 +99,18 @@ class DeviceWorker(threading.Thread):
             if self.ctx.stop.is_set():
                 return  # Ctrl-C: this and the remaining jobs stay not_run
             if self.lost:
-                self.ctx.store.record_job(self.ctx.run_id, job.record("not_run", error=f"device {self.device_id} lost: "
-                                                                                       f"{self.lost}"))
+                reason = f"device {self.device_id} lost: {self.lost}"
+                self.ctx.store.record_job(self.ctx.run_id, job.record("not_run", error=reason))
+                self.ctx.progress.update(job, "not_run", reason)
                 continue
-            if i > 0:
-                self._cool_down()
+            self._cool_down(rest=i > 0)
             self._run_job(job)
 
-    def _cool_down(self) -> None:
+    def _cool_down(self, rest: bool) -> None:
+        """Rest between jobs, then (before every job) wait until the device is cooler than until_temp_c,
+        at most max_wait_s: a job that starts hot measures throttling, not the model."""
         p = self.ctx.policy
-        if p.cooldown_s:
+        if rest and p.cooldown_s:
             self.ctx.stop.wait(p.cooldown_s)
         if p.until_temp_c is None:
             return
@@ -119,7 +122,7 @@ class DeviceWorker(threading.Thread):
                 return  # the job itself will find out what is wrong with the device
             if temp is None or temp <= p.until_temp_c:
                 return
-            self.ctx.stop.wait(min(5.0, p.max_wait_s))
+            self.ctx.stop.wait(TEMP_POLL_S)
 
     def _run_job(self, job: Job) -> None:
         ctx, p = self.ctx, self.ctx.policy

@@ -24,12 +24,8 @@ timeout_s: 120
 """
 
 
-class _Fake:
-    serial = "fake"
-
-
 def _dev(serial, platform, abi, server="local"):
-    return FarmDevice(_Fake(), {"serial": serial, "platform": platform, "abi": abi, "model": "Pixel 8",
+    return FarmDevice({"serial": serial, "platform": platform, "abi": abi, "model": "Pixel 8",
                                 "server": server, "id": serial}, serial)
 
 

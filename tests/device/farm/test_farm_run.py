@@ -1,9 +1,12 @@
 """`pockettorch farm run` over the host and three adb device DOUBLES (tests/fixtures/adb_device.py) attached to
 two REAL adb servers on loopback (adbutils' bundled adb, mDNS and USB off), the way a device lab shares phones
 between hosts. The doubles run the real cross-built arm64 runner under qemu-aarch64-static; only the phones
-are doubles. One double disappears in the middle of its first benchmark and comes back before `--resume`."""
+are doubles. One double disappears in the middle of its first benchmark and comes back before `--resume`;
+the report of the finished run has a latency plot per model x device and the phones' energy per inference
+(battery current x voltage that the doubles report)."""
 from __future__ import annotations
 
+import html.parser
 import shutil
 import threading
 import time
@@ -30,7 +33,7 @@ devices:
   - host
   - {platform: android, abi: arm64-v8a}
 configs:
-  - {threads: [1, 2], iters: 4, warmup: 1}
+  - {threads: [1, 2], iters: 4, warmup: 1, power: true}
 retry: {retries: 1, backoff_s: 0.2, max_backoff_s: 1}
 """
 
@@ -57,6 +60,25 @@ def _vanish_during_first_bench(double) -> threading.Thread:
     t = threading.Thread(target=watch, daemon=True)
     t.start()
     return t
+
+
+def _svgs(text: str) -> list[dict]:
+    """Each <svg> element's attributes, with the number of bars (<rect class="bar">) inside it."""
+    class Parser(html.parser.HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.svgs: list[dict] = []
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "svg":
+                self.svgs.append(dict(a, bars=0))
+            elif tag == "rect" and a.get("class") == "bar":
+                self.svgs[-1]["bars"] += 1
+
+    p = Parser()
+    p.feed(text)
+    return p.svgs
 
 
 def test_lost_device_is_marked_and_resume_finishes_without_repeating_jobs(tmp_path, capsys):
@@ -115,6 +137,13 @@ def test_lost_device_is_marked_and_resume_finishes_without_repeating_jobs(tmp_pa
             assert {k: after[k]["samples_ms"] for k in before} == before  # finished jobs were not re-run
             # no job ran twice: one benchmark per job on each phone, plus the one cut short on the flaky one
             assert [_bench_runs(p) for p in phones] == [2, 3, 2]
+
+            report = tmp_path / "report.html"
+            assert main(["farm", "report", "--db", str(db), "--html", str(report)]) == 0
+            svgs = _svgs(report.read_text())
+            assert sorted(a["data-device"] for a in svgs if a.get("class") == "latency-plot") == sorted(by_device)
+            energy = [a for a in svgs if a.get("class") == "energy-plot"]
+            assert len(energy) == 1 and energy[0]["bars"] >= 6  # 3 phones x 2 configs (+ the host where RAPL is readable)
         finally:
             for p in phones:
                 p.stop()

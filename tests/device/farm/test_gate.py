@@ -56,6 +56,12 @@ def test_growth_verification_failures_and_missing_jobs_fail():
     assert g.new_only == ["extra"]
 
 
+def test_jobs_stored_without_samples_are_gated_by_their_medians():
+    base = [{"key": "a", "status": "passed", "median_ms": 10.0}, {"key": "b", "status": "passed", "median_ms": 10.0}]
+    new = [{"key": "a", "status": "passed", "median_ms": 10.5}, {"key": "b", "status": "passed", "median_ms": 12.0}]
+    assert [(f.key, f.kind) for f in compare("base", base, "new", new, threshold=0.10).findings] == [("b", "latency")]
+
+
 def test_thresholds_parse_as_percent_or_fraction():
     assert parse_threshold("10%") == pytest.approx(0.1) and parse_threshold("0.25") == 0.25
     with pytest.raises(ValueError):
