@@ -12,6 +12,7 @@ import pytest
 
 import pockettorch
 import pockettorch.device
+from pockettorch.cli import main
 
 pytest_plugins = ["pytester"]
 EXAMPLE = pathlib.Path(pockettorch.device.__file__).parent / "examples" / "test_my_model.py"
@@ -176,6 +177,9 @@ def test_results_go_to_the_store(pytester, tmp_path):
         assert broken["status"] == "failed" and broken["model"] == "broken" and broken["error"]
     finally:
         store.close()
+    # the farm's report reads a session's results like a farm run's
+    assert main(["farm", "report", "--db", str(db), "--html", str(tmp_path / "r.html")]) == 0
+    assert "test_twice" in (tmp_path / "r.html").read_text()
 
 
 def test_xdist_workers_write_into_one_run(pytester, tmp_path):
