@@ -1,4 +1,4 @@
-"""Find the farm's devices (the host and every adb server's devices) and turn models x devices x configs
+"""Find the farm's devices (the host, every adb server's devices and the iPhones usbmuxd lists) and turn models x devices x configs
 into jobs with stable keys such as `mlp@emulator-5554#threads=1,iters=20,power=off`."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pockettorch.device.base import Device
 from pockettorch.device.farm.config import CONFIG_DEFAULTS, DeviceFilter, FarmConfig, ModelSpec
 
 HOST_SERVER = "local"  # the `server` of the host device
+IOS_SERVER = "usbmux"  # the `server` of iOS devices (this machine's usbmuxd)
 
 
 @dataclasses.dataclass
@@ -36,15 +37,15 @@ def _server_name(backend) -> str:
     return f"{backend.host}:{backend.port}"
 
 
-def discover(servers: list[str | None]) -> list[FarmDevice]:
-    """The host plus every device that answers on the given adb servers (None: the default server)."""
+def discover(servers: list[str | None], ios=None) -> list[FarmDevice]:
+    """The host, every device that answers on the given adb servers (None: the default server) and the
+    iPhones usbmuxd lists (`ios`: an IOSBackend, by default on this machine's usbmuxd)."""
     from pockettorch.device.host import HostBackend
 
     found = [FarmDevice(dict(d.info().as_dict(), server=HOST_SERVER)) for d in HostBackend().devices()]
-    try:
-        from pockettorch.device.android import AndroidBackend
-    except ImportError:
-        return found
+    from pockettorch.device.android import AndroidBackend
+    from pockettorch.device.ios import IOSBackend
+
     seen = set()
     for spec in servers or [None]:
         backend = AndroidBackend(spec)
@@ -55,6 +56,10 @@ def discover(servers: list[str | None]) -> list[FarmDevice]:
             if getattr(d, "adb_state", "device") != "device":
                 continue  # offline or unauthorized: nothing can run there
             found.append(FarmDevice(dict(d.info().as_dict(), server=_server_name(backend))))
+    for d in (ios or IOSBackend()).devices():
+        info = d.info()
+        if info.state == "device":  # unpaired or not answering: nothing can run there (as adb's unauthorized)
+            found.append(FarmDevice(dict(info.as_dict(), server=IOS_SERVER)))
     serials = [f.info["serial"] for f in found]
     for f in found:
         f.id = f.info["serial"] if serials.count(f.info["serial"]) == 1 else f"{f.info['server']}/{f.info['serial']}"
@@ -68,6 +73,10 @@ def find(server: str, serial: str) -> Device | None:
         from pockettorch.device.host import HostDevice
 
         return HostDevice()
+    if server == IOS_SERVER:
+        from pockettorch.device.ios import IOSBackend
+
+        return next((d for d in IOSBackend().devices() if d.serial == serial), None)
     from pockettorch.device.android import AndroidBackend
 
     for d in AndroidBackend(server).devices():
