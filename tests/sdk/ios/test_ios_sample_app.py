@@ -95,3 +95,21 @@ def test_bench_report_has_the_run_json_fields():
     assert sorted(snake) == sorted({*documented, "samples_ms"} - {"ops"})
     stats = _struct_fields((SAMPLE_APP / "Bench" / "LatencyStats.swift").read_bytes(), "LatencyStats")
     assert sorted(stats) == sorted(f for row in latency for f in row if f)
+
+
+def test_bench_app_takes_what_the_ios_device_backend_passes():
+    """device/ios.py launches the app with the bundle id and options below; project.yml and BenchArguments agree."""
+    import yaml
+
+    from pockettorch.device import ios
+
+    project = yaml.safe_load((SAMPLE_APP / "project.yml").read_text())
+    assert project["settings"]["base"]["BENCH_BUNDLE_ID"] == ios.BUNDLE_ID
+    bench = project["targets"]["PocketTorchBench"]
+    assert bench["settings"]["base"]["PRODUCT_BUNDLE_IDENTIFIER"] == "$(BENCH_BUNDLE_ID)"
+    assert bench["info"]["properties"]["UIFileSharingEnabled"] is True  # Documents over house_arrest
+    source = (SAMPLE_APP / "Bench" / "BenchArguments.swift").read_bytes()
+    literals = {n.text.decode().strip('"') for n in _walk(SWIFT.parse(source).root_node)
+                if n.type == "line_string_literal"}
+    passed = {"--model", "--output", *ios.RUNNER_TO_APP.values()}
+    assert passed <= literals, f"options the backend passes and the app does not know: {sorted(passed - literals)}"
