@@ -7,15 +7,20 @@ C_SOURCES := $(wildcard runtime/src/*.c runtime/src/*.h runtime/kernels/*.c runt
 OUT ?= out
 MODEL ?= mobilenet_v2
 
-.PHONY: install qemu demo test clean
+.PHONY: install qemu chromium demo test clean
 
-install: qemu $(STAMP)
+install: qemu chromium $(STAMP)
 
 # qemu-user-static runs the cross-built ARM runners in tests/runtime/test_cross.py (Debian/Ubuntu; sudo only
 # when not root and sudo exists; elsewhere install qemu-user yourself, the tests skip without it).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
 qemu:
 	command -v qemu-aarch64-static >/dev/null || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends qemu-user-static)
+
+# Headless chromium renders the farm's HTML report to a screenshot in tests/device/farm/test_report.py (the test
+# skips without it).
+chromium:
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 # torch is pinned to the CPU build that lies on this machine's disk; a looser pin would fetch a CUDA build.
 $(STAMP): pyproject.toml setup.py $(C_SOURCES)

@@ -37,7 +37,6 @@ typedef struct arg_job {
   int64_t dim, inner, blocks;
 } arg_job;
 
-static inline double arg_load_f(const void* p, int64_t k) { return ((const float*)p)[k]; }
 static inline int64_t arg_load_i(const void* p, int dt, int64_t k) {
   switch (dt) {
     case PKT_I64: return ((const int64_t*)p)[k];

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#ifdef __APPLE__
+#include <sys/sysctl.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -75,6 +78,7 @@ void pkt_unmap_file(void* base, size_t size) { munmap(base, size); }
  * are the CPUs at the highest frequency; with three (LITTLE, big, prime) the big and prime cores, as
  * ExecuTorch's "performant cores" count does. When the frequencies cannot be read (no cpufreq, as in most
  * VMs) every allowed CPU counts. A cgroup v2 CPU quota (containers) caps the result; it is >= 1. */
+#ifdef CPU_COUNT /* Linux: read cpufreq limits; Apple platforms have no affinity masks */
 static long read_long_file(const char* path) {
   int fd = open(path, O_RDONLY);
   if (fd < 0) return -1;
@@ -87,6 +91,7 @@ static long read_long_file(const char* path) {
   long v = strtol(buf, &end, 10);
   return end == buf ? -1 : v;
 }
+#endif
 
 static int cgroup_cpu_limit(void) {
   int fd = open("/sys/fs/cgroup/cpu.max", O_RDONLY);
@@ -131,6 +136,11 @@ int pkt_cpu_default_threads(void) {
     }
     if (ok && fast > 0 && fast < n) n = fast;
   }
+#elif defined(__APPLE__)
+  /* iOS/macOS: performance level 0 is the performance (big) cluster on Apple silicon */
+  int perf = 0;
+  size_t len = sizeof perf;
+  if (sysctlbyname("hw.perflevel0.logicalcpu", &perf, &len, NULL, 0) == 0 && perf > 0 && perf < n) n = perf;
 #endif
   int quota = cgroup_cpu_limit();
   if (quota > 0 && quota < n) n = quota;

@@ -159,13 +159,27 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Peak resident memory of this process. On Linux, getrusage's ru_maxrss keeps the high-water mark of
+ * the process that forked us (it survives exec), so a runner started from a 400 MB Python process would
+ * report 400 MB; VmHWM in /proc/self/status belongs to this program's own address space. */
 static long peak_rss_kb(void) {
+#if defined(__linux__)
+  FILE* f = fopen("/proc/self/status", "r");
+  if (f) {
+    char line[256];
+    long kb = -1;
+    while (kb < 0 && fgets(line, sizeof line, f))
+      if (sscanf(line, "VmHWM: %ld kB", &kb) != 1) kb = -1;
+    fclose(f);
+    if (kb >= 0) return kb;
+  }
+#endif
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
 #if defined(__APPLE__)
   return ru.ru_maxrss / 1024; /* bytes on Darwin */
 #else
-  return ru.ru_maxrss;        /* kilobytes on Linux and Android */
+  return ru.ru_maxrss; /* kilobytes elsewhere */
 #endif
 }
 

@@ -130,6 +130,15 @@ def test_json_schema(runner, mlp, tmp_path):
     assert report["peak_rss_kb"] > 0
 
 
+def test_peak_rss_is_the_runners_own(runner, mlp):
+    """Started from a process whose resident memory peaked at 400+ MB, the runner reports its own few MB."""
+    path, _, _ = mlp
+    ballast = np.ones(110 * 2**20, dtype=np.float32)  # 440 MB, touched, alive while the runner runs
+    report = run_json(runner, path, "--iters", "2", "--warmup", "0")
+    assert 0 < report["peak_rss_kb"] < 64 * 1024, report["peak_rss_kb"]
+    del ballast
+
+
 def test_profile(runner, mlp):
     path, _, _ = mlp
     report = run_json(runner, path, "--iters", "5", "--warmup", "0", "--profile")

@@ -1,0 +1,28 @@
+"""`pockettorch sdk ios MODEL.ptm --out DIR [--module-name NAME] [--all-kernels]`."""
+from __future__ import annotations
+
+import click
+
+
+@click.command("ios")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Folder for the Swift package (new, empty, or generated before).")
+@click.option("--module-name", default=None,
+              help="Swift module, package and product name (default: PocketTorch<ModelName>).")
+@click.option("--all-kernels", is_flag=True,
+              help="Carry every runtime kernel, not only the model's, so the package's Model runs any .ptm "
+                   "(for benchmark apps).")
+def command(model, out, module_name, all_kernels):
+    """Generate a Swift package (iOS 15+, macOS 12+) that runs MODEL through a typed Swift API."""
+    from pockettorch import errors
+    from pockettorch.sdk_templates import model_info
+    from pockettorch.sdk_templates.ios import generator, swift_api
+
+    info = model_info.read_model(model)
+    try:
+        api = swift_api.build(info, module_name)
+    except errors.InvalidArgumentError as exc:
+        raise click.BadParameter(exc.detail, param_hint="--module-name") from None
+    written = generator.write(info, out, api.module, all_kernels)
+    click.echo(f"Swift package {api.module} ({api.class_name}) for {info.name}: {len(written)} files in {out}")

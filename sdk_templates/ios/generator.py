@@ -1,0 +1,88 @@
+"""Render the Swift package for one model: which files exist, and from which template each comes.
+
+Layout (SwiftPM conventions):
+    Package.swift, README.md, pockettorch-sdk.json
+    Sources/<C module>/include/{module.modulemap, pockettorch/*.h}, src/, kernels/   (selected runtime sources)
+    Sources/<Module>/*.swift, Resources/model.ptm                                     (typed API + the model)
+    Tests/<Module>Tests/<Module>Tests.swift, Reference/*.bin                         (XCTest on the reference run)
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from pockettorch import __version__, errors
+from pockettorch.runtime import op_table
+from pockettorch.sdk_templates import model_info, render, sources
+from pockettorch.sdk_templates.ios import reference, swift_api
+
+TARGET = "ios"
+MODEL_RESOURCE = "model.ptm"
+# Header search paths of the C target, relative to it; the runtime's kernels include "kernel.h" from src/
+# and src/ includes kernel helpers, as in runtime/CMakeLists.txt. Package.swift and the tests both use this.
+C_HEADER_SEARCH_PATHS = ("src", "kernels")
+# Float outputs may differ across CPUs (NEON vs AVX summation order): |got - want| <= atol + rtol * max|want|.
+FLOAT_TOLERANCE = {"atol": 1e-5, "rtol": 1e-4}
+SWIFT_SOURCES = ("PocketTorchError.swift", "Tensor.swift", "Model.swift", "TypedModel.swift",
+                 "Classification.swift", "ImageInput.swift")
+
+
+def _swift_files(env, ctx: dict, api: swift_api.SwiftApi) -> dict[str, str]:
+    out = {}
+    for template in SWIFT_SOURCES:
+        if template == "ImageInput.swift" and api.image_input is None:
+            continue
+        name = f"{api.class_name}.swift" if template == "TypedModel.swift" else template
+        out[f"Sources/{api.module}/{name}"] = env.get_template(f"Sources/{template}.j2").render(ctx)
+    return out
+
+
+def files_for(info: model_info.ModelInfo, module_name: str | None = None,
+              all_kernels: bool = False) -> dict[str, str | bytes]:
+    """Every file of the package (relative path -> content); deterministic for the same model and options.
+
+    With `all_kernels` the C target carries every kernel, so the untyped `Model` runs any .ptm (benchmark apps).
+    """
+    api = swift_api.build(info, module_name)
+    kernels = sorted({op.kernel for op in op_table.OPS}) if all_kernels else info.kernels
+    runtime = sources.select(kernels, () if all_kernels else info.ops)
+    ref_inputs, ref_outputs = reference.compute(info)
+    env = render.environment(TARGET)
+    env.filters["swift_string"] = swift_api.string_literal
+    env.filters["doc"] = swift_api.doc_text
+    env.filters["declared"] = swift_api.declared
+    env.filters["error_case"] = swift_api.error_case
+    ctx = {
+        "api": api, "info": info, "version": __version__, "model_file": os.path.basename(info.path),
+        "model_resource": MODEL_RESOURCE, "kernels": runtime.kernels, "all_kernels": all_kernels,
+        "catalogue": [e for e in errors.CATALOGUE if e.code], "dtypes": list(swift_api.DTYPES.items()),
+        "header_search_paths": C_HEADER_SEARCH_PATHS, "tolerance": FLOAT_TOLERANCE,
+    }
+    c_root = f"Sources/{api.c_module}"
+    files: dict[str, str | bytes] = {f"{c_root}/{rel}": data for rel, data in runtime.files.items()}
+    files[f"{c_root}/include/module.modulemap"] = env.get_template("module.modulemap.j2").render(ctx)
+    files.update(_swift_files(env, ctx, api))
+    files[f"Sources/{api.module}/Resources/{MODEL_RESOURCE}"] = info.data
+    tests = f"Tests/{api.module}Tests"
+    files[f"{tests}/{api.module}Tests.swift"] = env.get_template("Tests/Tests.swift.j2").render(ctx)
+    for kind, arrays in (("input", ref_inputs), ("output", ref_outputs)):
+        for i, array in enumerate(arrays):
+            files[f"{tests}/Reference/{kind}_{i}.bin"] = reference.raw(array)
+    files["Package.swift"] = env.get_template("Package.swift.j2").render(ctx)
+    files["README.md"] = env.get_template("README.md.j2").render(ctx)
+    manifest = {"generator": f"pockettorch {__version__} sdk ios", "model": info.name, "model_sha256": info.sha256,
+                "module": api.module, "class": api.class_name, "runtime": sources.manifest(runtime)}
+    files["pockettorch-sdk.json"] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    return files
+
+
+def write(info: model_info.ModelInfo, out: str | os.PathLike, module_name: str | None = None,
+          all_kernels: bool = False) -> list[str]:
+    """Write the package for a read model under `out`; returns the relative paths written."""
+    return render.write_tree(out, files_for(info, module_name, all_kernels))
+
+
+def generate(model: str | os.PathLike, out: str | os.PathLike, module_name: str | None = None,
+             all_kernels: bool = False) -> list[str]:
+    """Read `model` (a .ptm path) and write its package under `out`."""
+    return write(model_info.read_model(model), out, module_name, all_kernels)
