@@ -12,7 +12,7 @@ def sdk():
     """Generate a typed SDK (Android, iOS, C) that carries the runtime sources for one model."""
 
 
-for _command in (ios.command, c_sdk.command):  # each target adds its command here: (android.command, ios.command, c_sdk.command)
+for _command in (ios.command, c_sdk.command):  # each target adds its command here (android.command next)
     sdk.add_command(_command)
 
 COMMANDS = [sdk]
