@@ -1,8 +1,8 @@
 """Models for the C SDK tests and helpers that build and run a generated SDK (fixtures: conftest.py).
 
 The models together cover what the generated API has to type: several float inputs, an int64 input (an
-embedding), a dict output with a bool tensor, and a small conv net (the conv/GEMM helper groups). Each test
-file builds each SDK once (module-scoped fixtures); outputs are compared with the Python runtime.
+embedding), a dict output with a bool tensor, and a small conv net (the conv/GEMM helper groups). Outputs
+are compared with the Python runtime's.
 """
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ def _needs(tool: str) -> None:
 def built(models, tmp_path_factory):
     """{(model, profile): (sdk, example binary)}; host SDKs with CMake, embedded ones with make."""
     _needs("cc")
+    _needs("make")
     out = {}
     for name in MODELS:
         host = tmp_path_factory.mktemp(f"{name}_host")
@@ -47,12 +48,16 @@ def built(models, tmp_path_factory):
     return out
 
 
+def _get(built, name: str, profile: str):
+    if (name, profile) not in built:
+        pytest.skip("cmake is not installed")
+    return built[name, profile]
+
+
 @pytest.mark.parametrize("profile", ["host", "embed"])
 @pytest.mark.parametrize("name", MODELS)
 def test_example_matches_python_runtime(built, models, name, profile, tmp_path):
-    if (name, profile) not in built:
-        pytest.skip("cmake is not installed")
-    sdk, example = built[name, profile]
+    sdk, example = _get(built, name, profile)
     run([example, *example_args(sdk, models[name], tmp_path)], timeout=RUN_TIMEOUT)
     check_outputs(tmp_path, models[name], f"{name} ({profile})")
 
@@ -60,7 +65,7 @@ def test_example_matches_python_runtime(built, models, name, profile, tmp_path):
 def test_embedded_memory_is_what_the_header_says(built, models, tmp_path):
     """The workspace the runtime used is the generated macro (it was measured, not guessed), and one byte
     less memory than *_MEMORY_BYTES is refused with the catalogue's ARENA_TOO_SMALL."""
-    sdk, example = built["conv_net", "embed"]
+    sdk, example = _get(built, "conv_net", "embed")
     proc = run([example, *example_args(sdk, models["conv_net"], tmp_path)], timeout=RUN_TIMEOUT)
     assert f"workspace: {sdk.workspace_bytes} of {sdk.workspace_bytes} bytes used" in proc.stderr
     header = (example.parent / f"{sdk.prefix}.h").read_text()
@@ -74,7 +79,7 @@ def test_embedded_memory_is_what_the_header_says(built, models, tmp_path):
 
 def test_host_sdk_refuses_another_model(built, models, tmp_path):
     """A .ptm whose inputs differ from the generated header is refused at init (PKT_BAD_IO), not run."""
-    sdk, example = built["two_inputs", "host"] if ("two_inputs", "host") in built else pytest.skip("no cmake")
+    sdk, example = _get(built, "two_inputs", "host")
     other = models["conv_net"].path
     proc = subprocess.run([example, other, tmp_path], capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode == 2, proc.stderr
@@ -82,7 +87,7 @@ def test_host_sdk_refuses_another_model(built, models, tmp_path):
 
 
 def test_host_sdk_reports_missing_file(built, tmp_path):
-    sdk, example = built["two_inputs", "host"] if ("two_inputs", "host") in built else pytest.skip("no cmake")
+    sdk, example = _get(built, "two_inputs", "host")
     proc = subprocess.run([example, tmp_path / "missing.ptm", tmp_path], capture_output=True, text=True,
                           timeout=RUN_TIMEOUT)
     assert proc.returncode == 2 and "PKT_IO" in proc.stderr and "missing.ptm" in proc.stderr
