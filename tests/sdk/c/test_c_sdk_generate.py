@@ -58,7 +58,7 @@ def test_header_is_typed_for_the_model(models, tmp_path):
 def test_host_header_loads_from_file_or_buffer(models, tmp_path):
     generate_sdk(models["two_inputs"], tmp_path / "sdk", embed=False)
     header = (tmp_path / "sdk" / "two_inputs_sdk.h").read_text()
-    assert "pkt_status two_inputs_sdk_init_file(two_inputs_sdk* model, const char* path, int num_threads);" in header
+    assert "pkt_status two_inputs_sdk_init(two_inputs_sdk* model, const char* path, int num_threads);" in header
     assert "two_inputs_sdk_init_buffer(" in header and "_model_data" not in header
     assert not (tmp_path / "sdk" / "two_inputs_sdk_model.c").exists()
 
