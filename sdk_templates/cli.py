@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import click
 
+from pockettorch.sdk_templates.android.command import command as android_command
+
 
 @click.group("sdk")
 def sdk():
     """Generate a typed SDK (Android, iOS, C) that carries the runtime sources for one model."""
 
 
-for _command in ():  # each target adds its command here: (android.command, ios.command, c_sdk.command)
+for _command in (android_command,):  # each target adds its command here: (android.command, ios.command, c_sdk.command)
     sdk.add_command(_command)
 
 COMMANDS = [sdk]
