@@ -46,6 +46,7 @@ class AndroidSdk:
     class_name: str
     package: str
     kernels: tuple[str, ...]
+    library: str  # the native library, lib<library>.so
     files: dict[str, str | bytes]
     android_only: tuple[str, ...]  # Kotlin files that need the Android SDK (android.*)
 
@@ -138,4 +139,4 @@ def generate(model_path, package: str, class_name: str | None = None) -> Android
         android_only.append(f"{kotlin_root}/{cls}Bitmaps.kt")
     if ctx["labels"] is not None:
         files[f"{kotlin_root}/{cls}Labels.kt"] = env.get_template("kotlin/TypedModelLabels.kt.j2").render(ctx)
-    return AndroidSdk(cls, package, info.kernels, files, tuple(sorted(android_only)))
+    return AndroidSdk(cls, package, info.kernels, lib, files, tuple(sorted(android_only)))
