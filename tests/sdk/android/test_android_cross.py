@@ -1,0 +1,92 @@
+"""The SDK's native sources for ARM: the selected runtime sources of each test model, with the runner's main,
+cross-compile for aarch64-linux-musl with ziglang and run the model under qemu-aarch64-static with the same
+outputs as `pockettorch.load`; the JNI glue compiles warning-free for every ABI in the module's abiFilters.
+Tier 2 (DESIGN.md): skips with the reason when ziglang or qemu-user is missing."""
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+
+import pockettorch
+from pockettorch.runtime import build, cross
+from pockettorch.sdk_templates.android import generator
+from conftest import REPO, c_sources, java_home
+
+pytestmark = pytest.mark.slow
+
+TOOLS = build.RUNTIME_DIR / "tools"
+ZIG_CACHE_ROOT = REPO / "build"  # zig keeps its compiled musl per target under build/zig, like the runtime tests
+
+
+def zig_cc(abi: str, *args) -> subprocess.CompletedProcess:
+    a = cross.abi(abi)
+    cmd = [*cross.zig_command(), "cc", "-target", a.target, *a.flags, "-mcpu=baseline", "-std=c11",
+           *generator.C_FLAGS, *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=cross.zig_env(ZIG_CACHE_ROOT))
+
+
+def include_flags(sdk) -> list[str]:
+    runtime = sdk.out / "src" / "main" / "cpp" / "runtime"
+    return [arg for d in ("include", "src", "kernels") for arg in ("-I", str(runtime / d))]
+
+
+@pytest.fixture(scope="module")
+def arm64_runners(sdks, sdk_root):
+    """{model key: static aarch64 pkt_runner built from that SDK's sources only}."""
+    if not cross.have_ziglang():
+        pytest.skip(f"ziglang is not installed (pip install '{cross.ZIGLANG_PIN}')")
+    if cross.launcher("arm64-v8a") is None:
+        pytest.skip("qemu-aarch64-static is not installed (apt-get install qemu-user-static)")
+
+    def build_one(sdk):
+        cpp = sdk.out / "src" / "main" / "cpp"
+        runtime_c = [cpp / s for s in c_sources(sdk) if s.startswith("runtime/")]
+        out = sdk_root / f"pkt_runner-arm64-{sdk.case.key}"
+        proc = zig_cc("arm64-v8a", *include_flags(sdk), "-I", TOOLS, TOOLS / "pkt_runner.c", TOOLS / "npy.c",
+                      TOOLS / "json.c", TOOLS / "stats.c", *runtime_c, "-static", "-s", "-o", out, "-lm", "-lpthread")
+        return out, proc
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(sdks, pool.map(build_one, sdks.values())))
+
+
+@pytest.mark.parametrize("key", ["classifier", "multi", "embed", "heads"])
+def test_selective_runtime_runs_on_arm64(key, sdks, arm64_runners, tmp_path):
+    runner, proc = arm64_runners[key]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "warning:" not in proc.stderr, proc.stderr[-3000:]
+    sdk = sdks[key]
+    inputs = [t.numpy() for t in sdk.case.inputs]
+    for i, x in enumerate(inputs):
+        np.save(tmp_path / f"in_{i}.npy", x)
+    run = subprocess.run([*cross.launcher("arm64-v8a"), str(runner), str(sdk.ptm), "--iters", "1", "--warmup", "0",
+                          "--input", *[str(tmp_path / f"in_{i}.npy") for i in range(len(inputs))],
+                          "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["isa"] == "neon"
+    expected = pockettorch.load(sdk.ptm).run_numpy(inputs)
+    for i, want in enumerate(expected):
+        got = np.load(tmp_path / f"output_{i}.npy")
+        assert got.shape == want.shape
+        assert np.max(np.abs(got - want)) <= 1e-5, f"output {i} differs on arm64"
+
+
+@pytest.mark.parametrize("abi", generator.ABIS)
+def test_jni_glue_compiles_for_every_abi(abi, sdks, tmp_path):
+    if not cross.have_ziglang():
+        pytest.skip(f"ziglang is not installed (pip install '{cross.ZIGLANG_PIN}')")
+    jdk = java_home()
+    if jdk is None:
+        pytest.skip("needs the JDK's jni.h")
+    sdk = sdks["classifier"]
+    glue = sdk.out / "src" / "main" / "cpp" / "pockettorch_jni.c"
+    # jni_md.h for Linux fits every Linux-like ABI (jint is int, jlong is 64-bit); Android's NDK has its own copy.
+    proc = zig_cc(abi, "-fPIC", "-I", jdk / "include", "-I", jdk / "include" / "linux", *include_flags(sdk),
+                  "-c", glue, "-o", tmp_path / "glue.o")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr == "", proc.stderr[-3000:]
