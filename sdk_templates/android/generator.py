@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 
 from pockettorch import errors
+from pockettorch.runtime import op_table
 from pockettorch.sdk_templates import model_info, names, render, sources
 
 MIN_SDK = 24
@@ -80,15 +81,19 @@ def _class_name(info: model_info.ModelInfo, class_name: str | None) -> str:
     return names.pascal(info.name, "kotlin", "Model")
 
 
-def generate(model_path, package: str, class_name: str | None = None) -> AndroidSdk:
-    """Everything the module holds, as {relative path: content}; raises the catalogue's errors on bad input."""
+def generate(model_path, package: str, class_name: str | None = None, all_kernels: bool = False) -> AndroidSdk:
+    """Everything the module holds, as {relative path: content}; raises the catalogue's errors on bad input.
+
+    all_kernels: compile every kernel in, not only the model's (for apps that load other programs at run time,
+    such as a benchmark app); the default selective build holds only what this model needs."""
     names.check_package(package)
     info = model_info.read_model(model_path)
     cls = _class_name(info, class_name)
     if cls in {"Model", "Tensor", "Prediction"}:
         raise errors.InvalidArgumentError(
             f"class name {cls!r} clashes with the SDK's generic types; pass --class-name, e.g. {cls}Model")
-    runtime = sources.select(info.kernels, info.ops)
+    kernels = tuple(sorted({op.kernel for op in op_table.OPS})) if all_kernels else info.kernels
+    runtime = sources.select(kernels, () if all_kernels else info.ops)
     lib = "pockettorch_" + names.snake(cls, "model")
     asset = names.snake(info.name, "model") + ".ptm"
     image = None
@@ -109,7 +114,7 @@ def generate(model_path, package: str, class_name: str | None = None) -> Android
         "min_sdk": MIN_SDK, "compile_sdk": COMPILE_SDK, "jvm_target": JVM_TARGET, "abis": list(ABIS),
         "coroutines": COROUTINES, "c_flags": list(C_FLAGS),
         "c_sources": ["pockettorch_jni.c"] + [f"runtime/{p}" for p in runtime.c_files],
-        "kernels": list(info.kernels), "ops": list(info.ops),
+        "kernels": list(kernels),
     }
     env = render.environment("android")
     env.filters["kotlin_string"] = kotlin_string
@@ -139,4 +144,4 @@ def generate(model_path, package: str, class_name: str | None = None) -> Android
         android_only.append(f"{kotlin_root}/{cls}Bitmaps.kt")
     if ctx["labels"] is not None:
         files[f"{kotlin_root}/{cls}Labels.kt"] = env.get_template("kotlin/TypedModelLabels.kt.j2").render(ctx)
-    return AndroidSdk(cls, package, info.kernels, lib, files, tuple(sorted(android_only)))
+    return AndroidSdk(cls, package, kernels, lib, files, tuple(sorted(android_only)))

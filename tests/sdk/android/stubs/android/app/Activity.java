@@ -22,6 +22,8 @@ public class Activity extends Context {
 
     public Intent getIntent() { throw new RuntimeException("Stub!"); }
 
+    public final void runOnUiThread(Runnable action) { throw new RuntimeException("Stub!"); }
+
     public void finish() { throw new RuntimeException("Stub!"); }
 
     @Override

@@ -3,5 +3,5 @@ package android.util;
 public final class Log {
     public static int i(String tag, String msg) { throw new RuntimeException("Stub!"); }
 
-    public static int e(String tag, String msg, Throwable tr) { throw new RuntimeException("Stub!"); }
+    public static int e(String tag, String msg) { throw new RuntimeException("Stub!"); }
 }
