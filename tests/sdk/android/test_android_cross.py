@@ -15,7 +15,7 @@ import pytest
 import pockettorch
 from pockettorch.runtime import build, cross
 from pockettorch.sdk_templates.android import generator
-from conftest import REPO, c_sources, java_home
+from android_support import REPO, c_sources, cached_build, java_home
 
 pytestmark = pytest.mark.slow
 
@@ -31,35 +31,41 @@ def zig_cc(abi: str, *args) -> subprocess.CompletedProcess:
 
 
 def include_flags(sdk) -> list[str]:
-    runtime = sdk.out / "src" / "main" / "cpp" / "runtime"
-    return [arg for d in ("include", "src", "kernels") for arg in ("-I", str(runtime / d))]
+    return [arg for d in ("include", "src", "kernels") for arg in ("-I", str(sdk.cpp / "runtime" / d))]
+
+
+def arm64_runner(sdk) -> pathlib.Path:
+    """Folder with a static aarch64 pkt_runner built from this SDK's runtime sources only (and zig.log)."""
+    runtime_c = [sdk.cpp / s for s in c_sources(sdk) if s.startswith("runtime/")]
+    tools = [TOOLS / f for f in ("pkt_runner.c", "npy.c", "json.c", "stats.c")]
+
+    def make(out: pathlib.Path) -> None:
+        proc = zig_cc("arm64-v8a", *include_flags(sdk), "-I", TOOLS, *tools, *runtime_c, "-static", "-s",
+                      "-o", out / "pkt_runner", "-lm", "-lpthread")
+        if proc.returncode != 0:
+            pytest.fail(f"zig cc for arm64 failed:\n{proc.stderr[-3000:]}")
+        (out / "zig.log").write_text(proc.stderr)
+
+    inputs = [p for p in sdk.cpp.joinpath("runtime").rglob("*") if p.is_file()] + sorted(TOOLS.glob("*.[ch]"))
+    return cached_build("arm64-runner", inputs, repr((generator.C_FLAGS, cross.zig_version())), make)
 
 
 @pytest.fixture(scope="module")
-def arm64_runners(sdks, sdk_root):
-    """{model key: static aarch64 pkt_runner built from that SDK's sources only}."""
+def arm64_runners(sdks):
+    """{model key: folder of the aarch64 runner built from that SDK's sources}."""
     if not cross.have_ziglang():
         pytest.skip(f"ziglang is not installed (pip install '{cross.ZIGLANG_PIN}')")
     if cross.launcher("arm64-v8a") is None:
         pytest.skip("qemu-aarch64-static is not installed (apt-get install qemu-user-static)")
-
-    def build_one(sdk):
-        cpp = sdk.out / "src" / "main" / "cpp"
-        runtime_c = [cpp / s for s in c_sources(sdk) if s.startswith("runtime/")]
-        out = sdk_root / f"pkt_runner-arm64-{sdk.case.key}"
-        proc = zig_cc("arm64-v8a", *include_flags(sdk), "-I", TOOLS, TOOLS / "pkt_runner.c", TOOLS / "npy.c",
-                      TOOLS / "json.c", TOOLS / "stats.c", *runtime_c, "-static", "-s", "-o", out, "-lm", "-lpthread")
-        return out, proc
-
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(sdks, pool.map(build_one, sdks.values())))
+        return dict(zip(sdks, pool.map(arm64_runner, sdks.values())))
 
 
 @pytest.mark.parametrize("key", ["classifier", "multi", "embed", "heads"])
 def test_selective_runtime_runs_on_arm64(key, sdks, arm64_runners, tmp_path):
-    runner, proc = arm64_runners[key]
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "warning:" not in proc.stderr, proc.stderr[-3000:]
+    runner = arm64_runners[key] / "pkt_runner"
+    log = (arm64_runners[key] / "zig.log").read_text()
+    assert "warning:" not in log, log[-3000:]
     sdk = sdks[key]
     inputs = [t.numpy() for t in sdk.case.inputs]
     for i, x in enumerate(inputs):
@@ -84,7 +90,7 @@ def test_jni_glue_compiles_for_every_abi(abi, sdks, tmp_path):
     if jdk is None:
         pytest.skip("needs the JDK's jni.h")
     sdk = sdks["classifier"]
-    glue = sdk.out / "src" / "main" / "cpp" / "pockettorch_jni.c"
+    glue = sdk.cpp / "pockettorch_jni.c"
     # jni_md.h for Linux fits every Linux-like ABI (jint is int, jlong is 64-bit); Android's NDK has its own copy.
     proc = zig_cc(abi, "-fPIC", "-I", jdk / "include", "-I", jdk / "include" / "linux", *include_flags(sdk),
                   "-c", glue, "-o", tmp_path / "glue.o")

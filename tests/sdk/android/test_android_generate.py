@@ -14,6 +14,7 @@ from pockettorch.cli import cli
 from pockettorch.runtime.module import load
 from pockettorch.sdk_templates import model_info, names
 from pockettorch.sdk_templates.android import generator
+from android_support import c_sources
 from gradle_kts import imports, settings
 
 
@@ -43,7 +44,7 @@ def test_gradle_module_settings(sdks):
     manifest = ET.parse(sdk.out / "src" / "main" / "AndroidManifest.xml").getroot()
     assert manifest.tag == "manifest"
     readme = (sdk.out / "README.md").read_text()
-    assert f'include(":{sdk.library.replace("_", "-")}")' in readme and "TinyClassifier(context)" in readme
+    assert f'include(":{sdk.sdk.library.replace("_", "-")}")' in readme and "TinyClassifier(context)" in readme
 
 
 def test_module_carries_the_model_and_only_its_kernels(sdks):
@@ -60,7 +61,6 @@ def test_module_carries_the_model_and_only_its_kernels(sdks):
         for k in manifest["runtime_sources"]["kernels"]:
             assert k["source_bytes"] == sum((cpp / "runtime" / f).stat().st_size for f in k["files"])
         # CMakeLists.txt builds exactly the C files the module holds
-        from conftest import c_sources
         assert sorted(c_sources(sdk)) == sorted(str(p.relative_to(cpp)) for p in cpp.rglob("*.c"))
 
 

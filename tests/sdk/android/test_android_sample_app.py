@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from pockettorch.sdk_templates.android import generator
-from conftest import HERE, KOTLIN_LIB, REPO, RUNTIME_JARS, GeneratedSdk, build_jni_library, kotlinc, run_java
+from android_support import HERE, REPO, RUNTIME_JARS, GeneratedSdk, jni_library, kotlinc, run_java
 
 pytestmark = pytest.mark.slow
 
@@ -31,17 +31,14 @@ def sample_build(android_stubs, sdk_root):
     assert proc.returncode == 0, proc.stderr[-3000:]
     sdk = generator.generate(build_dir / "mobilenet_v2.ptm", "org.pockettorch.sample.classifier", "ImageClassifier",
                              all_kernels=True)
-    generated = GeneratedSdk(case=None, ptm=build_dir / "mobilenet_v2.ptm", out=sdk_dir, sdk=sdk)
+    generated = GeneratedSdk(build_dir / "mobilenet_v2.ptm", sdk_dir, sdk)
     sources = [*generated.kotlin_files, *sorted((APP / "app" / "src" / "main" / "kotlin").rglob("*.kt")),
                *sorted((HERE / "kotlin_sample").glob("*.kt"))]
-    lib_dir = sdk_root / "sample-jni"
-    lib_dir.mkdir()
-    classes = sdk_root / "sample-classes"
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        native = pool.submit(build_jni_library, generated, lib_dir)
-        kotlinc(sources, classes, [android_stubs, *(KOTLIN_LIB / j for j in RUNTIME_JARS)], explicit_api=False)
-        result = native.result()
-    assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        native = pool.submit(jni_library, generated)
+        classes = kotlinc(sources, [android_stubs, *RUNTIME_JARS], explicit_api=False)
+        lib_dir = native.result()
+    assert (lib_dir / "gcc.log").read_text() == ""
     return classes, lib_dir
 
 
@@ -59,7 +56,7 @@ def test_benchmark_writes_run_json(sample_build, sdks, tmp_path):
     (tmp_path / "samples.txt").write_text("".join(f"{s}\n" for s in samples))
     output = tmp_path / "device" / "result.json"
     model = sdks["embed"].ptm  # int64 inputs: exercises the runner-like random ids in [0, 10)
-    proc = run_java(classes, lib_dir, "org.pockettorch.sample.bench.SampleBenchHostKt",
+    proc = run_java(classes, [lib_dir], "org.pockettorch.sample.bench.SampleBenchHostKt",
                     tmp_path / "samples.txt", tmp_path / "stats.txt", model, output)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "sample bench host test passed" in proc.stdout
