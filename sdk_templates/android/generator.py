@@ -34,12 +34,16 @@ KOTLIN_TYPES = {  # torch dtype -> (Tensor subclass, Kotlin array type)
     "bool": ("Bool", "BooleanArray"), "uint8": ("UInt8", "ByteArray"), "int8": ("Int8", "ByteArray"),
     "float16": ("Float16", "ShortArray"),
 }
-# Names the generated members already use: a model tensor with one of these names gets a suffix.
-RESERVED_PARAMETERS = {"dispatcher", "model", "bitmap", "k"}
-RESERVED_PROPERTIES = {"toString", "hashCode", "equals", "component1", "copy", "tensors"}
+# Names the generated code already uses beside the tensors' (run's locals and extra parameter, Output's methods):
+# a tensor with one of these names gets a "_" suffix, so nothing is shadowed.
+RESERVED_PARAMETERS = {"dispatcher", "model", "out"}
+RESERVED_PROPERTIES = {"toString", "hashCode", "equals"}
 GENERIC_KOTLIN = ("DType.kt", "Tensor.kt", "TensorSpec.kt", "ErrorCode.kt", "PocketTorchException.kt",
                   "NativeBridge.kt", "Model.kt", "Prediction.kt", "ImagePreprocessing.kt", "MetadataName.kt")
 GENERIC_ANDROID_KOTLIN = ("Assets.kt",)
+# The typed class's file imports these (the generic layer's types and a few platform ones): it cannot share a name.
+TAKEN_CLASS_NAMES = {n[:-3] for n in GENERIC_KOTLIN} | {"File", "ByteBuffer", "CoroutineDispatcher", "Dispatchers",
+                                                       "Context", "Bitmap", "Build"}
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,17 @@ def _tensors(specs, reserved: set[str]) -> list[dict]:
 
 
 def _class_name(info: model_info.ModelInfo, class_name: str | None) -> str:
+    """--class-name, checked; or one derived from the model's name, renamed away from the SDK's own types."""
     if class_name is not None:
-        return names.check_type_name(class_name, "kotlin")
-    return names.pascal(info.name, "kotlin", "Model")
+        names.check_type_name(class_name, "kotlin")
+        if class_name in TAKEN_CLASS_NAMES:
+            raise errors.InvalidArgumentError(
+                f"class name {class_name!r} clashes with the SDK's own types; pick another, e.g. {class_name}Model")
+        return class_name
+    derived = names.pascal(info.name, "kotlin", "Model")
+    if derived in TAKEN_CLASS_NAMES:
+        derived = "TypedModel" if derived == "Model" else derived + "Model"
+    return derived
 
 
 def generate(model_path, package: str, class_name: str | None = None, all_kernels: bool = False) -> AndroidSdk:
@@ -89,9 +101,6 @@ def generate(model_path, package: str, class_name: str | None = None, all_kernel
     names.check_package(package)
     info = model_info.read_model(model_path)
     cls = _class_name(info, class_name)
-    if cls in {"Model", "Tensor", "Prediction"}:
-        raise errors.InvalidArgumentError(
-            f"class name {cls!r} clashes with the SDK's generic types; pass --class-name, e.g. {cls}Model")
     kernels = tuple(sorted({op.kernel for op in op_table.OPS})) if all_kernels else info.kernels
     runtime = sources.select(kernels, () if all_kernels else info.ops)
     lib = "pockettorch_" + names.snake(cls, "model")
@@ -101,15 +110,12 @@ def generate(model_path, package: str, class_name: str | None = None, all_kernel
         image = {"input": info.image.input_index, "layout": info.image.layout, "height": info.image.height,
                  "width": info.image.width, "channels": info.image.channels, "mean": list(info.image.mean),
                  "std": list(info.image.std)}
-    labels_for = None
-    if info.labels is not None and info.outputs[0].dtype == "float32":
-        labels_for = 0
     ctx = {
         "package": package, "runtime_package": f"{package}.{RUNTIME_SUBPACKAGE}",
         "jni_runtime_path": f"{package}.{RUNTIME_SUBPACKAGE}".replace(".", "/"),
         "class_name": cls, "library": lib, "asset": asset, "model_name": info.name, "sha256": info.sha256,
         "inputs": _tensors(info.inputs, RESERVED_PARAMETERS), "outputs": _tensors(info.outputs, RESERVED_PROPERTIES),
-        "image": image, "labels": list(info.labels) if labels_for is not None else None,
+        "image": image, "labels": list(info.labels) if info.labels and info.outputs[0].dtype == "float32" else None,
         "catalogue": [e for e in errors.CATALOGUE if e.code != 0],
         "min_sdk": MIN_SDK, "compile_sdk": COMPILE_SDK, "jvm_target": JVM_TARGET, "abis": list(ABIS),
         "coroutines": COROUTINES, "c_flags": list(C_FLAGS),

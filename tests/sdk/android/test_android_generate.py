@@ -9,10 +9,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from pockettorch import errors
+import pockettorch
 from pockettorch.cli import cli
-from pockettorch.runtime.module import load
-from pockettorch.sdk_templates import model_info, names
+from pockettorch.sdk_templates import model_info
 from pockettorch.sdk_templates.android import generator
 from android_support import c_sources
 from gradle_kts import imports, settings
@@ -22,7 +21,7 @@ def tree(root: pathlib.Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def generate_cli(*args) -> "click.testing.Result":
+def generate_cli(*args):
     return CliRunner().invoke(cli, ["sdk", "android", *map(str, args)], catch_exceptions=False)
 
 
@@ -73,10 +72,19 @@ def test_android_code_stays_in_its_own_files(sdks):
 
 
 def test_names_from_the_model_are_sanitised():
-    specs = [model_info.TensorInfo(n, "float32", (1,)) for n in ("input.0", "class", "1st", "dispatcher", "input_0")]
+    specs = [model_info.TensorInfo(n, "float32", (1,)) for n in ("input.0", "class", "1st", "dispatcher", "input_0", "out")]
     idents = [t["ident"] for t in generator._tensors(specs, generator.RESERVED_PARAMETERS)]
-    assert idents == ["input0", "class_", "t1st", "dispatcher_", "input0_2"]
+    assert idents == ["input0", "class_", "t1st", "dispatcher_", "input0_2", "out_"]
     assert generator.kotlin_string('say "hi" to $user\\n\n') == '"say \\"hi\\" to \\$user\\\\n\\n"'
+
+
+@pytest.mark.parametrize("model_name,class_name", [("model", "TypedModel"), ("tensor", "TensorModel"),
+                                                   ("2d-net", "M2dNet")])
+def test_class_names_derived_from_the_model_avoid_the_sdk_types(sdks, tmp_path, model_name, class_name):
+    case = sdks["multi"].case
+    ptm = tmp_path / "m.ptm"
+    pockettorch.export(case.module, case.inputs, name=model_name).save(ptm)
+    assert generator.generate(ptm, "com.acme.vision").class_name == class_name
 
 
 def test_cli_writes_the_module(sdks, tmp_path):
@@ -92,7 +100,7 @@ def test_cli_writes_the_module(sdks, tmp_path):
     (["--package", "vision"], "at least two segments"),
     (["--package", "com.class.x"], "'class'"),
     (["--package", "com.acme", "--class-name", "tiny model"], "is not a usable Kotlin type name"),
-    (["--package", "com.acme", "--class-name", "Model"], "clashes with the SDK's generic types"),
+    (["--package", "com.acme", "--class-name", "Tensor"], "clashes with the SDK's own types"),
 ])
 def test_bad_names_are_clear_cli_errors(sdks, tmp_path, args, message):
     result = generate_cli(sdks["heads"].ptm, "--out", tmp_path / "m", *args)
