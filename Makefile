@@ -7,9 +7,9 @@ C_SOURCES := $(wildcard runtime/src/*.c runtime/src/*.h runtime/kernels/*.c runt
 OUT ?= out
 MODEL ?= mobilenet_v2
 
-.PHONY: install qemu demo test clean
+.PHONY: install qemu chromium demo test clean
 
-install: qemu $(STAMP) node_modules/.package-lock.json
+install: qemu chromium $(STAMP) node_modules/.package-lock.json
 
 # The Kotlin compiler (npm kotlin-compiler, pinned in package-lock.json) compiles the generated Android SDK in tests.
 node_modules/.package-lock.json: package.json package-lock.json
@@ -20,6 +20,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
 qemu:
 	command -v qemu-aarch64-static >/dev/null || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends qemu-user-static)
+
+# Headless chromium renders the farm's HTML report to a screenshot in tests/device/farm/test_report.py (the test
+# skips without it).
+chromium:
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 # torch is pinned to the CPU build that lies on this machine's disk; a looser pin would fetch a CUDA build.
 $(STAMP): pyproject.toml setup.py $(C_SOURCES)

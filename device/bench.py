@@ -43,6 +43,8 @@ def _sha256(path: str | os.PathLike) -> str:
 
 def deploy(device: Device, model: str | os.PathLike, runner: str | os.PathLike | None = None) -> dict[str, Any]:
     """Push the runner and the model unless identical files are already there (by sha256)."""
+    if device.info().platform == "ios":  # no runner binary on an iPhone: the benchmark app runs the model
+        return device.deploy(str(model), _sha256(model))
     if runner is None:
         runner = runner_for(device.info())
     pushed, skipped = [], []

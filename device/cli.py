@@ -8,18 +8,22 @@ import pathlib
 import click
 
 from pockettorch import errors
+from pockettorch.device.farm.cli import COMMANDS as FARM_COMMANDS
 
 
 def backends(adb_server: str | None = None):
-    """The host, plus Android devices when an adb server answers."""
+    """The host, plus Android devices when an adb server answers and iOS devices when usbmuxd lists some."""
     from pockettorch.device.host import HostBackend
+    from pockettorch.device.ios import IOSBackend
 
     found = [HostBackend()]
     try:
         from pockettorch.device.android import AndroidBackend
     except ImportError:
-        return found
-    found.append(AndroidBackend(adb_server))
+        pass
+    else:
+        found.append(AndroidBackend(adb_server))
+    found.append(IOSBackend())  # reaches pymobiledevice3 only when asked for devices
     return found
 
 
@@ -49,7 +53,7 @@ MODEL = click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @ADB
 @click.option("--json", "as_json", is_flag=True)
 def devices_command(adb_server, as_json):
-    """List the host and every adb device (serial, model, SoC/ABI, OS version, state)."""
+    """List the host, every adb device and every iOS device usbmuxd knows (serial, model, SoC/ABI, OS version, state)."""
     rows = [d.info().as_dict() for d in all_devices(adb_server)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -154,4 +158,4 @@ def verify_command(model, serial, adb_server, tolerance, json_path):
     click.echo(f"{r['model']}: all {len(r['outputs'])} output(s) match on {r['device']['serial']}")
 
 
-COMMANDS = [devices_command, deploy_command, bench_command, verify_command]
+COMMANDS = [devices_command, deploy_command, bench_command, verify_command, *FARM_COMMANDS]

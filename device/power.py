@@ -81,6 +81,13 @@ class PowerSampler:
         elif powers:
             out["source"] = "battery current x voltage"
             avg_mw = sum(powers) / len(powers)
+        elif any("energy_impact" in s for s in self.samples):  # iOS: the DVT energy gauge, not a power reading
+            impact = [s["energy_impact"] for s in self.samples if "energy_impact" in s]
+            cpu = [s["cpu_percent"] for s in self.samples if "cpu_percent" in s]
+            out.update(available=False, reason="iOS gives a host no power in mW; energy_impact_mean is Xcode's "
+                       "Energy Impact from the DVT energy gauge (unitless)", energy_impact_mean=sum(impact) / len(impact),
+                       cpu_percent_mean=sum(cpu) / len(cpu) if cpu else None)
+            return out
         else:
             out.update(available=False, reason="the device exposes no power or energy readings here")
             return out
