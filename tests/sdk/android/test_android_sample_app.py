@@ -9,12 +9,14 @@ import os
 import pathlib
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 
 from pockettorch.sdk_templates.android import generator
 from android_support import HERE, REPO, RUNTIME_JARS, GeneratedSdk, jni_library, kotlinc, run_java
+from gradle_kts import settings
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +48,22 @@ def test_generate_script_writes_the_sdk_the_app_expects(sample_build, sdk_root):
     sdk = sdk_root / "sample-sdk"
     assert (sdk / "src/main/kotlin/org/pockettorch/sample/classifier/ImageClassifier.kt").is_file()
     assert (sdk / "src/main/assets/mobilenet_v2.ptm").is_file()
-    settings = (APP / "settings.gradle.kts").read_text()
-    assert 'include(":mobilenet-sdk")' in settings and "mobilenet-sdk/" in (APP / ".gitignore").read_text()
+    assert "/mobilenet-sdk/" in (APP / ".gitignore").read_text().split()  # generated, never checked in
+
+
+def test_app_gradle_files_and_manifest():
+    project = settings((APP / "settings.gradle.kts").read_text())
+    assert project["include"] == [[":app"], [":mobilenet-sdk"]]
+    app = settings((APP / "app" / "build.gradle.kts").read_text())
+    assert app["plugins.id"] == [["com.android.application"]]
+    assert app["android.defaultConfig.applicationId"] == ["org.pockettorch.sample"]
+    assert app["android.defaultConfig.minSdk"] == [24]
+    assert app["kotlin.compilerOptions.jvmTarget"] == ["JvmTarget.JVM_17"]
+    assert ("project", [":mobilenet-sdk"]) in [args[0] for args in app["dependencies.implementation"]]
+    ns = "{http://schemas.android.com/apk/res/android}"
+    activities = {a.get(f"{ns}name"): a for a in ET.parse(APP / "app/src/main/AndroidManifest.xml").iter("activity")}
+    assert set(activities) == {".MainActivity", ".BenchmarkActivity"}
+    assert activities[".BenchmarkActivity"].get(f"{ns}exported") == "true"  # `am start` from the shell
 
 
 def test_benchmark_writes_run_json(sample_build, sdks, tmp_path):
