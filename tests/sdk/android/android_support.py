@@ -133,3 +133,22 @@ def run_java(classes: pathlib.Path, library_dirs: list[pathlib.Path], main_class
     cp = os.pathsep.join(map(str, [classes, *RUNTIME_JARS]))
     return subprocess.run(["java", f"-Djava.library.path={os.pathsep.join(map(str, library_dirs))}", "-cp", cp,
                            main_class, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def readme_snippet(sdk: GeneratedSdk, out: pathlib.Path) -> pathlib.Path:
+    """The generated README's Kotlin example as a compilable file: its imports, then its body in a function
+    given the `context` (and `bitmap`) the example says the app provides."""
+    text = (sdk.out / "README.md").read_text()
+    block = text[text.index("## Use it"):]
+    block = block[block.index("```kotlin\n") + 10:]
+    lines = block[:block.index("```")].splitlines()
+    imports = [line for line in lines if line.startswith("import ")]
+    body = [line for line in lines if line and not line.startswith(("import ", "//"))]
+    params = ["context: android.content.Context"]
+    if "bitmap" in "\n".join(body):
+        params.append("bitmap: android.graphics.Bitmap")
+    source = "\n".join([f"package com.test.readme.{sdk.sdk.class_name.lower()}", "", *imports, "",
+                        f"internal fun readmeExample({', '.join(params)}) {{", *body, "}", ""])
+    path = out / f"Readme{sdk.sdk.class_name}.kt"
+    path.write_text(source)
+    return path

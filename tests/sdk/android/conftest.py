@@ -18,8 +18,8 @@ from torch import nn
 import pockettorch
 from pockettorch.sdk_templates import render
 from pockettorch.sdk_templates.android import generator
-from android_support import (HERE, RUNTIME_JARS, GeneratedSdk, javac_stubs, jni_library, kotlinc, require_kotlin,
-                             run_java)
+from android_support import (HERE, RUNTIME_JARS, GeneratedSdk, javac_stubs, jni_library, kotlinc, readme_snippet,
+                             require_kotlin, run_java)
 
 # ---- the models ------------------------------------------------------------------------------------------
 
@@ -118,9 +118,12 @@ def android_stubs() -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
-def kotlin_classes(sdks, android_stubs) -> pathlib.Path:
-    """Every generated SDK (Android-only files against the stubs) and the host tests, in one kotlinc call."""
+def kotlin_classes(sdks, android_stubs, sdk_root) -> pathlib.Path:
+    """Every generated SDK (Android-only files against the stubs), its README's example and the host tests,
+    in one kotlinc call."""
+    (sdk_root / "readme").mkdir()
     sources = [f for s in sdks.values() for f in s.kotlin_files] + sorted((HERE / "kotlin").glob("*.kt"))
+    sources += [readme_snippet(s, sdk_root / "readme") for s in sdks.values()]
     return kotlinc(sources, [android_stubs, *RUNTIME_JARS])
 
 

@@ -1,4 +1,5 @@
-"""The generated SDKs on the host JVM: kotlinc -Werror compiles them (Android-only files against stubs), gcc
+"""The generated SDKs on the host JVM: kotlinc -Werror compiles them (Android-only files against stubs, and the
+example of each generated README), gcc
 builds their JNI glue with the selected runtime sources without a warning, and each typed class gives the
 same outputs as `pockettorch.load` (max abs diff <= 1e-5) and the catalogue's typed errors."""
 from __future__ import annotations
