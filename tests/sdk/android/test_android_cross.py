@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import pathlib
+import shutil
 import subprocess
 
 import numpy as np
@@ -83,16 +84,24 @@ def test_selective_runtime_runs_on_arm64(key, sdks, arm64_runners, tmp_path):
 
 
 @pytest.mark.parametrize("abi", generator.ABIS)
-def test_jni_glue_compiles_for_every_abi(abi, sdks, tmp_path):
+def test_module_sources_compile_for_every_abi(abi, sdks, tmp_path):
+    """The module's native library for each ABI in abiFilters, from the sources CMakeLists.txt lists (the JNI
+    glue and the selected runtime, with its NEON paths on ARM): it builds, with no warnings."""
     if not cross.have_ziglang():
         pytest.skip(f"ziglang is not installed (pip install '{cross.ZIGLANG_PIN}')")
     jdk = java_home()
     if jdk is None:
         pytest.skip("needs the JDK's jni.h")
-    sdk = sdks["classifier"]
-    glue = sdk.cpp / "pockettorch_jni.c"
+    sdk = sdks["classifier"]  # conv2d and linear: the GEMM and convolution paths per ISA
     # jni_md.h for Linux fits every Linux-like ABI (jint is int, jlong is 64-bit); Android's NDK has its own copy.
-    proc = zig_cc(abi, "-fPIC", "-I", jdk / "include", "-I", jdk / "include" / "linux", *include_flags(sdk),
-                  "-c", glue, "-o", tmp_path / "glue.o")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stderr == "", proc.stderr[-3000:]
+    # -nodefaultlibs: libc stays undefined in the library (the device's libc provides it), so no libc is built here.
+    library = tmp_path / f"lib{sdk.sdk.library}.so"
+    proc = zig_cc(abi, "-shared", "-fPIC", "-nodefaultlibs", "-I", jdk / "include", "-I", jdk / "include" / "linux",
+                  *include_flags(sdk), *[sdk.cpp / s for s in c_sources(sdk)], "-o", library)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]
+    assert library.read_bytes()[:4] == b"\x7fELF"
+    if shutil.which("readelf"):  # hidden visibility: JNI_OnLoad is all the library exports
+        symbols = subprocess.run(["readelf", "--dyn-syms", "-W", str(library)], capture_output=True, text=True).stdout
+        exported = {f[7] for f in (line.split() for line in symbols.splitlines())
+                    if len(f) >= 8 and f[4] == "GLOBAL" and f[6] != "UND"}
+        assert exported == {"JNI_OnLoad"}
