@@ -42,6 +42,11 @@ class GeneratedSdk:
     def cpp(self) -> pathlib.Path:
         return self.out / "src" / "main" / "cpp"
 
+    @property
+    def include_flags(self) -> list[str]:
+        """The include folders CMakeLists.txt gives the compiler."""
+        return [arg for d in ("include", "src", "kernels") for arg in ("-I", str(self.cpp / "runtime" / d))]
+
 
 def java_home() -> pathlib.Path | None:
     javac = shutil.which("javac")
@@ -114,7 +119,7 @@ def jni_library(sdk: GeneratedSdk) -> pathlib.Path:
     jdk = java_home()
     cmd = ["gcc", "-std=c11", "-shared", "-fPIC", *generator.C_FLAGS,
            "-I", str(jdk / "include"), "-I", str(jdk / "include" / "linux"),
-           *[arg for d in ("include", "src", "kernels") for arg in ("-I", str(sdk.cpp / "runtime" / d))],
+           *sdk.include_flags,
            *[str(sdk.cpp / src) for src in c_sources(sdk)], "-lm", "-lpthread"]
 
     def make(out: pathlib.Path) -> None:

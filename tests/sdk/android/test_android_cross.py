@@ -31,17 +31,13 @@ def zig_cc(abi: str, *args) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=cross.zig_env(ZIG_CACHE_ROOT))
 
 
-def include_flags(sdk) -> list[str]:
-    return [arg for d in ("include", "src", "kernels") for arg in ("-I", str(sdk.cpp / "runtime" / d))]
-
-
 def arm64_runner(sdk) -> pathlib.Path:
     """Folder with a static aarch64 pkt_runner built from this SDK's runtime sources only (and zig.log)."""
     runtime_c = [sdk.cpp / s for s in c_sources(sdk) if s.startswith("runtime/")]
     tools = [TOOLS / f for f in ("pkt_runner.c", "npy.c", "json.c", "stats.c")]
 
     def make(out: pathlib.Path) -> None:
-        proc = zig_cc("arm64-v8a", *include_flags(sdk), "-I", TOOLS, *tools, *runtime_c, "-static", "-s",
+        proc = zig_cc("arm64-v8a", *sdk.include_flags, "-I", TOOLS, *tools, *runtime_c, "-static", "-s",
                       "-o", out / "pkt_runner", "-lm", "-lpthread")
         if proc.returncode != 0:
             pytest.fail(f"zig cc for arm64 failed:\n{proc.stderr[-3000:]}")
@@ -97,7 +93,7 @@ def test_module_sources_compile_for_every_abi(abi, sdks, tmp_path):
     # -nodefaultlibs: libc stays undefined in the library (the device's libc provides it), so no libc is built here.
     library = tmp_path / f"lib{sdk.sdk.library}.so"
     proc = zig_cc(abi, "-shared", "-fPIC", "-nodefaultlibs", "-I", jdk / "include", "-I", jdk / "include" / "linux",
-                  *include_flags(sdk), *[sdk.cpp / s for s in c_sources(sdk)], "-o", library)
+                  *sdk.include_flags, *[sdk.cpp / s for s in c_sources(sdk)], "-o", library)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]
     assert library.read_bytes()[:4] == b"\x7fELF"
     if shutil.which("readelf"):  # hidden visibility: JNI_OnLoad is all the library exports
