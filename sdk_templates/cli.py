@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from pockettorch.sdk_templates.android.command import command as android_command
 from pockettorch.sdk_templates.ios import command as ios
 
 
@@ -11,7 +12,7 @@ def sdk():
     """Generate a typed SDK (Android, iOS, C) that carries the runtime sources for one model."""
 
 
-for _command in (ios.command,):  # each target adds its command here: (android.command, ios.command, c_sdk.command)
+for _command in (android_command, ios.command):  # each target adds its command here
     sdk.add_command(_command)
 
 COMMANDS = [sdk]
