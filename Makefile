@@ -9,7 +9,11 @@ MODEL ?= mobilenet_v2
 
 .PHONY: install qemu chromium demo test clean
 
-install: qemu chromium $(STAMP)
+install: qemu chromium $(STAMP) node_modules/.package-lock.json
+
+# The Kotlin compiler (npm kotlin-compiler, pinned in package-lock.json) compiles the generated Android SDK in tests.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
 
 # qemu-user-static runs the cross-built ARM runners in tests/runtime/test_cross.py (Debian/Ubuntu; sudo only
 # when not root and sudo exists; elsewhere install qemu-user yourself, the tests skip without it).
@@ -40,4 +44,4 @@ test: install
 	$(PY) -m pytest -n auto
 
 clean:
-	rm -rf $(VENV) build $(OUT) runtime/*.so
+	rm -rf $(VENV) build $(OUT) runtime/*.so node_modules

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from pockettorch.sdk_templates.android.command import command as android_command
 from pockettorch.sdk_templates.c_sdk import command as c_sdk
 from pockettorch.sdk_templates.ios import command as ios
 
@@ -12,7 +13,7 @@ def sdk():
     """Generate a typed SDK (Android, iOS, C) that carries the runtime sources for one model."""
 
 
-for _command in (ios.command, c_sdk.command):  # each target adds its command here (android.command next)
+for _command in (android_command, ios.command, c_sdk.command):  # each target adds its command here
     sdk.add_command(_command)
 
 COMMANDS = [sdk]

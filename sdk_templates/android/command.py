@@ -1,0 +1,30 @@
+"""`pockettorch sdk android MODEL.ptm --out DIR --package com.acme.vision [--class-name Classifier] [--all-kernels]`."""
+from __future__ import annotations
+
+import click
+
+from pockettorch import errors
+
+
+@click.command("android")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder of the generated Android library module (new, empty, or generated before).")
+@click.option("--package", "package", required=True, help="Kotlin package and Android namespace, e.g. com.acme.vision.")
+@click.option("--class-name", default=None, help="Name of the typed model class (default: from the model's name).")
+@click.option("--all-kernels", is_flag=True,
+              help="Compile every kernel in, so the app can also load other .ptm files (e.g. a benchmark app).")
+def command(model: str, out: str, package: str, class_name: str | None, all_kernels: bool) -> None:
+    """Generate an Android library module (Kotlin + JNI) with a typed class for MODEL."""
+    from pockettorch.sdk_templates import render
+    from pockettorch.sdk_templates.android import generator
+
+    try:
+        sdk = generator.generate(model, package, class_name, all_kernels)
+        render.write_tree(out, sdk.files)
+    except errors.InvalidArgumentError as exc:
+        raise click.UsageError(str(exc)) from None
+    except errors.PocketTorchError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {out}: {sdk.class_name} ({package}), {len(sdk.kernels)} kernels "
+               f"({', '.join(sdk.kernels)}); see {out}/README.md")

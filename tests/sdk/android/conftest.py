@@ -1,0 +1,141 @@
+"""Fixtures for the Android SDK tests: small exported models (an image classifier with labels, two inputs, int64
+token ids, dict outputs), their generated SDKs, and those SDKs built with the real tools (android_support.py).
+
+Everything expensive is session-scoped, batched and cached by content: one kotlinc call compiles every SDK plus
+the host tests, one gcc call per SDK builds its JNI library.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import pathlib
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import pockettorch
+from pockettorch.sdk_templates import render
+from pockettorch.sdk_templates.android import generator
+from android_support import (HERE, RUNTIME_JARS, GeneratedSdk, javac_stubs, jni_library, kotlinc, readme_snippet,
+                             require_kotlin, run_java)
+
+# ---- the models ------------------------------------------------------------------------------------------
+
+class TinyClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+class TwoInputs(nn.Module):
+    def forward(self, a, b):
+        return a + b, a * b - 1.0
+
+
+class TokenEmbed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.embed = nn.Embedding(10, 4)
+
+    def forward(self, tokens):
+        return self.embed(tokens)
+
+
+class DictHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(2)
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, features):
+        logits = self.fc(features)
+        return {"logits": logits, "class": torch.softmax(logits, dim=-1)}
+
+
+IMAGE = {"layout": "NCHW", "size": [8, 8], "channels": "RGB", "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3]}
+LABELS = ["cat", "dog", "bird", "fish", "frog"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    key: str  # also the Kotlin host test's file stem and package suffix
+    module: nn.Module
+    inputs: tuple[torch.Tensor, ...]
+    name: str
+    metadata: dict
+    class_name: str | None = None
+
+    @property
+    def package(self) -> str:
+        return f"com.test.{self.key}"
+
+
+def _cases() -> list[Case]:
+    g = torch.Generator().manual_seed(3)
+    return [
+        Case("classifier", TinyClassifier(), (torch.rand(1, 3, 8, 8, generator=g),), "tiny_classifier",
+             {"image": IMAGE, "labels": LABELS}),
+        Case("multi", TwoInputs(), (torch.randn(1, 4, generator=g), torch.randn(1, 4, generator=g)), "two_inputs", {}),
+        Case("embed", TokenEmbed(), (torch.tensor([[1, 7, 3]], dtype=torch.int64),), "token_embed", {}),
+        Case("heads", DictHeads(), (torch.randn(1, 6, generator=g),), "dict_heads", {}, class_name="Heads"),
+    ]
+
+
+@pytest.fixture(scope="session")
+def sdk_root(tmp_path_factory) -> pathlib.Path:
+    return tmp_path_factory.mktemp("android-sdk")
+
+
+@pytest.fixture(scope="session")
+def sdks(sdk_root) -> dict[str, GeneratedSdk]:
+    """Each test model exported, and its SDK generated into <root>/<key>/sdk."""
+    out = {}
+    for case in _cases():
+        folder = sdk_root / case.key
+        folder.mkdir()
+        ptm = folder / f"{case.name}.ptm"
+        pockettorch.export(case.module, case.inputs, name=case.name, metadata=case.metadata).save(ptm)
+        for i, t in enumerate(case.inputs):
+            np.ascontiguousarray(t.numpy()).tofile(folder / f"input_{i}.bin")
+        sdk = generator.generate(ptm, case.package, case.class_name)
+        render.write_tree(folder / "sdk", sdk.files)
+        out[case.key] = GeneratedSdk(ptm, folder / "sdk", sdk, case)
+    return out
+
+
+@pytest.fixture(scope="session")
+def android_stubs() -> pathlib.Path:
+    require_kotlin()
+    return javac_stubs()
+
+
+@pytest.fixture(scope="session")
+def kotlin_classes(sdks, android_stubs, sdk_root) -> pathlib.Path:
+    """Every generated SDK (Android-only files against the stubs), its README's example and the host tests,
+    in one kotlinc call."""
+    (sdk_root / "readme").mkdir()
+    sources = [f for s in sdks.values() for f in s.kotlin_files] + sorted((HERE / "kotlin").glob("*.kt"))
+    sources += [readme_snippet(s, sdk_root / "readme") for s in sdks.values()]
+    return kotlinc(sources, [android_stubs, *RUNTIME_JARS])
+
+
+@pytest.fixture(scope="session")
+def jni_libraries(sdks) -> dict[str, pathlib.Path]:
+    """{model key: folder of its SDK's native library built for the host (and gcc.log)}."""
+    require_kotlin()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(sdks, pool.map(jni_library, sdks.values())))
+
+
+@pytest.fixture(scope="session")
+def run_host_test(kotlin_classes, jni_libraries):
+    """run_host_test(main_class, *args) runs a Kotlin host test main on the JVM with the JNI libraries."""
+    return lambda main_class, *args: run_java(kotlin_classes, list(jni_libraries.values()), main_class, *args)
