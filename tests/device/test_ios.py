@@ -112,7 +112,7 @@ def test_pockettorch_devices_lists_what_usbmuxd_lists(mux_path, monkeypatch, cap
 # ---------------------------------------------------------------- the backend on the service double
 def test_bench_on_an_iphone_end_to_end(services, model):
     """Double: the iPhone (its app runs the real host runner). Real: deploy/bench/power/schema code."""
-    device = _device(services)
+    device = _device(services, min_samples=2)
     r = bench(device, model, BenchOptions(iters=15, warmup=2, threads=1, power=True))
     jsonschema.validate(r, SCHEMA)
     assert r["device"]["platform"] == "ios" and r["model"] == "tiny" and len(r["samples_ms"]) == 15
