@@ -18,9 +18,10 @@ from pockettorch.device.base import Backend, Device, DeviceInfo, RunResult, quot
 WORKDIR = "/data/local/tmp/pockettorch"
 BATTERY = "/sys/class/power_supply/battery"
 # On-device power monitors (e.g. Pixel ODPM), the rails Perfetto's power data source reads:
-# lines like "CH0(T=123)[VSYS_PWR_SOC], 3312345" with energy in microjoules.
+# lines like "CH0(T=123)[VSYS_PWR_SOC], 3312345" with energy in microjoules; T is when the monitor
+# read the counter (ms since boot), which times the energy better than when we happened to read the file.
 RAILS = "/sys/bus/iio/devices/iio:device*/energy_value"
-RAIL_LINE = re.compile(r"\[([^\]]+)\],\s*(\d+)")
+RAIL_LINE = re.compile(r"(?:\(T=(\d+)\))?\[([^\]]+)\],\s*(\d+)")
 CONNECT_TIMEOUT = 10.0
 
 
@@ -181,10 +182,14 @@ class AndroidDevice(Device):
         t = [float(v) / 1000 for v in temps.split() if v.lstrip("-").isdigit() and 0 < float(v) < 200000]
         if t:
             reading["temp_c"] = max(t)
-        rail_uj = {name: float(v) for name, v in RAIL_LINE.findall(rails)}
+        found = RAIL_LINE.findall(rails)
+        rail_uj = {name: float(v) for _, name, v in found}
         if rail_uj:  # measured energy beats battery current x voltage when the device has power rails
             reading.update({f"rail_{name}_uj": v for name, v in rail_uj.items()})
             reading["energy_uj"] = sum(rail_uj.values())
+            stamps = [float(t) for t, _, _ in found if t]
+            if stamps:
+                reading["energy_t_s"] = max(stamps) / 1000
         return reading
 
     def state(self) -> dict[str, Any]:

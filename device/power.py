@@ -22,6 +22,11 @@ def power_mw(sample: dict[str, float]) -> float | None:
     return None
 
 
+def _clock(reading: dict[str, float]) -> float:
+    """When an energy reading was taken: the counter's own timestamp when it has one, else when we read it."""
+    return reading.get("energy_t_s", reading["t_s"])
+
+
 class PowerSampler:
     """Polls device.sample() every `interval` seconds between start() and stop()."""
 
@@ -47,9 +52,9 @@ class PowerSampler:
             return False
         reading = dict(reading, t_s=time.monotonic() - self._t0)
         prev = self.samples[-1] if self.samples else None
-        if "energy_uj" in reading and prev and "energy_uj" in prev and reading["t_s"] > prev["t_s"]:
+        if "energy_uj" in reading and prev and "energy_uj" in prev and _clock(reading) > _clock(prev):
             # energy counters: the power over the interval since the previous reading
-            reading["power_mw"] = (reading["energy_uj"] - prev["energy_uj"]) / 1e3 / (reading["t_s"] - prev["t_s"])
+            reading["power_mw"] = (reading["energy_uj"] - prev["energy_uj"]) / 1e3 / (_clock(reading) - _clock(prev))
         elif "energy_uj" not in reading:
             mw = power_mw(reading)
             if mw is not None:
@@ -74,9 +79,10 @@ class PowerSampler:
         rate = (len(self.samples) - 1) / duration if duration > 0 else 0.0
         out: dict[str, Any] = {"samples": self.samples, "sample_rate_hz": rate, "errors": self.errors}
         powers = [s["power_mw"] for s in self.samples if "power_mw" in s]
-        energies = [s["energy_uj"] for s in self.samples if "energy_uj" in s]
-        if len(energies) > 1 and duration > 0:
-            avg_mw = (energies[-1] - energies[0]) / 1e3 / duration
+        counted = [s for s in self.samples if "energy_uj" in s]
+        span = _clock(counted[-1]) - _clock(counted[0]) if len(counted) > 1 else 0.0
+        if span > 0:
+            avg_mw = (counted[-1]["energy_uj"] - counted[0]["energy_uj"]) / 1e3 / span
             out["source"] = "energy counters (power rails / RAPL)"
         elif powers:
             out["source"] = "battery current x voltage"

@@ -131,7 +131,8 @@ def test_power_rails_are_preferred_and_traced(server, phone, model):
         stop.set()
         writer.join()
     p = r["power"]
-    assert p["source"].startswith("energy counters") and 800 <= p["average_mw"] <= 1200 and "caveat" not in p
+    # timed by the counters' own T stamps, so a late reader (a loaded host) does not skew the power
+    assert p["source"].startswith("energy counters") and 980 <= p["average_mw"] <= 1020 and "caveat" not in p
     assert any(k.startswith("rail_VSYS_PWR_SOC") for k in p["samples"][0])
     counters = [e for e in build_trace(r)["traceEvents"] if e["ph"] == "C"]
     assert {e["name"] for e in counters} >= {"power (mW)"}
