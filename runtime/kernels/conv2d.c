@@ -274,17 +274,17 @@ static void conv_dw_fill(const conv_job* j, const float* xc, float* buf, float* 
       memset(row + g->pw + g->W, 0, (size_t)(ps - g->pw - g->W) * sizeof(float));
       continue;
     }
+    if (sw == 2) {
+      j->impl.fill2(src, g->W, g->pw, row, row + ps, ps);
+      continue;
+    }
     /* the padded row, sw*ps columns, in tmp; then phase f gets padded columns i*sw + f */
     int64_t n = g->W < sw * ps - g->pw ? g->W : sw * ps - g->pw;
     memset(tmp, 0, (size_t)g->pw * sizeof(float));
     memcpy(tmp + g->pw, src, (size_t)n * sizeof(float));
     memset(tmp + g->pw + n, 0, (size_t)(sw * ps - g->pw - n) * sizeof(float));
-    if (sw == 2) {
-      j->impl.deint2(tmp, row, row + ps, ps);
-    } else {
-      for (int64_t f = 0; f < sw; f++)
-        for (int64_t i = 0; i < ps; i++) row[f * ps + i] = tmp[i * sw + f];
-    }
+    for (int64_t f = 0; f < sw; f++)
+      for (int64_t i = 0; i < ps; i++) row[f * ps + i] = tmp[i * sw + f];
   }
 }
 

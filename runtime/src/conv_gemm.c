@@ -10,14 +10,14 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
   out->nr = CONV_NR_PORTABLE;
   out->ukernel = conv_ukernel_portable;
   out->dw = conv_dw_portable;
-  out->deint2 = conv_deint2_portable;
+  out->fill2 = conv_fill2_portable;
 #ifdef CONV_HAVE_X86
   if (isa == PKT_ISA_AVX512) {
     out->mr = CONV_MR_AVX512;
     out->nr = CONV_NR_AVX512;
     out->ukernel = conv_ukernel_avx512;
     out->dw = conv_dw_avx512;
-    out->deint2 = conv_deint2_avx512;
+    out->fill2 = conv_fill2_avx512;
   } else if (isa == PKT_ISA_AVX2) {
     out->mr = CONV_MR_AVX2;
     out->nr = CONV_NR_AVX2;
@@ -159,10 +159,11 @@ void conv_ukernel_portable(int64_t kc, const float* a, const float* b, float* C,
   }
 }
 
-void conv_deint2_portable(const float* t, float* e, float* o, int64_t n) {
+void conv_fill2_portable(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
-    e[i] = t[2 * i];
-    o[i] = t[2 * i + 1];
+    int64_t c = 2 * i - pw;
+    e[i] = c >= 0 && c < W ? src[c] : 0.f;
+    o[i] = c + 1 >= 0 && c + 1 < W ? src[c + 1] : 0.f;
   }
 }
 

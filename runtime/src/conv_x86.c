@@ -169,18 +169,21 @@ AVX2 void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, float* C
 }
 
 /* ------------------------------------------------------------------ depthwise row kernels */
-AVX512 void conv_deint2_avx512(const float* t, float* e, float* o, int64_t n) {
+AVX512 void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n) {
   const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512 a = _mm512_loadu_ps(t + 2 * i), b = _mm512_loadu_ps(t + 2 * i + 16);
-    _mm512_storeu_ps(e + i, _mm512_permutex2var_ps(a, ie, b));
-    _mm512_storeu_ps(o + i, _mm512_permutex2var_ps(a, io, b));
-  }
-  for (; i < n; i++) {
-    e[i] = t[2 * i];
-    o[i] = t[2 * i + 1];
+  for (int64_t i = 0; i < n; i += 16) {
+    /* padded columns 2i .. 2i + 31 are source columns c0 .. c0 + 31; lanes [lo, hi) are in the row */
+    int64_t c0 = 2 * i - pw;
+    int64_t lo = c0 < 0 ? -c0 : 0, hi = W - c0 < 32 ? W - c0 : 32;
+    uint32_t m = 0;
+    if (hi > lo) m = (uint32_t)((hi >= 32 ? 0xFFFFFFFFu : (1u << hi) - 1) & ~((lo >= 32 ? 0xFFFFFFFFu : (1u << lo) - 1)));
+    /* masked-off lanes are never read, so the address may point before the row */
+    const float* s = (const float*)((uintptr_t)src + (uintptr_t)(c0 * (int64_t)sizeof(float)));
+    __m512 a = _mm512_maskz_loadu_ps((__mmask16)m, s), b = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), s + 16);
+    __mmask16 sm = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(e + i, sm, _mm512_permutex2var_ps(a, ie, b));
+    _mm512_mask_storeu_ps(o + i, sm, _mm512_permutex2var_ps(a, io, b));
   }
 }
 
