@@ -255,6 +255,16 @@ def test_max_pool2d_nan_and_threads(check_eager):
     torch.testing.assert_close(got, nn.MaxPool2d(2)(x), equal_nan=True)
 
 
+@pytest.mark.parametrize("width", [11, 1030])  # rows reduced into one row first / wider than its buffer
+def test_max_pool2d_separable_nan(width):
+    x = _x(1, 2, 7, width)
+    x[0, 0, 3, 4] = float("nan")  # in the middle row of a window: the row pass must keep it
+    x[0, 1, 0, 1] = float("-inf")
+    m = nn.MaxPool2d(3, 2, 1)
+    got = pockettorch.load(pockettorch.export(m, (x,)).to_bytes())(x)
+    torch.testing.assert_close(got, m(x), equal_nan=True)
+
+
 def test_max_pool2d_unbatched(check_eager):
     check_eager(nn.MaxPool2d(3, 2, 1), (_x(3, 9, 9),))
 
