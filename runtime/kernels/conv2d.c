@@ -217,7 +217,7 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
     if (conv_row_mode(g, nr)) {
       for (int64_t q = 0; q < panels; q++) {
         int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
-        conv_pack_panel(g, j->xg, q * nr, cnt, nr, panel + q * g->K * nr);
+        conv_pack_panel(g, j->xg, q * nr, cnt, nr, j->impl.fill2, panel + q * g->K * nr);
       }
       for (int64_t r = rblocks * t / j->threads; r < rblocks * (t + 1) / j->threads; r++) {
         int64_t o0 = r * mr;
@@ -241,7 +241,7 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
       if (r1 > rblocks) r1 = rblocks;
       int64_t p0 = q * nr;
       int cnt = (int)(g->P - p0 < nr ? g->P - p0 : nr);
-      conv_pack_panel(g, j->xg, p0, cnt, nr, panel);
+      conv_pack_panel(g, j->xg, p0, cnt, nr, j->impl.fill2, panel);
       for (int64_t k0 = 0; k0 < g->K; k0 += CONV_KC) {
         int64_t kc = g->K - k0 < CONV_KC ? g->K - k0 : CONV_KC;
         int first = k0 == 0, last = k0 + kc == g->K;

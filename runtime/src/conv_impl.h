@@ -41,7 +41,8 @@ typedef struct conv_dw_args {
 typedef void (*conv_dw_fn)(const conv_dw_args* a);
 /* One input row zero-padded by pw on the left (and as needed on the right) and split into its
  * even and odd padded columns: e[i] = x[2i - pw], o[i] = x[2i + 1 - pw] for i in [0, n), where
- * x[c] is src[c] for 0 <= c < W and 0 elsewhere. */
+ * x[c] is src[c] for 0 <= c < W and 0 elsewhere. pw may be negative (the row starts inside src);
+ * o may be NULL (only the even columns are wanted). */
 typedef void (*conv_fill2_fn)(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_DW_OVERRUN 16 /* row kernels read output columns in vectors of up to this many */
 
@@ -91,8 +92,9 @@ void conv_dw_neon(const conv_dw_args* a);
 void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst);
 
 /* im2col of one panel: pixels [p0, p0 + cnt) of the group's input xg (Cg planes of H*W) into
- * dst[K][nr], columns >= cnt zero. */
-void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, float* dst);
+ * dst[K][nr], columns >= cnt zero. fill2 gathers the rows of stride-2 convolutions. */
+void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, conv_fill2_fn fill2,
+                     float* dst);
 
 /* Scalar activation for the simple kinds (NONE/RELU/RELU6/CLAMP); others go through pkt_apply_act. */
 static inline int conv_act_simple(int act) {
