@@ -141,6 +141,7 @@ AVX2 static void full2(int64_t kc, const float* a, const float* b, float* C, int
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; k++, a += 6, b += 16) {
     __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    _mm_prefetch((const char*)(a + 6 * 32), _MM_HINT_T0); /* packed weights, as in tile512 */
     __m256 av = _mm256_broadcast_ss(a);
     c00 = _mm256_fmadd_ps(av, b0, c00);
     c01 = _mm256_fmadd_ps(av, b1, c01);
