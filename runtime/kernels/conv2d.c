@@ -64,17 +64,22 @@ static int conv_threads(const pkt_node* n) { return n->num_threads > 1 ? n->num_
 static int conv_weight_constant(const pkt_node* n) { return n->inputs[1]->data != NULL; }
 
 /* GEMM loop order. Normally each thread packs one panel of pixels at a time and sweeps the weights
- * over it. When the weights exceed L2 but all panels fit (deep layers on small images), each thread
- * packs every panel once and takes a share of the row blocks, so the weights stream from memory
- * once instead of once per panel. */
-static int conv_row_mode(const conv_geom* g, int nr) {
+ * over it. Row mode: each thread packs every panel once and takes a share of the row blocks, when
+ * all panels fit in L2 and either
+ *  - the weights exceed L2 (deep layers on small images): they stream from memory once instead of
+ *    once per panel, or
+ *  - the conv is 1x1 with K <= 32 (mobilenet's expansions at large sizes): each row block then writes
+ *    its MR output planes front to back instead of every panel touching all O planes (the output is
+ *    many times the input and the stores bound the time); needs enough rows for an even split. */
+static int conv_row_mode(const conv_geom* g, int mr, int nr, int threads) {
   int64_t panels = (g->P + nr - 1) / nr;
-  return g->Og * g->K * (int64_t)sizeof(float) > CONV_L2_BYTES &&
-         panels * g->K * nr * (int64_t)sizeof(float) <= CONV_L2_BYTES * 3 / 2;
+  if (panels * g->K * nr * (int64_t)sizeof(float) > CONV_L2_BYTES * 3 / 2) return 0;
+  if (g->Og * g->K * (int64_t)sizeof(float) > CONV_L2_BYTES) return 1;
+  return g->kh * g->kw == 1 && g->K <= 32 && (threads == 1 || g->Og >= 4 * (int64_t)threads * mr);
 }
 /* Floats of per-thread panel scratch. */
-static int64_t conv_slot_floats(const conv_geom* g, int nr) {
-  return conv_row_mode(g, nr) ? (g->P + nr - 1) / nr * g->K * nr : g->K * nr;
+static int64_t conv_slot_floats(const conv_geom* g, int row_mode, int nr) {
+  return row_mode ? (g->P + nr - 1) / nr * g->K * nr : g->K * nr;
 }
 
 /* Bytes of packed weights for the GEMM path (0 when it does not apply). */
@@ -148,7 +153,8 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
     if ((uint64_t)g.K > limit / (T * 64 * sizeof(float)) ||
         (uint64_t)(g.O + g.groups * impl.mr) > limit / ((uint64_t)g.K * sizeof(float)))
       return pkt_fail(err, PKT_BAD_OPERANDS, "convolution window of %lld elements is too large", (long long)g.K);
-    *scratch = (size_t)(T * (uint64_t)conv_slot_floats(&g, impl.nr) * sizeof(float));
+    int row_mode = conv_row_mode(&g, impl.mr, impl.nr, conv_threads(n));
+    *scratch = (size_t)(T * (uint64_t)conv_slot_floats(&g, row_mode, impl.nr) * sizeof(float));
     if (!conv_weight_constant(n)) *scratch += (size_t)((conv_gemm_packed_bytes(&g, impl.mr) + 63) & ~(uint64_t)63);
   }
   if (conv_weight_constant(n) && pkt_winograd_applies(n)) {
@@ -202,6 +208,7 @@ typedef struct conv_job {
   const float* bg; /* bias of the group or NULL */
   /* depthwise */
   int64_t dw_rows, dw_pstride, dw_bands;
+  int row_mode; /* GEMM loop order (conv_row_mode) */
 } conv_job;
 
 /* GEMM slot t of threads: tiles [t*tiles/T, (t+1)*tiles/T) in panel-major order. */
@@ -213,11 +220,11 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
   const int64_t panels = (g->P + nr - 1) / nr;
   const int64_t tiles = rblocks * panels;
   for (int64_t t = begin; t < end; t++) {
-    float* panel = j->scratch + t * conv_slot_floats(g, nr);
-    if (conv_row_mode(g, nr)) {
+    float* panel = j->scratch + t * conv_slot_floats(g, j->row_mode, nr);
+    if (j->row_mode) {
       for (int64_t q = 0; q < panels; q++) {
         int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
-        conv_pack_panel(g, j->xg, q * nr, cnt, nr, panel + q * g->K * nr);
+        conv_pack_panel(g, j->xg, q * nr, cnt, nr, j->impl.fill2, panel + q * g->K * nr);
       }
       for (int64_t r = rblocks * t / j->threads; r < rblocks * (t + 1) / j->threads; r++) {
         int64_t o0 = r * mr;
@@ -241,7 +248,7 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
       if (r1 > rblocks) r1 = rblocks;
       int64_t p0 = q * nr;
       int cnt = (int)(g->P - p0 < nr ? g->P - p0 : nr);
-      conv_pack_panel(g, j->xg, p0, cnt, nr, panel);
+      conv_pack_panel(g, j->xg, p0, cnt, nr, j->impl.fill2, panel);
       for (int64_t k0 = 0; k0 < g->K; k0 += CONV_KC) {
         int64_t kc = g->K - k0 < CONV_KC ? g->K - k0 : CONV_KC;
         int first = k0 == 0, last = k0 + kc == g->K;
@@ -274,17 +281,17 @@ static void conv_dw_fill(const conv_job* j, const float* xc, float* buf, float* 
       memset(row + g->pw + g->W, 0, (size_t)(ps - g->pw - g->W) * sizeof(float));
       continue;
     }
+    if (sw == 2) {
+      j->impl.fill2(src, g->W, g->pw, row, row + ps, ps);
+      continue;
+    }
     /* the padded row, sw*ps columns, in tmp; then phase f gets padded columns i*sw + f */
     int64_t n = g->W < sw * ps - g->pw ? g->W : sw * ps - g->pw;
     memset(tmp, 0, (size_t)g->pw * sizeof(float));
     memcpy(tmp + g->pw, src, (size_t)n * sizeof(float));
     memset(tmp + g->pw + n, 0, (size_t)(sw * ps - g->pw - n) * sizeof(float));
-    if (sw == 2) {
-      j->impl.deint2(tmp, row, row + ps, ps);
-    } else {
-      for (int64_t f = 0; f < sw; f++)
-        for (int64_t i = 0; i < ps; i++) row[f * ps + i] = tmp[i * sw + f];
-    }
+    for (int64_t f = 0; f < sw; f++)
+      for (int64_t i = 0; i < ps; i++) row[f * ps + i] = tmp[i * sw + f];
   }
 }
 
@@ -343,6 +350,7 @@ pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
     pkt_parallel_for(n, j.threads, conv_dw_slot, &j);
     return PKT_OK;
   }
+  j.row_mode = conv_row_mode(g, j.impl.mr, j.impl.nr, conv_threads(n)); /* as sized by prepare */
   const int64_t group_floats = (g->Og + j.impl.mr - 1) / j.impl.mr * g->K * j.impl.mr;
   const float* packed = n->packed;
   if (!packed) {

@@ -52,32 +52,49 @@ typedef struct mp_job {
   float* y;
 } mp_job;
 
+static inline float mp_max(float a, float b) { return (b > a || isnan(b)) ? b : a; }
+
+/* yr[ox] = max(yr[ox], the window's columns of input row xr) */
+static void mp_row(const mp_job* j, const float* xr, float* yr) {
+  for (int64_t kx = 0; kx < j->kw; kx++) {
+    int64_t off = kx * j->dw - j->pw; /* ix = ox*sw + off */
+    int64_t lo = off >= 0 ? 0 : (-off + j->sw - 1) / j->sw;
+    int64_t last = j->W - 1 - off;
+    if (last < 0) break;
+    int64_t hi = last / j->sw + 1;
+    if (hi > j->OW) hi = j->OW;
+    for (int64_t ox = lo; ox < hi; ox++) yr[ox] = mp_max(yr[ox], xr[ox * j->sw + off]);
+  }
+}
+
+/* The max is separable: the window's rows are first reduced into one row (contiguous, vectorizes),
+ * so the strided column pass runs once per output row instead of once per window row. */
+#define MP_ROW_MAX 1024
+
 static void mp_planes(void* ctx, int64_t begin, int64_t end) {
   const mp_job* j = ctx;
+  float vrow[MP_ROW_MAX];
   for (int64_t plane = begin; plane < end; plane++) {
     const float* xp = j->x + plane * j->H * j->W;
     float* yp = j->y + plane * j->OH * j->OW;
     for (int64_t oy = 0; oy < j->OH; oy++) {
       float* yr = yp + oy * j->OW;
       for (int64_t ox = 0; ox < j->OW; ox++) yr[ox] = -INFINITY;
+      int rows = 0;
       for (int64_t ky = 0; ky < j->kh; ky++) {
         int64_t iy = oy * j->sh - j->ph + ky * j->dh;
         if (iy < 0) continue;
         if (iy >= j->H) break;
         const float* xr = xp + iy * j->W;
-        for (int64_t kx = 0; kx < j->kw; kx++) {
-          int64_t off = kx * j->dw - j->pw; /* ix = ox*sw + off */
-          int64_t lo = off >= 0 ? 0 : (-off + j->sw - 1) / j->sw;
-          int64_t last = j->W - 1 - off;
-          if (last < 0) break;
-          int64_t hi = last / j->sw + 1;
-          if (hi > j->OW) hi = j->OW;
-          for (int64_t ox = lo; ox < hi; ox++) {
-            float v = xr[ox * j->sw + off];
-            yr[ox] = (v > yr[ox] || isnan(v)) ? v : yr[ox];
-          }
+        if (j->W > MP_ROW_MAX) {
+          mp_row(j, xr, yr);
+        } else if (rows++ == 0) {
+          memcpy(vrow, xr, (size_t)j->W * sizeof(float));
+        } else {
+          for (int64_t c = 0; c < j->W; c++) vrow[c] = mp_max(vrow[c], xr[c]);
         }
       }
+      if (rows) mp_row(j, vrow, yr);
     }
   }
 }

@@ -10,14 +10,14 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
   out->nr = CONV_NR_PORTABLE;
   out->ukernel = conv_ukernel_portable;
   out->dw = conv_dw_portable;
-  out->deint2 = conv_deint2_portable;
+  out->fill2 = conv_fill2_portable;
 #ifdef CONV_HAVE_X86
   if (isa == PKT_ISA_AVX512) {
     out->mr = CONV_MR_AVX512;
     out->nr = CONV_NR_AVX512;
     out->ukernel = conv_ukernel_avx512;
     out->dw = conv_dw_avx512;
-    out->deint2 = conv_deint2_avx512;
+    out->fill2 = conv_fill2_avx512;
   } else if (isa == PKT_ISA_AVX2) {
     out->mr = CONV_MR_AVX2;
     out->nr = CONV_NR_AVX2;
@@ -62,7 +62,8 @@ typedef struct conv_seg {
   int64_t oy, ox, len, off; /* output row, first column, pixel count, column in the panel */
 } conv_seg;
 
-void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, float* dst) {
+void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, conv_fill2_fn fill2,
+                     float* dst) {
   const int64_t HW = g->H * g->W;
   if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0) {
     /* pointwise: output pixel p reads input pixel p */
@@ -110,6 +111,10 @@ void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cn
             continue;
           }
           const float* xr = xc + iy * g->W;
+          if (g->sw == 2) {
+            fill2(xr, g->W, -(s->ox * 2 + off), ds, NULL, s->len);
+            continue;
+          }
           int64_t a = vlo - s->ox, b = vhi - s->ox; /* valid t in [a, b) */
           if (a < 0) a = 0;
           if (b > s->len) b = s->len;
@@ -118,9 +123,6 @@ void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cn
           if (g->sw == 1) {
             const float* src = xr + s->ox + off;
             for (int64_t t = a; t < b; t++) ds[t] = src[t];
-          } else if (g->sw == 2) {
-            const float* src = xr + s->ox * 2 + off;
-            for (int64_t t = a; t < b; t++) ds[t] = src[2 * t];
           } else {
             const float* src = xr + s->ox * g->sw + off;
             for (int64_t t = a; t < b; t++) ds[t] = src[t * g->sw];
@@ -159,10 +161,11 @@ void conv_ukernel_portable(int64_t kc, const float* a, const float* b, float* C,
   }
 }
 
-void conv_deint2_portable(const float* t, float* e, float* o, int64_t n) {
+void conv_fill2_portable(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
-    e[i] = t[2 * i];
-    o[i] = t[2 * i + 1];
+    int64_t c = 2 * i - pw;
+    e[i] = c >= 0 && c < W ? src[c] : 0.f;
+    if (o) o[i] = c + 1 >= 0 && c + 1 < W ? src[c + 1] : 0.f;
   }
 }
 

@@ -39,15 +39,18 @@ typedef struct conv_dw_args {
   float lo, hi;
 } conv_dw_args;
 typedef void (*conv_dw_fn)(const conv_dw_args* a);
-/* Split t[0, 2n) into its even (e[0, n)) and odd (o[0, n)) elements. */
-typedef void (*conv_deint2_fn)(const float* t, float* e, float* o, int64_t n);
+/* One input row zero-padded by pw on the left (and as needed on the right) and split into its
+ * even and odd padded columns: e[i] = x[2i - pw], o[i] = x[2i + 1 - pw] for i in [0, n), where
+ * x[c] is src[c] for 0 <= c < W and 0 elsewhere. pw may be negative (the row starts inside src);
+ * o may be NULL (only the even columns are wanted). */
+typedef void (*conv_fill2_fn)(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_DW_OVERRUN 16 /* row kernels read output columns in vectors of up to this many */
 
 typedef struct conv_isa_impl {
   int mr, nr;
   conv_ukernel_fn ukernel;
   conv_dw_fn dw;
-  conv_deint2_fn deint2;
+  conv_fill2_fn fill2;
 } conv_isa_impl;
 
 /* The implementation for a pkt_isa value (falls back to portable). */
@@ -56,7 +59,7 @@ void conv_isa_select(int isa, conv_isa_impl* out);
 void conv_ukernel_portable(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
                            const float* bias, int first, int last, int act, float lo, float hi);
 void conv_dw_portable(const conv_dw_args* a);
-void conv_deint2_portable(const float* t, float* e, float* o, int64_t n);
+void conv_fill2_portable(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_MR_PORTABLE 4
 #define CONV_NR_PORTABLE 16
 
@@ -68,7 +71,7 @@ void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, float* C, int
                        const float* bias, int first, int last, int act, float lo, float hi);
 void conv_dw_avx512(const conv_dw_args* a);
 void conv_dw_avx2(const conv_dw_args* a);
-void conv_deint2_avx512(const float* t, float* e, float* o, int64_t n);
+void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_MR_AVX512 12
 #define CONV_NR_AVX512 32
 #define CONV_MR_AVX2 6
@@ -89,8 +92,9 @@ void conv_dw_neon(const conv_dw_args* a);
 void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst);
 
 /* im2col of one panel: pixels [p0, p0 + cnt) of the group's input xg (Cg planes of H*W) into
- * dst[K][nr], columns >= cnt zero. */
-void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, float* dst);
+ * dst[K][nr], columns >= cnt zero. fill2 gathers the rows of stride-2 convolutions. */
+void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, conv_fill2_fn fill2,
+                     float* dst);
 
 /* Scalar activation for the simple kinds (NONE/RELU/RELU6/CLAMP); others go through pkt_apply_act. */
 static inline int conv_act_simple(int act) {

@@ -13,17 +13,20 @@
 #define INLINE512 __attribute__((target("avx512f"), always_inline)) static inline
 
 /* ------------------------------------------------------------------ AVX-512 GEMM, 12 x 32 */
-INLINE512 void tile512(int MRc, int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int nr,
+/* NV = 2 vectors of columns, or 1 for a panel with at most 16 columns (the rest of its 32 are zero
+ * padding, so the second half of the FMAs would be wasted). */
+INLINE512 void tile512(int MRc, int NV, int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int nr,
                        const float* bias, int first, int last, int act, float lo, float hi) {
   __m512 acc[12][2];
   for (int r = 0; r < MRc; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; k++) {
-    __m512 b0 = _mm512_load_ps(b + k * 32), b1 = _mm512_load_ps(b + k * 32 + 16);
+    __m512 b0 = _mm512_load_ps(b + k * 32), b1 = NV == 2 ? _mm512_load_ps(b + k * 32 + 16) : b0;
     const float* ak = a + k * 12;
+    _mm_prefetch((const char*)(ak + 12 * 16), _MM_HINT_T0);
     for (int r = 0; r < MRc; r++) {
       __m512 av = _mm512_set1_ps(ak[r]);
       acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+      if (NV == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
     }
   }
   __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
@@ -59,8 +62,13 @@ INLINE512 void tile512(int MRc, int64_t kc, const float* a, const float* b, floa
 AVX512 void conv_ukernel_avx512(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
                                 const float* bias, int first, int last, int act, float lo, float hi) {
   switch (mr) {
-#define CASE(n) \
-  case n: tile512(n, kc, a, b, C, ldc, nr, bias, first, last, act, lo, hi); break;
+#define CASE(n)                                                                    \
+  case n:                                                                          \
+    if (nr > 16)                                                                   \
+      tile512(n, 2, kc, a, b, C, ldc, nr, bias, first, last, act, lo, hi);         \
+    else                                                                           \
+      tile512(n, 1, kc, a, b, C, ldc, nr, bias, first, last, act, lo, hi);         \
+    break;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
 #undef CASE
     default: break;
@@ -133,6 +141,7 @@ AVX2 static void full2(int64_t kc, const float* a, const float* b, float* C, int
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; k++, a += 6, b += 16) {
     __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    _mm_prefetch((const char*)(a + 6 * 32), _MM_HINT_T0); /* packed weights, as in tile512 */
     __m256 av = _mm256_broadcast_ss(a);
     c00 = _mm256_fmadd_ps(av, b0, c00);
     c01 = _mm256_fmadd_ps(av, b1, c01);
@@ -169,18 +178,21 @@ AVX2 void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, float* C
 }
 
 /* ------------------------------------------------------------------ depthwise row kernels */
-AVX512 void conv_deint2_avx512(const float* t, float* e, float* o, int64_t n) {
+AVX512 void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n) {
   const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512 a = _mm512_loadu_ps(t + 2 * i), b = _mm512_loadu_ps(t + 2 * i + 16);
-    _mm512_storeu_ps(e + i, _mm512_permutex2var_ps(a, ie, b));
-    _mm512_storeu_ps(o + i, _mm512_permutex2var_ps(a, io, b));
-  }
-  for (; i < n; i++) {
-    e[i] = t[2 * i];
-    o[i] = t[2 * i + 1];
+  for (int64_t i = 0; i < n; i += 16) {
+    /* padded columns 2i .. 2i + 31 are source columns c0 .. c0 + 31; lanes [lo, hi) are in the row */
+    int64_t c0 = 2 * i - pw;
+    int64_t lo = c0 < 0 ? -c0 : 0, hi = W - c0 < 32 ? W - c0 : 32;
+    uint32_t m = 0;
+    if (hi > lo) m = (uint32_t)((hi >= 32 ? 0xFFFFFFFFu : (1u << hi) - 1) & ~((lo >= 32 ? 0xFFFFFFFFu : (1u << lo) - 1)));
+    /* masked-off lanes are never read, so the address may point before the row */
+    const float* s = (const float*)((uintptr_t)src + (uintptr_t)(c0 * (int64_t)sizeof(float)));
+    __m512 a = _mm512_maskz_loadu_ps((__mmask16)m, s), b = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), s + 16);
+    __mmask16 sm = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(e + i, sm, _mm512_permutex2var_ps(a, ie, b));
+    if (o) _mm512_mask_storeu_ps(o + i, sm, _mm512_permutex2var_ps(a, io, b));
   }
 }
 

@@ -47,12 +47,13 @@ int pkt_winograd_applies(const pkt_node* n) {
   if (w->dims[0] != O || w->dims[1] != C) return 0;
   /* Keep every size small enough that the plan's products cannot overflow. */
   if (C > 65536 || O > 65536 || OH > 65536 || OW > 65536 || x->dims[0] > 65536) return 0;
-  /* Measured (AVX-512, one core): with 16+ channels and 12+ tiles it beats im2col + GEMM by 1.3x
-   * (14x14, 256 ch) to 4x (28x28, 128 ch). With fewer tiles each transformed weight (4x the bytes of
-   * the 3x3 kernel) is used too few times: at 7x7 (4 tiles) the GEMM is bound by streaming them and
-   * only breaks even. Few channels leave the 36 GEMMs too thin to pay for the transforms. */
+  /* Measured (AVX-512, one core, inside resnet18 where each layer's weights come cold from L3): with
+   * 16+ channels Winograd beats im2col + GEMM by up to 4x at 28x28 (49 tiles), but at 14x14 (16
+   * tiles, 256 ch) the GEMM is ~15% faster: each transformed weight (4x the bytes of the 3x3
+   * kernel) is used for too few tiles to pay for streaming it. Few channels leave the 36 GEMMs too
+   * thin to pay for the transforms. */
   int64_t tiles = x->dims[0] * ((OH + 3) / 4) * ((OW + 3) / 4);
-  return C >= 16 && O >= 16 && OH >= 4 && OW >= 4 && tiles >= 12;
+  return C >= 16 && O >= 16 && OH >= 4 && OW >= 4 && tiles >= 32;
 }
 
 static void wg_make_plan(const pkt_node* n, wg_plan* p) {

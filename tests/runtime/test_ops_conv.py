@@ -113,6 +113,8 @@ FAST_CASES = [
     # (C, O, kernel, stride, padding, groups, H, W, threads that reach the split)
     (40, 30, 1, 1, 0, 1, 9, 11, 1),      # 1x1: 99 pixels = 3 full panels + tail, 30 rows
     (300, 14, 1, 1, 0, 1, 5, 7, 2),      # 1x1 with K slices, threads split tiles
+    (16, 100, 1, 1, 0, 1, 13, 27, 2),    # 1x1 with K <= 32: row mode, row and panel tails, split rows
+    (24, 30, 1, 1, 0, 1, 9, 11, 1),      # ... too few rows to split: row mode at 1 thread only
     (33, 25, 3, 1, 1, 1, 10, 9, 2),      # 3x3: K = 297 > one slice
     (8, 16, 3, 2, 1, 1, 37, 35, 2),      # strided im2col with segments across output rows
     (3, 13, 7, 2, 3, 1, 40, 36, 1),      # stem-like 7x7 stride 2
@@ -253,6 +255,16 @@ def test_max_pool2d_nan_and_threads(check_eager):
     x[0, 1, 2, 3] = float("nan")
     got = pockettorch.load(pockettorch.export(nn.MaxPool2d(2), (x,)).to_bytes(), num_threads=2)(x)
     torch.testing.assert_close(got, nn.MaxPool2d(2)(x), equal_nan=True)
+
+
+@pytest.mark.parametrize("width", [11, 1030])  # rows reduced into one row first / wider than its buffer
+def test_max_pool2d_separable_nan(width):
+    x = _x(1, 2, 7, width)
+    x[0, 0, 3, 4] = float("nan")  # in the middle row of a window: the row pass must keep it
+    x[0, 1, 0, 1] = float("-inf")
+    m = nn.MaxPool2d(3, 2, 1)
+    got = pockettorch.load(pockettorch.export(m, (x,)).to_bytes())(x)
+    torch.testing.assert_close(got, m(x), equal_nan=True)
 
 
 def test_max_pool2d_unbatched(check_eager):

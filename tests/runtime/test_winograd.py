@@ -124,9 +124,10 @@ def test_winograd_matches_torch(harness, tmp_path, case, threads):
 
 @pytest.mark.parametrize("shape,expected", [
     ((1, 64, 56, 56, 64), True),     # resnet layer1
-    ((1, 256, 14, 14, 256), True),   # layer3: 16 tiles
-    ((1, 512, 7, 7, 512), False),    # layer4: 4 tiles, the transformed weights would be streamed for 4 rows
-    ((3, 512, 7, 7, 512), True),     # ... but a batch of 3 has 12
+    ((1, 128, 28, 28, 128), True),   # layer2: 49 tiles
+    ((1, 256, 14, 14, 256), False),  # layer3: 16 tiles, the transformed weights would be streamed for 16 rows
+    ((1, 512, 7, 7, 512), False),    # layer4: 4 tiles
+    ((2, 256, 14, 14, 256), True),   # ... but a batch of 2 has 32
     ((1, 3, 32, 32, 16), False),     # too few input channels
     ((1, 16, 32, 32, 8), False),     # too few output channels
     ((1, 16, 5, 64, 16), True),      # 3 x 16 tiles
