@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from pockettorch.device.farm.store import ResultStore
 
 TRANSIENT = (errors.DeviceDisconnectedError, errors.DeviceTimeoutError, errors.DeviceNotFoundError)
 TEMP_POLL_S = 1.0
+SIGINT_GRACE_S = 2.0  # how long a runner killed by SIGINT waits for the farm's own Ctrl-C handling
 
 
 @dataclasses.dataclass
@@ -147,12 +149,19 @@ class DeviceWorker(threading.Thread):
                 self._reconnect()
             except Exception as exc:  # the runner failed, disk full, a bad model, ...: final, and the worker goes on
                 # but not under Ctrl-C, which the terminal also sends to a host runner: that job runs again on --resume
-                fields = {"status": "not_run" if ctx.stop.is_set() else "failed",
+                fields = {"status": "not_run" if self._interrupted(exc) else "failed",
                           "result": getattr(exc, "partial", None), "error": f"{type(exc).__name__}: {exc}"}
                 break
         record = job.record(attempts=attempt, model_bytes=ctx.model_bytes(job), **fields)
         ctx.store.record_job(ctx.run_id, record)
         ctx.progress.update(job, "stopped" if record["status"] == "not_run" else record["status"], _detail(record))
+
+    def _interrupted(self, exc: Exception) -> bool:
+        """Whether Ctrl-C cut this job short. The terminal's SIGINT reaches the host runner too, and its death can
+        be seen here before the main thread has set ctx.stop: a runner killed by SIGINT waits for the flag."""
+        code = getattr(exc, "exit_code", None)
+        by_sigint = code in (-signal.SIGINT, 128 + signal.SIGINT)
+        return self.ctx.stop.is_set() or (by_sigint and self.ctx.stop.wait(SIGINT_GRACE_S))
 
     def _reconnect(self) -> bool:
         """Whether the device is back (adb lists it ready again); the worker then uses the fresh handle."""
