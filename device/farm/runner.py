@@ -25,12 +25,13 @@ SIGINT_GRACE_S = 2.0  # how long a runner killed by SIGINT waits for the farm's 
 
 @dataclasses.dataclass
 class Policy:
-    retries: int = 2
-    backoff_s: float = 2.0
-    max_backoff_s: float = 30.0
-    cooldown_s: float = 0.0
-    until_temp_c: float | None = None
-    max_wait_s: float = 120.0
+    """Retry and cool-down settings of a run (defaults and validation live in config.FarmConfig)."""
+    retries: int
+    backoff_s: float
+    max_backoff_s: float
+    cooldown_s: float
+    until_temp_c: float | None
+    max_wait_s: float
 
     @classmethod
     def from_config(cls, cfg) -> "Policy":
