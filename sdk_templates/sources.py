@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pockettorch.runtime import op_table
 
 RUNTIME_DIR = pathlib.Path(op_table.__file__).resolve().parent
+ALL_KERNELS = tuple(sorted({op.kernel for op in op_table.OPS}))
 
 # Core files every build needs, beside one platform file. Kept explicit so a new src/*.c file has to be
 # placed here or in a group on purpose (tests/sdk/test_shared_sources.py checks every file is accounted for).
@@ -65,10 +66,9 @@ def _kernel_table(kernels: tuple[str, ...]) -> bytes:
 
 def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), platform: str = "posix") -> RuntimeSources:
     """Sources for a build holding `kernels` (file stems under runtime/kernels/), for one platform layer."""
-    known = {op.kernel for op in op_table.OPS}
-    unknown = sorted(set(kernels) - known)
+    unknown = sorted(set(kernels) - set(ALL_KERNELS))
     if unknown:
-        raise ValueError(f"unknown kernels {unknown}; known: {sorted(known)}")
+        raise ValueError(f"unknown kernels {unknown}; known: {list(ALL_KERNELS)}")
     if platform not in PLATFORMS:
         raise ValueError(f"unknown platform {platform!r}; known: {sorted(PLATFORMS)}")
     kernels = tuple(sorted(set(kernels)))
@@ -97,6 +97,13 @@ def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), plat
         users = tuple(op.name for op in op_table.OPS if op.kernel == kernel and (not ops or op.name in ops))
         costs.append(KernelCost(kernel, users, tuple(own), sum(len(files[r]) for r in own)))
     return RuntimeSources(dict(sorted(files.items())), tuple(costs), core_bytes)
+
+
+def for_model(info, all_kernels: bool = False, platform: str = "posix") -> RuntimeSources:
+    """The sources for a ModelInfo's kernels, or every kernel (for apps that also load other programs)."""
+    if all_kernels:
+        return select(ALL_KERNELS, platform=platform)
+    return select(info.kernels, info.ops, platform)
 
 
 def manifest(sources: RuntimeSources) -> dict:

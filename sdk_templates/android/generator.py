@@ -16,7 +16,6 @@ import json
 from dataclasses import dataclass
 
 from pockettorch import errors
-from pockettorch.runtime import op_table
 from pockettorch.sdk_templates import model_info, names, render, sources
 
 MIN_SDK = 24
@@ -101,8 +100,8 @@ def generate(model_path, package: str, class_name: str | None = None, all_kernel
     names.check_package(package)
     info = model_info.read_model(model_path)
     cls = _class_name(info, class_name)
-    kernels = tuple(sorted({op.kernel for op in op_table.OPS})) if all_kernels else info.kernels
-    runtime = sources.select(kernels, () if all_kernels else info.ops)
+    runtime = sources.for_model(info, all_kernels)
+    kernels = tuple(k.kernel for k in runtime.kernels)
     lib = "pockettorch_" + names.snake(cls, "model")
     asset = names.snake(info.name, "model") + ".ptm"
     image = None

@@ -128,7 +128,7 @@ def render_sdk(model_path: str | os.PathLike, prefix: str | None = None, embed: 
         code, detail = exc.args
         raise errors.error_for_code(code, f"{info.path}: {detail}") from None
     sdk = CSdk(info, prefix, embed, _tensors(info.inputs, idents, 0), _tensors(info.outputs, idents, len(info.inputs)),
-               workspace, arena, sources.select(info.kernels, info.ops, platform="embedded" if embed else "posix"))
+               workspace, arena, sources.for_model(info, platform="embedded" if embed else "posix"))
     return sdk, _files(sdk)
 
 

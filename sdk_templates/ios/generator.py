@@ -12,7 +12,6 @@ import json
 import os
 
 from pockettorch import __version__, errors
-from pockettorch.runtime import op_table
 from pockettorch.sdk_templates import model_info, render, sources
 from pockettorch.sdk_templates.ios import reference, swift_api
 
@@ -44,8 +43,7 @@ def files_for(info: model_info.ModelInfo, module_name: str | None = None,
     With `all_kernels` the C target carries every kernel, so the untyped `Model` runs any .ptm (benchmark apps).
     """
     api = swift_api.build(info, module_name)
-    kernels = sorted({op.kernel for op in op_table.OPS}) if all_kernels else info.kernels
-    runtime = sources.select(kernels, () if all_kernels else info.ops)
+    runtime = sources.for_model(info, all_kernels)
     ref_inputs, ref_outputs = reference.compute(info)
     env = render.environment(TARGET)
     env.filters["swift_string"] = swift_api.string_literal

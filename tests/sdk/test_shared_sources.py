@@ -14,7 +14,6 @@ import pytest
 import torch
 
 import pockettorch
-from pockettorch.runtime import op_table
 from pockettorch.sdk_templates import model_info, sources
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
@@ -68,7 +67,7 @@ def _includes(root: pathlib.Path) -> list[str]:
 def objects(tmp_path_factory) -> tuple[pathlib.Path, dict[str, pathlib.Path]]:
     """Every runtime .c compiled once (the full selection), plus the driver; keyed by relative path."""
     root = tmp_path_factory.mktemp("rt")
-    full = sources.select(sorted({op.kernel for op in op_table.OPS}))
+    full = sources.select(sources.ALL_KERNELS)
     _write(root, full.files)
     (root / "driver.c").write_text(DRIVER)
     objs = {}
@@ -93,7 +92,7 @@ def _link(root: pathlib.Path, objs: dict[str, pathlib.Path], selection: sources.
     return exe
 
 
-@pytest.mark.parametrize("kernel", sorted({op.kernel for op in op_table.OPS}))
+@pytest.mark.parametrize("kernel", sources.ALL_KERNELS)
 def test_every_kernel_links_alone(objects, kernel):
     root, objs = objects
     selection = sources.select([kernel])
