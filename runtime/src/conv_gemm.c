@@ -62,6 +62,31 @@ typedef struct conv_seg {
   int64_t oy, ox, len, off; /* output row, first column, pixel count, column in the panel */
 } conv_seg;
 
+/* The kh*kw rows of one input channel for a stride-2 panel with dilation 1 along x. Each input row is
+ * split into its even and odd columns once per (kernel row, segment); the kw rows of that kernel row
+ * are then plain copies, as kernel column kx reads phase kx % 2 from offset kx / 2. */
+#define CONV_PHASE_SPAN 32
+static void pack_rows_stride2(const conv_geom* g, const float* xc, const conv_seg* seg, int nseg, int64_t cnt, int nr,
+                              conv_fill2_fn fill2, float* dst) {
+  float even[3 * CONV_PHASE_SPAN], odd[3 * CONV_PHASE_SPAN];
+  for (int64_t ky = 0; ky < g->kh; ky++) {
+    float* rows = dst + ky * g->kw * nr;
+    for (int64_t kx = 0; kx < g->kw; kx++)
+      for (int64_t t = cnt; t < nr; t++) rows[kx * nr + t] = 0.f;
+    for (int i = 0; i < nseg; i++) {
+      const conv_seg* s = &seg[i];
+      int64_t iy = s->oy * g->sh - g->ph + ky * g->dh;
+      if (iy < 0 || iy >= g->H) {
+        for (int64_t kx = 0; kx < g->kw; kx++) memset(rows + kx * nr + s->off, 0, (size_t)s->len * sizeof(float));
+        continue;
+      }
+      fill2(xc + iy * g->W, g->W, g->pw - 2 * s->ox, even, odd, s->len + g->kw / 2);
+      for (int64_t kx = 0; kx < g->kw; kx++)
+        memcpy(rows + kx * nr + s->off, (kx % 2 ? odd : even) + kx / 2, (size_t)s->len * sizeof(float));
+    }
+  }
+}
+
 void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, conv_fill2_fn fill2,
                      float* dst) {
   const int64_t HW = g->H * g->W;
@@ -93,6 +118,11 @@ void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cn
   int64_t k = 0;
   for (int64_t c = 0; c < g->Cg; c++) {
     const float* xc = xg + c * HW;
+    if (g->sw == 2 && g->dw == 1 && g->kw <= 2 * CONV_PHASE_SPAN + 1 && nr <= 2 * CONV_PHASE_SPAN) {
+      pack_rows_stride2(g, xc, seg, nseg, cnt, nr, fill2, dst + k * nr);
+      k += g->kh * g->kw;
+      continue;
+    }
     for (int64_t ky = 0; ky < g->kh; ky++) {
       for (int64_t kx = 0; kx < g->kw; kx++, k++) {
         float* d = dst + k * nr;

@@ -117,7 +117,8 @@ FAST_CASES = [
     (24, 30, 1, 1, 0, 1, 9, 11, 1),      # ... too few rows to split: row mode at 1 thread only
     (33, 25, 3, 1, 1, 1, 10, 9, 2),      # 3x3: K = 297 > one slice
     (8, 16, 3, 2, 1, 1, 37, 35, 2),      # strided im2col with segments across output rows
-    (3, 13, 7, 2, 3, 1, 40, 36, 1),      # stem-like 7x7 stride 2
+    (3, 13, 7, 2, 3, 1, 40, 36, 1),      # stem-like 7x7 stride 2: rows split into column phases once
+    (5, 7, 4, 2, 2, 1, 23, 70, 2),       # even kernel stride 2, input rows longer than a phase buffer
     (24, 24, 3, 1, 1, 24, 37, 40, 2),    # depthwise 3x3: rows of 40 (2.5 AVX-512 vectors)
     (24, 24, 3, 2, 1, 24, 37, 41, 2),    # depthwise 3x3 stride 2, odd sizes
     (16, 16, 5, 1, 2, 16, 21, 35, 1),    # depthwise 5x5
