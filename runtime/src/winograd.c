@@ -25,6 +25,7 @@
 #define WG_BLOCK_BUDGET ((int64_t)1 << 20) /* bytes of V + M per slot */
 #endif
 #define WG_TB_MAX 144
+#define WG_MIN_BLOCK 8 /* tiles: fewer leave the 36 GEMMs of a block too short */
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -56,6 +57,14 @@ int pkt_winograd_applies(const pkt_node* n) {
   return C >= 16 && O >= 16 && OH >= 4 && OW >= 4 && tiles >= 32;
 }
 
+/* Blocks of a band: enough of at most TB tiles; with fewer than two per thread, a multiple of the
+ * threads when the blocks stay big enough for the GEMMs (49 tiles on 2 threads: 13+12 | 12+12, not
+ * 20+20 | 9). More blocks than that are balanced by output-channel chunks (wg_make_plan). */
+static int64_t wg_blocks(const wg_plan* p, int64_t band_tiles) {
+  int64_t nb = (band_tiles + p->TB - 1) / p->TB, even = round_up(nb, p->T);
+  return nb < 2 * p->T && band_tiles / even >= WG_MIN_BLOCK ? even : nb;
+}
+
 static void wg_make_plan(const pkt_node* n, wg_plan* p) {
   const pkt_tensor *x = n->inputs[0], *y = n->outputs[0];
   memset(p, 0, sizeof *p);
@@ -85,7 +94,7 @@ static void wg_make_plan(const pkt_node* n, wg_plan* p) {
   int64_t band_tiles = p->BR * p->tw;
   if (p->TB > band_tiles) p->TB = round_up(band_tiles, 4);
   /* Output-channel chunks: only when the blocks alone cannot keep the threads evenly busy. */
-  int64_t nb = (band_tiles + p->TB - 1) / p->TB;
+  int64_t nb = wg_blocks(p, band_tiles);
   p->ncc = 1;
   if (p->T > 1 && nb % p->T != 0 && nb < 4 * p->T) p->ncc = min64(p->T, p->Op / 32);
   p->CC = round_up((p->Op + p->ncc - 1) / p->ncc, 32);
@@ -328,9 +337,9 @@ void pkt_winograd_run(const pkt_node* n, const void* packed, void* scratch) {
     pkt_parallel_for(n, r.band_r1 - r.band_r0, wg_fill_range, &r);
     j.band_tiles = (r.band_r1 - r.band_r0) * p->tw;
     r.band_t0 = r.band_r0 * p->tw;
-    /* blocks of equal size (a multiple of 4 rows), at most TB */
-    r.nblocks = (j.band_tiles + p->TB - 1) / p->TB;
-    j.tb = min64(p->TB, round_up((j.band_tiles + r.nblocks - 1) / r.nblocks, 4));
+    /* blocks of equal size, at most TB */
+    r.nblocks = wg_blocks(p, j.band_tiles);
+    j.tb = (j.band_tiles + r.nblocks - 1) / r.nblocks;
     r.nblocks = (j.band_tiles + j.tb - 1) / j.tb;
     r.items = r.nblocks * p->ncc;
     j.nslots = (int)min64(p->T, r.items);
