@@ -87,6 +87,33 @@ static void pack_rows_stride2(const conv_geom* g, const float* xc, const conv_se
   }
 }
 
+/* The kh*kw rows of one input channel for a stride-1 panel: the input row of a (kernel row, segment)
+ * is looked up once for its kw rows, and each row is one copy between two zero-filled ends. */
+static void pack_rows_stride1(const conv_geom* g, const float* xc, const conv_seg* seg, int nseg, int64_t cnt, int nr,
+                              float* dst) {
+  for (int64_t ky = 0; ky < g->kh; ky++) {
+    float* rows = dst + ky * g->kw * nr;
+    for (int64_t kx = 0; kx < g->kw; kx++)
+      for (int64_t t = cnt; t < nr; t++) rows[kx * nr + t] = 0.f;
+    for (int i = 0; i < nseg; i++) {
+      const conv_seg* s = &seg[i];
+      int64_t iy = s->oy * g->sh - g->ph + ky * g->dh;
+      for (int64_t kx = 0; kx < g->kw; kx++) {
+        float* d = rows + kx * nr + s->off;
+        int64_t start = s->ox + kx * g->dw - g->pw; /* input column of the segment's first pixel */
+        int64_t a = iy < 0 || iy >= g->H ? s->len : start < 0 ? -start : 0, b = g->W - start; /* valid [a, b) */
+        if (a > s->len) a = s->len;
+        if (b > s->len) b = s->len;
+        if (b < a) b = a;
+        const float* src = a < b ? xc + iy * g->W + start : xc;
+        for (int64_t t = 0; t < a; t++) d[t] = 0.f;
+        for (int64_t t = a; t < b; t++) d[t] = src[t];
+        for (int64_t t = b; t < s->len; t++) d[t] = 0.f;
+      }
+    }
+  }
+}
+
 void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, conv_fill2_fn fill2,
                      float* dst) {
   const int64_t HW = g->H * g->W;
@@ -123,6 +150,11 @@ void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cn
       k += g->kh * g->kw;
       continue;
     }
+    if (g->sw == 1) {
+      pack_rows_stride1(g, xc, seg, nseg, cnt, nr, dst + k * nr);
+      k += g->kh * g->kw;
+      continue;
+    }
     for (int64_t ky = 0; ky < g->kh; ky++) {
       for (int64_t kx = 0; kx < g->kw; kx++, k++) {
         float* d = dst + k * nr;
@@ -150,13 +182,8 @@ void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cn
           if (b > s->len) b = s->len;
           if (b < a) b = a;
           for (int64_t t = 0; t < a; t++) ds[t] = 0.f;
-          if (g->sw == 1) {
-            const float* src = xr + s->ox + off;
-            for (int64_t t = a; t < b; t++) ds[t] = src[t];
-          } else {
-            const float* src = xr + s->ox * g->sw + off;
-            for (int64_t t = a; t < b; t++) ds[t] = src[t * g->sw];
-          }
+          const float* src = xr + s->ox * g->sw + off;
+          for (int64_t t = a; t < b; t++) ds[t] = src[t * g->sw];
           for (int64_t t = b; t < s->len; t++) ds[t] = 0.f;
         }
       }
