@@ -179,6 +179,13 @@ OPS: tuple[Op, ...] = (
     Op("flip", 32, (1, 1), 1, _p("axes:ints"), ("aten.flip.default",), "flip", doc="Reverse along axes."),
     Op("triangular", 33, (1, 1), 1, _p("upper:int diagonal:int"), ("aten.tril.default", "aten.triu.default"),
        "triangular", doc="Keep the lower/upper triangle of the last two dims."),
+    Op("conv_pw_dw", 34, (5, 5), 1,
+       _p("act1:int act1_min:float act1_max:float stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int "
+          + _ACT),
+       (), "conv_pw_dw", packs=True,
+       doc="A pointwise conv2d (x, weight [M, C, 1, 1], bias [M], act1) feeding a depthwise one (weight "
+           "[M, 1, kh, kw], bias [M], act), fused by the exporter: the intermediate is made a band of rows at "
+           "a time and never written out."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

@@ -27,6 +27,7 @@ GROUPS = {
 }
 KERNEL_GROUPS = {  # kernel -> helper groups it calls into
     "conv2d": ("gemm", "conv"),
+    "conv_pw_dw": ("gemm", "conv"),  # winograd.c in the conv group calls the GEMM
     "linear": ("gemm",),
     "matmul": ("gemm",),
     "sdpa": ("gemm",),

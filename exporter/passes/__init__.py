@@ -6,9 +6,11 @@ from pockettorch.exporter.ir import Graph
 from pockettorch.exporter.passes.dce import eliminate_dead_code
 from pockettorch.exporter.passes.fold_batchnorm import fold_batchnorm
 from pockettorch.exporter.passes.fuse_activation import fuse_activations
+from pockettorch.exporter.passes.fuse_pointwise_depthwise import fuse_pointwise_depthwise
 from pockettorch.exporter.passes.simplify_views import simplify_views
 
-PIPELINE = (eliminate_dead_code, simplify_views, fold_batchnorm, fuse_activations, eliminate_dead_code)
+PIPELINE = (eliminate_dead_code, simplify_views, fold_batchnorm, fuse_activations, fuse_pointwise_depthwise,
+            eliminate_dead_code)
 
 
 def run_passes(graph: Graph) -> dict[str, int]:

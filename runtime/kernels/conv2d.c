@@ -46,16 +46,6 @@ static void conv_geom_read(const pkt_node* n, conv_geom* g) {
   g->P = g->OH * g->OW;
 }
 
-/* Depthwise buffer geometry: padded rows, phase rows of pstride floats, sw phases per row. */
-static void conv_dw_layout(const conv_geom* g, int64_t* rows, int64_t* pstride) {
-  int64_t wp = g->W + 2 * g->pw;
-  *rows = g->H + 2 * g->ph;
-  /* a row kernel reads phase columns up to OW rounded up to a vector (16) plus the window offset */
-  int64_t need = (g->OW + CONV_DW_OVERRUN - 1) / CONV_DW_OVERRUN * CONV_DW_OVERRUN + (g->kw - 1) * g->dw / g->sw;
-  int64_t ps = (wp + g->sw - 1) / g->sw;
-  *pstride = ps > need ? ps : need;
-}
-
 static int conv_threads(const pkt_node* n) { return n->num_threads > 1 ? n->num_threads : 1; }
 
 /* During prepare() and pack_size() only constants have data (the arena is not placed yet), so a
@@ -263,38 +253,6 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
   }
 }
 
-/* Copy padded rows [r0, r1) of one input plane into the phase-split buffer (conv_dw_args). */
-static void conv_dw_fill(const conv_job* j, const float* xc, float* buf, float* tmp, int64_t r0, int64_t r1) {
-  const conv_geom* g = &j->g;
-  const int64_t ps = j->dw_pstride, sw = g->sw;
-  for (int64_t r = r0; r < r1; r++) {
-    int64_t iy = r - g->ph;
-    float* row = buf + r * sw * ps;
-    if (iy < 0 || iy >= g->H) {
-      memset(row, 0, (size_t)(sw * ps) * sizeof(float));
-      continue;
-    }
-    const float* src = xc + iy * g->W;
-    if (sw == 1) {
-      memset(row, 0, (size_t)g->pw * sizeof(float));
-      memcpy(row + g->pw, src, (size_t)g->W * sizeof(float));
-      memset(row + g->pw + g->W, 0, (size_t)(ps - g->pw - g->W) * sizeof(float));
-      continue;
-    }
-    if (sw == 2) {
-      j->impl.fill2(src, g->W, g->pw, row, row + ps, ps);
-      continue;
-    }
-    /* the padded row, sw*ps columns, in tmp; then phase f gets padded columns i*sw + f */
-    int64_t n = g->W < sw * ps - g->pw ? g->W : sw * ps - g->pw;
-    memset(tmp, 0, (size_t)g->pw * sizeof(float));
-    memcpy(tmp + g->pw, src, (size_t)n * sizeof(float));
-    memset(tmp + g->pw + n, 0, (size_t)(sw * ps - g->pw - n) * sizeof(float));
-    for (int64_t f = 0; f < sw; f++)
-      for (int64_t i = 0; i < ps; i++) row[f * ps + i] = tmp[i * sw + f];
-  }
-}
-
 /* Depthwise slot t: items (plane, band) [t*items/T, (t+1)*items/T). */
 static void conv_dw_slot(void* ctx, int64_t begin, int64_t end) {
   const conv_job* j = ctx;
@@ -313,7 +271,8 @@ static void conv_dw_slot(void* ctx, int64_t begin, int64_t end) {
       if (oy0 >= oy1) continue;
       int64_t r0 = oy0 * g->sh, r1 = (oy1 - 1) * g->sh + (g->kh - 1) * g->dh + 1;
       if (j->dw_bands > 1 || filled != cin) {
-        conv_dw_fill(j, j->x + cin * g->H * g->W, buf, buf + j->dw_rows * rstride, r0, r1);
+        conv_dw_fill(g, j->dw_pstride, j->impl.fill2, j->x + cin * g->H * g->W, 0, buf, buf + j->dw_rows * rstride, r0,
+                     r1);
         filled = cin;
       }
       conv_dw_args a = {buf, rstride, j->dw_pstride, j->y + plane * g->P, g->OW, oy0, oy1, g->kh, g->kw, g->sh,

@@ -50,6 +50,46 @@ void conv_act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi) 
   }
 }
 
+void conv_dw_layout(const conv_geom* g, int64_t* rows, int64_t* pstride) {
+  int64_t wp = g->W + 2 * g->pw;
+  *rows = g->H + 2 * g->ph;
+  /* a row kernel reads phase columns up to OW rounded up to a vector (16) plus the window offset */
+  int64_t need = (g->OW + CONV_DW_OVERRUN - 1) / CONV_DW_OVERRUN * CONV_DW_OVERRUN + (g->kw - 1) * g->dw / g->sw;
+  int64_t ps = (wp + g->sw - 1) / g->sw;
+  *pstride = ps > need ? ps : need;
+}
+
+void conv_dw_fill(const conv_geom* g, int64_t ps, conv_fill2_fn fill2, const float* src_rows, int64_t row0, float* buf,
+                  float* tmp, int64_t r0, int64_t r1) {
+  const int64_t sw = g->sw;
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t iy = r - g->ph;
+    float* row = buf + r * sw * ps;
+    if (iy < 0 || iy >= g->H) {
+      memset(row, 0, (size_t)(sw * ps) * sizeof(float));
+      continue;
+    }
+    const float* src = src_rows + (iy - row0) * g->W;
+    if (sw == 1) {
+      memset(row, 0, (size_t)g->pw * sizeof(float));
+      memcpy(row + g->pw, src, (size_t)g->W * sizeof(float));
+      memset(row + g->pw + g->W, 0, (size_t)(ps - g->pw - g->W) * sizeof(float));
+      continue;
+    }
+    if (sw == 2) {
+      fill2(src, g->W, g->pw, row, row + ps, ps);
+      continue;
+    }
+    /* the padded row, sw*ps columns, in tmp; then phase f gets padded columns i*sw + f */
+    int64_t n = g->W < sw * ps - g->pw ? g->W : sw * ps - g->pw;
+    memset(tmp, 0, (size_t)g->pw * sizeof(float));
+    memcpy(tmp + g->pw, src, (size_t)n * sizeof(float));
+    memset(tmp + g->pw + n, 0, (size_t)(sw * ps - g->pw - n) * sizeof(float));
+    for (int64_t f = 0; f < sw; f++)
+      for (int64_t i = 0; i < ps; i++) row[f * ps + i] = tmp[i * sw + f];
+  }
+}
+
 void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst) {
   for (int64_t r0 = 0; r0 < Og; r0 += mr) {
     for (int64_t k = 0; k < K; k++)
@@ -122,7 +162,9 @@ void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cn
     for (int64_t c = 0; c < g->Cg; c++) {
       float* d = dst + c * nr;
       const float* s = xg + c * HW + p0;
-      if (cnt == nr) {
+      if (cnt == nr && nr == 32) {
+        memcpy(d, s, 32 * sizeof(float)); /* a constant size is inlined: no call per channel */
+      } else if (cnt == nr) {
         memcpy(d, s, (size_t)nr * sizeof(float));
       } else {
         for (int64_t t = 0; t < cnt; t++) d[t] = s[t];

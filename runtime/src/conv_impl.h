@@ -87,6 +87,14 @@ void conv_dw_neon(const conv_dw_args* a);
 #define CONV_NR_NEON 16
 #endif
 
+/* Depthwise buffer geometry: padded rows, phase rows of pstride floats, sw phases per row. */
+void conv_dw_layout(const conv_geom* g, int64_t* rows, int64_t* pstride);
+/* Copy padded rows [r0, r1) of one input plane into the phase-split buffer (conv_dw_args); input row iy
+ * (only rows the padded rows map to are read) is at src_rows + (iy - row0) * W. tmp holds sw * pstride
+ * floats (strides above 2 only). */
+void conv_dw_fill(const conv_geom* g, int64_t pstride, conv_fill2_fn fill2, const float* src_rows, int64_t row0,
+                  float* buf, float* tmp, int64_t r0, int64_t r1);
+
 /* Pack the weights of one group (rows [0, Og) of w, each K long) into row blocks of mr: floats
  * needed = ceil(Og/mr) * K * mr. */
 void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst);

@@ -57,6 +57,13 @@ PKT_DECLARE_PACKING(conv2d)
 #else
 #define PKT_ENTRY_CONV2D {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CONV_PW_DW)
+PKT_DECLARE_KERNEL(conv_pw_dw)
+PKT_DECLARE_PACKING(conv_pw_dw)
+#define PKT_ENTRY_CONV_PW_DW {pkt_kernel_conv_pw_dw_prepare, pkt_kernel_conv_pw_dw_run, pkt_kernel_conv_pw_dw_pack_size, pkt_kernel_conv_pw_dw_pack}
+#else
+#define PKT_ENTRY_CONV_PW_DW {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CONV_TRANSPOSE2D)
 PKT_DECLARE_KERNEL(conv_transpose2d)
 #define PKT_ENTRY_CONV_TRANSPOSE2D {pkt_kernel_conv_transpose2d_prepare, pkt_kernel_conv_transpose2d_run, 0, 0}
@@ -237,6 +244,7 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_CUMSUM] = PKT_ENTRY_CUMSUM,
     [PKT_OP_FLIP] = PKT_ENTRY_FLIP,
     [PKT_OP_TRIANGULAR] = PKT_ENTRY_TRIANGULAR,
+    [PKT_OP_CONV_PW_DW] = PKT_ENTRY_CONV_PW_DW,
 };
 
 const char* const pkt_op_names[PKT_OP_COUNT_] = {
@@ -273,6 +281,7 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_CUMSUM] = "cumsum",
     [PKT_OP_FLIP] = "flip",
     [PKT_OP_TRIANGULAR] = "triangular",
+    [PKT_OP_CONV_PW_DW] = "conv_pw_dw",
 };
 
 const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {

@@ -37,7 +37,8 @@ enum pkt_op {
   PKT_OP_CUMSUM = 31, /* Cumulative sum. */
   PKT_OP_FLIP = 32, /* Reverse along axes. */
   PKT_OP_TRIANGULAR = 33, /* Keep the lower/upper triangle of the last two dims. */
-  PKT_OP_COUNT_ = 34
+  PKT_OP_CONV_PW_DW = 34, /* A pointwise conv2d (x, weight [M, C, 1, 1], bias [M], act1) feeding a depthwise one (weight [M, 1, kh, kw], bias [M], act), fused by the exporter: the intermediate is made a band of rows at a time and never written out. */
+  PKT_OP_COUNT_ = 35
 };
 
 /* Operand counts and parameter indices per op. */
@@ -293,6 +294,23 @@ enum pkt_op {
 #define PKT_TRIANGULAR_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_TRIANGULAR_UPPER 0 /* int */
 #define PKT_TRIANGULAR_DIAGONAL 1 /* int */
+#define PKT_CONV_PW_DW_MIN_INPUTS 5
+#define PKT_CONV_PW_DW_MAX_INPUTS 5
+#define PKT_CONV_PW_DW_OUTPUTS 1
+#define PKT_CONV_PW_DW_NUM_PARAMS 12
+#define PKT_CONV_PW_DW_MIN_PARAMS 12 /* an ints list may be empty */
+#define PKT_CONV_PW_DW_ACT1 0 /* int */
+#define PKT_CONV_PW_DW_ACT1_MIN 1 /* float */
+#define PKT_CONV_PW_DW_ACT1_MAX 2 /* float */
+#define PKT_CONV_PW_DW_STRIDE_H 3 /* int */
+#define PKT_CONV_PW_DW_STRIDE_W 4 /* int */
+#define PKT_CONV_PW_DW_PAD_H 5 /* int */
+#define PKT_CONV_PW_DW_PAD_W 6 /* int */
+#define PKT_CONV_PW_DW_DIL_H 7 /* int */
+#define PKT_CONV_PW_DW_DIL_W 8 /* int */
+#define PKT_CONV_PW_DW_ACT 9 /* int */
+#define PKT_CONV_PW_DW_ACT_MIN 10 /* float */
+#define PKT_CONV_PW_DW_ACT_MAX 11 /* float */
 
 /* Enumerations carried in parameters. */
 #define PKT_DTYPE_INVALID 0

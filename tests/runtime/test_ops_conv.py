@@ -1,6 +1,8 @@
 """Convolution, pooling, padding and resizing: export -> .ptm -> C runtime, compared with eager torch."""
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -195,6 +197,80 @@ def test_conv_relu_fused(check_eager):
     m = _seeded(nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.ReLU()))
     program = check_eager(m, (_x(1, 4, 9, 9),))
     assert program.graph.op_histogram() == {"conv2d": 1}
+
+
+# ---------------------------------------------------------------- pointwise + depthwise (conv_pw_dw)
+def _expand_dw(cin, cm, k, s, p, act1=nn.ReLU6, act2=nn.ReLU6, bn=True):
+    """mobilenet's expansion and depthwise conv, batch norms folded by the exporter."""
+    layers = [nn.Conv2d(cin, cm, 1, bias=not bn)] + ([nn.BatchNorm2d(cm)] if bn else []) + [act1(),
+              nn.Conv2d(cm, cm, k, s, p, groups=cm, bias=not bn)] + ([nn.BatchNorm2d(cm)] if bn else []) + [act2()]
+    m = nn.Sequential(*layers)
+    with torch.no_grad():
+        for b in (x for x in m if isinstance(x, nn.BatchNorm2d)):
+            b.running_mean.uniform_(-0.5, 0.5)
+            b.running_var.uniform_(0.5, 2)
+    return m
+
+
+def _fuse_any_size(monkeypatch):
+    fpd = importlib.import_module("pockettorch.exporter.passes.fuse_pointwise_depthwise")
+    monkeypatch.setattr(fpd, "MIN_INTERMEDIATE_BYTES", 0)
+
+
+@pytest.fixture
+def fuse_small(monkeypatch):
+    """Fuse intermediates of any size, so small test shapes take the fused kernel."""
+    _fuse_any_size(monkeypatch)
+
+
+PW_DW_CASES = [
+    # (C, M, kernel, stride, padding, N, H, W, act1, act2)
+    (16, 96, 3, 2, 1, 1, 40, 37, nn.ReLU6, nn.ReLU6),   # mobilenet_v2 block 2, odd width: several bands
+    (5, 24, 5, 2, 2, 2, 23, 18, nn.ReLU, nn.Hardswish),  # 5x5, batch 2, an activation applied after the kernel
+    (300, 20, 3, 2, 1, 1, 9, 11, nn.ReLU6, nn.ReLU6),    # K > one micro-kernel slice, few rows
+    (8, 13, 3, 2, 0, 1, 3, 3, nn.Identity, nn.ReLU6),    # no padding: one output pixel
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pointwise_depthwise_fused_isas(check_eager, isa, threads, fuse_small):
+    ms, xs = [], []
+    for i, (C, M, k, s, p, N, H, W, a1, a2) in enumerate(PW_DW_CASES):
+        torch.manual_seed(i)
+        ms.append(_expand_dw(C, M, k, s, p, a1, a2))
+        xs.append(_x(N, C, H, W, seed=i))
+    program = check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
+    assert program.graph.op_histogram() == {"conv_pw_dw": len(PW_DW_CASES)}
+
+
+def test_pointwise_depthwise_fused_names_both_layers(fuse_small):
+    program = pockettorch.export(_expand_dw(4, 8, 3, 2, 1), (_x(1, 4, 12, 12),))
+    (node,) = program.graph.nodes
+    assert node.op == "conv_pw_dw" and "0 (Conv2d)" in node.source and "3 (Conv2d)" in node.source, node.source
+
+
+@pytest.mark.parametrize("case", ["stride 1", "used twice", "small", "no bias"])
+def test_pointwise_depthwise_left_apart(check_eager, case, monkeypatch):
+    """Only strided depthwise convs on an intermediate of >= 1 MiB that nothing else reads are fused."""
+    if case != "small":
+        _fuse_any_size(monkeypatch)
+    x = _x(1, 4, 12, 12)
+    if case == "used twice":
+        pw, dw = _seeded(nn.Conv2d(4, 8, 1)), _seeded(nn.Conv2d(8, 8, 3, 2, 1, groups=8))
+        m = Fn(lambda t: (lambda u: (dw(u), u.sum()))(pw(t)))  # one intermediate, read twice
+        m.pw, m.dw = pw, dw
+    else:
+        m = _seeded(_expand_dw(4, 8, 3, 1 if case == "stride 1" else 2, 1, bn=case != "no bias"))
+        if case == "no bias":
+            m = nn.Sequential(nn.Conv2d(4, 8, 1, bias=False), nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False))
+    program = check_eager(m, (x,))
+    assert "conv_pw_dw" not in program.graph.op_histogram()
+
+
+def test_mobilenet_block_fused_at_full_size(check_eager):
+    """mobilenet_v2's second block at 112x112 is fused by default (a 4.8 MB intermediate)."""
+    program = check_eager(_seeded(_expand_dw(16, 96, 3, 2, 1)), (_x(1, 16, 112, 112),), threads=2, tol=2e-4)
+    assert program.graph.op_histogram() == {"conv_pw_dw": 1}
 
 
 def test_conv3d_is_rejected():
