@@ -214,7 +214,8 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
     if (j->row_mode) {
       for (int64_t q = 0; q < panels; q++) {
         int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
-        conv_pack_panel(g, j->xg, q * nr, cnt, nr, j->impl.fill2, panel + q * g->K * nr);
+        if (!conv_panel_in_place(g, cnt, nr))
+          conv_pack_panel(g, j->xg, q * nr, cnt, nr, j->impl.fill2, panel + q * g->K * nr);
       }
       for (int64_t r = rblocks * t / j->threads; r < rblocks * (t + 1) / j->threads; r++) {
         int64_t o0 = r * mr;
@@ -223,9 +224,11 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
           int64_t kc = g->K - k0 < CONV_KC ? g->K - k0 : CONV_KC;
           for (int64_t q = 0; q < panels; q++) {
             int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
-            j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, panel + q * g->K * nr + k0 * nr,
-                            j->yg + o0 * g->P + q * nr, g->P, rows, cnt, j->bg ? j->bg + o0 : NULL, k0 == 0,
-                            k0 + kc == g->K, j->act, j->lo, j->hi);
+            int in_place = conv_panel_in_place(g, cnt, nr);
+            const float* b = in_place ? j->xg + q * nr + k0 * g->P : panel + q * g->K * nr + k0 * nr;
+            j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, b, in_place ? g->P : nr, j->yg + o0 * g->P + q * nr,
+                            g->P, rows, cnt, j->bg ? j->bg + o0 : NULL, k0 == 0, k0 + kc == g->K, j->act, j->lo,
+                            j->hi);
           }
         }
       }
@@ -238,15 +241,17 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
       if (r1 > rblocks) r1 = rblocks;
       int64_t p0 = q * nr;
       int cnt = (int)(g->P - p0 < nr ? g->P - p0 : nr);
-      conv_pack_panel(g, j->xg, p0, cnt, nr, j->impl.fill2, panel);
+      int in_place = conv_panel_in_place(g, cnt, nr);
+      if (!in_place) conv_pack_panel(g, j->xg, p0, cnt, nr, j->impl.fill2, panel);
       for (int64_t k0 = 0; k0 < g->K; k0 += CONV_KC) {
         int64_t kc = g->K - k0 < CONV_KC ? g->K - k0 : CONV_KC;
         int first = k0 == 0, last = k0 + kc == g->K;
+        const float* b = in_place ? j->xg + p0 + k0 * g->P : panel + k0 * nr;
         for (int64_t r = r0; r < r1; r++) {
           int64_t o0 = r * mr;
           int rows = (int)(g->Og - o0 < mr ? g->Og - o0 : mr);
-          j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, panel + k0 * nr, j->yg + o0 * g->P + p0, g->P, rows,
-                          cnt, j->bg ? j->bg + o0 : NULL, first, last, j->act, j->lo, j->hi);
+          j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, b, in_place ? g->P : nr, j->yg + o0 * g->P + p0, g->P,
+                          rows, cnt, j->bg ? j->bg + o0 : NULL, first, last, j->act, j->lo, j->hi);
         }
       }
     }

@@ -146,14 +146,15 @@ static void pwdw_pointwise(const pwdw_job* j, int64_t img, int64_t m0, int64_t m
   const int64_t P = (m1 - m0) * g->W, first_pixel = m0 * g->W;
   const float* xi = j->x + img * g->C * g->H * g->W;
   for (int64_t p0 = 0; p0 < P; p0 += nr) {
-    int cnt = (int)(P - p0 < nr ? P - p0 : nr);
-    conv_pack_panel(g, xi, first_pixel + p0, cnt, nr, j->impl.fill2, panel);
+    int cnt = (int)(P - p0 < nr ? P - p0 : nr), in_place = conv_panel_in_place(g, cnt, nr);
+    if (!in_place) conv_pack_panel(g, xi, first_pixel + p0, cnt, nr, j->impl.fill2, panel);
     for (int64_t k0 = 0; k0 < g->K; k0 += PWDW_KC) {
       int64_t kc = g->K - k0 < PWDW_KC ? g->K - k0 : PWDW_KC;
+      const float* b = in_place ? xi + first_pixel + p0 + k0 * g->P : panel + k0 * nr;
       for (int64_t o0 = 0; o0 < g->O; o0 += mr) {
         int rows = (int)(g->O - o0 < mr ? g->O - o0 : mr);
-        j->impl.ukernel(kc, j->a + o0 * g->K + k0 * mr, panel + k0 * nr, mid + o0 * P + p0, P, rows, cnt, j->b1 + o0,
-                        k0 == 0, k0 + kc == g->K, j->act1, j->lo1, j->hi1);
+        j->impl.ukernel(kc, j->a + o0 * g->K + k0 * mr, b, in_place ? g->P : nr, mid + o0 * P + p0, P, rows, cnt,
+                        j->b1 + o0, k0 == 0, k0 + kc == g->K, j->act1, j->lo1, j->hi1);
       }
     }
   }

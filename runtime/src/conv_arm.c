@@ -5,14 +5,14 @@
 #if defined(CONV_HAVE_NEON)
 #include <arm_neon.h>
 
-void conv_ukernel_neon(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
+void conv_ukernel_neon(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr, int nr,
                        const float* bias, int first, int last, int act, float lo, float hi) {
   enum { MR = CONV_MR_NEON, NR = CONV_NR_NEON };
   float32x4_t acc[MR][4];
   for (int r = 0; r < MR; r++)
     for (int q = 0; q < 4; q++) acc[r][q] = vdupq_n_f32(0.f);
   for (int64_t k = 0; k < kc; k++) {
-    const float* bk = b + k * NR;
+    const float* bk = b + k * ldb;
     float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4), b2 = vld1q_f32(bk + 8), b3 = vld1q_f32(bk + 12);
     const float* ak = a + k * MR;
     for (int r = 0; r < MR; r++) {

@@ -157,8 +157,7 @@ static void pack_rows_stride1(const conv_geom* g, const float* xc, const conv_se
 void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, conv_fill2_fn fill2,
                      float* dst) {
   const int64_t HW = g->H * g->W;
-  if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0) {
-    /* pointwise: output pixel p reads input pixel p */
+  if (conv_pointwise(g)) {
     for (int64_t c = 0; c < g->Cg; c++) {
       float* d = dst + c * nr;
       const float* s = xg + c * HW + p0;
@@ -233,14 +232,14 @@ void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cn
   }
 }
 
-void conv_ukernel_portable(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
-                           const float* bias, int first, int last, int act, float lo, float hi) {
+void conv_ukernel_portable(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
+                           int nr, const float* bias, int first, int last, int act, float lo, float hi) {
   enum { MR = CONV_MR_PORTABLE, NR = CONV_NR_PORTABLE };
   float acc[MR][NR];
   for (int r = 0; r < MR; r++)
     for (int j = 0; j < NR; j++) acc[r][j] = 0.f;
   for (int64_t k = 0; k < kc; k++) {
-    const float* bk = b + k * NR;
+    const float* bk = b + k * ldb;
     const float* ak = a + k * MR;
     for (int r = 0; r < MR; r++)
       for (int j = 0; j < NR; j++) acc[r][j] += ak[r] * bk[j];

@@ -18,10 +18,11 @@ typedef struct conv_geom {
 } conv_geom;
 
 /* Micro-kernel: tile rows [0, mr) x columns [0, nr) (mr <= MR, nr <= NR) over kc steps of packed A
- * (a[k*MR + r]) and the panel (b[k*NR + j]). first: overwrite C (else add to it); last: add
- * bias[r] (bias may be NULL) and apply the activation. */
-typedef void (*conv_ukernel_fn)(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
-                                const float* bias, int first, int last, int act, float lo, float hi);
+ * (a[k*MR + r]) and the panel (b[k*ldb + j], all NR columns readable: ldb = NR for a packed panel, or
+ * the input's plane size when a pointwise conv reads a full panel straight from the input). first:
+ * overwrite C (else add to it); last: add bias[r] (bias may be NULL) and apply the activation. */
+typedef void (*conv_ukernel_fn)(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
+                                int nr, const float* bias, int first, int last, int act, float lo, float hi);
 
 /* Depthwise: out[oy, ox] for rows [oy0, oy1), all ox of one output plane. The input plane was
  * copied into buf: zero-padded and split into `sw` column phases; input (padded) column c lives at
@@ -56,8 +57,8 @@ typedef struct conv_isa_impl {
 /* The implementation for a pkt_isa value (falls back to portable). */
 void conv_isa_select(int isa, conv_isa_impl* out);
 
-void conv_ukernel_portable(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
-                           const float* bias, int first, int last, int act, float lo, float hi);
+void conv_ukernel_portable(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
+                           int nr, const float* bias, int first, int last, int act, float lo, float hi);
 void conv_dw_portable(const conv_dw_args* a);
 void conv_fill2_portable(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_MR_PORTABLE 4
@@ -65,10 +66,10 @@ void conv_fill2_portable(const float* src, int64_t W, int64_t pw, float* e, floa
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CONV_HAVE_X86 1
-void conv_ukernel_avx512(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
-                         const float* bias, int first, int last, int act, float lo, float hi);
-void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
-                       const float* bias, int first, int last, int act, float lo, float hi);
+void conv_ukernel_avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
+                         int nr, const float* bias, int first, int last, int act, float lo, float hi);
+void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
+                       int nr, const float* bias, int first, int last, int act, float lo, float hi);
 void conv_dw_avx512(const conv_dw_args* a);
 void conv_dw_avx2(const conv_dw_args* a);
 void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
@@ -80,8 +81,8 @@ void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float*
 
 #if defined(__aarch64__)
 #define CONV_HAVE_NEON 1
-void conv_ukernel_neon(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
-                       const float* bias, int first, int last, int act, float lo, float hi);
+void conv_ukernel_neon(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
+                       int nr, const float* bias, int first, int last, int act, float lo, float hi);
 void conv_dw_neon(const conv_dw_args* a);
 #define CONV_MR_NEON 6
 #define CONV_NR_NEON 16
@@ -94,6 +95,13 @@ void conv_dw_layout(const conv_geom* g, int64_t* rows, int64_t* pstride);
  * floats (strides above 2 only). */
 void conv_dw_fill(const conv_geom* g, int64_t pstride, conv_fill2_fn fill2, const float* src_rows, int64_t row0,
                   float* buf, float* tmp, int64_t r0, int64_t r1);
+
+/* A 1x1 convolution with stride 1 and no padding: output pixel p reads input pixel p. */
+static inline int conv_pointwise(const conv_geom* g) {
+  return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+/* A pointwise conv's full panel is read in place from the input (rows of H*W floats): no copy. */
+static inline int conv_panel_in_place(const conv_geom* g, int64_t cnt, int nr) { return conv_pointwise(g) && cnt == nr; }
 
 /* Pack the weights of one group (rows [0, Og) of w, each K long) into row blocks of mr: floats
  * needed = ceil(Og/mr) * K * mr. */

@@ -15,12 +15,12 @@
 /* ------------------------------------------------------------------ AVX-512 GEMM, 12 x 32 */
 /* NV = 2 vectors of columns, or 1 for a panel with at most 16 columns (the rest of its 32 are zero
  * padding, so the second half of the FMAs would be wasted). */
-INLINE512 void tile512(int MRc, int NV, int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int nr,
-                       const float* bias, int first, int last, int act, float lo, float hi) {
+INLINE512 void tile512(int MRc, int NV, int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc,
+                       int nr, const float* bias, int first, int last, int act, float lo, float hi) {
   __m512 acc[12][2];
   for (int r = 0; r < MRc; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; k++) {
-    __m512 b0 = _mm512_load_ps(b + k * 32), b1 = NV == 2 ? _mm512_load_ps(b + k * 32 + 16) : b0;
+    __m512 b0 = _mm512_loadu_ps(b + k * ldb), b1 = NV == 2 ? _mm512_loadu_ps(b + k * ldb + 16) : b0;
     const float* ak = a + k * 12;
     _mm_prefetch((const char*)(ak + 12 * 16), _MM_HINT_T0);
     for (int r = 0; r < MRc; r++) {
@@ -59,15 +59,15 @@ INLINE512 void tile512(int MRc, int NV, int64_t kc, const float* a, const float*
   }
 }
 
-AVX512 void conv_ukernel_avx512(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
-                                const float* bias, int first, int last, int act, float lo, float hi) {
+AVX512 void conv_ukernel_avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
+                                int nr, const float* bias, int first, int last, int act, float lo, float hi) {
   switch (mr) {
 #define CASE(n)                                                                    \
   case n:                                                                          \
     if (nr > 16)                                                                   \
-      tile512(n, 2, kc, a, b, C, ldc, nr, bias, first, last, act, lo, hi);         \
+      tile512(n, 2, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi);    \
     else                                                                           \
-      tile512(n, 1, kc, a, b, C, ldc, nr, bias, first, last, act, lo, hi);         \
+      tile512(n, 1, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi);    \
     break;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
 #undef CASE
@@ -119,12 +119,12 @@ INLINE2 void store2(int MRc, __m256 acc[][2], float* C, int64_t ldc, int nr, con
   }
 }
 
-INLINE2 void tile2(int MRc, int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int nr,
+INLINE2 void tile2(int MRc, int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int nr,
                    const float* bias, int first, int last, int act, float lo, float hi) {
   __m256 acc[6][2];
   for (int r = 0; r < MRc; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(b + k * 16), b1 = _mm256_load_ps(b + k * 16 + 8);
+    __m256 b0 = _mm256_loadu_ps(b + k * ldb), b1 = _mm256_loadu_ps(b + k * ldb + 8);
     for (int r = 0; r < MRc; r++) {
       __m256 av = _mm256_broadcast_ss(a + k * 6 + r);
       acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
@@ -135,12 +135,12 @@ INLINE2 void tile2(int MRc, int64_t kc, const float* a, const float* b, float* C
 }
 
 /* The full tile with named accumulators: GCC spills the array form with 16 registers. */
-AVX2 static void full2(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int nr, const float* bias,
-                       int first, int last, int act, float lo, float hi) {
+AVX2 static void full2(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int nr,
+                       const float* bias, int first, int last, int act, float lo, float hi) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int64_t k = 0; k < kc; k++, a += 6, b += 16) {
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+  for (int64_t k = 0; k < kc; k++, a += 6, b += ldb) {
+    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     _mm_prefetch((const char*)(a + 6 * 32), _MM_HINT_T0); /* packed weights, as in tile512 */
     __m256 av = _mm256_broadcast_ss(a);
     c00 = _mm256_fmadd_ps(av, b0, c00);
@@ -165,14 +165,14 @@ AVX2 static void full2(int64_t kc, const float* a, const float* b, float* C, int
   store2(6, acc, C, ldc, nr, bias, first, last, act, lo, hi);
 }
 
-AVX2 void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
-                            const float* bias, int first, int last, int act, float lo, float hi) {
+AVX2 void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
+                            int nr, const float* bias, int first, int last, int act, float lo, float hi) {
   switch (mr) {
 #define CASE(n) \
-  case n: tile2(n, kc, a, b, C, ldc, nr, bias, first, last, act, lo, hi); break;
+  case n: tile2(n, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi); break;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5)
 #undef CASE
-    case 6: full2(kc, a, b, C, ldc, nr, bias, first, last, act, lo, hi); break;
+    case 6: full2(kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi); break;
     default: break;
   }
 }
