@@ -118,6 +118,36 @@ def measure_peak_gflops(n: int = 1024, seconds: float = 2.0) -> float:
     return 2.0 * n ** 3 / best / 1e9
 
 
+def process_cpu_ns(pid: int) -> int | None:
+    """CPU time of every thread of a process, in ns (Linux schedstat), or None where unavailable."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    total = 0
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that just exited
+    return total
+
+
+def wait_until_idle(pid: int, window_s: float = 0.005, busy_fraction: float = 0.05, limit_s: float = 0.5) -> float:
+    """Wait until a worker's threads stop using CPU (a thread pool that spins after its runs would otherwise
+    take a core from the next runtime timed); returns the seconds waited. Gives up after `limit_s`."""
+    t0 = time.perf_counter()
+    last = process_cpu_ns(pid)
+    while last is not None and time.perf_counter() - t0 < limit_s:
+        time.sleep(window_s)
+        now = process_cpu_ns(pid)
+        if now is None or now - last < busy_fraction * window_s * 1e9:
+            break
+        last = now
+    return time.perf_counter() - t0
+
+
 class OtherLoad:
     """Cores kept busy by processes other than this one and its children, between start and stop (Linux)."""
 

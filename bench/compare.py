@@ -67,6 +67,7 @@ class Worker:
         self.info = self._reply()
         self.last_cpu_s = None
         self.idle_cpu_s = 0.0
+        self.settle_s = 0.0  # waited after its runs for its threads to go idle
 
     def _reply(self) -> dict:
         ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout)
@@ -94,7 +95,10 @@ class Worker:
         return reply
 
     def run(self, n: int, rewarm: int) -> list[float]:
-        return self.ask(f"run {n} {rewarm}")["samples_ms"]
+        samples = self.ask(f"run {n} {rewarm}")["samples_ms"]
+        self.settle_s += common.wait_until_idle(self.proc.pid)  # its spinning pool must not slow the next one
+        self.ask("warmup 0")  # CPU burnt from here on is burnt while others are timed
+        return samples
 
     def quit(self) -> int:
         peak = self.ask("quit")["peak_rss_kb"]
@@ -222,6 +226,7 @@ def measure_cell(model: str, threads: int, runtimes: list[str], exports: dict, r
             try:
                 results[col.runtime]["peak_rss_kb"] = col.quit()
                 results[col.runtime]["idle_cpu_s"] = col.idle_cpu_s
+                results[col.runtime]["settle_s"] = getattr(col, "settle_s", 0.0)
             except Failed as exc:
                 results[col.runtime] = exc.result
     finally:
@@ -368,6 +373,11 @@ def report(run: dict) -> str:
     if spin:
         out.append("- CPU burnt by idle workers while others were timed (spinning thread pools): "
                    + ", ".join(f"{LABELS[c]} {m} t{t}: {s:.2f} s" for m, t, c, s in spin))
+    settle = [(cell["model"], cell["threads"], c, r["settle_s"]) for cell in run["cells"]
+              for c, r in cell["results"].items() if r.get("settle_s", 0) > 0.05]
+    if settle:
+        out.append("- Waited after a runtime's rounds for its threads to stop spinning before timing the next one: "
+                   + ", ".join(f"{LABELS[c]} {m} t{t}: {s:.2f} s" for m, t, c, s in settle))
     return "\n".join(out)
 
 
