@@ -102,11 +102,12 @@ typedef struct conv_seg {
   int64_t oy, ox, len, off; /* output row, first column, pixel count, column in the panel */
 } conv_seg;
 
-/* The kh*kw rows of one input channel for a stride-2 panel with dilation 1 along x. Each input row is
- * split into its even and odd columns once per (kernel row, segment); the kw rows of that kernel row
- * are then plain copies, as kernel column kx reads phase kx % 2 from offset kx / 2. */
+/* The kh*kw rows of one input channel for a stride-1 or stride-2 panel (dilation 1 along x at stride 2).
+ * The input row of a (kernel row, segment) is looked up once for its kw rows. At stride 2 it is split
+ * into its even and odd columns once, and kernel column kx copies phase kx % 2 from offset kx / 2; at
+ * stride 1 each kernel column is one copy between two zero-filled ends. */
 #define CONV_PHASE_SPAN 32
-static void pack_rows_stride2(const conv_geom* g, const float* xc, const conv_seg* seg, int nseg, int64_t cnt, int nr,
+static void pack_rows_shifted(const conv_geom* g, const float* xc, const conv_seg* seg, int nseg, int64_t cnt, int nr,
                               conv_fill2_fn fill2, float* dst) {
   float even[3 * CONV_PHASE_SPAN], odd[3 * CONV_PHASE_SPAN];
   for (int64_t ky = 0; ky < g->kh; ky++) {
@@ -120,34 +121,22 @@ static void pack_rows_stride2(const conv_geom* g, const float* xc, const conv_se
         for (int64_t kx = 0; kx < g->kw; kx++) memset(rows + kx * nr + s->off, 0, (size_t)s->len * sizeof(float));
         continue;
       }
-      fill2(xc + iy * g->W, g->W, g->pw - 2 * s->ox, even, odd, s->len + g->kw / 2);
-      for (int64_t kx = 0; kx < g->kw; kx++)
-        memcpy(rows + kx * nr + s->off, (kx % 2 ? odd : even) + kx / 2, (size_t)s->len * sizeof(float));
-    }
-  }
-}
-
-/* The kh*kw rows of one input channel for a stride-1 panel: the input row of a (kernel row, segment)
- * is looked up once for its kw rows, and each row is one copy between two zero-filled ends. */
-static void pack_rows_stride1(const conv_geom* g, const float* xc, const conv_seg* seg, int nseg, int64_t cnt, int nr,
-                              float* dst) {
-  for (int64_t ky = 0; ky < g->kh; ky++) {
-    float* rows = dst + ky * g->kw * nr;
-    for (int64_t kx = 0; kx < g->kw; kx++)
-      for (int64_t t = cnt; t < nr; t++) rows[kx * nr + t] = 0.f;
-    for (int i = 0; i < nseg; i++) {
-      const conv_seg* s = &seg[i];
-      int64_t iy = s->oy * g->sh - g->ph + ky * g->dh;
+      if (g->sw == 2) {
+        fill2(xc + iy * g->W, g->W, g->pw - 2 * s->ox, even, odd, s->len + g->kw / 2);
+        for (int64_t kx = 0; kx < g->kw; kx++)
+          memcpy(rows + kx * nr + s->off, (kx % 2 ? odd : even) + kx / 2, (size_t)s->len * sizeof(float));
+        continue;
+      }
       for (int64_t kx = 0; kx < g->kw; kx++) {
         float* d = rows + kx * nr + s->off;
         int64_t start = s->ox + kx * g->dw - g->pw; /* input column of the segment's first pixel */
-        int64_t a = iy < 0 || iy >= g->H ? s->len : start < 0 ? -start : 0, b = g->W - start; /* valid [a, b) */
+        int64_t a = start < 0 ? -start : 0, b = g->W - start; /* valid [a, b) */
         if (a > s->len) a = s->len;
         if (b > s->len) b = s->len;
         if (b < a) b = a;
-        const float* src = a < b ? xc + iy * g->W + start : xc;
+        const float* src = xc + iy * g->W + start + a; /* column start + a >= 0 */
         for (int64_t t = 0; t < a; t++) d[t] = 0.f;
-        for (int64_t t = a; t < b; t++) d[t] = src[t];
+        for (int64_t t = a; t < b; t++) d[t] = src[t - a];
         for (int64_t t = b; t < s->len; t++) d[t] = 0.f;
       }
     }
@@ -186,13 +175,8 @@ void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cn
   int64_t k = 0;
   for (int64_t c = 0; c < g->Cg; c++) {
     const float* xc = xg + c * HW;
-    if (g->sw == 2 && g->dw == 1 && g->kw <= 2 * CONV_PHASE_SPAN + 1 && nr <= 2 * CONV_PHASE_SPAN) {
-      pack_rows_stride2(g, xc, seg, nseg, cnt, nr, fill2, dst + k * nr);
-      k += g->kh * g->kw;
-      continue;
-    }
-    if (g->sw == 1) {
-      pack_rows_stride1(g, xc, seg, nseg, cnt, nr, dst + k * nr);
+    if (g->sw == 1 || (g->sw == 2 && g->dw == 1 && g->kw <= 2 * CONV_PHASE_SPAN + 1 && nr <= 2 * CONV_PHASE_SPAN)) {
+      pack_rows_shifted(g, xc, seg, nseg, cnt, nr, fill2, dst + k * nr);
       k += g->kh * g->kw;
       continue;
     }
