@@ -10,6 +10,7 @@ set(PKT_ALL_KERNELS
   compare
   concat
   conv2d
+  conv_dw_pw
   conv_pw_dw
   conv_transpose2d
   cumsum

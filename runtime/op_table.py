@@ -186,6 +186,13 @@ OPS: tuple[Op, ...] = (
        doc="A pointwise conv2d (x, weight [M, C, 1, 1], bias [M], act1) feeding a depthwise one (weight "
            "[M, 1, kh, kw], bias [M], act), fused by the exporter: the intermediate is made a band of rows at "
            "a time and never written out."),
+    Op("conv_dw_pw", 35, (5, 5), 1,
+       _p("stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int act1:int act1_min:float act1_max:float "
+          + _ACT),
+       (), "conv_dw_pw", packs=True,
+       doc="A depthwise conv2d (x, weight [C, 1, kh, kw], bias [C], act1) feeding a pointwise one (weight "
+           "[O, C, 1, 1], bias [O], act), fused by the exporter: the intermediate is made a band of rows at a "
+           "time and never written out."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

@@ -27,7 +27,8 @@ GROUPS = {
 }
 KERNEL_GROUPS = {  # kernel -> helper groups it calls into
     "conv2d": ("gemm", "conv"),
-    "conv_pw_dw": ("gemm", "conv"),  # winograd.c in the conv group calls the GEMM
+    "conv_dw_pw": ("gemm", "conv"),  # winograd.c in the conv group calls the GEMM
+    "conv_pw_dw": ("gemm", "conv"),
     "linear": ("gemm",),
     "matmul": ("gemm",),
     "sdpa": ("gemm",),

@@ -6,10 +6,10 @@ from pockettorch.exporter.ir import Graph
 from pockettorch.exporter.passes.dce import eliminate_dead_code
 from pockettorch.exporter.passes.fold_batchnorm import fold_batchnorm
 from pockettorch.exporter.passes.fuse_activation import fuse_activations
-from pockettorch.exporter.passes.fuse_pointwise_depthwise import fuse_pointwise_depthwise
+from pockettorch.exporter.passes.fuse_conv_pairs import fuse_conv_pairs
 from pockettorch.exporter.passes.simplify_views import simplify_views
 
-PIPELINE = (eliminate_dead_code, simplify_views, fold_batchnorm, fuse_activations, fuse_pointwise_depthwise,
+PIPELINE = (eliminate_dead_code, simplify_views, fold_batchnorm, fuse_activations, fuse_conv_pairs,
             eliminate_dead_code)
 
 

@@ -18,7 +18,6 @@
 #include "cpu.h"
 #include "winograd.h"
 
-#define CONV_PARAM_LIMIT ((int64_t)1 << 24) /* bound on stride/pad/dilation so index math cannot overflow */
 #define CONV_KC 256                         /* K slice of one micro-kernel call (B slice stays in L1) */
 #define CONV_L2_BYTES ((int64_t)1 << 20)    /* what we let one operand take of a core's L2 */
 
@@ -89,16 +88,7 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
   if (x->rank != 4 || w->rank != 4 || y->rank != 4)
     return pkt_fail(err, PKT_BAD_OPERANDS, "ranks input %d, weight %d, output %d; expected 4, 4, 4", x->rank, w->rank,
                     y->rank);
-  const int idx[6] = {PKT_CONV2D_STRIDE_H, PKT_CONV2D_STRIDE_W, PKT_CONV2D_DIL_H, PKT_CONV2D_DIL_W, PKT_CONV2D_PAD_H,
-                      PKT_CONV2D_PAD_W};
-  for (int i = 0; i < 6; i++) {
-    int64_t v = pkt_param_i(n, idx[i]);
-    int64_t lo = i < 4 ? 1 : 0;
-    if (v < lo || v > CONV_PARAM_LIMIT)
-      return pkt_fail(err, PKT_BAD_PARAMS, "%s %lld is out of range [%lld, %lld]",
-                      i < 2 ? "stride" : i < 4 ? "dilation" : "padding", (long long)v, (long long)lo,
-                      (long long)CONV_PARAM_LIMIT);
-  }
+  if ((st = conv_check_window_params(n, PKT_CONV2D_STRIDE_H, err))) return st;
   int64_t groups = pkt_param_i(n, PKT_CONV2D_GROUPS);
   if (groups < 1 || groups > x->dims[1] || x->dims[1] % groups || y->dims[1] % groups)
     return pkt_fail(err, PKT_BAD_PARAMS, "groups %lld does not divide input channels %lld and output channels %lld",
@@ -114,10 +104,7 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
     return pkt_fail(err, PKT_BAD_OPERANDS, "weight [%lld, %lld, %lld, %lld] does not match %lld output channels and %lld input channels per group",
                     (long long)w->dims[0], (long long)w->dims[1], (long long)g.kh, (long long)g.kw, (long long)g.O,
                     (long long)g.Cg);
-  int64_t eh = g.H + 2 * g.ph - g.dh * (g.kh - 1) - 1, ew = g.W + 2 * g.pw - g.dw * (g.kw - 1) - 1;
-  if (eh < 0 || ew < 0 || eh / g.sh + 1 != g.OH || ew / g.sw + 1 != g.OW)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "output %lldx%lld does not match input %lldx%lld with these kernel/stride/padding/dilation",
-                    (long long)g.OH, (long long)g.OW, (long long)g.H, (long long)g.W);
+  if ((st = conv_check_output_size(&g, err))) return st;
   if (n->n_inputs == 3) {
     const pkt_tensor* b = n->inputs[2];
     if ((st = pkt_check_dtype(b, PKT_F32, "bias", err))) return st;

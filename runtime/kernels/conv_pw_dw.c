@@ -1,6 +1,6 @@
 /* conv_pw_dw: a pointwise conv2d (x [N, C, H, W], weight [M, C, 1, 1], bias [M], act1) feeding a
  * depthwise conv2d (weight [M, 1, kh, kw], bias [M], stride, padding, dilation, act) -- mobilenet's
- * expansion and its depthwise conv, fused by the exporter (exporter/passes/fuse_pointwise_depthwise.py).
+ * expansion and its depthwise conv, fused by the exporter (exporter/passes/fuse_conv_pairs.py).
  *
  * The [N, M, H, W] intermediate is never written out: each thread takes bands of output rows and, per
  * band, computes just the intermediate rows the band reads (all M channels, in its own scratch, sized
@@ -10,9 +10,7 @@
 #include "conv_impl.h"
 #include "cpu.h"
 
-#define PWDW_LIMIT ((int64_t)1 << 24)          /* bound on stride/pad/dilation, as conv2d */
 #define PWDW_BAND_BYTES ((int64_t)512 << 10)   /* intermediate rows of one band, all channels */
-#define PWDW_KC 256                            /* K slice of one micro-kernel call */
 
 typedef struct pwdw_plan {
   conv_geom pw, dw;                /* x -> intermediate (1x1), intermediate -> y (depthwise) */
@@ -62,18 +60,12 @@ static void pwdw_make_plan(const pkt_node* n, const conv_isa_impl* impl, int thr
 }
 
 pkt_status pkt_kernel_conv_pw_dw_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
-  pkt_status st = pkt_check_operands(n, PKT_CONV_PW_DW_MIN_INPUTS, PKT_CONV_PW_DW_MAX_INPUTS, 1,
-                                     PKT_CONV_PW_DW_NUM_PARAMS, err);
+  static const char* const names[5] = {"input", "pointwise weight", "pointwise bias", "depthwise weight",
+                                       "depthwise bias"};
+  pkt_status st = conv_check_pair_operands(n, names, err);
   if (st) return st;
-  static const char* names[5] = {"input", "pointwise weight", "pointwise bias", "depthwise weight", "depthwise bias"};
-  for (int i = 0; i < 5; i++)
-    if ((st = pkt_check_dtype(n->inputs[i], PKT_F32, names[i], err))) return st;
-  if ((st = pkt_check_dtype(n->outputs[0], PKT_F32, "output", err))) return st;
   const pkt_tensor *x = n->inputs[0], *w1 = n->inputs[1], *b1 = n->inputs[2], *w2 = n->inputs[3], *b2 = n->inputs[4];
   const pkt_tensor* y = n->outputs[0];
-  if (x->rank != 4 || w1->rank != 4 || w2->rank != 4 || y->rank != 4)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "ranks input %d, weights %d and %d, output %d; expected 4", x->rank,
-                    w1->rank, w2->rank, y->rank);
   const int64_t M = y->dims[1];
   if (M < 1 || w1->dims[0] != M || w1->dims[1] != x->dims[1] || w1->dims[2] != 1 || w1->dims[3] != 1 ||
       w2->dims[0] != M || w2->dims[1] != 1 || w2->dims[2] < 1 || w2->dims[3] < 1 || b1->numel != M ||
@@ -83,28 +75,14 @@ pkt_status pkt_kernel_conv_pw_dw_prepare(const pkt_node* n, size_t* scratch, pkt
                     (long long)w1->dims[0], (long long)w1->dims[1], (long long)w1->dims[2], (long long)w1->dims[3],
                     (long long)w2->dims[0], (long long)w2->dims[1], (long long)w2->dims[2], (long long)w2->dims[3],
                     (long long)x->dims[1], (long long)M);
-  const int idx[6] = {PKT_CONV_PW_DW_STRIDE_H, PKT_CONV_PW_DW_STRIDE_W, PKT_CONV_PW_DW_DIL_H,
-                      PKT_CONV_PW_DW_DIL_W,    PKT_CONV_PW_DW_PAD_H,    PKT_CONV_PW_DW_PAD_W};
-  for (int i = 0; i < 6; i++) {
-    int64_t v = pkt_param_i(n, idx[i]), lo = i < 4 ? 1 : 0;
-    if (v < lo || v > PWDW_LIMIT)
-      return pkt_fail(err, PKT_BAD_PARAMS, "%s %lld is out of range [%lld, %lld]",
-                      i < 2 ? "stride" : i < 4 ? "dilation" : "padding", (long long)v, (long long)lo,
-                      (long long)PWDW_LIMIT);
-  }
+  if ((st = conv_check_window_params(n, PKT_CONV_PW_DW_STRIDE_H, err))) return st;
   if ((st = pkt_check_act(n, PKT_CONV_PW_DW_ACT1, err)) || (st = pkt_check_act(n, PKT_CONV_PW_DW_ACT, err))) return st;
-  if (!w1->data)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "the pointwise weight must be a constant (the exporter fuses only those)");
   conv_isa_impl impl;
   conv_isa_select(n->isa, &impl);
   pwdw_plan p;
   pwdw_make_plan(n, &impl, n->num_threads > 1 ? n->num_threads : 1, &p);
   const conv_geom* d = &p.dw;
-  int64_t eh = d->H + 2 * d->ph - d->dh * (d->kh - 1) - 1, ew = d->W + 2 * d->pw - d->dw * (d->kw - 1) - 1;
-  if (eh < 0 || ew < 0 || eh / d->sh + 1 != d->OH || ew / d->sw + 1 != d->OW)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "output %lldx%lld does not match input %lldx%lld with this depthwise "
-                    "kernel/stride/padding/dilation", (long long)d->OH, (long long)d->OW, (long long)d->H,
-                    (long long)d->W);
+  if ((st = conv_check_output_size(d, err))) return st;
   /* one slot holds M intermediate rows (bounded by the band budget or one row), one panel and a padded plane */
   const uint64_t limit = (uint64_t)1 << 40;
   if ((uint64_t)d->C * (uint64_t)d->W > limit / 64 || (uint64_t)p.pw.K > limit / 64 ||
@@ -116,56 +94,20 @@ pkt_status pkt_kernel_conv_pw_dw_prepare(const pkt_node* n, size_t* scratch, pkt
   return PKT_OK;
 }
 
-size_t pkt_kernel_conv_pw_dw_pack_size(const pkt_node* n) {
-  conv_isa_impl impl;
-  conv_isa_select(n->isa, &impl);
-  int64_t M = n->outputs[0]->dims[1], K = n->inputs[0]->dims[1];
-  return (size_t)((M + impl.mr - 1) / impl.mr * K * impl.mr) * sizeof(float);
-}
-
-void pkt_kernel_conv_pw_dw_pack(const pkt_node* n, void* packed) {
-  conv_isa_impl impl;
-  conv_isa_select(n->isa, &impl);
-  conv_pack_weights(n->inputs[1]->data, n->outputs[0]->dims[1], n->inputs[0]->dims[1], impl.mr, packed);
-}
+size_t pkt_kernel_conv_pw_dw_pack_size(const pkt_node* n) { return conv_pair_pack_size(n, 1); }
+void pkt_kernel_conv_pw_dw_pack(const pkt_node* n, void* packed) { conv_pair_pack(n, 1, packed); }
 
 typedef struct pwdw_job {
   pwdw_plan p;
-  conv_isa_impl impl;
-  const float *x, *a, *b1, *w2, *b2; /* a: packed pointwise weights */
-  float* y;
-  float* scratch;
-  int threads, act1, act;
-  float lo1, hi1, lo, hi;
+  conv_pair_job c;
 } pwdw_job;
-
-/* The pointwise conv for intermediate rows [m0, m1) of image img into mid ([M][rows * W]). */
-static void pwdw_pointwise(const pwdw_job* j, int64_t img, int64_t m0, int64_t m1, float* mid, float* panel) {
-  const conv_geom* g = &j->p.pw;
-  const int mr = j->impl.mr, nr = j->impl.nr;
-  const int64_t P = (m1 - m0) * g->W, first_pixel = m0 * g->W;
-  const float* xi = j->x + img * g->C * g->H * g->W;
-  for (int64_t p0 = 0; p0 < P; p0 += nr) {
-    int cnt = (int)(P - p0 < nr ? P - p0 : nr), in_place = conv_panel_in_place(g, cnt, nr);
-    if (!in_place) conv_pack_panel(g, xi, first_pixel + p0, cnt, nr, j->impl.fill2, panel);
-    for (int64_t k0 = 0; k0 < g->K; k0 += PWDW_KC) {
-      int64_t kc = g->K - k0 < PWDW_KC ? g->K - k0 : PWDW_KC;
-      const float* b = in_place ? xi + first_pixel + p0 + k0 * g->P : panel + k0 * nr;
-      for (int64_t o0 = 0; o0 < g->O; o0 += mr) {
-        int rows = (int)(g->O - o0 < mr ? g->O - o0 : mr);
-        j->impl.ukernel(kc, j->a + o0 * g->K + k0 * mr, b, in_place ? g->P : nr, mid + o0 * P + p0, P, rows, cnt,
-                        j->b1 + o0, k0 == 0, k0 + kc == g->K, j->act1, j->lo1, j->hi1);
-      }
-    }
-  }
-}
 
 /* Slot t: (image, band) items [t*items/T, (t+1)*items/T). */
 static void pwdw_slot(void* ctx, int64_t begin, int64_t end) {
-  const pwdw_job* j = ctx;
-  const pwdw_plan* p = &j->p;
-  const conv_geom* d = &p->dw;
-  const int64_t items = d->N * p->bands, rstride = d->sw * p->dw_ps;
+  const pwdw_plan* p = &((const pwdw_job*)ctx)->p;
+  const conv_pair_job* j = &((const pwdw_job*)ctx)->c;
+  const conv_geom *a = &p->pw, *d = &p->dw;
+  const int64_t items = d->N * p->bands;
   for (int64_t t = begin; t < end; t++) {
     float* slot = j->scratch + t * p->slot;
     float *mid = slot, *panel = slot + p->off_panel, *buf = slot + p->off_dw;
@@ -173,39 +115,21 @@ static void pwdw_slot(void* ctx, int64_t begin, int64_t end) {
       int64_t img = it / p->bands, oy0 = it % p->bands * p->band;
       int64_t oy1 = oy0 + p->band < d->OH ? oy0 + p->band : d->OH, m0, m1;
       pwdw_mid_range(d, oy0, oy1, &m0, &m1);
-      pwdw_pointwise(j, img, m0, m1, mid, panel);
-      int64_t r0 = oy0 * d->sh, r1 = (oy1 - 1) * d->sh + (d->kh - 1) * d->dh + 1, rows = m1 - m0;
-      for (int64_t c = 0; c < d->C; c++) {
-        conv_dw_fill(d, p->dw_ps, j->impl.fill2, mid + c * rows * d->W, m0, buf, buf + p->dw_rows * rstride, r0, r1);
-        conv_dw_args a = {buf, rstride, p->dw_ps, j->y + (img * d->C + c) * d->P, d->OW, oy0, oy1, d->kh, d->kw,
-                          d->sh, d->sw, d->dh, d->dw, j->w2 + c * d->K, j->b2[c], j->act, j->lo, j->hi};
-        j->impl.dw(&a);
-      }
+      const int64_t P = (m1 - m0) * d->W;
+      conv_pointwise_pixels(a, &j->impl, j->x + img * a->C * a->P, j->packed, j->b1, j->act1, j->lo1, j->hi1,
+                            m0 * a->W, P, mid, P, panel);
+      for (int64_t c = 0; c < d->C; c++)
+        conv_dw_band(d, &j->impl, p->dw_ps, p->dw_rows, mid + c * P, m0, buf, oy0, oy1, j->w2 + c * d->K, j->b2[c],
+                     j->act, j->lo, j->hi, j->y + (img * d->C + c) * d->P + oy0 * d->OW);
     }
   }
 }
 
 pkt_status pkt_kernel_conv_pw_dw_run(const pkt_node* n) {
   pwdw_job j;
-  memset(&j, 0, sizeof j);
-  conv_isa_select(n->isa, &j.impl);
+  conv_pair_job_init(n, PKT_CONV_PW_DW_ACT1, PKT_CONV_PW_DW_ACT, &j.c);
   /* the plan prepare() sized: the session's thread count, even when this run has no pool */
-  pwdw_make_plan(n, &j.impl, n->num_threads > 1 ? n->num_threads : 1, &j.p);
-  j.x = n->inputs[0]->data;
-  j.a = n->packed;
-  j.b1 = n->inputs[2]->data;
-  j.w2 = n->inputs[3]->data;
-  j.b2 = n->inputs[4]->data;
-  j.y = n->outputs[0]->data;
-  j.scratch = n->scratch;
-  j.threads = n->pool && n->num_threads > 1 ? n->num_threads : 1;
-  j.act1 = (int)pkt_param_i(n, PKT_CONV_PW_DW_ACT1);
-  j.lo1 = (float)pkt_param_f(n, PKT_CONV_PW_DW_ACT1_MIN);
-  j.hi1 = (float)pkt_param_f(n, PKT_CONV_PW_DW_ACT1_MAX);
-  j.act = (int)pkt_param_i(n, PKT_CONV_PW_DW_ACT);
-  j.lo = (float)pkt_param_f(n, PKT_CONV_PW_DW_ACT_MIN);
-  j.hi = (float)pkt_param_f(n, PKT_CONV_PW_DW_ACT_MAX);
-  if (j.p.dw.P == 0 || j.p.dw.N == 0) return PKT_OK;
-  pkt_parallel_for(n, j.threads, pwdw_slot, &j);
+  pwdw_make_plan(n, &j.c.impl, n->num_threads > 1 ? n->num_threads : 1, &j.p);
+  if (j.p.dw.P > 0 && j.p.dw.N > 0) pkt_parallel_for(n, j.c.threads, pwdw_slot, &j);
   return PKT_OK;
 }

@@ -36,6 +36,74 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
   (void)isa;
 }
 
+pkt_status conv_check_window_params(const pkt_node* n, int first, pkt_err* err) {
+  static const char* names[6] = {"stride", "stride", "padding", "padding", "dilation", "dilation"};
+  for (int i = 0; i < 6; i++) {
+    int64_t v = pkt_param_i(n, first + i), lo = i == 2 || i == 3 ? 0 : 1;
+    if (v < lo || v > CONV_PARAM_LIMIT)
+      return pkt_fail(err, PKT_BAD_PARAMS, "%s %lld is out of range [%lld, %lld]", names[i], (long long)v,
+                      (long long)lo, (long long)CONV_PARAM_LIMIT);
+  }
+  return PKT_OK;
+}
+
+pkt_status conv_check_pair_operands(const pkt_node* n, const char* const names[5], pkt_err* err) {
+  pkt_status st = pkt_check_operands(n, 5, 5, 1, 12, err);
+  if (st) return st;
+  for (int i = 0; i < 5; i++)
+    if ((st = pkt_check_dtype(n->inputs[i], PKT_F32, names[i], err))) return st;
+  if ((st = pkt_check_dtype(n->outputs[0], PKT_F32, "output", err))) return st;
+  const pkt_tensor *x = n->inputs[0], *w1 = n->inputs[1], *w2 = n->inputs[3], *y = n->outputs[0];
+  if (x->rank != 4 || w1->rank != 4 || w2->rank != 4 || y->rank != 4 || n->inputs[2]->rank != 1 ||
+      n->inputs[4]->rank != 1)
+    return pkt_fail(err, PKT_BAD_OPERANDS, "ranks input %d, weights %d and %d, biases %d and %d, output %d; expected "
+                    "4, 4, 4, 1, 1, 4", x->rank, w1->rank, w2->rank, n->inputs[2]->rank, n->inputs[4]->rank, y->rank);
+  if (!w1->data || !w2->data)
+    return pkt_fail(err, PKT_BAD_OPERANDS, "the weights must be constants (the exporter fuses only those)");
+  return PKT_OK;
+}
+
+void conv_pair_job_init(const pkt_node* n, int act1_index, int act_index, conv_pair_job* j) {
+  memset(j, 0, sizeof *j);
+  conv_isa_select(n->isa, &j->impl);
+  const float* in[5];
+  for (int i = 0; i < 5; i++) in[i] = n->inputs[i]->data;
+  j->x = in[0], j->w1 = in[1], j->b1 = in[2], j->w2 = in[3], j->b2 = in[4];
+  j->packed = n->packed;
+  j->y = n->outputs[0]->data;
+  j->scratch = n->scratch;
+  j->threads = n->pool && n->num_threads > 1 ? n->num_threads : 1;
+  j->act1 = (int)pkt_param_i(n, act1_index);
+  j->lo1 = (float)pkt_param_f(n, act1_index + 1);
+  j->hi1 = (float)pkt_param_f(n, act1_index + 2);
+  j->act = (int)pkt_param_i(n, act_index);
+  j->lo = (float)pkt_param_f(n, act_index + 1);
+  j->hi = (float)pkt_param_f(n, act_index + 2);
+}
+
+size_t conv_pair_pack_size(const pkt_node* n, int index) {
+  conv_isa_impl impl;
+  conv_isa_select(n->isa, &impl);
+  const pkt_tensor* w = n->inputs[index];
+  return (size_t)((w->dims[0] + impl.mr - 1) / impl.mr * w->dims[1] * impl.mr) * sizeof(float);
+}
+
+void conv_pair_pack(const pkt_node* n, int index, void* packed) {
+  conv_isa_impl impl;
+  conv_isa_select(n->isa, &impl);
+  const pkt_tensor* w = n->inputs[index];
+  conv_pack_weights(w->data, w->dims[0], w->dims[1], impl.mr, packed);
+}
+
+pkt_status conv_check_output_size(const conv_geom* g, pkt_err* err) {
+  int64_t eh = g->H + 2 * g->ph - g->dh * (g->kh - 1) - 1, ew = g->W + 2 * g->pw - g->dw * (g->kw - 1) - 1;
+  if (eh < 0 || ew < 0 || eh / g->sh + 1 != g->OH || ew / g->sw + 1 != g->OW)
+    return pkt_fail(err, PKT_BAD_OPERANDS,
+                    "output %lldx%lld does not match input %lldx%lld with this kernel/stride/padding/dilation",
+                    (long long)g->OH, (long long)g->OW, (long long)g->H, (long long)g->W);
+  return PKT_OK;
+}
+
 void conv_act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi) {
   *out_lo = -INFINITY;
   *out_hi = INFINITY;
@@ -87,6 +155,39 @@ void conv_dw_fill(const conv_geom* g, int64_t ps, conv_fill2_fn fill2, const flo
     memset(tmp + g->pw + n, 0, (size_t)(sw * ps - g->pw - n) * sizeof(float));
     for (int64_t f = 0; f < sw; f++)
       for (int64_t i = 0; i < ps; i++) row[f * ps + i] = tmp[i * sw + f];
+  }
+}
+
+void conv_dw_band(const conv_geom* d, const conv_isa_impl* impl, int64_t ps, int64_t dw_rows, const float* src_rows,
+                  int64_t row0, float* buf, int64_t oy0, int64_t oy1, const float* w, float bias, int act, float lo,
+                  float hi, float* out) {
+  const int64_t rstride = d->sw * ps;
+  conv_dw_fill(d, ps, impl->fill2, src_rows, row0, buf, buf + dw_rows * rstride, oy0 * d->sh,
+               (oy1 - 1) * d->sh + (d->kh - 1) * d->dh + 1);
+  /* the row kernel writes output row oy at y + oy * OW and reads buffer row oy * sh + ky * dh: shift the
+   * buffer so the band's rows count from 0 */
+  conv_dw_args a = {buf + oy0 * d->sh * rstride, rstride, ps, out, d->OW, 0, oy1 - oy0, d->kh, d->kw, d->sh, d->sw,
+                    d->dh, d->dw, w, bias, act, lo, hi};
+  impl->dw(&a);
+}
+
+void conv_pointwise_pixels(const conv_geom* g, const conv_isa_impl* impl, const float* x, const float* packed,
+                           const float* bias, int act, float lo, float hi, int64_t p_first, int64_t P, float* out,
+                           int64_t ldo, float* panel) {
+  const int mr = impl->mr, nr = impl->nr;
+  const int64_t plane = g->H * g->W;
+  for (int64_t p0 = 0; p0 < P; p0 += nr) {
+    int cnt = (int)(P - p0 < nr ? P - p0 : nr), in_place = conv_panel_in_place(g, cnt, nr);
+    if (!in_place) conv_pack_panel(g, x, p_first + p0, cnt, nr, impl->fill2, panel);
+    for (int64_t k0 = 0; k0 < g->K; k0 += CONV_POINTWISE_KC) {
+      int64_t kc = g->K - k0 < CONV_POINTWISE_KC ? g->K - k0 : CONV_POINTWISE_KC;
+      const float* b = in_place ? x + p_first + p0 + k0 * plane : panel + k0 * nr;
+      for (int64_t o0 = 0; o0 < g->O; o0 += mr) {
+        int rows = (int)(g->O - o0 < mr ? g->O - o0 : mr);
+        impl->ukernel(kc, packed + o0 * g->K + k0 * mr, b, in_place ? plane : nr, out + o0 * ldo + p0, ldo, rows, cnt,
+                      bias + o0, k0 == 0, k0 + kc == g->K, act, lo, hi);
+      }
+    }
   }
 }
 

@@ -103,6 +103,20 @@ static inline int conv_pointwise(const conv_geom* g) {
 /* A pointwise conv's full panel is read in place from the input (rows of H*W floats): no copy. */
 static inline int conv_panel_in_place(const conv_geom* g, int64_t cnt, int nr) { return conv_pointwise(g) && cnt == nr; }
 
+/* Output rows [oy0, oy1) of one depthwise plane (weight w, kh*kw) into out (row oy at out + (oy - oy0) *
+ * OW), its input rows read from src_rows as conv_dw_fill does, through buf (conv_dw_layout's rows + 1). */
+void conv_dw_band(const conv_geom* d, const conv_isa_impl* impl, int64_t pstride, int64_t dw_rows,
+                  const float* src_rows, int64_t row0, float* buf, int64_t oy0, int64_t oy1, const float* w, float bias,
+                  int act, float lo, float hi, float* out);
+
+/* A pointwise conv (g: groups 1, weights packed by conv_pack_weights with MR rows, bias [O]) over pixels
+ * [p_first, p_first + P) of the input planes x (H*W floats each) into out (output channel o at out + o *
+ * ldo); panel holds K * NR floats for the panels that cannot be read in place. */
+#define CONV_POINTWISE_KC 256
+void conv_pointwise_pixels(const conv_geom* g, const conv_isa_impl* impl, const float* x, const float* packed,
+                           const float* bias, int act, float lo, float hi, int64_t p_first, int64_t P, float* out,
+                           int64_t ldo, float* panel);
+
 /* Pack the weights of one group (rows [0, Og) of w, each K long) into row blocks of mr: floats
  * needed = ceil(Og/mr) * K * mr. */
 void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst);
@@ -111,6 +125,29 @@ void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst
  * dst[K][nr], columns >= cnt zero. fill2 gathers the rows of stride-2 convolutions. */
 void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, conv_fill2_fn fill2,
                      float* dst);
+
+/* What the fused pairs' kernels (conv_pw_dw, conv_dw_pw) read at run time: inputs x, weight, bias, weight,
+ * bias in op order, the pointwise weights packed (conv_pair_pack), the two activations. */
+typedef struct conv_pair_job {
+  conv_isa_impl impl;
+  const float *x, *w1, *b1, *w2, *b2, *packed;
+  float *y, *scratch;
+  int threads, act1, act;
+  float lo1, hi1, lo, hi;
+} conv_pair_job;
+void conv_pair_job_init(const pkt_node* n, int act1_index, int act_index, conv_pair_job* j);
+/* The pointwise weight (input `index`, [O, C, 1, 1]) packed in MR-row blocks. */
+size_t conv_pair_pack_size(const pkt_node* n, int index);
+void conv_pair_pack(const pkt_node* n, int index, void* packed);
+
+/* prepare() checks shared by the convolution kernels: the six window params at params[first..] in the
+ * order stride_h, stride_w, pad_h, pad_w, dil_h, dil_w; and the output size they imply. */
+#define CONV_PARAM_LIMIT ((int64_t)1 << 24) /* bound on stride/pad/dilation so index math cannot overflow */
+pkt_status conv_check_window_params(const pkt_node* n, int first, pkt_err* err);
+pkt_status conv_check_output_size(const conv_geom* g, pkt_err* err);
+/* A fused pair of convs (conv_pw_dw, conv_dw_pw): x, weight, bias, weight, bias, all f32, weights
+ * constant, 12 params; names[i] says what input i is. */
+pkt_status conv_check_pair_operands(const pkt_node* n, const char* const names[5], pkt_err* err);
 
 /* Scalar activation for the simple kinds (NONE/RELU/RELU6/CLAMP); others go through pkt_apply_act. */
 static inline int conv_act_simple(int act) {

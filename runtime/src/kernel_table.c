@@ -57,6 +57,13 @@ PKT_DECLARE_PACKING(conv2d)
 #else
 #define PKT_ENTRY_CONV2D {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CONV_DW_PW)
+PKT_DECLARE_KERNEL(conv_dw_pw)
+PKT_DECLARE_PACKING(conv_dw_pw)
+#define PKT_ENTRY_CONV_DW_PW {pkt_kernel_conv_dw_pw_prepare, pkt_kernel_conv_dw_pw_run, pkt_kernel_conv_dw_pw_pack_size, pkt_kernel_conv_dw_pw_pack}
+#else
+#define PKT_ENTRY_CONV_DW_PW {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CONV_PW_DW)
 PKT_DECLARE_KERNEL(conv_pw_dw)
 PKT_DECLARE_PACKING(conv_pw_dw)
@@ -245,6 +252,7 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_FLIP] = PKT_ENTRY_FLIP,
     [PKT_OP_TRIANGULAR] = PKT_ENTRY_TRIANGULAR,
     [PKT_OP_CONV_PW_DW] = PKT_ENTRY_CONV_PW_DW,
+    [PKT_OP_CONV_DW_PW] = PKT_ENTRY_CONV_DW_PW,
 };
 
 const char* const pkt_op_names[PKT_OP_COUNT_] = {
@@ -282,6 +290,7 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_FLIP] = "flip",
     [PKT_OP_TRIANGULAR] = "triangular",
     [PKT_OP_CONV_PW_DW] = "conv_pw_dw",
+    [PKT_OP_CONV_DW_PW] = "conv_dw_pw",
 };
 
 const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {

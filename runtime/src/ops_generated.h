@@ -38,7 +38,8 @@ enum pkt_op {
   PKT_OP_FLIP = 32, /* Reverse along axes. */
   PKT_OP_TRIANGULAR = 33, /* Keep the lower/upper triangle of the last two dims. */
   PKT_OP_CONV_PW_DW = 34, /* A pointwise conv2d (x, weight [M, C, 1, 1], bias [M], act1) feeding a depthwise one (weight [M, 1, kh, kw], bias [M], act), fused by the exporter: the intermediate is made a band of rows at a time and never written out. */
-  PKT_OP_COUNT_ = 35
+  PKT_OP_CONV_DW_PW = 35, /* A depthwise conv2d (x, weight [C, 1, kh, kw], bias [C], act1) feeding a pointwise one (weight [O, C, 1, 1], bias [O], act), fused by the exporter: the intermediate is made a band of rows at a time and never written out. */
+  PKT_OP_COUNT_ = 36
 };
 
 /* Operand counts and parameter indices per op. */
@@ -311,6 +312,23 @@ enum pkt_op {
 #define PKT_CONV_PW_DW_ACT 9 /* int */
 #define PKT_CONV_PW_DW_ACT_MIN 10 /* float */
 #define PKT_CONV_PW_DW_ACT_MAX 11 /* float */
+#define PKT_CONV_DW_PW_MIN_INPUTS 5
+#define PKT_CONV_DW_PW_MAX_INPUTS 5
+#define PKT_CONV_DW_PW_OUTPUTS 1
+#define PKT_CONV_DW_PW_NUM_PARAMS 12
+#define PKT_CONV_DW_PW_MIN_PARAMS 12 /* an ints list may be empty */
+#define PKT_CONV_DW_PW_STRIDE_H 0 /* int */
+#define PKT_CONV_DW_PW_STRIDE_W 1 /* int */
+#define PKT_CONV_DW_PW_PAD_H 2 /* int */
+#define PKT_CONV_DW_PW_PAD_W 3 /* int */
+#define PKT_CONV_DW_PW_DIL_H 4 /* int */
+#define PKT_CONV_DW_PW_DIL_W 5 /* int */
+#define PKT_CONV_DW_PW_ACT1 6 /* int */
+#define PKT_CONV_DW_PW_ACT1_MIN 7 /* float */
+#define PKT_CONV_DW_PW_ACT1_MAX 8 /* float */
+#define PKT_CONV_DW_PW_ACT 9 /* int */
+#define PKT_CONV_DW_PW_ACT_MIN 10 /* float */
+#define PKT_CONV_DW_PW_ACT_MAX 11 /* float */
 
 /* Enumerations carried in parameters. */
 #define PKT_DTYPE_INVALID 0

@@ -173,9 +173,11 @@ class Case:
 def cases() -> list[Case]:
     return [
         Case("conv", ConvNet().eval(), (rnd(2, 3, 11, 9), rnd(2, 4, 13, seed=1)), threads=2),
-        # mobilenet's expansion + strided depthwise conv, with a 1 MiB intermediate: fused into conv_pw_dw
-        Case("pw_dw", nn.Sequential(nn.Conv2d(8, 64, 1), nn.ReLU6(), nn.Conv2d(64, 64, 3, 2, 1, groups=64),
-                                    nn.ReLU6()).eval(), (rnd(1, 8, 64, 64),), threads=2),
+        # mobilenet's depthwise conv + projection and expansion + strided depthwise conv, with 1 MiB
+        # intermediates: fused into conv_dw_pw and conv_pw_dw
+        Case("conv_pairs", nn.Sequential(nn.Conv2d(64, 64, 3, 1, 1, groups=64), nn.ReLU6(), nn.Conv2d(64, 8, 1),
+                                         nn.Conv2d(8, 64, 1), nn.ReLU6(), nn.Conv2d(64, 64, 3, 2, 1, groups=64),
+                                         nn.ReLU6()).eval(), (rnd(1, 64, 64, 64),), threads=2),
         Case("linear", Linears().eval(), (rnd(1, 37), rnd(7, 37, seed=1), rnd(13, 67, seed=2), rnd(6, 5, seed=3),
                                           rnd(2, 3, 5, 7, seed=4), rnd(3, 7, 9, seed=5)), threads=2),
         Case("attention", Attention().eval(),

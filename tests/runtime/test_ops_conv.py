@@ -199,12 +199,15 @@ def test_conv_relu_fused(check_eager):
     assert program.graph.op_histogram() == {"conv2d": 1}
 
 
-# ---------------------------------------------------------------- pointwise + depthwise (conv_pw_dw)
-def _expand_dw(cin, cm, k, s, p, act1=nn.ReLU6, act2=nn.ReLU6, bn=True):
-    """mobilenet's expansion and depthwise conv, batch norms folded by the exporter."""
-    layers = [nn.Conv2d(cin, cm, 1, bias=not bn)] + ([nn.BatchNorm2d(cm)] if bn else []) + [act1(),
-              nn.Conv2d(cm, cm, k, s, p, groups=cm, bias=not bn)] + ([nn.BatchNorm2d(cm)] if bn else []) + [act2()]
-    m = nn.Sequential(*layers)
+# ---------------------------------------------------------------- fused conv pairs (conv_pw_dw, conv_dw_pw)
+def _with_bn(*layers):
+    """conv/activation layers with a batch norm after each conv (folded by the exporter)."""
+    out = []
+    for layer in layers:
+        out.append(layer)
+        if isinstance(layer, nn.Conv2d):
+            out.append(nn.BatchNorm2d(layer.out_channels))
+    m = nn.Sequential(*out)
     with torch.no_grad():
         for b in (x for x in m if isinstance(x, nn.BatchNorm2d)):
             b.running_mean.uniform_(-0.5, 0.5)
@@ -212,14 +215,24 @@ def _expand_dw(cin, cm, k, s, p, act1=nn.ReLU6, act2=nn.ReLU6, bn=True):
     return m
 
 
+def _expand_dw(cin, cm, k, s, p, act1=nn.ReLU6, act2=nn.ReLU6):
+    """mobilenet's expansion and depthwise conv."""
+    return _with_bn(nn.Conv2d(cin, cm, 1), act1(), nn.Conv2d(cm, cm, k, s, p, groups=cm), act2())
+
+
+def _dw_project(c, o, k, s, p, d=1, act1=nn.ReLU6, act2=nn.Identity):
+    """mobilenet's depthwise conv and projection."""
+    return _with_bn(nn.Conv2d(c, c, k, s, p, dilation=d, groups=c), act1(), nn.Conv2d(c, o, 1), act2())
+
+
 def _fuse_any_size(monkeypatch):
-    fpd = importlib.import_module("pockettorch.exporter.passes.fuse_pointwise_depthwise")
-    monkeypatch.setattr(fpd, "MIN_INTERMEDIATE_BYTES", 0)
+    fcp = importlib.import_module("pockettorch.exporter.passes.fuse_conv_pairs")
+    monkeypatch.setattr(fcp, "MIN_INTERMEDIATE_BYTES", 0)
 
 
 @pytest.fixture
 def fuse_small(monkeypatch):
-    """Fuse intermediates of any size, so small test shapes take the fused kernel."""
+    """Fuse intermediates of any size, so small test shapes take the fused kernels."""
     _fuse_any_size(monkeypatch)
 
 
@@ -230,47 +243,60 @@ PW_DW_CASES = [
     (300, 20, 3, 2, 1, 1, 9, 11, nn.ReLU6, nn.ReLU6),    # K > one micro-kernel slice, few rows
     (8, 13, 3, 2, 0, 1, 3, 3, nn.Identity, nn.ReLU6),    # no padding: one output pixel
 ]
+DW_PW_CASES = [
+    # (C, O, kernel, stride, padding, dilation, N, H, W, act1, act2)
+    (32, 16, 3, 1, 1, 1, 1, 40, 37, nn.ReLU6, nn.Identity),  # mobilenet_v2 block 1, several bands
+    (24, 7, 5, 2, 2, 1, 2, 23, 18, nn.ReLU, nn.Hardswish),   # strided 5x5, batch 2, activations after the kernels
+    (300, 20, 3, 1, 2, 2, 1, 9, 11, nn.ReLU6, nn.ReLU6),     # dilated; K = C > one micro-kernel slice
+    (8, 13, 3, 2, 0, 1, 1, 3, 3, nn.Identity, nn.ReLU6),     # no padding: one output pixel
+]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_pointwise_depthwise_fused_isas(check_eager, isa, threads, fuse_small):
+def test_conv_pairs_fused_isas(check_eager, isa, threads, fuse_small):
     ms, xs = [], []
     for i, (C, M, k, s, p, N, H, W, a1, a2) in enumerate(PW_DW_CASES):
         torch.manual_seed(i)
         ms.append(_expand_dw(C, M, k, s, p, a1, a2))
         xs.append(_x(N, C, H, W, seed=i))
+    for i, (C, O, k, s, p, d, N, H, W, a1, a2) in enumerate(DW_PW_CASES):
+        torch.manual_seed(10 + i)
+        ms.append(_dw_project(C, O, k, s, p, d, a1, a2))
+        xs.append(_x(N, C, H, W, seed=10 + i))
     program = check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
-    assert program.graph.op_histogram() == {"conv_pw_dw": len(PW_DW_CASES)}
+    assert program.graph.op_histogram() == {"conv_pw_dw": len(PW_DW_CASES), "conv_dw_pw": len(DW_PW_CASES)}
 
 
-def test_pointwise_depthwise_fused_names_both_layers(fuse_small):
-    program = pockettorch.export(_expand_dw(4, 8, 3, 2, 1), (_x(1, 4, 12, 12),))
-    (node,) = program.graph.nodes
-    assert node.op == "conv_pw_dw" and "0 (Conv2d)" in node.source and "3 (Conv2d)" in node.source, node.source
+@pytest.mark.parametrize("module,op", [(_expand_dw(4, 8, 3, 2, 1), "conv_pw_dw"), (_dw_project(4, 8, 3, 1, 1), "conv_dw_pw")])
+def test_conv_pair_names_both_layers(fuse_small, module, op):
+    (node,) = pockettorch.export(module, (_x(1, 4, 12, 12),)).graph.nodes
+    assert node.op == op and "0 (Conv2d)" in node.source and "3 (Conv2d)" in node.source, node.source
 
 
 @pytest.mark.parametrize("case", ["stride 1", "used twice", "small", "no bias"])
-def test_pointwise_depthwise_left_apart(check_eager, case, monkeypatch):
-    """Only strided depthwise convs on an intermediate of >= 1 MiB that nothing else reads are fused."""
+def test_conv_pairs_left_apart(check_eager, case, monkeypatch):
+    """Only pairs on an intermediate of >= 1 MiB that nothing else reads are fused, conv_pw_dw only at stride 2."""
     if case != "small":
         _fuse_any_size(monkeypatch)
     x = _x(1, 4, 12, 12)
     if case == "used twice":
-        pw, dw = _seeded(nn.Conv2d(4, 8, 1)), _seeded(nn.Conv2d(8, 8, 3, 2, 1, groups=8))
-        m = Fn(lambda t: (lambda u: (dw(u), u.sum()))(pw(t)))  # one intermediate, read twice
-        m.pw, m.dw = pw, dw
+        pw, dw, pw2 = _seeded(nn.Conv2d(4, 8, 1)), _seeded(nn.Conv2d(8, 8, 3, 2, 1, groups=8)), nn.Conv2d(8, 3, 1)
+        m = Fn(lambda t: (lambda u: (lambda v: (pw2(v), v.sum()))(dw(u)) + (u.sum(),))(pw(t)))  # both read twice
+        m.pw, m.dw, m.pw2 = pw, dw, pw2
+    elif case == "no bias":
+        m = nn.Sequential(nn.Conv2d(4, 8, 1, bias=False), nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False),
+                          nn.Conv2d(8, 3, 1, bias=False))
     else:
-        m = _seeded(_expand_dw(4, 8, 3, 1 if case == "stride 1" else 2, 1, bn=case != "no bias"))
-        if case == "no bias":
-            m = nn.Sequential(nn.Conv2d(4, 8, 1, bias=False), nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False))
+        m = _seeded(_expand_dw(4, 8, 3, 1 if case == "stride 1" else 2, 1))
     program = check_eager(m, (x,))
-    assert "conv_pw_dw" not in program.graph.op_histogram()
+    assert not {"conv_pw_dw", "conv_dw_pw"} & set(program.graph.op_histogram())
 
 
-def test_mobilenet_block_fused_at_full_size(check_eager):
-    """mobilenet_v2's second block at 112x112 is fused by default (a 4.8 MB intermediate)."""
-    program = check_eager(_seeded(_expand_dw(16, 96, 3, 2, 1)), (_x(1, 16, 112, 112),), threads=2, tol=2e-4)
-    assert program.graph.op_histogram() == {"conv_pw_dw": 1}
+def test_mobilenet_blocks_fused_at_full_size(check_eager):
+    """mobilenet_v2's first two blocks at 112x112 are fused by default (1.6 and 4.8 MB intermediates)."""
+    m = nn.Sequential(_dw_project(32, 16, 3, 1, 1), _expand_dw(16, 96, 3, 2, 1))
+    program = check_eager(_seeded(m), (_x(1, 32, 112, 112),), threads=2, tol=2e-4)
+    assert program.graph.op_histogram() == {"conv_dw_pw": 1, "conv_pw_dw": 1}
 
 
 def test_conv3d_is_rejected():
