@@ -1,5 +1,6 @@
-/* conv2d internals shared by every ISA: implementation selection, weight and im2col packing, and
- * the portable micro-kernel and depthwise row kernel (see conv_impl.h). */
+/* Convolution internals shared by every ISA and by conv2d and the fused conv pairs: implementation
+ * selection, prepare() checks, weight and im2col packing, depthwise bands, pointwise GEMMs over a pixel
+ * range, and the portable micro-kernel and depthwise row kernel (see conv_impl.h). */
 #include <math.h>
 
 #include "conv_impl.h"

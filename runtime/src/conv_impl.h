@@ -1,7 +1,7 @@
-/* Internals of conv2d (runtime/kernels/conv2d.c): the GEMM micro-kernels with a per-output-channel
- * (per-row) bias, the load-time weight packer, the im2col-into-panels packer and the depthwise row
- * kernels, one implementation per ISA (portable C always; AVX2/AVX-512 in conv_x86.c, NEON in
- * conv_arm.c).
+/* Internals of conv2d (runtime/kernels/conv2d.c) and of the fused conv pairs (conv_pw_dw.c,
+ * conv_dw_pw.c): the GEMM micro-kernels with a per-output-channel (per-row) bias, the load-time weight
+ * packer, the im2col-into-panels packer and the depthwise row kernels, one implementation per ISA
+ * (portable C always; AVX2/AVX-512 in conv_x86.c, NEON in conv_arm.c), and the pieces the kernels share.
  *
  * The GEMM view of an NCHW convolution group: out[Og, P] = W[Og, K] x col[K, P] with P = OH*OW
  * output pixels and K = Cg*kh*kw. W is packed once per session into row blocks of MR output
