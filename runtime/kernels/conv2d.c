@@ -188,6 +188,17 @@ typedef struct conv_job {
   int row_mode; /* GEMM loop order (conv_row_mode) */
 } conv_job;
 
+/* First tile (panel-major) of share t of T, the shares equal in work: a tile of the last panel counts its
+ * pixels rounded up to a vector of 16 (the micro-kernels skip a panel's empty second half), a tile of
+ * any other panel NR. With 196 pixels on 2 threads: 3 panels each, not 3.5 against 2.5 and a sliver. */
+static int64_t conv_tile_split(const conv_geom* g, int64_t rblocks, int nr, int64_t t, int64_t T) {
+  const int64_t panels = (g->P + nr - 1) / nr, rest = g->P - (panels - 1) * nr;
+  const int64_t last = (rest + 15) / 16 * 16 < nr ? (rest + 15) / 16 * 16 : nr;
+  const int64_t full = (panels - 1) * rblocks * nr, total = full + rblocks * last;
+  const int64_t target = total * t / T;
+  return target <= full ? target / nr : (panels - 1) * rblocks + (target - full + last - 1) / last;
+}
+
 /* GEMM slot t of threads: tiles [t*tiles/T, (t+1)*tiles/T) in panel-major order. */
 static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
   const conv_job* j = ctx;
@@ -195,7 +206,6 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
   const int mr = j->impl.mr, nr = j->impl.nr;
   const int64_t rblocks = (g->Og + mr - 1) / mr;
   const int64_t panels = (g->P + nr - 1) / nr;
-  const int64_t tiles = rblocks * panels;
   for (int64_t t = begin; t < end; t++) {
     float* panel = j->scratch + t * conv_slot_floats(g, j->row_mode, nr);
     if (j->row_mode) {
@@ -221,7 +231,7 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
       }
       continue;
     }
-    int64_t t0 = tiles * t / j->threads, t1 = tiles * (t + 1) / j->threads;
+    int64_t t0 = conv_tile_split(g, rblocks, nr, t, j->threads), t1 = conv_tile_split(g, rblocks, nr, t + 1, j->threads);
     for (int64_t q = t0 / rblocks; q * rblocks < t1; q++) {
       int64_t r0 = t0 - q * rblocks, r1 = t1 - q * rblocks;
       if (r0 < 0) r0 = 0;
