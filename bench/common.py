@@ -11,6 +11,10 @@ import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
 DEFAULT_WORKDIR = HERE / ".work"
+# Least time of the warm-up at a worker's start and of the re-warm opening each of its rounds (the run
+# counts are --warmup and --rewarm): for models of a few microseconds the counts alone are too short.
+WARMUP_S = 0.2
+REWARM_S = 0.01
 
 
 def model_dir(workdir, model: str) -> pathlib.Path:

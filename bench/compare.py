@@ -117,9 +117,12 @@ class RunnerColumn:
     def __init__(self, binary: str, ptm: pathlib.Path, inputs: list[pathlib.Path], threads: int, warmup: int,
                  timeout: float):
         self.runtime, self.timeout = RUNNER, timeout
-        self.cmd = [binary, str(ptm), "--threads", str(threads), "--warmup", str(warmup), "--input",
-                    *map(str, inputs)]
+        self.cmd = [binary, str(ptm), "--threads", str(threads), "--input", *map(str, inputs)]
+        self.warmup = warmup
         first = self._invoke(1)
+        # as long a warm-up as the Python workers get (common.WARMUP_S), in runs of the first one's length
+        per_run_s = max(first["latency_ms"]["median"], 1e-3) / 1e3
+        self.warmup = max(warmup, min(100000, math.ceil(common.WARMUP_S / per_run_s)))
         self.info = {"status": "ok", "load_ms": first.get("load_ms"), "first_inference_ms":
                      first.get("first_inference_ms"), "file_bytes": ptm.stat().st_size,
                      "notes": f"pkt_runner --threads {threads}, C timing"}
@@ -129,7 +132,8 @@ class RunnerColumn:
 
     def _invoke(self, n: int) -> dict:
         try:
-            p = subprocess.run(self.cmd + ["--iters", str(n)], capture_output=True, text=True, timeout=self.timeout)
+            p = subprocess.run(self.cmd + ["--warmup", str(self.warmup), "--iters", str(n)], capture_output=True,
+                               text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             raise Failed("failed", f"{RUNNER}: timed out after {self.timeout:.0f} s") from None
         if p.returncode != 0:
@@ -393,8 +397,9 @@ def write_results_md(path: pathlib.Path, run: dict, text: str) -> None:
         f"- machine: {m['cpu']}, {m['cores']} cores ({', '.join(m['isa'])}), {m['os']}, Python {m['python']}",
         f"- 1-minute load average during the cells: {min(loads, default=0):.2f} .. {max(loads, default=0):.2f}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in run["versions"].items()),
-        f"- iterations: {run['args']['iters']} timed per runtime after {run['args']['warmup']} warm-up, in rounds of "
-        f"{run['args']['chunk']} with rotating order, {run['args']['rewarm']} untimed runs opening each round", "", "",
+        f"- iterations: {run['args']['iters']} timed per runtime after {run['args']['warmup']} warm-up runs (and at least "
+        f"{common.WARMUP_S} s), in rounds of {run['args']['chunk']} with rotating order, {run['args']['rewarm']} untimed "
+        f"runs (and at least {common.REWARM_S * 1e3:.0f} ms) opening each round", "", "",
     ]
     path.write_text("\n".join(head) + text + "\n")
 

@@ -106,16 +106,26 @@ def time_runs(runner, n: int) -> list[float]:
     return samples
 
 
+def warm(runner, n: int, seconds: float) -> None:
+    """At least n runs and at least `seconds` of running: a thread pool that sat idle takes a few
+    milliseconds of work to be scheduled as fast again, which a few runs of a 0.05 ms model do not give it."""
+    t0 = time.perf_counter()
+    done = 0
+    while done < n or (n > 0 and time.perf_counter() - t0 < seconds):
+        runner.run()
+        done += 1
+
+
 def serve(runner) -> None:
     for line in sys.stdin:
         cmd, _, arg = line.strip().partition(" ")
         if cmd == "warmup":
-            time_runs(runner, int(arg))
+            warm(runner, int(arg), common.WARMUP_S)
             emit({"cpu_s": cpu_s()})
         elif cmd == "run":  # run N [W]: W untimed runs first (caches are cold after another process ran)
             n, _, w = arg.partition(" ")
             before = cpu_s()
-            time_runs(runner, int(w or 0))
+            warm(runner, int(w or 0), common.REWARM_S)
             emit({"samples_ms": time_runs(runner, int(n)), "cpu_before_s": before, "cpu_s": cpu_s()})
         elif cmd == "quit":
             emit({"peak_rss_kb": common.peak_rss_kb()})
