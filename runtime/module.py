@@ -80,6 +80,9 @@ class Module:
             _raise_native(exc, f"{label}: ")
         self.input_specs: list[TensorSpec] = [_spec(e) for e in self._program.inputs()]
         self.output_specs: list[TensorSpec] = [_spec(e) for e in self._program.outputs()]
+        # what an input that needs no conversion looks like, and the outputs' (shape, dtype): per-run fast paths
+        self._ready_inputs = [(s.numpy_dtype, s.shape) for s in self.input_specs]
+        self._output_layouts = [(s.shape, s.numpy_dtype) for s in self.output_specs]
         try:
             self.metadata: dict[str, Any] = json.loads(self._program.metadata())
         except ValueError as exc:
@@ -104,7 +107,10 @@ class Module:
             names = ", ".join(s.name for s in self.input_specs) or "none"
             raise errors.InputCountError(f"{self.name} takes {len(self.input_specs)} input(s) ({names}), got {len(inputs)}")
         arrays = []
-        for spec, value in zip(self.input_specs, inputs):
+        for spec, (dtype, shape), value in zip(self.input_specs, self._ready_inputs, inputs):
+            if type(value) is np.ndarray and value.dtype == dtype and value.shape == shape and value.flags.c_contiguous:
+                arrays.append(value)  # the common case, without the conversions and messages below
+                continue
             if hasattr(value, "detach") and hasattr(value, "numpy"):  # torch.Tensor without importing torch
                 value = value.detach().cpu()
                 if not value.is_contiguous():
@@ -125,7 +131,7 @@ class Module:
     def run_numpy(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Run on numpy arrays in input order; returns the outputs as a flat list of numpy arrays."""
         arrays = self._check_inputs(inputs)
-        outputs = [np.empty(s.shape, dtype=s.numpy_dtype) for s in self.output_specs]
+        outputs = [np.empty(shape, dtype=dtype) for shape, dtype in self._output_layouts]
         try:
             self._session.run(arrays, outputs)
         except _native.NativeError as exc:

@@ -69,6 +69,11 @@ def test_noncontiguous_inputs_are_accepted():
     x = torch.randn(4, 2).t()  # (2, 4), not contiguous
     m = pockettorch.load(pockettorch.export(model, (x.contiguous(),)).to_bytes())
     torch.testing.assert_close(m(x), model(x).detach(), rtol=1e-5, atol=1e-6)
+    # numpy views too (transposed, and a subclass of ndarray), beside the contiguous arrays passed as they are
+    xn = x.numpy()
+    expected = model(x).detach().numpy()
+    for value in (xn, np.ascontiguousarray(xn), np.ascontiguousarray(xn).view(np.matrix)):
+        np.testing.assert_allclose(m.run_numpy([value])[0], expected, rtol=1e-5, atol=1e-6)
 
 
 def test_repeated_calls_and_threads_agree():
