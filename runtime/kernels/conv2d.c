@@ -9,9 +9,9 @@
  *    portable), bias and activation fused. Threads split the planes (or row bands of few planes).
  *  - otherwise GEMM per (image, group): out[Og, P] = W[Og, K] x col[K, P]. The weights are packed
  *    once per session into row blocks of MR output channels (pack_size/pack); each thread packs
- *    its panels of NR output pixels (im2col, a plain copy for 1x1 stride-1 convs) into its own
- *    scratch slot and runs the MR x NR micro-kernel over them in KC-deep slices, bias and
- *    activation fused in the last slice. Threads split the (panel, row block) tiles evenly. */
+ *    its panels of NR output pixels (im2col; a full panel of a 1x1 stride-1 conv is read in place) into
+ *    its own scratch slot and runs the MR x NR micro-kernel over them in KC-deep slices, bias and
+ *    activation fused in the last slice. Threads split the (panel, row block) tiles by work. */
 #include <math.h>
 
 #include "conv_impl.h"
@@ -199,7 +199,7 @@ static int64_t conv_tile_split(const conv_geom* g, int64_t rblocks, int nr, int6
   return target <= full ? target / nr : (panels - 1) * rblocks + (target - full + last - 1) / last;
 }
 
-/* GEMM slot t of threads: tiles [t*tiles/T, (t+1)*tiles/T) in panel-major order. */
+/* GEMM slot t of threads: its share of the tiles in panel-major order (conv_tile_split). */
 static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
   const conv_job* j = ctx;
   const conv_geom* g = &j->g;
