@@ -1,6 +1,7 @@
 /* Convolution internals shared by every ISA and by conv2d and the fused conv pairs: implementation
  * selection, prepare() checks, weight and im2col packing, depthwise bands, pointwise GEMMs over a pixel
- * range, and the portable micro-kernel and depthwise row kernel (see conv_impl.h). */
+ * range, and the portable micro-kernel and depthwise row kernel (see conv_impl.h). The fused pairs'
+ * own machinery is in conv_pair.c. */
 #include <math.h>
 
 #include "conv_impl.h"
@@ -46,54 +47,6 @@ pkt_status conv_check_window_params(const pkt_node* n, int first, pkt_err* err) 
                       (long long)lo, (long long)CONV_PARAM_LIMIT);
   }
   return PKT_OK;
-}
-
-pkt_status conv_check_pair_operands(const pkt_node* n, const char* const names[5], pkt_err* err) {
-  pkt_status st = pkt_check_operands(n, 5, 5, 1, 12, err);
-  if (st) return st;
-  for (int i = 0; i < 5; i++)
-    if ((st = pkt_check_dtype(n->inputs[i], PKT_F32, names[i], err))) return st;
-  if ((st = pkt_check_dtype(n->outputs[0], PKT_F32, "output", err))) return st;
-  const pkt_tensor *x = n->inputs[0], *w1 = n->inputs[1], *w2 = n->inputs[3], *y = n->outputs[0];
-  if (x->rank != 4 || w1->rank != 4 || w2->rank != 4 || y->rank != 4 || n->inputs[2]->rank != 1 ||
-      n->inputs[4]->rank != 1)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "ranks input %d, weights %d and %d, biases %d and %d, output %d; expected "
-                    "4, 4, 4, 1, 1, 4", x->rank, w1->rank, w2->rank, n->inputs[2]->rank, n->inputs[4]->rank, y->rank);
-  if (!w1->data || !w2->data)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "the weights must be constants (the exporter fuses only those)");
-  return PKT_OK;
-}
-
-void conv_pair_job_init(const pkt_node* n, int act1_index, int act_index, conv_pair_job* j) {
-  memset(j, 0, sizeof *j);
-  conv_isa_select(n->isa, &j->impl);
-  const float* in[5];
-  for (int i = 0; i < 5; i++) in[i] = n->inputs[i]->data;
-  j->x = in[0], j->w1 = in[1], j->b1 = in[2], j->w2 = in[3], j->b2 = in[4];
-  j->packed = n->packed;
-  j->y = n->outputs[0]->data;
-  j->scratch = n->scratch;
-  j->threads = n->pool && n->num_threads > 1 ? n->num_threads : 1;
-  j->act1 = (int)pkt_param_i(n, act1_index);
-  j->lo1 = (float)pkt_param_f(n, act1_index + 1);
-  j->hi1 = (float)pkt_param_f(n, act1_index + 2);
-  j->act = (int)pkt_param_i(n, act_index);
-  j->lo = (float)pkt_param_f(n, act_index + 1);
-  j->hi = (float)pkt_param_f(n, act_index + 2);
-}
-
-size_t conv_pair_pack_size(const pkt_node* n, int index) {
-  conv_isa_impl impl;
-  conv_isa_select(n->isa, &impl);
-  const pkt_tensor* w = n->inputs[index];
-  return (size_t)((w->dims[0] + impl.mr - 1) / impl.mr * w->dims[1] * impl.mr) * sizeof(float);
-}
-
-void conv_pair_pack(const pkt_node* n, int index, void* packed) {
-  conv_isa_impl impl;
-  conv_isa_select(n->isa, &impl);
-  const pkt_tensor* w = n->inputs[index];
-  conv_pack_weights(w->data, w->dims[0], w->dims[1], impl.mr, packed);
 }
 
 pkt_status conv_check_output_size(const conv_geom* g, pkt_err* err) {

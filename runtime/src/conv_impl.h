@@ -126,28 +126,11 @@ void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst
 void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, conv_fill2_fn fill2,
                      float* dst);
 
-/* What the fused pairs' kernels (conv_pw_dw, conv_dw_pw) read at run time: inputs x, weight, bias, weight,
- * bias in op order, the pointwise weights packed (conv_pair_pack), the two activations. */
-typedef struct conv_pair_job {
-  conv_isa_impl impl;
-  const float *x, *w1, *b1, *w2, *b2, *packed;
-  float *y, *scratch;
-  int threads, act1, act;
-  float lo1, hi1, lo, hi;
-} conv_pair_job;
-void conv_pair_job_init(const pkt_node* n, int act1_index, int act_index, conv_pair_job* j);
-/* The pointwise weight (input `index`, [O, C, 1, 1]) packed in MR-row blocks. */
-size_t conv_pair_pack_size(const pkt_node* n, int index);
-void conv_pair_pack(const pkt_node* n, int index, void* packed);
-
 /* prepare() checks shared by the convolution kernels: the six window params at params[first..] in the
  * order stride_h, stride_w, pad_h, pad_w, dil_h, dil_w; and the output size they imply. */
 #define CONV_PARAM_LIMIT ((int64_t)1 << 24) /* bound on stride/pad/dilation so index math cannot overflow */
 pkt_status conv_check_window_params(const pkt_node* n, int first, pkt_err* err);
 pkt_status conv_check_output_size(const conv_geom* g, pkt_err* err);
-/* A fused pair of convs (conv_pw_dw, conv_dw_pw): x, weight, bias, weight, bias, all f32, weights
- * constant, 12 params; names[i] says what input i is. */
-pkt_status conv_check_pair_operands(const pkt_node* n, const char* const names[5], pkt_err* err);
 
 /* Scalar activation for the simple kinds (NONE/RELU/RELU6/CLAMP); others go through pkt_apply_act. */
 static inline int conv_act_simple(int act) {
