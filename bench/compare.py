@@ -128,7 +128,7 @@ class RunnerColumn:
                      "notes": f"pkt_runner --threads {threads}, C timing"}
         self.peak_rss_kb = first.get("peak_rss_kb", 0)
         self.rounds: list[dict] = []
-        self.idle_cpu_s = 0.0
+        self.idle_cpu_s = self.settle_s = 0.0  # one process per round: nothing left running between them
 
     def _invoke(self, n: int) -> dict:
         try:
@@ -230,7 +230,7 @@ def measure_cell(model: str, threads: int, runtimes: list[str], exports: dict, r
             try:
                 results[col.runtime]["peak_rss_kb"] = col.quit()
                 results[col.runtime]["idle_cpu_s"] = col.idle_cpu_s
-                results[col.runtime]["settle_s"] = getattr(col, "settle_s", 0.0)
+                results[col.runtime]["settle_s"] = col.settle_s
             except Failed as exc:
                 results[col.runtime] = exc.result
     finally:
