@@ -7,6 +7,8 @@
  *    plane is copied once into per-thread scratch, zero-padded and split into column phases by
  *    the stride, so a row kernel computes output rows with plain vector loads (AVX-512/AVX2/NEON/
  *    portable), bias and activation fused. Threads split the planes (or row bands of few planes).
+ *    Stride 1 with OW == W, where the ISA has masked loads (AVX-512), skips the copy: the flat kernel
+ *    (conv_dwf_args) reads the planes in place, 16 pixels a vector across row ends.
  *  - otherwise GEMM per (image, group): out[Og, P] = W[Og, K] x col[K, P]. The weights are packed
  *    once per session into row blocks of MR output channels (pack_size/pack); each thread packs
  *    its panels of NR output pixels (im2col; a full panel of a 1x1 stride-1 conv is read in place) into
@@ -117,7 +119,9 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
   conv_isa_select(n->isa, &impl);
   const uint64_t T = (uint64_t)conv_threads(n);
   const uint64_t limit = (uint64_t)1 << 46;
-  if (g.Cg == 1) {
+  if (conv_dw_flat(&g, &impl)) {
+    /* reads the input in place: no scratch */
+  } else if (g.Cg == 1) {
     int64_t rows, ps;
     conv_dw_layout(&g, &rows, &ps);
     uint64_t per = (uint64_t)(rows + 1) * (uint64_t)g.sw * (uint64_t)ps; /* + one row of tmp */
@@ -284,6 +288,27 @@ static void conv_dw_slot(void* ctx, int64_t begin, int64_t end) {
   }
 }
 
+/* Flat depthwise slot t (conv_dw_flat): items (plane, band) as conv_dw_slot, whole planes of one image in
+ * one call. */
+static void conv_dwf_slot(void* ctx, int64_t begin, int64_t end) {
+  const conv_job* j = ctx;
+  const conv_geom* g = &j->g;
+  const int64_t items = g->N * g->O * j->dw_bands;
+  for (int64_t t = begin; t < end; t++) {
+    int64_t i0 = items * t / j->threads, i1 = items * (t + 1) / j->threads;
+    for (int64_t it = i0; it < i1;) {
+      int64_t plane = it / j->dw_bands, band = it % j->dw_bands, o = plane % g->O;
+      int64_t cnt = j->dw_bands > 1 ? 1 : g->O - o < i1 - it ? g->O - o : i1 - it;
+      int64_t p0 = g->OH * band / j->dw_bands * g->W, p1 = g->OH * (band + 1) / j->dw_bands * g->W;
+      conv_dwf_args a = {j->x + plane * g->H * g->W, j->w + o * g->kh * g->kw, j->b ? j->b + o : NULL,
+                         j->y + plane * g->P + p0, g->H * g->W, g->P, cnt, g->H, g->W, p0, p1,
+                         g->kh, g->kw, g->ph, g->pw, g->dh, g->dw, j->act, j->lo, j->hi};
+      if (p0 < p1) j->impl.dwf(&a);
+      it += cnt;
+    }
+  }
+}
+
 pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
   if (n->packed && pkt_winograd_applies(n)) {
     pkt_winograd_run(n, n->packed, n->scratch);
@@ -308,7 +333,7 @@ pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
     conv_dw_layout(g, &j.dw_rows, &j.dw_pstride);
     int64_t planes = g->N * g->O;
     j.dw_bands = planes >= 4 * (int64_t)j.threads || g->OH < 2 ? 1 : g->OH < j.threads ? g->OH : j.threads;
-    pkt_parallel_for(n, j.threads, conv_dw_slot, &j);
+    pkt_parallel_for(n, j.threads, conv_dw_flat(g, &j.impl) ? conv_dwf_slot : conv_dw_slot, &j);
     return PKT_OK;
   }
   j.row_mode = conv_row_mode(g, j.impl.mr, j.impl.nr, conv_threads(n)); /* as sized by prepare */

@@ -37,9 +37,16 @@ static void dwpw_band(const conv_pair_plan* p, const conv_pair_job* j, int64_t i
                       float* mid, float* panel, float* buf) {
   const conv_geom *d = &p->dw, *a = &p->pw;
   const int64_t P = (oy1 - oy0) * d->OW;
-  for (int64_t c = 0; c < d->C; c++)
-    conv_dw_band(d, &j->impl, p->dw_ps, p->dw_rows, j->x + (img * d->C + c) * d->H * d->W, 0, buf, oy0, oy1,
-                 j->w1 + c * d->K, j->b1[c], j->act1, j->lo1, j->hi1, mid + c * P);
+  if (conv_dw_flat(d, &j->impl)) {
+    const conv_dwf_args f = {j->x + img * d->C * d->H * d->W, j->w1, j->b1, mid, d->H * d->W, P, d->C, d->H, d->W,
+                             oy0 * d->W, oy1 * d->W, d->kh, d->kw, d->ph, d->pw, d->dh, d->dw, j->act1, j->lo1,
+                             j->hi1};
+    j->impl.dwf(&f);
+  } else {
+    for (int64_t c = 0; c < d->C; c++)
+      conv_dw_band(d, &j->impl, p->dw_ps, p->dw_rows, j->x + (img * d->C + c) * d->H * d->W, 0, buf, oy0, oy1,
+                   j->w1 + c * d->K, j->b1[c], j->act1, j->lo1, j->hi1, mid + c * P);
+  }
   /* the band's pixels as planes of their own: P floats per channel */
   conv_geom band = *a;
   band.H = band.OH = oy1 - oy0;

@@ -12,6 +12,7 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
   out->nr = CONV_NR_PORTABLE;
   out->ukernel = conv_ukernel_portable;
   out->dw = conv_dw_portable;
+  out->dwf = NULL;
   out->fill2 = conv_fill2_portable;
 #ifdef CONV_HAVE_X86
   if (isa == PKT_ISA_AVX512) {
@@ -19,6 +20,7 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
     out->nr = CONV_NR_AVX512;
     out->ukernel = conv_ukernel_avx512;
     out->dw = conv_dw_avx512;
+    out->dwf = conv_dwf_avx512;
     out->fill2 = conv_fill2_avx512;
   } else if (isa == PKT_ISA_AVX2) {
     out->mr = CONV_MR_AVX2;

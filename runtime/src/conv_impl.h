@@ -47,12 +47,39 @@ typedef void (*conv_dw_fn)(const conv_dw_args* a);
 typedef void (*conv_fill2_fn)(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_DW_OVERRUN 16 /* row kernels read output columns in vectors of up to this many */
 
+/* Depthwise with stride 1 and output rows as long as the input rows (OW == W, "same" padding along W):
+ * a plane is one flat row of pixels, and tap (ky, kx) of output pixel p reads input pixel
+ * p + (ky*dh - ph)*W + kx*dw - pw, its lanes masked off where that falls outside the plane (a padded row)
+ * or wraps into the row above or below (a padded column). The input is read in place, not copied into a
+ * padded buffer, and a vector holds 16 pixels whatever the row length (a 7x7 plane is 4 vectors, not 7
+ * rows of 7). Planes c in [0, planes): input at x + c*xs (H*W floats), weights w + c*kh*kw, bias b[c]
+ * (b may be NULL); output pixels [p0, p1) of plane c go to y + c*ys + (p - p0). */
+typedef struct conv_dwf_args {
+  const float *x, *w, *b;
+  float* y;
+  int64_t xs, ys, planes, H, W, p0, p1;
+  int64_t kh, kw, ph, pw, dh, dw;
+  int act;
+  float lo, hi;
+} conv_dwf_args;
+typedef void (*conv_dwf_fn)(const conv_dwf_args* a);
+#define CONV_DWF_MAX_W 1024 /* the column-mask patterns live on the stack */
+#define CONV_DWF_MAX_KW 8
+#define CONV_DWF_MAX_TAPS 49
+
 typedef struct conv_isa_impl {
   int mr, nr;
   conv_ukernel_fn ukernel;
   conv_dw_fn dw;
+  conv_dwf_fn dwf; /* NULL where the ISA has no masked loads: the padded-buffer path (dw) serves */
   conv_fill2_fn fill2;
 } conv_isa_impl;
+
+/* A depthwise conv (one input channel per output channel) that the flat kernel (conv_dwf_args) takes. */
+static inline int conv_dw_flat(const conv_geom* g, const conv_isa_impl* impl) {
+  return impl->dwf && g->Cg == 1 && g->Og == 1 && g->sh == 1 && g->sw == 1 && g->OW == g->W &&
+         g->W <= CONV_DWF_MAX_W && g->kw <= CONV_DWF_MAX_KW && g->kh * g->kw <= CONV_DWF_MAX_TAPS;
+}
 
 /* The implementation for a pkt_isa value (falls back to portable). */
 void conv_isa_select(int isa, conv_isa_impl* out);
@@ -72,6 +99,7 @@ void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, 
                        int nr, const float* bias, int first, int last, int act, float lo, float hi);
 void conv_dw_avx512(const conv_dw_args* a);
 void conv_dw_avx2(const conv_dw_args* a);
+void conv_dwf_avx512(const conv_dwf_args* a);
 void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_MR_AVX512 12
 #define CONV_NR_AVX512 32

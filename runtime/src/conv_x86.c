@@ -6,6 +6,7 @@
 
 #if defined(CONV_HAVE_X86)
 #include <immintrin.h>
+#include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX512 __attribute__((target("avx512f")))
@@ -339,6 +340,124 @@ AVX512 void conv_dw_avx512(const conv_dw_args* a) {
       _mm512_mask_storeu_ps(yr + ox, m, v);
     }
     if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+  }
+}
+
+/* ------------------------------------------------------------------ depthwise, flat planes */
+#define DWF_CHUNK 1024 /* output pixels per load-mask table */
+
+/* One output vector at flat pixel q of a plane. EDGE (the vector's taps reach outside the plane): every load
+ * masked by the tap's mask in lm (inside the plane and inside the row; a zero lane adds nothing). Otherwise
+ * the loads are plain and each kernel column's sum is added where that column stays in the row (cm). */
+INLINE512 __m512 dwf_vec(int KH, int KW, int EDGE, const float* x, int64_t q, const int64_t* off, const __m512* wreg,
+                         const float* w, const __mmask16* cm, const __mmask16* lm, __m512 out) {
+  if (EDGE) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int t = 0; t < KH * KW; t++) {
+      /* masked-off lanes are never read, so the address may point outside the plane */
+      const float* s = (const float*)((uintptr_t)x + (uintptr_t)((q + off[t]) * (int64_t)sizeof(float)));
+      __m512 xv = _mm512_maskz_loadu_ps(_load_mask16((__mmask16*)&lm[t]), s);
+      __m512 wv = KH * KW <= 9 ? wreg[t] : _mm512_set1_ps(w[t]);
+      if (t & 1)
+        acc = _mm512_fmadd_ps(wv, xv, acc);
+      else
+        out = _mm512_fmadd_ps(wv, xv, out);
+    }
+    return _mm512_add_ps(out, acc);
+  }
+  for (int kx = 0; kx < KW; kx++) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int ky = 0; ky < KH; ky++) {
+      const int t = ky * KW + kx;
+      acc = _mm512_fmadd_ps(KH * KW <= 9 ? wreg[t] : _mm512_set1_ps(w[t]), _mm512_loadu_ps(x + q + off[t]), acc);
+    }
+    out = _mm512_mask_add_ps(out, _load_mask16((__mmask16*)&cm[kx]), out, acc);
+  }
+  return out;
+}
+
+/* Pixels [q0, q1) (at most DWF_CHUNK) of every plane, vectors [e0, e1) of them away from the plane's edges;
+ * per vector, mk holds KW column masks then KH*KW tap masks. KH/KW are compile-time for the 3x3 instance
+ * (weights in registers) and the runtime kernel size otherwise; CLAMP: a simple activation. */
+INLINE512 void dwf_chunk512(int KH, int KW, int CLAMP, const conv_dwf_args* a, const int64_t* off, int64_t q0,
+                            int64_t q1, int64_t e0, int64_t e1, const __mmask16* mk) {
+  const int nk = KH * KW, rec = KW + nk;
+  float flo, fhi;
+  conv_act_bounds(a->act, a->lo, a->hi, &flo, &fhi);
+  const __m512 vlo = _mm512_set1_ps(flo), vhi = _mm512_set1_ps(fhi);
+  __m512 wreg[9];
+  for (int64_t c = 0; c < a->planes; c++) {
+    const float* x = a->x + c * a->xs;
+    const float* w = a->w + c * nk;
+    float* y = a->y + c * a->ys - a->p0 + q0;
+    if (nk <= 9)
+      for (int t = 0; t < nk; t++) wreg[t] = _mm512_set1_ps(w[t]);
+    const __m512 vb = _mm512_set1_ps(a->b ? a->b[c] : 0.f);
+    const __mmask16* m = mk;
+    int64_t v = 0;
+    for (int64_t q = q0; q < q1; q += 16, v++, m += rec, y += 16) {
+      __m512 r = v >= e0 && v < e1 ? dwf_vec(KH, KW, 0, x, q, off, wreg, w, m, m + KW, vb)
+                                   : dwf_vec(KH, KW, 1, x, q, off, wreg, w, m, m + KW, vb);
+      if (CLAMP) r = _mm512_min_ps(_mm512_max_ps(r, vlo), vhi);
+      if (q1 - q >= 16)
+        _mm512_storeu_ps(y, r);
+      else
+        _mm512_mask_storeu_ps(y, (__mmask16)((1u << (q1 - q)) - 1), r);
+    }
+    if (!CLAMP) pkt_apply_act(y - v * 16, q1 - q0, a->act, a->lo, a->hi);
+  }
+}
+
+AVX512 void conv_dwf_avx512(const conv_dwf_args* a) {
+  const int64_t W = a->W, HW = a->H * a->W, KH = a->kh, KW = a->kw, nk = KH * KW;
+  int64_t off[CONV_DWF_MAX_TAPS], omin = 0, omax = 0;
+  for (int64_t ky = 0; ky < KH; ky++)
+    for (int64_t kx = 0; kx < KW; kx++) {
+      int64_t o = (ky * a->dh - a->ph) * W + kx * a->dw - a->pw;
+      off[ky * KW + kx] = o;
+      omin = o < omin ? o : omin;
+      omax = o > omax ? o : omax;
+    }
+  /* bit t of pattern kx: is kernel column kx inside the row for a pixel in column t mod W (t < W + 32), so
+   * 16 lanes starting at column c take 16 bits from bit c */
+  uint8_t bits[CONV_DWF_MAX_KW][(CONV_DWF_MAX_W + 32) / 8 + 4];
+  for (int64_t kx = 0; kx < KW; kx++) {
+    const int64_t s = kx * a->dw - a->pw;
+    memset(bits[kx], 0, (size_t)(W + 32) / 8 + 4);
+    for (int64_t t = 0, col = 0; t < W + 32; t++, col = col + 1 == W ? 0 : col + 1)
+      if (col + s >= 0 && col + s < W) bits[kx][t >> 3] |= (uint8_t)(1u << (t & 7));
+  }
+  __mmask16 mk[DWF_CHUNK / 16 * (CONV_DWF_MAX_KW + CONV_DWF_MAX_TAPS)];
+  const int64_t step = 16 % W;
+  const int simple = conv_act_simple(a->act);
+  int64_t col = a->p0 % W;
+  for (int64_t q0 = a->p0; q0 < a->p1; q0 += DWF_CHUNK) {
+    const int64_t q1 = a->p1 - q0 < DWF_CHUNK ? a->p1 : q0 + DWF_CHUNK;
+    /* vectors [e0, e1) read only inside the plane: q + omin >= 0 and q + 15 + omax < HW */
+    int64_t e0 = q0 + omin >= 0 ? 0 : (-omin - q0 + 15) / 16, e1 = (HW - 16 - omax - q0) / 16 + 1;
+    if (HW - 16 - omax - q0 < 0) e1 = 0;
+    __mmask16* m = mk;
+    for (int64_t q = q0; q < q1; q += 16, m += KW + nk) {
+      for (int64_t kx = 0; kx < KW; kx++) {
+        uint32_t word;
+        memcpy(&word, bits[kx] + (col >> 3), sizeof word);
+        m[kx] = (__mmask16)(word >> (col & 7));
+        for (int64_t ky = 0; ky < KH; ky++) {
+          int64_t t = ky * KW + kx, lo = -(q + off[t]), hi = HW - (q + off[t]);
+          lo = lo < 0 ? 0 : lo;
+          hi = hi > 16 ? 16 : hi;
+          m[KW + t] = (__mmask16)(hi <= lo ? 0 : m[kx] & ((1u << hi) - 1) & ~((1u << lo) - 1));
+        }
+      }
+      col += step;
+      if (col >= W) col -= W;
+    }
+    if (KH == 3 && KW == 3 && simple)
+      dwf_chunk512(3, 3, 1, a, off, q0, q1, e0, e1, mk);
+    else if (simple)
+      dwf_chunk512((int)KH, (int)KW, 1, a, off, q0, q1, e0, e1, mk);
+    else
+      dwf_chunk512((int)KH, (int)KW, 0, a, off, q0, q1, e0, e1, mk);
   }
 }
 

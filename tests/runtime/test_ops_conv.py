@@ -143,6 +143,32 @@ def test_conv2d_fast_paths(check_eager, isa, threads):
     check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
 
 
+# Depthwise convs whose output rows are as long as the input rows run on flat planes (16 pixels a vector
+# across row ends, masked loads at the plane's and the rows' edges): planes narrower than a vector, one
+# column wide, kernels taller or wider than their padding, dilation, batch 2 split across the threads,
+# planes over one mask table (1024 pixels), and activations applied after the kernel.
+FLAT_DW_CASES = [
+    # (C, kernel, padding, dilation, N, H, W, activation)
+    (40, 3, 1, 1, 1, 7, 7, nn.ReLU6),          # mobilenet's 7x7 planes: 4 vectors of 16 pixels
+    (20, 3, 1, 1, 1, 14, 14, nn.Hardswish),    # 14x14, an activation the kernel does not clamp
+    (3, 3, 1, 1, 1, 5, 1, nn.ReLU),            # one-column planes: every left and right tap is padding
+    (6, (3, 1), 0, 1, 1, 9, 5, nn.Identity),   # fewer output rows than input rows
+    (6, (1, 5), (1, 2), 1, 1, 4, 6, nn.ReLU6), # more output rows: the padded rows hold the bias
+    (5, 3, 2, 2, 2, 12, 17, nn.ReLU6),         # dilation 2, batch 2: a thread's planes span two images
+    (4, 5, 2, 1, 1, 33, 40, nn.GELU),          # 1320 pixels: two mask tables; 5x5 with a GELU
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_flat_planes(check_eager, isa, threads):
+    ms, xs = [], []
+    for i, (C, k, p, d, N, H, W, act) in enumerate(FLAT_DW_CASES):
+        torch.manual_seed(i)
+        ms.append(nn.Sequential(nn.Conv2d(C, C, k, padding=p, dilation=d, groups=C), act()))
+        xs.append(_x(N, C, H, W, seed=i))
+    check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
+
+
 def test_conv2d_non_constant_weight_isas(check_eager, isa):
     class M(nn.Module):
         def forward(self, x, w):
