@@ -61,11 +61,15 @@ static int conv_weight_constant(const pkt_node* n) { return n->inputs[1]->data !
  *    once per panel, or
  *  - the conv is 1x1 with K <= 32 (mobilenet's expansions at large sizes): each row block then writes
  *    its MR output planes front to back instead of every panel touching all O planes (the output is
- *    many times the input and the stores bound the time); needs enough rows for an even split. */
+ *    many times the input and the stores bound the time); needs enough rows for an even split, or
+ *  - threads share a 1x1 conv with more output channels than pixels (mobilenet's expansions at 14x14
+ *    and 7x7): a thread then streams only its share of the weights, not all of them, and writes whole
+ *    output planes, which the depthwise conv after it splits the same way (by planes). */
 static int conv_row_mode(const conv_geom* g, int mr, int nr, int threads) {
   int64_t panels = (g->P + nr - 1) / nr;
   if (panels * g->K * nr * (int64_t)sizeof(float) > CONV_L2_BYTES * 3 / 2) return 0;
   if (g->Og * g->K * (int64_t)sizeof(float) > CONV_L2_BYTES) return 1;
+  if (threads > 1 && g->kh * g->kw == 1 && g->Og > g->P && (g->Og + mr - 1) / mr >= 2 * (int64_t)threads) return 1;
   return g->kh * g->kw == 1 && g->K <= 32 && (threads == 1 || g->Og >= 4 * (int64_t)threads * mr);
 }
 /* Floats of per-thread panel scratch. */
