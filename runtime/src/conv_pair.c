@@ -12,8 +12,8 @@ static int64_t mid_rows(const conv_pair_plan* p, int64_t band) {
   return p->pw_first ? (band - 1) * d->sh + (d->kh - 1) * d->dh + 1 : band;
 }
 
-/* The geometry of both convs, the tallest band whose intermediate rows fit the budget but at least two
- * bands per thread, and the slot layout. */
+/* The geometry of both convs, the bands (their intermediate rows within the budget, shared evenly by the
+ * threads) and the slot layout. */
 static void conv_pair_plan_make(const pkt_node* n, const conv_pair_op* op, const conv_isa_impl* impl, int threads,
                                 conv_pair_plan* p) {
   const pkt_tensor *x = n->inputs[0], *wd = n->inputs[op->pw_first ? 3 : 1], *y = n->outputs[0];
@@ -33,11 +33,18 @@ static void conv_pair_plan_make(const pkt_node* n, const conv_pair_op* op, const
   a->H = a->OH = op->pw_first ? d->H : d->OH, a->W = a->OW = op->pw_first ? d->W : d->OW, a->P = a->H * a->W;
   /* an intermediate row holds the depthwise channels at the pointwise conv's width */
   const int64_t row_bytes = d->C * a->W * (int64_t)sizeof(float);
-  p->band = d->OH > 0 ? d->OH : 1;
-  while (p->band > 1 && (mid_rows(p, p->band) * row_bytes > CONV_PAIR_BAND_BYTES ||
-                         (threads > 1 && (d->OH + p->band - 1) / p->band < 2 * (int64_t)threads)))
-    p->band--;
-  p->bands = d->OH > 0 ? (d->OH + p->band - 1) / p->band : 0;
+  int64_t tallest = d->OH > 0 ? d->OH : 1;
+  while (tallest > 1 && mid_rows(p, tallest) * row_bytes > CONV_PAIR_BAND_BYTES) tallest--;
+  /* as many bands as the budget needs, but at least two per thread and a multiple of the threads, all of
+   * them within a row of the same height (band i: rows [OH*i/bands, OH*(i+1)/bands)), so every thread
+   * gets the same share of rows */
+  int64_t bands = (d->OH + tallest - 1) / tallest;
+  if (threads > 1) {
+    if (bands < 2 * (int64_t)threads) bands = 2 * (int64_t)threads;
+    bands = (bands + threads - 1) / threads * threads;
+  }
+  p->bands = d->OH > 0 ? (bands < d->OH ? bands : d->OH) : 0;
+  p->band = p->bands > 0 ? (d->OH + p->bands - 1) / p->bands : 1;
   const int64_t rows = mid_rows(p, p->band) < a->H ? mid_rows(p, p->band) : a->H;
   conv_dw_layout(d, &p->dw_rows, &p->dw_ps);
   p->off_panel = round16(d->C * rows * a->W);
@@ -99,8 +106,8 @@ static void pair_slot(void* ctx, int64_t begin, int64_t end) {
   for (int64_t t = begin; t < end; t++) {
     float* slot = j->scratch + t * p->slot;
     for (int64_t it = items * t / j->threads; it < items * (t + 1) / j->threads; it++) {
-      int64_t img = it / p->bands, oy0 = it % p->bands * p->band;
-      int64_t oy1 = oy0 + p->band < p->dw.OH ? oy0 + p->band : p->dw.OH;
+      int64_t img = it / p->bands, b = it % p->bands;
+      int64_t oy0 = p->dw.OH * b / p->bands, oy1 = p->dw.OH * (b + 1) / p->bands;
       r->band(p, j, img, oy0, oy1, slot, slot + p->off_panel, slot + p->off_dw);
     }
   }

@@ -11,7 +11,7 @@
 typedef struct conv_pair_plan {
   conv_geom pw, dw;                /* the pointwise and the depthwise conv */
   int pw_first;                    /* the pointwise conv makes the intermediate (conv_pw_dw), else the depthwise */
-  int64_t band, bands;             /* output rows per band, bands per image */
+  int64_t band, bands;             /* most output rows in a band, bands per image */
   int64_t dw_rows, dw_ps;          /* depthwise buffer (conv_dw_layout) */
   int64_t off_panel, off_dw, slot; /* floats: per-thread slot = [intermediate | panel | depthwise buffer] */
 } conv_pair_plan;
