@@ -14,14 +14,49 @@
 #define INLINE512 __attribute__((target("avx512f"), always_inline)) static inline
 
 /* ------------------------------------------------------------------ AVX-512 GEMM, 12 x 32 */
-/* NV = 2 vectors of columns, or 1 for a panel with at most 16 columns (the rest of its 32 are zero
- * padding, so the second half of the FMAs would be wasted). */
-INLINE512 void tile512(int MRc, int NV, int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc,
-                       int nr, const float* bias, int first, int last, int act, float lo, float hi) {
+/* NV vectors of 16 columns (2, or 1 for a panel with at most 20 columns, or 0 for one with at most 4: the
+ * rest of its 32 are zero padding, so more FMAs would be wasted) and EX extra columns past them (0 to 4).
+ * An extra column j is kept the other way round: one vector of the tile's 12 rows (the packed A step
+ * a[k*12 .. k*12 + 11] is exactly that) times the broadcast b[k][16*NV + j]. So a 7x7 image's second
+ * panel (17 pixels) costs 13 FMAs per step, not 24, and a 14x14 image's last (4 pixels) 4, not 12. */
+/* The EX extra columns of a 12-row tile: out[j] = sum over k of the A step (12 rows, one vector) times
+ * b[k * ldb + j]; two chains per column so the FMA latency does not bound it, one A load for all columns.
+ * The A steps are in L1 after the tile's main loop. */
+INLINE512 void ex_columns512(int EX, int64_t kc, const float* a, const float* b, int64_t ldb, __m512* out) {
+  const __mmask16 rows12 = 0x0FFF; /* an A step is 12 floats: the load stops there */
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+  int64_t k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    const float *b0 = b + k * ldb, *b1 = b0 + ldb;
+    const __m512 a0 = _mm512_maskz_loadu_ps(rows12, a + k * 12), a1 = _mm512_maskz_loadu_ps(rows12, a + k * 12 + 12);
+    s0 = _mm512_fmadd_ps(a0, _mm512_set1_ps(b0[0]), s0);
+    t0 = _mm512_fmadd_ps(a1, _mm512_set1_ps(b1[0]), t0);
+    if (EX > 1) s1 = _mm512_fmadd_ps(a0, _mm512_set1_ps(b0[1]), s1);
+    if (EX > 1) t1 = _mm512_fmadd_ps(a1, _mm512_set1_ps(b1[1]), t1);
+    if (EX > 2) s2 = _mm512_fmadd_ps(a0, _mm512_set1_ps(b0[2]), s2);
+    if (EX > 2) t2 = _mm512_fmadd_ps(a1, _mm512_set1_ps(b1[2]), t2);
+    if (EX > 3) s3 = _mm512_fmadd_ps(a0, _mm512_set1_ps(b0[3]), s3);
+    if (EX > 3) t3 = _mm512_fmadd_ps(a1, _mm512_set1_ps(b1[3]), t3);
+  }
+  if (k < kc) {
+    const float* b0 = b + k * ldb;
+    const __m512 a0 = _mm512_maskz_loadu_ps(rows12, a + k * 12);
+    s0 = _mm512_fmadd_ps(a0, _mm512_set1_ps(b0[0]), s0);
+    if (EX > 1) s1 = _mm512_fmadd_ps(a0, _mm512_set1_ps(b0[1]), s1);
+    if (EX > 2) s2 = _mm512_fmadd_ps(a0, _mm512_set1_ps(b0[2]), s2);
+    if (EX > 3) s3 = _mm512_fmadd_ps(a0, _mm512_set1_ps(b0[3]), s3);
+  }
+  out[0] = _mm512_add_ps(s0, t0), out[1] = _mm512_add_ps(s1, t1);
+  out[2] = _mm512_add_ps(s2, t2), out[3] = _mm512_add_ps(s3, t3);
+}
+
+INLINE512 void tile512(int MRc, int NV, int EX, int64_t kc, const float* a, const float* b, int64_t ldb, float* C,
+                       int64_t ldc, int nr, const float* bias, int first, int last, int act, float lo, float hi) {
   __m512 acc[12][2];
   for (int r = 0; r < MRc; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < kc; k++) {
-    __m512 b0 = _mm512_loadu_ps(b + k * ldb), b1 = NV == 2 ? _mm512_loadu_ps(b + k * ldb + 16) : b0;
+  for (int64_t k = 0; NV >= 1 && k < kc; k++) {
+    const float* bk = b + k * ldb;
+    __m512 b0 = _mm512_loadu_ps(bk), b1 = NV == 2 ? _mm512_loadu_ps(bk + 16) : b0;
     const float* ak = a + k * 12;
     _mm_prefetch((const char*)(ak + 12 * 16), _MM_HINT_T0);
     for (int r = 0; r < MRc; r++) {
@@ -30,50 +65,92 @@ INLINE512 void tile512(int MRc, int NV, int64_t kc, const float* a, const float*
       if (NV == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
     }
   }
-  __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
-  __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1 : 0);
   float flo, fhi;
   conv_act_bounds(act, lo, hi, &flo, &fhi);
   const int simple = conv_act_simple(act);
   __m512 vlo = _mm512_set1_ps(flo), vhi = _mm512_set1_ps(fhi);
+  if (EX) {
+    /* the extra columns: rows in lanes, so bias and clamp are vector ops; stored a float at a time */
+    const __mmask16 mrows = (__mmask16)((1u << MRc) - 1);
+    const __m512 bv = bias && last ? _mm512_maskz_loadu_ps(mrows, bias) : _mm512_setzero_ps();
+    float col[16];
+    __m512 ex[4];
+    ex_columns512(EX, kc, a, b + 16 * NV, ldb, ex);
+    for (int j = 0; j < EX; j++) {
+      float* c = C + 16 * NV + j;
+      __m512 v = ex[j];
+      if (!first) {
+        for (int r = 0; r < MRc; r++) col[r] = c[r * ldc];
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mrows, col));
+      }
+      if (last) {
+        v = _mm512_add_ps(v, bv);
+        if (simple) v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+      }
+      _mm512_storeu_ps(col, v);
+      for (int r = 0; r < MRc; r++) c[r * ldc] = col[r];
+    }
+  }
+  __mmask16 m0 = (__mmask16)(NV == 0 ? 0 : nr - EX >= 16 ? 0xFFFF : (1u << (nr - EX)) - 1);
+  __mmask16 m1 = (__mmask16)(NV < 2 ? 0 : nr >= 32 ? 0xFFFF : (1u << (nr - 16)) - 1);
   for (int r = 0; r < MRc; r++) {
     float* c = C + r * ldc;
-    __m512 v0 = acc[r][0], v1 = acc[r][1];
-    if (!first) {
-      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
-      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
-    }
-    if (last) {
-      if (bias) {
-        __m512 bv = _mm512_set1_ps(bias[r]);
-        v0 = _mm512_add_ps(v0, bv);
-        v1 = _mm512_add_ps(v1, bv);
+    if (NV >= 1) {
+      __m512 v0 = acc[r][0], v1 = acc[r][1];
+      if (!first) {
+        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
+        if (NV == 2) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
       }
-      if (simple) {
-        v0 = _mm512_min_ps(_mm512_max_ps(v0, vlo), vhi);
-        v1 = _mm512_min_ps(_mm512_max_ps(v1, vlo), vhi);
+      if (last) {
+        if (bias) {
+          __m512 bv = _mm512_set1_ps(bias[r]);
+          v0 = _mm512_add_ps(v0, bv);
+          v1 = _mm512_add_ps(v1, bv);
+        }
+        if (simple) {
+          v0 = _mm512_min_ps(_mm512_max_ps(v0, vlo), vhi);
+          v1 = _mm512_min_ps(_mm512_max_ps(v1, vlo), vhi);
+        }
       }
+      _mm512_mask_storeu_ps(c, m0, v0);
+      if (NV == 2) _mm512_mask_storeu_ps(c + 16, m1, v1);
     }
-    _mm512_mask_storeu_ps(c, m0, v0);
-    if (m1) _mm512_mask_storeu_ps(c + 16, m1, v1);
     if (last && !simple) pkt_apply_act(c, nr, act, lo, hi);
   }
 }
 
 AVX512 void conv_ukernel_avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
                                 int nr, const float* bias, int first, int last, int act, float lo, float hi) {
+  /* the panel's shape: 16-column vectors and extra columns (tile512) */
+#define TILE(n, nv, ex) tile512(n, nv, ex, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi)
+#define SHAPES(n)                      \
+  if (nr > 20)                         \
+    TILE(n, 2, 0);                     \
+  else if (nr > 16)                    \
+    switch (nr) {                      \
+      case 17: TILE(n, 1, 1); break;   \
+      case 18: TILE(n, 1, 2); break;   \
+      case 19: TILE(n, 1, 3); break;   \
+      default: TILE(n, 1, 4); break;   \
+    }                                  \
+  else if (nr > 4)                     \
+    TILE(n, 1, 0);                     \
+  else                                 \
+    switch (nr) {                      \
+      case 1: TILE(n, 0, 1); break;    \
+      case 2: TILE(n, 0, 2); break;    \
+      case 3: TILE(n, 0, 3); break;    \
+      default: TILE(n, 0, 4); break;   \
+    }
   switch (mr) {
-#define CASE(n)                                                                    \
-  case n:                                                                          \
-    if (nr > 16)                                                                   \
-      tile512(n, 2, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi);    \
-    else                                                                           \
-      tile512(n, 1, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi);    \
-    break;
+#define CASE(n) \
+  case n: SHAPES(n) break;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
 #undef CASE
     default: break;
   }
+#undef SHAPES
+#undef TILE
 }
 
 /* ------------------------------------------------------------------ AVX2 GEMM, 6 x 16 */

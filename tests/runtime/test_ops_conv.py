@@ -170,6 +170,31 @@ def test_depthwise_flat_planes(check_eager, isa, threads):
     check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
 
 
+# Output pixel counts whose last panel of 32 ends 1-4 columns past a vector of 16 (or has only 1-4): the
+# micro-kernel computes those columns as rows-by-one products (AVX-512), one slice of K or several, with
+# and without bias, activations clamped in the kernel or applied after it.
+REMAINDER_CASES = [
+    # (C, O, kernel, padding, H, W, bias, activation)
+    (20, 14, 3, 1, 7, 7, True, nn.ReLU6),        # 49 pixels: 32 + 16 + 1 (resnet18's layer4)
+    (300, 26, 1, 0, 6, 3, False, nn.Identity),  # 18: 16 + 2, K = 300 in two slices
+    (8, 13, 3, 1, 1, 19, True, nn.Hardswish),   # 19: 16 + 3, an activation after the kernel
+    (16, 24, 1, 0, 4, 5, True, nn.ReLU),        # 20: 16 + 4
+    (12, 15, 1, 0, 1, 1, True, nn.ReLU6),       # 1 pixel
+    (6, 7, 3, 1, 1, 2, False, nn.GELU),         # 2 pixels
+    (280, 30, 1, 0, 6, 6, True, nn.ReLU6),      # 36: 32 + 4, K in two slices (mobilenet's 14x14: 196 = 6*32 + 4)
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv2d_panel_remainders(check_eager, isa, threads):
+    ms, xs = [], []
+    for i, (C, O, k, p, H, W, bias, act) in enumerate(REMAINDER_CASES):
+        torch.manual_seed(i)
+        ms.append(nn.Sequential(nn.Conv2d(C, O, k, padding=p, bias=bias), act()))
+        xs.append(_x(1, C, H, W, seed=i))
+    check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
+
+
 def test_conv2d_non_constant_weight_isas(check_eager, isa):
     class M(nn.Module):
         def forward(self, x, w):
