@@ -75,9 +75,11 @@ KEEP_UNDECOMPOSED = ("scaled_dot_product_attention.default", "tril.default", "tr
                      "mish.default", "softplus.default")
 
 
-def decomposition_table() -> dict:
+def decomposition_table(keep_lstm: bool = True) -> dict:
+    """The default table without KEEP_UNDECOMPOSED, and without aten.lstm (one `lstm` op per layer and
+    direction) unless keep_lstm is False: LSTMs with projections (proj_size) are decomposed."""
     table = torch.export.default_decompositions()
-    for name in KEEP_UNDECOMPOSED:
+    for name in KEEP_UNDECOMPOSED + (("lstm.input",) if keep_lstm else ()):
         packet, overload = name.split(".")
         table.pop(getattr(getattr(torch.ops.aten, packet), overload), None)
     return table
@@ -105,7 +107,8 @@ def capture(model, example_inputs) -> Captured:
             except Exception as exc:  # torch raises many types; report the first line and where
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise errors.ExportFailedError(f"torch.export failed: {type(exc).__name__}: {first}") from exc
-            ep = ep.run_decompositions(decomposition_table())
+            projected = any(isinstance(m, torch.nn.LSTM) and m.proj_size > 0 for m in model.modules())
+            ep = ep.run_decompositions(decomposition_table(keep_lstm=not projected))
     finally:
         model.train(was_training)
 

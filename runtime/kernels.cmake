@@ -23,6 +23,7 @@ set(PKT_ALL_KERNELS
   layer_norm
   linear
   logical
+  lstm
   matmul
   max_pool2d
   pad

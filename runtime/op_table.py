@@ -193,6 +193,10 @@ OPS: tuple[Op, ...] = (
        doc="A depthwise conv2d (x, weight [C, 1, kh, kw], bias [C], act1) feeding a pointwise one (weight "
            "[O, C, 1, 1], bias [O], act), fused by the exporter: the intermediate is made a band of rows at a "
            "time and never written out."),
+    Op("lstm", 36, (6, 6), 3, _p("batch_first:int reverse:int"), ("aten.lstm.input",), "lstm", packs=True,
+       doc="One layer and direction of an LSTM: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], c0 [B, H], "
+           "w_ih [4H, I], w_hh [4H, H], bias [4H] (b_ih + b_hh) -> y (x's layout, H features), h_n, c_n; gates "
+           "i, f, g, o; reverse walks the steps from the last."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

@@ -30,6 +30,7 @@ KERNEL_GROUPS = {  # kernel -> helper groups it calls into
     "conv_dw_pw": ("gemm", "conv"),  # winograd.c in the conv group calls the GEMM
     "conv_pw_dw": ("gemm", "conv"),
     "linear": ("gemm",),
+    "lstm": ("gemm",),
     "matmul": ("gemm",),
     "sdpa": ("gemm",),
     "softmax": ("gemm",),  # the vectorized exp/max row helpers live with the GEMM

@@ -1,10 +1,13 @@
-"""Lowering of sequence ops: cumsum, flip, tril / triu (kept undecomposed by capture)."""
+"""Lowering of sequence ops: cumsum, flip, tril / triu and LSTM layers (kept undecomposed by capture)."""
 from __future__ import annotations
+
+import numpy as np
 
 from pockettorch import errors
 from pockettorch.exporter.lower import torch_dtype_name
 from pockettorch.exporter.lowering import lowers
 from pockettorch.exporter.lowering.nn import norm_dim
+from pockettorch.exporter.lowering.shape import _slice
 
 CUMSUM_DTYPES = ("float32", "int64", "int32")
 
@@ -37,3 +40,62 @@ def lower_triangular(ctx, node):
         raise errors.UnsupportedOpError(f"{node.target} needs a tensor of rank >= 2, got rank {len(x.shape)}")
     diagonal = node.args[1] if len(node.args) > 1 else node.kwargs.get("diagonal", 0)
     return ctx.unary("triangular", x, upper=int(str(node.target) == "aten.triu.default"), diagonal=int(diagonal))
+
+
+@lowers("aten.lstm.input")
+def lower_lstm(ctx, node):
+    """One `lstm` op per layer and direction; a bidirectional layer's two outputs are concatenated."""
+    x_arg, hx, params, has_biases, layers, dropout, train, bidirectional, batch_first = node.args
+    if train and dropout:
+        raise errors.UnsupportedOpError("LSTM with dropout in training mode (call model.eval())")
+    dirs, per = (2 if bidirectional else 1), (4 if has_biases else 2)
+    if len(params) != layers * dirs * per:
+        raise errors.UnsupportedOpError(f"LSTM with {len(params)} weights for {layers} layer(s) x {dirs} "
+                                        f"direction(s); projections (proj_size) are not supported")
+    x = ctx.tensor(x_arg, "float32")
+    h0_all, c0_all = (ctx.tensor(t, "float32") for t in hx)
+    if len(x.shape) != 3 or len(h0_all.shape) != 3:
+        raise errors.UnsupportedOpError(f"LSTM input of rank {len(x.shape)}; expected a batched sequence")
+    batch, hidden = h0_all.shape[1], h0_all.shape[2]
+    steps = x.shape[1] if batch_first else x.shape[0]
+    y_shape = lambda h: (batch, steps, h) if batch_first else (steps, batch, h)  # noqa: E731
+    layer_in, h_n, c_n = x, [], []
+    for layer in range(layers):
+        outs = []
+        for d in range(dirs):
+            k = layer * dirs + d
+            w_ih, w_hh = (ctx.tensor(p, "float32") for p in params[k * per:k * per + 2])
+            if has_biases:
+                b_ih, b_hh = (ctx.tensor(p, "float32") for p in params[k * per + 2:k * per + 4])
+                if not (b_ih.is_constant and b_hh.is_constant):
+                    raise errors.UnsupportedOpError("LSTM biases computed by the model; they must be parameters")
+                bias = ctx.graph.constant(b_ih.data + b_hh.data, f"{node.name}_b{k}", "float32")
+            else:
+                bias = ctx.graph.constant(np.zeros(4 * hidden, np.float32), f"{node.name}_b{k}", "float32")
+            if not (w_ih.is_constant and w_hh.is_constant):
+                raise errors.UnsupportedOpError("LSTM weights computed by the model; they must be parameters")
+            state = []
+            for t, tag in ((h0_all, "h0"), (c0_all, "c0")):
+                one = ctx.graph.tensor(f"{node.name}_{tag}{k}", "float32", (1, batch, hidden))
+                state.append(ctx.reshape(_slice(ctx, t, 0, k, 1, one), (batch, hidden)))
+            y = ctx.graph.tensor(f"{node.name}_y{k}", "float32", y_shape(hidden))
+            hk, ck = (ctx.graph.tensor(f"{node.name}_{tag}n{k}", "float32", (batch, hidden)) for tag in "hc")
+            ctx.emit("lstm", [layer_in, *state, w_ih, w_hh, bias], [y, hk, ck], batch_first=int(bool(batch_first)),
+                     reverse=d)
+            outs.append(y)
+            h_n.append(ctx.reshape(hk, (1, batch, hidden)))
+            c_n.append(ctx.reshape(ck, (1, batch, hidden)))
+        if dirs == 1:
+            layer_in = outs[0]
+        else:
+            layer_in = ctx.graph.tensor(f"{node.name}_y{layer}", "float32", y_shape(2 * hidden))
+            ctx.emit("concat", outs, [layer_in], axis=2)
+    return [layer_in, _stack(ctx, h_n, f"{node.name}_hn"), _stack(ctx, c_n, f"{node.name}_cn")]
+
+
+def _stack(ctx, parts, name):
+    if len(parts) == 1:
+        return parts[0]
+    out = ctx.graph.tensor(name, "float32", (len(parts),) + parts[0].shape[1:])
+    ctx.emit("concat", parts, [out], axis=0)
+    return out

@@ -138,6 +138,13 @@ PKT_DECLARE_KERNEL(logical)
 #else
 #define PKT_ENTRY_LOGICAL {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_LSTM)
+PKT_DECLARE_KERNEL(lstm)
+PKT_DECLARE_PACKING(lstm)
+#define PKT_ENTRY_LSTM {pkt_kernel_lstm_prepare, pkt_kernel_lstm_run, pkt_kernel_lstm_pack_size, pkt_kernel_lstm_pack}
+#else
+#define PKT_ENTRY_LSTM {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_MATMUL)
 PKT_DECLARE_KERNEL(matmul)
 #define PKT_ENTRY_MATMUL {pkt_kernel_matmul_prepare, pkt_kernel_matmul_run, 0, 0}
@@ -253,6 +260,7 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_TRIANGULAR] = PKT_ENTRY_TRIANGULAR,
     [PKT_OP_CONV_PW_DW] = PKT_ENTRY_CONV_PW_DW,
     [PKT_OP_CONV_DW_PW] = PKT_ENTRY_CONV_DW_PW,
+    [PKT_OP_LSTM] = PKT_ENTRY_LSTM,
 };
 
 const char* const pkt_op_names[PKT_OP_COUNT_] = {
@@ -291,6 +299,7 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_TRIANGULAR] = "triangular",
     [PKT_OP_CONV_PW_DW] = "conv_pw_dw",
     [PKT_OP_CONV_DW_PW] = "conv_dw_pw",
+    [PKT_OP_LSTM] = "lstm",
 };
 
 const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {

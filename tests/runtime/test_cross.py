@@ -161,6 +161,18 @@ def data_movement(m, x, idx, gidx, y, img):
             F.interpolate(img, scale_factor=1.5, mode="bilinear", align_corners=True))
 
 
+class LSTMs(nn.Module):
+    """lstm: several sequences through stacked bidirectional layers (the step's GEMM), one sequence (its GEMV)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.LSTM(6, 10, 2, batch_first=True, bidirectional=True)
+        self.b = nn.LSTM(6, 12)
+
+    def forward(self, x, s):
+        return self.a(x), self.b(s)
+
+
 @dataclasses.dataclass
 class Case:
     name: str
@@ -188,6 +200,7 @@ def cases() -> list[Case]:
               rnd(4, 7, seed=2) > 0)),
         Case("reduce", Fn(lambda m, *a: reductions(*a)).eval(),
              (rnd(3, 6, 5), ints(3, 6, 5, seed=1, lo=-50, hi=50), rnd(3, 6, 5, seed=2) > 0.8)),
+        Case("lstm", LSTMs().eval(), (rnd(2, 5, 6), rnd(4, 1, 6, seed=1)), threads=2),
         Case("data", Fn(lambda m, *a: data_movement(m, *a), emb=rnd(10, 6, seed=9)).eval(),
              (rnd(2, 3, 5), ints(2, 4, hi=5), ints(2, 3, 4, hi=5, seed=2), rnd(2, 2, 5, seed=3),
               rnd(1, 2, 4, 6, seed=4))),
