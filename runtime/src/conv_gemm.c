@@ -200,6 +200,38 @@ static void pack_rows_shifted(const conv_geom* g, const float* xc, const conv_se
   }
 }
 
+/* Small images (rows shorter than a vector, deep layers such as resnet18's 7x7 and 14x14): a panel holds
+ * pieces of many output rows, too short for the row copies above to pay for their set-up. Each channel
+ * is copied once into a zero-padded plane instead, and every panel row gathers from it through one index
+ * per pixel (the pixel's window corner in the padded plane), the same for every channel and tap. */
+#define CONV_SMALL_PLANE 4096 /* floats of the padded plane, on the stack */
+static int conv_small_image(const conv_geom* g, int nr) {
+  return g->OW < 16 && g->kh * g->kw > 1 && nr <= 64 && (g->H + 2 * g->ph) * (g->W + 2 * g->pw) <= CONV_SMALL_PLANE;
+}
+
+static void pack_small_image(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, float* dst) {
+  const int64_t Wp = g->W + 2 * g->pw, Hp = g->H + 2 * g->ph;
+  float pad[CONV_SMALL_PLANE];
+  int64_t idx[64];
+  memset(pad, 0, (size_t)(Hp * Wp) * sizeof(float)); /* the border stays zero: channels overwrite the inside */
+  for (int64_t j = 0; j < cnt; j++) idx[j] = (p0 + j) / g->OW * g->sh * Wp + (p0 + j) % g->OW * g->sw;
+  /* the input rows the panel's windows cover */
+  int64_t iy0 = p0 / g->OW * g->sh - g->ph, iy1 = (p0 + cnt - 1) / g->OW * g->sh - g->ph + (g->kh - 1) * g->dh + 1;
+  iy0 = iy0 < 0 ? 0 : iy0;
+  iy1 = iy1 > g->H ? g->H : iy1;
+  for (int64_t c = 0; c < g->Cg; c++) {
+    const float* xc = xg + c * g->H * g->W;
+    for (int64_t iy = iy0; iy < iy1; iy++)
+      memcpy(pad + (iy + g->ph) * Wp + g->pw, xc + iy * g->W, (size_t)g->W * sizeof(float));
+    for (int64_t ky = 0; ky < g->kh; ky++)
+      for (int64_t kx = 0; kx < g->kw; kx++, dst += nr) {
+        const float* src = pad + ky * g->dh * Wp + kx * g->dw;
+        for (int64_t j = 0; j < cnt; j++) dst[j] = src[idx[j]];
+        for (int64_t j = cnt; j < nr; j++) dst[j] = 0.f;
+      }
+  }
+}
+
 void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, conv_fill2_fn fill2,
                      float* dst) {
   const int64_t HW = g->H * g->W;
@@ -216,6 +248,10 @@ void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cn
         for (int64_t t = cnt; t < nr; t++) d[t] = 0.f;
       }
     }
+    return;
+  }
+  if (conv_small_image(g, nr)) {
+    pack_small_image(g, xg, p0, cnt, nr, dst);
     return;
   }
   conv_seg seg[64];

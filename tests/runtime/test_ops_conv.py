@@ -118,7 +118,8 @@ FAST_CASES = [
     (16, 100, 1, 1, 0, 1, 13, 27, 2),    # 1x1 with K <= 32: row mode, row and panel tails, split rows
     (24, 30, 1, 1, 0, 1, 9, 11, 1),      # ... too few rows to split: row mode at 1 thread only
     (24, 60, 1, 1, 0, 1, 5, 7, 2),       # 1x1 with more channels than pixels: threads split the rows
-    (33, 25, 3, 1, 1, 1, 10, 9, 2),      # 3x3: K = 297 > one slice
+    (33, 25, 3, 1, 1, 1, 10, 9, 2),      # 3x3: K = 297 > one slice; rows of 9: panels gather from a padded plane
+    (6, 10, 3, 2, 1, 1, 13, 11, 2),      # ... strided, 7x6 outputs: windows every other padded column and row
     (8, 16, 3, 2, 1, 1, 37, 35, 2),      # strided im2col with segments across output rows
     (3, 13, 7, 2, 3, 1, 40, 36, 1),      # stem-like 7x7 stride 2: rows split into column phases once
     (5, 7, 4, 2, 2, 1, 23, 70, 2),       # even kernel stride 2, input rows longer than a phase buffer
