@@ -149,14 +149,19 @@ int pkt_cpu_default_threads(void) {
 
 /* Thread pool.
  *
- * One job at a time, published by the caller in one atomic word: [generation:32][chunks:16][next:16].
- * Every thread, the caller included, claims chunks with a fetch_add on that word: the value it gets back
- * names the job (generation), how many chunks it has and the chunk this thread now owns, so a worker
- * that arrives late either takes part in the job that is current or finds nothing left -- it never
- * touches a job's description (fn, ctx, n) without owning one of its chunks, and the caller does not
- * write the next description before every chunk of this one has been counted in `done`. Chunks are
- * contiguous index ranges, claimed in order, a few per thread so a late or descheduled thread does not
- * hold the others up.
+ * One job at a time, published by the caller in one atomic word: [generation:32][chunks:16][shares:16].
+ * The chunks (contiguous index ranges, a few per thread) are dealt out in `shares` contiguous blocks, one
+ * per thread: the caller runs block 0, worker i block i + 1. Each block has its own counter
+ * ([generation:32][next chunk:32], a cache line of its own) and a thread claims its block's chunks one by
+ * one with a compare-and-swap, then helps with the other blocks the same way, so a late or descheduled
+ * thread does not hold the others up. Dealing the same block to the same thread in every job keeps the
+ * data of consecutive operators on one core: operator B's chunk k reads what operator A's chunk k wrote,
+ * and reading from another core's cache costs several times a read from one's own.
+ *
+ * A counter only moves while it holds the generation its claimer saw, so a worker that arrives late for a
+ * job finds nothing to take and never touches the job's description (fn, ctx, n) without owning one of
+ * its chunks; the caller does not write the next description before every chunk of this one has been
+ * counted in `done`.
  *
  * Waiting is cheap first, then polite: an idle worker spins on the job word (a pause instruction, after
  * 20 us sched_yield) for PKT_SPIN_US microseconds (default 100) after its last chunk, then sleeps on a condition variable;
@@ -169,6 +174,15 @@ int pkt_cpu_default_threads(void) {
  * that has work -- such as a worker that was preempted in the middle of its chunk. */
 #define PAUSE_NS 20000u
 #define POOL_CHUNKS_PER_THREAD 4
+
+typedef struct pool_block {
+  _Alignas(64) _Atomic uint64_t next; /* [generation:32][next chunk:32] */
+} pool_block;
+
+typedef struct pool_worker {
+  struct pkt_threadpool* pool;
+  int index; /* block index: 1 + worker number */
+} pool_worker;
 
 struct pkt_threadpool {
   _Alignas(64) _Atomic uint64_t job;
@@ -186,6 +200,8 @@ struct pkt_threadpool {
   pthread_mutex_t lock;
   pthread_cond_t wake, finished;
   pthread_t* threads;
+  pool_worker* workers;
+  pool_block* blocks; /* one per thread, the caller's first */
   int n_workers;
 };
 
@@ -201,7 +217,7 @@ static inline void cpu_relax(void) {
 
 #define JOB_GEN(w) ((uint32_t)((w) >> 32))
 #define JOB_CHUNKS(w) ((int)(((w) >> 16) & 0xffff))
-#define JOB_NEXT(w) ((int)((w)&0xffff))
+#define JOB_SHARES(w) ((int)((w)&0xffff))
 
 static void run_chunk(pkt_threadpool* pool, int c, int chunks) {
   if (pool->tfn) {
@@ -214,32 +230,42 @@ static void run_chunk(pkt_threadpool* pool, int c, int chunks) {
   }
 }
 
-/* Claim and run chunks until none is left; returns the generation of the job claimed from. */
-static uint32_t work_on_job(pkt_threadpool* pool) {
-  for (;;) {
-    uint64_t w = atomic_fetch_add_explicit(&pool->job, 1, memory_order_acq_rel);
-    int chunks = JOB_CHUNKS(w), c = JOB_NEXT(w);
-    if (c >= chunks) return JOB_GEN(w);
-    run_chunk(pool, c, chunks);
-    if (atomic_fetch_add(&pool->done, 1) + 1 == chunks && atomic_load(&pool->caller_sleeping)) {
-      pthread_mutex_lock(&pool->lock);
-      pthread_cond_signal(&pool->finished);
-      pthread_mutex_unlock(&pool->lock);
+/* Run the chunks of job word w: those of block `me` first, then whatever is left in the others. */
+static void work_on_job(pkt_threadpool* pool, uint64_t w, int me) {
+  const uint32_t gen = JOB_GEN(w);
+  const int chunks = JOB_CHUNKS(w), shares = JOB_SHARES(w);
+  for (int k = 0; k < shares; k++) {
+    int b = (me + k) % shares;
+    const uint32_t end = (uint32_t)((int64_t)chunks * (b + 1) / shares);
+    _Atomic uint64_t* next = &pool->blocks[b].next;
+    uint64_t v = atomic_load_explicit(next, memory_order_acquire);
+    while (JOB_GEN(v) == gen && (uint32_t)v < end) {
+      if (!atomic_compare_exchange_weak_explicit(next, &v, v + 1, memory_order_acq_rel, memory_order_acquire))
+        continue;
+      run_chunk(pool, (int)(uint32_t)v, chunks);
+      if (atomic_fetch_add(&pool->done, 1) + 1 == chunks && atomic_load(&pool->caller_sleeping)) {
+        pthread_mutex_lock(&pool->lock);
+        pthread_cond_signal(&pool->finished);
+        pthread_mutex_unlock(&pool->lock);
+      }
+      v = atomic_load_explicit(next, memory_order_acquire);
     }
   }
 }
 
 static void* worker_main(void* arg) {
-  pkt_threadpool* pool = arg;
+  pool_worker* self = arg;
+  pkt_threadpool* pool = self->pool;
   tls_in_job = 1;
   uint32_t seen = 0;
   for (;;) {
     /* Spin for a new generation, then sleep. */
-    uint64_t t0 = 0;
+    uint64_t t0 = 0, w;
     int yielding = 0;
     for (unsigned i = 1;; i++) {
       if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) return NULL;
-      if (JOB_GEN(atomic_load_explicit(&pool->job, memory_order_relaxed)) != seen) break;
+      w = atomic_load_explicit(&pool->job, memory_order_acquire);
+      if (JOB_GEN(w) != seen) break;
       if (yielding)
         sched_yield();
       else
@@ -262,7 +288,8 @@ static void* worker_main(void* arg) {
         }
       }
     }
-    seen = work_on_job(pool);
+    seen = JOB_GEN(w);
+    work_on_job(pool, w, self->index);
   }
 }
 
@@ -278,6 +305,7 @@ static uint64_t spin_ns_from_env(void) {
 
 pkt_threadpool* pkt_threadpool_create(int num_threads) {
   if (num_threads < 2) num_threads = 2;
+  if (num_threads > POOL_MAX_CHUNKS) num_threads = POOL_MAX_CHUNKS;
   pkt_threadpool* pool = pkt_aligned_alloc(64, sizeof *pool);
   if (!pool) return NULL;
   memset(pool, 0, sizeof *pool);
@@ -289,15 +317,22 @@ pkt_threadpool* pkt_threadpool_create(int num_threads) {
   pool->spin_ns = spin_ns_from_env();
   pool->n_workers = 0;
   pool->threads = calloc((size_t)num_threads, sizeof(pthread_t));
-  if (!pool->threads) {
+  pool->workers = calloc((size_t)num_threads, sizeof(pool_worker));
+  pool->blocks = pkt_aligned_alloc(64, (size_t)num_threads * sizeof(pool_block));
+  if (!pool->threads || !pool->workers || !pool->blocks) {
+    free(pool->threads);
+    free(pool->workers);
+    pkt_aligned_free(pool->blocks);
     pkt_aligned_free(pool);
     return NULL;
   }
+  for (int i = 0; i < num_threads; i++) atomic_init(&pool->blocks[i].next, 0);
   pthread_mutex_init(&pool->lock, NULL);
   pthread_cond_init(&pool->wake, NULL);
   pthread_cond_init(&pool->finished, NULL);
   for (int i = 0; i < num_threads - 1; i++) {
-    if (pthread_create(&pool->threads[i], NULL, worker_main, pool) != 0) {
+    pool->workers[i] = (pool_worker){pool, i + 1};
+    if (pthread_create(&pool->threads[i], NULL, worker_main, &pool->workers[i]) != 0) {
       pkt_threadpool_free(pool);
       return NULL;
     }
@@ -317,22 +352,29 @@ void pkt_threadpool_free(pkt_threadpool* pool) {
   pthread_cond_destroy(&pool->wake);
   pthread_cond_destroy(&pool->finished);
   free(pool->threads);
+  free(pool->workers);
+  pkt_aligned_free(pool->blocks);
   pkt_aligned_free(pool);
 }
 
-/* Publish a job of `chunks` chunks (the description is already written), take part, wait for the end. */
-static void run_job(pkt_threadpool* pool, int chunks) {
+/* Publish a job of `chunks` chunks in `shares` blocks (the description is already written), take part,
+ * wait for the end. */
+static void run_job(pkt_threadpool* pool, int chunks, int shares) {
   atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
   pool->generation++;
   if (pool->generation == 0) pool->generation = 1; /* 0 is the workers' initial "seen" */
-  atomic_store(&pool->job, ((uint64_t)pool->generation << 32) | ((uint64_t)chunks << 16));
+  const uint64_t gen = (uint64_t)pool->generation << 32;
+  for (int b = 0; b < shares; b++)
+    atomic_store_explicit(&pool->blocks[b].next, gen | (uint64_t)((int64_t)chunks * b / shares), memory_order_relaxed);
+  const uint64_t w = gen | ((uint64_t)chunks << 16) | (uint64_t)shares;
+  atomic_store(&pool->job, w);
   if (atomic_load(&pool->sleepers) > 0) {
     pthread_mutex_lock(&pool->lock);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
   }
   tls_in_job = 1;
-  work_on_job(pool);
+  work_on_job(pool, w, 0);
   tls_in_job = 0;
   if (atomic_load_explicit(&pool->done, memory_order_acquire) == chunks) return;
   uint64_t t0 = pkt_now_ns();
@@ -356,6 +398,12 @@ static void run_job(pkt_threadpool* pool, int chunks) {
   }
 }
 
+/* Blocks of a job: one per thread taking part, none empty. */
+static int pool_shares(const pkt_threadpool* pool, int threads, int chunks) {
+  int shares = threads < pool->n_workers + 1 ? threads : pool->n_workers + 1;
+  return shares < chunks ? shares : chunks;
+}
+
 void pkt_parallel_for(const pkt_node* node, int64_t n, pkt_range_fn fn, void* ctx) {
   if (n <= 0) return;
   pkt_threadpool* pool = node->pool;
@@ -371,7 +419,7 @@ void pkt_parallel_for(const pkt_node* node, int64_t n, pkt_range_fn fn, void* ct
   pool->tfn = NULL;
   pool->ctx = ctx;
   pool->n = n;
-  run_job(pool, chunks);
+  run_job(pool, chunks, pool_shares(pool, threads, chunks));
 }
 
 void pkt_parallel_for_threads(const pkt_node* node, pkt_thread_fn fn, void* ctx) {
@@ -386,7 +434,7 @@ void pkt_parallel_for_threads(const pkt_node* node, pkt_thread_fn fn, void* ctx)
   pool->tfn = fn;
   pool->ctx = ctx;
   pool->n = threads;
-  run_job(pool, threads);
+  run_job(pool, threads, pool_shares(pool, threads, threads));
 }
 
 const char* pkt_platform_isa_cap(void) { return getenv("PKT_MAX_ISA"); }
