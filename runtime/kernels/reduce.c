@@ -129,9 +129,13 @@ static void fold_run(const red_job* j, lane* l, const unsigned char* p, int64_t 
         for (int64_t k = 0; k < m; k++) acc += (uint64_t)load_i(p, j->xdt, k);
         l->i = (int64_t)acc;
       } else {
-        double acc = l->s;
-        for (int64_t k = 0; k < m; k++) acc += f[k];
-        l->s = acc;
+        /* eight running sums: one chain of dependent adds would bound the loop by the add latency */
+        double acc[8] = {l->s, 0, 0, 0, 0, 0, 0, 0};
+        int64_t k = 0;
+        for (; k + 8 <= m; k += 8)
+          for (int q = 0; q < 8; q++) acc[q] += f[k + q];
+        for (; k < m; k++) acc[0] += f[k];
+        l->s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
       }
       break;
     case PKT_REDUCE_PROD:
