@@ -52,7 +52,7 @@ typedef struct mp_job {
   float* y;
 } mp_job;
 
-static inline float mp_max(float a, float b) { return (b > a || isnan(b)) ? b : a; }
+static inline float mp_max(float a, float b) { return ((b > a) | (b != b)) ? b : a; } /* no branch: vectorizes */
 
 /* yr[ox] = max(yr[ox], the window's columns of input row xr) */
 static void mp_row(const mp_job* j, const float* xr, float* yr) {
@@ -67,13 +67,34 @@ static void mp_row(const mp_job* j, const float* xr, float* yr) {
   }
 }
 
+/* mp_row at stride 2 along x (dilation 1): the row's even and odd columns are split once, so each
+ * kernel column is a contiguous pass (ix = 2*ox + off reads phase off & 1 at ox + floor(off / 2)). */
+static void mp_row2(const mp_job* j, const float* xr, float* yr, float* even, float* odd) {
+  const int64_t half = (j->W + 1) / 2;
+  for (int64_t i = 0; i < j->W / 2; i++) {
+    even[i] = xr[2 * i];
+    odd[i] = xr[2 * i + 1];
+  }
+  if (j->W & 1) even[half - 1] = xr[j->W - 1];
+  for (int64_t kx = 0; kx < j->kw; kx++) {
+    int64_t off = kx - j->pw; /* ix = 2*ox + off */
+    int64_t lo = off >= 0 ? 0 : (-off + 1) / 2;
+    int64_t last = j->W - 1 - off;
+    if (last < 0) break;
+    int64_t hi = last / 2 + 1;
+    if (hi > j->OW) hi = j->OW;
+    const float* src = (off & 1 ? odd : even) + (off >= 0 ? off / 2 : -((-off + 1) / 2));
+    for (int64_t ox = lo; ox < hi; ox++) yr[ox] = mp_max(yr[ox], src[ox]);
+  }
+}
+
 /* The max is separable: the window's rows are first reduced into one row (contiguous, vectorizes),
  * so the strided column pass runs once per output row instead of once per window row. */
 #define MP_ROW_MAX 1024
 
 static void mp_planes(void* ctx, int64_t begin, int64_t end) {
   const mp_job* j = ctx;
-  float vrow[MP_ROW_MAX];
+  float vrow[MP_ROW_MAX], even[MP_ROW_MAX / 2 + 1], odd[MP_ROW_MAX / 2 + 1];
   for (int64_t plane = begin; plane < end; plane++) {
     const float* xp = j->x + plane * j->H * j->W;
     float* yp = j->y + plane * j->OH * j->OW;
@@ -94,7 +115,10 @@ static void mp_planes(void* ctx, int64_t begin, int64_t end) {
           for (int64_t c = 0; c < j->W; c++) vrow[c] = mp_max(vrow[c], xr[c]);
         }
       }
-      if (rows) mp_row(j, vrow, yr);
+      if (rows && j->sw == 2 && j->dw == 1)
+        mp_row2(j, vrow, yr, even, odd);
+      else if (rows)
+        mp_row(j, vrow, yr);
     }
   }
 }

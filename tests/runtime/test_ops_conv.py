@@ -423,6 +423,16 @@ def test_max_pool2d_separable_nan(width):
     torch.testing.assert_close(got, m(x), equal_nan=True)
 
 
+def test_max_pool2d_stride2_odd_width(check_eager):
+    """Stride 2 along x splits each row into its even and odd columns: odd widths leave the last column
+    in the even half, and padding and ceil mode reach past both ends."""
+    cases = [(3, 2, 1, False), (2, 2, 0, True), (3, 2, 1, True), (4, 2, 2, False), (5, (1, 2), 2, False)]
+    m = Multi(*[nn.MaxPool2d(k, s, p, ceil_mode=ceil) for k, s, p, ceil in cases])
+    xs = [_x(2, 3, 9, 11, seed=i) for i in range(len(cases))]
+    xs[0][0, 1, 4, 7] = float("nan")  # an odd column
+    check_eager(m, tuple(xs))
+
+
 def test_max_pool2d_unbatched(check_eager):
     check_eager(nn.MaxPool2d(3, 2, 1), (_x(3, 9, 9),))
 
