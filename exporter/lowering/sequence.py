@@ -57,8 +57,7 @@ def lower_lstm(ctx, node):
     if len(x.shape) != 3 or len(h0_all.shape) != 3:
         raise errors.UnsupportedOpError(f"LSTM input of rank {len(x.shape)}; expected a batched sequence")
     batch, hidden = h0_all.shape[1], h0_all.shape[2]
-    steps = x.shape[1] if batch_first else x.shape[0]
-    y_shape = lambda h: (batch, steps, h) if batch_first else (steps, batch, h)  # noqa: E731
+    lead = (batch, x.shape[1]) if batch_first else (x.shape[0], batch)  # the output's dims before the features
     layer_in, h_n, c_n = x, [], []
     for layer in range(layers):
         outs = []
@@ -78,7 +77,7 @@ def lower_lstm(ctx, node):
             for t, tag in ((h0_all, "h0"), (c0_all, "c0")):
                 one = ctx.graph.tensor(f"{node.name}_{tag}{k}", "float32", (1, batch, hidden))
                 state.append(ctx.reshape(_slice(ctx, t, 0, k, 1, one), (batch, hidden)))
-            y = ctx.graph.tensor(f"{node.name}_y{k}", "float32", y_shape(hidden))
+            y = ctx.graph.tensor(f"{node.name}_y{k}", "float32", lead + (hidden,))
             hk, ck = (ctx.graph.tensor(f"{node.name}_{tag}n{k}", "float32", (batch, hidden)) for tag in "hc")
             ctx.emit("lstm", [layer_in, *state, w_ih, w_hh, bias], [y, hk, ck], batch_first=int(bool(batch_first)),
                      reverse=d)
@@ -88,7 +87,7 @@ def lower_lstm(ctx, node):
         if dirs == 1:
             layer_in = outs[0]
         else:
-            layer_in = ctx.graph.tensor(f"{node.name}_y{layer}", "float32", y_shape(2 * hidden))
+            layer_in = ctx.graph.tensor(f"{node.name}_out{layer}", "float32", lead + (2 * hidden,))
             ctx.emit("concat", outs, [layer_in], axis=2)
     return [layer_in, _stack(ctx, h_n, f"{node.name}_hn"), _stack(ctx, c_n, f"{node.name}_cn")]
 
