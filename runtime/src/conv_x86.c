@@ -6,7 +6,6 @@
 
 #if defined(CONV_HAVE_X86)
 #include <immintrin.h>
-#include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX512 __attribute__((target("avx512f")))
@@ -14,11 +13,6 @@
 #define INLINE512 __attribute__((target("avx512f"), always_inline)) static inline
 
 /* ------------------------------------------------------------------ AVX-512 GEMM, 12 x 32 */
-/* NV vectors of 16 columns (2, or 1 for a panel with at most 20 columns, or 0 for one with at most 4: the
- * rest of its 32 are zero padding, so more FMAs would be wasted) and EX extra columns past them (0 to 4).
- * An extra column j is kept the other way round: one vector of the tile's 12 rows (the packed A step
- * a[k*12 .. k*12 + 11] is exactly that) times the broadcast b[k][16*NV + j]. So a 7x7 image's second
- * panel (17 pixels) costs 13 FMAs per step, not 24, and a 14x14 image's last (4 pixels) 4, not 12. */
 /* The EX extra columns of a 12-row tile: out[j] = sum over k of the A step (12 rows, one vector) times
  * b[k * ldb + j]; two chains per column so the FMA latency does not bound it, one A load for all columns.
  * The A steps are in L1 after the tile's main loop. */
@@ -50,6 +44,11 @@ INLINE512 void ex_columns512(int EX, int64_t kc, const float* a, const float* b,
   out[2] = _mm512_add_ps(s2, t2), out[3] = _mm512_add_ps(s3, t3);
 }
 
+/* NV vectors of 16 columns (2, or 1 for a panel with at most 20 columns, or 0 for one with at most 4: the
+ * rest of its 32 are zero padding, so more FMAs would be wasted) and EX extra columns past them (0 to 4).
+ * An extra column j is kept the other way round: one vector of the tile's 12 rows (the packed A step
+ * a[k*12 .. k*12 + 11] is exactly that) times the broadcast b[k][16*NV + j]. So a 7x7 image's second
+ * panel (17 pixels) costs 13 FMAs per step, not 24, and a 14x14 image's last (4 pixels) 4, not 12. */
 INLINE512 void tile512(int MRc, int NV, int EX, int64_t kc, const float* a, const float* b, int64_t ldb, float* C,
                        int64_t ldc, int nr, const float* bias, int first, int last, int act, float lo, float hi) {
   __m512 acc[12][2];
