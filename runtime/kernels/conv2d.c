@@ -2,7 +2,7 @@
  * stride, dilation, groups, fused activation.
  *
  * Paths (helpers in runtime/src/conv_impl.h, conv_gemm.c, conv_x86.c, conv_arm.c):
- *  - Winograd (runtime/src/winograd.c) when pkt_winograd_applies() says so.
+ *  - Winograd (runtime/src/winograd.c) with the tile pkt_winograd_tile() picks, if any.
  *  - C/groups == 1 (depthwise, incl. channel multipliers, and single-channel inputs): each input
  *    plane is copied once into per-thread scratch, zero-padded and split into column phases by
  *    the stride, so a row kernel computes output rows with plain vector loads (AVX-512/AVX2/NEON/
@@ -142,8 +142,9 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
     *scratch = (size_t)(T * (uint64_t)conv_slot_floats(&g, row_mode, impl.nr) * sizeof(float));
     if (!conv_weight_constant(n)) *scratch += (size_t)((conv_gemm_packed_bytes(&g, impl.mr) + 63) & ~(uint64_t)63);
   }
-  if (conv_weight_constant(n) && pkt_winograd_applies(n)) {
-    size_t ws = pkt_winograd_scratch_size(n);
+  int wg = conv_weight_constant(n) ? pkt_winograd_tile(n) : 0;
+  if (wg) {
+    size_t ws = pkt_winograd_scratch_size(n, wg);
     if (ws > *scratch) *scratch = ws;
   }
   return PKT_OK;
@@ -151,7 +152,8 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
 
 size_t pkt_kernel_conv2d_pack_size(const pkt_node* n) {
   if (!conv_weight_constant(n)) return 0;
-  if (pkt_winograd_applies(n)) return pkt_winograd_packed_size(n);
+  int wg = pkt_winograd_tile(n);
+  if (wg) return pkt_winograd_packed_size(n, wg);
   conv_geom g;
   conv_geom_read(n, &g);
   conv_isa_impl impl;
@@ -161,8 +163,9 @@ size_t pkt_kernel_conv2d_pack_size(const pkt_node* n) {
 
 /* Called only when pack_size() was non-zero, i.e. for a constant weight. */
 void pkt_kernel_conv2d_pack(const pkt_node* n, void* packed) {
-  if (pkt_winograd_applies(n)) {
-    pkt_winograd_pack(n, packed);
+  int wg = pkt_winograd_tile(n);
+  if (wg) {
+    pkt_winograd_pack(n, wg, packed);
     return;
   }
   conv_geom g;
@@ -314,8 +317,9 @@ static void conv_dwf_slot(void* ctx, int64_t begin, int64_t end) {
 }
 
 pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
-  if (n->packed && pkt_winograd_applies(n)) {
-    pkt_winograd_run(n, n->packed, n->scratch);
+  int wg = n->packed ? pkt_winograd_tile(n) : 0;
+  if (wg) {
+    pkt_winograd_run(n, wg, n->packed, n->scratch);
     return PKT_OK;
   }
   conv_job j;

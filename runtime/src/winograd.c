@@ -1,18 +1,20 @@
-/* Winograd F(4x4, 3x3) convolution (see winograd.h).
+/* Winograd F(4x4, 3x3) and F(2x2, 3x3) convolution (see winograd.h).
  *
- * Weights: U = G g G^T per (output, input) channel pair, done once in pack(), stored as 36 matrices
- * [Cin x Cout] packed with the GEMM's B layout (32-column panels).
+ * Weights: U = G g G^T per (output, input) channel pair, done once in pack(), stored as npos
+ * ((m + 2)^2) matrices [Cin x Cout] packed with the GEMM's B layout (32-column panels).
  *
- * Run, per band of tile rows (a tile is 4x4 outputs reading a 6x6 input patch; tiles are numbered
- * over the whole batch, row-major):
- *  1. the band's input is copied channel-last and zero-padded ([rows][4*tw+2][Cp]), in parallel over
+ * Run, per band of tile rows (a tile is m x m outputs reading an (m + 2)^2 input patch; tiles are
+ * numbered over the whole batch, row-major):
+ *  1. the band's input is copied channel-last and zero-padded ([rows][m*tw+2][Cp]), in parallel over
  *     tile rows, so every later step reads contiguous channel vectors and never tests bounds;
  *  2. work items (block of up to TB tiles) x (chunk of CC output channels) are split over the thread
- *     slots; per item: the input transform V[36][tiles][Cp] (skipped when the slot's previous item had
- *     the same block), 36 GEMMs M[pos] = V[pos] x U[pos] on the GEMM micro-kernels, then the output
- *     transform A^T m A with bias, scattered into the NCHW output with the fused activation.
- * V and M of one block stay in L2; each slot owns its part of the scratch. Blocks are split into
- * chunks of output channels only when there are too few blocks for the threads. */
+ *     slots; per item: the input transform V[npos][tiles][Cp] (skipped when the slot's previous item
+ *     had the same block), npos GEMMs M[pos] = V[pos] x U[pos] on the GEMM micro-kernels, then the
+ *     output transform A^T m A with bias, scattered into the NCHW output with the fused activation.
+ * V and M of one block stay in L2; each slot owns its part of the scratch. F(4x4) splits blocks into
+ * chunks of output channels only when there are too few blocks for the threads; F(2x2), used on small
+ * images with many channels, keeps a band's tiles in one block where V fits and bounds M by chunks,
+ * so each chunk of U is streamed once. */
 #include "winograd_internal.h"
 
 #include <math.h>
@@ -25,7 +27,12 @@
 #define WG_BLOCK_BUDGET ((int64_t)1 << 20) /* bytes of V + M per slot */
 #endif
 #define WG_TB_MAX 144
-#define WG_MIN_BLOCK 8 /* tiles: fewer leave the 36 GEMMs of a block too short */
+#define WG_MIN_BLOCK 8 /* tiles: fewer leave the GEMMs of a block too short */
+#ifndef WG2_MIN_TILES
+#define WG2_MIN_TILES 32 /* F(2x2) tiles of a conv: fewer use each transformed weight too little */
+#endif
+#define WG2_V_BUDGET ((int64_t)1 << 20) /* F(2x2): bytes of V per slot (the rest of L2 for M and U) */
+#define WG2_M_BUDGET ((int64_t)512 << 10) /* F(2x2): bytes of M per slot */
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -33,7 +40,7 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* Any 3x3 stride-1 dilation-1 ungrouped f32 conv2d is computed correctly by the entry points below;
  * applies() adds the size heuristics. */
-int pkt_winograd_applies(const pkt_node* n) {
+int pkt_winograd_tile(const pkt_node* n) {
   if (n->op != PKT_OP_CONV2D || n->n_inputs < 2 || n->n_outputs != 1 || n->n_params < PKT_CONV2D_NUM_PARAMS) return 0;
   const pkt_tensor *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
   if (x->dtype != PKT_F32 || w->dtype != PKT_F32 || y->dtype != PKT_F32) return 0;
@@ -49,12 +56,15 @@ int pkt_winograd_applies(const pkt_node* n) {
   /* Keep every size small enough that the plan's products cannot overflow. */
   if (C > 65536 || O > 65536 || OH > 65536 || OW > 65536 || x->dims[0] > 65536) return 0;
   /* Measured (AVX-512, one core, inside resnet18 where each layer's weights come cold from L3): with
-   * 16+ channels Winograd beats im2col + GEMM by up to 4x at 28x28 (49 tiles), but at 14x14 (16
+   * 16+ channels F(4x4) beats im2col + GEMM by up to 4x at 28x28 (49 tiles), but at 14x14 (16
    * tiles, 256 ch) the GEMM is ~15% faster: each transformed weight (4x the bytes of the 3x3
-   * kernel) is used for too few tiles to pay for streaming it. Few channels leave the 36 GEMMs too
-   * thin to pay for the transforms. */
-  int64_t tiles = x->dims[0] * ((OH + 3) / 4) * ((OW + 3) / 4);
-  return C >= 16 && O >= 16 && OH >= 4 && OW >= 4 && tiles >= 32;
+   * kernel) is used for too few tiles to pay for streaming it. F(2x2) has 49 tiles there and is 1.5x
+   * faster than the GEMM; at 7x7 (16 tiles, 512 ch) it is 20% slower. Few channels leave the GEMMs
+   * too thin to pay for the transforms. */
+  if (C < 16 || O < 16) return 0;
+  if (OH >= 4 && OW >= 4 && x->dims[0] * ((OH + 3) / 4) * ((OW + 3) / 4) >= 32) return 4;
+  if (OH >= 2 && OW >= 2 && x->dims[0] * ((OH + 1) / 2) * ((OW + 1) / 2) >= WG2_MIN_TILES) return 2;
+  return 0;
 }
 
 /* Blocks of a band: enough of at most TB tiles; with fewer than two per thread, a multiple of the
@@ -62,10 +72,11 @@ int pkt_winograd_applies(const pkt_node* n) {
  * 20+20 | 9). More blocks than that are balanced by output-channel chunks (wg_make_plan). */
 static int64_t wg_blocks(const wg_plan* p, int64_t band_tiles) {
   int64_t nb = (band_tiles + p->TB - 1) / p->TB, even = round_up(nb, p->T);
+  if (p->m == 2) return nb;
   return nb < 2 * p->T && band_tiles / even >= WG_MIN_BLOCK ? even : nb;
 }
 
-static void wg_make_plan(const pkt_node* n, wg_plan* p) {
+static void wg_make_plan(const pkt_node* n, int m, wg_plan* p) {
   const pkt_tensor *x = n->inputs[0], *y = n->outputs[0];
   memset(p, 0, sizeof *p);
   p->N = x->dims[0];
@@ -77,74 +88,92 @@ static void wg_make_plan(const pkt_node* n, wg_plan* p) {
   p->OW = y->dims[3];
   p->ph = pkt_param_i(n, PKT_CONV2D_PAD_H);
   p->pw = pkt_param_i(n, PKT_CONV2D_PAD_W);
-  p->th = (p->OH + 3) / 4;
-  p->tw = (p->OW + 3) / 4;
+  p->m = m;
+  p->npos = (m + 2) * (m + 2);
+  p->th = (p->OH + m - 1) / m;
+  p->tw = (p->OW + m - 1) / m;
   p->rows = p->N * p->th;
   p->Cp = round_up(p->C, 16);
   p->Op = round_up(p->O, 32);
-  p->Wp = 4 * p->tw + 2;
+  p->Wp = m * p->tw + 2;
   p->T = n->num_threads > 1 ? n->num_threads : 1;
-  /* Band: as many tile rows as fit the copy budget (a tile row needs at most 6 input rows). */
-  p->BR = min64(p->rows, max64(1, WG_XP_BUDGET / (6 * p->Wp * p->Cp * (int64_t)sizeof(float))));
-  p->xp_rows = 4 * p->BR + 2 * min64(p->N, p->BR);
-  /* Block: V + M within the budget, a multiple of 12 rows (the AVX-512 micro-kernel's height). */
-  int64_t tb = WG_BLOCK_BUDGET / (36 * (int64_t)sizeof(float) * (p->Cp + p->Op));
-  tb = tb / 12 * 12;
-  p->TB = min64(max64(tb, 12), WG_TB_MAX);
+  const int64_t fpos = p->npos * (int64_t)sizeof(float);
+  /* Band: as many tile rows as fit the copy budget (a tile row needs at most m + 2 input rows). */
+  p->BR = min64(p->rows, max64(1, WG_XP_BUDGET / ((m + 2) * p->Wp * p->Cp * (int64_t)sizeof(float))));
+  p->xp_rows = m * p->BR + 2 * min64(p->N, p->BR);
   int64_t band_tiles = p->BR * p->tw;
-  if (p->TB > band_tiles) p->TB = round_up(band_tiles, 4);
-  /* Output-channel chunks: only when the blocks alone cannot keep the threads evenly busy. */
-  int64_t nb = wg_blocks(p, band_tiles);
-  p->ncc = 1;
-  if (p->T > 1 && nb % p->T != 0 && nb < 4 * p->T) p->ncc = min64(p->T, p->Op / 32);
+  if (m == 2) {
+    /* The band's tiles in one block when their V fits, else blocks of 12k (the AVX-512 micro-kernel's
+     * height); output channels in chunks whose M fits, as many as the threads at least. */
+    int64_t fit = WG2_V_BUDGET / (fpos * p->Cp);
+    p->TB = band_tiles <= fit ? band_tiles : max64(12, fit / 12 * 12);
+    int64_t nb = (band_tiles + p->TB - 1) / p->TB;
+    int64_t cc_max = max64(32, WG2_M_BUDGET / (fpos * p->TB) / 32 * 32);
+    p->ncc = (p->Op + cc_max - 1) / cc_max;
+    if (nb % p->T != 0) p->ncc = round_up(p->ncc, p->T);
+  } else {
+    /* Block: V + M within the budget, a multiple of 12 rows (the AVX-512 micro-kernel's height). */
+    int64_t tb = WG_BLOCK_BUDGET / (fpos * (p->Cp + p->Op));
+    tb = tb / 12 * 12;
+    p->TB = min64(max64(tb, 12), WG_TB_MAX);
+    if (p->TB > band_tiles) p->TB = round_up(band_tiles, 4);
+    /* Output-channel chunks: only when the blocks alone cannot keep the threads evenly busy. */
+    int64_t nb = wg_blocks(p, band_tiles);
+    p->ncc = 1;
+    if (p->T > 1 && nb % p->T != 0 && nb < 4 * p->T) p->ncc = min64(p->T, p->Op / 32);
+  }
+  p->ncc = min64(p->ncc, p->Op / 32);
   p->CC = round_up((p->Op + p->ncc - 1) / p->ncc, 32);
   p->ncc = (p->Op + p->CC - 1) / p->CC;
   /* Scratch, in floats: bias, band copy, then per slot V, M and the tile's outputs. */
   size_t bias = (size_t)p->Op;
   size_t xp = (size_t)(p->xp_rows * p->Wp * p->Cp);
   p->off_v = 0;
-  p->off_m = (size_t)(36 * p->TB * p->Cp);
-  p->off_y = p->off_m + (size_t)(36 * p->TB * p->CC);
+  p->off_m = (size_t)(p->npos * p->TB * p->Cp);
+  p->off_y = p->off_m + (size_t)(p->npos * p->TB * p->CC);
   p->slot_floats = p->off_y + 16 * 16;
   p->off_bias = 0;
   p->off_slots = bias + xp;
   p->total_bytes = (p->off_slots + (size_t)p->T * p->slot_floats) * sizeof(float);
 }
 
-size_t pkt_winograd_packed_size(const pkt_node* n) {
+size_t pkt_winograd_packed_size(const pkt_node* n, int m) {
   int64_t C = n->inputs[0]->dims[1], O = n->outputs[0]->dims[1];
-  return 36 * pkt_gemm_packed_size(C, O) * sizeof(float);
+  return (size_t)((m + 2) * (m + 2)) * pkt_gemm_packed_size(C, O) * sizeof(float);
 }
 
-size_t pkt_winograd_scratch_size(const pkt_node* n) {
+size_t pkt_winograd_scratch_size(const pkt_node* n, int m) {
   wg_plan p;
-  wg_make_plan(n, &p);
+  wg_make_plan(n, m, &p);
   return p.total_bytes;
 }
 
-/* U = G g G^T for every (o, c), in double, into the 36 packed [C x O] matrices. */
-void pkt_winograd_pack(const pkt_node* n, void* packed) {
-  static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                 {0, 0, 1}};
+/* U = G g G^T for every (o, c), in double, into the (m + 2)^2 packed [C x O] matrices. */
+void pkt_winograd_pack(const pkt_node* n, int m, void* packed) {
+  static const double G4[6][3] = {{1.0 / 4, 0, 0},
+                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                  {0, 0, 1}};
+  static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  const double(*G)[3] = m == 2 ? G2 : G4;
+  const int a = m + 2;
   const float* w = n->inputs[1]->data;
   int64_t C = n->inputs[0]->dims[1], O = n->outputs[0]->dims[1];
   size_t ps = pkt_gemm_packed_size(C, O);
   float* u = packed;
-  memset(u, 0, 36 * ps * sizeof(float));
+  memset(u, 0, (size_t)(a * a) * ps * sizeof(float));
   for (int64_t o = 0; o < O; o++) {
     for (int64_t c = 0; c < C; c++) {
       const float* g = w + (o * C + c) * 9;
       double t[6][3];
-      for (int i = 0; i < 6; i++)
+      for (int i = 0; i < a; i++)
         for (int k = 0; k < 3; k++) t[i][k] = G[i][0] * g[k] + G[i][1] * g[3 + k] + G[i][2] * g[6 + k];
       float* dst = u + (o / PKT_GEMM_NR) * C * PKT_GEMM_NR + c * PKT_GEMM_NR + o % PKT_GEMM_NR;
-      for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 6; j++)
-          dst[(size_t)(i * 6 + j) * ps] = (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+      for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++)
+          dst[(size_t)(i * a + j) * ps] = (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
     }
   }
 }
@@ -189,30 +218,51 @@ static void wg_fill_range(void* ctx, int64_t begin, int64_t end) {
     float* dst = r->xp + wg_xp_row(p, r->band_r0, row) * rs;
     /* the last tile row of the band or of its image also writes the two rows below it */
     int last = row + 1 == r->band_r1 || (row + 1) % p->th == 0;
-    for (int k = 0; k < (last ? 6 : 4); k++) wg_fill_row(r, n, 4 * ty - p->ph + k, dst + k * rs);
+    for (int k = 0; k < p->m + (last ? 2 : 0); k++) wg_fill_row(r, n, p->m * ty - p->ph + k, dst + k * rs);
   }
 }
 
 /* ---- the output scatter with the fused activation ---- */
-static inline float act_scalar(float v, int act, float lo, float hi) {
-  switch (act) {
-    case PKT_ACT_RELU: return v > 0.f ? v : 0.f;
-    case PKT_ACT_RELU6: return v < 0.f ? 0.f : v > 6.f ? 6.f : v;
-    case PKT_ACT_CLAMP: return v < lo ? lo : v > hi ? hi : v;
-    default: return v;
+int wg_act_bounds(const wg_run* r, float* lo, float* hi) {
+  *lo = -INFINITY;
+  *hi = INFINITY;
+  switch (r->act) {
+    case PKT_ACT_NONE: return 1;
+    case PKT_ACT_RELU: *lo = 0.f; return 1;
+    case PKT_ACT_RELU6: *lo = 0.f; *hi = 6.f; return 1;
+    case PKT_ACT_CLAMP: *lo = r->lo; *hi = r->hi; return 1;
+    default: return 0;
   }
 }
 
-void wg_emit_scalar(const wg_run* r, const wg_tile_out* to, int64_t c, int nc, const float* vals, int vw) {
-  const int act = r->act;
-  const int simple = act == PKT_ACT_NONE || act == PKT_ACT_RELU || act == PKT_ACT_RELU6 || act == PKT_ACT_CLAMP;
+static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+void wg_emit_scalar(const wg_run* r, const wg_tile_out* to, int64_t c, int nc, const float* vals, int vw, int m) {
+  float lo, hi;
+  const int simple = wg_act_bounds(r, &lo, &hi);
   for (int k = 0; k < nc; k++) {
     float* yo = to->base + (c + k) * to->plane;
     for (int i = 0; i < to->vi; i++) {
       float* row = yo + i * to->OW;
-      for (int j = 0; j < to->vj; j++) row[j] = act_scalar(vals[(i * 4 + j) * vw + k], act, r->lo, r->hi);
-      if (!simple) pkt_apply_act(row, to->vj, act, r->lo, r->hi);
+      for (int j = 0; j < to->vj; j++) row[j] = clampf(vals[(i * m + j) * vw + k], lo, hi);
+      if (!simple) pkt_apply_act(row, to->vj, r->act, r->lo, r->hi);
     }
+  }
+}
+
+void wg_emit2(const wg_run* r, const wg_tile_out* to, int64_t c, int nc, const float* vals, int vw) {
+  float lo, hi;
+  if (!wg_act_bounds(r, &lo, &hi) || to->vi != 2 || to->vj != 2) {
+    wg_emit_scalar(r, to, c, nc, vals, vw, 2);
+    return;
+  }
+  float* yo = to->base + c * to->plane;
+  const int64_t OW = to->OW;
+  for (int k = 0; k < nc; k++, yo += to->plane) {
+    yo[0] = clampf(vals[k], lo, hi);
+    yo[1] = clampf(vals[vw + k], lo, hi);
+    yo[OW] = clampf(vals[2 * vw + k], lo, hi);
+    yo[OW + 1] = clampf(vals[3 * vw + k], lo, hi);
   }
 }
 
@@ -230,7 +280,7 @@ typedef float wg_v4 __attribute__((vector_size(16), may_alias));
 #define WG_LINKAGE static
 static void wg_emit_portable(const wg_run* r, const wg_tile_out* to, int64_t c, int nc, const wg_v* o, float* Yt) {
   for (int q = 0; q < 16; q++) memcpy(Yt + q * WG_VW, &o[q], sizeof(wg_v));
-  wg_emit_scalar(r, to, c, nc, Yt, WG_VW);
+  wg_emit_scalar(r, to, c, nc, Yt, WG_VW, 4);
 }
 #define WG_EMIT wg_emit_portable
 #include "winograd_impl.h"
@@ -273,7 +323,7 @@ static void wg_slot(const wg_job* j, int s) {
       last = b;
     }
     int64_t c0 = cc * CC, cw = min64(CC, p->Op - c0);
-    for (int pos = 0; pos < 36; pos++) {
+    for (int pos = 0; pos < p->npos; pos++) {
       const float* A = V + pos * TB * Cp;
       float* Cm = Mb + pos * TB * CC;
       const float* U = r->u + pos * ups;
@@ -293,10 +343,10 @@ static void wg_slots_range(void* ctx, int64_t begin, int64_t end) {
   for (int64_t s = begin; s < end; s++) wg_slot(ctx, (int)s);
 }
 
-void pkt_winograd_run(const pkt_node* n, const void* packed, void* scratch) {
+void pkt_winograd_run(const pkt_node* n, int m, const void* packed, void* scratch) {
   wg_run r;
   memset(&r, 0, sizeof r);
-  wg_make_plan(n, &r.p);
+  wg_make_plan(n, m, &r.p);
   const wg_plan* p = &r.p;
   r.x = n->inputs[0]->data;
   r.y = n->outputs[0]->data;
@@ -311,17 +361,19 @@ void pkt_winograd_run(const pkt_node* n, const void* packed, void* scratch) {
   const float* b = n->n_inputs == 3 ? n->inputs[2]->data : NULL;
   for (int64_t o = 0; o < p->Op; o++) r.bias[o] = b && o < p->O ? b[o] : 0.f;
 
-  wg_job j = {&r, wg_input_block_portable, wg_output_block_portable, pkt_gemm_ukernel_portable,
+  const int f2 = m == 2;
+  wg_job j = {&r, f2 ? wg_input_block2_portable : wg_input_block_portable,
+              f2 ? wg_output_block2_portable : wg_output_block_portable, pkt_gemm_ukernel_portable,
               PKT_GEMM_MR_PORTABLE, 1, 0, 0};
 #ifdef PKT_WG_HAVE_X86
   if (r.isa == PKT_ISA_AVX512) {
-    j.in = wg_input_block_avx512;
-    j.out = wg_output_block_avx512;
+    j.in = f2 ? wg_input_block2_avx512 : wg_input_block_avx512;
+    j.out = f2 ? wg_output_block2_avx512 : wg_output_block_avx512;
     j.uk = pkt_gemm_ukernel_avx512;
     j.mr = PKT_GEMM_MR_AVX512;
   } else if (r.isa == PKT_ISA_AVX2) {
-    j.in = wg_input_block_avx2;
-    j.out = wg_output_block_avx2;
+    j.in = f2 ? wg_input_block2_avx2 : wg_input_block_avx2;
+    j.out = f2 ? wg_output_block2_avx2 : wg_output_block_avx2;
     j.uk = pkt_gemm_ukernel_avx2;
     j.mr = PKT_GEMM_MR_AVX2;
   }

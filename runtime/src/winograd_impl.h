@@ -1,4 +1,4 @@
-/* Winograd F(4x4, 3x3) transforms, vectorized over channels. Included by winograd.c (portable:
+/* Winograd F(4x4, 3x3) and F(2x2, 3x3) transforms, vectorized over channels. Included by winograd.c (portable:
  * 4-lane GNU vectors, or scalar floats without GNU C) and winograd_x86.c (AVX2 8 lanes, AVX-512 16
  * lanes) with these macros defined:
  *   WG_NAME(x)  suffixes the function name      WG_TARGET  function attributes (target ISA)
@@ -83,6 +83,66 @@ WG_LINKAGE WG_TARGET void WG_NAME(wg_output_block)(const wg_run* r, int64_t t0, 
       }
       int nc = (int)(cvalid - c < WG_VW ? cvalid - c : WG_VW);
       WG_EMIT(r, &to, c, nc, o, Yt);
+    }
+  }
+}
+
+/* F(2x2, 3x3): V[pos][ti][c] = (B^T d B)[pos] over 4x4 patches (tiles 2 apart), as above. */
+WG_LINKAGE WG_TARGET void WG_NAME(wg_input_block2)(const wg_run* r, int64_t t0, int64_t nt, float* V) {
+  const wg_plan* p = &r->p;
+  const int64_t Cp = p->Cp, rs = p->Wp * Cp, ps = p->TB * Cp;
+  for (int64_t ti = 0; ti < nt; ti++) {
+    int64_t g = t0 + ti, row = g / p->tw, tx = g % p->tw;
+    const float* base = r->xp + wg_xp_row(p, r->band_r0, row) * rs + 2 * tx * Cp;
+    float* v = V + ti * Cp;
+    for (int64_t c = 0; c < Cp; c += WG_VW) {
+      wg_v t[4][4];
+      for (int j = 0; j < 4; j++) {
+        const float* col = base + j * Cp + c;
+        wg_v d0 = WG_LD(col), d1 = WG_LD(col + rs), d2 = WG_LD(col + 2 * rs), d3 = WG_LD(col + 3 * rs);
+        t[0][j] = d0 - d2;
+        t[1][j] = d1 + d2;
+        t[2][j] = d2 - d1;
+        t[3][j] = d1 - d3;
+      }
+      for (int i = 0; i < 4; i++) {
+        wg_v d0 = t[i][0], d1 = t[i][1], d2 = t[i][2], d3 = t[i][3];
+        float* o = v + (int64_t)(i * 4) * ps + c;
+        WG_ST(o, d0 - d2);
+        WG_ST(o + ps, d1 + d2);
+        WG_ST(o + 2 * ps, d2 - d1);
+        WG_ST(o + 3 * ps, d1 - d3);
+      }
+    }
+  }
+}
+
+/* F(2x2, 3x3): Y = A^T m A + bias, as above; a tile's 4 pixel vectors go through Yt[4][WG_VW] to the
+ * scalar store (2x2 tiles are too small for a transpose to pay). */
+WG_LINKAGE WG_TARGET void WG_NAME(wg_output_block2)(const wg_run* r, int64_t t0, int64_t nt, int64_t c0, int64_t cw,
+                                               const float* Mb, float* Yt) {
+  const wg_plan* p = &r->p;
+  const int64_t CC = p->CC, ps = p->TB * CC;
+  const int64_t cvalid = p->O - c0 < cw ? p->O - c0 : cw;
+  for (int64_t ti = 0; ti < nt; ti++) {
+    const float* m = Mb + ti * CC;
+    wg_tile_out to;
+    wg_tile_locate(r, t0 + ti, c0, &to);
+    for (int64_t c = 0; c < cvalid; c += WG_VW) {
+      wg_v s[2][4];
+      for (int j = 0; j < 4; j++) {
+        const float* col = m + (int64_t)j * ps + c;
+        wg_v m0 = WG_LD(col), m1 = WG_LD(col + 4 * ps), m2 = WG_LD(col + 8 * ps), m3 = WG_LD(col + 12 * ps);
+        s[0][j] = m0 + m1 + m2;
+        s[1][j] = m1 - m2 - m3;
+      }
+      wg_v bias = WG_LD(r->bias + c0 + c);
+      for (int i = 0; i < 2; i++) {
+        WG_ST(Yt + (2 * i) * WG_VW, s[i][0] + s[i][1] + s[i][2] + bias);
+        WG_ST(Yt + (2 * i + 1) * WG_VW, s[i][1] - s[i][2] - s[i][3] + bias);
+      }
+      int nc = (int)(cvalid - c < WG_VW ? cvalid - c : WG_VW);
+      wg_emit2(r, &to, c, nc, Yt, WG_VW);
     }
   }
 }

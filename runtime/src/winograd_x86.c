@@ -1,4 +1,4 @@
-/* x86-64 Winograd transforms: the channel-vectorized F(4x4, 3x3) input/output transforms of
+/* x86-64 Winograd transforms: the channel-vectorized F(4x4, 3x3) and F(2x2, 3x3) transforms of
  * winograd_impl.h instantiated for AVX2 (8 lanes) and AVX-512 (16 lanes), and an AVX-512 16x16
  * transpose for the channel-last band copy. Target attributes only; built without -m flags. */
 #include "winograd_internal.h"
@@ -13,19 +13,6 @@ typedef float wg_v16 __attribute__((vector_size(64), may_alias));
 #define WG_LINKAGE
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX512 __attribute__((target("avx512f")))
-
-static void act_bounds(const wg_run* r, float* lo, float* hi, int* simple) {
-  *lo = -INFINITY;
-  *hi = INFINITY;
-  *simple = 1;
-  switch (r->act) {
-    case PKT_ACT_NONE: break;
-    case PKT_ACT_RELU: *lo = 0.f; break;
-    case PKT_ACT_RELU6: *lo = 0.f; *hi = 6.f; break;
-    case PKT_ACT_CLAMP: *lo = r->lo; *hi = r->hi; break;
-    default: *simple = 0; break;
-  }
-}
 
 /* Row i (lanes 4i..4i+3 of a channel's vector) of a tile to out; partial rows through tmp. */
 static inline void store_rows(const wg_run* r, const wg_tile_out* to, float* yo, const float* tmp, int simple) {
@@ -57,8 +44,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tr8(__m256
 
 AVX2 static void wg_emit_avx2(const wg_run* r, const wg_tile_out* to, int64_t c, int nc, const wg_v8* o, float* Yt) {
   float flo, fhi;
-  int simple;
-  act_bounds(r, &flo, &fhi, &simple);
+  int simple = wg_act_bounds(r, &flo, &fhi);
   __m256 lo = _mm256_set1_ps(flo), hi = _mm256_set1_ps(fhi);
   __m256 a[8], b[8];
   for (int i = 0; i < 8; i++) {
@@ -110,8 +96,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tr16(__m512
 AVX512 static void wg_emit_avx512(const wg_run* r, const wg_tile_out* to, int64_t c, int nc, const wg_v16* o,
                                   float* Yt) {
   float flo, fhi;
-  int simple;
-  act_bounds(r, &flo, &fhi, &simple);
+  int simple = wg_act_bounds(r, &flo, &fhi);
   __m512 lo = _mm512_set1_ps(flo), hi = _mm512_set1_ps(fhi);
   __m512 v[16];
   for (int i = 0; i < 16; i++) v[i] = _mm512_min_ps(_mm512_max_ps((__m512)o[i], lo), hi);

@@ -190,6 +190,10 @@ def cases() -> list[Case]:
         Case("conv_pairs", nn.Sequential(nn.Conv2d(64, 64, 3, 1, 1, groups=64), nn.ReLU6(), nn.Conv2d(64, 8, 1),
                                          nn.Conv2d(8, 64, 1), nn.ReLU6(), nn.Conv2d(64, 64, 3, 2, 1, groups=64),
                                          nn.ReLU6()).eval(), (rnd(1, 64, 64, 64),), threads=2),
+        # Winograd F(4x4) at 24x24 (36 tiles), a stride-2 conv, then F(2x2) at 12x12 (36 tiles)
+        Case("winograd", nn.Sequential(nn.Conv2d(16, 24, 3, padding=1), nn.ReLU(), nn.Conv2d(24, 16, 3, 2, 1),
+                                       nn.Conv2d(16, 20, 3, padding=1), nn.ReLU6()).eval(),
+             (rnd(1, 16, 24, 24),), threads=2),
         Case("linear", Linears().eval(), (rnd(1, 37), rnd(7, 37, seed=1), rnd(13, 67, seed=2), rnd(6, 5, seed=3),
                                           rnd(2, 3, 5, 7, seed=4), rnd(3, 7, 9, seed=5)), threads=2),
         Case("attention", Attention().eval(),

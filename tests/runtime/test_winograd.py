@@ -1,9 +1,10 @@
-"""Winograd F(4x4, 3x3) conv (runtime/src/winograd.c) against torch's conv2d.
+"""Winograd F(4x4, 3x3) and F(2x2, 3x3) conv (runtime/src/winograd.c) against torch's conv2d.
 
 A small C driver (tests/runtime/winograd_harness.c) is compiled against the runtime sources and runs
 the Winograd entry points on a conv2d node built by hand, on every ISA this machine has (PKT_MAX_ISA),
-with 1 and 2 threads, over shapes that stress the tiling (odd sizes, partial tiles, channel counts that
-are not multiples of 16, padding 0..2, batch 2), bias and the fused activations.
+with both tile sizes and 1 and 2 threads, over shapes that stress the tiling (odd sizes, partial
+tiles, channel counts that are not multiples of 16, padding 0..2, batch 2), bias and the fused
+activations.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def _machine_isas(harness) -> list[str]:
     return order.get(best, ["portable"])
 
 
-def _run(harness, tmp_path, isa, x, w, b, pad, act="none", lo=0.0, hi=0.0, threads=1, applies_only=False):
+def _run(harness, tmp_path, isa, x, w, b, pad, act="none", lo=0.0, hi=0.0, threads=1, tile=4, pick_only=False):
     N, C, H, W = x.shape
     O = w.shape[0]
     files = {k: tmp_path / f"{k}.bin" for k in ("x", "w", "b", "y")}
@@ -57,16 +58,15 @@ def _run(harness, tmp_path, isa, x, w, b, pad, act="none", lo=0.0, hi=0.0, threa
     if b is not None:
         b.astype(np.float32).tofile(files["b"])
     env = dict(os.environ, PKT_MAX_ISA=isa)
-    if applies_only:
-        env["WG_APPLIES_ONLY"] = "1"
-    cmd = [str(harness), "run", N, C, H, W, O, pad[0], pad[1], ACT[act], lo, hi, threads,
+    if pick_only:
+        env["WG_TILE_ONLY"] = "1"
+    cmd = [str(harness), "run", N, C, H, W, O, pad[0], pad[1], ACT[act], lo, hi, threads, tile,
            files["x"], files["w"], files["b"] if b is not None else "-", files["y"]]
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
-    if applies_only:
-        assert proc.returncode in (0, 3), proc.stderr
-        return proc.returncode == 0
     assert proc.returncode == 0, proc.stderr
-    assert f"isa={isa}" in proc.stdout
+    if pick_only:
+        return int(proc.stdout.strip().removeprefix("tile="))
+    assert f"isa={isa} tile={tile}" in proc.stdout
     OH, OW = H + 2 * pad[0] - 2, W + 2 * pad[1] - 2
     return np.fromfile(files["y"], dtype=np.float32).reshape(N, O, OH, OW)
 
@@ -109,30 +109,32 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[:5])) + f"-p{c[5][0]}{c[5][1]}-{c[7]}")
 @pytest.mark.parametrize("threads", [1, 2])
-def test_winograd_matches_torch(harness, tmp_path, case, threads):
+@pytest.mark.parametrize("tile", [4, 2])
+def test_winograd_matches_torch(harness, tmp_path, case, threads, tile):
     N, C, H, W, O, pad, bias, act = case
     x, w, b = _data(N, C, H, W, O, bias, seed=N * 1000 + C * 10 + H)
     lo, hi = (-0.5, 0.7) if act == "clamp" else (0.0, 0.0)
     ref = _reference(x, w, b, pad, act, lo, hi)
     scale = max(np.abs(ref).max(), 1e-6)
     for isa in _machine_isas(harness):
-        y = _run(harness, tmp_path, isa, x, w, b, pad, act, lo, hi, threads)
+        y = _run(harness, tmp_path, isa, x, w, b, pad, act, lo, hi, threads, tile)
         err = np.abs(y - ref).max() / scale
         assert np.isfinite(y).all(), isa
         assert err < 1e-4, f"{isa}: max error {err:.2e} of the output's max magnitude"
 
 
 @pytest.mark.parametrize("shape,expected", [
-    ((1, 64, 56, 56, 64), True),     # resnet layer1
-    ((1, 128, 28, 28, 128), True),   # layer2: 49 tiles
-    ((1, 256, 14, 14, 256), False),  # layer3: 16 tiles, the transformed weights would be streamed for 16 rows
-    ((1, 512, 7, 7, 512), False),    # layer4: 4 tiles
-    ((2, 256, 14, 14, 256), True),   # ... but a batch of 2 has 32
-    ((1, 3, 32, 32, 16), False),     # too few input channels
-    ((1, 16, 32, 32, 8), False),     # too few output channels
-    ((1, 16, 5, 64, 16), True),      # 3 x 16 tiles
+    ((1, 64, 56, 56, 64), 4),     # resnet layer1
+    ((1, 128, 28, 28, 128), 4),   # layer2: 49 4x4 tiles
+    ((1, 256, 14, 14, 256), 2),   # layer3: 16 4x4 tiles would stream 4x the weights for 16 rows; 49 2x2 tiles
+    ((1, 512, 7, 7, 512), 0),     # layer4: 16 2x2 tiles, too few for either
+    ((2, 256, 14, 14, 256), 4),   # ... a batch of 2 has 32 4x4 tiles
+    ((1, 3, 32, 32, 16), 0),      # too few input channels
+    ((1, 16, 32, 32, 8), 0),      # too few output channels
+    ((1, 16, 5, 64, 16), 4),      # 3 x 16 tiles
+    ((1, 32, 3, 60, 32), 2),      # one row of 4x4 tiles is 15; 2x2 tiles: 2 x 30
 ])
-def test_winograd_applies(harness, tmp_path, shape, expected):
+def test_winograd_tile_choice(harness, tmp_path, shape, expected):
     N, C, H, W, O = shape
     x, w, b = _data(N, C, H, W, O, False, seed=1)
-    assert _run(harness, tmp_path, "portable", x, w, b, (1, 1), applies_only=True) is expected
+    assert _run(harness, tmp_path, "portable", x, w, b, (1, 1), pick_only=True) == expected

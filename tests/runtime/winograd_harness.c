@@ -3,10 +3,10 @@
  *
  *   winograd_harness isa
  *       prints the ISA the runtime picks (PKT_MAX_ISA caps it)
- *   winograd_harness run N C H W O ph pw act lo hi threads x.bin w.bin b.bin|- y.bin
- *       y = Winograd conv (computed even where pkt_winograd_applies() says no; with WG_APPLIES_ONLY
- *       set, only the answer of pkt_winograd_applies(): exit 0 for yes, 3 for no)
- *   winograd_harness bench N C H W O ph pw threads reps
+ *   winograd_harness run N C H W O ph pw act lo hi threads m x.bin w.bin b.bin|- y.bin
+ *       y = Winograd conv with m x m output tiles (2 or 4; computed even where pkt_winograd_tile()
+ *       picks another or none); with WG_TILE_ONLY set, only prints pkt_winograd_tile()'s pick
+ *   winograd_harness bench N C H W O ph pw threads m reps
  *       best-of-reps milliseconds and effective GFLOP/s of Winograd and of the conv2d kernel */
 #include <math.h>
 #include <stdio.h>
@@ -87,17 +87,17 @@ int main(int argc, char** argv) {
     printf("%s\n", pkt_isa_name(pkt_cpu_isa()));
     return 0;
   }
-  if (argc == 17 && !strcmp(argv[1], "run")) {
+  if (argc == 18 && !strcmp(argv[1], "run")) {
     int64_t v[7];
     for (int i = 0; i < 7; i++) v[i] = atoll(argv[2 + i]);
     int64_t N = v[0], C = v[1], H = v[2], W = v[3], O = v[4], ph = v[5], pw = v[6];
     int act = atoi(argv[9]);
     double lo = atof(argv[10]), hi = atof(argv[11]);
-    int threads = atoi(argv[12]);
+    int threads = atoi(argv[12]), m = atoi(argv[13]);
     int64_t OH = H + 2 * ph - 2, OW = W + 2 * pw - 2;
-    float* x = read_floats(argv[13], (size_t)(N * C * H * W));
-    float* w = read_floats(argv[14], (size_t)(O * C * 9));
-    float* b = strcmp(argv[15], "-") ? read_floats(argv[15], (size_t)O) : NULL;
+    float* x = read_floats(argv[14], (size_t)(N * C * H * W));
+    float* w = read_floats(argv[15], (size_t)(O * C * 9));
+    float* b = strcmp(argv[16], "-") ? read_floats(argv[16], (size_t)O) : NULL;
     size_t ny = (size_t)(N * O * OH * OW);
     float* y = pkt_aligned_alloc(64, ny * sizeof(float) + 64);
     for (size_t i = 0; i < ny; i++) y[i] = NAN;
@@ -110,30 +110,33 @@ int main(int argc, char** argv) {
       fprintf(stderr, "prepare: %s\n", msg);
       return 2;
     }
-    int applies = pkt_winograd_applies(&c.node);
-    if (getenv("WG_APPLIES_ONLY")) return applies ? 0 : 3;
-    size_t pb = pkt_winograd_packed_size(&c.node), sb = pkt_winograd_scratch_size(&c.node);
+    int pick = pkt_winograd_tile(&c.node);
+    if (getenv("WG_TILE_ONLY")) {
+      printf("tile=%d\n", pick);
+      return 0;
+    }
+    size_t pb = pkt_winograd_packed_size(&c.node, m), sb = pkt_winograd_scratch_size(&c.node, m);
     /* poison scratch and packed tails so reads of unwritten memory show up as NaN */
     void* packed = pkt_aligned_alloc(64, pb + 64);
     float* scratch = pkt_aligned_alloc(64, sb + 64);
     for (size_t i = 0; i < sb / sizeof(float); i++) scratch[i] = NAN;
-    pkt_winograd_pack(&c.node, packed);
+    pkt_winograd_pack(&c.node, m, packed);
     c.node.packed = packed;
     c.node.scratch = scratch;
-    pkt_winograd_run(&c.node, packed, scratch);
-    pkt_winograd_run(&c.node, packed, scratch); /* twice: the run must not depend on scratch contents */
-    FILE* f = fopen(argv[16], "wb");
+    pkt_winograd_run(&c.node, m, packed, scratch);
+    pkt_winograd_run(&c.node, m, packed, scratch); /* twice: the run must not depend on scratch contents */
+    FILE* f = fopen(argv[17], "wb");
     if (!f || fwrite(y, sizeof(float), ny, f) != ny) return 2;
     fclose(f);
-    printf("isa=%s applies=%d packed=%zu scratch=%zu\n", pkt_isa_name(c.node.isa), applies, pb, sb);
+    printf("isa=%s tile=%d packed=%zu scratch=%zu\n", pkt_isa_name(c.node.isa), m, pb, sb);
     pkt_threadpool_free(c.node.pool);
     return 0;
   }
-  if (argc == 11 && !strcmp(argv[1], "bench")) {
+  if (argc == 12 && !strcmp(argv[1], "bench")) {
     int64_t v[7];
     for (int i = 0; i < 7; i++) v[i] = atoll(argv[2 + i]);
     int64_t N = v[0], C = v[1], H = v[2], W = v[3], O = v[4], ph = v[5], pw = v[6];
-    int threads = atoi(argv[9]), reps = atoi(argv[10]);
+    int threads = atoi(argv[9]), m = atoi(argv[10]), reps = atoi(argv[11]);
     int64_t OH = H + 2 * ph - 2, OW = W + 2 * pw - 2;
     size_t nx = (size_t)(N * C * H * W), nw = (size_t)(O * C * 9), ny = (size_t)(N * O * OH * OW);
     float* x = pkt_aligned_alloc(64, nx * 4 + 64);
@@ -148,12 +151,12 @@ int main(int argc, char** argv) {
     make_conv(&c, N, C, H, W, O, ph, pw, x, w, b, y, PKT_ACT_RELU, 0, 0, threads);
     size_t cs = 0;
     if (pkt_kernel_conv2d_prepare(&c.node, &cs, NULL)) return 2;
-    int wg = pkt_winograd_applies(&c.node);
-    size_t pb = pkt_winograd_packed_size(&c.node), sb = pkt_winograd_scratch_size(&c.node);
+    int wg = pkt_winograd_tile(&c.node);
+    size_t pb = pkt_winograd_packed_size(&c.node, m), sb = pkt_winograd_scratch_size(&c.node, m);
     void* packed = pkt_aligned_alloc(64, pb + 64);
     void* wscratch = pkt_aligned_alloc(64, sb + 64);
     void* cscratch = pkt_aligned_alloc(64, cs + 64);
-    pkt_winograd_pack(&c.node, packed);
+    pkt_winograd_pack(&c.node, m, packed);
     double flops = 2.0 * (double)N * O * OH * OW * C * 9;
     double best_w = 1e30, best_c = 1e30, best_g = 1e30;
     /* the GEMM an im2col conv would run (weights [O x 9C] times a pre-packed [9C x OH*OW] matrix),
@@ -167,7 +170,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < reps; r++) { /* interleaved */
       c.node.scratch = wscratch;
       double t0 = now_ms();
-      pkt_winograd_run(&c.node, packed, wscratch);
+      pkt_winograd_run(&c.node, m, packed, wscratch);
       double t1 = now_ms();
       c.node.scratch = cscratch;
       if (!getenv("WG_ONLY")) pkt_kernel_conv2d_run(&c.node);
@@ -179,9 +182,9 @@ int main(int argc, char** argv) {
       if (t1 - t0 < best_w) best_w = t1 - t0;
       if (t2 - t1 < best_c) best_c = t2 - t1;
     }
-    printf("%lldx%lld %lld->%lld N=%lld thr=%d isa=%s applies=%d  winograd %.3f ms %.1f GF/s   conv2d %.3f ms %.1f GF/s  "
+    printf("%lldx%lld %lld->%lld N=%lld thr=%d isa=%s pick=%d F%d winograd %.3f ms %.1f GF/s   conv2d %.3f ms %.1f GF/s  "
            "gemm-only %.3f ms %.1f GF/s  vs-gemm %.2fx  scratch %.2f MB packed %.2f MB\n",
-           (long long)H, (long long)W, (long long)C, (long long)O, (long long)N, threads, pkt_isa_name(c.node.isa), wg,
+           (long long)H, (long long)W, (long long)C, (long long)O, (long long)N, threads, pkt_isa_name(c.node.isa), wg, m,
            best_w, flops / best_w / 1e6, best_c, flops / best_c / 1e6, best_g, flops / best_g / 1e6, best_g / best_w, sb / 1048576.0,
            pb / 1048576.0);
     pkt_threadpool_free(c.node.pool);
