@@ -53,11 +53,18 @@ INLINE512 void tile512(int MRc, int NV, int EX, int64_t kc, const float* a, cons
                        int64_t ldc, int nr, const float* bias, int first, int last, int act, float lo, float hi) {
   __m512 acc[12][2];
   for (int r = 0; r < MRc; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  /* B rows read in place from a 1x1 conv's input (not a packed panel) are too far apart for the
+   * hardware's stride prefetcher; from the other core's cache each is a long wait, so ask 16 ahead. */
+  const int strided = ldb > 64;
   for (int64_t k = 0; NV >= 1 && k < kc; k++) {
     const float* bk = b + k * ldb;
     __m512 b0 = _mm512_loadu_ps(bk), b1 = NV == 2 ? _mm512_loadu_ps(bk + 16) : b0;
     const float* ak = a + k * 12;
     _mm_prefetch((const char*)(ak + 12 * 16), _MM_HINT_T0);
+    if (strided) {
+      _mm_prefetch((const char*)(bk + 16 * ldb), _MM_HINT_T0);
+      if (NV == 2) _mm_prefetch((const char*)(bk + 16 * ldb + 31), _MM_HINT_T0);
+    }
     for (int r = 0; r < MRc; r++) {
       __m512 av = _mm512_set1_ps(ak[r]);
       acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
@@ -216,9 +223,11 @@ AVX2 static void full2(int64_t kc, const float* a, const float* b, int64_t ldb, 
                        const float* bias, int first, int last, int act, float lo, float hi) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  const int strided = ldb > 64; /* B rows in place: prefetched as in tile512 */
   for (int64_t k = 0; k < kc; k++, a += 6, b += ldb) {
     __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     _mm_prefetch((const char*)(a + 6 * 32), _MM_HINT_T0); /* packed weights, as in tile512 */
+    if (strided) _mm_prefetch((const char*)(b + 16 * ldb + 15), _MM_HINT_T0);
     __m256 av = _mm256_broadcast_ss(a);
     c00 = _mm256_fmadd_ps(av, b0, c00);
     c01 = _mm256_fmadd_ps(av, b1, c01);
