@@ -99,10 +99,11 @@ OPS: tuple[Op, ...] = (
     Op("cast", 6, (1, 1), 1, (), ("aten._to_copy.default", "aten.to.dtype", "aten.clone.default",
                                     "aten.alias.default", "aten.lift_fresh_copy.default"), "cast",
        doc="Copy with dtype conversion (output dtype from the tensor table)."),
-    Op("conv2d", 7, (2, 3), 1,
+    Op("conv2d", 7, (2, 4), 1,
        _p("stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int groups:int " + _ACT),
        ("aten.convolution.default",), "conv2d",
-       doc="2-D convolution NCHW, weight OIHW, optional bias, fused activation. conv1d lowers onto it.",
+       doc="2-D convolution NCHW, weight OIHW, optional bias, optional residual (a 4th input after the bias, "
+           "shaped as the output, added before the activation), fused activation. conv1d lowers onto it.",
        packs=True),
     Op("conv_transpose2d", 8, (2, 3), 1,
        _p("stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int groups:int " + _ACT),

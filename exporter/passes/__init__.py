@@ -7,10 +7,12 @@ from pockettorch.exporter.passes.dce import eliminate_dead_code
 from pockettorch.exporter.passes.fold_batchnorm import fold_batchnorm
 from pockettorch.exporter.passes.fuse_activation import fuse_activations
 from pockettorch.exporter.passes.fuse_conv_pairs import fuse_conv_pairs
+from pockettorch.exporter.passes.fuse_residual import fuse_residual_adds
 from pockettorch.exporter.passes.simplify_views import simplify_views
 
+# Residual adds after the conv pairs: a pair keeps its add (its kernels have no residual input).
 PIPELINE = (eliminate_dead_code, simplify_views, fold_batchnorm, fuse_activations, fuse_conv_pairs,
-            eliminate_dead_code)
+            fuse_residual_adds, eliminate_dead_code)
 
 
 def run_passes(graph: Graph) -> dict[str, int]:

@@ -111,11 +111,18 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
                     (long long)w->dims[0], (long long)w->dims[1], (long long)g.kh, (long long)g.kw, (long long)g.O,
                     (long long)g.Cg);
   if ((st = conv_check_output_size(&g, err))) return st;
-  if (n->n_inputs == 3) {
+  if (n->n_inputs >= 3) {
     const pkt_tensor* b = n->inputs[2];
     if ((st = pkt_check_dtype(b, PKT_F32, "bias", err))) return st;
     if (b->numel != g.O)
       return pkt_fail(err, PKT_BAD_OPERANDS, "bias has %lld elements, expected %lld", (long long)b->numel, (long long)g.O);
+  }
+  if (n->n_inputs == 4) {
+    const pkt_tensor* r = n->inputs[3];
+    if ((st = pkt_check_dtype(r, PKT_F32, "residual", err))) return st;
+    if (!pkt_same_shape(r, y))
+      return pkt_fail(err, PKT_BAD_OPERANDS, "residual input is not shaped as the output [%lld, %lld, %lld, %lld]",
+                      (long long)y->dims[0], (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3]);
   }
   if ((st = pkt_check_act(n, PKT_CONV2D_ACT, err))) return st;
   *scratch = 0;
@@ -187,17 +194,38 @@ typedef struct conv_job {
   float* y;
   float* scratch;
   int threads;
-  int act;
+  int act; /* applied by the kernels: none when a residual is added after them */
   float lo, hi;
+  const float* res; /* residual input or NULL; then y = act(conv + bias + res) with these: */
+  int res_act;
+  float res_lo, res_hi;
   /* GEMM: the current (image, group) */
   const float* xg; /* input channels of the group */
   float* yg;       /* output channels of the group */
   const float* ag; /* packed weights of the group */
   const float* bg; /* bias of the group or NULL */
+  const float* rg; /* residual of the group or NULL */
   /* depthwise */
   int64_t dw_rows, dw_pstride, dw_bands;
   int row_mode; /* GEMM loop order (conv_row_mode) */
 } conv_job;
+
+/* y = act(y + r) over rows x cols with row stride ld: the residual after a tile's last K slice, while the
+ * tile is in L1. Clamp-like activations with the add, others after it. */
+static void conv_add_residual(const conv_job* j, float* y, const float* r, int64_t ld, int64_t rows, int64_t cols) {
+  float lo, hi;
+  conv_act_bounds(j->res_act, j->res_lo, j->res_hi, &lo, &hi);
+  j->impl.residual(y, r, ld, rows, cols, lo, hi);
+  if (!conv_act_simple(j->res_act))
+    for (int64_t i = 0; i < rows; i++) pkt_apply_act(y + i * ld, cols, j->res_act, j->res_lo, j->res_hi);
+}
+
+/* The residual over whole planes [begin, end) of the output (paths whose kernels write whole planes). */
+static void conv_residual_planes(void* ctx, int64_t begin, int64_t end) {
+  const conv_job* j = ctx;
+  const int64_t P = j->g.P;
+  conv_add_residual(j, j->y + begin * P, j->res + begin * P, P, end - begin, P);
+}
 
 /* First tile (panel-major) of share t of T, the shares equal in work: a tile of the last panel counts its
  * pixels rounded up to a vector of 16 (the micro-kernels skip a panel's empty second half), a tile of
@@ -237,6 +265,8 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
             j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, b, in_place ? g->P : nr, j->yg + o0 * g->P + q * nr,
                             g->P, rows, cnt, j->bg ? j->bg + o0 : NULL, k0 == 0, k0 + kc == g->K, j->act, j->lo,
                             j->hi);
+            if (j->res && k0 + kc == g->K)
+              conv_add_residual(j, j->yg + o0 * g->P + q * nr, j->rg + o0 * g->P + q * nr, g->P, rows, cnt);
           }
         }
       }
@@ -260,6 +290,7 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
           int rows = (int)(g->Og - o0 < mr ? g->Og - o0 : mr);
           j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, b, in_place ? g->P : nr, j->yg + o0 * g->P + p0, g->P,
                           rows, cnt, j->bg ? j->bg + o0 : NULL, first, last, j->act, j->lo, j->hi);
+          if (j->res && last) conv_add_residual(j, j->yg + o0 * g->P + p0, j->rg + o0 * g->P + p0, g->P, rows, cnt);
         }
       }
     }
@@ -317,11 +348,6 @@ static void conv_dwf_slot(void* ctx, int64_t begin, int64_t end) {
 }
 
 pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
-  int wg = n->packed ? pkt_winograd_tile(n) : 0;
-  if (wg) {
-    pkt_winograd_run(n, wg, n->packed, n->scratch);
-    return PKT_OK;
-  }
   conv_job j;
   memset(&j, 0, sizeof j);
   conv_geom_read(n, &j.g);
@@ -329,19 +355,31 @@ pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
   conv_isa_select(n->isa, &j.impl);
   j.x = n->inputs[0]->data;
   j.w = n->inputs[1]->data;
-  j.b = n->n_inputs == 3 ? n->inputs[2]->data : NULL;
+  j.b = n->n_inputs >= 3 ? n->inputs[2]->data : NULL;
   j.y = n->outputs[0]->data;
   j.scratch = n->scratch;
   j.threads = n->pool ? conv_threads(n) : 1;
   j.act = (int)pkt_param_i(n, PKT_CONV2D_ACT);
   j.lo = (float)pkt_param_f(n, PKT_CONV2D_ACT_MIN);
   j.hi = (float)pkt_param_f(n, PKT_CONV2D_ACT_MAX);
+  if (n->n_inputs == 4) {
+    j.res = n->inputs[3]->data;
+    j.res_act = j.act, j.res_lo = j.lo, j.res_hi = j.hi;
+    j.act = PKT_ACT_NONE;
+  }
   if (g->P == 0 || g->O == 0 || g->N == 0) return PKT_OK;
-  if (g->Cg == 1) {
-    conv_dw_layout(g, &j.dw_rows, &j.dw_pstride);
-    int64_t planes = g->N * g->O;
-    j.dw_bands = planes >= 4 * (int64_t)j.threads || g->OH < 2 ? 1 : g->OH < j.threads ? g->OH : j.threads;
-    pkt_parallel_for(n, j.threads, conv_dw_flat(g, &j.impl) ? conv_dwf_slot : conv_dw_slot, &j);
+  int wg = n->packed ? pkt_winograd_tile(n) : 0;
+  if (wg || g->Cg == 1) {
+    /* whole-plane paths: the residual (and then the activation) in a pass over the output after them */
+    if (wg) {
+      pkt_winograd_run(n, wg, j.act, n->packed, n->scratch);
+    } else {
+      conv_dw_layout(g, &j.dw_rows, &j.dw_pstride);
+      int64_t planes = g->N * g->O;
+      j.dw_bands = planes >= 4 * (int64_t)j.threads || g->OH < 2 ? 1 : g->OH < j.threads ? g->OH : j.threads;
+      pkt_parallel_for(n, j.threads, conv_dw_flat(g, &j.impl) ? conv_dwf_slot : conv_dw_slot, &j);
+    }
+    if (j.res) pkt_parallel_for(n, g->N * g->O, conv_residual_planes, &j);
     return PKT_OK;
   }
   j.row_mode = conv_row_mode(g, j.impl.mr, j.impl.nr, conv_threads(n)); /* as sized by prepare */
@@ -361,6 +399,7 @@ pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
       j.yg = j.y + (img * g->O + grp * g->Og) * g->P;
       j.ag = packed + grp * group_floats;
       j.bg = j.b ? j.b + grp * g->Og : NULL;
+      j.rg = j.res ? j.res + (img * g->O + grp * g->Og) * g->P : NULL;
       pkt_parallel_for(n, j.threads, conv_gemm_slot, &j);
     }
   }

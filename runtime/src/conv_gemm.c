@@ -11,6 +11,7 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
   out->mr = CONV_MR_PORTABLE;
   out->nr = CONV_NR_PORTABLE;
   out->ukernel = conv_ukernel_portable;
+  out->residual = conv_residual_portable;
   out->dw = conv_dw_portable;
   out->dwf = NULL;
   out->fill2 = conv_fill2_portable;
@@ -19,6 +20,7 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
     out->mr = CONV_MR_AVX512;
     out->nr = CONV_NR_AVX512;
     out->ukernel = conv_ukernel_avx512;
+    out->residual = conv_residual_avx512;
     out->dw = conv_dw_avx512;
     out->dwf = conv_dwf_avx512;
     out->fill2 = conv_fill2_avx512;
@@ -26,6 +28,7 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
     out->mr = CONV_MR_AVX2;
     out->nr = CONV_NR_AVX2;
     out->ukernel = conv_ukernel_avx2;
+    out->residual = conv_residual_avx2;
     out->dw = conv_dw_avx2;
   }
 #endif
@@ -307,6 +310,14 @@ void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cn
       }
     }
   }
+}
+
+void conv_residual_portable(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi) {
+  for (int64_t i = 0; i < rows; i++, y += ld, r += ld)
+    for (int64_t k = 0; k < cols; k++) {
+      float v = y[k] + r[k];
+      y[k] = v < lo ? lo : v > hi ? hi : v;
+    }
 }
 
 void conv_ukernel_portable(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,

@@ -67,9 +67,13 @@ typedef void (*conv_dwf_fn)(const conv_dwf_args* a);
 #define CONV_DWF_MAX_KW 8
 #define CONV_DWF_MAX_TAPS 49
 
+/* Residual epilogue: y = clamp(y + r, lo, hi) over rows x cols with row stride ld (both). */
+typedef void (*conv_residual_fn)(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi);
+
 typedef struct conv_isa_impl {
   int mr, nr;
   conv_ukernel_fn ukernel;
+  conv_residual_fn residual;
   conv_dw_fn dw;
   conv_dwf_fn dwf; /* NULL where the ISA has no masked loads: the padded-buffer path (dw) serves */
   conv_fill2_fn fill2;
@@ -87,6 +91,7 @@ void conv_isa_select(int isa, conv_isa_impl* out);
 void conv_ukernel_portable(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
                            int nr, const float* bias, int first, int last, int act, float lo, float hi);
 void conv_dw_portable(const conv_dw_args* a);
+void conv_residual_portable(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi);
 void conv_fill2_portable(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_MR_PORTABLE 4
 #define CONV_NR_PORTABLE 16
@@ -99,6 +104,8 @@ void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, 
                        int nr, const float* bias, int first, int last, int act, float lo, float hi);
 void conv_dw_avx512(const conv_dw_args* a);
 void conv_dw_avx2(const conv_dw_args* a);
+void conv_residual_avx512(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi);
+void conv_residual_avx2(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi);
 void conv_dwf_avx512(const conv_dwf_args* a);
 void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_MR_AVX512 12

@@ -12,6 +12,31 @@
 #define INLINE2 __attribute__((target("avx2,fma"), always_inline)) static inline
 #define INLINE512 __attribute__((target("avx512f"), always_inline)) static inline
 
+AVX512 void conv_residual_avx512(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi) {
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  for (int64_t i = 0; i < rows; i++, y += ld, r += ld)
+    for (int64_t j = 0; j < cols; j += 16) {
+      const __mmask16 m = (__mmask16)(cols - j >= 16 ? 0xFFFF : (1u << (cols - j)) - 1);
+      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + j), _mm512_maskz_loadu_ps(m, r + j));
+      _mm512_mask_storeu_ps(y + j, m, _mm512_min_ps(vhi, _mm512_max_ps(vlo, v))); /* NaN stays NaN */
+    }
+}
+
+AVX2 void conv_residual_avx2(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi) {
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  for (int64_t i = 0; i < rows; i++, y += ld, r += ld) {
+    int64_t j = 0;
+    for (; j + 8 <= cols; j += 8) {
+      __m256 v = _mm256_add_ps(_mm256_loadu_ps(y + j), _mm256_loadu_ps(r + j));
+      _mm256_storeu_ps(y + j, _mm256_min_ps(vhi, _mm256_max_ps(vlo, v))); /* NaN stays NaN */
+    }
+    for (; j < cols; j++) {
+      float v = y[j] + r[j];
+      y[j] = v < lo ? lo : v > hi ? hi : v;
+    }
+  }
+}
+
 /* ------------------------------------------------------------------ AVX-512 GEMM, 12 x 32 */
 /* The EX extra columns of a 12-row tile: out[j] = sum over k of the A step (12 rows, one vector) times
  * b[k * ldb + j]; two chains per column so the FMA latency does not bound it, one A load for all columns.

@@ -10,7 +10,7 @@ enum pkt_op {
   PKT_OP_UNARY = 4, /* Elementwise math and activations; alpha/beta carry clamp bounds and slopes. */
   PKT_OP_WHERE = 5, /* select(cond, a, b) with broadcasting. */
   PKT_OP_CAST = 6, /* Copy with dtype conversion (output dtype from the tensor table). */
-  PKT_OP_CONV2D = 7, /* 2-D convolution NCHW, weight OIHW, optional bias, fused activation. conv1d lowers onto it. */
+  PKT_OP_CONV2D = 7, /* 2-D convolution NCHW, weight OIHW, optional bias, optional residual (a 4th input after the bias, shaped as the output, added before the activation), fused activation. conv1d lowers onto it. */
   PKT_OP_CONV_TRANSPOSE2D = 8, /* Transposed 2-D convolution NCHW, weight IOHW (output padding is implied by the output shape). */
   PKT_OP_LINEAR = 9, /* y = x @ W^T + b over the last dim of x; W is [out, in]. */
   PKT_OP_MATMUL = 10, /* Batched matmul with broadcasting batch dims; transpose_b uses b as [.., N, K]. */
@@ -84,7 +84,7 @@ enum pkt_op {
 #define PKT_CAST_NUM_PARAMS 0
 #define PKT_CAST_MIN_PARAMS 0 /* an ints list may be empty */
 #define PKT_CONV2D_MIN_INPUTS 2
-#define PKT_CONV2D_MAX_INPUTS 3
+#define PKT_CONV2D_MAX_INPUTS 4
 #define PKT_CONV2D_OUTPUTS 1
 #define PKT_CONV2D_NUM_PARAMS 10
 #define PKT_CONV2D_MIN_PARAMS 10 /* an ints list may be empty */

@@ -343,7 +343,7 @@ static void wg_slots_range(void* ctx, int64_t begin, int64_t end) {
   for (int64_t s = begin; s < end; s++) wg_slot(ctx, (int)s);
 }
 
-void pkt_winograd_run(const pkt_node* n, int m, const void* packed, void* scratch) {
+void pkt_winograd_run(const pkt_node* n, int m, int act, const void* packed, void* scratch) {
   wg_run r;
   memset(&r, 0, sizeof r);
   wg_make_plan(n, m, &r.p);
@@ -355,10 +355,10 @@ void pkt_winograd_run(const pkt_node* n, int m, const void* packed, void* scratc
   r.xp = r.bias + p->Op;
   r.slots = (float*)scratch + p->off_slots;
   r.isa = n->isa;
-  r.act = (int)pkt_param_i(n, PKT_CONV2D_ACT);
+  r.act = act;
   r.lo = (float)pkt_param_f(n, PKT_CONV2D_ACT_MIN);
   r.hi = (float)pkt_param_f(n, PKT_CONV2D_ACT_MAX);
-  const float* b = n->n_inputs == 3 ? n->inputs[2]->data : NULL;
+  const float* b = n->n_inputs >= 3 ? n->inputs[2]->data : NULL;
   for (int64_t o = 0; o < p->Op; o++) r.bias[o] = b && o < p->O ? b[o] : 0.f;
 
   const int f2 = m == 2;

@@ -21,7 +21,8 @@ size_t pkt_winograd_packed_size(const pkt_node* node, int m);
 void pkt_winograd_pack(const pkt_node* node, int m, void* packed);
 /* Scratch the run needs (conv2d's prepare asks for the max of its own and this). */
 size_t pkt_winograd_scratch_size(const pkt_node* node, int m);
-/* Compute the output, bias and fused activation included, on the node's threads. */
-void pkt_winograd_run(const pkt_node* node, int m, const void* packed, void* scratch);
+/* Compute the output, bias and activation `act` (PKT_ACT_*, bounds from the node's params) included,
+ * on the node's threads. */
+void pkt_winograd_run(const pkt_node* node, int m, int act, const void* packed, void* scratch);
 
 #endif

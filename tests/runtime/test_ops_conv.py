@@ -352,6 +352,72 @@ def test_mobilenet_blocks_fused_at_full_size(check_eager):
     assert program.graph.op_histogram() == {"conv_dw_pw": 1, "conv_pw_dw": 1}
 
 
+# ---------------------------------------------------------------- residual adds fused into conv2d
+class Residual(nn.Module):
+    """act(conv(x) + skip(x)), the sum in either order; skip is the identity or a second conv (resnet's
+    downsample branch, which torch computes after the main conv)."""
+
+    def __init__(self, conv, act=nn.Identity, skip=None, skip_first=False):
+        super().__init__()
+        self.conv, self.act, self.skip, self.skip_first = conv, act(), skip or nn.Identity(), skip_first
+
+    def forward(self, x):
+        y, r = self.conv(x), self.skip(x)
+        return self.act(r + y if self.skip_first else y + r)
+
+
+RESIDUAL_CASES = [
+    # (C, H, W, conv, act, skip, skip_first): every conv2d path adding the residual
+    (24, 9, 11, lambda c: nn.Conv2d(c, c, 1), nn.Identity, None, False),               # 1x1, panels and tails
+    (100, 5, 7, lambda c: nn.Conv2d(c, c, 1), nn.ReLU6, None, True),                   # 1x1, more rows than pixels
+    (33, 10, 9, lambda c: nn.Conv2d(c, c, 3, padding=1), nn.ReLU, None, False),        # im2col, K in two slices
+    (20, 14, 14, lambda c: nn.Conv2d(c, c, 3, padding=1, groups=c), nn.ReLU6, None, False),  # flat depthwise
+    (16, 24, 24, lambda c: nn.Conv2d(c, c, 3, padding=1), nn.ReLU, None, True),        # Winograd F(4x4)
+    (16, 14, 14, lambda c: nn.Conv2d(c, c, 3, padding=1), nn.Hardswish, None, False),  # Winograd F(2x2), act after
+    (12, 8, 8, lambda c: nn.Conv2d(c, c, 3, padding=1), nn.ReLU,                       # resnet downsample block:
+     lambda c: nn.Conv2d(c, c, 1), False),                                             # the later conv takes it
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_residual_add_fused_into_conv_isas(check_eager, isa, threads):
+    ms, xs = [], []
+    for i, (C, H, W, conv, act, skip, skip_first) in enumerate(RESIDUAL_CASES):
+        torch.manual_seed(i)
+        ms.append(Residual(conv(C), act, skip(C) if skip else None, skip_first))
+        xs.append(_x(1, C, H, W, seed=i))
+    program = check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
+    hist = program.graph.op_histogram()
+    assert "binary" not in hist and hist["conv2d"] == len(RESIDUAL_CASES) + 1, hist
+    assert sum(len(n.inputs) == 4 for n in program.graph.nodes) == len(RESIDUAL_CASES)
+
+
+@pytest.mark.parametrize("case", ["conv output used twice", "broadcast", "conv has an activation", "subtract"])
+def test_residual_add_left_apart(check_eager, case):
+    """Only a same-shape float add of a conv2d output that nothing else reads, whose conv applies no activation."""
+    conv = _seeded(nn.Conv2d(6, 6, 1))
+    bias = _x(1, 6, 1, 1, seed=3)
+    fns = {"conv output used twice": lambda x: (lambda y: (y + x, y.sum()))(conv(x)),
+           "broadcast": lambda x: conv(x) + bias,
+           "conv has an activation": lambda x: torch.relu(conv(x)) + x,
+           "subtract": lambda x: conv(x) - x}
+    m = Fn(fns[case])
+    m.conv = conv
+    program = check_eager(m, (_x(1, 6, 5, 5),))
+    assert all(len(n.inputs) <= 3 for n in program.graph.nodes if n.op == "conv2d")
+    assert "binary" in program.graph.op_histogram()
+
+
+def test_residual_input_shape_is_checked():
+    """A .ptm whose residual input does not match the conv's output is refused at load, naming it."""
+    program = pockettorch.export(_seeded(Residual(nn.Conv2d(4, 4, 1))), (_x(1, 4, 5, 5),))
+    (conv,) = program.graph.nodes
+    assert conv.inputs[3] is program.graph.inputs[0]
+    conv.inputs[3] = program.graph.constant(np.zeros((1, 4, 5, 4), np.float32), "bad_residual")
+    with pytest.raises(errors.PocketTorchError, match="residual input is not shaped as the output"):
+        pockettorch.load(program.to_bytes())
+
+
 def test_conv3d_is_rejected():
     with pytest.raises(errors.UnsupportedOpError, match="3-D convolution"):
         pockettorch.export(nn.Conv3d(2, 2, 3), (_x(1, 2, 4, 4, 4),))

@@ -123,8 +123,8 @@ int main(int argc, char** argv) {
     pkt_winograd_pack(&c.node, m, packed);
     c.node.packed = packed;
     c.node.scratch = scratch;
-    pkt_winograd_run(&c.node, m, packed, scratch);
-    pkt_winograd_run(&c.node, m, packed, scratch); /* twice: the run must not depend on scratch contents */
+    pkt_winograd_run(&c.node, m, act, packed, scratch);
+    pkt_winograd_run(&c.node, m, act, packed, scratch); /* twice: the run must not depend on scratch contents */
     FILE* f = fopen(argv[17], "wb");
     if (!f || fwrite(y, sizeof(float), ny, f) != ny) return 2;
     fclose(f);
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < reps; r++) { /* interleaved */
       c.node.scratch = wscratch;
       double t0 = now_ms();
-      pkt_winograd_run(&c.node, m, packed, wscratch);
+      pkt_winograd_run(&c.node, m, PKT_ACT_RELU, packed, wscratch);
       double t1 = now_ms();
       c.node.scratch = cscratch;
       if (!getenv("WG_ONLY")) pkt_kernel_conv2d_run(&c.node);
