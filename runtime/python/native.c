@@ -170,24 +170,47 @@ static PyObject* Session_run(SessionObject* self, PyObject* args) {
     if (!PyErr_Occurred()) raise_status(PKT_INPUT_COUNT, "wrong number of input or output buffers");
     return NULL;
   }
-  for (int i = 0; i < ni; i++) {
-    PyObject* item = PySequence_GetItem(inputs, i);
-    if (!item) return NULL;
-    Py_buffer view;
-    int rc = PyObject_GetBuffer(item, &view, PyBUF_C_CONTIGUOUS);
+  /* Inputs are read in place from the callers' buffers (held until the run ends), copied only when a
+   * buffer is not aligned for its dtype; the arena buffers are bound again after the run. */
+  Py_buffer stack_views[8];
+  Py_buffer* views = ni <= 8 ? stack_views : PyMem_Malloc((size_t)ni * sizeof(Py_buffer));
+  if (!views) return PyErr_NoMemory();
+  int held = 0;
+  pkt_status st = PKT_OK;
+  const char* what = NULL;
+  for (; held < ni; held++) {
+    PyObject* item = PySequence_GetItem(inputs, held);
+    if (!item) break;
+    int rc = PyObject_GetBuffer(item, &views[held], PyBUF_C_CONTIGUOUS);
     Py_DECREF(item);
-    if (rc) return NULL;
-    pkt_status st = pkt_session_set_input(self->session, i, view.buf, (size_t)view.len);
-    PyBuffer_Release(&view);
+    if (rc) break;
+    st = pkt_session_bind_input(self->session, held, views[held].buf, (size_t)views[held].len);
+    if (st == PKT_BAD_ALIGNMENT) {
+      pkt_session_bind_input(self->session, held, NULL, 0);
+      st = pkt_session_set_input(self->session, held, views[held].buf, (size_t)views[held].len);
+    }
     if (st) {
-      char msg[128];
-      snprintf(msg, sizeof msg, "input %d has the wrong byte size", i);
-      return raise_status(st, msg);
+      what = "has the wrong byte size";
+      held++;
+      break;
     }
   }
-  pkt_status st;
-  Py_BEGIN_ALLOW_THREADS st = pkt_session_run(self->session);
-  Py_END_ALLOW_THREADS if (st) return raise_status(st, NULL);
+  if (held == ni && !st) {
+    Py_BEGIN_ALLOW_THREADS st = pkt_session_run(self->session);
+    Py_END_ALLOW_THREADS
+  }
+  for (int i = 0; i < held; i++) {
+    pkt_session_bind_input(self->session, i, NULL, 0);
+    PyBuffer_Release(&views[i]);
+  }
+  if (views != stack_views) PyMem_Free(views);
+  if (PyErr_Occurred()) return NULL;
+  if (st && what) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "input %d %s", held - 1, what);
+    return raise_status(st, msg);
+  }
+  if (st) return raise_status(st, NULL);
   for (int i = 0; i < no; i++) {
     PyObject* item = PySequence_GetItem(outputs, i);
     if (!item) return NULL;
@@ -236,7 +259,7 @@ static PyObject* Session_isa(SessionObject* self, PyObject* unused) {
 static PyMethodDef Session_methods[] = {
     {"packed_bytes", (PyCFunction)Session_packed_bytes, METH_NOARGS, "bytes of weights repacked at load"},
     {"isa", (PyCFunction)Session_isa, METH_NOARGS, "SIMD instruction set in use"},
-    {"run", (PyCFunction)Session_run, METH_VARARGS, "run(inputs, outputs): copy inputs in, execute, copy outputs out"},
+    {"run", (PyCFunction)Session_run, METH_VARARGS, "run(inputs, outputs): read inputs in place, execute, copy outputs out"},
     {"set_profiling", (PyCFunction)Session_set_profiling, METH_O, "record per-instruction times"},
     {"profile_ns", (PyCFunction)Session_profile_ns, METH_NOARGS, "per-instruction times of the last run"},
     {"num_threads", (PyCFunction)Session_num_threads, METH_NOARGS, "threads in use"},

@@ -235,6 +235,21 @@ const void* pkt_session_output_data(const pkt_session* s, int i) {
   return s->tensors[s->program->io[s->program->n_inputs + i]].data;
 }
 
+pkt_status pkt_session_bind_input(pkt_session* s, int i, const void* data, size_t nbytes) {
+  if (!s) return PKT_INVALID_ARGUMENT;
+  if (i < 0 || i >= s->program->n_inputs) return PKT_INPUT_COUNT;
+  const int k = s->program->io[i];
+  pkt_tensor* t = &s->tensors[k];
+  if (!data) {
+    t->data = s->arena + s->program->tensors[k].offset;
+    return PKT_OK;
+  }
+  if (nbytes != t->nbytes) return PKT_INPUT_SHAPE;
+  if ((uintptr_t)data % pkt_dtype_size(t->dtype)) return PKT_BAD_ALIGNMENT;
+  t->data = (void*)(uintptr_t)data; /* read only: kernels never write an input */
+  return PKT_OK;
+}
+
 pkt_status pkt_session_set_input(pkt_session* s, int i, const void* data, size_t nbytes) {
   if (!s || !data) return PKT_INVALID_ARGUMENT;
   if (i < 0 || i >= s->program->n_inputs) return PKT_INPUT_COUNT;

@@ -127,6 +127,11 @@ const void* pkt_session_output_data(const pkt_session* session, int index);
 
 /* Copy an input in, checking its byte size. */
 pkt_status pkt_session_set_input(pkt_session* session, int index, const void* data, size_t nbytes);
+/* Read input `index` in place from the caller's buffer (nbytes as the input's, aligned for its dtype) in
+ * the runs that follow, instead of from the arena: no copy per run. Kernels never write an input, so the
+ * buffer is left as it is; it must stay valid and unchanged while bound. data NULL binds the arena buffer
+ * again (then pkt_session_input_data is where the input is read from). */
+pkt_status pkt_session_bind_input(pkt_session* session, int index, const void* data, size_t nbytes);
 
 /* Execute all instructions. Allocates nothing. */
 pkt_status pkt_session_run(pkt_session* session);
