@@ -454,6 +454,9 @@ AVX512 void conv_dw_avx512(const conv_dw_args* a) {
 }
 
 /* ------------------------------------------------------------------ depthwise, flat planes */
+#ifndef DW3_MIN_W
+#define DW3_MIN_W 12 /* narrower rows leave too many of a vector's lanes idle: the flat kernel serves */
+#endif
 #define DWF_CHUNK 1024 /* output pixels per load-mask table */
 
 /* One output vector at flat pixel q of a plane. EDGE (the vector's taps reach outside the plane): every load
@@ -518,8 +521,79 @@ INLINE512 void dwf_chunk512(int KH, int KW, int CLAMP, const conv_dwf_args* a, c
   }
 }
 
+/* 3x3, stride 1, padding 1, dilation 1, whole rows (mobilenet's depthwise convs): per output row, each input
+ * row is read a vector at a time from the row start (masked at its end, so lanes past W are zero) and its
+ * left and right taps are the same vectors shifted one lane across their neighbours (valignd); rows above
+ * and below the image read a zero row. Every load starts a row's vector; the flat kernel below takes 9
+ * loads across rows and 3 masked adds a vector. */
+INLINE512 __m512 dw3_left(__m512 cur, __m512 prev) { /* lane i: element i - 1 */
+  return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur), _mm512_castps_si512(prev), 15));
+}
+INLINE512 __m512 dw3_right(__m512 next, __m512 cur) { /* lane i: element i + 1 */
+  return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(cur), 1));
+}
+
+/* One input row's part of an output vector: its left, centre and right taps from the row's previous,
+ * current and next vectors. */
+INLINE512 __m512 dw3_row(__m512 acc, __m512 p, __m512 c, __m512 n, const __m512* w) {
+  acc = _mm512_fmadd_ps(w[0], dw3_left(c, p), acc);
+  acc = _mm512_fmadd_ps(w[1], c, acc);
+  return _mm512_fmadd_ps(w[2], dw3_right(n, c), acc);
+}
+
+INLINE512 void dw3_rows512(int CLAMP, const conv_dwf_args* a, const float* zrow) {
+  const int64_t W = a->W, H = a->H, nv = (W + 15) / 16, oy0 = a->p0 / W, oy1 = a->p1 / W;
+  const __mmask16 mlast = (__mmask16)(W % 16 ? (1u << (W % 16)) - 1 : 0xFFFF);
+  float flo, fhi;
+  conv_act_bounds(a->act, a->lo, a->hi, &flo, &fhi);
+  const __m512 vlo = _mm512_set1_ps(flo), vhi = _mm512_set1_ps(fhi), zero = _mm512_setzero_ps();
+  for (int64_t c = 0; c < a->planes; c++) {
+    const float* x = a->x + c * a->xs;
+    float* y = a->y + c * a->ys - a->p0;
+    __m512 w[9];
+    for (int t = 0; t < 9; t++) w[t] = _mm512_set1_ps(a->w[c * 9 + t]);
+    const __m512 vb = _mm512_set1_ps(a->b ? a->b[c] : 0.f);
+    for (int64_t oy = oy0; oy < oy1; oy++) {
+      const float* r0 = oy > 0 ? x + (oy - 1) * W : zrow;
+      const float* r1 = x + oy * W;
+      const float* r2 = oy + 1 < H ? x + (oy + 1) * W : zrow;
+      const __mmask16 m0 = nv == 1 ? mlast : 0xFFFF;
+      __m512 p0 = zero, p1 = zero, p2 = zero;
+      __m512 c0 = _mm512_maskz_loadu_ps(m0, r0), c1 = _mm512_maskz_loadu_ps(m0, r1), c2 = _mm512_maskz_loadu_ps(m0, r2);
+      float* yr = y + oy * W;
+      for (int64_t j = 0; j < nv; j++) {
+        __m512 n0 = zero, n1 = zero, n2 = zero;
+        if (j + 1 < nv) {
+          const __mmask16 mn = j + 2 == nv ? mlast : 0xFFFF;
+          n0 = _mm512_maskz_loadu_ps(mn, r0 + 16 * (j + 1));
+          n1 = _mm512_maskz_loadu_ps(mn, r1 + 16 * (j + 1));
+          n2 = _mm512_maskz_loadu_ps(mn, r2 + 16 * (j + 1));
+        }
+        __m512 v = dw3_row(vb, p0, c0, n0, w);
+        v = _mm512_add_ps(v, dw3_row(zero, p1, c1, n1, w + 3));
+        v = _mm512_add_ps(v, dw3_row(zero, p2, c2, n2, w + 6));
+        if (CLAMP) v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+        _mm512_mask_storeu_ps(yr + 16 * j, j + 1 == nv ? mlast : 0xFFFF, v);
+        p0 = c0, p1 = c1, p2 = c2;
+        c0 = n0, c1 = n1, c2 = n2;
+      }
+      if (!CLAMP) pkt_apply_act(yr, W, a->act, a->lo, a->hi);
+    }
+  }
+}
+
 AVX512 void conv_dwf_avx512(const conv_dwf_args* a) {
   const int64_t W = a->W, HW = a->H * a->W, KH = a->kh, KW = a->kw, nk = KH * KW;
+  if (KH == 3 && KW == 3 && a->ph == 1 && a->pw == 1 && a->dh == 1 && a->dw == 1 && W >= DW3_MIN_W &&
+      a->p0 % W == 0 && a->p1 % W == 0) {
+    float zrow[CONV_DWF_MAX_W + 16];
+    memset(zrow, 0, (size_t)(W + 16) * sizeof(float));
+    if (conv_act_simple(a->act))
+      dw3_rows512(1, a, zrow);
+    else
+      dw3_rows512(0, a, zrow);
+    return;
+  }
   int64_t off[CONV_DWF_MAX_TAPS], omin = 0, omax = 0;
   for (int64_t ky = 0; ky < KH; ky++)
     for (int64_t kx = 0; kx < KW; kx++) {

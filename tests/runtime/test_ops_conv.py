@@ -148,7 +148,8 @@ def test_conv2d_fast_paths(check_eager, isa, threads):
 # Depthwise convs whose output rows are as long as the input rows run on flat planes (16 pixels a vector
 # across row ends, masked loads at the plane's and the rows' edges): planes narrower than a vector, one
 # column wide, kernels taller or wider than their padding, dilation, batch 2 split across the threads,
-# planes over one mask table (1024 pixels), and activations applied after the kernel.
+# planes over one mask table (1024 pixels), and activations applied after the kernel; 3x3 convs with
+# padding 1 on rows of 12 or more pixels take a row kernel (AVX-512).
 FLAT_DW_CASES = [
     # (C, kernel, padding, dilation, N, H, W, activation)
     (40, 3, 1, 1, 1, 7, 7, nn.ReLU6),          # mobilenet's 7x7 planes: 4 vectors of 16 pixels
@@ -158,6 +159,11 @@ FLAT_DW_CASES = [
     (6, (1, 5), (1, 2), 1, 1, 4, 6, nn.ReLU6), # more output rows: the padded rows hold the bias
     (5, 3, 2, 2, 2, 12, 17, nn.ReLU6),         # dilation 2, batch 2: a thread's planes span two images
     (4, 5, 2, 1, 1, 33, 40, nn.GELU),          # 1320 pixels: two mask tables; 5x5 with a GELU
+    # 3x3 padding 1 on rows of 12+ pixels: the row kernel (taps shifted across a row's vectors)
+    (6, 3, 1, 1, 2, 9, 16, nn.ReLU6),          # rows of exactly one vector, batch 2
+    (5, 3, 1, 1, 1, 6, 17, nn.ReLU),           # 16 + 1: the right tap of pixel 15 from the next vector
+    (3, 3, 1, 1, 1, 1, 33, nn.Hardswish),      # one row: both neighbours are padding; an activation after
+    (4, 3, 1, 1, 1, 11, 12, nn.Identity),      # the narrowest rows it takes
 ]
 
 
