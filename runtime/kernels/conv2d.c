@@ -337,10 +337,10 @@ static void conv_dwf_slot(void* ctx, int64_t begin, int64_t end) {
     for (int64_t it = i0; it < i1;) {
       int64_t plane = it / j->dw_bands, band = it % j->dw_bands, o = plane % g->O;
       int64_t cnt = j->dw_bands > 1 ? 1 : g->O - o < i1 - it ? g->O - o : i1 - it;
-      int64_t p0 = g->OH * band / j->dw_bands * g->W, p1 = g->OH * (band + 1) / j->dw_bands * g->W;
+      int64_t p0 = g->OH * band / j->dw_bands * g->OW, p1 = g->OH * (band + 1) / j->dw_bands * g->OW;
       conv_dwf_args a = {j->x + plane * g->H * g->W, j->w + o * g->kh * g->kw, j->b ? j->b + o : NULL,
                          j->y + plane * g->P + p0, g->H * g->W, g->P, cnt, g->H, g->W, p0, p1,
-                         g->kh, g->kw, g->ph, g->pw, g->dh, g->dw, j->act, j->lo, j->hi};
+                         g->kh, g->kw, g->ph, g->pw, g->dh, g->dw, j->act, j->lo, j->hi, g->sh, 0};
       if (p0 < p1) j->impl.dwf(&a);
       it += cnt;
     }

@@ -39,8 +39,8 @@ static void dwpw_band(const conv_pair_plan* p, const conv_pair_job* j, int64_t i
   const int64_t P = (oy1 - oy0) * d->OW;
   if (conv_dw_flat(d, &j->impl)) {
     const conv_dwf_args f = {j->x + img * d->C * d->H * d->W, j->w1, j->b1, mid, d->H * d->W, P, d->C, d->H, d->W,
-                             oy0 * d->W, oy1 * d->W, d->kh, d->kw, d->ph, d->pw, d->dh, d->dw, j->act1, j->lo1,
-                             j->hi1};
+                             oy0 * d->OW, oy1 * d->OW, d->kh, d->kw, d->ph, d->pw, d->dh, d->dw, j->act1, j->lo1,
+                             j->hi1, d->sh, 0};
     j->impl.dwf(&f);
   } else {
     for (int64_t c = 0; c < d->C; c++)

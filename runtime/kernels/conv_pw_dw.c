@@ -50,6 +50,13 @@ static void pwdw_band(const conv_pair_plan* p, const conv_pair_job* j, int64_t i
   const int64_t P = (m1 - m0) * d->W;
   conv_pointwise_pixels(a, &j->impl, j->x + img * a->C * a->P, j->packed, j->b1, j->act1, j->lo1, j->hi1, m0 * a->W,
                         P, mid, P, panel);
+  if (d->sh == 2 && conv_dw_flat(d, &j->impl)) { /* reads the intermediate rows in place */
+    const conv_dwf_args f = {mid, j->w2, j->b2, j->y + img * d->C * d->P + oy0 * d->OW, P, d->P, d->C, d->H, d->W,
+                             oy0 * d->OW, oy1 * d->OW, d->kh, d->kw, d->ph, d->pw, d->dh, d->dw, j->act, j->lo, j->hi,
+                             2, m0};
+    j->impl.dwf(&f);
+    return;
+  }
   for (int64_t c = 0; c < d->C; c++)
     conv_dw_band(d, &j->impl, p->dw_ps, p->dw_rows, mid + c * P, m0, buf, oy0, oy1, j->w2 + c * d->K, j->b2[c],
                  j->act, j->lo, j->hi, j->y + (img * d->C + c) * d->P + oy0 * d->OW);

@@ -53,7 +53,10 @@ typedef void (*conv_fill2_fn)(const float* src, int64_t W, int64_t pw, float* e,
  * or wraps into the row above or below (a padded column). The input is read in place, not copied into a
  * padded buffer, and a vector holds 16 pixels whatever the row length (a 7x7 plane is 4 vectors, not 7
  * rows of 7). Planes c in [0, planes): input at x + c*xs (H*W floats), weights w + c*kh*kw, bias b[c]
- * (b may be NULL); output pixels [p0, p1) of plane c go to y + c*ys + (p - p0). */
+ * (b may be NULL); output pixels [p0, p1) of plane c go to y + c*ys + (p - p0).
+ * Also 3x3, stride 2, padding 1 (OW = (W + 1) / 2): output rows from whole input rows, with no padded and
+ * phase-split copy; there x holds input rows from row0 on (the rows the output range reads), p0 and p1
+ * are whole output rows. */
 typedef struct conv_dwf_args {
   const float *x, *w, *b;
   float* y;
@@ -61,6 +64,7 @@ typedef struct conv_dwf_args {
   int64_t kh, kw, ph, pw, dh, dw;
   int act;
   float lo, hi;
+  int64_t stride, row0; /* 1 (row0 0) or 2 */
 } conv_dwf_args;
 typedef void (*conv_dwf_fn)(const conv_dwf_args* a);
 #define CONV_DWF_MAX_W 1024 /* the column-mask patterns live on the stack */
@@ -81,8 +85,11 @@ typedef struct conv_isa_impl {
 
 /* A depthwise conv (one input channel per output channel) that the flat kernel (conv_dwf_args) takes. */
 static inline int conv_dw_flat(const conv_geom* g, const conv_isa_impl* impl) {
-  return impl->dwf && g->Cg == 1 && g->Og == 1 && g->sh == 1 && g->sw == 1 && g->OW == g->W &&
-         g->W <= CONV_DWF_MAX_W && g->kw <= CONV_DWF_MAX_KW && g->kh * g->kw <= CONV_DWF_MAX_TAPS;
+  if (!impl->dwf || g->Cg != 1 || g->Og != 1 || g->W > CONV_DWF_MAX_W) return 0;
+  if (g->sh == 2 && g->sw == 2)
+    return g->kh == 3 && g->kw == 3 && g->ph == 1 && g->pw == 1 && g->dh == 1 && g->dw == 1 &&
+           g->OW == (g->W + 1) / 2 && g->OH == (g->H + 1) / 2;
+  return g->sh == 1 && g->sw == 1 && g->OW == g->W && g->kw <= CONV_DWF_MAX_KW && g->kh * g->kw <= CONV_DWF_MAX_TAPS;
 }
 
 /* The implementation for a pkt_isa value (falls back to portable). */

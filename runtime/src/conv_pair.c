@@ -49,8 +49,9 @@ static void conv_pair_plan_make(const pkt_node* n, const conv_pair_op* op, const
   conv_dw_layout(d, &p->dw_rows, &p->dw_ps);
   p->off_panel = round16(d->C * rows * a->W);
   p->off_dw = p->off_panel + round16(a->K * impl->nr);
-  /* the flat depthwise kernel reads its input in place: no padded buffer */
-  p->slot = p->off_dw + (conv_dw_flat(d, impl) ? 0 : round16((p->dw_rows + 1) * d->sw * p->dw_ps));
+  /* the flat depthwise kernels read their input in place: no padded buffer (conv_pw_dw: at stride 2) */
+  const int in_place = conv_dw_flat(d, impl) && (!p->pw_first || d->sh == 2);
+  p->slot = p->off_dw + (in_place ? 0 : round16((p->dw_rows + 1) * d->sw * p->dw_ps));
 }
 
 static int session_threads(const pkt_node* n) { return n->num_threads > 1 ? n->num_threads : 1; }

@@ -526,6 +526,10 @@ INLINE512 void dwf_chunk512(int KH, int KW, int CLAMP, const conv_dwf_args* a, c
  * left and right taps are the same vectors shifted one lane across their neighbours (valignd); rows above
  * and below the image read a zero row. Every load starts a row's vector; the flat kernel below takes 9
  * loads across rows and 3 masked adds a vector. */
+static inline __mmask16 dw3_lanes(int64_t n) { /* the first n lanes */
+  return (__mmask16)(n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1);
+}
+
 INLINE512 __m512 dw3_left(__m512 cur, __m512 prev) { /* lane i: element i - 1 */
   return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur), _mm512_castps_si512(prev), 15));
 }
@@ -582,16 +586,72 @@ INLINE512 void dw3_rows512(int CLAMP, const conv_dwf_args* a, const float* zrow)
   }
 }
 
+/* 3x3, stride 2, padding 1, dilation 1: output vector j of a row reads input columns [32j - 1, 32j + 31] of
+ * three rows: two loads per row, split into the even columns (centre taps) and the odd ones (right taps) by
+ * vpermt2ps; the left taps are the odd columns shifted one lane across from the previous vector's. Rows are
+ * read in place (x holds rows from row0 on); rows outside the image read a zero row. */
+INLINE512 void dw3s2_rows512(int CLAMP, const conv_dwf_args* a, const float* zrow) {
+  const int64_t W = a->W, H = a->H, OW = (W + 1) / 2, nv = (OW + 15) / 16, oy0 = a->p0 / OW, oy1 = a->p1 / OW;
+  const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  float flo, fhi;
+  conv_act_bounds(a->act, a->lo, a->hi, &flo, &fhi);
+  const __m512 vlo = _mm512_set1_ps(flo), vhi = _mm512_set1_ps(fhi), zero = _mm512_setzero_ps();
+  for (int64_t c = 0; c < a->planes; c++) {
+    const float* x = a->x + c * a->xs;
+    float* y = a->y + c * a->ys - a->p0;
+    __m512 w[9];
+    for (int t = 0; t < 9; t++) w[t] = _mm512_set1_ps(a->w[c * 9 + t]);
+    const __m512 vb = _mm512_set1_ps(a->b ? a->b[c] : 0.f);
+    for (int64_t oy = oy0; oy < oy1; oy++) {
+      const float* r[3];
+      for (int ky = 0; ky < 3; ky++) {
+        int64_t iy = 2 * oy - 1 + ky;
+        r[ky] = iy >= 0 && iy < H ? x + (iy - a->row0) * W : zrow;
+      }
+      __m512 po0 = zero, po1 = zero, po2 = zero; /* the previous vector's odd columns, per row */
+      float* yr = y + oy * OW;
+      for (int64_t j = 0; j < nv; j++) {
+        const __mmask16 m0 = dw3_lanes(W - 32 * j), m1 = dw3_lanes(W - 32 * j - 16);
+        __m512 acc[3];
+        __m512* po[3] = {&po0, &po1, &po2};
+        for (int k = 0; k < 3; k++) {
+          const float* s = r[k] + 32 * j;
+          __m512 v0 = _mm512_maskz_loadu_ps(m0, s), v1 = _mm512_maskz_loadu_ps(m1, s + 16);
+          __m512 e = _mm512_permutex2var_ps(v0, ie, v1), o = _mm512_permutex2var_ps(v0, io, v1);
+          acc[k] = _mm512_fmadd_ps(w[3 * k], dw3_left(o, *po[k]), k == 0 ? vb : zero);
+          acc[k] = _mm512_fmadd_ps(w[3 * k + 1], e, acc[k]);
+          acc[k] = _mm512_fmadd_ps(w[3 * k + 2], o, acc[k]);
+          *po[k] = o;
+        }
+        __m512 v = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), acc[2]);
+        if (CLAMP) v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+        _mm512_mask_storeu_ps(yr + 16 * j, dw3_lanes(OW - 16 * j), v);
+      }
+      if (!CLAMP) pkt_apply_act(yr, OW, a->act, a->lo, a->hi);
+    }
+  }
+}
+
 AVX512 void conv_dwf_avx512(const conv_dwf_args* a) {
   const int64_t W = a->W, HW = a->H * a->W, KH = a->kh, KW = a->kw, nk = KH * KW;
-  if (KH == 3 && KW == 3 && a->ph == 1 && a->pw == 1 && a->dh == 1 && a->dw == 1 && W >= DW3_MIN_W &&
-      a->p0 % W == 0 && a->p1 % W == 0) {
+  if (a->stride == 1 && KH == 3 && KW == 3 && a->ph == 1 && a->pw == 1 && a->dh == 1 && a->dw == 1 &&
+      W >= DW3_MIN_W && a->p0 % W == 0 && a->p1 % W == 0) {
     float zrow[CONV_DWF_MAX_W + 16];
     memset(zrow, 0, (size_t)(W + 16) * sizeof(float));
     if (conv_act_simple(a->act))
       dw3_rows512(1, a, zrow);
     else
       dw3_rows512(0, a, zrow);
+    return;
+  }
+  if (a->stride == 2) { /* conv_dw_flat admits only 3x3, padding 1, dilation 1 at stride 2 */
+    float zrow[CONV_DWF_MAX_W + 32];
+    memset(zrow, 0, (size_t)(W + 32) * sizeof(float));
+    if (conv_act_simple(a->act))
+      dw3s2_rows512(1, a, zrow);
+    else
+      dw3s2_rows512(0, a, zrow);
     return;
   }
   int64_t off[CONV_DWF_MAX_TAPS], omin = 0, omax = 0;

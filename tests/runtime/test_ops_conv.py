@@ -177,6 +177,31 @@ def test_depthwise_flat_planes(check_eager, isa, threads):
     check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
 
 
+# Depthwise 3x3, stride 2, padding 1 read whole input rows in place (AVX-512): two loads split into even
+# and odd columns per output vector. Rows of fewer than a vector, exactly 32 columns (one output vector),
+# 33 (a second vector of one pixel reading past the row), odd and even heights (the last output row's
+# lower tap is padding), one row, few planes split into row bands across threads, batch 2.
+STRIDE2_DW_CASES = [
+    # (C, N, H, W, activation)
+    (24, 1, 28, 28, nn.ReLU6),     # mobilenet_v2's 28 -> 14
+    (5, 2, 9, 7, nn.ReLU),         # rows shorter than a vector, batch 2
+    (3, 1, 12, 32, nn.Identity),   # exactly one output vector
+    (4, 1, 11, 33, nn.Hardswish),  # 17 output columns; an activation after the kernel
+    (2, 1, 1, 40, nn.ReLU6),       # one input row: the rows above and below are padding
+    (1, 1, 30, 45, nn.ReLU6),      # one plane: bands of output rows on the threads
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_stride2_rows(check_eager, isa, threads):
+    ms, xs = [], []
+    for i, (C, N, H, W, act) in enumerate(STRIDE2_DW_CASES):
+        torch.manual_seed(i)
+        ms.append(nn.Sequential(nn.Conv2d(C, C, 3, stride=2, padding=1, groups=C), act()))
+        xs.append(_x(N, C, H, W, seed=i))
+    check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
+
+
 # Output pixel counts whose last panel of 32 ends 1-4 columns past a vector of 16 (or has only 1-4): the
 # micro-kernel computes those columns as rows-by-one products (AVX-512), one slice of K or several, with
 # and without bias, activations clamped in the kernel or applied after it.
