@@ -230,10 +230,13 @@ static void run_chunk(pkt_threadpool* pool, int c, int chunks) {
   }
 }
 
-/* Run the chunks of job word w: those of block `me` first, then whatever is left in the others. */
+/* Run the chunks of job word w: those of block `me` first, then whatever is left in the others. The chunks
+ * run are counted in `done` once at the end, not one by one: `done` is a line both threads write, and each
+ * add waits for it to come over from the other core. */
 static void work_on_job(pkt_threadpool* pool, uint64_t w, int me) {
   const uint32_t gen = JOB_GEN(w);
   const int chunks = JOB_CHUNKS(w), shares = JOB_SHARES(w);
+  int ran = 0;
   for (int k = 0; k < shares; k++) {
     int b = (me + k) % shares;
     const uint32_t end = (uint32_t)((int64_t)chunks * (b + 1) / shares);
@@ -243,13 +246,14 @@ static void work_on_job(pkt_threadpool* pool, uint64_t w, int me) {
       if (!atomic_compare_exchange_weak_explicit(next, &v, v + 1, memory_order_acq_rel, memory_order_acquire))
         continue;
       run_chunk(pool, (int)(uint32_t)v, chunks);
-      if (atomic_fetch_add(&pool->done, 1) + 1 == chunks && atomic_load(&pool->caller_sleeping)) {
-        pthread_mutex_lock(&pool->lock);
-        pthread_cond_signal(&pool->finished);
-        pthread_mutex_unlock(&pool->lock);
-      }
+      ran++;
       v = atomic_load_explicit(next, memory_order_acquire);
     }
+  }
+  if (ran && atomic_fetch_add(&pool->done, ran) + ran == chunks && atomic_load(&pool->caller_sleeping)) {
+    pthread_mutex_lock(&pool->lock);
+    pthread_cond_signal(&pool->finished);
+    pthread_mutex_unlock(&pool->lock);
   }
 }
 
