@@ -17,6 +17,7 @@
 #include <math.h>
 
 #include "conv_impl.h"
+#include "conv_ksplit.h"
 #include "cpu.h"
 #include "winograd.h"
 
@@ -54,9 +55,9 @@ static int conv_threads(const pkt_node* n) { return n->num_threads > 1 ? n->num_
  * scratch on every run instead. */
 static int conv_weight_constant(const pkt_node* n) { return n->inputs[1]->data != NULL; }
 
-/* GEMM loop order. Normally each thread packs one panel of pixels at a time and sweeps the weights
- * over it. Row mode: each thread packs every panel once and takes a share of the row blocks, when
- * all panels fit in L2 and either
+/* GEMM loop order. Normally (CONV_BY_PANELS) each thread packs one panel of pixels at a time and sweeps
+ * the weights over it. CONV_BY_ROW_BLOCKS: each thread packs every panel once and takes a share of the row
+ * blocks, when all panels fit in L2 and either
  *  - the weights exceed L2 (deep layers on small images): they stream from memory once instead of
  *    once per panel, or
  *  - the conv is 1x1 with K <= 32 (mobilenet's expansions at large sizes): each row block then writes
@@ -64,17 +65,33 @@ static int conv_weight_constant(const pkt_node* n) { return n->inputs[1]->data !
  *    many times the input and the stores bound the time); needs enough rows for an even split, or
  *  - threads share a 1x1 conv with more output channels than pixels (mobilenet's expansions at 14x14
  *    and 7x7): a thread then streams only its share of the weights, not all of them, and writes whole
- *    output planes, which the depthwise conv after it splits the same way (by planes). */
-static int conv_row_mode(const conv_geom* g, int mr, int nr, int threads) {
-  int64_t panels = (g->P + nr - 1) / nr;
-  if (panels * g->K * nr * (int64_t)sizeof(float) > CONV_L2_BYTES * 3 / 2) return 0;
-  if (g->Og * g->K * (int64_t)sizeof(float) > CONV_L2_BYTES) return 1;
-  if (threads > 1 && g->kh * g->kw == 1 && g->Og > g->P && (g->Og + mr - 1) / mr >= 2 * (int64_t)threads) return 1;
-  return g->kh * g->kw == 1 && g->K <= 32 && (threads == 1 || g->Og >= 4 * (int64_t)threads * mr);
+ *    output planes, which the depthwise conv after it splits the same way (by planes).
+ * CONV_BY_PIXELS_ROW_BLOCKS: the same order within a thread's share of the panels, for the K <= 32 case on
+ *    images of 28x28 and up, where the depthwise conv after it takes rows (conv_dw_bands).
+ * CONV_BY_LINES: each thread takes whole output rows and builds the im2col of one row at a time
+ * (conv_pack_line), K rows of the row's pixels, that its panels read in place: for windowed convs on
+ * wide rows with light weights (stems: mobilenet_v2's 3x3 stride-2 conv on 3 channels spent 40% of its
+ * time packing panels, a copy per tap and piece of a row). */
+#define CONV_PIXEL_SPLIT_MIN 2048
+enum { CONV_BY_PANELS, CONV_BY_ROW_BLOCKS, CONV_BY_PIXELS_ROW_BLOCKS, CONV_BY_LINES };
+static int conv_loop_order(const conv_geom* g, int mr, int nr, int threads) {
+  const int64_t panels = (g->P + nr - 1) / nr, weight_bytes = g->Og * g->K * (int64_t)sizeof(float);
+  if (panels * g->K * nr * (int64_t)sizeof(float) <= CONV_L2_BYTES * 3 / 2) {
+    if (weight_bytes > CONV_L2_BYTES) return CONV_BY_ROW_BLOCKS;
+    if (threads > 1 && g->kh * g->kw == 1 && g->Og > g->P && (g->Og + mr - 1) / mr >= 2 * (int64_t)threads)
+      return CONV_BY_ROW_BLOCKS;
+    if (g->kh * g->kw == 1 && g->K <= 32) {
+      if (threads > 1 && g->P >= CONV_PIXEL_SPLIT_MIN) return CONV_BY_PIXELS_ROW_BLOCKS;
+      if (threads == 1 || g->Og >= 4 * (int64_t)threads * mr) return CONV_BY_ROW_BLOCKS;
+    }
+  }
+  if (conv_line_packable(g, nr) && weight_bytes <= CONV_L2_BYTES / 4) return CONV_BY_LINES;
+  return CONV_BY_PANELS;
 }
 /* Floats of per-thread panel scratch. */
-static int64_t conv_slot_floats(const conv_geom* g, int row_mode, int nr) {
-  return row_mode ? (g->P + nr - 1) / nr * g->K * nr : g->K * nr;
+static int64_t conv_slot_floats(const conv_geom* g, int order, int nr) {
+  if (order == CONV_BY_ROW_BLOCKS || order == CONV_BY_PIXELS_ROW_BLOCKS) return (g->P + nr - 1) / nr * g->K * nr;
+  return order == CONV_BY_LINES ? g->K * conv_line_ld(g, nr) : g->K * nr;
 }
 
 /* Bytes of packed weights for the GEMM path (0 when it does not apply). */
@@ -145,8 +162,13 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
     if ((uint64_t)g.K > limit / (T * 64 * sizeof(float)) ||
         (uint64_t)(g.O + g.groups * impl.mr) > limit / ((uint64_t)g.K * sizeof(float)))
       return pkt_fail(err, PKT_BAD_OPERANDS, "convolution window of %lld elements is too large", (long long)g.K);
-    int row_mode = conv_row_mode(&g, impl.mr, impl.nr, conv_threads(n));
-    *scratch = (size_t)(T * (uint64_t)conv_slot_floats(&g, row_mode, impl.nr) * sizeof(float));
+    int order = conv_loop_order(&g, impl.mr, impl.nr, conv_threads(n));
+    *scratch = (size_t)(T * (uint64_t)conv_slot_floats(&g, order, impl.nr) * sizeof(float));
+    if (conv_ksplit_wanted(&g, (int)T)) {
+      if ((uint64_t)g.O * (uint64_t)g.P > limit / (T * sizeof(float)))
+        return pkt_fail(err, PKT_BAD_OPERANDS, "output of %lld x %lld is too large", (long long)g.O, (long long)g.P);
+      *scratch = (size_t)conv_ksplit_scratch_floats(&g, impl.nr, (int)T) * sizeof(float);
+    }
     if (!conv_weight_constant(n)) *scratch += (size_t)((conv_gemm_packed_bytes(&g, impl.mr) + 63) & ~(uint64_t)63);
   }
   int wg = conv_weight_constant(n) ? pkt_winograd_tile(n) : 0;
@@ -207,7 +229,7 @@ typedef struct conv_job {
   const float* rg; /* residual of the group or NULL */
   /* depthwise */
   int64_t dw_rows, dw_pstride, dw_bands;
-  int row_mode; /* GEMM loop order (conv_row_mode) */
+  int order; /* GEMM loop order (conv_loop_order) */
 } conv_job;
 
 /* y = act(y + r) over rows x cols with row stride ld: the residual after a tile's last K slice, while the
@@ -238,6 +260,30 @@ static int64_t conv_tile_split(const conv_geom* g, int64_t rblocks, int nr, int6
   return target <= full ? target / nr : (panels - 1) * rblocks + (target - full + last - 1) / last;
 }
 
+/* CONV_BY_LINES: output rows [oy0, oy1) of the current (image, group), each row's im2col in `line`. */
+static void conv_lines(const conv_job* j, float* line, int64_t oy0, int64_t oy1) {
+  const conv_geom* g = &j->g;
+  const int mr = j->impl.mr, nr = j->impl.nr;
+  const int64_t ld = conv_line_ld(g, nr), rblocks = (g->Og + mr - 1) / mr;
+  for (int64_t oy = oy0; oy < oy1; oy++) {
+    conv_pack_line(g, j->xg, oy, ld, j->impl.fill2, line);
+    for (int64_t k0 = 0; k0 < g->K; k0 += CONV_KC) {
+      const int64_t kc = g->K - k0 < CONV_KC ? g->K - k0 : CONV_KC;
+      const int first = k0 == 0, last = k0 + kc == g->K;
+      for (int64_t p0 = 0; p0 < g->OW; p0 += nr) {
+        const int cnt = (int)(g->OW - p0 < nr ? g->OW - p0 : nr);
+        for (int64_t r = 0; r < rblocks; r++) {
+          const int64_t o0 = r * mr, at = o0 * g->P + oy * g->OW + p0;
+          const int rows = (int)(g->Og - o0 < mr ? g->Og - o0 : mr);
+          j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, line + k0 * ld + p0, ld, j->yg + at, g->P, rows, cnt,
+                          j->bg ? j->bg + o0 : NULL, first, last, j->act, j->lo, j->hi);
+          if (j->res && last) conv_add_residual(j, j->yg + at, j->rg + at, g->P, rows, cnt);
+        }
+      }
+    }
+  }
+}
+
 /* GEMM slot t of threads: its share of the tiles in panel-major order (conv_tile_split). */
 static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
   const conv_job* j = ctx;
@@ -246,20 +292,26 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
   const int64_t rblocks = (g->Og + mr - 1) / mr;
   const int64_t panels = (g->P + nr - 1) / nr;
   for (int64_t t = begin; t < end; t++) {
-    float* panel = j->scratch + t * conv_slot_floats(g, j->row_mode, nr);
-    if (j->row_mode) {
-      for (int64_t q = 0; q < panels; q++) {
+    float* panel = j->scratch + t * conv_slot_floats(g, j->order, nr);
+    if (j->order == CONV_BY_LINES) {
+      conv_lines(j, panel, g->OH * t / j->threads, g->OH * (t + 1) / j->threads);
+      continue;
+    }
+    if (j->order == CONV_BY_ROW_BLOCKS || j->order == CONV_BY_PIXELS_ROW_BLOCKS) {
+      const int by_pixels = j->order == CONV_BY_PIXELS_ROW_BLOCKS;
+      const int64_t q0 = by_pixels ? panels * t / j->threads : 0, q1 = by_pixels ? panels * (t + 1) / j->threads : panels;
+      const int64_t r0 = by_pixels ? 0 : rblocks * t / j->threads, r1 = by_pixels ? rblocks : rblocks * (t + 1) / j->threads;
+      for (int64_t q = q0; q < q1; q++) {
         int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
         if (!conv_panel_in_place(g, cnt, nr))
           conv_pack_panel(g, j->xg, q * nr, cnt, nr, j->impl.fill2, panel + q * g->K * nr);
       }
-      for (int64_t r = rblocks * t / j->threads; r < rblocks * (t + 1) / j->threads; r++) {
+      for (int64_t r = r0; r < r1; r++) {
         int64_t o0 = r * mr;
         int rows = (int)(g->Og - o0 < mr ? g->Og - o0 : mr);
         for (int64_t k0 = 0; k0 < g->K; k0 += CONV_KC) {
           int64_t kc = g->K - k0 < CONV_KC ? g->K - k0 : CONV_KC;
-          for (int64_t q = 0; q < panels; q++) {
-            int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
+          for (int64_t q = q0; q < q1; q++) {            int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
             int in_place = conv_panel_in_place(g, cnt, nr);
             const float* b = in_place ? j->xg + q * nr + k0 * g->P : panel + q * g->K * nr + k0 * nr;
             j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, b, in_place ? g->P : nr, j->yg + o0 * g->P + q * nr,
@@ -382,7 +434,7 @@ pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
     if (j.res) pkt_parallel_for(n, g->N * g->O, conv_residual_planes, &j);
     return PKT_OK;
   }
-  j.row_mode = conv_row_mode(g, j.impl.mr, j.impl.nr, conv_threads(n)); /* as sized by prepare */
+  j.order = conv_loop_order(g, j.impl.mr, j.impl.nr, conv_threads(n)); /* as sized by prepare */
   const int64_t group_floats = (g->Og + j.impl.mr - 1) / j.impl.mr * g->K * j.impl.mr;
   const float* packed = n->packed;
   if (!packed) {
@@ -392,6 +444,15 @@ pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
       conv_pack_weights(j.w + grp * g->Og * g->K, g->Og, g->K, j.impl.mr, dst + grp * group_floats);
     packed = dst;
     j.scratch += ((size_t)(g->groups * group_floats) * sizeof(float) + 63) / 64 * 16;
+  }
+  if (conv_ksplit_wanted(g, j.threads)) {
+    for (int64_t img = 0; img < g->N; img++) {
+      conv_ksplit_job k = {g, &j.impl, j.x + img * g->C * g->P, packed, j.b, j.res ? j.res + img * g->O * g->P : NULL,
+                           j.y + img * g->O * g->P, j.scratch, j.res ? j.res_act : j.act, j.res ? j.res_lo : j.lo,
+                           j.res ? j.res_hi : j.hi};
+      conv_ksplit_run(n, &k);
+    }
+    return PKT_OK;
   }
   for (int64_t img = 0; img < g->N; img++) {
     for (int64_t grp = 0; grp < g->groups; grp++) {

@@ -235,6 +235,37 @@ static void pack_small_image(const conv_geom* g, const float* xg, int64_t p0, in
   }
 }
 
+void conv_pack_line(const conv_geom* g, const float* xg, int64_t oy, int64_t ld, conv_fill2_fn fill2, float* dst) {
+  for (int64_t c = 0; c < g->Cg; c++) {
+    const float* xc = xg + c * g->H * g->W;
+    for (int64_t ky = 0; ky < g->kh; ky++) {
+      float* rows = dst + (c * g->kh + ky) * g->kw * ld;
+      const int64_t iy = oy * g->sh - g->ph + ky * g->dh;
+      if (iy < 0 || iy >= g->H) {
+        memset(rows, 0, (size_t)(g->kw * ld) * sizeof(float));
+        continue;
+      }
+      const float* src = xc + iy * g->W;
+      if (g->sw == 2) { /* taps kx and kx + 1 are the even and odd columns from kx on */
+        for (int64_t kx = 0; kx < g->kw; kx += 2)
+          fill2(src, g->W, g->pw - kx, rows + kx * ld, kx + 1 < g->kw ? rows + (kx + 1) * ld : NULL, ld);
+        continue;
+      }
+      for (int64_t kx = 0; kx < g->kw; kx++) {
+        float* d = rows + kx * ld;
+        const int64_t start = kx * g->dw - g->pw; /* input column of output column 0 */
+        int64_t a = start < 0 ? -start : 0, b = g->W - start; /* valid [a, b) */
+        if (a > ld) a = ld;
+        if (b > ld) b = ld;
+        if (b < a) b = a;
+        memset(d, 0, (size_t)a * sizeof(float));
+        memcpy(d + a, src + start + a, (size_t)(b - a) * sizeof(float));
+        memset(d + b, 0, (size_t)(ld - b) * sizeof(float));
+      }
+    }
+  }
+}
+
 void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, conv_fill2_fn fill2,
                      float* dst) {
   const int64_t HW = g->H * g->W;

@@ -168,6 +168,17 @@ void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst
 void conv_pack_panel(const conv_geom* g, const float* xg, int64_t p0, int64_t cnt, int nr, conv_fill2_fn fill2,
                      float* dst);
 
+/* im2col of one output row: the input rows, padded and strided, that output row oy of the group's input xg
+ * reads, as K rows of the row's pixels, row k at dst + k * ld (ld = conv_line_ld: OW rounded up to NR, the
+ * columns past OW readable); a panel of the row is then read in place. Stride 1, or 2 without dilation
+ * along x. */
+static inline int conv_line_packable(const conv_geom* g, int nr) {
+  return !conv_pointwise(g) && (g->sw == 1 || (g->sw == 2 && g->dw == 1)) && g->OW >= nr &&
+         g->K * (g->OW + nr) * (int64_t)sizeof(float) <= ((int64_t)256 << 10);
+}
+static inline int64_t conv_line_ld(const conv_geom* g, int nr) { return (g->OW + nr - 1) / nr * nr; }
+void conv_pack_line(const conv_geom* g, const float* xg, int64_t oy, int64_t ld, conv_fill2_fn fill2, float* dst);
+
 /* prepare() checks shared by the convolution kernels: the six window params at params[first..] in the
  * order stride_h, stride_w, pad_h, pad_w, dil_h, dil_w; and the output size they imply. */
 #define CONV_PARAM_LIMIT ((int64_t)1 << 24) /* bound on stride/pad/dilation so index math cannot overflow */

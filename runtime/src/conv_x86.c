@@ -79,14 +79,16 @@ INLINE512 void tile512(int MRc, int NV, int EX, int64_t kc, const float* a, cons
   __m512 acc[12][2];
   for (int r = 0; r < MRc; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   /* B rows read in place from a 1x1 conv's input (not a packed panel) are too far apart for the
-   * hardware's stride prefetcher; from the other core's cache each is a long wait, so ask 16 ahead. */
+   * hardware's stride prefetcher; from the other core's cache each is a long wait, so ask 16 ahead. Never
+   * past the slice's last row: what follows may be lines another core is writing (a prefetch would take
+   * them away from it). */
   const int strided = ldb > 64;
   for (int64_t k = 0; NV >= 1 && k < kc; k++) {
     const float* bk = b + k * ldb;
     __m512 b0 = _mm512_loadu_ps(bk), b1 = NV == 2 ? _mm512_loadu_ps(bk + 16) : b0;
     const float* ak = a + k * 12;
     _mm_prefetch((const char*)(ak + 12 * 16), _MM_HINT_T0);
-    if (strided) {
+    if (strided && k + 16 < kc) {
       _mm_prefetch((const char*)(bk + 16 * ldb), _MM_HINT_T0);
       if (NV == 2) _mm_prefetch((const char*)(bk + 16 * ldb + 31), _MM_HINT_T0);
     }
@@ -252,7 +254,7 @@ AVX2 static void full2(int64_t kc, const float* a, const float* b, int64_t ldb, 
   for (int64_t k = 0; k < kc; k++, a += 6, b += ldb) {
     __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     _mm_prefetch((const char*)(a + 6 * 32), _MM_HINT_T0); /* packed weights, as in tile512 */
-    if (strided) _mm_prefetch((const char*)(b + 16 * ldb + 15), _MM_HINT_T0);
+    if (strided && k + 16 < kc) _mm_prefetch((const char*)(b + 16 * ldb + 15), _MM_HINT_T0);
     __m256 av = _mm256_broadcast_ss(a);
     c00 = _mm256_fmadd_ps(av, b0, c00);
     c01 = _mm256_fmadd_ps(av, b1, c01);

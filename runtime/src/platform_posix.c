@@ -24,9 +24,18 @@ void pkt_platform_free(void* p) { free(p); }
 
 void pkt_platform_vformat(char* buf, size_t size, const char* fmt, va_list ap) { vsnprintf(buf, size, fmt, ap); }
 
+/* Blocks of several MB (a session's arena: activations, scratch and the repacked weights, 20 MB for
+ * mobilenet_v2) start on a 2 MB boundary and ask Linux for transparent huge pages: each run walks all of
+ * them, and with 4 KB pages that is thousands of TLB misses (mobilenet_v2 3% faster at 1 thread). */
+#define HUGE_PAGE ((size_t)2 << 20)
 void* pkt_aligned_alloc(size_t alignment, size_t size) {
   void* p = NULL;
+  const int huge = size >= 2 * HUGE_PAGE;
+  if (huge && alignment < HUGE_PAGE) alignment = HUGE_PAGE;
   if (posix_memalign(&p, alignment, size) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+  if (huge) madvise(p, size, MADV_HUGEPAGE); /* advice only: without THP the pages stay 4 KB */
+#endif
   return p;
 }
 

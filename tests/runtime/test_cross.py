@@ -108,6 +108,22 @@ class WinogradResidual(nn.Module):
         return self.c4(y) + y
 
 
+class ThreadSplits(nn.Module):
+    """The ways threads share a GEMM conv: a stem conv built from the im2col of whole output rows, a 1x1 conv
+    with K <= 32 on 2304 pixels (row blocks within a thread's pixels), a 1x1 conv reducing 384 channels (K
+    split across the threads, partial sums added by pixels)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.stem, self.pw = nn.Conv2d(3, 16, 3, 2, 1), nn.Conv2d(16, 24, 1)
+        self.expand, self.project = nn.Conv2d(24, 384, 1), nn.Conv2d(384, 32, 1)
+
+    def forward(self, x):
+        h = self.pw(F.relu6(self.stem(x)))
+        return self.project(F.relu6(self.expand(F.avg_pool2d(h, 4))))
+
+
 class Linears(nn.Module):
     """linear with M = 1 and M > 1 and odd M/N/K around the micro-kernel edges (6 rows, 8/16-column
     NEON tiles, 32-column panels), fused activations, and matmul (broadcast batch, transposed rhs)."""
@@ -206,6 +222,7 @@ def cases() -> list[Case]:
                                          nn.Conv2d(8, 64, 1), nn.ReLU6(), nn.Conv2d(64, 64, 3, 2, 1, groups=64),
                                          nn.ReLU6()).eval(), (rnd(1, 64, 64, 64),), threads=2),
         Case("winograd_residual", WinogradResidual().eval(), (rnd(1, 16, 24, 24),), threads=2),
+        Case("thread_splits", ThreadSplits().eval(), (rnd(1, 3, 96, 96),), threads=2),
         Case("linear", Linears().eval(), (rnd(1, 37), rnd(7, 37, seed=1), rnd(13, 67, seed=2), rnd(6, 5, seed=3),
                                           rnd(2, 3, 5, 7, seed=4), rnd(3, 7, 9, seed=5)), threads=2),
         Case("attention", Attention().eval(),

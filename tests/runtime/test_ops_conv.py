@@ -145,6 +145,39 @@ def test_conv2d_fast_paths(check_eager, isa, threads):
     check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
 
 
+# How threads share a GEMM conv, and the loop orders that go with it (runtime/kernels/conv2d.c,
+# runtime/src/conv_ksplit.c). Each case reaches its path at 2 and 3 threads (and at 1, the plain path):
+#  - windowed convs on rows of 32+ output pixels build the im2col of one output row at a time and take
+#    whole output rows per thread: strides 1 and 2, padding wider than the kernel's half, dilation, K in
+#    two slices, an even kernel at stride 2, a tail panel of a few pixels;
+#  - 1x1 convs reducing 4x+ channels (384+) split K, the input channels, and add the partial sums by pixels:
+#    bias or none, a tail panel, the channel count not a multiple of the threads, an activation after the sum;
+#  - 1x1 convs with K <= 32 on images of 2048+ pixels take row blocks within a thread's pixels.
+SPLIT_CASES = [
+    # (C, O, kernel, stride, padding, dilation, bias, H, W, activation)
+    (3, 32, 3, 2, 1, 1, True, 64, 70, nn.ReLU6),      # mobilenet stem: 35 outputs a row, tail of 3
+    (3, 8, 7, 2, 3, 1, False, 30, 70, nn.Identity),   # resnet stem: 7 columns in even/odd pairs
+    (4, 10, 5, 1, 3, 1, True, 9, 40, nn.ReLU),        # stride 1, padding 3 > 5 // 2
+    (3, 6, 3, 1, 2, 2, True, 12, 36, nn.Identity),    # dilation 2
+    (12, 20, 5, 1, 2, 1, True, 6, 36, nn.ReLU6),      # K = 300: two slices
+    (5, 7, 4, 2, 2, 1, True, 9, 66, nn.Identity),     # even kernel, stride 2
+    (384, 64, 1, 1, 0, 1, True, 14, 14, nn.Identity), # mobilenet projection: K split
+    (400, 50, 1, 1, 0, 1, False, 7, 9, nn.ReLU6),     # ... no bias, 63 pixels, 400 = 3 * 133 + 1
+    (390, 24, 1, 1, 0, 1, True, 5, 5, nn.Hardswish),  # ... an activation applied after the sum
+    (24, 40, 1, 1, 0, 1, True, 47, 49, nn.ReLU6),     # 1x1, K <= 32: row blocks within a thread's pixels
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_conv2d_thread_splits(check_eager, isa, threads):
+    ms, xs = [], []
+    for i, (C, O, k, s, p, d, bias, H, W, act) in enumerate(SPLIT_CASES):
+        torch.manual_seed(i)
+        ms.append(nn.Sequential(nn.Conv2d(C, O, k, stride=s, padding=p, dilation=d, bias=bias), act()))
+        xs.append(_x(1, C, H, W, seed=i))
+    check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
+
+
 # Depthwise convs whose output rows are as long as the input rows run on flat planes (16 pixels a vector
 # across row ends, masked loads at the plane's and the rows' edges): planes narrower than a vector, one
 # column wide, kernels taller or wider than their padding, dilation, batch 2 split across the threads,
@@ -407,6 +440,8 @@ RESIDUAL_CASES = [
     (16, 14, 14, lambda c: nn.Conv2d(c, c, 3, padding=1), nn.Hardswish, None, False),  # Winograd F(2x2), act after
     (12, 8, 8, lambda c: nn.Conv2d(c, c, 3, padding=1), nn.ReLU,                       # resnet downsample block:
      lambda c: nn.Conv2d(c, c, 1), False),                                             # the later conv takes it
+    (8, 6, 36, lambda c: nn.Conv2d(c, c, 5, padding=2), nn.ReLU6, None, True),         # im2col of whole rows
+    (384, 7, 9, lambda c: nn.Conv2d(c, 48, 1), nn.ReLU6, lambda c: nn.Conv2d(c, 48, 1), False),  # K split (2 threads)
 ]
 
 
@@ -419,7 +454,8 @@ def test_residual_add_fused_into_conv_isas(check_eager, isa, threads):
         xs.append(_x(1, C, H, W, seed=i))
     program = check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
     hist = program.graph.op_histogram()
-    assert "binary" not in hist and hist["conv2d"] == len(RESIDUAL_CASES) + 1, hist
+    skips = sum(case[5] is not None for case in RESIDUAL_CASES)
+    assert "binary" not in hist and hist["conv2d"] == len(RESIDUAL_CASES) + skips, hist
     assert sum(len(n.inputs) == 4 for n in program.graph.nodes) == len(RESIDUAL_CASES)
 
 
