@@ -5,7 +5,7 @@
 
 #define KSPLIT_KC 256         /* K slice of one micro-kernel call, as conv2d's */
 #define KSPLIT_MIN_SHARE 192  /* input channels per thread at least */
-#define KSPLIT_MIN_RATIO 4    /* K / O at least: the partial sums are small next to the input */
+#define KSPLIT_MIN_RATIO 3    /* K / O at least: the partial sums are small next to the input */
 
 int conv_ksplit_wanted(const conv_geom* g, int threads) {
   return threads > 1 && g->groups == 1 && conv_pointwise(g) && g->K >= KSPLIT_MIN_RATIO * g->Og &&
