@@ -187,13 +187,14 @@ OPS: tuple[Op, ...] = (
        doc="A pointwise conv2d (x, weight [M, C, 1, 1], bias [M], act1) feeding a depthwise one (weight "
            "[M, 1, kh, kw], bias [M], act), fused by the exporter: the intermediate is made a band of rows at "
            "a time and never written out."),
-    Op("conv_dw_pw", 35, (5, 5), 1,
+    Op("conv_dw_pw", 35, (5, 6), 1,
        _p("stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int act1:int act1_min:float act1_max:float "
           + _ACT),
        (), "conv_dw_pw", packs=True,
        doc="A depthwise conv2d (x, weight [C, 1, kh, kw], bias [C], act1) feeding a pointwise one (weight "
            "[O, C, 1, 1], bias [O], act), fused by the exporter: the intermediate is made a band of rows at a "
-           "time and never written out."),
+           "time and never written out. An optional 6th input (shaped as the output) is added before act: a "
+           "residual add fused in."),
     Op("lstm", 36, (6, 6), 3, _p("batch_first:int reverse:int"), ("aten.lstm.input",), "lstm", packs=True,
        doc="One layer and direction of an LSTM: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], c0 [B, H], "
            "w_ih [4H, I], w_hh [4H, H], bias [4H] (b_ih + b_hh) -> y (x's layout, H features), h_n, c_n; gates "

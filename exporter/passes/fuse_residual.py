@@ -1,6 +1,6 @@
-"""Fuse a residual add into the conv2d that computes one of its operands: the conv takes the other
-operand as a fourth input (after its bias) and adds it, then applies the add's activation, while each
-output tile is still in cache. One op and one pass over the block's output less per residual block
+"""Fuse a residual add into the conv2d (or conv_dw_pw) that computes one of its operands: the conv takes the
+other operand as an input after its bias and adds it, then applies the add's activation, while each
+output tile (or band of rows) is still in cache. One op and one pass over the block's output less per residual block
 (mobilenet_v2 has 10, resnet18 8)."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pockettorch.runtime.op_table import enum_value
 
 ADD = enum_value("BINARY", "ADD")
 NONE = enum_value("ACT", "NONE")
+BASE_INPUTS = {"conv2d": 3, "conv_dw_pw": 5}  # a conv with its bias and no residual yet
 
 
 def fuse_residual_adds(graph: Graph) -> int:
@@ -27,8 +28,8 @@ def fuse_residual_adds(graph: Graph) -> int:
             continue
         candidates = []
         for conv_out, residual in ((a, b), (b, a)):
-            conv, _ = fusable_producer(graph, conv_out, {"conv2d"}, users, outputs, lambda r: False)
-            if (conv is not None and len(conv.inputs) == 3 and conv.params["act"] == NONE
+            conv, _ = fusable_producer(graph, conv_out, set(BASE_INPUTS), users, outputs, lambda r: False)
+            if (conv is not None and len(conv.inputs) == BASE_INPUTS[conv.op] and conv.params["act"] == NONE
                     and len(out.shape) == 4):
                 candidates.append((order[id(conv)], conv, residual))
         if not candidates:

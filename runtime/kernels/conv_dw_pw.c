@@ -5,7 +5,8 @@
  * The [N, C, OH, OW] intermediate is never written out: each thread takes bands of output rows and, per
  * band, runs conv2d's depthwise row kernels for those rows of every channel into its own scratch (sized
  * to stay in L2), then conv2d's pointwise GEMM over them into the output. Nothing is computed twice: the
- * pointwise conv reads only the band's own pixels. */
+ * pointwise conv reads only the band's own pixels. A residual add the exporter fused in (6th input) is added
+ * to the band's output rows right after (exporter/passes/fuse_residual.py). */
 #include "conv_pair.h"
 
 static const conv_pair_op DW_PW = {0, PKT_CONV_DW_PW_STRIDE_H, PKT_CONV_DW_PW_ACT1, PKT_CONV_DW_PW_ACT};
@@ -13,7 +14,7 @@ static const conv_pair_op DW_PW = {0, PKT_CONV_DW_PW_STRIDE_H, PKT_CONV_DW_PW_AC
 pkt_status pkt_kernel_conv_dw_pw_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   static const char* const names[5] = {"input", "depthwise weight", "depthwise bias", "pointwise weight",
                                        "pointwise bias"};
-  pkt_status st = conv_check_pair_operands(n, names, err);
+  pkt_status st = conv_check_pair_operands(n, names, 6, err);
   if (st) return st;
   const pkt_tensor *x = n->inputs[0], *w1 = n->inputs[1], *b1 = n->inputs[2], *w2 = n->inputs[3], *b2 = n->inputs[4];
   const pkt_tensor* y = n->outputs[0];
@@ -51,8 +52,16 @@ static void dwpw_band(const conv_pair_plan* p, const conv_pair_job* j, int64_t i
   conv_geom band = *a;
   band.H = band.OH = oy1 - oy0;
   band.P = P;
-  conv_pointwise_pixels(&band, &j->impl, mid, j->packed, j->b2, j->act, j->lo, j->hi, 0, P,
-                        j->y + img * a->O * a->P + oy0 * a->OW, a->P, panel);
+  float* out = j->y + img * a->O * a->P + oy0 * a->OW;
+  conv_pointwise_pixels(&band, &j->impl, mid, j->packed, j->b2, j->res ? PKT_ACT_NONE : j->act, j->lo, j->hi, 0, P,
+                        out, a->P, panel);
+  if (j->res) { /* the residual's rows of the band while they are in cache, then the activation */
+    float lo, hi;
+    conv_act_bounds(j->act, j->lo, j->hi, &lo, &hi);
+    j->impl.residual(out, j->res + (out - j->y), a->P, a->O, P, lo, hi);
+    if (!conv_act_simple(j->act))
+      for (int64_t o = 0; o < a->O; o++) pkt_apply_act(out + o * a->P, P, j->act, j->lo, j->hi);
+  }
 }
 
 pkt_status pkt_kernel_conv_dw_pw_run(const pkt_node* n) { return conv_pair_run(n, &DW_PW, dwpw_band); }

@@ -22,7 +22,7 @@ static void pwdw_mid_range(const conv_geom* d, int64_t oy0, int64_t oy1, int64_t
 pkt_status pkt_kernel_conv_pw_dw_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   static const char* const names[5] = {"input", "pointwise weight", "pointwise bias", "depthwise weight",
                                        "depthwise bias"};
-  pkt_status st = conv_check_pair_operands(n, names, err);
+  pkt_status st = conv_check_pair_operands(n, names, 5, err);
   if (st) return st;
   const pkt_tensor *x = n->inputs[0], *w1 = n->inputs[1], *b1 = n->inputs[2], *w2 = n->inputs[3], *b2 = n->inputs[4];
   const pkt_tensor* y = n->outputs[0];

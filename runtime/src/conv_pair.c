@@ -56,8 +56,8 @@ static void conv_pair_plan_make(const pkt_node* n, const conv_pair_op* op, const
 
 static int session_threads(const pkt_node* n) { return n->num_threads > 1 ? n->num_threads : 1; }
 
-pkt_status conv_check_pair_operands(const pkt_node* n, const char* const names[5], pkt_err* err) {
-  pkt_status st = pkt_check_operands(n, 5, 5, 1, 12, err);
+pkt_status conv_check_pair_operands(const pkt_node* n, const char* const names[5], int max_inputs, pkt_err* err) {
+  pkt_status st = pkt_check_operands(n, 5, max_inputs, 1, 12, err);
   if (st) return st;
   for (int i = 0; i < 5; i++)
     if ((st = pkt_check_dtype(n->inputs[i], PKT_F32, names[i], err))) return st;
@@ -69,6 +69,12 @@ pkt_status conv_check_pair_operands(const pkt_node* n, const char* const names[5
                     "4, 4, 4, 1, 1, 4", x->rank, w1->rank, w2->rank, n->inputs[2]->rank, n->inputs[4]->rank, y->rank);
   if (!w1->data || !w2->data)
     return pkt_fail(err, PKT_BAD_OPERANDS, "the weights must be constants (the exporter fuses only those)");
+  if (n->n_inputs == 6) {
+    if ((st = pkt_check_dtype(n->inputs[5], PKT_F32, "residual", err))) return st;
+    if (!pkt_same_shape(n->inputs[5], y))
+      return pkt_fail(err, PKT_BAD_OPERANDS, "residual input is not shaped as the output [%lld, %lld, %lld, %lld]",
+                      (long long)y->dims[0], (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3]);
+  }
   return PKT_OK;
 }
 
@@ -124,6 +130,7 @@ pkt_status conv_pair_run(const pkt_node* n, const conv_pair_op* op, conv_pair_ba
   const float* in[5];
   for (int i = 0; i < 5; i++) in[i] = n->inputs[i]->data;
   j->x = in[0], j->w1 = in[1], j->b1 = in[2], j->w2 = in[3], j->b2 = in[4];
+  j->res = n->n_inputs == 6 ? n->inputs[5]->data : NULL;
   j->packed = n->packed;
   j->y = n->outputs[0]->data;
   j->scratch = n->scratch;

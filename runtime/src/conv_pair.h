@@ -21,6 +21,7 @@ typedef struct conv_pair_plan {
 typedef struct conv_pair_job {
   conv_isa_impl impl;
   const float *x, *w1, *b1, *w2, *b2, *packed;
+  const float* res; /* conv_dw_pw's residual input or NULL: then act applies after adding it */
   float *y, *scratch;
   int threads, act1, act;
   float lo1, hi1, lo, hi;
@@ -33,9 +34,9 @@ typedef struct conv_pair_op {
 } conv_pair_op;
 
 /* prepare(), first: x, weight, bias, weight, bias, all f32, weights constant, 12 params (names[i] says
- * what input i is). The caller then checks the weights' shapes and ends with conv_pair_prepare: the window
+ * what input i is), and for max_inputs 6 an optional residual shaped as the output. The caller then checks the weights' shapes and ends with conv_pair_prepare: the window
  * params, the activations, the output size and the scratch of the band plan for the session's threads. */
-pkt_status conv_check_pair_operands(const pkt_node* n, const char* const names[5], pkt_err* err);
+pkt_status conv_check_pair_operands(const pkt_node* n, const char* const names[5], int max_inputs, pkt_err* err);
 pkt_status conv_pair_prepare(const pkt_node* n, const conv_pair_op* op, size_t* scratch, pkt_err* err);
 
 /* Output rows [oy0, oy1) of image img, with the slot's intermediate, panel (K * NR floats) and depthwise

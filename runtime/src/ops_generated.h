@@ -38,7 +38,7 @@ enum pkt_op {
   PKT_OP_FLIP = 32, /* Reverse along axes. */
   PKT_OP_TRIANGULAR = 33, /* Keep the lower/upper triangle of the last two dims. */
   PKT_OP_CONV_PW_DW = 34, /* A pointwise conv2d (x, weight [M, C, 1, 1], bias [M], act1) feeding a depthwise one (weight [M, 1, kh, kw], bias [M], act), fused by the exporter: the intermediate is made a band of rows at a time and never written out. */
-  PKT_OP_CONV_DW_PW = 35, /* A depthwise conv2d (x, weight [C, 1, kh, kw], bias [C], act1) feeding a pointwise one (weight [O, C, 1, 1], bias [O], act), fused by the exporter: the intermediate is made a band of rows at a time and never written out. */
+  PKT_OP_CONV_DW_PW = 35, /* A depthwise conv2d (x, weight [C, 1, kh, kw], bias [C], act1) feeding a pointwise one (weight [O, C, 1, 1], bias [O], act), fused by the exporter: the intermediate is made a band of rows at a time and never written out. An optional 6th input (shaped as the output) is added before act: a residual add fused in. */
   PKT_OP_LSTM = 36, /* One layer and direction of an LSTM: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], c0 [B, H], w_ih [4H, I], w_hh [4H, H], bias [4H] (b_ih + b_hh) -> y (x's layout, H features), h_n, c_n; gates i, f, g, o; reverse walks the steps from the last. */
   PKT_OP_COUNT_ = 37
 };
@@ -314,7 +314,7 @@ enum pkt_op {
 #define PKT_CONV_PW_DW_ACT_MIN 10 /* float */
 #define PKT_CONV_PW_DW_ACT_MAX 11 /* float */
 #define PKT_CONV_DW_PW_MIN_INPUTS 5
-#define PKT_CONV_DW_PW_MAX_INPUTS 5
+#define PKT_CONV_DW_PW_MAX_INPUTS 6
 #define PKT_CONV_DW_PW_OUTPUTS 1
 #define PKT_CONV_DW_PW_NUM_PARAMS 12
 #define PKT_CONV_DW_PW_MIN_PARAMS 12 /* an ints list may be empty */

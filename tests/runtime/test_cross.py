@@ -108,6 +108,18 @@ class WinogradResidual(nn.Module):
         return self.c4(y) + y
 
 
+class DwPwResidual(nn.Module):
+    """mobilenet's depthwise conv + projection (1 MiB intermediate: conv_dw_pw) with the block's residual add."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(4)
+        self.dw, self.pw = nn.Conv2d(64, 64, 3, 1, 1, groups=64), nn.Conv2d(64, 64, 1)
+
+    def forward(self, x):
+        return self.pw(F.relu6(self.dw(x))) + x
+
+
 class ThreadSplits(nn.Module):
     """The ways threads share a GEMM conv: a stem conv built from the im2col of whole output rows, a 1x1 conv
     with K <= 32 on 2304 pixels (row blocks within a thread's pixels), a 1x1 conv reducing 384 channels (K
@@ -222,6 +234,7 @@ def cases() -> list[Case]:
                                          nn.Conv2d(8, 64, 1), nn.ReLU6(), nn.Conv2d(64, 64, 3, 2, 1, groups=64),
                                          nn.ReLU6()).eval(), (rnd(1, 64, 64, 64),), threads=2),
         Case("winograd_residual", WinogradResidual().eval(), (rnd(1, 16, 24, 24),), threads=2),
+        Case("dw_pw_residual", DwPwResidual().eval(), (rnd(1, 64, 64, 64),), threads=2),
         Case("thread_splits", ThreadSplits().eval(), (rnd(1, 3, 96, 96),), threads=2),
         Case("linear", Linears().eval(), (rnd(1, 37), rnd(7, 37, seed=1), rnd(13, 67, seed=2), rnd(6, 5, seed=3),
                                           rnd(2, 3, 5, 7, seed=4), rnd(3, 7, 9, seed=5)), threads=2),

@@ -459,6 +459,27 @@ def test_residual_add_fused_into_conv_isas(check_eager, isa, threads):
     assert sum(len(n.inputs) == 4 for n in program.graph.nodes) == len(RESIDUAL_CASES)
 
 
+# (C, N, H, W, kernel, padding, dilation, act): residual adds of mobilenet's blocks whose projection is fused with
+# the depthwise conv before it (conv_dw_pw): the flat and the padded-buffer depthwise paths, batch 2, several
+# bands, an activation applied after the add.
+DW_PW_RESIDUAL_CASES = [
+    (24, 1, 21, 19, 3, 1, 1, nn.Identity),
+    (16, 2, 9, 13, 5, 4, 2, nn.Hardswish),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_residual_add_fused_into_conv_dw_pw_isas(check_eager, isa, threads, fuse_small):
+    ms, xs = [], []
+    for i, (C, N, H, W, k, p, d, act) in enumerate(DW_PW_RESIDUAL_CASES):
+        torch.manual_seed(i)
+        ms.append(Residual(_dw_project(C, C, k, 1, p, d), act))
+        xs.append(_x(N, C, H, W, seed=i))
+    program = check_eager(Multi(*ms), tuple(xs), threads=threads, tol=2e-4)
+    assert program.graph.op_histogram() == {"conv_dw_pw": len(DW_PW_RESIDUAL_CASES)}
+    assert all(len(n.inputs) == 6 for n in program.graph.nodes)
+
+
 @pytest.mark.parametrize("case", ["conv output used twice", "broadcast", "conv has an activation", "subtract"])
 def test_residual_add_left_apart(check_eager, case):
     """Only a same-shape float add of a conv2d output that nothing else reads, whose conv applies no activation."""
@@ -475,12 +496,14 @@ def test_residual_add_left_apart(check_eager, case):
     assert "binary" in program.graph.op_histogram()
 
 
-def test_residual_input_shape_is_checked():
+@pytest.mark.parametrize("op", ["conv2d", "conv_dw_pw"])
+def test_residual_input_shape_is_checked(op, fuse_small):
     """A .ptm whose residual input does not match the conv's output is refused at load, naming it."""
-    program = pockettorch.export(_seeded(Residual(nn.Conv2d(4, 4, 1))), (_x(1, 4, 5, 5),))
-    (conv,) = program.graph.nodes
-    assert conv.inputs[3] is program.graph.inputs[0]
-    conv.inputs[3] = program.graph.constant(np.zeros((1, 4, 5, 4), np.float32), "bad_residual")
+    conv = nn.Conv2d(4, 4, 1) if op == "conv2d" else _dw_project(4, 4, 3, 1, 1)
+    program = pockettorch.export(_seeded(Residual(conv)), (_x(1, 4, 5, 5),))
+    (node,) = program.graph.nodes
+    assert node.op == op and node.inputs[-1] is program.graph.inputs[0]
+    node.inputs[-1] = program.graph.constant(np.zeros((1, 4, 5, 4), np.float32), "bad_residual")
     with pytest.raises(errors.PocketTorchError, match="residual input is not shaped as the output"):
         pockettorch.load(program.to_bytes())
 
