@@ -23,7 +23,8 @@ PLATFORMS = {"posix": "platform_posix.c", "embedded": "platform_embedded.c"}
 PLATFORM_DEFINES = {"embedded": "PKT_PLATFORM_EMBEDDED"}
 GROUPS = {
     "gemm": ("gemm.c", "gemm_arm.c", "gemm_x86.c"),
-    "conv": ("conv_arm.c", "conv_gemm.c", "conv_pair.c", "conv_x86.c", "winograd.c", "winograd_x86.c"),
+    "conv": ("conv_arm.c", "conv_gemm.c", "conv_ksplit.c", "conv_pair.c", "conv_x86.c", "winograd.c",
+             "winograd_x86.c"),
 }
 KERNEL_GROUPS = {  # kernel -> helper groups it calls into
     "conv2d": ("gemm", "conv"),
