@@ -1,7 +1,7 @@
 """Fuse a residual add into the conv2d (or conv_dw_pw) that computes one of its operands: the conv takes the
-other operand as an input after its bias and adds it, then applies the add's activation, while each
-output tile (or band of rows) is still in cache. One op and one pass over the block's output less per residual block
-(mobilenet_v2 has 10, resnet18 8)."""
+other operand as an input after its bias and adds it, then applies the add's activation, while each output
+tile (or band of rows) is still in cache. One op and one pass over the block's output less per residual
+block (mobilenet_v2 has 10, resnet18 8)."""
 from __future__ import annotations
 
 from pockettorch.exporter.ir import Graph

@@ -67,7 +67,8 @@ static int conv_weight_constant(const pkt_node* n) { return n->inputs[1]->data !
  *    and 7x7): a thread then streams only its share of the weights, not all of them, and writes whole
  *    output planes, which the depthwise conv after it splits the same way (by planes).
  * CONV_BY_PIXELS_ROW_BLOCKS: the same order within a thread's share of the panels, for the K <= 32 case on
- *    images of 28x28 and up, where the depthwise conv after it takes rows (conv_dw_bands).
+ *    images of 2048+ pixels (mobilenet_v2's 56x56 expansion), where the fused conv pair after it takes bands
+ *    of rows: each thread then reads the rows it wrote.
  * CONV_BY_LINES: each thread takes whole output rows and builds the im2col of one row at a time
  * (conv_pack_line), K rows of the row's pixels, that its panels read in place: for windowed convs on
  * wide rows with light weights (stems: mobilenet_v2's 3x3 stride-2 conv on 3 channels spent 40% of its
@@ -299,8 +300,9 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
     }
     if (j->order == CONV_BY_ROW_BLOCKS || j->order == CONV_BY_PIXELS_ROW_BLOCKS) {
       const int by_pixels = j->order == CONV_BY_PIXELS_ROW_BLOCKS;
-      const int64_t q0 = by_pixels ? panels * t / j->threads : 0, q1 = by_pixels ? panels * (t + 1) / j->threads : panels;
-      const int64_t r0 = by_pixels ? 0 : rblocks * t / j->threads, r1 = by_pixels ? rblocks : rblocks * (t + 1) / j->threads;
+      const int64_t T = j->threads;
+      const int64_t q0 = by_pixels ? panels * t / T : 0, q1 = by_pixels ? panels * (t + 1) / T : panels;
+      const int64_t r0 = by_pixels ? 0 : rblocks * t / T, r1 = by_pixels ? rblocks : rblocks * (t + 1) / T;
       for (int64_t q = q0; q < q1; q++) {
         int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
         if (!conv_panel_in_place(g, cnt, nr))
@@ -311,7 +313,8 @@ static void conv_gemm_slot(void* ctx, int64_t begin, int64_t end) {
         int rows = (int)(g->Og - o0 < mr ? g->Og - o0 : mr);
         for (int64_t k0 = 0; k0 < g->K; k0 += CONV_KC) {
           int64_t kc = g->K - k0 < CONV_KC ? g->K - k0 : CONV_KC;
-          for (int64_t q = q0; q < q1; q++) {            int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
+          for (int64_t q = q0; q < q1; q++) {
+            int cnt = (int)(g->P - q * nr < nr ? g->P - q * nr : nr);
             int in_place = conv_panel_in_place(g, cnt, nr);
             const float* b = in_place ? j->xg + q * nr + k0 * g->P : panel + q * g->K * nr + k0 * nr;
             j->impl.ukernel(kc, j->ag + r * g->K * mr + k0 * mr, b, in_place ? g->P : nr, j->yg + o0 * g->P + q * nr,

@@ -18,7 +18,9 @@ int64_t conv_ksplit_scratch_floats(const conv_geom* g, int nr, int threads) {
   return (int64_t)(threads - 1) * g->O * g->P + (int64_t)threads * share_rows(g, threads) * nr;
 }
 
-static float* partial_sums(const conv_ksplit_job* j, int t) { return j->scratch + (int64_t)(t - 1) * j->g->O * j->g->P; }
+static float* partial_sums(const conv_ksplit_job* j, int t) {
+  return j->scratch + (int64_t)(t - 1) * j->g->O * j->g->P;
+}
 
 /* Thread t: out = W[:, kb:ke] x[kb:ke, :] over all pixels, into y (with the bias) for t = 0, else into
  * its partial sums. The same channel range as the depthwise conv's planes on thread t (K * t / T). */

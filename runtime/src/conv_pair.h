@@ -34,8 +34,9 @@ typedef struct conv_pair_op {
 } conv_pair_op;
 
 /* prepare(), first: x, weight, bias, weight, bias, all f32, weights constant, 12 params (names[i] says
- * what input i is), and for max_inputs 6 an optional residual shaped as the output. The caller then checks the weights' shapes and ends with conv_pair_prepare: the window
- * params, the activations, the output size and the scratch of the band plan for the session's threads. */
+ * what input i is), and for max_inputs 6 an optional residual shaped as the output. The caller then checks
+ * the weights' shapes and ends with conv_pair_prepare: the window params, the activations, the output size
+ * and the scratch of the band plan for the session's threads. */
 pkt_status conv_check_pair_operands(const pkt_node* n, const char* const names[5], int max_inputs, pkt_err* err);
 pkt_status conv_pair_prepare(const pkt_node* n, const conv_pair_op* op, size_t* scratch, pkt_err* err);
 
