@@ -63,9 +63,10 @@ static int conv_weight_constant(const pkt_node* n) { return n->inputs[1]->data !
  *  - the conv is 1x1 with K <= 32 (mobilenet's expansions at large sizes): each row block then writes
  *    its MR output planes front to back instead of every panel touching all O planes (the output is
  *    many times the input and the stores bound the time); needs enough rows for an even split, or
- *  - threads share a 1x1 conv with more output channels than pixels (mobilenet's expansions at 14x14
- *    and 7x7): a thread then streams only its share of the weights, not all of them, and writes whole
- *    output planes, which the depthwise conv after it splits the same way (by planes).
+ *  - threads share a stride-1 1x1 conv with more output channels than pixels (mobilenet's expansions at
+ *    14x14 and 7x7): a thread then streams only its share of the weights, not all of them, and writes whole
+ *    output planes, which the depthwise conv after it splits the same way (by planes). Not at stride 2
+ *    (resnet's downsampling convs): every thread would gather every panel, so the packing never split.
  * CONV_BY_PIXELS_ROW_BLOCKS: the same order within a thread's share of the panels, for the K <= 32 case on
  *    images of 2048+ pixels (mobilenet_v2's 56x56 expansion), where the fused conv pair after it takes bands
  *    of rows: each thread then reads the rows it wrote.
@@ -79,7 +80,7 @@ static int conv_loop_order(const conv_geom* g, int mr, int nr, int threads) {
   const int64_t panels = (g->P + nr - 1) / nr, weight_bytes = g->Og * g->K * (int64_t)sizeof(float);
   if (panels * g->K * nr * (int64_t)sizeof(float) <= CONV_L2_BYTES * 3 / 2) {
     if (weight_bytes > CONV_L2_BYTES) return CONV_BY_ROW_BLOCKS;
-    if (threads > 1 && g->kh * g->kw == 1 && g->Og > g->P && (g->Og + mr - 1) / mr >= 2 * (int64_t)threads)
+    if (threads > 1 && conv_pointwise(g) && g->Og > g->P && (g->Og + mr - 1) / mr >= 2 * (int64_t)threads)
       return CONV_BY_ROW_BLOCKS;
     if (g->kh * g->kw == 1 && g->K <= 32) {
       if (threads > 1 && g->P >= CONV_PIXEL_SPLIT_MIN) return CONV_BY_PIXELS_ROW_BLOCKS;

@@ -152,7 +152,8 @@ def test_conv2d_fast_paths(check_eager, isa, threads):
 #    two slices, an even kernel at stride 2, a tail panel of a few pixels;
 #  - 1x1 convs reducing 3x+ channels (384+) split K, the input channels, and add the partial sums by pixels:
 #    bias or none, a tail panel, the channel count not a multiple of the threads, an activation after the sum;
-#  - 1x1 convs with K <= 32 on images of 2048+ pixels take row blocks within a thread's pixels.
+#  - 1x1 convs with K <= 32 on images of 2048+ pixels take row blocks within a thread's pixels;
+#  - strided 1x1 convs with more output channels than pixels split the panels, not the row blocks.
 SPLIT_CASES = [
     # (C, O, kernel, stride, padding, dilation, bias, H, W, activation)
     (3, 32, 3, 2, 1, 1, True, 64, 70, nn.ReLU6),      # mobilenet stem: 35 outputs a row, tail of 3
@@ -165,6 +166,7 @@ SPLIT_CASES = [
     (400, 50, 1, 1, 0, 1, False, 7, 9, nn.Hardswish), # ... no bias, 63 pixels, an activation after the sum
     (390, 24, 1, 1, 0, 1, True, 5, 5, nn.ReLU6),      # ... 25 pixels: one panel, packed
     (24, 40, 1, 1, 0, 1, True, 47, 49, nn.ReLU6),     # 1x1, K <= 32: row blocks within a thread's pixels
+    (64, 96, 1, 2, 0, 1, True, 14, 13, nn.Identity),  # 1x1 stride 2, more channels than pixels: panels split
 ]
 
 
