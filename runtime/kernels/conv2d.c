@@ -136,13 +136,7 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
     if (b->numel != g.O)
       return pkt_fail(err, PKT_BAD_OPERANDS, "bias has %lld elements, expected %lld", (long long)b->numel, (long long)g.O);
   }
-  if (n->n_inputs == 4) {
-    const pkt_tensor* r = n->inputs[3];
-    if ((st = pkt_check_dtype(r, PKT_F32, "residual", err))) return st;
-    if (!pkt_same_shape(r, y))
-      return pkt_fail(err, PKT_BAD_OPERANDS, "residual input is not shaped as the output [%lld, %lld, %lld, %lld]",
-                      (long long)y->dims[0], (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3]);
-  }
+  if (n->n_inputs == 4 && (st = conv_check_residual(n->inputs[3], y, err))) return st;
   if ((st = pkt_check_act(n, PKT_CONV2D_ACT, err))) return st;
   *scratch = 0;
   conv_isa_impl impl;
@@ -235,13 +229,9 @@ typedef struct conv_job {
 } conv_job;
 
 /* y = act(y + r) over rows x cols with row stride ld: the residual after a tile's last K slice, while the
- * tile is in L1. Clamp-like activations with the add, others after it. */
+ * tile is in L1. */
 static void conv_add_residual(const conv_job* j, float* y, const float* r, int64_t ld, int64_t rows, int64_t cols) {
-  float lo, hi;
-  conv_act_bounds(j->res_act, j->res_lo, j->res_hi, &lo, &hi);
-  j->impl.residual(y, r, ld, rows, cols, lo, hi);
-  if (!conv_act_simple(j->res_act))
-    for (int64_t i = 0; i < rows; i++) pkt_apply_act(y + i * ld, cols, j->res_act, j->res_lo, j->res_hi);
+  conv_add_act(&j->impl, y, r, ld, rows, cols, j->res_act, j->res_lo, j->res_hi);
 }
 
 /* The residual over whole planes [begin, end) of the output (paths whose kernels write whole planes). */

@@ -55,13 +55,8 @@ static void dwpw_band(const conv_pair_plan* p, const conv_pair_job* j, int64_t i
   float* out = j->y + img * a->O * a->P + oy0 * a->OW;
   conv_pointwise_pixels(&band, &j->impl, mid, j->packed, j->b2, j->res ? PKT_ACT_NONE : j->act, j->lo, j->hi, 0, P,
                         out, a->P, panel);
-  if (j->res) { /* the residual's rows of the band while they are in cache, then the activation */
-    float lo, hi;
-    conv_act_bounds(j->act, j->lo, j->hi, &lo, &hi);
-    j->impl.residual(out, j->res + (out - j->y), a->P, a->O, P, lo, hi);
-    if (!conv_act_simple(j->act))
-      for (int64_t o = 0; o < a->O; o++) pkt_apply_act(out + o * a->P, P, j->act, j->lo, j->hi);
-  }
+  if (j->res) /* the residual's rows of the band while they are in cache, then the activation */
+    conv_add_act(&j->impl, out, j->res + (out - j->y), a->P, a->O, P, j->act, j->lo, j->hi);
 }
 
 pkt_status pkt_kernel_conv_dw_pw_run(const pkt_node* n) { return conv_pair_run(n, &DW_PW, dwpw_band); }

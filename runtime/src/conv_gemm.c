@@ -63,6 +63,24 @@ pkt_status conv_check_output_size(const conv_geom* g, pkt_err* err) {
   return PKT_OK;
 }
 
+pkt_status conv_check_residual(const pkt_tensor* r, const pkt_tensor* y, pkt_err* err) {
+  pkt_status st = pkt_check_dtype(r, PKT_F32, "residual", err);
+  if (st) return st;
+  if (!pkt_same_shape(r, y))
+    return pkt_fail(err, PKT_BAD_OPERANDS, "residual input is not shaped as the output [%lld, %lld, %lld, %lld]",
+                    (long long)y->dims[0], (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3]);
+  return PKT_OK;
+}
+
+void conv_add_act(const conv_isa_impl* impl, float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, int act,
+                  float lo, float hi) {
+  float clo, chi;
+  conv_act_bounds(act, lo, hi, &clo, &chi);
+  impl->residual(y, r, ld, rows, cols, clo, chi);
+  if (!conv_act_simple(act))
+    for (int64_t i = 0; i < rows; i++) pkt_apply_act(y + i * ld, cols, act, lo, hi);
+}
+
 void conv_act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi) {
   *out_lo = -INFINITY;
   *out_hi = INFINITY;
@@ -166,6 +184,17 @@ typedef struct conv_seg {
  * The input row of a (kernel row, segment) is looked up once for its kw rows. At stride 2 it is split
  * into its even and odd columns once, and kernel column kx copies phase kx % 2 from offset kx / 2; at
  * stride 1 each kernel column is one copy between two zero-filled ends. */
+/* d[t] = row[start + t] for t in [0, len), zero where start + t falls outside the row's W columns. */
+static void copy_shifted(const float* row, int64_t W, int64_t start, int64_t len, float* d) {
+  int64_t a = start < 0 ? -start : 0, b = W - start; /* valid [a, b) */
+  if (a > len) a = len;
+  if (b > len) b = len;
+  if (b < a) b = a;
+  memset(d, 0, (size_t)a * sizeof(float));
+  memcpy(d + a, row + start + a, (size_t)(b - a) * sizeof(float)); /* column start + a >= 0 */
+  memset(d + b, 0, (size_t)(len - b) * sizeof(float));
+}
+
 #define CONV_PHASE_SPAN 32
 static void pack_rows_shifted(const conv_geom* g, const float* xc, const conv_seg* seg, int nseg, int64_t cnt, int nr,
                               conv_fill2_fn fill2, float* dst) {
@@ -187,18 +216,8 @@ static void pack_rows_shifted(const conv_geom* g, const float* xc, const conv_se
           memcpy(rows + kx * nr + s->off, (kx % 2 ? odd : even) + kx / 2, (size_t)s->len * sizeof(float));
         continue;
       }
-      for (int64_t kx = 0; kx < g->kw; kx++) {
-        float* d = rows + kx * nr + s->off;
-        int64_t start = s->ox + kx * g->dw - g->pw; /* input column of the segment's first pixel */
-        int64_t a = start < 0 ? -start : 0, b = g->W - start; /* valid [a, b) */
-        if (a > s->len) a = s->len;
-        if (b > s->len) b = s->len;
-        if (b < a) b = a;
-        const float* src = xc + iy * g->W + start + a; /* column start + a >= 0 */
-        for (int64_t t = 0; t < a; t++) d[t] = 0.f;
-        for (int64_t t = a; t < b; t++) d[t] = src[t - a];
-        for (int64_t t = b; t < s->len; t++) d[t] = 0.f;
-      }
+      for (int64_t kx = 0; kx < g->kw; kx++)
+        copy_shifted(xc + iy * g->W, g->W, s->ox + kx * g->dw - g->pw, s->len, rows + kx * nr + s->off);
     }
   }
 }
@@ -251,17 +270,7 @@ void conv_pack_line(const conv_geom* g, const float* xg, int64_t oy, int64_t ld,
           fill2(src, g->W, g->pw - kx, rows + kx * ld, kx + 1 < g->kw ? rows + (kx + 1) * ld : NULL, ld);
         continue;
       }
-      for (int64_t kx = 0; kx < g->kw; kx++) {
-        float* d = rows + kx * ld;
-        const int64_t start = kx * g->dw - g->pw; /* input column of output column 0 */
-        int64_t a = start < 0 ? -start : 0, b = g->W - start; /* valid [a, b) */
-        if (a > ld) a = ld;
-        if (b > ld) b = ld;
-        if (b < a) b = a;
-        memset(d, 0, (size_t)a * sizeof(float));
-        memcpy(d + a, src + start + a, (size_t)(b - a) * sizeof(float));
-        memset(d + b, 0, (size_t)(ld - b) * sizeof(float));
-      }
+      for (int64_t kx = 0; kx < g->kw; kx++) copy_shifted(src, g->W, kx * g->dw - g->pw, ld, rows + kx * ld);
     }
   }
 }

@@ -184,6 +184,8 @@ void conv_pack_line(const conv_geom* g, const float* xg, int64_t oy, int64_t ld,
 #define CONV_PARAM_LIMIT ((int64_t)1 << 24) /* bound on stride/pad/dilation so index math cannot overflow */
 pkt_status conv_check_window_params(const pkt_node* n, int first, pkt_err* err);
 pkt_status conv_check_output_size(const conv_geom* g, pkt_err* err);
+/* A residual input (fused residual add): f32 and shaped as the output y. */
+pkt_status conv_check_residual(const pkt_tensor* r, const pkt_tensor* y, pkt_err* err);
 
 /* Scalar activation for the simple kinds (NONE/RELU/RELU6/CLAMP); others go through pkt_apply_act. */
 static inline int conv_act_simple(int act) {
@@ -191,5 +193,9 @@ static inline int conv_act_simple(int act) {
 }
 /* Clamp bounds equivalent to a simple activation. */
 void conv_act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi);
+/* y = act(y + r) over rows x cols with row stride ld (both): clamp-like activations with the add (the ISA's
+ * residual epilogue), others after it. */
+void conv_add_act(const conv_isa_impl* impl, float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, int act,
+                  float lo, float hi);
 
 #endif

@@ -3,7 +3,6 @@
 
 #include <math.h>
 
-#define KSPLIT_KC 256         /* K slice of one micro-kernel call, as conv2d's */
 #define KSPLIT_MIN_SHARE 192  /* input channels per thread at least */
 #define KSPLIT_MIN_RATIO 3    /* K / O at least: the partial sums are small next to the input */
 
@@ -31,16 +30,13 @@ static void ksplit_partial(void* ctx, int t, int T) {
   const int64_t P = g->P, kb = g->K * t / T, ke = g->K * (t + 1) / T;
   float* out = t == 0 ? j->y : partial_sums(j, t);
   float* panel = j->scratch + (int64_t)(T - 1) * g->O * P + (int64_t)t * share_rows(g, T) * nr;
+  conv_geom share = *g; /* the thread's input channels, for packing the tail panel */
+  share.C = share.Cg = share.K = ke - kb;
   for (int64_t p0 = 0; p0 < P; p0 += nr) {
     const int cnt = (int)(P - p0 < nr ? P - p0 : nr), in_place = cnt == nr;
-    if (!in_place)
-      for (int64_t k = kb; k < ke; k++) {
-        float* row = panel + (k - kb) * nr;
-        memcpy(row, j->x + k * P + p0, (size_t)cnt * sizeof(float));
-        memset(row + cnt, 0, (size_t)(nr - cnt) * sizeof(float));
-      }
-    for (int64_t k0 = kb; k0 < ke; k0 += KSPLIT_KC) {
-      const int64_t kc = ke - k0 < KSPLIT_KC ? ke - k0 : KSPLIT_KC;
+    if (!in_place) conv_pack_panel(&share, j->x + kb * P, p0, cnt, nr, j->impl->fill2, panel);
+    for (int64_t k0 = kb; k0 < ke; k0 += CONV_POINTWISE_KC) {
+      const int64_t kc = ke - k0 < CONV_POINTWISE_KC ? ke - k0 : CONV_POINTWISE_KC;
       const float* b = in_place ? j->x + k0 * P + p0 : panel + (k0 - kb) * nr;
       for (int64_t o0 = 0; o0 < g->O; o0 += mr) {
         const int rows = (int)(g->O - o0 < mr ? g->O - o0 : mr);
@@ -59,16 +55,15 @@ static void ksplit_total(void* ctx, int t, int T) {
   const conv_geom* g = j->g;
   const int64_t P = g->P, p0 = P * t / T / 16 * 16, p1 = t == T - 1 ? P : P * (t + 1) / T / 16 * 16;
   if (p0 >= p1) return;
-  float lo, hi;
-  conv_act_bounds(j->act, j->lo, j->hi, &lo, &hi);
-  for (int s = 1; s < T; s++) {
-    const int last = s == T - 1 && !j->res;
-    j->impl->residual(j->y + p0, partial_sums(j, s) + p0, P, g->O, p1 - p0, last ? lo : -INFINITY,
-                      last ? hi : INFINITY);
+  /* the addends: the partial sums of threads 1 .. T-1, then the residual; the activation with the last */
+  const int addends = T - 1 + (j->res != NULL);
+  for (int s = 1; s <= addends; s++) {
+    const float* r = s < T ? partial_sums(j, s) : j->res;
+    if (s < addends)
+      j->impl->residual(j->y + p0, r + p0, P, g->O, p1 - p0, -INFINITY, INFINITY);
+    else
+      conv_add_act(j->impl, j->y + p0, r + p0, P, g->O, p1 - p0, j->act, j->lo, j->hi);
   }
-  if (j->res) j->impl->residual(j->y + p0, j->res + p0, P, g->O, p1 - p0, lo, hi);
-  if (!conv_act_simple(j->act))
-    for (int64_t o = 0; o < g->O; o++) pkt_apply_act(j->y + o * P + p0, p1 - p0, j->act, j->lo, j->hi);
 }
 
 void conv_ksplit_run(const pkt_node* n, const conv_ksplit_job* j) {

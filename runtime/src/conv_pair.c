@@ -69,13 +69,7 @@ pkt_status conv_check_pair_operands(const pkt_node* n, const char* const names[5
                     "4, 4, 4, 1, 1, 4", x->rank, w1->rank, w2->rank, n->inputs[2]->rank, n->inputs[4]->rank, y->rank);
   if (!w1->data || !w2->data)
     return pkt_fail(err, PKT_BAD_OPERANDS, "the weights must be constants (the exporter fuses only those)");
-  if (n->n_inputs == 6) {
-    if ((st = pkt_check_dtype(n->inputs[5], PKT_F32, "residual", err))) return st;
-    if (!pkt_same_shape(n->inputs[5], y))
-      return pkt_fail(err, PKT_BAD_OPERANDS, "residual input is not shaped as the output [%lld, %lld, %lld, %lld]",
-                      (long long)y->dims[0], (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3]);
-  }
-  return PKT_OK;
+  return n->n_inputs == 6 ? conv_check_residual(n->inputs[5], y, err) : PKT_OK;
 }
 
 pkt_status conv_pair_prepare(const pkt_node* n, const conv_pair_op* op, size_t* scratch, pkt_err* err) {
