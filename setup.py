@@ -15,18 +15,20 @@ def rel(pattern):
 
 
 def packages():
-    """Map each component folder (and its sub-packages) onto the pockettorch.* import names."""
+    """Map each component folder and every folder below it onto the pockettorch.* import names.
+
+    Folders that hold only data (C sources, templates, schemas) are listed too: setuptools treats them as
+    namespace packages, and leaving them out makes it warn that their files would be ignored.
+    """
     roots = {"pockettorch": "pockettorch", "pockettorch.exporter": "exporter", "pockettorch.runtime": "runtime",
              "pockettorch.sdk_templates": "sdk_templates", "pockettorch.device": "device"}
     pkgs, dirs = [], {}
     for name, folder in roots.items():
         pkgs.append(name)
         dirs[name] = folder
-        for sub in find_namespace_packages(where=folder, exclude=["*templates*", "*include*", "*src*",
-                                                                  "*kernels*", "*tools*", "*python*"]):
-            if os.path.exists(os.path.join(folder, sub.replace(".", "/"), "__init__.py")):
-                pkgs.append(f"{name}.{sub}")
-                dirs[f"{name}.{sub}"] = os.path.join(folder, sub.replace(".", "/"))
+        for sub in find_namespace_packages(where=folder, exclude=["*__pycache__*"]):
+            pkgs.append(f"{name}.{sub}")
+            dirs[f"{name}.{sub}"] = os.path.join(folder, sub.replace(".", "/"))
     return pkgs, dirs
 
 
