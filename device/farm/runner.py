@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -109,6 +110,8 @@ class DeviceWorker(threading.Thread):
                 self.ctx.progress.update(job, "not_run", reason)
                 continue
             self._cool_down(rest=i > 0)
+            if self.ctx.stop.is_set():
+                return  # Ctrl-C during the cool-down
             self._run_job(job)
 
     def _cool_down(self, rest: bool) -> None:
@@ -192,29 +195,35 @@ class RunContext:
 
 def run_jobs(ctx: RunContext, jobs: list[Job], devices: dict[str, Device | None]) -> None:
     """Run `jobs` with one worker per device and wait. Ctrl-C sets ctx.stop, lets running jobs finish and returns;
-    a second Ctrl-C kills the running jobs and raises KeyboardInterrupt at once."""
+    a second Ctrl-C kills the running jobs and raises KeyboardInterrupt at once. A SIGINT handler, not
+    KeyboardInterrupt, takes the first: it may come at any instant (even while the workers start), and a join()
+    cut short by KeyboardInterrupt can leave a live thread looking finished."""
     by_device: dict[str, list[Job]] = {}
     for j in jobs:
         by_device.setdefault(j.device_id, []).append(j)
     workers = [DeviceWorker(d, devices.get(d), js, ctx) for d, js in by_device.items()]
-    for w in workers:
-        w.start()
+
+    def on_sigint(signum, frame):
+        if not ctx.stop.is_set():
+            ctx.stop.set()
+            print("interrupted: letting the running jobs finish (Ctrl-C again to abandon them)", file=ctx.progress.out,
+                  flush=True)
+            return
+        from pockettorch.device.host import stop_all
+
+        ctx.abandoned.set()  # before the kill: the workers must not record the killed jobs as failed
+        stop_all()
+        print("abandoned the running jobs (left not_run)", file=ctx.progress.out, flush=True)
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()  # only the main thread may handle signals
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
     try:
         for w in workers:
+            w.start()
+        for w in workers:
             while w.is_alive():
-                w.join(0.2)  # short joins keep the main thread responsive to Ctrl-C
-    except KeyboardInterrupt:
-        ctx.stop.set()
-        print("interrupted: letting the running jobs finish (Ctrl-C again to abandon them)", file=ctx.progress.out,
-              flush=True)
-        try:
-            for w in workers:
-                while w.is_alive():
-                    w.join(0.2)
-        except KeyboardInterrupt:
-            from pockettorch.device.host import stop_all
-
-            ctx.abandoned.set()  # before the kill: the workers must not record the killed jobs as failed
-            stop_all()
-            print("abandoned the running jobs (left not_run)", file=ctx.progress.out, flush=True)
-            raise
+                w.join(0.2)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)

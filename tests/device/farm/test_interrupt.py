@@ -10,6 +10,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -61,7 +62,7 @@ def _host_runners(pid: int) -> list[int]:
 
 
 def test_ctrl_c_lets_the_running_job_finish_and_resume_finishes_the_run(tmp_path):
-    proc, db = _start(tmp_path, iters=50000)
+    proc, db = _start(tmp_path, iters=20000)
     seen: list[str] = []
     _read_until(proc, "[  start]", seen)  # the first job's runner is measuring now
     os.killpg(proc.pid, signal.SIGINT)
@@ -74,7 +75,7 @@ def test_ctrl_c_lets_the_running_job_finish_and_resume_finishes_the_run(tmp_path
         jobs = store.jobs(run["id"])
     assert run["status"] == "interrupted"
     first = jobs[0]
-    assert first["status"] == "passed" and first["verify"]["pass"] and len(first["samples_ms"]) == 50000, rest
+    assert first["status"] == "passed" and first["verify"]["pass"] and len(first["samples_ms"]) == 20000, rest
     assert [j["status"] for j in jobs[1:]] == ["not_run", "not_run"]
 
     done = subprocess.run(_farm("run", str(tmp_path / "farm.yaml"), "--db", str(db), "--resume", run["id"]),
@@ -89,10 +90,13 @@ def test_ctrl_c_lets_the_running_job_finish_and_resume_finishes_the_run(tmp_path
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path):
-    proc, db = _start(tmp_path, iters=10**9)  # hours of work: only the second Ctrl-C can end it
+    proc, db = _start(tmp_path, iters=10**7)  # minutes of work: only the second Ctrl-C can end it in time
     seen: list[str] = []
     _read_until(proc, "[  start]", seen)
-    assert _host_runners(proc.pid)
+    deadline = time.monotonic() + 120
+    while not _host_runners(proc.pid):  # the job's runner is measuring (after the deploy)
+        assert time.monotonic() < deadline, "".join(seen)
+        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
     _read_until(proc, "interrupted: letting the running jobs finish", seen)
     os.killpg(proc.pid, signal.SIGINT)
