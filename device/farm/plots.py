@@ -10,7 +10,7 @@ LABEL_W = 230  # at least; wider when a label needs it (labels are never cut: th
 PLOT_W = WIDTH - LABEL_W
 ROW_H = 34
 CHAR_W = 6.6  # a generous width of one 11 px character (13 px bold for titles: TITLE_CHAR_W)
-TITLE_CHAR_W = 8.0
+TITLE_CHAR_W = 9.0
 PALETTE = ("#3266a8", "#d0692a", "#3b9a52", "#b03a48", "#7652a8", "#8a6d3b")
 
 

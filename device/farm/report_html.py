@@ -19,8 +19,8 @@ HISTORY_LIMIT = 24  # jobs whose history is drawn; a big farm would otherwise ma
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; background: #fff; }
 table { border-collapse: collapse; margin: 8px 0 20px; } th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
-th { background: #f2f2f2; } #jobs td:first-child { word-break: break-all; min-width: 18em; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-#jobs td.error { max-width: 28em; overflow-wrap: anywhere; } #jobs td.trace { max-width: 16em; overflow-wrap: anywhere; }
+th { background: #f2f2f2; } #jobs td:first-child { word-break: break-all; min-width: 14em; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+#jobs td.error { min-width: 15em; max-width: 36em; overflow-wrap: anywhere; } #jobs td.trace { overflow-wrap: anywhere; }
 .passed { color: #1d7a33; } .failed, .lost, .FAIL { color: #b3261e; font-weight: bold; } .not_run { color: #8a6d00; }
 .PASS { color: #1d7a33; font-weight: bold; } svg { display: block; margin: 6px 0 14px; max-width: 100%; height: auto; }
 """
@@ -86,7 +86,7 @@ def _trace_link(trace: str | None, base_dir: str) -> str:
     except ValueError:  # another drive on Windows: only an absolute link works
         rel = trace
     href = urllib.parse.quote(rel.replace(os.sep, "/"))
-    return f'<a href="{_esc(href)}" title="{_esc(trace)}">{_esc(os.path.basename(trace))}</a>'
+    return f'<a href="{_esc(href)}" title="{_esc(rel)}">trace</a>'  # the key is in the row already
 
 
 def _jobs_table(jobs: list[dict], base_dir: str) -> str:

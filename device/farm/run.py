@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
+import click
+
 from pockettorch import errors
 from pockettorch.device.farm import models
 from pockettorch.device.farm.config import DeviceFilter, FarmConfig, ModelSpec, load_farm_file
@@ -57,7 +59,8 @@ def _prepare(cfg: FarmConfig, jobs: list[Job], out_dir: str) -> tuple[dict[str, 
             try:
                 paths[m.name] = models.prepare(m, out_dir)
             except Exception as exc:  # a builder's bug, an unsupported op, ...: that model's jobs fail, not the run
-                failures[m.name] = f"exporting model {m.name} ({m.source}) failed: {type(exc).__name__}: {exc}"
+                why = str(exc) if isinstance(exc, click.ClickException) else f"{type(exc).__name__}: {exc}"
+                failures[m.name] = f"exporting model {m.name} ({m.source}) failed: {why}"
     return paths, failures
 
 
