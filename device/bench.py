@@ -64,8 +64,9 @@ def deploy(device: Device, model: str | os.PathLike, runner: str | os.PathLike |
     return {"runner": remote["runner"], "model": remote["model"], "pushed": pushed, "skipped": skipped}
 
 
-def _runner_argv(paths: dict, options: BenchOptions, extra: list[str]) -> list[str]:
-    argv = [paths["runner"], paths["model"], "--threads", str(options.threads)] + extra
+def _runner_argv(paths: dict, options: BenchOptions, iters: int, warmup: int, flags: list[str]) -> list[str]:
+    argv = [paths["runner"], paths["model"], "--iters", str(iters), "--warmup", str(warmup),
+            "--threads", str(options.threads)] + flags
     if options.cpus:
         argv = ["taskset", "-c", options.cpus] + argv
     return argv
@@ -73,15 +74,13 @@ def _runner_argv(paths: dict, options: BenchOptions, extra: list[str]) -> list[s
 
 def _timed_argv(paths: dict, options: BenchOptions) -> list[str]:
     """The measured runs: never profiled (two clock reads per op would be in every latency)."""
-    return _runner_argv(paths, options, ["--iters", str(options.iters), "--warmup", str(options.warmup), "--samples",
-                                         "--progress"])
+    return _runner_argv(paths, options, options.iters, options.warmup, ["--samples", "--progress"])
 
 
 def _profile_once(device: Device, paths: dict, options: BenchOptions) -> dict[str, Any]:
     """Per-op times from one extra profiled inference after the timed ones (`ops`, `instructions`); the runner
     makes one untimed first run, then the profiled one, so the profile is of a warm session."""
-    run = device.run(_runner_argv(paths, options, ["--iters", "1", "--warmup", "0", "--profile"]),
-                     timeout=options.timeout)
+    run = device.run(_runner_argv(paths, options, 1, 0, ["--profile"]), timeout=options.timeout)
     profile = json.loads(run.stdout)
     return {"ops": profile["ops"], "instructions": profile["instructions"]}
 
