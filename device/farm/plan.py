@@ -119,5 +119,10 @@ def full_config(config: dict, timeout_s: float) -> dict:
 def plan(cfg: FarmConfig, devices: list[FarmDevice]) -> list[Job]:
     """Every job, keys unique (model names, device ids and configs are); refused beyond cfg.max_jobs."""
     check_matrix(cfg, len(devices))
-    return [Job(f"{model.name}@{d.id}#{config_label(full_config(c, cfg.timeout_s))}", model, d.id, d.info,
-                full_config(c, cfg.timeout_s)) for d in devices for model in cfg.models for c in cfg.configs]
+    jobs = []
+    for d in devices:
+        for model in cfg.models:
+            for c in cfg.configs:
+                config = full_config(c, cfg.timeout_s)
+                jobs.append(Job(f"{model.name}@{d.id}#{config_label(config)}", model, d.id, d.info, config))
+    return jobs

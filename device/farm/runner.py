@@ -85,10 +85,9 @@ class Progress:
             c = self.counts[job.device_id]
             if event == "start":
                 c["running"] += 1
-            elif event in ("passed", "failed", "lost", "stopped"):  # stopped: cut short by Ctrl-C, left not_run
+            elif event in ("passed", "failed", "lost"):
                 c["running"] -= started
-                if event != "stopped":
-                    c["done" if event == "passed" else "failed"] += 1
+                c["done" if event == "passed" else "failed"] += 1
             summary = "  ".join(f"{d}: {v['done']}/{v['total']} done, {v['running']} running, {v['failed']} failed"
                                 for d, v in self.counts.items())
             print(f"[{event:>7}] {job.key}{' ' + detail if detail else ''}\n          {summary}", file=self.out, flush=True)
@@ -160,7 +159,7 @@ class DeviceWorker(threading.Thread):
             return  # a second Ctrl-C killed the runner: not a failure; the job stays not_run for --resume
         record = job.record(attempts=attempt, model_bytes=ctx.model_bytes(job), **fields)
         ctx.store.record_job(ctx.run_id, record)
-        ctx.progress.update(job, "stopped" if record["status"] == "not_run" else record["status"], _detail(record))
+        ctx.progress.update(job, record["status"], _detail(record))
 
     def _reconnect(self) -> bool:
         """Whether the device is back (adb lists it ready again); the worker then uses the fresh handle."""
