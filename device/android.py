@@ -233,8 +233,11 @@ class AndroidBackend(Backend):
     def devices(self) -> list[Device]:
         """Every device the adb server knows; none (not an error) when no server answers."""
         if not self.server_running():
+            self.note = (f"no adb server at {self.host}:{self.port}: start one with `adb start-server` "
+                         f"to list Android devices")
             return []
         try:
             return [AndroidDevice(self.client, d.serial, d.state) for d in self.client.list()]
-        except (adbutils.AdbError, OSError):
+        except (adbutils.AdbError, OSError) as exc:
+            self.note = f"the adb server at {self.host}:{self.port} did not list its devices: {exc}"
             return []

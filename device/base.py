@@ -82,6 +82,7 @@ class Device(abc.ABC):
 
 class Backend(abc.ABC):
     name: str
+    note: str | None = None  # after devices(): why it could list none (no adb server, no usbmuxd), for the user
 
     @abc.abstractmethod
     def devices(self) -> list[Device]: ...

@@ -64,14 +64,25 @@ def deploy(device: Device, model: str | os.PathLike, runner: str | os.PathLike |
     return {"runner": remote["runner"], "model": remote["model"], "pushed": pushed, "skipped": skipped}
 
 
-def _runner_argv(paths: dict, options: BenchOptions, extra: list[str]) -> list[str]:
-    argv = [paths["runner"], paths["model"], "--iters", str(options.iters), "--warmup", str(options.warmup),
-            "--threads", str(options.threads), "--samples", "--progress"] + extra
-    if options.profile_ops:
-        argv.append("--profile")
+def _runner_argv(paths: dict, options: BenchOptions, iters: int, warmup: int, flags: list[str]) -> list[str]:
+    argv = [paths["runner"], paths["model"], "--iters", str(iters), "--warmup", str(warmup),
+            "--threads", str(options.threads)] + flags
     if options.cpus:
         argv = ["taskset", "-c", options.cpus] + argv
     return argv
+
+
+def _timed_argv(paths: dict, options: BenchOptions) -> list[str]:
+    """The measured runs: never profiled (two clock reads per op would be in every latency)."""
+    return _runner_argv(paths, options, options.iters, options.warmup, ["--samples", "--progress"])
+
+
+def _profile_once(device: Device, paths: dict, options: BenchOptions) -> dict[str, Any]:
+    """Per-op times from one extra profiled inference after the timed ones (`ops`, `instructions`); the runner
+    makes one untimed first run, then the profiled one, so the profile is of a warm session."""
+    run = device.run(_runner_argv(paths, options, 1, 0, ["--profile"]), timeout=options.timeout)
+    profile = json.loads(run.stdout)
+    return {"ops": profile["ops"], "instructions": profile["instructions"]}
 
 
 def _trimmed_mean(samples: list[float], fraction: float = 0.1) -> float | None:
@@ -119,7 +130,7 @@ def bench(device: Device, model: str | os.PathLike, options: BenchOptions) -> di
             sampler.start()
         t0 = time.monotonic()
         try:
-            run = device.run(_runner_argv(result["deploy"], options, []), timeout=options.timeout)
+            run = device.run(_timed_argv(result["deploy"], options), timeout=options.timeout)
         finally:
             if sampler:
                 sampler.stop()
@@ -128,6 +139,8 @@ def bench(device: Device, model: str | os.PathLike, options: BenchOptions) -> di
         runner.pop("schema", None)  # pockettorch.run/1 fields, inside a pockettorch.bench/1 result
         result.update(runner)
         result["state_after"] = device.state()
+        if options.profile_ops and info.platform != "ios":  # the iOS benchmark app has no per-op profile
+            result.update(_profile_once(device, result["deploy"], options))
         result["latency_ms"]["trimmed_mean"] = _trimmed_mean(runner.get("samples_ms") or [])
         result["flags"] = _flags(result["state_before"], result["state_after"])
         if sampler:

@@ -27,10 +27,13 @@ def backends(adb_server: str | None = None):
     return found
 
 
-def all_devices(adb_server: str | None = None):
+def all_devices(adb_server: str | None = None, notes: list[str] | None = None):
+    """Every device; `notes` collects why a backend listed none (no adb server, no usbmuxd)."""
     devices = []
     for backend in backends(adb_server):
         devices.extend(backend.devices())
+        if backend.note and notes is not None:
+            notes.append(backend.note)
     return devices
 
 
@@ -54,13 +57,17 @@ MODEL = click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 def devices_command(adb_server, as_json):
     """List the host, every adb device and every iOS device usbmuxd knows (serial, model, SoC/ABI, OS version, state)."""
-    rows = [d.info().as_dict() for d in all_devices(adb_server)]
+    notes: list[str] = []
+    rows = [d.info().as_dict() for d in all_devices(adb_server, notes)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-        return
-    for r in rows:
-        click.echo(f"{r['serial']:<24} {r['platform']:<8} {r['state']:<12} {r['abi']:<12} {r['model'][:24]:<24} "
-                   f"{r['soc'][:32]:<32} {r['os_version']}")
+    else:
+        for r in [dict(serial="SERIAL", platform="PLATFORM", state="STATE", abi="ABI", model="MODEL", soc="CPU/SOC",
+                       os_version="OS"), *rows]:
+            click.echo(f"{r['serial']:<24} {r['platform']:<8} {r['state']:<12} {r['abi']:<12} {r['model'][:24]:<24} "
+                       f"{r['soc'][:32]:<32} {r['os_version']}")
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @click.command("deploy")
@@ -88,6 +95,8 @@ def _print_result(r: dict) -> None:
                f"peak RSS {r.get('peak_rss_kb', 0) / 1024:.1f} MiB, arena {r.get('arena_bytes', 0) / 2**20:.1f} MiB")
     click.echo("  latency ms: " + "  ".join(f"{k} {lat[k]:.3f}" for k in ("min", "median", "p90", "p99", "mean", "std",
                                                                           "trimmed_mean") if lat.get(k) is not None))
+    if r.get("ops"):
+        click.echo("  per-op times of one extra profiled inference (not part of the latencies above):")
     for row in r.get("ops") or []:
         click.echo(f"  {row['op']:<18} x{row['calls']:<4} {row['total_ms']:8.3f} ms  avg {row['avg_ms']:.4f} "
                    f"{100 * row['share']:5.1f}%")
@@ -110,7 +119,8 @@ def _print_result(r: dict) -> None:
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(0), help="0: one per big core.")
 @click.option("--cpus", help="Pin the run to these CPUs (taskset list, e.g. 4-7).")
 @click.option("--cooldown", default=0.0, type=click.FloatRange(0), help="Seconds to rest before measuring.")
-@click.option("--profile-ops", is_flag=True, help="Time each op (one extra profiled inference).")
+@click.option("--profile-ops", is_flag=True,
+              help="Time each op in one extra profiled inference after the timed ones (the latencies stay unprofiled).")
 @click.option("--power", is_flag=True, help="Sample power during the measured window.")
 @click.option("--keep", is_flag=True, help="Leave the runner and model on the device.")
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(1), help="Seconds before the run is abandoned.")

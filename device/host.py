@@ -1,12 +1,15 @@
-"""The host as a device: the runner runs as a subprocess on this machine."""
+"""The host as a device: the runner runs as a subprocess on this machine, in its own session, so a terminal's
+Ctrl-C reaches the controller (which lets a running job finish) and not the runner; `stop_all` ends them at once."""
 from __future__ import annotations
 
 import glob
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from typing import Any, Sequence
 
@@ -30,6 +33,25 @@ def _cpu_model() -> str:
         if line.lower().startswith(("model name", "hardware", "cpu model")):
             return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # its session: the runner and anything it started (taskset's child)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_all() -> None:
+    """Kill every command the host devices of this process are running (a second Ctrl-C: stop at once)."""
+    with _RUNNING_LOCK:
+        procs = list(_RUNNING)
+    for proc in procs:
+        _kill(proc)
 
 
 class RaplMeter:
@@ -77,22 +99,32 @@ class HostDevice(Device):
         argv = [str(a) for a in argv]
         t0 = time.perf_counter()
         try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            def text(v):
-                return v.decode("utf-8", "replace") if isinstance(v, bytes) else (v or "")
-
-            raise errors.DeviceTimeoutError(f"`{quote_command(argv)}` did not finish within {timeout:g} s", serial="host",
-                                            command=quote_command(argv), output=text(exc.stdout), stderr=text(exc.stderr),
-                                            exit_code=None) from None
+            p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         except FileNotFoundError:
             raise errors.DeviceCommandFailedError(f"{argv[0]} not found on the host", serial="host",
                                                   command=quote_command(argv), output="", exit_code=127) from None
-        result = RunResult(argv, p.returncode, p.stdout, p.stderr, time.perf_counter() - t0)
+        with _RUNNING_LOCK:
+            _RUNNING.add(p)
+        try:
+            stdout, stderr = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(p)
+            stdout, stderr = p.communicate()
+            raise errors.DeviceTimeoutError(f"`{quote_command(argv)}` did not finish within {timeout:g} s", serial="host",
+                                            command=quote_command(argv), output=stdout, stderr=stderr,
+                                            exit_code=None) from None
+        except BaseException:  # KeyboardInterrupt in a single `bench`: the runner must not outlive us
+            _kill(p)
+            p.wait()
+            raise
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(p)
+        result = RunResult(argv, p.returncode, stdout, stderr, time.perf_counter() - t0)
         if check and p.returncode != 0:
             raise errors.DeviceCommandFailedError(
-                f"`{quote_command(argv)}` exited with {p.returncode}: {(p.stderr or p.stdout).strip()[-500:]}",
-                serial="host", command=quote_command(argv), output=p.stdout + p.stderr, exit_code=p.returncode)
+                f"`{quote_command(argv)}` exited with {p.returncode}: {(stderr or stdout).strip()[-500:]}",
+                serial="host", command=quote_command(argv), output=stdout + stderr, exit_code=p.returncode)
         return result
 
     def sample(self) -> dict[str, float]:

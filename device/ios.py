@@ -314,6 +314,8 @@ class IOSBackend(Backend):
     def devices(self) -> list[Device]:
         try:
             found = self.services.list_devices()
-        except Exception:  # a broken usbmuxd must not hide the host and Android devices
+        except Exception as exc:  # a broken usbmuxd (or no pymobiledevice3) must not hide the host and Android devices
+            self.note = f"iOS devices not listed: {type(exc).__name__}: {exc}"
             return []
+        self.note = getattr(self.services, "usbmux_error", None)
         return [IOSDevice(self.services, d["udid"], d.get("connection", "USB")) for d in found]

@@ -56,6 +56,7 @@ class PymobiledeviceServices:
     def __init__(self, usbmux_address: str | None = None, pairing_records_folder: Path | None = None,
                  tunneld_address: tuple[str, int] = TUNNELD_DEFAULT_ADDRESS, timeout: float = 30.0):
         self.usbmux_address = usbmux_address
+        self.usbmux_error: str | None = None
         self.pairing_records_folder = pairing_records_folder
         self.tunneld_address = tunneld_address
         self.timeout = timeout
@@ -86,10 +87,14 @@ class PymobiledeviceServices:
 
     # ---- discovery and lockdown
     def list_devices(self) -> list[dict[str, str]]:
-        """Devices usbmuxd knows; [] when there is no usbmuxd (a machine without iOS tooling)."""
+        """Devices usbmuxd knows; [] when there is no usbmuxd (a machine without iOS tooling: `usbmux_error`
+        then says so)."""
+        self.usbmux_error = None
         try:
             found = self._run(usbmux.list_devices(usbmux_address=self.usbmux_address))
         except (ConnectionFailedToUsbmuxdError, FileNotFoundError, ConnectionRefusedError):
+            where = self.usbmux_address or "the platform's usbmuxd"
+            self.usbmux_error = f"no usbmuxd at {where}: install and start usbmuxd to list iOS devices"
             return []
         return [{"udid": d.serial, "connection": d.connection_type} for d in found]
 

@@ -1,6 +1,7 @@
 """`pockettorch farm run | report | runs`."""
 from __future__ import annotations
 
+import os
 import pathlib
 
 import click
@@ -47,23 +48,29 @@ def farm_group():
               help="An adb server whose devices join the farm (repeatable; default: the local server).")
 @click.option("--out", "out_root", type=click.Path(file_okay=False),
               help="Where exported models and traces go (default: beside the store, <db>.runs/).")
-def run_command(farm_file, db, resume_id, servers, out_root):
+@click.option("--max-jobs", type=click.IntRange(1), metavar="N",
+              help="Refuse a farm that expands to more than N jobs (default: the file's limits.max_jobs, else 1000).")
+def run_command(farm_file, db, resume_id, servers, out_root, max_jobs):
     """Run the farm file's jobs, one worker per device; every finished job is stored at once."""
     from pockettorch.device.farm import run as farm_run
-    from pockettorch.device.farm.config import FarmFileError
+    from pockettorch.device.farm.config import FarmFileError, MatrixTooLarge
 
     with _store(db) as store:
         if resume_id:
             run_id = _run_id(store, resume_id, "--resume")
-            cfg, jobs = farm_run.pending(store, run_id)
-            click.echo(f"resuming {run_id}: {len(jobs)} job(s) to run", err=True)
+            with store.lease(run_id):  # before reading what is left: another controller may be finishing it
+                cfg, jobs = farm_run.pending(store, run_id)
+                click.echo(f"resuming {run_id}: {len(jobs)} job(s) to run", err=True)
+                status = farm_run.execute_jobs(store, run_id, cfg, jobs)
         else:
             try:
-                run_id, cfg, jobs = farm_run.start(store, farm_file, list(servers), out_root or f"{db}.runs")
-            except FarmFileError as exc:
+                run_id, cfg, jobs = farm_run.start(store, farm_file, list(servers), out_root or f"{db}.runs",
+                                                   max_jobs=max_jobs)
+            except (FarmFileError, MatrixTooLarge) as exc:  # what is wrong with the file, and where
                 raise click.UsageError(str(exc)) from None
             click.echo(f"run {run_id}: {len(jobs)} job(s) on {len({j.device_id for j in jobs})} device(s)", err=True)
-        status = farm_run.execute_jobs(store, run_id, cfg, jobs)
+            with store.lease(run_id):
+                status = farm_run.execute_jobs(store, run_id, cfg, jobs)
         counts = farm_run.summary(store, run_id)
     line = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items())
     click.echo(f"run {run_id} {status}: {line}")
@@ -96,10 +103,15 @@ def report_command(db, run_id, html_path, junit_path, baseline, max_regression, 
         if baseline:
             baseline = _run_id(store, baseline, "--baseline")
             result = gates.compare(baseline, store.jobs(baseline), run_id, store.jobs(run_id), threshold, noise_k)
-        pathlib.Path(html_path).write_text(report_html.render(store, run_id, result))
+        html_dir = os.path.dirname(os.path.abspath(html_path))
+        pathlib.Path(html_path).write_text(report_html.render(store, run_id, result, base_dir=html_dir))
         if junit_path:
             junit.write(junit_path, store.run(run_id), store.jobs(run_id), result)
+        unfinished = [j["key"] for j in store.jobs(run_id) if j["status"] != "passed"]
     click.echo(f"wrote {html_path}" + (f" and {junit_path}" if junit_path else ""))
+    if result is None and unfinished:
+        raise FarmFailed(f"run {run_id} has {len(unfinished)} job(s) that did not pass: {', '.join(unfinished[:10])}"
+                         + (" ..." if len(unfinished) > 10 else ""))
     if result is not None:
         for f in result.findings:
             click.echo(f"REGRESSION {f.key}: {f.kind}: {f.detail}")

@@ -16,13 +16,16 @@ configs:                      # each entry; a list value expands into one config
 retry: {retries: 2, backoff_s: 2, max_backoff_s: 30}
 cooldown: {seconds: 0, until_temp_c: 40, max_wait_s: 120}
 timeout_s: 600
+limits: {max_jobs: 1000}      # models x devices x configs larger than this is refused (--max-jobs overrides)
 ```
 """
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
+import re
 from typing import Any, Callable
 
 import yaml
@@ -30,6 +33,13 @@ import yaml
 PLATFORMS = ("host", "android", "ios")
 CONFIG_DEFAULTS = {"threads": 1, "iters": 50, "warmup": 5, "power": False, "verify": False, "profile_ops": False,
                    "cpus": None}
+MAX_JOBS = 1000  # default size limit of the expanded matrix
+MAX_SECONDS = 7 * 24 * 3600.0  # any duration longer than a week is a typo, not a plan
+TEMP_RANGE_C = (0.0, 150.0)  # device temperatures a cool-down can wait for
+
+
+class MatrixTooLarge(ValueError):
+    """The farm expands to more jobs than its limit allows."""
 
 
 class FarmFileError(ValueError):
@@ -70,6 +80,7 @@ class FarmConfig:
     until_temp_c: float | None = None
     max_wait_s: float = 120.0
     timeout_s: float = 600.0
+    max_jobs: int = MAX_JOBS
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -87,12 +98,17 @@ class _Reader:
     def mapping(self, node, field, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
         if not isinstance(node, yaml.MappingNode):
             self.fail(node, field, "must be a mapping")
-        out = {}
+        out, lines = {}, {}
         for k, v in node.value:
             key = self.loader.construct_object(k)
+            name = f"{field}.{key}" if field else str(key)
+            if key in out:
+                self.fail(k, name, f"duplicate key (first given on line {lines[key]})")
             if key not in allowed:
-                self.fail(k, f"{field}.{key}" if field else str(key), f"unknown field; expected one of {', '.join(allowed)}")
-            out[key] = v
+                near = [a for a in allowed if str(key).lower() == a.lower()]
+                self.fail(k, name, f"unknown field; {f'did you mean {near[0]}? ' if near else ''}"
+                                   f"expected one of {', '.join(allowed)}")
+            out[key], lines[key] = v, k.start_mark.line + 1
         return out
 
     def sequence(self, node, field) -> list[yaml.Node]:
@@ -110,6 +126,11 @@ class _Reader:
             self.fail(node, field, f"must be {what or 'a ' + _kind_name(kind)}, not {value!r}")
         return value
 
+    def seconds(self, node, field, positive: bool = False) -> float:
+        """A finite duration up to a week: .inf, .nan or 1e300 would hang a run or overflow a timer."""
+        return self.scalar(node, field, float, lambda v: (0 < v if positive else 0 <= v) and v <= MAX_SECONDS,
+                           f"a number of seconds {'> 0' if positive else '>= 0'} and <= {MAX_SECONDS:g}")
+
 
 def _tuple(kind):
     return kind if isinstance(kind, tuple) else (kind,)
@@ -120,14 +141,15 @@ def _kind_name(kind) -> str:
                         "NoneType": "null"}[k.__name__] for k in _tuple(kind))
 
 
-def load_farm_file(path: str | os.PathLike) -> FarmConfig:
+def load_farm_file(path: str | os.PathLike, max_jobs: int | None = None) -> FarmConfig:
     path = os.fspath(path)
     with open(path) as f:
         text = f.read()
-    return parse_farm(text, path)
+    return parse_farm(text, path, max_jobs)
 
 
-def parse_farm(text: str, path: str = "farm.yaml") -> FarmConfig:
+def parse_farm(text: str, path: str = "farm.yaml", max_jobs: int | None = None) -> FarmConfig:
+    """The farm file's configuration; `max_jobs` (from --max-jobs) overrides the file's limits.max_jobs."""
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
@@ -141,38 +163,55 @@ def parse_farm(text: str, path: str = "farm.yaml") -> FarmConfig:
         raise FarmFileError(path, None, "", "the file is empty; it needs models and devices")
     r = _Reader(path, loader)
     base = os.path.dirname(os.path.abspath(path))
-    top = r.mapping(root, "", ("models", "devices", "configs", "retry", "cooldown", "timeout_s"))
+    top = r.mapping(root, "", ("models", "devices", "configs", "retry", "cooldown", "timeout_s", "limits"))
     for required in ("models", "devices"):
         if required not in top:
             r.fail(root, required, "is required")
+    if max_jobs is None and "limits" in top:
+        lim = r.mapping(top["limits"], "limits", ("max_jobs",))
+        if "max_jobs" in lim:
+            max_jobs = r.scalar(lim["max_jobs"], "limits.max_jobs", int, lambda v: 1 <= v <= 10**6, "an integer 1..1000000")
+    max_jobs = MAX_JOBS if max_jobs is None else max_jobs
     models = [_model(r, n, f"models[{i}]", base) for i, n in enumerate(r.sequence(top["models"], "models"))]
     seen: dict[str, int] = {}
     for i, (m, node) in enumerate(zip(models, top["models"].value)):
-        if m.name in seen:
-            r.fail(node, f"models[{i}].name", f"'{m.name}' is already used by models[{seen[m.name]}]; give one a name")
-        seen[m.name] = i
+        folded = m.name.lower()  # model files and traces are named after it: Mlp and mlp clash on macOS
+        if folded in seen:
+            r.fail(node, f"models[{i}].name", f"'{m.name}' is already used by models[{seen[folded]}] "
+                                              f"(names must differ in more than case); give one a name")
+        seen[folded] = i
     devices = [_device(r, n, f"devices[{i}]") for i, n in enumerate(r.sequence(top["devices"], "devices"))]
-    configs = [{}] if "configs" not in top else [
-        c for i, n in enumerate(r.sequence(top["configs"], "configs")) for c in _configs(r, n, f"configs[{i}]")]
-    cfg = FarmConfig(path=path, models=models, devices=devices, configs=configs)
+    configs = [{}] if "configs" not in top else _all_configs(r, top["configs"], max_jobs)
+    cfg = FarmConfig(path=path, models=models, devices=devices, configs=configs, max_jobs=max_jobs)
     if "retry" in top:
         m = r.mapping(top["retry"], "retry", ("retries", "backoff_s", "max_backoff_s"))
         cfg.retries = r.scalar(m["retries"], "retry.retries", int, lambda v: 0 <= v <= 20, "an integer 0..20") \
             if "retries" in m else cfg.retries
         for k in ("backoff_s", "max_backoff_s"):
             if k in m:
-                setattr(cfg, k, r.scalar(m[k], f"retry.{k}", float, lambda v: v >= 0, "a number >= 0"))
+                setattr(cfg, k, r.seconds(m[k], f"retry.{k}"))
     if "cooldown" in top:
         m = r.mapping(top["cooldown"], "cooldown", ("seconds", "until_temp_c", "max_wait_s"))
         if "seconds" in m:
-            cfg.cooldown_s = r.scalar(m["seconds"], "cooldown.seconds", float, lambda v: v >= 0, "a number >= 0")
+            cfg.cooldown_s = r.seconds(m["seconds"], "cooldown.seconds")
         if "until_temp_c" in m:
-            cfg.until_temp_c = r.scalar(m["until_temp_c"], "cooldown.until_temp_c", (float, type(None)))
+            lo, hi = TEMP_RANGE_C
+            cfg.until_temp_c = r.scalar(m["until_temp_c"], "cooldown.until_temp_c", (float, type(None)),
+                                        lambda v: v is None or lo <= v <= hi, f"a temperature {lo:g}..{hi:g} (C) or null")
         if "max_wait_s" in m:
-            cfg.max_wait_s = r.scalar(m["max_wait_s"], "cooldown.max_wait_s", float, lambda v: v >= 0, "a number >= 0")
+            cfg.max_wait_s = r.seconds(m["max_wait_s"], "cooldown.max_wait_s")
     if "timeout_s" in top:
-        cfg.timeout_s = r.scalar(top["timeout_s"], "timeout_s", float, lambda v: v > 0, "a number > 0")
+        cfg.timeout_s = r.seconds(top["timeout_s"], "timeout_s", positive=True)
     return cfg
+
+
+def check_matrix(cfg: FarmConfig, n_devices: int) -> None:
+    """Refuse a run of more than cfg.max_jobs jobs, saying how the number came about."""
+    total = len(cfg.models) * n_devices * len(cfg.configs)
+    if total > cfg.max_jobs:
+        raise MatrixTooLarge(f"{cfg.path}: the farm expands to {total} jobs ({len(cfg.models)} model(s) x {n_devices} "
+                             f"device(s) x {len(cfg.configs)} config(s)), more than the limit of {cfg.max_jobs}; "
+                             f"narrow the lists, or raise limits.max_jobs in the file or --max-jobs")
 
 
 def _model(r: _Reader, node, field, base) -> ModelSpec:
@@ -218,8 +257,9 @@ def _model(r: _Reader, node, field, base) -> ModelSpec:
         if "seed" in e:
             export["seed"] = r.scalar(e["seed"], f"{field}.export.seed", int)
     name = m.get("name") or default_name
-    if not name or any(c in name for c in "@#/ "):
-        r.fail(nodes.get("name", node), f"{field}.name", f"'{name}' must be non-empty without '@', '#', '/' or spaces")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        r.fail(nodes.get("name", node), f"{field}.name",
+               f"'{name}' must start with a letter or digit and hold only letters, digits, '.', '_' and '-'")
     return ModelSpec(name=name, source=source, export=export)
 
 
@@ -240,19 +280,51 @@ def _device(r: _Reader, node, field) -> DeviceFilter:
     return DeviceFilter(**values)
 
 
-_CONFIG_TYPES = {"threads": (int, lambda v: v >= 0, "an integer >= 0"), "iters": (int, lambda v: v >= 1, "an integer >= 1"),
-                 "warmup": (int, lambda v: v >= 0, "an integer >= 0"), "power": (bool, lambda v: True, ""),
+_CONFIG_TYPES = {"threads": (int, lambda v: 0 <= v <= 1024, "an integer 0..1024"),
+                 "iters": (int, lambda v: 1 <= v <= 10**9, "an integer 1..1000000000"),
+                 "warmup": (int, lambda v: 0 <= v <= 10**9, "an integer 0..1000000000"), "power": (bool, lambda v: True, ""),
                  "verify": (bool, lambda v: True, ""), "profile_ops": (bool, lambda v: True, ""),
                  "cpus": (str, lambda v: bool(v), "a CPU list such as 4-7")}
 
 
-def _configs(r: _Reader, node, field) -> list[dict]:
-    """One config entry; list values expand into the product (threads: [1, 4] -> two configs)."""
+def config_label(config: dict) -> str:
+    """A full config (defaults filled in) as it appears in job keys: threads, iters and power always; other
+    settings only when they differ from the defaults."""
+    parts = [f"threads={config['threads']}", f"iters={config['iters']}", f"power={'on' if config['power'] else 'off'}"]
+    for k in ("warmup", "cpus", "profile_ops", "verify"):
+        if config.get(k) != CONFIG_DEFAULTS[k]:
+            v = config[k]
+            parts.append(f"{k}={('on' if v else 'off') if isinstance(v, bool) else v}")
+    return ",".join(parts)
+
+
+def _all_configs(r: _Reader, node, max_jobs: int) -> list[dict]:
+    """Every config entry expanded; two that give the same settings (the same job keys) are an error."""
+    configs, first = [], {}
+    for i, n in enumerate(r.sequence(node, "configs")):
+        for c in _configs(r, n, f"configs[{i}]", max_jobs - len(configs)):
+            label = config_label({**CONFIG_DEFAULTS, **c})
+            if label in first:
+                r.fail(n, f"configs[{i}]", f"gives {label} again (as configs[{first[label]}] does): every job key "
+                                           f"must be unique; drop the repeated value")
+            first[label] = i
+            configs.append(c)
+    return configs
+
+
+def _configs(r: _Reader, node, field, room: int) -> list[dict]:
+    """One config entry; list values expand into the product (threads: [1, 4] -> two configs). The size is
+    checked before expanding: `room` is how many configs the job limit leaves."""
     m = r.mapping(node, field, tuple(_CONFIG_TYPES))
     choices = {}
     for key, value in m.items():
         kind, check, what = _CONFIG_TYPES[key]
         items = r.sequence(value, f"{field}.{key}") if isinstance(value, yaml.SequenceNode) else [value]
         choices[key] = [r.scalar(v, f"{field}.{key}", kind, check, what) for v in items]
+    size = math.prod(len(v) for v in choices.values())
+    if size > room:
+        how = " x ".join(f"{len(v)} {k}" for k, v in choices.items() if len(v) > 1)
+        r.fail(node, field, f"expands to {size} configs ({how}), more than the {room} the job limit leaves; "
+                            f"narrow the lists, or raise limits.max_jobs in the file or --max-jobs")
     keys = list(choices)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(choices[k] for k in keys))]

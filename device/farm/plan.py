@@ -7,7 +7,8 @@ from typing import Any
 
 from pockettorch import errors
 from pockettorch.device.base import Device
-from pockettorch.device.farm.config import CONFIG_DEFAULTS, DeviceFilter, FarmConfig, ModelSpec
+from pockettorch.device.farm.config import (CONFIG_DEFAULTS, DeviceFilter, FarmConfig, ModelSpec, check_matrix,
+                                             config_label)
 
 HOST_SERVER = "local"  # the `server` of the host device
 IOS_SERVER = "usbmux"  # the `server` of iOS devices (this machine's usbmuxd)
@@ -115,25 +116,13 @@ def full_config(config: dict, timeout_s: float) -> dict:
     return {**CONFIG_DEFAULTS, **config, "timeout_s": timeout_s}
 
 
-def config_label(config: dict) -> str:
-    """threads, iters and power always; other settings only when they differ from the defaults."""
-    parts = [f"threads={config['threads']}", f"iters={config['iters']}", f"power={'on' if config['power'] else 'off'}"]
-    for k in ("warmup", "cpus", "profile_ops", "verify"):
-        if config.get(k) != CONFIG_DEFAULTS[k]:
-            v = config[k]
-            parts.append(f"{k}={('on' if v else 'off') if isinstance(v, bool) else v}")
-    return ",".join(parts)
-
-
 def plan(cfg: FarmConfig, devices: list[FarmDevice]) -> list[Job]:
-    jobs, keys = [], set()
+    """Every job, keys unique (model names, device ids and configs are); refused beyond cfg.max_jobs."""
+    check_matrix(cfg, len(devices))
+    jobs = []
     for d in devices:
         for model in cfg.models:
             for c in cfg.configs:
                 config = full_config(c, cfg.timeout_s)
-                key = f"{model.name}@{d.id}#{config_label(config)}"
-                if key in keys:
-                    continue  # two config entries that expand to the same settings
-                keys.add(key)
-                jobs.append(Job(key, model, d.id, d.info, config))
+                jobs.append(Job(f"{model.name}@{d.id}#{config_label(config)}", model, d.id, d.info, config))
     return jobs

@@ -6,14 +6,23 @@ import statistics
 import xml.etree.ElementTree as ET
 
 WIDTH = 720
-LABEL_W = 230
+LABEL_W = 230  # at least; wider when a label needs it (labels are never cut: they name configs)
+PLOT_W = WIDTH - LABEL_W
 ROW_H = 34
+CHAR_W = 6.6  # a generous width of one 11 px character (13 px bold for titles: TITLE_CHAR_W)
+TITLE_CHAR_W = 9.0
 PALETTE = ("#3266a8", "#d0692a", "#3b9a52", "#b03a48", "#7652a8", "#8a6d3b")
 
 
-def _svg(height: int, title: str, **attrs: str) -> ET.Element:
-    svg = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "width": str(WIDTH), "height": str(height),
-                             "viewBox": f"0 0 {WIDTH} {height}", "role": "img", **attrs})
+def _label_width(labels) -> int:
+    return max(LABEL_W, int(12 + CHAR_W * max((len(label) for label in labels), default=0)))
+
+
+def _svg(height: int, title: str, width: int = WIDTH, **attrs: str) -> ET.Element:
+    """The chart; wide enough for its title, and scaled down by the page's CSS when wider than the window."""
+    width = max(width, int(8 + TITLE_CHAR_W * len(title)))
+    svg = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "width": str(width), "height": str(height),
+                             "viewBox": f"0 0 {width} {height}", "role": "img", **attrs})
     ET.SubElement(svg, "title").text = title
     ET.SubElement(svg, "text", x="4", y="14", **{"font-size": "13", "font-weight": "bold"}).text = title
     return svg
@@ -23,13 +32,9 @@ def _text(parent, x, y, text, anchor="start", size=11) -> None:
     ET.SubElement(parent, "text", x=f"{x:.1f}", y=f"{y:.1f}", **{"font-size": str(size), "text-anchor": anchor}).text = text
 
 
-def _short(label: str, n: int = 32) -> str:
-    return label if len(label) <= n else label[:n - 1] + "\u2026"
-
-
-def _axis(svg, top: float, bottom: float, lo: float, hi: float, unit: str) -> callable:
-    """A bottom axis with 5 ticks; returns value -> x."""
-    x0, x1 = LABEL_W, WIDTH - 20
+def _axis(svg, x0: float, top: float, bottom: float, lo: float, hi: float, unit: str) -> callable:
+    """A bottom axis with 5 ticks from x0 across PLOT_W; returns value -> x."""
+    x1 = x0 + PLOT_W - 20
     span = (hi - lo) or 1.0
 
     def sx(v: float) -> float:
@@ -47,18 +52,19 @@ def latency_plot(title: str, series: list[tuple[str, list[float]]], **attrs: str
     """One row per job: its samples as dots and a box (quartiles, median line, whiskers at min/max)."""
     rows = [(label, s) for label, s in series if s]
     height = 40 + ROW_H * max(len(rows), 1) + 30
-    svg = _svg(height, title, **attrs)
+    label_w = _label_width(label for label, _ in rows)
+    svg = _svg(height, title, label_w + PLOT_W, **attrs)
     if not rows:
-        _text(svg, LABEL_W, 50, "no latency samples")
+        _text(svg, label_w, 50, "no latency samples")
         return svg
     values = [v for _, s in rows for v in s]
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.05 or max(hi * 0.05, 1e-3)
-    sx = _axis(svg, 26, 30 + ROW_H * len(rows), max(0.0, lo - pad), hi + pad, "ms per inference")
+    sx = _axis(svg, label_w, 26, 30 + ROW_H * len(rows), max(0.0, lo - pad), hi + pad, "ms per inference")
     for i, (label, s) in enumerate(rows):
         y = 30 + ROW_H * i + ROW_H / 2
         color = PALETTE[i % len(PALETTE)]
-        _text(svg, LABEL_W - 6, y + 4, _short(label), "end")
+        _text(svg, label_w - 6, y + 4, label, "end")
         q1, med, q3 = statistics.quantiles(s, n=4) if len(s) > 1 else (s[0], s[0], s[0])
         g = ET.SubElement(svg, "g", {"class": "job", "data-label": label})
         ET.SubElement(g, "title").text = label
@@ -75,15 +81,16 @@ def latency_plot(title: str, series: list[tuple[str, list[float]]], **attrs: str
 
 def bar_plot(title: str, bars: list[tuple[str, float]], unit: str, **attrs: str) -> ET.Element:
     height = 40 + ROW_H * max(len(bars), 1) + 30
-    svg = _svg(height, title, **attrs)
+    label_w = _label_width(label for label, _ in bars)
+    svg = _svg(height, title, label_w + PLOT_W, **attrs)
     if not bars:
-        _text(svg, LABEL_W, 50, "nothing measured")
+        _text(svg, label_w, 50, "nothing measured")
         return svg
-    sx = _axis(svg, 26, 30 + ROW_H * len(bars), 0.0, max(v for _, v in bars) * 1.1 or 1.0, unit)
+    sx = _axis(svg, label_w, 26, 30 + ROW_H * len(bars), 0.0, max(v for _, v in bars) * 1.1 or 1.0, unit)
     for i, (label, v) in enumerate(bars):
         y = 30 + ROW_H * i
-        _text(svg, LABEL_W - 6, y + ROW_H / 2 + 4, _short(label), "end")
-        ET.SubElement(svg, "rect", {"class": "bar", "x": str(LABEL_W), "y": f"{y + 7}", "width": f"{sx(v) - LABEL_W:.1f}",
+        _text(svg, label_w - 6, y + ROW_H / 2 + 4, label, "end")
+        ET.SubElement(svg, "rect", {"class": "bar", "x": str(label_w), "y": f"{y + 7}", "width": f"{sx(v) - label_w:.1f}",
                                     "height": str(ROW_H - 14), "fill": PALETTE[i % len(PALETTE)]})
         _text(svg, sx(v) + 4, y + ROW_H / 2 + 4, f"{v:.3g}")
     return svg

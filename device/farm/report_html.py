@@ -1,10 +1,13 @@
-"""A self-contained HTML report of one farm run: summary, the regression gate's verdict, every job, latency
-distributions per model x device, energy per inference, and each job's median latency across runs.
-Plots are inline SVG; the page loads nothing from anywhere."""
+"""A self-contained HTML report of one farm run: summary, the devices (CPU, ISA, OS, ABI), the regression gate's
+verdict, every job (its trace a link relative to the report), latency distributions per model x device, energy
+per inference and each job's median latency across runs. Plots are inline SVG; the page loads nothing from
+anywhere. Charts with nothing to show (no power measured, a job seen in one run only) are left out."""
 from __future__ import annotations
 
 import datetime
 import html
+import os
+import urllib.parse
 import xml.etree.ElementTree as ET
 
 from pockettorch.device.farm import plots
@@ -16,9 +19,10 @@ HISTORY_LIMIT = 24  # jobs whose history is drawn; a big farm would otherwise ma
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; background: #fff; }
 table { border-collapse: collapse; margin: 8px 0 20px; } th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
-th { background: #f2f2f2; } #jobs td:first-child { word-break: break-all; min-width: 18em; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f2f2f2; } #jobs td:first-child { word-break: break-all; min-width: 14em; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+#jobs td.error { min-width: 15em; max-width: 36em; overflow-wrap: anywhere; } #jobs td.trace { overflow-wrap: anywhere; }
 .passed { color: #1d7a33; } .failed, .lost, .FAIL { color: #b3261e; font-weight: bold; } .not_run { color: #8a6d00; }
-.PASS { color: #1d7a33; font-weight: bold; } svg { display: block; margin: 6px 0 14px; }
+.PASS { color: #1d7a33; font-weight: bold; } svg { display: block; margin: 6px 0 14px; max-width: 100%; height: auto; }
 """
 
 
@@ -53,7 +57,39 @@ def _gate_section(gate: GateResult | None) -> str:
             f"<p class=\"rule\">Rule: {_esc(RULE)}.</p>{table}{new_only}")
 
 
-def _jobs_table(jobs: list[dict]) -> str:
+def _devices_table(jobs: list[dict]) -> str:
+    """One row per device: what it is (CPU, cores, ABI, OS) and the kernels' ISA the runtime picked on it."""
+    devices: dict[str, dict] = {}
+    isas: dict[str, set] = {}
+    for j in jobs:
+        d = j["device"]
+        key = d.get("id") or d["serial"]
+        devices.setdefault(key, d)
+        isa = (j.get("result") or {}).get("isa")
+        isas.setdefault(key, set()).update([isa] if isa else [])
+    rows = "".join(
+        f'<tr class="device" data-device="{_esc(key)}"><td>{_esc(key)}</td><td>{_esc(d.get("platform"))}</td>'
+        f'<td>{_esc(d.get("model"))}</td><td class="cpu">{_esc(d.get("soc"))}</td><td class="num">{_esc(d.get("cores") or "")}</td>'
+        f'<td class="abi">{_esc(d.get("abi"))}</td><td class="isa">{_esc(", ".join(sorted(isas[key])))}</td>'
+        f'<td class="os">{_esc(d.get("os_version"))}</td><td>{_esc(d.get("server"))}</td></tr>'
+        for key, d in devices.items())
+    return ('<table id="devices"><tr><th>device</th><th>platform</th><th>model</th><th>CPU</th><th>cores</th>'
+            f"<th>ABI</th><th>ISA</th><th>OS</th><th>server</th></tr>{rows}</table>")
+
+
+def _trace_link(trace: str | None, base_dir: str) -> str:
+    """The trace as a link relative to the report's folder (the report and the runs folder move together)."""
+    if not trace:
+        return ""
+    try:
+        rel = os.path.relpath(trace, base_dir)
+    except ValueError:  # another drive on Windows: only an absolute link works
+        rel = trace
+    href = urllib.parse.quote(rel.replace(os.sep, "/"))
+    return f'<a href="{_esc(href)}" title="{_esc(rel)}">trace</a>'  # the key is in the row already
+
+
+def _jobs_table(jobs: list[dict], base_dir: str) -> str:
     head = ("<tr><th>job</th><th>status</th><th>attempts</th><th>median ms</th><th>p90 ms</th><th>MAD ms</th>"
             "<th>peak RSS KiB</th><th>mJ/inference</th><th>model bytes</th><th>verify</th><th>error</th><th>trace</th></tr>")
     rows = []
@@ -67,7 +103,8 @@ def _jobs_table(jobs: list[dict]) -> str:
             f'<td class="num">{_num(mad(j.get("samples_ms") or []) if j.get("samples_ms") else None)}</td>'
             f'<td class="num">{_num(j.get("peak_rss_kb"), "{:.0f}")}</td><td class="num">{_num(j.get("energy_mj"))}</td>'
             f'<td class="num">{_num(j.get("model_bytes"), "{:d}")}</td><td>{verify}</td>'
-            f'<td>{_esc((j.get("error") or "")[:300])}</td><td>{_esc(j.get("trace") or "")}</td></tr>')
+            f'<td class="error">{_esc((j.get("error") or "")[:300])}</td>'
+            f'<td class="trace">{_trace_link(j.get("trace"), base_dir)}</td></tr>')
     return f'<table id="jobs">{head}{"".join(rows)}</table>'
 
 
@@ -75,28 +112,34 @@ def _latency_section(jobs: list[dict]) -> str:
     groups: dict[tuple[str, str], list[dict]] = {}
     for j in jobs:
         groups.setdefault((j["model"], j["device"].get("id") or j["device"]["serial"]), []).append(j)
-    return "".join(_svg(plots.latency_plot(f"{model} on {device}", [(_label(j), j.get("samples_ms") or []) for j in js],
-                                           **{"class": "latency-plot", "data-model": model, "data-device": device}))
-                   for (model, device), js in groups.items())
+    plots_ = [_svg(plots.latency_plot(f"{model} on {device}", [(_label(j), j["samples_ms"]) for j in js
+                                                               if j.get("samples_ms")],
+                                      **{"class": "latency-plot", "data-model": model, "data-device": device}))
+              for (model, device), js in groups.items() if any(j.get("samples_ms") for j in js)]
+    return "".join(plots_) or "<p>No job measured any latency.</p>"
 
 
 def _energy_section(jobs: list[dict]) -> str:
     bars = [(j["key"].replace("#", " "), j["energy_mj"]) for j in jobs if j.get("energy_mj") is not None]
-    note = "" if bars else "<p>No job measured power (set <code>power: true</code> in a config).</p>"
-    return note + _svg(plots.bar_plot("Energy per inference", bars, "mJ per inference", **{"class": "energy-plot"}))
+    if not bars:
+        return "<p>No job measured power (set <code>power: true</code> in a config, on a device that reports it).</p>"
+    return _svg(plots.bar_plot("Energy per inference", bars, "mJ per inference", **{"class": "energy-plot"}))
 
 
 def _history_section(store: ResultStore, jobs: list[dict]) -> str:
-    parts = []
-    for j in jobs[:HISTORY_LIMIT]:
-        points = store.history(j["key"], "median_ms")
-        parts.append(_svg(plots.line_plot(f"median latency of {j['key']} across runs", points, "ms",
-                                          **{"class": "history-plot", "data-key": j["key"]})))
-    more = f"<p>{len(jobs) - HISTORY_LIMIT} more job(s) not drawn.</p>" if len(jobs) > HISTORY_LIMIT else ""
-    return "".join(parts) + more
+    """A line per job measured in two runs or more (one point is no history)."""
+    histories = [(j, points) for j in jobs if len(points := store.history(j["key"], "median_ms")) > 1]
+    parts = [_svg(plots.line_plot(f"median latency of {j['key']} across runs", points, "ms",
+                                  **{"class": "history-plot", "data-key": j["key"]}))
+             for j, points in histories[:HISTORY_LIMIT]]
+    if not parts:
+        return "<p>No job has been measured in more than one run yet.</p>"
+    more = len(histories) - HISTORY_LIMIT
+    return "".join(parts) + (f"<p>{more} more job(s) not drawn.</p>" if more > 0 else "")
 
 
-def render(store: ResultStore, run_id: str, gate: GateResult | None = None) -> str:
+def render(store: ResultStore, run_id: str, gate: GateResult | None = None, base_dir: str = ".") -> str:
+    """The page; `base_dir` is the folder it is written to (trace links are relative to it)."""
     run = store.run(run_id)
     jobs = store.jobs(run_id)
     counts = {s: sum(j["status"] == s for j in jobs) for s in ("passed", "failed", "lost", "not_run")}
@@ -108,8 +151,9 @@ def render(store: ResultStore, run_id: str, gate: GateResult | None = None) -> s
 <h1>PocketTorch farm run <code id="run-id">{_esc(run_id)}</code></h1>
 <section id="summary"><p>Started {created}; status <b class="{_esc(run['status'])}">{_esc(run['status'])}</b>;
 {len(jobs)} job(s): {summary}. Farm file: <code>{_esc(run['config'].get('farm_file', ''))}</code></p></section>
+<section id="devices-section"><h2>Devices</h2>{_devices_table(jobs)}</section>
 <section id="gate"><h2>Regression gate</h2>{_gate_section(gate)}</section>
-<section id="jobs-section"><h2>Jobs</h2>{_jobs_table(jobs)}</section>
+<section id="jobs-section"><h2>Jobs</h2>{_jobs_table(jobs, base_dir)}</section>
 <section id="latency"><h2>Latency distribution per model and device</h2>{_latency_section(jobs)}</section>
 <section id="energy"><h2>Energy per inference</h2>{_energy_section(jobs)}</section>
 <section id="history"><h2>History across runs</h2>{_history_section(store, jobs)}</section>

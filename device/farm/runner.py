@@ -1,7 +1,9 @@
 """Run a farm's jobs: one worker thread per device, jobs on a device one after another with the cool-down
 policy, every finished job written to the store at once. Transient device errors (disconnect, timeout) are
 retried with bounded exponential back-off; a device still gone after the retries is lost: its job is marked
-`lost` and its remaining jobs stay `not_run` for `farm run --resume`."""
+`lost` and its remaining jobs stay `not_run` for `farm run --resume`. The first Ctrl-C lets the running jobs
+finish and be stored (host runners run in their own session, so the terminal's SIGINT does not kill them); a
+second one kills them and stops at once, leaving them `not_run`."""
 from __future__ import annotations
 
 import dataclasses
@@ -20,7 +22,6 @@ from pockettorch.device.farm.store import ResultStore
 
 TRANSIENT = (errors.DeviceDisconnectedError, errors.DeviceTimeoutError, errors.DeviceNotFoundError)
 TEMP_POLL_S = 1.0
-SIGINT_GRACE_S = 2.0  # how long a runner killed by SIGINT waits for the farm's own Ctrl-C handling
 
 
 @dataclasses.dataclass
@@ -78,15 +79,15 @@ class Progress:
         for j in jobs:
             self.counts[j.device_id]["total"] += 1
 
-    def update(self, job: Job, event: str, detail: str = "") -> None:
+    def update(self, job: Job, event: str, detail: str = "", started: bool = True) -> None:
+        """`started`: the job had a "start" event (a job whose model failed to export never starts)."""
         with self.lock:
             c = self.counts[job.device_id]
             if event == "start":
                 c["running"] += 1
-            elif event in ("passed", "failed", "lost", "stopped"):  # stopped: cut short by Ctrl-C, left not_run
-                c["running"] -= 1
-                if event != "stopped":
-                    c["done" if event == "passed" else "failed"] += 1
+            elif event in ("passed", "failed", "lost"):
+                c["running"] -= started
+                c["done" if event == "passed" else "failed"] += 1
             summary = "  ".join(f"{d}: {v['done']}/{v['total']} done, {v['running']} running, {v['failed']} failed"
                                 for d, v in self.counts.items())
             print(f"[{event:>7}] {job.key}{' ' + detail if detail else ''}\n          {summary}", file=self.out, flush=True)
@@ -108,6 +109,8 @@ class DeviceWorker(threading.Thread):
                 self.ctx.progress.update(job, "not_run", reason)
                 continue
             self._cool_down(rest=i > 0)
+            if self.ctx.stop.is_set():
+                return  # Ctrl-C during the cool-down
             self._run_job(job)
 
     def _cool_down(self, rest: bool) -> None:
@@ -149,20 +152,14 @@ class DeviceWorker(threading.Thread):
                 ctx.stop.wait(p.backoff(attempt))
                 self._reconnect()
             except Exception as exc:  # the runner failed, disk full, a bad model, ...: final, and the worker goes on
-                # but not under Ctrl-C, which the terminal also sends to a host runner: that job runs again on --resume
-                fields = {"status": "not_run" if self._interrupted(exc) else "failed",
-                          "result": getattr(exc, "partial", None), "error": f"{type(exc).__name__}: {exc}"}
+                fields = {"status": "failed", "result": getattr(exc, "partial", None),
+                          "error": f"{type(exc).__name__}: {exc}"}
                 break
+        if ctx.abandoned.is_set():
+            return  # a second Ctrl-C killed the runner: not a failure; the job stays not_run for --resume
         record = job.record(attempts=attempt, model_bytes=ctx.model_bytes(job), **fields)
         ctx.store.record_job(ctx.run_id, record)
-        ctx.progress.update(job, "stopped" if record["status"] == "not_run" else record["status"], _detail(record))
-
-    def _interrupted(self, exc: Exception) -> bool:
-        """Whether Ctrl-C cut this job short. The terminal's SIGINT reaches the host runner too, and its death can
-        be seen here before the main thread has set ctx.stop: a runner killed by SIGINT waits for the flag."""
-        code = getattr(exc, "exit_code", None)
-        by_sigint = code in (-signal.SIGINT, 128 + signal.SIGINT)
-        return self.ctx.stop.is_set() or (by_sigint and self.ctx.stop.wait(SIGINT_GRACE_S))
+        ctx.progress.update(job, record["status"], _detail(record))
 
     def _reconnect(self) -> bool:
         """Whether the device is back (adb lists it ready again); the worker then uses the fresh handle."""
@@ -187,7 +184,8 @@ class RunContext:
     progress: Progress
     execute: Callable[[Device, Job], dict]
     model_paths: dict[str, str]
-    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+    stop: threading.Event = dataclasses.field(default_factory=threading.Event)  # first Ctrl-C: no new jobs
+    abandoned: threading.Event = dataclasses.field(default_factory=threading.Event)  # second: running jobs killed
 
     def model_bytes(self, job: Job) -> int | None:
         path = self.model_paths.get(job.model.name)
@@ -195,21 +193,36 @@ class RunContext:
 
 
 def run_jobs(ctx: RunContext, jobs: list[Job], devices: dict[str, Device | None]) -> None:
-    """Run `jobs` with one worker per device and wait; Ctrl-C sets ctx.stop, lets running jobs finish, returns."""
+    """Run `jobs` with one worker per device and wait. Ctrl-C sets ctx.stop, lets running jobs finish and returns;
+    a second Ctrl-C kills the running jobs and raises KeyboardInterrupt at once. A SIGINT handler, not
+    KeyboardInterrupt, takes the first: it may come at any instant (even while the workers start), and a join()
+    cut short by KeyboardInterrupt can leave a live thread looking finished."""
     by_device: dict[str, list[Job]] = {}
     for j in jobs:
         by_device.setdefault(j.device_id, []).append(j)
     workers = [DeviceWorker(d, devices.get(d), js, ctx) for d, js in by_device.items()]
-    for w in workers:
-        w.start()
+
+    def on_sigint(signum, frame):
+        if not ctx.stop.is_set():
+            ctx.stop.set()
+            print("interrupted: letting the running jobs finish (Ctrl-C again to abandon them)", file=ctx.progress.out,
+                  flush=True)
+            return
+        from pockettorch.device.host import stop_all
+
+        ctx.abandoned.set()  # before the kill: the workers must not record the killed jobs as failed
+        stop_all()
+        print("abandoned the running jobs (left not_run)", file=ctx.progress.out, flush=True)
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()  # only the main thread may handle signals
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
     try:
         for w in workers:
-            while w.is_alive():
-                w.join(0.2)  # short joins keep the main thread responsive to Ctrl-C
-    except KeyboardInterrupt:
-        ctx.stop.set()
-        print("interrupted: letting the running jobs finish (Ctrl-C again to abandon them)", file=ctx.progress.out,
-              flush=True)
+            w.start()
         for w in workers:
             while w.is_alive():
                 w.join(0.2)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)

@@ -3,19 +3,26 @@
 Ctrl-C or a lost device loses nothing already measured. Shared by `pockettorch farm` and the pytest plugin.
 
 One writer per process (calls are serialised by a lock, so worker threads may share the store); readers in
-other processes see committed jobs at once (WAL journal).
+other processes see committed jobs at once (WAL journal). A controller running a run holds its lease, so a second
+`farm run --resume` of that run is refused; the lease expires unless renewed, so a crashed controller does not
+lock the run for ever. A file that is not a readable store gives a catalogue error naming it, never a traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import sqlite3
+import sys
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, Iterator
 
-SCHEMA_VERSION = 1
+from pockettorch import errors
+
+SCHEMA_VERSION = 2  # 2: leases
 JOB_STATUSES = ("passed", "failed", "lost", "not_run")
 FINAL_STATUSES = ("passed", "failed")  # a resumed run does not repeat these
 
@@ -51,7 +58,14 @@ CREATE TABLE IF NOT EXISTS samples (
     ms REAL NOT NULL,
     PRIMARY KEY (run_id, key, i)
 );
+CREATE TABLE IF NOT EXISTS leases (
+    run_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,             -- host:pid:random of the controller running the run
+    expires REAL NOT NULL            -- time.time() after which another controller may take over
+);
 """
+_TABLES = {"runs", "jobs", "samples", "leases"}
+LEASE_TTL_S = 60.0  # a live controller renews every third of this
 _CORE = ("key", "model", "device", "config", "status", "attempts", "result", "error", "trace")
 _DERIVED = ("samples_ms", "median_ms", "p90_ms", "peak_rss_kb", "energy_mj")  # added by jobs(), not stored twice
 
@@ -66,43 +80,74 @@ def _metrics(job: dict) -> dict[str, Any]:
             "model_bytes": job.get("model_bytes")}
 
 
+class LeaseHeld(errors.InvalidArgumentError):
+    """Another live controller is running this run."""
+
+
+def _not_a_store(path: str, why: str) -> errors.IoError:
+    return errors.IoError(f"{path} is not a readable PocketTorch results store: {why}",
+                          hint="pass --db a store written by `pockettorch farm run`, or move the damaged file away "
+                               "and start a new store")
+
+
 class ResultStore:
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, isolation_level=None)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _not_a_store(self.path, str(exc)) from None
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            with self._locked():
+                self._migrate()  # first: a file that is not a store is left exactly as it was
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            self._db.close()
+            raise
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise access; SQLite's errors (garbage bytes, a truncated file, a locked file) name the file."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as exc:
+                raise _not_a_store(self.path, str(exc)) from None
 
     def _migrate(self) -> None:
-        with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} was written by a newer PocketTorch (schema {version})")
-            if version < SCHEMA_VERSION:
-                self._db.executescript("BEGIN;" + _SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version > SCHEMA_VERSION:
+            raise _not_a_store(self.path, f"it was written by a newer PocketTorch (schema {version})")
+        if (version == 0 and tables) or (version and not {"runs", "jobs", "samples"} <= tables):
+            raise _not_a_store(self.path, f"an SQLite file with tables {', '.join(sorted(tables)) or 'none'}, "
+                                          f"not a store's {', '.join(sorted(_TABLES))}")
+        if version < SCHEMA_VERSION:
+            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
 
     # ------------------------------------------------------------------ runs
     def create_run(self, config: dict, run_id: str | None = None) -> str:
         run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        with self._lock:
+        with self._locked():
             self._db.execute("INSERT INTO runs (id, created, status, config) VALUES (?, ?, 'running', ?)",
                              (run_id, time.time(), json.dumps(config)))
         return run_id
 
     def reopen_run(self, run_id: str) -> None:
         """Mark a run running again (resume)."""
-        with self._lock:
+        with self._locked():
             self._db.execute("UPDATE runs SET status = 'running', finished = NULL WHERE id = ?", (run_id,))
 
     def finish_run(self, run_id: str, status: str) -> None:
-        with self._lock:
+        with self._locked():
             self._db.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?", (status, time.time(), run_id))
 
     def run(self, run_id: str) -> dict:
-        with self._lock:
+        with self._locked():
             row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             known = ", ".join(r["id"] for r in self.runs()[-5:]) or "none"
@@ -111,7 +156,7 @@ class ResultStore:
 
     def runs(self) -> list[dict]:
         """Every run, oldest first."""
-        with self._lock:
+        with self._locked():
             rows = self._db.execute("SELECT * FROM runs ORDER BY created, rowid").fetchall()
         return [self._run_dict(r) for r in rows]
 
@@ -128,7 +173,7 @@ class ResultStore:
         extra = {k: v for k, v in job.items() if k not in _CORE and k not in _DERIVED}
         result = job.get("result")
         m = _metrics(job)
-        with self._lock:
+        with self._locked():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 seq = self._db.execute("SELECT seq FROM jobs WHERE run_id = ? AND key = ?", (run_id, job["key"])).fetchone()
@@ -154,7 +199,7 @@ class ResultStore:
 
     def jobs(self, run_id: str) -> list[dict]:
         """The run's jobs in plan order, as recorded (plus `samples_ms`, `median_ms`, ...)."""
-        with self._lock:
+        with self._locked():
             rows = self._db.execute("SELECT * FROM jobs WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
         out = []
         for r in rows:
@@ -169,7 +214,7 @@ class ResultStore:
         return out
 
     def samples(self, run_id: str, key: str) -> list[float]:
-        with self._lock:
+        with self._locked():
             rows = self._db.execute("SELECT ms FROM samples WHERE run_id = ? AND key = ? ORDER BY i",
                                     (run_id, key)).fetchall()
         return [r[0] for r in rows]
@@ -178,14 +223,60 @@ class ResultStore:
         """(run id, value) of one job's metric in every run that measured it, oldest first."""
         if metric not in ("median_ms", "p90_ms", "peak_rss_kb", "energy_mj", "model_bytes"):
             raise ValueError(f"unknown metric {metric!r}")
-        with self._lock:
+        with self._locked():
             rows = self._db.execute(
                 f"SELECT j.run_id, j.{metric} FROM jobs j JOIN runs r ON r.id = j.run_id "
                 f"WHERE j.key = ? AND j.{metric} IS NOT NULL ORDER BY r.created, r.rowid", (key,)).fetchall()
         return [(r[0], r[1]) for r in rows]
 
+    # ---------------------------------------------------------------- lease
+    def take_lease(self, run_id: str, ttl_s: float = LEASE_TTL_S) -> None:
+        """Become the run's only controller (or renew): atomic, so of two controllers exactly one wins."""
+        now = time.time()
+        with self._locked():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT owner, expires FROM leases WHERE run_id = ?", (run_id,)).fetchone()
+                if row is not None and row["owner"] != self.owner and row["expires"] > now:
+                    raise LeaseHeld(f"run {run_id} is being run by another controller ({row['owner'].rsplit(':', 1)[0]}, "
+                                    f"host:pid) whose lease ends in {row['expires'] - now:.0f} s",
+                                    hint="wait for that controller to finish; a crashed one's lease expires by itself")
+                self._db.execute("INSERT OR REPLACE INTO leases (run_id, owner, expires) VALUES (?, ?, ?)",
+                                 (run_id, self.owner, now + ttl_s))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def release_lease(self, run_id: str) -> None:
+        with self._locked():
+            self._db.execute("DELETE FROM leases WHERE run_id = ? AND owner = ?", (run_id, self.owner))
+
+    @contextlib.contextmanager
+    def lease(self, run_id: str, ttl_s: float = LEASE_TTL_S) -> Iterator[None]:
+        """Hold the run's lease while the block runs, renewed by a thread every ttl_s / 3."""
+        self.take_lease(run_id, ttl_s)
+        done = threading.Event()
+
+        def renew():
+            while not done.wait(ttl_s / 3):
+                try:
+                    self.take_lease(run_id, ttl_s)
+                except errors.PocketTorchError as exc:  # we stalled past the expiry and another controller took over
+                    print(f"warning: lost the lease of run {run_id}: {exc}", file=sys.stderr, flush=True)
+                    return
+
+        renewer = threading.Thread(target=renew, name=f"lease-{run_id}", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            done.set()
+            renewer.join()
+            self.release_lease(run_id)
+
     def close(self) -> None:
-        with self._lock:
+        with self._locked():
             self._db.close()
 
     def __enter__(self) -> "ResultStore":

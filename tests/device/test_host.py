@@ -39,6 +39,8 @@ def test_bench_on_host_end_to_end(model, host, tmp_path):
     lat = r["latency_ms"]
     assert lat["min"] <= lat["trimmed_mean"] <= max(r["samples_ms"])
     assert {o["op"] for o in r["ops"]} == {"linear"} and len(r["instructions"]) == 2
+    # per-op times come from one extra profiled inference after the 12 timed (unprofiled) ones
+    assert [o["calls"] for o in r["ops"]] == [2]
     assert r["power"]["available"] is False or r["power"]["average_mw"] > 0  # unavailable here, never invented
     assert r["deploy"]["pushed"] and pathlib.Path(r["deploy"]["model"]).exists()  # --keep
     trace = build_trace(r)
@@ -98,6 +100,25 @@ def test_cli_bench_writes_json_and_trace(model, tmp_path, capsys):
     assert json.loads(trace.read_text())["traceEvents"]
     text = capsys.readouterr().out
     assert "median" in text and "linear" in text
+    assert "per-op times of one extra profiled inference (not part of the latencies above)" in text
+    assert "x2 " in text  # the two linear instructions, run once
+
+
+def test_profile_ops_help_says_what_it_measures(capsys):
+    assert main(["bench", "--help"]) == 0
+    assert "one extra profiled inference after the timed ones" in " ".join(capsys.readouterr().out.split())
+
+
+def test_devices_prints_a_header_and_says_why_no_android_device_is_listed(capsys):
+    from fixtures.adb_server import free_port
+
+    port = free_port()  # nothing listens there
+    assert main(["devices", "--adb-server", f"127.0.0.1:{port}"]) == 0
+    out = capsys.readouterr()
+    header, host = out.out.splitlines()[:2]
+    assert header.split()[:4] == ["SERIAL", "PLATFORM", "STATE", "ABI"] and host.startswith("host ")
+    assert (f"note: no adb server at 127.0.0.1:{port}: start one with `adb start-server` to list Android devices"
+            in out.err)
 
 
 def test_devices_lists_the_host(capsys):

@@ -4,11 +4,14 @@ The HTML is parsed (not grepped) and rendered in headless Chromium (Debian's pac
 the JUnit file is validated against tests/device/farm/junit.xsd with xmlschema."""
 from __future__ import annotations
 
+import html
 import html.parser
 import os
 import pathlib
+import re
 import shutil
 import subprocess
+import urllib.parse
 
 import pytest
 import torch
@@ -94,7 +97,7 @@ def test_the_gate_fails_on_the_slowdown_and_names_the_job(runs, tmp_path, capsys
     (plot,) = page.find("svg", **{"class": "latency-plot"})
     assert (plot["data-model"], plot["data-device"]) == ("net", "host")
     assert len(page.find("circle")) >= 30  # every sample drawn (plus the history points)
-    assert page.find("svg", **{"class": "energy-plot"})
+    assert not page.find("svg", **{"class": "energy-plot"})  # no job measured power: no empty chart
     (history,) = page.find("svg", **{"class": "history-plot", "data_key": KEY})
     assert len(page.find("circle", **{"class": "point"})) == 3  # baseline, slow, calm
 
@@ -104,6 +107,46 @@ def test_the_gate_fails_on_the_slowdown_and_names_the_job(runs, tmp_path, capsys
     (case,) = doc["testsuite"][0]["testcase"]
     assert case["@name"] == KEY and case["failure"][0]["@type"] == "regression"
     assert doc["@tests"] == 1 and doc["@failures"] == 1
+
+
+LONG = "{threads: 1, iters: 30, warmup: 2, cpus: '0', profile_ops: true}"
+
+
+def test_the_report_shows_device_facts_relative_trace_links_full_labels_and_no_empty_charts(tmp_path, capsys):
+    """One run of one job: the device's CPU, ISA, OS and ABI are shown; the trace is a link relative to the report's
+    folder that resolves to the file; the config label is not cut; no energy chart (no power measured) and no
+    one-point history."""
+    from pockettorch.device.host import HostDevice
+
+    torch.manual_seed(0)
+    pockettorch.export(Net().eval(), (torch.randn(1, 3, 8, 8),), name="net").save(tmp_path / "net.ptm")
+    (tmp_path / "farm.yaml").write_text(FARM.format(file="net.ptm").replace("{threads: 1, iters: 30, warmup: 2}", LONG))
+    db = tmp_path / "r.db"
+    assert main(["farm", "run", str(tmp_path / "farm.yaml"), "--db", str(db)]) == 0
+    report = tmp_path / "reports" / "today" / "report.html"
+    report.parent.mkdir(parents=True)
+    assert main(["farm", "report", "--db", str(db), "--html", str(report)]) == 0
+    text = report.read_text()
+    with ResultStore(db) as store:
+        (job,) = store.jobs(store.runs()[0]["id"])
+
+    info = HostDevice().info()
+    row = re.search(r'<tr class="device" data-device="host">(.*?)</tr>', text).group(1)
+    cells = dict(re.findall(r'<td class="(cpu|abi|isa|os)">([^<]*)</td>', row))
+    assert cells == {"cpu": html.escape(info.soc), "abi": info.abi, "isa": job["result"]["isa"], "os": info.os_version}
+    assert job["result"]["isa"]
+
+    (href,) = re.findall(r'<td class="trace"><a href="([^"]+)"', text)
+    assert not href.startswith(("/", "file:")) and href.startswith("../../")
+    assert (report.parent / urllib.parse.unquote(href)).resolve() == pathlib.Path(job["trace"]).resolve()
+    assert pathlib.Path(job["trace"]).is_file()
+
+    label = "threads=1,iters=30,power=off,warmup=2,cpus=0,profile_ops=on"
+    assert job["key"] == f"net@host#{label}" and f">{label}</text>" in text  # the whole label, in the plot
+    page = Elements(text)
+    assert page.find("svg", **{"class": "latency-plot"})
+    assert not page.find("svg", **{"class": "energy-plot"}) and "No job measured power" in text
+    assert not page.find("svg", **{"class": "history-plot"}) and "measured in more than one run" in text
 
 
 def test_a_run_within_noise_passes(runs, tmp_path, capsys):

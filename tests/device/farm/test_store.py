@@ -45,3 +45,82 @@ def test_bad_status_and_unknown_run_are_refused(tmp_path):
             store.record_job(run, _job("a@host", status="done"))
         with pytest.raises(KeyError, match="no run 'nope'"):
             store.run("nope")
+
+
+def _garbage(db):
+    db.write_bytes(bytes(range(256)) * 64)
+
+
+def _truncated(db):
+    """A real store with a run of many samples (many pages), cut in half as an interrupted copy would."""
+    with ResultStore(db) as store:
+        run = store.create_run({"farm": "x"})
+        for i in range(20):
+            store.record_job(run, _job(f"m{i}@host#t=1", samples=tuple(float(k) for k in range(300))))
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    data = db.read_bytes()
+    db.write_bytes(data[:len(data) // 2])
+
+
+def _foreign(db):
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    con.execute("INSERT INTO notes (text) VALUES ('mine')")
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize("damage", [_garbage, _truncated, _foreign])
+def test_a_damaged_store_is_a_catalogue_error_naming_the_file_for_every_command(tmp_path, damage, capsys):
+    from pockettorch import errors
+    from pockettorch.cli import main
+
+    db = tmp_path / "r.db"
+    damage(db)
+    before = db.read_bytes()
+    with pytest.raises(errors.IoError, match=f"{db} is not a readable PocketTorch results store"):
+        with ResultStore(db) as store:
+            for run in store.runs():
+                store.jobs(run["id"])
+    farm = tmp_path / "farm.yaml"
+    farm.write_text("models: [zoo: mlp]\ndevices: [host]\n")
+    for argv in (["runs"], ["report", "--html", str(tmp_path / "r.html")], ["run", str(farm)],
+                 ["run", str(farm), "--resume", "r1"]):
+        assert main(["farm", *argv, "--db", str(db)]) == 1, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"Error: {db} is not a readable PocketTorch results store") and "PKT_IO" in err, (argv, err)
+        assert "Traceback" not in err
+    if damage is _foreign:
+        assert db.read_bytes() == before  # someone else's database is left as it was
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path):
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        run = store.create_run({"farm": "x"}, run_id="old")
+        store.record_job(run, _job("a@host#t=1"))
+    con = sqlite3.connect(db)
+    con.executescript("DROP TABLE leases; PRAGMA user_version=1;")
+    con.close()
+    with ResultStore(db) as store:
+        assert [j["key"] for j in store.jobs("old")] == ["a@host#t=1"]
+        store.take_lease("old")
+
+
+def test_one_controller_at_a_time_holds_a_run_and_an_expired_lease_is_taken_over(tmp_path):
+    from pockettorch.device.farm.store import LeaseHeld
+
+    db = tmp_path / "r.db"
+    with ResultStore(db) as a, ResultStore(db) as b:
+        run = a.create_run({}, run_id="r1")
+        with a.lease(run):
+            a.take_lease(run)  # renewing one's own lease is fine
+            with pytest.raises(LeaseHeld, match=r"run r1 is being run by another controller \(.*:\d+, host:pid\)"):
+                b.take_lease(run)
+        b.take_lease(run)  # released
+        with pytest.raises(LeaseHeld):
+            a.take_lease(run)
+        b.take_lease(run, ttl_s=-1.0)  # as if b had crashed a while ago: its lease is over
+        a.take_lease(run)
