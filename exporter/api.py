@@ -164,4 +164,4 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
 
 def _array(t, dtype: str) -> np.ndarray:
     """A reference tensor as the program's dtype for it (eager may compute in float64), bits kept otherwise."""
-    return np.ascontiguousarray(t.detach().cpu().numpy()).astype(NUMPY_DTYPES[dtype], copy=False)
+    return t.detach().cpu().numpy().astype(NUMPY_DTYPES[dtype], copy=False)

@@ -57,7 +57,7 @@ def encode_params(op: op_table.Op, params: dict) -> list[int]:
 
 def encode_reference(inputs: list[np.ndarray], outputs: list[np.ndarray]) -> bytes:
     """The REFERENCE section: counts, one entry per tensor, then each tensor's raw little-endian bytes, 64-aligned."""
-    arrays = [np.ascontiguousarray(a) for a in (*inputs, *outputs)]
+    arrays = [np.asarray(a) for a in (*inputs, *outputs)]  # tobytes() writes row-major whatever the strides
     body = bytearray(struct.pack("<II", len(inputs), len(outputs)) + bytes(REFERENCE_ENTRY.size * len(arrays)))
     for i, a in enumerate(arrays):
         dtype = "bool" if a.dtype == np.bool_ else a.dtype.name

@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def _load(path_or_bytes, threads: int):
+def _load(path: str, threads: int):
     from pockettorch.runtime import load  # the binding and numpy: only once a command runs
 
-    return load(path_or_bytes, num_threads=threads)
+    return load(path, num_threads=threads)
 
 
 def _human(n: int) -> str:
@@ -34,8 +34,8 @@ def describe(path: str) -> dict:
     """Everything `inspect` shows, as a dict."""
     from pockettorch.runtime.ptm_info import read_layout, read_reference
 
+    module = _load(path, 1)  # the C loader checks the file before the readers below look at it
     data = pathlib.Path(path).read_bytes()
-    module = _load(data, 1)  # the C loader checks the file before the readers below look at it
     layout = read_layout(data)
     reference = read_reference(data)
     hist = Counter(op for op, _ in module.instructions())

@@ -59,13 +59,13 @@ def read_reference(data: bytes) -> Reference | None:
     if size < 8:
         raise errors.TruncatedError("reference section is smaller than its 8-byte header")
     n_in, n_out = struct.unpack_from("<II", body, 0)
+    end = 8 + (n_in + n_out) * REFERENCE_ENTRY.size
+    if end > size:
+        raise errors.TruncatedError(f"reference section cannot hold its {n_in} + {n_out} entries")
     io_counts = struct.unpack_from("<II", data, sections[IO_KIND][0])
     if (n_in, n_out) != io_counts:
         raise errors.BadSectionError(f"reference section holds {n_in} input(s) and {n_out} output(s), "
                                      f"the program has {io_counts[0]} and {io_counts[1]}")
-    end = 8 + (n_in + n_out) * REFERENCE_ENTRY.size
-    if end > size:
-        raise errors.TruncatedError(f"reference section cannot hold its {n_in} + {n_out} entries")
     arrays = []
     for i in range(n_in + n_out):
         dtype, rank, r1, r2, off, nbytes, *dims = REFERENCE_ENTRY.unpack_from(body, 8 + i * REFERENCE_ENTRY.size)
