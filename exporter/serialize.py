@@ -10,6 +10,7 @@ import numpy as np
 from pockettorch.exporter.ir import DTYPE_CODES, Graph, Tensor
 from pockettorch.exporter.memory_plan import MemoryPlan
 from pockettorch.runtime import op_table
+from pockettorch.runtime.ptm_info import REFERENCE_ENTRY
 
 MAGIC = b"PKTM"
 VERSION = (1, 1)
@@ -19,7 +20,6 @@ TENSOR_ENTRY = 96
 NO_STRING = 0xFFFFFFFF
 ALIGN = 64
 SECTIONS = ("TENSORS", "CONSTANTS", "INSTRUCTIONS", "IO", "METADATA", "STRINGS", "REFERENCE")  # kinds 1..7
-REFERENCE_ENTRY = struct.Struct("<BBHIQQ8q")  # dtype, rank, reserved, reserved, offset, nbytes, dims[8]
 
 
 def _pad(buf: bytearray, align: int) -> None:
@@ -60,13 +60,12 @@ def encode_reference(inputs: list[np.ndarray], outputs: list[np.ndarray]) -> byt
     arrays = [np.asarray(a) for a in (*inputs, *outputs)]  # tobytes() writes row-major whatever the strides
     body = bytearray(struct.pack("<II", len(inputs), len(outputs)) + bytes(REFERENCE_ENTRY.size * len(arrays)))
     for i, a in enumerate(arrays):
-        dtype = "bool" if a.dtype == np.bool_ else a.dtype.name
-        if dtype not in DTYPE_CODES or a.ndim > op_table.MAX_RANK:
-            raise ValueError(f"reference tensor {i}: {dtype}{list(a.shape)} cannot be stored")
+        if a.dtype.name not in DTYPE_CODES or a.ndim > op_table.MAX_RANK:
+            raise ValueError(f"reference tensor {i}: {a.dtype.name}{list(a.shape)} cannot be stored")
         _pad(body, ALIGN)
         dims = list(a.shape) + [0] * (op_table.MAX_RANK - a.ndim)
-        REFERENCE_ENTRY.pack_into(body, 8 + REFERENCE_ENTRY.size * i, DTYPE_CODES[dtype], a.ndim, 0, 0, len(body),
-                                  a.nbytes, *dims)
+        REFERENCE_ENTRY.pack_into(body, 8 + REFERENCE_ENTRY.size * i, DTYPE_CODES[a.dtype.name], a.ndim, 0, 0,
+                                  len(body), a.nbytes, *dims)
         body += a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
     return bytes(body)
 

@@ -62,8 +62,7 @@ def describe(path: str) -> dict:
 
 
 def _array_info(array) -> dict:
-    return {"dtype": "bool" if array.dtype.kind == "b" else array.dtype.name, "shape": list(array.shape),
-            "bytes": array.nbytes}
+    return {"dtype": array.dtype.name, "shape": list(array.shape), "bytes": array.nbytes}
 
 
 @click.command("inspect")
@@ -72,6 +71,7 @@ def _array_info(array) -> dict:
 def inspect_command(model, as_json):
     """Show a .ptm's inputs, outputs, op histogram, sizes, stored reference and format version."""
     from pockettorch.runtime.run_outputs import printable
+
     info = describe(model)
     if as_json:
         click.echo(json.dumps(info, indent=2))

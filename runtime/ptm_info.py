@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from pockettorch import errors
+from pockettorch.runtime.module import DTYPES
 
 HEADER_SIZE = 64
 SECTION_ENTRY = 24
@@ -23,10 +24,7 @@ REFERENCE_KIND = 7
 REFERENCE_ENTRY = struct.Struct("<BBHIQQ8q")  # dtype, rank, reserved, reserved, offset, nbytes, dims[8]
 MAX_RANK = 8
 MAX_DIM = 1 << 31
-# FORMAT.md dtype codes (as in TENSORS) <-> numpy dtypes, little-endian
-REFERENCE_DTYPES = {1: np.dtype("<f4"), 2: np.dtype("<i8"), 3: np.dtype("<i4"), 4: np.dtype(np.bool_),
-                    5: np.dtype(np.uint8), 6: np.dtype(np.int8), 7: np.dtype("<f2")}
-BOOL_CODE = 4
+LITTLE_ENDIAN = {code: dtype.newbyteorder("<") for code, dtype in DTYPES.items()}  # the file's byte order
 
 
 class Reference(NamedTuple):
@@ -72,7 +70,7 @@ def read_reference(data: bytes) -> Reference | None:
         where = f"reference tensor {i}"
         if r1 or r2:
             raise errors.BadSectionError(f"{where}: reserved fields are not zero")
-        if dtype not in REFERENCE_DTYPES:
+        if dtype not in LITTLE_ENDIAN:
             raise errors.BadDtypeError(f"{where}: unknown dtype code {dtype}")
         if rank > MAX_RANK or any(dims[rank:]) or not all(0 <= d <= MAX_DIM for d in dims[:rank]):
             raise errors.BadShapeError(f"{where}: rank {rank} with dims {dims} is not a valid shape")
@@ -80,7 +78,7 @@ def read_reference(data: bytes) -> Reference | None:
         numel = 1
         for d in shape:
             numel *= d
-        if nbytes != numel * REFERENCE_DTYPES[dtype].itemsize:
+        if nbytes != numel * LITTLE_ENDIAN[dtype].itemsize:
             raise errors.BadShapeError(f"{where}: {nbytes} bytes do not hold shape {list(shape)}")
         if off % ALIGN:
             raise errors.BadAlignmentError(f"{where}: data offset {off} is not 64-byte aligned")
@@ -88,9 +86,9 @@ def read_reference(data: bytes) -> Reference | None:
             raise errors.BadOffsetError(f"{where}: data at {off}+{nbytes} lies outside the {size}-byte section "
                                         f"or before the end of the one before")
         raw = body[off:off + nbytes]
-        if dtype == BOOL_CODE and np.frombuffer(raw, np.uint8).max(initial=0) > 1:
+        if LITTLE_ENDIAN[dtype].kind == "b" and np.frombuffer(raw, np.uint8).max(initial=0) > 1:
             raise errors.BadSectionError(f"{where}: a bool is neither 0 nor 1")
-        arrays.append(np.frombuffer(raw, REFERENCE_DTYPES[dtype]).reshape(shape).copy())
+        arrays.append(np.frombuffer(raw, LITTLE_ENDIAN[dtype]).reshape(shape).copy())
         end = off + nbytes
     return Reference(arrays[:n_in], arrays[n_in:])
 

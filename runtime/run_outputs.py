@@ -49,8 +49,7 @@ def save(directory: str, outputs: list[tuple[str, np.ndarray]]) -> list[str]:
 
 def summary(name: str, array: np.ndarray) -> str:
     """'name  float32[2, 4]  min .. max .. mean ..  [first values, ...]' (NaNs counted apart)."""
-    dtype = "bool" if array.dtype == np.bool_ else array.dtype.name
-    line = f"{printable(name)}  {dtype}{list(array.shape)}"
+    line = f"{printable(name)}  {array.dtype.name}{list(array.shape)}"
     flat = array.reshape(-1)
     if flat.size == 0:
         return line + "  (empty)"

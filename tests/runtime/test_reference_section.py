@@ -11,11 +11,12 @@ import torch
 
 import pockettorch
 from pockettorch import errors
-from pockettorch.exporter.serialize import REFERENCE_ENTRY, encode_reference
+from pockettorch.exporter.serialize import encode_reference
 from pockettorch.runtime.ptm_info import read_layout, read_reference, without_reference
 from support_ptm import KINDS, patch, Ptm
 
 REFERENCE = 7
+REFERENCE_ENTRY = struct.Struct("<BBHIQQ8q")  # FORMAT.md: dtype, rank, reserved, reserved, offset, size, dims[8]
 
 
 class SmallConvNet(torch.nn.Module):
@@ -97,6 +98,19 @@ def test_without_reference_is_the_program_exported_without_it(exported):
     assert without_reference(with_ref) == plain
     assert without_reference(plain) == plain
     pockettorch.load(without_reference(with_ref))
+
+
+def test_a_reference_section_that_is_not_last_is_dropped_too(exported):
+    _, with_ref, _, _ = exported
+    p = Ptm.parse(with_ref)
+    p.sections.insert(0, p.sections.pop())  # laid out first, before TENSORS
+    first = p.build()
+    stripped = without_reference(first)
+    assert read_reference(first) is not None and read_reference(stripped) is None
+    assert len(stripped) == len(first)  # the sections after it keep their offsets
+    pockettorch.load(stripped)
+    start = Ptm.parse(first).sections[0].offset
+    assert stripped[start:start + p.sections[0].size].count(0) == p.sections[0].size  # blanked
 
 
 def test_loader_accepts_the_section_and_old_runtimes_skip_it(exported):
