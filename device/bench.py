@@ -173,28 +173,30 @@ def bench(device: Device, model: str | os.PathLike, options: BenchOptions) -> di
 def verify(device: Device, model: str | os.PathLike, tol: float = 1e-4, keep: bool = False) -> dict[str, Any]:
     """Run the reference inputs stored at export on the device; per output pass/fail and worst error."""
     from pockettorch.runtime import load
+    from pockettorch.runtime.ptm_info import read_reference
 
-    meta = load(str(model)).metadata
-    reference = meta.get("reference")
-    if not reference:
+    with open(model, "rb") as f:
+        data = f.read()
+    meta = load(data).metadata  # checked by the C loader before the reference is read
+    reference = read_reference(data)
+    if reference is None:
         raise errors.InvalidArgumentError(f"{model} has no reference data; export it with --reference")
     paths = deploy(device, model)
     with tempfile.TemporaryDirectory(prefix="pkt-verify-") as tmp:
         args, remote_out = [], f"{device.workdir}/verify-out"
-        for i, ref in enumerate(reference["inputs"]):
+        for i, array in enumerate(reference.inputs):
             local = os.path.join(tmp, f"input_{i}.npy")
-            np.save(local, np.array(ref["data"], dtype=ref["dtype"]).reshape(ref["shape"]))
+            np.save(local, array)
             device.push(local, f"{device.workdir}/input_{i}.npy")
             args += ["--input", f"{device.workdir}/input_{i}.npy"]
         device.run(["mkdir", "-p", remote_out], timeout=30)
         device.run([paths["runner"], paths["model"], "--iters", "1", "--warmup", "0", "--output-dir", remote_out] + args,
                    timeout=600)
         outputs = []
-        for i, ref in enumerate(reference["outputs"]):
+        for i, want in enumerate(reference.outputs):
             local = os.path.join(tmp, f"output_{i}.npy")
             device.pull(f"{remote_out}/output_{i}.npy", local)
             got = np.load(local)
-            want = np.array(ref["data"], dtype=ref["dtype"]).reshape(ref["shape"])
             scale = float(np.abs(want).max()) if want.size and want.dtype.kind == "f" else 1.0
             worst = float(np.abs(got.astype(np.float64) - want).max()) if want.size else 0.0
             ok = got.shape == want.shape and worst <= tol * max(scale, 1e-6)

@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+import secrets
 from typing import Any
 
 import numpy as np
 
 from pockettorch import __version__, errors
 from pockettorch.exporter.capture import capture
-from pockettorch.exporter.ir import Graph
+from pockettorch.exporter.ir import NUMPY_DTYPES, Graph
 from pockettorch.exporter.lower import lower
 from pockettorch.exporter.memory_plan import MemoryPlan, plan_memory
 from pockettorch.exporter.passes import run_passes
@@ -29,11 +29,13 @@ def _human(n: int) -> str:
 class Program:
     """An exported PocketTorch program: the IR, its memory plan, and the metadata written with it."""
 
-    def __init__(self, graph: Graph, plan: MemoryPlan, metadata: dict, pass_counts: dict[str, int]):
+    def __init__(self, graph: Graph, plan: MemoryPlan, metadata: dict, pass_counts: dict[str, int],
+                 reference: tuple[list[np.ndarray], list[np.ndarray]] | None = None):
         self.graph = graph
         self.plan = plan
         self.metadata = metadata
         self.pass_counts = pass_counts
+        self.reference = reference  # (example inputs, eager outputs), stored in the REFERENCE section
         self._bytes: bytes | None = None
 
     @property
@@ -42,18 +44,19 @@ class Program:
 
     def to_bytes(self) -> bytes:
         if self._bytes is None:
-            self._bytes = serialize(self.graph, self.plan, self.metadata)
+            self._bytes = serialize(self.graph, self.plan, self.metadata, self.reference)
         return self._bytes
 
     def save(self, path: str | os.PathLike) -> str:
-        """Write the .ptm atomically (a temporary file renamed into place), so a failure leaves no torn file."""
+        """Write the .ptm atomically (a temporary file renamed into place), so a failure leaves no torn file.
+        The file gets the mode the umask allows (0644 under umask 022), like any file the user creates."""
         path = os.fspath(path)
         data = self.to_bytes()
         directory = os.path.dirname(os.path.abspath(path))
         tmp = None
         try:
             os.makedirs(directory, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".ptm-", dir=directory)
+            fd, tmp = _create_temporary(directory)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -96,6 +99,17 @@ class Program:
         return f"<pockettorch.Program {self.name}: {len(self.graph.nodes)} instructions>"
 
 
+def _create_temporary(directory: str) -> tuple[int, str]:
+    """A new file in `directory`, created with mode 0666 so the kernel applies the umask (mkstemp's is 0600)."""
+    for _ in range(100):
+        path = os.path.join(directory, f".ptm-{secrets.token_hex(8)}")
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory}")
+
+
 def _check_json(metadata: Any) -> dict:
     if metadata is None:
         return {}
@@ -133,15 +147,21 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
 
     meta = {
         "name": graph.name,
-        "format": "1.0",
+        "format": "1.1",
         "inputs": [io(t, n) for t, n in zip(graph.inputs, captured.input_names)],
         "outputs": [io(t, n) for t, n in zip(graph.outputs, captured.output_names)],
         "output_structure": captured.output_structure,
         "user": user_meta,
         "plan": plan.as_dict(),
         "exporter": {"pockettorch": __version__, "torch": captured.torch_version},
-        "reference": None,
     }
+    ref = None
     if reference:
-        meta["reference"] = captured.reference(np)
-    return Program(graph, plan, meta, pass_counts)
+        ref = ([_array(t, io["dtype"]) for t, io in zip(captured.example_inputs, meta["inputs"])],
+               [_array(t, io["dtype"]) for t, io in zip(captured.eager_outputs, meta["outputs"])])
+    return Program(graph, plan, meta, pass_counts, ref)
+
+
+def _array(t, dtype: str) -> np.ndarray:
+    """A reference tensor as the program's dtype for it (eager may compute in float64), bits kept otherwise."""
+    return t.detach().cpu().numpy().astype(NUMPY_DTYPES[dtype], copy=False)

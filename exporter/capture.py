@@ -22,13 +22,6 @@ class Captured:
     eager_outputs: list[torch.Tensor] = field(default_factory=list)
     torch_version: str = torch.__version__
 
-    def reference(self, np_module=np) -> dict:
-        """Example inputs and eager outputs, stored for on-device verification."""
-        def pack(ts):
-            return [{"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape),
-                     "data": t.detach().reshape(-1).tolist()} for t in ts]
-        return {"inputs": pack(self.example_inputs), "outputs": pack(self.eager_outputs)}
-
 
 def _structure(spec, counter: list[int]) -> dict:
     if spec.is_leaf():

@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from pockettorch import errors
+
 
 def load_builder(spec: str):
     """'zoo:NAME' or 'path/to/file.py:function' -> (module, example_inputs, metadata)."""
@@ -30,7 +32,7 @@ def load_builder(spec: str):
     try:
         mod_spec.loader.exec_module(module)
     except Exception as exc:  # the user's file: report, don't traceback
-        raise click.ClickException(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
+        raise errors.BadModelArgsError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
     finally:
         sys.path.pop(0)
     builder = getattr(module, func, None)
@@ -39,19 +41,19 @@ def load_builder(spec: str):
     try:
         built = builder()
     except Exception as exc:
-        raise click.ClickException(f"{func}() in {path} failed: {type(exc).__name__}: {exc}") from None
-    if not isinstance(built, tuple) or len(built) not in (2, 3):
-        raise click.ClickException(f"{func}() must return (module, example_inputs) or (module, example_inputs, metadata)")
+        raise errors.BadModelArgsError(f"{func}() in {path} failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(built, tuple) or len(built) not in (2, 3) or (len(built) == 3 and not isinstance(built[2], dict)):
+        raise errors.BadModelArgsError(f"{func}() must return (module, example_inputs) or "
+                                       "(module, example_inputs, metadata) with metadata a dict")
     return built if len(built) == 3 else (*built, {})
 
 
 def _metadata_option(value: str | None) -> dict:
     if not value:
         return {}
-    text = pathlib.Path(value).read_text() if pathlib.Path(value).is_file() else value
     try:
-        data = json.loads(text)
-    except ValueError as exc:
+        data = json.loads(pathlib.Path(value).read_text() if pathlib.Path(value).is_file() else value)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the JSON parser goes
         raise click.BadParameter(f"not JSON and not a JSON file: {exc}", param_hint="--metadata") from None
     if not isinstance(data, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--metadata")

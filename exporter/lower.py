@@ -3,11 +3,10 @@
 Constants (parameters, buffers, lifted tensors) become IR constants; nodes whose inputs are all
 constants are evaluated here with torch (constant folding); every other node goes through the rule
 registered for its ATen target. A node without a rule stops the export with an error naming the
-op, the line of the user's model it came from, and the closest supported ops.
+op, the line of the user's model it came from, and the related supported ops (exporter/op_suggestions.py).
 """
 from __future__ import annotations
 
-import difflib
 import operator
 import re
 
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 
 from pockettorch import errors
+from pockettorch.exporter import op_suggestions
 from pockettorch.exporter.ir import DTYPE_CODES, Graph, Tensor
 from pockettorch.exporter.lowering import load_rules
 from pockettorch.runtime import op_table
@@ -172,18 +172,9 @@ def _fold(ctx: LoweringContext, node: torch.fx.Node) -> bool:
 
 def unsupported_op_error(node: torch.fx.Node, rules) -> errors.UnsupportedOpError:
     target = str(node.target)
-
-    def base(t: str) -> str:  # "aten._linalg_det.default" -> "linalg_det"
-        return t.split(".")[1].strip("_") if t.count(".") >= 2 else t
-
-    by_base: dict[str, list[str]] = {}
-    for r in rules:
-        by_base.setdefault(base(r), []).append(r)
-    names = difflib.get_close_matches(base(target), list(by_base), n=5, cutoff=0.5)
-    closest = [r for n in names for r in by_base[n]][:5]
-    hint = f"closest supported: {', '.join(closest)}" if closest else f"{len(rules)} ATen ops are supported"
     return errors.UnsupportedOpError(
-        f"operator {target} (node {node.name}) has no PocketTorch lowering; it comes from {source_of(node)}; {hint}",
+        f"operator {target} (node {node.name}) has no PocketTorch lowering; it comes from {source_of(node)}; "
+        f"{op_suggestions.explain(target, list(rules))}",
         hint="Replace the operator in the model, or add a lowering for it (runtime/op_table.py, exporter/lowering/).")
 
 

@@ -10,15 +10,16 @@ import numpy as np
 from pockettorch.exporter.ir import DTYPE_CODES, Graph, Tensor
 from pockettorch.exporter.memory_plan import MemoryPlan
 from pockettorch.runtime import op_table
+from pockettorch.runtime.ptm_info import REFERENCE_ENTRY
 
 MAGIC = b"PKTM"
-VERSION = (1, 0)
+VERSION = (1, 1)
 HEADER_SIZE = 64
 SECTION_ENTRY = 24
 TENSOR_ENTRY = 96
 NO_STRING = 0xFFFFFFFF
 ALIGN = 64
-SECTIONS = ("TENSORS", "CONSTANTS", "INSTRUCTIONS", "IO", "METADATA", "STRINGS")
+SECTIONS = ("TENSORS", "CONSTANTS", "INSTRUCTIONS", "IO", "METADATA", "STRINGS", "REFERENCE")  # kinds 1..7
 
 
 def _pad(buf: bytearray, align: int) -> None:
@@ -54,7 +55,24 @@ def encode_params(op: op_table.Op, params: dict) -> list[int]:
     return out
 
 
-def serialize(graph: Graph, plan: MemoryPlan, metadata: dict) -> bytes:
+def encode_reference(inputs: list[np.ndarray], outputs: list[np.ndarray]) -> bytes:
+    """The REFERENCE section: counts, one entry per tensor, then each tensor's raw little-endian bytes, 64-aligned."""
+    arrays = [np.asarray(a) for a in (*inputs, *outputs)]  # tobytes() writes row-major whatever the strides
+    body = bytearray(struct.pack("<II", len(inputs), len(outputs)) + bytes(REFERENCE_ENTRY.size * len(arrays)))
+    for i, a in enumerate(arrays):
+        if a.dtype.name not in DTYPE_CODES or a.ndim > op_table.MAX_RANK:
+            raise ValueError(f"reference tensor {i}: {a.dtype.name}{list(a.shape)} cannot be stored")
+        _pad(body, ALIGN)
+        dims = list(a.shape) + [0] * (op_table.MAX_RANK - a.ndim)
+        REFERENCE_ENTRY.pack_into(body, 8 + REFERENCE_ENTRY.size * i, DTYPE_CODES[a.dtype.name], a.ndim, 0, 0,
+                                  len(body), a.nbytes, *dims)
+        body += a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+    return bytes(body)
+
+
+def serialize(graph: Graph, plan: MemoryPlan, metadata: dict,
+              reference: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> bytes:
+    """The .ptm bytes; `reference` (inputs, outputs) becomes the optional REFERENCE section, written last."""
     strings = _Strings()
     strings.ref("")
     tensors: list[Tensor] = graph.all_tensors()
@@ -98,16 +116,20 @@ def serialize(graph: Graph, plan: MemoryPlan, metadata: dict) -> bytes:
     meta_sec = json.dumps(metadata, sort_keys=True).encode()
     bodies = {"TENSORS": tensor_sec, "CONSTANTS": constants, "INSTRUCTIONS": instr_sec, "IO": io_sec,
               "METADATA": meta_sec, "STRINGS": strings.data}
+    if reference is not None:
+        bodies["REFERENCE"] = encode_reference(*reference)
 
-    out = bytearray(HEADER_SIZE + SECTION_ENTRY * len(SECTIONS))
+    out = bytearray(HEADER_SIZE + SECTION_ENTRY * len(bodies))
     _pad(out, ALIGN)
     table = []
     for kind, name in enumerate(SECTIONS, start=1):
+        if name not in bodies:
+            continue
         _pad(out, ALIGN)
         table.append((kind, len(out), len(bodies[name])))
         out += bodies[name]
     _pad(out, ALIGN)
-    struct.pack_into("<4sHHIIQQI", out, 0, MAGIC, *VERSION, HEADER_SIZE, len(SECTIONS), len(out),
+    struct.pack_into("<4sHHIIQQI", out, 0, MAGIC, *VERSION, HEADER_SIZE, len(table), len(out),
                      plan.arena_bytes, 0)
     for i, (kind, offset, size) in enumerate(table):
         struct.pack_into("<IIQQ", out, HEADER_SIZE + SECTION_ENTRY * i, kind, 0, offset, size)

@@ -1,11 +1,13 @@
 """The `pockettorch` command: assembles the commands each component contributes."""
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 
 import click
 
-from pockettorch import __version__
+from pockettorch import __version__, errors
 from pockettorch.errors import PocketTorchError
 
 
@@ -29,22 +31,41 @@ for _command in _component_commands():
 
 
 def main(argv=None) -> int:
-    """Entry point: PocketTorch errors and OS errors become one clear line and a non-zero exit."""
+    """Entry point and last line of defence: every error leaves as one line naming its catalogue code, never a
+    traceback (`POCKETTORCH_DEBUG=1` adds the traceback of an unexpected one)."""
     try:
         cli.main(args=argv, prog_name="pockettorch", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("Aborted.", err=True)
         return 130
-    except click.ClickException as exc:
+    except click.ClickException as exc:  # usage errors: click's own message and exit code 2
         exc.show()
         return exc.exit_code
-    except PocketTorchError as exc:
-        click.echo(f"Error: {exc}", err=True)
+    except BrokenPipeError:  # e.g. `pockettorch inspect m.ptm | head`: nobody reads the rest
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except OSError as exc:
-        click.echo(f"Error: {exc.strerror or exc}{': ' + exc.filename if exc.filename else ''}", err=True)
+    except Exception as exc:  # noqa: BLE001 - this is where every remaining error is made one clear line
+        error = _as_catalogue_error(exc)
+        if os.environ.get("POCKETTORCH_DEBUG") == "1":
+            traceback.print_exc()
+        click.echo(f"Error: {error}", err=True)
         return 1
     return 0
+
+
+def _as_catalogue_error(exc: Exception) -> PocketTorchError:
+    if isinstance(exc, PocketTorchError):
+        return exc
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return errors.IoError(f"{exc.strerror or exc}{where}")
+    if isinstance(exc, MemoryError):
+        return errors.OutOfMemoryError()
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return errors.InternalError(
+        f"unexpected {type(exc).__name__}{': ' + first if first else ''}",
+        hint="this is a bug in PocketTorch: please report it with the command and the model file "
+             "(POCKETTORCH_DEBUG=1 prints the traceback)")
 
 
 if __name__ == "__main__":

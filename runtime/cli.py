@@ -5,15 +5,18 @@ import json
 import pathlib
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import click
-import numpy as np
 
 from pockettorch.runtime.stats import RUN_SCHEMA, latency_stats
 
+if TYPE_CHECKING:
+    import numpy as np
+
 
 def _load(path: str, threads: int):
-    from pockettorch.runtime import load
+    from pockettorch.runtime import load  # the binding and numpy: only once a command runs
 
     return load(path, num_threads=threads)
 
@@ -29,10 +32,12 @@ def _human(n: int) -> str:
 
 def describe(path: str) -> dict:
     """Everything `inspect` shows, as a dict."""
-    from pockettorch.runtime.ptm_info import read_layout
+    from pockettorch.runtime.ptm_info import read_layout, read_reference
 
-    module = _load(path, 1)
-    layout = read_layout(pathlib.Path(path).read_bytes())
+    module = _load(path, 1)  # the C loader checks the file before the readers below look at it
+    data = pathlib.Path(path).read_bytes()
+    layout = read_layout(data)
+    reference = read_reference(data)
     hist = Counter(op for op, _ in module.instructions())
     plan = module.metadata.get("plan", {})
     return {
@@ -49,14 +54,24 @@ def describe(path: str) -> dict:
         "outputs": [s._asdict() for s in module.output_specs],
         "user_metadata": module.metadata.get("user", {}),
         "exporter": module.metadata.get("exporter", {}),
+        "reference": None if reference is None else {
+            "section_bytes": layout["sections"]["reference"],
+            "inputs": [_array_info(a) for a in reference.inputs],
+            "outputs": [_array_info(a) for a in reference.outputs]},
     }
+
+
+def _array_info(array) -> dict:
+    return {"dtype": array.dtype.name, "shape": list(array.shape), "bytes": array.nbytes}
 
 
 @click.command("inspect")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def inspect_command(model, as_json):
-    """Show a .ptm's inputs, outputs, op histogram, sizes and format version."""
+    """Show a .ptm's inputs, outputs, op histogram, sizes, stored reference and format version."""
+    from pockettorch.runtime.run_outputs import printable
+
     info = describe(model)
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -66,7 +81,7 @@ def inspect_command(model, as_json):
     for kind in ("inputs", "outputs"):
         click.echo(f"{kind}:")
         for s in info[kind]:
-            click.echo(f"  {s['name']:<20} {s['dtype']:<8} {list(s['shape'])}")
+            click.echo(f"  {printable(s['name']):<20} {s['dtype']:<8} {list(s['shape'])}")
     click.echo(f"instructions: {info['instructions']}")
     for op, n in info["ops"].items():
         click.echo(f"  {op:<20} {n}")
@@ -77,12 +92,22 @@ def inspect_command(model, as_json):
         arena += f" (naive sum {_human(info['naive_bytes'])}, {saved:.0f}% saved; "
         arena += f"lower bound {_human(info['lower_bound_bytes'])})"
     click.echo(arena)
+    ref = info["reference"]
+    if ref:
+        tensors = ref["inputs"] + ref["outputs"]
+        click.echo(f"reference: {len(ref['inputs'])} input(s), {len(ref['outputs'])} output(s), "
+                   f"{_human(sum(t['bytes'] for t in tensors))} of tensors "
+                   f"({_human(ref['section_bytes'])} section; left out of SDKs unless --with-reference)")
+    else:
+        click.echo("reference: none (export with --reference to store inputs and outputs for `verify`)")
     if info["user_metadata"]:
-        click.echo("metadata keys: " + ", ".join(sorted(info["user_metadata"])))
+        click.echo("metadata keys: " + ", ".join(printable(k) for k in sorted(info["user_metadata"])))
 
 
 def make_inputs(module, files: tuple[str, ...], seed: int = 0) -> list[np.ndarray]:
     """Inputs from .npy files (checked by the runtime), else deterministic random data of the right dtypes."""
+    import numpy as np
+
     if files:
         if len(files) != len(module.input_specs):
             raise click.BadParameter(f"the model takes {len(module.input_specs)} input(s), {len(files)} --input given",
@@ -108,13 +133,14 @@ def make_inputs(module, files: tuple[str, ...], seed: int = 0) -> list[np.ndarra
 
 
 def measure(path: str, inputs_from: tuple[str, ...], iters: int, warmup: int, threads: int,
-            profile: bool = False) -> dict:
+            profile: bool = False) -> tuple[dict, list[tuple[str, np.ndarray]]]:
+    """The run's results (`pockettorch.run/1`) and the (name, array) outputs of its first inference."""
     t0 = time.perf_counter()
     module = _load(path, threads)
     load_ms = (time.perf_counter() - t0) * 1e3
     inputs = make_inputs(module, inputs_from)
     t0 = time.perf_counter()
-    module.run_numpy(inputs)
+    outputs = module.run_numpy(inputs)
     first_ms = (time.perf_counter() - t0) * 1e3
     for _ in range(warmup):
         module.run_numpy(inputs)
@@ -141,7 +167,7 @@ def measure(path: str, inputs_from: tuple[str, ...], iters: int, warmup: int, th
         result["ops"] = sorted(({"op": op, "calls": len(v), "total_ms": sum(v), "avg_ms": sum(v) / len(v),
                                  "share": sum(v) / total} for op, v in per_op.items()),
                                key=lambda r: -r["total_ms"])
-    return result
+    return result, list(zip((s.name for s in module.output_specs), outputs))
 
 
 @click.command("run")
@@ -153,15 +179,25 @@ def measure(path: str, inputs_from: tuple[str, ...], iters: int, warmup: int, th
               help="An .npy file per model input, in order (default: seeded random data).")
 @click.option("--profile", is_flag=True, help="Also time each op once.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), help="Write the results as JSON.")
-def run_command(model, iters, warmup, threads, inputs, profile, json_path):
-    """Run a .ptm on the host's C runtime and report latency statistics."""
-    r = measure(model, inputs, iters, warmup, threads, profile)
+@click.option("--output", "output_dir", type=click.Path(file_okay=False),
+              help="Folder to write each output to, as <output name>.npy (created when missing).")
+def run_command(model, iters, warmup, threads, inputs, profile, json_path, output_dir):
+    """Run a .ptm on the host's C runtime, report latency statistics and summarise (or save) the outputs."""
+    from pockettorch.runtime import run_outputs
+
+    r, outputs = measure(model, inputs, iters, warmup, threads, profile)
     lat = r["latency_ms"]
     click.echo(f"{r['model']}: {r['threads']} thread(s), {r['isa']}, {iters} iterations after {warmup} warm-up")
     click.echo(f"  load {r['load_ms']:.2f} ms, first inference {r['first_inference_ms']:.3f} ms")
     click.echo("  latency ms: " + "  ".join(f"{k} {lat[k]:.3f}" for k in ("min", "median", "p90", "p99", "mean", "std")))
     for row in r.get("ops", [])[:15]:
         click.echo(f"  {row['op']:<18} x{row['calls']:<4} {row['total_ms']:8.3f} ms {100 * row['share']:5.1f}%")
+    click.echo("outputs:")
+    for name, array in outputs:
+        click.echo("  " + run_outputs.summary(name, array))
+    if output_dir:
+        for path in run_outputs.save(output_dir, outputs):
+            click.echo(f"  wrote {run_outputs.printable(path)}")
     if json_path:
         pathlib.Path(json_path).write_text(json.dumps(r, indent=2) + "\n")
         click.echo(f"  wrote {json_path}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pockettorch import errors
 from pockettorch.runtime import op_table
 from pockettorch.runtime.module import load
+from pockettorch.runtime.ptm_info import Reference, read_reference, without_reference
 
 KERNEL_OF_OP = {op.name: op.kernel for op in op_table.OPS}
 
@@ -46,7 +47,7 @@ class ImageSpec:
 @dataclass(frozen=True)
 class ModelInfo:
     path: pathlib.Path
-    data: bytes
+    data: bytes  # the program the SDK embeds: without its REFERENCE section unless asked for
     name: str
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
@@ -57,6 +58,7 @@ class ModelInfo:
     ops: tuple[str, ...]  # distinct op names, sorted
     kernels: tuple[str, ...]  # distinct kernel file stems under runtime/kernels/, sorted
     metadata: dict
+    reference: Reference | None = None  # the example inputs and eager outputs stored at export, if any
 
     @property
     def sha256(self) -> str:
@@ -111,13 +113,17 @@ def _labels(raw, outputs: tuple[TensorInfo, ...], where: str) -> tuple[str, ...]
     return tuple(raw)
 
 
-def read_model(path: str | os.PathLike) -> ModelInfo:
-    """Load and validate a .ptm; raise the catalogue's error (IoError, BadMagicError, ...) naming the file."""
+def read_model(path: str | os.PathLike, with_reference: bool = False) -> ModelInfo:
+    """Load and validate a .ptm; raise the catalogue's error (IoError, BadMagicError, ...) naming the file.
+    The program to embed keeps the stored reference tensors only `with_reference`."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise errors.IoError(f"no model file at {path}; pass the .ptm written by `pockettorch export`")
     data = path.read_bytes()
     module = load(data)
+    reference = read_reference(data)
+    if not with_reference:
+        data = without_reference(data)
     where = str(path)
     inputs = tuple(TensorInfo(s.name, s.dtype, tuple(s.shape)) for s in module.input_specs)
     outputs = tuple(TensorInfo(s.name, s.dtype, tuple(s.shape)) for s in module.output_specs)
@@ -131,4 +137,4 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
         path=path, data=data, name=module.name, inputs=inputs, outputs=outputs, output_structure=structure,
         labels=_labels(user.get("labels"), outputs, where), image=_image_spec(user.get("image"), inputs, where),
         arena_bytes=module.arena_bytes, ops=tuple(ops), kernels=tuple(sorted({KERNEL_OF_OP[o] for o in ops})),
-        metadata=module.metadata)
+        metadata=module.metadata, reference=reference)

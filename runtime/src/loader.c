@@ -6,7 +6,8 @@
 #include "program.h"
 
 enum { HEADER_SIZE = 64, SECTION_ENTRY = 24, TENSOR_ENTRY = 96, MAX_SECTIONS = 64 };
-enum { SEC_TENSORS = 1, SEC_CONSTANTS, SEC_INSTRUCTIONS, SEC_IO, SEC_METADATA, SEC_STRINGS, SEC_KINDS_ };
+/* REFERENCE (since 1.1) is optional: placed and bounds-checked like the others, never parsed (tools read it). */
+enum { SEC_TENSORS = 1, SEC_CONSTANTS, SEC_INSTRUCTIONS, SEC_IO, SEC_METADATA, SEC_STRINGS, SEC_REFERENCE, SEC_KINDS_ };
 #define NO_STRING 0xFFFFFFFFu
 #define MAX_DIM ((int64_t)1 << 31)
 
@@ -107,7 +108,7 @@ static pkt_status parse_sections(pkt_program* p, section sec[SEC_KINDS_], pkt_er
     sec[kind] = (section){off, size, 1};
   }
   for (int k = 1; k < SEC_KINDS_; k++) {
-    if (!sec[k].present) return pkt_fail(err, PKT_BAD_SECTION, "section kind %d is missing", k);
+    if (!sec[k].present && k != SEC_REFERENCE) return pkt_fail(err, PKT_BAD_SECTION, "section kind %d is missing", k);
     for (int j = 1; j < k; j++) {
       if (sec[k].size && sec[j].size && sec[k].offset < sec[j].offset + sec[j].size &&
           sec[j].offset < sec[k].offset + sec[k].size)

@@ -14,13 +14,16 @@ from pockettorch import errors
 @click.option("--class-name", default=None, help="Name of the typed model class (default: from the model's name).")
 @click.option("--all-kernels", is_flag=True,
               help="Compile every kernel in, so the app can also load other .ptm files (e.g. a benchmark app).")
-def command(model: str, out: str, package: str, class_name: str | None, all_kernels: bool) -> None:
+@click.option("--with-reference", is_flag=True,
+              help="Keep the tensors stored by `export --reference` in the embedded model (left out by default).")
+def command(model: str, out: str, package: str, class_name: str | None, all_kernels: bool,
+            with_reference: bool) -> None:
     """Generate an Android library module (Kotlin + JNI) with a typed class for MODEL."""
     from pockettorch.sdk_templates import render
     from pockettorch.sdk_templates.android import generator
 
     try:
-        sdk = generator.generate(model, package, class_name, all_kernels)
+        sdk = generator.generate(model, package, class_name, all_kernels, with_reference)
         render.write_tree(out, sdk.files)
     except errors.InvalidArgumentError as exc:
         raise click.UsageError(str(exc)) from None

@@ -92,13 +92,14 @@ def _class_name(info: model_info.ModelInfo, class_name: str | None) -> str:
     return derived
 
 
-def generate(model_path, package: str, class_name: str | None = None, all_kernels: bool = False) -> AndroidSdk:
+def generate(model_path, package: str, class_name: str | None = None, all_kernels: bool = False,
+             with_reference: bool = False) -> AndroidSdk:
     """Everything the module holds, as {relative path: content}; raises the catalogue's errors on bad input.
 
     all_kernels: compile every kernel in, not only the model's (for apps that load other programs at run time,
     such as a benchmark app); the default selective build holds only what this model needs."""
     names.check_package(package)
-    info = model_info.read_model(model_path)
+    info = model_info.read_model(model_path, with_reference)
     cls = _class_name(info, class_name)
     runtime = sources.for_model(info, all_kernels)
     kernels = tuple(k.kernel for k in runtime.kernels)

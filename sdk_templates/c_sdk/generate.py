@@ -114,9 +114,10 @@ def _tensors(specs, idents, start: int) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
-def render_sdk(model_path: str | os.PathLike, prefix: str | None = None, embed: bool = False) -> tuple[CSdk, dict]:
+def render_sdk(model_path: str | os.PathLike, prefix: str | None = None, embed: bool = False,
+               with_reference: bool = False) -> tuple[CSdk, dict]:
     """Describe the SDK and render its files: (CSdk, {relative path: str | bytes})."""
-    info = model_info.read_model(model_path)
+    info = model_info.read_model(model_path, with_reference)
     prefix = check_prefix(prefix) if prefix is not None else default_prefix(info.name)
     unknown = sorted({t.dtype for t in info.inputs + info.outputs} - set(C_TYPES))
     if unknown:
@@ -183,8 +184,8 @@ def _manifest(sdk: CSdk) -> dict:
 
 
 def generate(model_path: str | os.PathLike, out: str | os.PathLike, prefix: str | None = None,
-             embed: bool = False) -> CSdk:
+             embed: bool = False, with_reference: bool = False) -> CSdk:
     """Render and write the SDK under `out` (byte-identical for the same inputs)."""
-    sdk, files = render_sdk(model_path, prefix, embed)
+    sdk, files = render_sdk(model_path, prefix, embed, with_reference)
     render.write_tree(out, files)
     return sdk

@@ -13,13 +13,15 @@ import click
 @click.option("--all-kernels", is_flag=True,
               help="Carry every runtime kernel, not only the model's, so the package's Model runs any .ptm "
                    "(for benchmark apps).")
-def command(model, out, module_name, all_kernels):
+@click.option("--with-reference", is_flag=True,
+              help="Keep the tensors stored by `export --reference` in the embedded model (left out by default).")
+def command(model, out, module_name, all_kernels, with_reference):
     """Generate a Swift package (iOS 15+, macOS 12+) that runs MODEL through a typed Swift API."""
     from pockettorch import errors
     from pockettorch.sdk_templates import model_info
     from pockettorch.sdk_templates.ios import generator, swift_api
 
-    info = model_info.read_model(model)
+    info = model_info.read_model(model, with_reference)
     try:
         api = swift_api.build(info, module_name)
     except errors.InvalidArgumentError as exc:

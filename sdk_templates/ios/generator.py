@@ -81,6 +81,6 @@ def write(info: model_info.ModelInfo, out: str | os.PathLike, module_name: str |
 
 
 def generate(model: str | os.PathLike, out: str | os.PathLike, module_name: str | None = None,
-             all_kernels: bool = False) -> list[str]:
+             all_kernels: bool = False, with_reference: bool = False) -> list[str]:
     """Read `model` (a .ptm path) and write its package under `out`."""
-    return write(model_info.read_model(model), out, module_name, all_kernels)
+    return write(model_info.read_model(model, with_reference), out, module_name, all_kernels)

@@ -35,7 +35,7 @@ def test_export_inspect_run_roundtrip(builder, tmp_path):
     assert "planned" in r.output and out.exists()
     r = runner.invoke(cli, ["inspect", str(out)])
     assert r.exit_code == 0, r.output
-    for text in ("format 1.0", "float32", "[2, 8]", "linear", "naive sum", "lower bound", "labels"):
+    for text in ("format 1.1", "float32", "[2, 8]", "linear", "naive sum", "lower bound", "labels"):
         assert text in r.output
     r = runner.invoke(cli, ["inspect", str(out), "--json"])
     info = json.loads(r.output)

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define PKT_FORMAT_MAJOR 1
-#define PKT_FORMAT_MINOR 0
+#define PKT_FORMAT_MINOR 1
 #define PKT_MAX_RANK 8
 #define PKT_ALIGNMENT 64
 
