@@ -42,7 +42,12 @@ def _sha256(path: str | os.PathLike) -> str:
 
 
 def deploy(device: Device, model: str | os.PathLike, runner: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Push the runner and the model unless identical files are already there (by sha256)."""
+    """Push the runner and the model unless identical files are already there (by sha256).
+
+    The model is checked by the C loader first, so a bad file fails at once, before a runner is built or pushed."""
+    from pockettorch.runtime import load
+
+    load(model)
     if device.info().platform == "ios":  # no runner binary on an iPhone: the benchmark app runs the model
         return device.deploy(str(model), _sha256(model))
     if runner is None:
@@ -170,6 +175,28 @@ def bench(device: Device, model: str | os.PathLike, options: BenchOptions) -> di
     return result
 
 
+def compare_output(got: np.ndarray, want: np.ndarray, tol: float) -> tuple[bool, float, float]:
+    """(pass, worst absolute error, largest reference magnitude), as the tests compare with eager: NaN must be where
+    the reference has NaN, infinities equal, the finite rest within tol x the largest finite reference value."""
+    if got.shape != want.shape or got.dtype != want.dtype:
+        return False, float("inf"), 0.0
+    if want.dtype.kind != "f":
+        worst = float(np.abs(got.astype(np.float64) - want.astype(np.float64)).max()) if want.size else 0.0
+        return worst == 0.0, worst, 1.0
+    nan = np.isnan(want)
+    if not np.array_equal(nan, np.isnan(got)):
+        return False, float("nan"), 0.0
+    inf = np.isinf(want)
+    if not np.array_equal(got[inf], want[inf]):
+        return False, float("inf"), 0.0
+    finite = ~(nan | inf)
+    if not finite.any():
+        return True, 0.0, 0.0
+    scale = float(np.abs(want[finite]).max())
+    worst = float(np.abs(got[finite].astype(np.float64) - want[finite]).max())
+    return bool(worst <= tol * max(scale, 1e-6)), worst, scale
+
+
 def verify(device: Device, model: str | os.PathLike, tol: float = 1e-4, keep: bool = False) -> dict[str, Any]:
     """Run the reference inputs stored at export on the device; per output pass/fail and worst error."""
     from pockettorch.runtime import load
@@ -196,11 +223,8 @@ def verify(device: Device, model: str | os.PathLike, tol: float = 1e-4, keep: bo
         for i, want in enumerate(reference.outputs):
             local = os.path.join(tmp, f"output_{i}.npy")
             device.pull(f"{remote_out}/output_{i}.npy", local)
-            got = np.load(local)
-            scale = float(np.abs(want).max()) if want.size and want.dtype.kind == "f" else 1.0
-            worst = float(np.abs(got.astype(np.float64) - want).max()) if want.size else 0.0
-            ok = got.shape == want.shape and worst <= tol * max(scale, 1e-6)
-            outputs.append({"index": i, "name": meta["outputs"][i]["name"], "pass": bool(ok), "max_abs_error": worst,
+            ok, worst, scale = compare_output(np.load(local), want, tol)
+            outputs.append({"index": i, "name": meta["outputs"][i]["name"], "pass": ok, "max_abs_error": worst,
                             "max_abs_reference": scale})
     if not keep:
         device.cleanup()
