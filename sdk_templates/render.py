@@ -1,23 +1,24 @@
 """Jinja2 rendering and deterministic, non-destructive writing of generated SDK trees."""
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 
 import jinja2
 
 from pockettorch import errors
+from pockettorch.sdk_templates import escape
 
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"
 MARKER = ".pockettorch-sdk"  # lists the files we generated, so a rerun can remove the ones no longer produced
 
 
 def environment(target: str) -> jinja2.Environment:
-    """Templates of one target (sdk_templates/templates/<target>/); undefined names are errors, not blanks."""
+    """Templates of one target (sdk_templates/templates/<target>/); undefined names are errors, not blanks, and
+    the escaping filters of `escape` are registered (every string from a model goes through one)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES / target), keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["json"] = lambda v: json.dumps(v, sort_keys=True)
+    env.filters.update(escape.FILTERS)
     return env
 
 

@@ -55,21 +55,6 @@ class AndroidSdk:
     android_only: tuple[str, ...]  # Kotlin files that need the Android SDK (android.*)
 
 
-def kotlin_string(value: str) -> str:
-    """A Kotlin string literal ("..." with \\, ", $ and control characters escaped)."""
-    out = []
-    for ch in value:
-        if ch in '\\"$':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ord(ch) < 0x20 or ch in "\u2028\u2029":
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
 def _tensors(specs, reserved: set[str]) -> list[dict]:
     idents = [names.camel(s.name, "kotlin", "tensor") for s in specs]
     idents = names.unique_names([i + "_" if i in reserved else i for i in idents])
@@ -122,7 +107,6 @@ def generate(model_path, package: str, class_name: str | None = None, all_kernel
         "kernels": list(kernels),
     }
     env = render.environment("android")
-    env.filters["kotlin_string"] = kotlin_string
     kotlin_root = "src/main/kotlin/" + package.replace(".", "/")
     runtime_dir = f"{kotlin_root}/{RUNTIME_SUBPACKAGE}"
     files: dict[str, str | bytes] = {

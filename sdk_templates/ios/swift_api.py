@@ -85,28 +85,6 @@ def build(info: ModelInfo, module_name: str | None = None) -> SwiftApi:
                     topk_output=topk)
 
 
-def string_literal(text: str) -> str:
-    """A Swift string literal for any text: quotes, backslashes and control characters escaped."""
-    out = []
-    for ch in text:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029":
-            out.append(f"\\u{{{ord(ch):x}}}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def doc_text(text: str) -> str:
-    """Text safe on one `///` line: no line breaks."""
-    return " ".join(text.split())
-
-
 def error_case(catalogue_name: str) -> str:
     """Case of the generated PocketTorchError for a catalogue name: BAD_MAGIC -> badMagic, INTERNAL -> internal."""
     case = names.camel(catalogue_name, "swift")

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import pockettorch
 from pockettorch.cli import cli
-from pockettorch.sdk_templates import model_info
+from pockettorch.sdk_templates import escape, model_info
 from pockettorch.sdk_templates.android import generator
 from android_support import c_sources
 from gradle_kts import imports, settings
@@ -75,7 +75,7 @@ def test_names_from_the_model_are_sanitised():
     specs = [model_info.TensorInfo(n, "float32", (1,)) for n in ("input.0", "class", "1st", "dispatcher", "input_0", "out")]
     idents = [t["ident"] for t in generator._tensors(specs, generator.RESERVED_PARAMETERS)]
     assert idents == ["input0", "class_", "t1st", "dispatcher_", "input0_2", "out_"]
-    assert generator.kotlin_string('say "hi" to $user\\n\n') == '"say \\"hi\\" to \\$user\\\\n\\n"'
+    assert escape.kotlin_string('say "hi" to $user\\n\n') == '"say \\"hi\\" to \\$user\\\\n\\n"'
 
 
 @pytest.mark.parametrize("model_name,class_name", [("model", "TypedModel"), ("tensor", "TensorModel"),

@@ -9,7 +9,7 @@ import pytest
 
 import pockettorch
 from pockettorch.cli import main
-from pockettorch.sdk_templates import model_info, render, sources
+from pockettorch.sdk_templates import escape, model_info, render, sources
 from pockettorch.sdk_templates.ios import generator, swift_api
 
 
@@ -64,7 +64,7 @@ def test_identifiers_from_the_model_are_sanitised(ptm_files):
 
 
 def test_swift_string_literal_escapes_what_swift_requires():
-    assert swift_api.string_literal('say "hi"\\ \n\t\x01é🙂') == '"say \\"hi\\"\\\\ \\n\\t\\u{1}é🙂"'
+    assert escape.swift_string('say "hi"\\ \n\t\x01é🙂') == '"say \\"hi\\"\\\\ \\n\\t\\u{1}é🙂"'
 
 
 def test_image_and_label_helpers_follow_metadata(packages):
@@ -74,7 +74,7 @@ def test_image_and_label_helpers_follow_metadata(packages):
     assert "#if canImport(CoreGraphics) && canImport(CoreVideo) && canImport(VideoToolbox)\n" in helper
     assert "imageMean: [Float] = [0.5, 0.4, 0.3]" in helper and "values[channel * pixels + pixel]" in helper  # NCHW
     typed = (image_sources / "TinyClassifier.swift").read_text()
-    assert all(swift_api.string_literal(label) in typed for label in ("cat", 'say "cheese"', "back\\slash"))
+    assert all(escape.swift_string(label) in typed for label in ("cat", 'say "cheese"', "back\\slash"))
     assert not list(packages["two_inputs"].rglob("ImageInput.swift"))
     assert "labels" not in (packages["two_inputs"] / "Sources" / "PocketTorchTwoInputs" / "TwoInputs.swift").read_text()
 
