@@ -96,10 +96,13 @@ def kotlin_string(text: str) -> str:
 
 def swift_string(text: str) -> str:
     """A Swift string literal: `\\` (so no `\\(...)` interpolation) and `"` escaped, controls and separators as
-    \\u{X}; a lone surrogate (no Swift character) becomes U+FFFD."""
+    \\u{X}; a lone surrogate (no Swift character) becomes U+FFFD. A `*` next to `/` is written \\u{2a}: Swift reads
+    `/*` in a string as text, but tree-sitter-swift (editors, the tests' syntax check) would start a comment."""
     out = []
-    for ch in text:
-        if ch in '"\\':
+    for i, ch in enumerate(text):
+        if ch == "*" and "/" in text[max(i - 1, 0):i] + text[i + 1:i + 2]:
+            out.append("\\u{2a}")
+        elif ch in '"\\':
             out.append("\\" + ch)
         elif ch == "\n":
             out.append("\\n")

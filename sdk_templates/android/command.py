@@ -1,4 +1,4 @@
-"""`pockettorch sdk android MODEL.ptm --out DIR --package com.acme.vision [--class-name Classifier] [--all-kernels]`."""
+"""`pockettorch sdk android MODEL.ptm --out DIR --package com.acme.vision [--class-name Classifier] [--all-kernels] [--force]`."""
 from __future__ import annotations
 
 import click
@@ -14,14 +14,16 @@ from pockettorch import errors
 @click.option("--class-name", default=None, help="Name of the typed model class (default: from the model's name).")
 @click.option("--all-kernels", is_flag=True,
               help="Compile every kernel in, so the app can also load other .ptm files (e.g. a benchmark app).")
-def command(model: str, out: str, package: str, class_name: str | None, all_kernels: bool) -> None:
+@click.option("--force", is_flag=True,
+              help="Replace an SDK of another kind (android, ios, c) generated into --out before.")
+def command(model: str, out: str, package: str, class_name: str | None, all_kernels: bool, force: bool) -> None:
     """Generate an Android library module (Kotlin + JNI) with a typed class for MODEL."""
     from pockettorch.sdk_templates import render
     from pockettorch.sdk_templates.android import generator
 
     try:
         sdk = generator.generate(model, package, class_name, all_kernels)
-        render.write_tree(out, sdk.files)
+        render.write_tree(out, sdk.files, generator.TARGET, force)
     except errors.InvalidArgumentError as exc:
         raise click.UsageError(str(exc)) from None
     except errors.PocketTorchError as exc:

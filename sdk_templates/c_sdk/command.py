@@ -1,4 +1,4 @@
-"""`pockettorch sdk c MODEL.ptm --out DIR [--embed] [--prefix NAME]`."""
+"""`pockettorch sdk c MODEL.ptm --out DIR [--embed] [--prefix NAME] [--force]`."""
 from __future__ import annotations
 
 import click
@@ -13,7 +13,9 @@ from pockettorch import errors
               help="Compile the model in as a const array; no heap, file system or threads (bare metal, RTOS).")
 @click.option("--prefix", default=None,
               help="C symbol prefix, lower snake case (default: the model's name, else 'model').")
-def command(model: str, out: str, embed: bool, prefix: str | None) -> None:
+@click.option("--force", is_flag=True,
+              help="Replace an SDK of another kind (android, ios, c) generated into --out before.")
+def command(model: str, out: str, embed: bool, prefix: str | None, force: bool) -> None:
     """Generate a C SDK: typed header, runtime sources, CMakeLists.txt, Makefile and example.c."""
     from pockettorch.sdk_templates.c_sdk import generate
 
@@ -22,7 +24,7 @@ def command(model: str, out: str, embed: bool, prefix: str | None) -> None:
             generate.check_prefix(prefix)
         except errors.InvalidArgumentError as exc:
             raise click.BadParameter(str(exc), param_hint="--prefix") from None
-    sdk = generate.generate(model, out, prefix=prefix, embed=embed)  # catalogue errors: one line from pockettorch.cli
+    sdk = generate.generate(model, out, prefix=prefix, embed=embed, force=force)  # catalogue errors: one line from pockettorch.cli
     profile = "embedded" if sdk.embed else "host"
     click.echo(f"wrote the {profile} C SDK for {sdk.info.name} to {out} (prefix {sdk.prefix}, "
                f"{len(sdk.runtime.kernels)} kernels, memory {sdk.memory_bytes} bytes)")

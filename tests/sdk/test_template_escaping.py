@@ -29,7 +29,7 @@ SAFE_VALUES = {
     "model.sha256", "opt_flags", "libc_symbols", "first_input", "row",
     # Android
     "package", "runtime_package", "jni_runtime_path", "class_name", "library", "asset", "sha256", "abi", "abis",
-    "kernels", "c_flags", "src", "min_sdk", "compile_sdk", "jvm_target", "coroutines", "image.width", "image.height",
+    "kernels", "c_flags", "min_sdk", "compile_sdk", "jvm_target", "coroutines", "image.width", "image.height",
     "image.channels", "image.layout", "image.mean", "image.std", "v", "inputs[].ident", "outputs[].ident",
     "labels", "inputs", "outputs", "tensors",
     # iOS

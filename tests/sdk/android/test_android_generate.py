@@ -99,8 +99,14 @@ def test_cli_writes_the_module(sdks, tmp_path):
     (["--package", "Com.Acme"], "package name 'Com.Acme' is not usable"),
     (["--package", "vision"], "at least two segments"),
     (["--package", "com.class.x"], "'class'"),
-    (["--package", "com.acme", "--class-name", "tiny model"], "is not a usable Kotlin type name"),
-    (["--package", "com.acme", "--class-name", "Tensor"], "clashes with the SDK's own types"),
+    (["--package", "com.acme", "--class-name", "tiny model"], "is not a usable Kotlin class name"),
+    *[(["--package", "com.acme", "--class-name", taken], f"'{taken}' is not a usable Kotlin class name: it is a name "
+       f"the generated code or its language already uses (suggestion: {taken}Model)")
+      for taken in ("Tensor", "Prediction", "PocketTorchException", "Output", "String", "Int", "Unit", "Any", "List")],
+    (["--package", "com.acme", "--class-name", "C" * 65], "use at most 64 characters"),
+    *[(["--package", f"{reserved}.io"], f"{reserved}.* is reserved by Kotlin, Java or Android")
+      for reserved in ("kotlin", "java", "javax", "android")],
+    (["--package", "com.acme.new"], "'new'"),  # a Java keyword: JNI and Java callers could not name it
 ])
 def test_bad_names_are_clear_cli_errors(sdks, tmp_path, args, message):
     result = generate_cli(sdks["heads"].ptm, "--out", tmp_path / "m", *args)

@@ -57,7 +57,7 @@ def test_reference_files_are_the_runtime_outputs(packages, ptm_files):
 def test_identifiers_from_the_model_are_sanitised(ptm_files):
     dict_api = swift_api.build(model_info.read_model(ptm_files["dict_output"]))
     assert [t.swift_name for t in dict_api.outputs] == ["scores", "class_", "topScore"]
-    assert swift_api.build(model_info.read_model(ptm_files["int64_input"])).class_name == "DataNetwork"
+    assert swift_api.build(model_info.read_model(ptm_files["int64_input"])).class_name == "DataModel"
     two = swift_api.build(model_info.read_model(ptm_files["two_inputs"]), "Pair")
     assert (two.module, two.c_module, two.class_name, two.output_name) == ("Pair", "PairCRuntime", "TwoInputs",
                                                                           "TwoInputsOutput")
@@ -103,13 +103,41 @@ def test_cli_writes_the_package(ptm_files, tmp_path, capsys):
     assert (tmp_path / "p" / "Sources" / "Classifier" / "TwoInputs.swift").is_file()
 
 
-@pytest.mark.parametrize("bad, why", [("my-module", "suggestion: MyModule"), ("classifier", "uppercase"),
-                                      ("Data", "shadowed"), ("Tensor", "shadowed")])
-def test_cli_rejects_a_bad_module_name(bad, why, ptm_files, tmp_path, capsys):
-    assert main(["sdk", "ios", str(ptm_files["two_inputs"]), "--out", str(tmp_path / "p"), "--module-name", bad]) == 2
+TAKEN = "already uses"
+
+
+@pytest.mark.parametrize("option, bad, why", [
+    ("--module-name", "my-module", "suggestion: MyModule"), ("--module-name", "classifier", "uppercase"),
+    *[("--module-name", taken, f"{TAKEN} (suggestion: {taken}Model)")
+      for taken in ("Data", "Tensor", "Foundation", "Swift", "UIKit", "XCTest", "String")],
+    ("--module-name", "M" * 65, "at most 64 characters"),
+    *[("--class-name", taken, TAKEN) for taken in ("Model", "PocketTorchError", "Int", "Foundation", "Classification")],
+    ("--class-name", "lower", "uppercase"), ("--class-name", "C" * 65, "at most 64 characters"),
+])
+def test_cli_rejects_a_bad_module_or_class_name(option, bad, why, ptm_files, tmp_path, capsys):
+    assert main(["sdk", "ios", str(ptm_files["two_inputs"]), "--out", str(tmp_path / "p"), option, bad]) == 2
     err = capsys.readouterr().err
-    assert "--module-name" in err and why in err
+    assert f"Swift {option[2:-5]} name" in err and why in err
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("module, class_name", [("Classifier", "Classifier"), ("ClassifierOutput", "Classifier"),
+                                                ("Pair", "PairCRuntime")])
+def test_cli_rejects_a_module_named_like_its_types(module, class_name, ptm_files, tmp_path, capsys):
+    assert main(["sdk", "ios", str(ptm_files["two_inputs"]), "--out", str(tmp_path / "p"), "--module-name", module,
+                 "--class-name", class_name]) == 2
+    assert "collide" in capsys.readouterr().err and not (tmp_path / "p").exists()
+
+
+def test_class_name_names_the_type_like_android(ptm_files, tmp_path, capsys):
+    """--class-name names the type and its file; the module keeps its own name (or PocketTorch<Class>)."""
+    assert main(["sdk", "ios", str(ptm_files["two_inputs"]), "--out", str(tmp_path / "p"),
+                 "--module-name", "Vision", "--class-name", "Classifier"]) == 0
+    assert "Swift package Vision (Classifier)" in capsys.readouterr().out
+    typed = (tmp_path / "p" / "Sources" / "Vision" / "Classifier.swift").read_text()
+    assert "public final class Classifier: Sendable" in typed and "public struct ClassifierOutput: Sendable" in typed
+    api = swift_api.build(model_info.read_model(ptm_files["two_inputs"]), class_name="Classifier")
+    assert (api.module, api.class_name) == ("PocketTorchClassifier", "Classifier")
 
 
 def test_cli_reports_a_corrupt_model_with_its_catalogue_error(tmp_path, capsys):
