@@ -22,13 +22,14 @@ from pockettorch.sdk_templates import render
 from pockettorch.sdk_templates.android import generator
 
 pytestmark = pytest.mark.slow
+PACKAGE = "com.hostile_sdk.v2"  # unusual but valid: underscores and digits must build too
 KOTLIN = tree_sitter.Parser(tree_sitter.Language(tree_sitter_kotlin.language()))
 
 
 def _generate(root: pathlib.Path, hostile: bool) -> tuple[GeneratedSdk, dict]:
     root.mkdir()
     names = export_hostile(root / "model.ptm", hostile)
-    sdk = generator.generate(root / "model.ptm", "com.hostile.sdk", "Hostile")
+    sdk = generator.generate(root / "model.ptm", PACKAGE, "Hostile")
     render.write_tree(root / "sdk", sdk.files, generator.TARGET)
     return GeneratedSdk(root / "model.ptm", root / "sdk", sdk), names
 
@@ -60,7 +61,7 @@ def test_kotlin_compiles_declares_nothing_injected_and_names_round_trip(hostile)
     # valid constructs of the sources, none of the script's)
     assert _kotlin_errors_and_functions((sdk.out / "build.gradle.kts").read_bytes())[0] == []
     classes = kotlinc(sdk.kotlin_files + [HERE / "kotlin_hostile" / "HostileHost.kt"], [javac_stubs(), *RUNTIME_JARS])
-    proc = run_java(classes, [], "com.hostile.sdk.host.HostileHostKt")
+    proc = run_java(classes, [], f"{PACKAGE}.host.HostileHostKt")
     assert proc.returncode == 0, proc.stderr
     want = [names["model"], names["input"], names["output"], *names["labels"]]
     assert proc.stdout.splitlines() == [",".join(str(ord(c)) for c in text) for text in want]

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from ios_support import SWIFT, bad_nodes
 
 import pockettorch
 from pockettorch.cli import main
@@ -180,3 +181,11 @@ def test_random_reference_input_outside_the_model_range_says_how_to_fix_it(tmp_p
     with pytest.raises(pockettorch.errors.IndexOutOfRangeError, match="--reference"):
         generator.generate(path, tmp_path / "pkg")
     assert not (tmp_path / "pkg").exists()
+
+
+def test_unusual_but_valid_names_give_swift_that_parses(ptm_files, tmp_path):
+    """Underscores, digits and the longest accepted names (no Swift compiler here: tree-sitter-swift, no ERROR)."""
+    generator.generate(ptm_files["two_inputs"], tmp_path / "p", module_name="Vision_2", class_name="C" * 64)
+    sources = sorted((tmp_path / "p").rglob("*.swift"))
+    assert tmp_path / "p" / "Sources" / "Vision_2" / f"{'C' * 64}.swift" in sources
+    assert {str(path): bad_nodes(SWIFT.parse(path.read_bytes())) for path in sources} == {str(p): [] for p in sources}

@@ -1,9 +1,9 @@
 // Prints every name the generated Hostile class holds as Unicode code points, one per line, for
 // test_android_hostile_names.py to compare with the names written into the model file.
-package com.hostile.sdk.host
+package com.hostile_sdk.v2.host
 
-import com.hostile.sdk.Hostile
-import com.hostile.sdk.LABELS
+import com.hostile_sdk.v2.Hostile
+import com.hostile_sdk.v2.LABELS
 
 private fun codePoints(text: String): String = text.codePoints().toArray().joinToString(",")
 
