@@ -73,8 +73,8 @@ class CSdk:
 # The prefix is also the struct's type name, so it must not be a function the generated files call or a name
 # example.c and the .c file declare (the C library's and C++'s names are checked by names.check_c_prefix).
 TAKEN_PREFIXES = frozenset(LIBC_SYMBOLS) | {
-    "tensor_file", "input_files", "output_files", "read_file", "load_input", "same_spec", "write_npy", "threads",
-    "check_io", "fail", "start"}
+    "tensor_file", "input_files", "output_files", "read_file", "load_input", "same_spec", "make_folder", "write_npy",
+    "threads", "check_io", "fail", "start", "memory"}
 
 
 def check_prefix(prefix: str) -> str:
