@@ -91,7 +91,8 @@ def _image_spec(raw, inputs: tuple[TensorInfo, ...], where: str) -> ImageSpec | 
     def floats(key: str, default: float) -> tuple[float, ...]:
         values = raw.get(key, [default] * c)
         if (not isinstance(values, list) or len(values) != c
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           for v in values)):
             raise errors.BadMetadataError(
                 f"{where}: metadata image {key} must be a list of {c} numbers (finite), got {values!r}")
         if key == "std" and any(v <= 0 for v in values):

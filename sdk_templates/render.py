@@ -37,7 +37,6 @@ def write_tree(out: str | os.PathLike, files: dict[str, str | bytes], kind: str,
     never followed (a linked marker or folder is refused, a linked output file is replaced, not written through).
     """
     root = pathlib.Path(out)
-    marker = root / MARKER
     previous_kind, previous = None, {}
     if root.exists():
         if not root.is_dir():
@@ -60,15 +59,14 @@ def write_tree(out: str | os.PathLike, files: dict[str, str | bytes], kind: str,
     for rel in files:
         if not _is_relative(rel):
             raise ValueError(f"generated path escapes the output folder: {rel}")
-    names = sorted(files)
-    for rel in names:
-        data = files[rel].encode() if isinstance(files[rel], str) else files[rel]
+    blobs = {rel: files[rel].encode() if isinstance(files[rel], str) else files[rel] for rel in sorted(files)}
+    for rel, data in blobs.items():
         _write(root, rel, data)
-    for rel in sorted(set(previous) - set(names)):
+    for rel in sorted(set(previous) - set(blobs)):
         _remove_stale(root, rel, previous[rel])
-    digests = (hashlib.sha256(files[n].encode() if isinstance(files[n], str) else files[n]).hexdigest() for n in names)
-    _write(root, MARKER, "".join([f"{_KIND_LINE}{kind}\n", *(f"{d} {n}\n" for d, n in zip(digests, names))]).encode())
-    return names
+    listing = "".join(f"{hashlib.sha256(data).hexdigest()} {rel}\n" for rel, data in blobs.items())
+    _write(root, MARKER, f"{_KIND_LINE}{kind}\n{listing}".encode())
+    return list(blobs)
 
 
 def _is_relative(rel: str) -> bool:

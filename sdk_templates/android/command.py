@@ -1,4 +1,5 @@
-"""`pockettorch sdk android MODEL.ptm --out DIR --package com.acme.vision [--class-name Classifier] [--all-kernels] [--force]`."""
+"""`pockettorch sdk android MODEL.ptm --out DIR --package com.acme.vision [--class-name Classifier] [--all-kernels]
+[--force]`."""
 from __future__ import annotations
 
 import click

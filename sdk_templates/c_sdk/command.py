@@ -24,7 +24,8 @@ def command(model: str, out: str, embed: bool, prefix: str | None, force: bool) 
             generate.check_prefix(prefix)
         except errors.InvalidArgumentError as exc:
             raise click.BadParameter(str(exc), param_hint="--prefix") from None
-    sdk = generate.generate(model, out, prefix=prefix, embed=embed, force=force)  # catalogue errors: one line from pockettorch.cli
+    # catalogue errors: one line from pockettorch.cli
+    sdk = generate.generate(model, out, prefix=prefix, embed=embed, force=force)
     profile = "embedded" if sdk.embed else "host"
     click.echo(f"wrote the {profile} C SDK for {sdk.info.name} to {out} (prefix {sdk.prefix}, "
                f"{len(sdk.runtime.kernels)} kernels, memory {sdk.memory_bytes} bytes)")

@@ -46,7 +46,8 @@ def _kotlin_errors_and_functions(source: bytes) -> tuple[list[str], list[str]]:
         if node.is_error or node.is_missing:
             errors.append(f"{node.start_point[0] + 1}: {node.text[:60]!r}")
         if node.type == "function_declaration":
-            functions.append(next(c.text.decode() for c in node.children if c.type in ("simple_identifier", "identifier")))
+            functions.append(next(c.text.decode() for c in node.children
+                                  if c.type in ("simple_identifier", "identifier")))
         stack.extend(node.children)
     return errors, functions
 
@@ -75,8 +76,8 @@ def test_jni_glue_compiles_without_warnings(hostile):
 def test_native_cmake_configures_without_running_anything(hostile, tmp_path):
     sdk, _ = hostile
     # the host has no Android liblog: libm stands in for it
-    proc = subprocess.run(["cmake", "-S", str(sdk.cpp), "-B", "build", "-Dlog-lib=m"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(["cmake", "-S", str(sdk.cpp), "-B", "build", "-Dlog-lib=m"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not injected(tmp_path) and not injected(sdk.out)
 

@@ -69,6 +69,7 @@ def test_readme_has_the_structure_of_a_plain_named_model(hostile, tmp_path):
     plain, _ = _generate(tmp_path / "plain", False)
 
     def blocks(readme: pathlib.Path) -> list[str]:
-        return [f"{t.type}:{t.tag}" for t in markdown_it.MarkdownIt("commonmark").enable("table").parse(readme.read_text())]
+        parser = markdown_it.MarkdownIt("commonmark").enable("table")
+        return [f"{t.type}:{t.tag}" for t in parser.parse(readme.read_text())]
 
     assert blocks(hostile[0] / "README.md") == blocks(plain / "README.md")
