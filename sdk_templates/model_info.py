@@ -6,6 +6,7 @@ instead of producing an SDK that fails on the phone.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import pathlib
 from dataclasses import dataclass
@@ -92,8 +93,10 @@ def _image_spec(raw, inputs: tuple[TensorInfo, ...], where: str) -> ImageSpec | 
     def floats(key: str, default: float) -> tuple[float, ...]:
         values = raw.get(key, [default] * c)
         if (not isinstance(values, list) or len(values) != c
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)):
-            raise errors.BadMetadataError(f"{where}: metadata image {key} must be a list of {c} numbers, got {values!r}")
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           for v in values)):
+            raise errors.BadMetadataError(
+                f"{where}: metadata image {key} must be a list of {c} numbers (finite), got {values!r}")
         if key == "std" and any(v <= 0 for v in values):
             raise errors.BadMetadataError(f"{where}: metadata image std must be positive, got {values!r}")
         return tuple(float(v) for v in values)

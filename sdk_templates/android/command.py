@@ -1,4 +1,5 @@
-"""`pockettorch sdk android MODEL.ptm --out DIR --package com.acme.vision [--class-name Classifier] [--all-kernels]`."""
+"""`pockettorch sdk android MODEL.ptm --out DIR --package com.acme.vision [--class-name Classifier] [--all-kernels]
+[--force]`."""
 from __future__ import annotations
 
 import click
@@ -16,15 +17,17 @@ from pockettorch import errors
               help="Compile every kernel in, so the app can also load other .ptm files (e.g. a benchmark app).")
 @click.option("--with-reference", is_flag=True,
               help="Keep the tensors stored by `export --reference` in the embedded model (left out by default).")
+@click.option("--force", is_flag=True,
+              help="Replace an SDK of another kind (android, ios, c) generated into --out before.")
 def command(model: str, out: str, package: str, class_name: str | None, all_kernels: bool,
-            with_reference: bool) -> None:
+            with_reference: bool, force: bool) -> None:
     """Generate an Android library module (Kotlin + JNI) with a typed class for MODEL."""
     from pockettorch.sdk_templates import render
     from pockettorch.sdk_templates.android import generator
 
     try:
         sdk = generator.generate(model, package, class_name, all_kernels, with_reference)
-        render.write_tree(out, sdk.files)
+        render.write_tree(out, sdk.files, generator.TARGET, force)
     except errors.InvalidArgumentError as exc:
         raise click.UsageError(str(exc)) from None
     except errors.PocketTorchError as exc:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pockettorch import errors
 from pockettorch.sdk_templates import model_info, names, render, sources
 
+TARGET = "android"
 MIN_SDK = 24
 COMPILE_SDK = 36
 JVM_TARGET = 17
@@ -41,8 +42,10 @@ GENERIC_KOTLIN = ("DType.kt", "Tensor.kt", "TensorSpec.kt", "ErrorCode.kt", "Poc
                   "NativeBridge.kt", "Model.kt", "Prediction.kt", "ImagePreprocessing.kt", "MetadataName.kt")
 GENERIC_ANDROID_KOTLIN = ("Assets.kt",)
 # The typed class's file imports these (the generic layer's types and a few platform ones): it cannot share a name.
-TAKEN_CLASS_NAMES = {n[:-3] for n in GENERIC_KOTLIN} | {"File", "ByteBuffer", "CoroutineDispatcher", "Dispatchers",
-                                                       "Context", "Bitmap", "Build"}
+# Output and Companion are declared inside the typed class.
+TAKEN_CLASS_NAMES = {n[:-3] for n in GENERIC_KOTLIN + GENERIC_ANDROID_KOTLIN} | {
+    "File", "IOException", "ByteBuffer", "CoroutineDispatcher", "Dispatchers", "Context", "AssetManager", "Bitmap",
+    "Build", "Output", "Companion"}
 
 
 @dataclass(frozen=True)
@@ -53,21 +56,6 @@ class AndroidSdk:
     library: str  # the native library, lib<library>.so
     files: dict[str, str | bytes]
     android_only: tuple[str, ...]  # Kotlin files that need the Android SDK (android.*)
-
-
-def kotlin_string(value: str) -> str:
-    """A Kotlin string literal ("..." with \\, ", $ and control characters escaped)."""
-    out = []
-    for ch in value:
-        if ch in '\\"$':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ord(ch) < 0x20 or ch in "\u2028\u2029":
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
 
 
 def _tensors(specs, reserved: set[str]) -> list[dict]:
@@ -81,15 +69,8 @@ def _tensors(specs, reserved: set[str]) -> list[dict]:
 def _class_name(info: model_info.ModelInfo, class_name: str | None) -> str:
     """--class-name, checked; or one derived from the model's name, renamed away from the SDK's own types."""
     if class_name is not None:
-        names.check_type_name(class_name, "kotlin")
-        if class_name in TAKEN_CLASS_NAMES:
-            raise errors.InvalidArgumentError(
-                f"class name {class_name!r} clashes with the SDK's own types; pick another, e.g. {class_name}Model")
-        return class_name
-    derived = names.pascal(info.name, "kotlin", "Model")
-    if derived in TAKEN_CLASS_NAMES:
-        derived = "TypedModel" if derived == "Model" else derived + "Model"
-    return derived
+        return names.check_type_name(class_name, "kotlin", TAKEN_CLASS_NAMES, "class")
+    return names.derived_type_name(info.name, "kotlin", TAKEN_CLASS_NAMES)
 
 
 def generate(model_path, package: str, class_name: str | None = None, all_kernels: bool = False,
@@ -122,8 +103,7 @@ def generate(model_path, package: str, class_name: str | None = None, all_kernel
         "c_sources": ["pockettorch_jni.c"] + [f"runtime/{p}" for p in runtime.c_files],
         "kernels": list(kernels),
     }
-    env = render.environment("android")
-    env.filters["kotlin_string"] = kotlin_string
+    env = render.environment(TARGET)
     kotlin_root = "src/main/kotlin/" + package.replace(".", "/")
     runtime_dir = f"{kotlin_root}/{RUNTIME_SUBPACKAGE}"
     files: dict[str, str | bytes] = {

@@ -70,19 +70,16 @@ class CSdk:
         return -(-self.workspace_bytes // MEMORY_ALIGN) * MEMORY_ALIGN + self.arena_bytes
 
 
-# The prefix is also the struct's type name, so it must not be a function the generated files call.
+# The prefix is also the struct's type name, so it must not be a function the generated files call or a name
+# example.c and the .c file declare (the C library's and C++'s names are checked by names.check_c_prefix).
 TAKEN_PREFIXES = frozenset(LIBC_SYMBOLS) | {
-    "main", "calloc", "malloc", "free", "strcmp", "strstr", "strlen", "strtoull", "atoi", "fopen", "fclose", "fread",
-    "fwrite", "fseek", "ftell", "fputc", "printf", "fprintf", "snprintf", "memchr", "stdin", "stdout", "stderr"}
+    "tensor_file", "input_files", "output_files", "read_file", "load_input", "same_spec", "make_folder", "write_npy",
+    "threads", "check_io", "fail", "start", "memory"}
 
 
 def check_prefix(prefix: str) -> str:
-    """A --prefix: a usable C prefix (names.check_c_prefix) that no generated file already uses as a name."""
-    names.check_c_prefix(prefix)
-    if prefix in TAKEN_PREFIXES:
-        raise errors.InvalidArgumentError(
-            f"C prefix {prefix!r} is not usable: it names a C library function the SDK calls; e.g. {prefix}_model")
-    return prefix
+    """A --prefix: a usable C prefix that no generated file already uses as a name."""
+    return names.check_c_prefix(prefix, TAKEN_PREFIXES)
 
 
 def default_prefix(model_name: str) -> str:
@@ -184,8 +181,8 @@ def _manifest(sdk: CSdk) -> dict:
 
 
 def generate(model_path: str | os.PathLike, out: str | os.PathLike, prefix: str | None = None,
-             embed: bool = False, with_reference: bool = False) -> CSdk:
-    """Render and write the SDK under `out` (byte-identical for the same inputs)."""
+             embed: bool = False, with_reference: bool = False, force: bool = False) -> CSdk:
+    """Render and write the SDK under `out` (byte-identical for the same inputs); `force` replaces another kind's."""
     sdk, files = render_sdk(model_path, prefix, embed, with_reference)
-    render.write_tree(out, files)
+    render.write_tree(out, files, "c", force)
     return sdk

@@ -1,4 +1,4 @@
-"""`pockettorch sdk ios MODEL.ptm --out DIR [--module-name NAME] [--all-kernels]`."""
+"""`pockettorch sdk ios MODEL.ptm --out DIR [--module-name NAME] [--class-name NAME] [--all-kernels] [--force]`."""
 from __future__ import annotations
 
 import click
@@ -9,13 +9,16 @@ import click
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
               help="Folder for the Swift package (new, empty, or generated before).")
 @click.option("--module-name", default=None,
-              help="Swift module, package and product name (default: PocketTorch<ModelName>).")
+              help="Swift module, package and product name (default: PocketTorch<ClassName>).")
+@click.option("--class-name", default=None, help="Name of the typed model class (default: from the model's name).")
 @click.option("--all-kernels", is_flag=True,
               help="Carry every runtime kernel, not only the model's, so the package's Model runs any .ptm "
                    "(for benchmark apps).")
 @click.option("--with-reference", is_flag=True,
               help="Keep the tensors stored by `export --reference` in the embedded model (left out by default).")
-def command(model, out, module_name, all_kernels, with_reference):
+@click.option("--force", is_flag=True,
+              help="Replace an SDK of another kind (android, ios, c) generated into --out before.")
+def command(model, out, module_name, class_name, all_kernels, with_reference, force):
     """Generate a Swift package (iOS 15+, macOS 12+) that runs MODEL through a typed Swift API."""
     from pockettorch import errors
     from pockettorch.sdk_templates import model_info
@@ -23,8 +26,8 @@ def command(model, out, module_name, all_kernels, with_reference):
 
     info = model_info.read_model(model, with_reference)
     try:
-        api = swift_api.build(info, module_name)
+        api = swift_api.build(info, module_name, class_name)
     except errors.InvalidArgumentError as exc:
-        raise click.BadParameter(exc.detail, param_hint="--module-name") from None
-    written = generator.write(info, out, api.module, all_kernels)
+        raise click.UsageError(exc.detail) from None
+    written = generator.write(info, out, api.module, all_kernels, class_name, force)
     click.echo(f"Swift package {api.module} ({api.class_name}) for {info.name}: {len(written)} files in {out}")

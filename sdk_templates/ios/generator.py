@@ -36,18 +36,16 @@ def _swift_files(env, ctx: dict, api: swift_api.SwiftApi) -> dict[str, str]:
     return out
 
 
-def files_for(info: model_info.ModelInfo, module_name: str | None = None,
-              all_kernels: bool = False) -> dict[str, str | bytes]:
+def files_for(info: model_info.ModelInfo, module_name: str | None = None, all_kernels: bool = False,
+              class_name: str | None = None) -> dict[str, str | bytes]:
     """Every file of the package (relative path -> content); deterministic for the same model and options.
 
     With `all_kernels` the C target carries every kernel, so the untyped `Model` runs any .ptm (benchmark apps).
     """
-    api = swift_api.build(info, module_name)
+    api = swift_api.build(info, module_name, class_name)
     runtime = sources.for_model(info, all_kernels)
     ref_inputs, ref_outputs = reference.compute(info)
     env = render.environment(TARGET)
-    env.filters["swift_string"] = swift_api.string_literal
-    env.filters["doc"] = swift_api.doc_text
     env.filters["declared"] = swift_api.declared
     env.filters["error_case"] = swift_api.error_case
     ctx = {
@@ -75,12 +73,13 @@ def files_for(info: model_info.ModelInfo, module_name: str | None = None,
 
 
 def write(info: model_info.ModelInfo, out: str | os.PathLike, module_name: str | None = None,
-          all_kernels: bool = False) -> list[str]:
+          all_kernels: bool = False, class_name: str | None = None, force: bool = False) -> list[str]:
     """Write the package for a read model under `out`; returns the relative paths written."""
-    return render.write_tree(out, files_for(info, module_name, all_kernels))
+    return render.write_tree(out, files_for(info, module_name, all_kernels, class_name), TARGET, force)
 
 
 def generate(model: str | os.PathLike, out: str | os.PathLike, module_name: str | None = None,
-             all_kernels: bool = False, with_reference: bool = False) -> list[str]:
+             all_kernels: bool = False, class_name: str | None = None, force: bool = False,
+             with_reference: bool = False) -> list[str]:
     """Read `model` (a .ptm path) and write its package under `out`."""
-    return write(model_info.read_model(model, with_reference), out, module_name, all_kernels)
+    return write(model_info.read_model(model, with_reference), out, module_name, all_kernels, class_name, force)

@@ -60,22 +60,24 @@ def _tensors(specs: tuple[TensorInfo, ...], reserved: tuple[str, ...], fallback:
     return tuple(out)
 
 
-def class_name_for(model_name: str) -> str:
-    name = names.pascal(model_name, "swift")
-    return name + "Network" if name in RESERVED_TYPES else name
+def build(info: ModelInfo, module_name: str | None = None, class_name: str | None = None) -> SwiftApi:
+    """Decide every Swift name of the package; a bad --module-name or --class-name raises InvalidArgumentError.
 
-
-def build(info: ModelInfo, module_name: str | None = None) -> SwiftApi:
-    """Decide every Swift name of the package; a bad --module-name raises InvalidArgumentError."""
-    class_name = class_name_for(info.name)
+    The class is named like Android's (names.derived_type_name, or --class-name with the same rules); the module
+    defaults to PocketTorch<Class>."""
+    if class_name is None:
+        class_name = names.derived_type_name(info.name, "swift", RESERVED_TYPES)
+    else:
+        names.check_type_name(class_name, "swift", RESERVED_TYPES, "class")
     if module_name is None:
         module_name = f"PocketTorch{class_name}"
     else:
-        names.check_type_name(module_name, "swift")
-        if module_name in RESERVED_TYPES:
-            raise errors.InvalidArgumentError(
-                f"module name {module_name!r} is a type the generated Swift code uses and would be shadowed; "
-                f"pick another name, e.g. {module_name}Kit")
+        names.check_type_name(module_name, "swift", RESERVED_TYPES, "module")
+    generated = (class_name, f"{class_name}Output")
+    if module_name in generated or f"{module_name}CRuntime" in generated:
+        raise errors.InvalidArgumentError(
+            f"module name {module_name!r} and class name {class_name!r} collide (a module may not share a name "
+            f"with a type it declares); e.g. --module-name {class_name}Kit")
     inputs = _tensors(info.inputs, (), "input")
     outputs = _tensors(info.outputs, OUTPUT_MEMBERS, "output")
     image = inputs[info.image.input_index] if info.image else None
@@ -83,28 +85,6 @@ def build(info: ModelInfo, module_name: str | None = None) -> SwiftApi:
     return SwiftApi(module=module_name, c_module=f"{module_name}CRuntime", class_name=class_name,
                     output_name=f"{class_name}Output", inputs=inputs, outputs=outputs, image_input=image,
                     topk_output=topk)
-
-
-def string_literal(text: str) -> str:
-    """A Swift string literal for any text: quotes, backslashes and control characters escaped."""
-    out = []
-    for ch in text:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029":
-            out.append(f"\\u{{{ord(ch):x}}}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def doc_text(text: str) -> str:
-    """Text safe on one `///` line: no line breaks."""
-    return " ".join(text.split())
 
 
 def error_case(catalogue_name: str) -> str:

@@ -53,13 +53,13 @@ def test_good_names_pass_through():
 
 def test_write_tree_is_deterministic_and_removes_only_its_own_stale_files(tmp_path):
     out = tmp_path / "sdk"
-    render.write_tree(out, {"a/b.txt": "one", "c.bin": b"\x00\x01"})
+    render.write_tree(out, {"a/b.txt": "one", "c.bin": b"\x00\x01"}, "c")
     first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    render.write_tree(out, {"a/b.txt": "one", "c.bin": b"\x00\x01"})
+    render.write_tree(out, {"a/b.txt": "one", "c.bin": b"\x00\x01"}, "c")
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == first
 
     (out / "user_notes.txt").write_text("mine")
-    render.write_tree(out, {"c.bin": b"\x02"})
+    render.write_tree(out, {"c.bin": b"\x02"}, "c")
     assert not (out / "a").exists()  # stale file and its empty folder are gone
     assert (out / "c.bin").read_bytes() == b"\x02"
     assert (out / "user_notes.txt").read_text() == "mine"  # never ours, never touched
@@ -69,10 +69,10 @@ def test_write_tree_refuses_a_foreign_folder(tmp_path):
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "build.gradle").write_text("keep me")
     with pytest.raises(errors.InvalidArgumentError, match="not empty"):
-        render.write_tree(tmp_path / "app", {"x.txt": "x"})
+        render.write_tree(tmp_path / "app", {"x.txt": "x"}, "c")
     assert (tmp_path / "app" / "build.gradle").read_text() == "keep me"
     with pytest.raises(ValueError, match="escapes"):
-        render.write_tree(tmp_path / "new", {"../evil.txt": "x"})
+        render.write_tree(tmp_path / "new", {"../evil.txt": "x"}, "c")
 
 
 def _export(tmp_path, metadata=None):

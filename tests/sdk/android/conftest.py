@@ -106,7 +106,7 @@ def sdks(sdk_root) -> dict[str, GeneratedSdk]:
         for i, t in enumerate(case.inputs):
             np.ascontiguousarray(t.numpy()).tofile(folder / f"input_{i}.bin")
         sdk = generator.generate(ptm, case.package, case.class_name)
-        render.write_tree(folder / "sdk", sdk.files)
+        render.write_tree(folder / "sdk", sdk.files, generator.TARGET)
         out[case.key] = GeneratedSdk(ptm, folder / "sdk", sdk, case)
     return out
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import pockettorch
 from pockettorch.cli import cli
-from pockettorch.sdk_templates import model_info
+from pockettorch.sdk_templates import escape, model_info
 from pockettorch.sdk_templates.android import generator
 from android_support import c_sources
 from gradle_kts import imports, settings
@@ -75,7 +75,7 @@ def test_names_from_the_model_are_sanitised():
     specs = [model_info.TensorInfo(n, "float32", (1,)) for n in ("input.0", "class", "1st", "dispatcher", "input_0", "out")]
     idents = [t["ident"] for t in generator._tensors(specs, generator.RESERVED_PARAMETERS)]
     assert idents == ["input0", "class_", "t1st", "dispatcher_", "input0_2", "out_"]
-    assert generator.kotlin_string('say "hi" to $user\\n\n') == '"say \\"hi\\" to \\$user\\\\n\\n"'
+    assert escape.kotlin_string('say "hi" to $user\\n\n') == '"say \\"hi\\" to \\$user\\\\n\\n"'
 
 
 @pytest.mark.parametrize("model_name,class_name", [("model", "TypedModel"), ("tensor", "TensorModel"),
@@ -99,8 +99,14 @@ def test_cli_writes_the_module(sdks, tmp_path):
     (["--package", "Com.Acme"], "package name 'Com.Acme' is not usable"),
     (["--package", "vision"], "at least two segments"),
     (["--package", "com.class.x"], "'class'"),
-    (["--package", "com.acme", "--class-name", "tiny model"], "is not a usable Kotlin type name"),
-    (["--package", "com.acme", "--class-name", "Tensor"], "clashes with the SDK's own types"),
+    (["--package", "com.acme", "--class-name", "tiny model"], "is not a usable Kotlin class name"),
+    *[(["--package", "com.acme", "--class-name", taken], f"'{taken}' is not a usable Kotlin class name: it is a name "
+       f"the generated code or its language already uses (suggestion: {taken}Model)")
+      for taken in ("Tensor", "Prediction", "PocketTorchException", "Output", "String", "Int", "Unit", "Any", "List")],
+    (["--package", "com.acme", "--class-name", "C" * 65], "use at most 64 characters"),
+    *[(["--package", f"{reserved}.io"], f"{reserved}.* is reserved by Kotlin, Java or Android")
+      for reserved in ("kotlin", "java", "javax", "android")],
+    (["--package", "com.acme.new"], "'new'"),  # a Java keyword: JNI and Java callers could not name it
 ])
 def test_bad_names_are_clear_cli_errors(sdks, tmp_path, args, message):
     result = generate_cli(sdks["heads"].ptm, "--out", tmp_path / "m", *args)

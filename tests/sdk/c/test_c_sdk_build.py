@@ -62,6 +62,18 @@ def test_example_matches_python_runtime(built, models, name, profile, tmp_path):
     check_outputs(tmp_path, models[name], f"{name} ({profile})")
 
 
+@pytest.mark.parametrize("profile", ["host", "embed"])
+def test_example_creates_a_missing_output_folder(built, models, profile, tmp_path):
+    sdk, example = _get(built, "two_inputs", profile)
+    out = tmp_path / "new" / "nested"
+    run([example, *example_args(sdk, models["two_inputs"], out)], timeout=RUN_TIMEOUT)
+    check_outputs(out, models["two_inputs"], f"two_inputs ({profile}) into a new folder")
+    (tmp_path / "file").write_text("not a folder")
+    clash = subprocess.run([example, *example_args(sdk, models["two_inputs"], tmp_path / "file")],
+                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert clash.returncode == 1 and "cannot write" in clash.stderr
+
+
 def test_embedded_memory_is_what_the_header_says(built, models, tmp_path):
     """The workspace the runtime used is the generated macro (it was measured, not guessed), and one byte
     less memory than *_MEMORY_BYTES is refused with the catalogue's ARENA_TOO_SMALL."""

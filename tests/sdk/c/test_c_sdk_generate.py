@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import pathlib
 import re
 
@@ -118,12 +119,18 @@ def test_default_prefix_is_the_model_name(models, tmp_path):
     assert generate.default_prefix("main") == "model"
 
 
-@pytest.mark.parametrize("prefix", ["Classifier", "9lives", "pkt_model", "int", "my-model", "main", "free"])
-def test_bad_prefix_is_a_usage_error(models, tmp_path, prefix):
+@pytest.mark.parametrize("prefix, why", [
+    ("Classifier", "lowercase"), ("9lives", "lowercase"), ("my-model", "lowercase"), ("int", "lowercase"),
+    ("pkt_model", "belong to the runtime"), ("pkt", "belong to the runtime"),
+    *[(p, "C library or the generated code") for p in ("main", "free", "exit", "errno", "size_t", "read_file")],
+    *[(p, "C++ keyword") for p in ("class", "new", "namespace")],
+    ("m" * 65, "at most 64 characters"),
+])
+def test_bad_prefix_is_a_usage_error(models, tmp_path, prefix, why):
     r = CliRunner().invoke(cli, ["sdk", "c", str(models["two_inputs"].path), "--out", str(tmp_path / "sdk"),
                                  "--prefix", prefix])
     assert r.exit_code == 2, r.output
-    assert "--prefix" in r.output and "not usable" in r.output
+    assert "--prefix" in r.output and "not usable" in r.output and why in r.output and "suggestion" in r.output
     assert not (tmp_path / "sdk").exists()
 
 
@@ -141,3 +148,13 @@ def test_foreign_output_folder_is_refused(models, tmp_path):
     with pytest.raises(errors.InvalidArgumentError, match="not empty"):
         generate_sdk(models["two_inputs"], tmp_path, embed=False)
     assert (tmp_path / "mine.c").read_text().startswith("int main")
+
+
+@pytest.mark.parametrize("prefix", ["m", "model_2_", "p" * 64])
+def test_unusual_but_valid_prefixes_compile(models, tmp_path, prefix):
+    """Short, trailing-underscore and longest prefixes: the typed API and the example compile (gcc, -Werror)."""
+    out = tmp_path / "sdk"
+    generate.generate(models["two_inputs"].path, out, prefix=prefix)
+    for source in (f"{prefix}.c", "example.c"):
+        subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-I", str(out),
+                        "-I", str(out / "runtime" / "include"), str(out / source)], check=True, timeout=120)

@@ -8,6 +8,7 @@ import pytest
 from ios_support import MODELS, SWIFT, bad_nodes, c_calls, c_declarations, swift_calls
 
 from pockettorch import errors
+from pockettorch.sdk_templates import escape
 from pockettorch.sdk_templates.ios import swift_api
 
 DRIVER = pathlib.Path(__file__).with_name("model_driver.c")
@@ -83,5 +84,5 @@ def test_swift_error_enum_is_the_catalogue(packages):
     for case, spec in expected.items():
         assert int(codes[case]) == spec.code, case
         assert names[case] == f'"PKT_{spec.name}"', case
-        assert hints[case] == swift_api.string_literal(spec.hint), case
-        assert messages[case] == swift_api.string_literal(spec.message), case
+        assert hints[case] == escape.swift_string(spec.hint), case
+        assert messages[case] == escape.swift_string(spec.message), case

@@ -6,10 +6,11 @@ import re
 
 import numpy as np
 import pytest
+from ios_support import SWIFT, bad_nodes
 
 import pockettorch
 from pockettorch.cli import main
-from pockettorch.sdk_templates import model_info, render, sources
+from pockettorch.sdk_templates import escape, model_info, render, sources
 from pockettorch.sdk_templates.ios import generator, swift_api
 
 
@@ -57,14 +58,14 @@ def test_reference_files_are_the_runtime_outputs(packages, ptm_files):
 def test_identifiers_from_the_model_are_sanitised(ptm_files):
     dict_api = swift_api.build(model_info.read_model(ptm_files["dict_output"]))
     assert [t.swift_name for t in dict_api.outputs] == ["scores", "class_", "topScore"]
-    assert swift_api.build(model_info.read_model(ptm_files["int64_input"])).class_name == "DataNetwork"
+    assert swift_api.build(model_info.read_model(ptm_files["int64_input"])).class_name == "DataModel"
     two = swift_api.build(model_info.read_model(ptm_files["two_inputs"]), "Pair")
     assert (two.module, two.c_module, two.class_name, two.output_name) == ("Pair", "PairCRuntime", "TwoInputs",
                                                                           "TwoInputsOutput")
 
 
 def test_swift_string_literal_escapes_what_swift_requires():
-    assert swift_api.string_literal('say "hi"\\ \n\t\x01é🙂') == '"say \\"hi\\"\\\\ \\n\\t\\u{1}é🙂"'
+    assert escape.swift_string('say "hi"\\ \n\t\x01é🙂') == '"say \\"hi\\"\\\\ \\n\\t\\u{1}é🙂"'
 
 
 def test_image_and_label_helpers_follow_metadata(packages):
@@ -74,7 +75,7 @@ def test_image_and_label_helpers_follow_metadata(packages):
     assert "#if canImport(CoreGraphics) && canImport(CoreVideo) && canImport(VideoToolbox)\n" in helper
     assert "imageMean: [Float] = [0.5, 0.4, 0.3]" in helper and "values[channel * pixels + pixel]" in helper  # NCHW
     typed = (image_sources / "TinyClassifier.swift").read_text()
-    assert all(swift_api.string_literal(label) in typed for label in ("cat", 'say "cheese"', "back\\slash"))
+    assert all(escape.swift_string(label) in typed for label in ("cat", 'say "cheese"', "back\\slash"))
     assert not list(packages["two_inputs"].rglob("ImageInput.swift"))
     assert "labels" not in (packages["two_inputs"] / "Sources" / "PocketTorchTwoInputs" / "TwoInputs.swift").read_text()
 
@@ -103,13 +104,41 @@ def test_cli_writes_the_package(ptm_files, tmp_path, capsys):
     assert (tmp_path / "p" / "Sources" / "Classifier" / "TwoInputs.swift").is_file()
 
 
-@pytest.mark.parametrize("bad, why", [("my-module", "suggestion: MyModule"), ("classifier", "uppercase"),
-                                      ("Data", "shadowed"), ("Tensor", "shadowed")])
-def test_cli_rejects_a_bad_module_name(bad, why, ptm_files, tmp_path, capsys):
-    assert main(["sdk", "ios", str(ptm_files["two_inputs"]), "--out", str(tmp_path / "p"), "--module-name", bad]) == 2
+TAKEN = "already uses"
+
+
+@pytest.mark.parametrize("option, bad, why", [
+    ("--module-name", "my-module", "suggestion: MyModule"), ("--module-name", "classifier", "uppercase"),
+    *[("--module-name", taken, f"{TAKEN} (suggestion: {taken}Model)")
+      for taken in ("Data", "Tensor", "Foundation", "Swift", "UIKit", "XCTest", "String")],
+    ("--module-name", "M" * 65, "at most 64 characters"),
+    *[("--class-name", taken, TAKEN) for taken in ("Model", "PocketTorchError", "Int", "Foundation", "Classification")],
+    ("--class-name", "lower", "uppercase"), ("--class-name", "C" * 65, "at most 64 characters"),
+])
+def test_cli_rejects_a_bad_module_or_class_name(option, bad, why, ptm_files, tmp_path, capsys):
+    assert main(["sdk", "ios", str(ptm_files["two_inputs"]), "--out", str(tmp_path / "p"), option, bad]) == 2
     err = capsys.readouterr().err
-    assert "--module-name" in err and why in err
+    assert f"Swift {option[2:-5]} name" in err and why in err
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("module, class_name", [("Classifier", "Classifier"), ("ClassifierOutput", "Classifier"),
+                                                ("Pair", "PairCRuntime")])
+def test_cli_rejects_a_module_named_like_its_types(module, class_name, ptm_files, tmp_path, capsys):
+    assert main(["sdk", "ios", str(ptm_files["two_inputs"]), "--out", str(tmp_path / "p"), "--module-name", module,
+                 "--class-name", class_name]) == 2
+    assert "collide" in capsys.readouterr().err and not (tmp_path / "p").exists()
+
+
+def test_class_name_names_the_type_like_android(ptm_files, tmp_path, capsys):
+    """--class-name names the type and its file; the module keeps its own name (or PocketTorch<Class>)."""
+    assert main(["sdk", "ios", str(ptm_files["two_inputs"]), "--out", str(tmp_path / "p"),
+                 "--module-name", "Vision", "--class-name", "Classifier"]) == 0
+    assert "Swift package Vision (Classifier)" in capsys.readouterr().out
+    typed = (tmp_path / "p" / "Sources" / "Vision" / "Classifier.swift").read_text()
+    assert "public final class Classifier: Sendable" in typed and "public struct ClassifierOutput: Sendable" in typed
+    api = swift_api.build(model_info.read_model(ptm_files["two_inputs"]), class_name="Classifier")
+    assert (api.module, api.class_name) == ("PocketTorchClassifier", "Classifier")
 
 
 def test_cli_reports_a_corrupt_model_with_its_catalogue_error(tmp_path, capsys):
@@ -152,3 +181,11 @@ def test_random_reference_input_outside_the_model_range_says_how_to_fix_it(tmp_p
     with pytest.raises(pockettorch.errors.IndexOutOfRangeError, match="--reference"):
         generator.generate(path, tmp_path / "pkg")
     assert not (tmp_path / "pkg").exists()
+
+
+def test_unusual_but_valid_names_give_swift_that_parses(ptm_files, tmp_path):
+    """Underscores, digits and the longest accepted names (no Swift compiler here: tree-sitter-swift, no ERROR)."""
+    generator.generate(ptm_files["two_inputs"], tmp_path / "p", module_name="Vision_2", class_name="C" * 64)
+    sources = sorted((tmp_path / "p").rglob("*.swift"))
+    assert tmp_path / "p" / "Sources" / "Vision_2" / f"{'C' * 64}.swift" in sources
+    assert {str(path): bad_nodes(SWIFT.parse(path.read_bytes())) for path in sources} == {str(p): [] for p in sources}
