@@ -90,7 +90,7 @@ def test_profiling_and_runs_from_many_threads(mlp_program):
     import threading
 
     _, path = mlp_program
-    module = pockettorch.load(path, num_threads=2)
+    module = pockettorch.load(path, num_threads=1)
     module.set_profiling(True)
     x = np.ones((32, 64), np.float32)
     (expected,) = module.run_numpy([x])

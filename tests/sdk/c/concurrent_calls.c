@@ -14,7 +14,7 @@
 #include "mlp.h"
 
 #define IN_NUMEL MLP_INPUT_X_NUMEL
-#define OUT_NUMEL MLP_OUTPUT_OUTPUT_0_NUMEL
+#define OUT_NUMEL MLP_OUTPUT_OUTPUT_NUMEL
 
 static mlp model;
 static float* inputs;   /* [calls][IN_NUMEL], distinct per call */
