@@ -52,7 +52,8 @@ def test_swift_model_run_holds_its_lock_around_every_session_call(packages):
     assert list(users) == ["run"], f"members that touch the session: {list(users)}"
     run, calls = users["run"]
     locks = [n for n in _walk(run) if n.type == "call_expression" and _callee(n) == "lock.lock"]
-    defers = [n for n in _walk(run) if n.type == "defer_statement" and b"lock.unlock()" in n.text]
+    # tree-sitter-swift reads `defer { ... }` as a call of `defer` with a trailing closure
+    defers = [n for n in _walk(run) if n.type == "call_expression" and _callee(n) == "defer" and b"lock.unlock()" in n.text]
     assert len(locks) == 1 and len(defers) == 1, "run(_:) takes the lock once and unlocks it in a defer"
     first = min(c.start_byte for c in calls)
     assert locks[0].start_byte < defers[0].start_byte < first
