@@ -113,3 +113,39 @@ def test_profiling_and_runs_from_many_threads(mlp_program):
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads), "deadlock"
     assert failures == []
+
+
+def test_close_while_other_threads_call(mlp_program):
+    """close() waits for the call in progress; calls after it raise the catalogue's InvalidArgumentError."""
+    import threading
+
+    from pockettorch import errors
+
+    _, path = mlp_program
+    x = np.ones((32, 64), np.float32)
+    with pockettorch.load(path, num_threads=2) as module:
+        (expected,) = module.run_numpy([x])
+        outcomes = []
+
+        def call_until_closed():
+            for _ in range(200):
+                try:
+                    (y,) = module.run_numpy([x])
+                except errors.InvalidArgumentError as exc:
+                    outcomes.append("closed" if "closed" in str(exc) else repr(exc))
+                    return
+                if not np.array_equal(y, expected):
+                    outcomes.append("wrong")
+            outcomes.append("never closed")
+
+        threads = [threading.Thread(target=call_until_closed, daemon=True) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for _ in range(5):
+            module.run_numpy([x])
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "deadlock"
+    assert set(outcomes) <= {"closed", "never closed"} and len(outcomes) == 4
+    with pytest.raises(errors.InvalidArgumentError, match="closed"):
+        module(x)
