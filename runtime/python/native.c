@@ -183,12 +183,18 @@ static void lock_session(SessionObject* self) {
   Py_END_ALLOW_THREADS
 }
 
+/* The error for a session that was never initialized or is closed. */
+static PyObject* session_gone(SessionObject* self) {
+  return not_ready(self->initialized ? "the Session is closed"
+                                     : "the Session was not initialized (its __init__ did not run or failed)");
+}
+
 /* Lock the session and return it, or unlock and raise when it was never initialized or is closed. */
 static pkt_session* locked_session(SessionObject* self) {
   lock_session(self);
   if (self->session) return self->session;
   PyThread_release_lock(self->lock);
-  not_ready(self->initialized ? "the Session is closed" : "the Session was not initialized (its __init__ did not run or failed)");
+  session_gone(self);
   return NULL;
 }
 
@@ -283,7 +289,7 @@ static pkt_status run_locked(pkt_session* s, const pkt_program* prog, Py_buffer*
 static PyObject* Session_run(SessionObject* self, PyObject* args) {
   PyObject *inputs, *outputs;
   if (!PyArg_ParseTuple(args, "OO", &inputs, &outputs)) return NULL;
-  if (!self->program) return not_ready("the Session was not initialized (its __init__ did not run or failed)");
+  if (!self->program) return session_gone(self);
   const pkt_program* prog = self->program->program; /* kept alive by self->program until dealloc */
   int ni = pkt_program_num_inputs(prog), no = pkt_program_num_outputs(prog);
   Py_ssize_t given_in = PySequence_Length(inputs), given_out = given_in < 0 ? -1 : PySequence_Length(outputs);
@@ -307,7 +313,7 @@ static PyObject* Session_run(SessionObject* self, PyObject* args) {
   for (int i = 0; i < held; i++) PyBuffer_Release(&views[i]);
   if (views != stack_views) PyMem_Free(views);
   if (held != ni + no) return NULL;
-  if (closed) return not_ready(self->initialized ? "the Session is closed" : "the Session was not initialized");
+  if (closed) return session_gone(self);
   if (st) return raise_status(st, NULL);
   Py_RETURN_NONE;
 }
@@ -323,7 +329,7 @@ static PyObject* Session_set_profiling(SessionObject* self, PyObject* arg) {
 }
 
 static PyObject* Session_profile_ns(SessionObject* self, PyObject* unused) {
-  if (!self->program) return not_ready("the Session was not initialized (its __init__ did not run or failed)");
+  if (!self->program) return session_gone(self);
   int n = pkt_program_num_instructions(self->program->program);
   PyObject* list = PyList_New(n);
   uint64_t* copy = PyMem_Malloc(((size_t)n + 1) * sizeof(uint64_t));
