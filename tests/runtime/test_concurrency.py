@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
+from support import ThreadsMLP
 
 import pockettorch
 
@@ -50,19 +50,10 @@ print(json.dumps({"wrong": sum(wrong), "errors": errors}))
 """
 
 
-class MLP(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.Tanh(), nn.Linear(256, 16))
-
-    def forward(self, x):
-        return self.net(x)
-
-
 @pytest.fixture(scope="module")
 def mlp_program(tmp_path_factory):
     torch.manual_seed(0)
-    model = MLP().eval()
+    model = ThreadsMLP().eval()
     path = tmp_path_factory.mktemp("concurrency") / "mlp.ptm"
     pockettorch.export(model, (torch.randn(32, 64),)).save(path)
     return model, path

@@ -12,23 +12,14 @@ import subprocess
 
 import pytest
 import torch
-from torch import nn
+from c_sdk_support import run
+from support import ThreadsMLP
 
 import pockettorch
-from c_sdk_support import run
 from pockettorch.sdk_templates.c_sdk import generate
 
 HERE = pathlib.Path(__file__).parent
 CALLERS, CALLS = 8, 250
-
-
-class MLP(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.Tanh(), nn.Linear(256, 16))
-
-    def forward(self, x):
-        return self.net(x)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +28,7 @@ def mlp_ptm(tmp_path_factory):
         pytest.skip("gcc and make are needed")
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("c_threads") / "mlp.ptm"
-    pockettorch.export(MLP().eval(), (torch.randn(32, 64),), name="mlp").save(path)
+    pockettorch.export(ThreadsMLP().eval(), (torch.randn(32, 64),), name="mlp").save(path)
     return path
 
 
