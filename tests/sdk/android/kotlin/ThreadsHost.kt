@@ -1,7 +1,9 @@
-// Host test: one model instance called from many JVM threads, and from many coroutines through runSuspending.
-package com.test.multi
+// Host test: one model instance called from many JVM threads, and a typed model from many coroutines through
+// runSuspending. Every output is compared with a sequential call's on the same input (exact: the runtime is
+// deterministic).
+package com.test.threads
 
-import com.test.multi.pockettorch.Tensor
+import com.test.multi.TwoInputs
 import java.io.File
 import java.util.concurrent.Executors
 import java.util.concurrent.TimeUnit
@@ -12,59 +14,71 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.runBlocking
+import com.test.classifier.pockettorch.Model as ClassifierModel
+import com.test.classifier.pockettorch.Tensor as ClassifierTensor
+import com.test.multi.pockettorch.Tensor as MultiTensor
 
-/** args: model.ptm, numThreads, callers, calls. Prints "wrong=N failed=N ok=N"; exits 3 on a deadlock. */
+private fun values(n: Int, i: Int, salt: Double) = FloatArray(n) { j -> sin(0.37 * i + 0.11 * j + salt).toFloat() }
+
+private class Tally {
+    val ok = AtomicInteger()
+    val wrong = AtomicInteger()
+    val failed = AtomicInteger()
+
+    fun check(same: Boolean) = (if (same) ok else wrong).incrementAndGet()
+
+    override fun toString() = "wrong=${wrong.get()} failed=${failed.get()} ok=${ok.get()}"
+}
+
+/**
+ * args: classifier-ops model.ptm (one float32 input, one float32 output, any shape), two_inputs.ptm,
+ * numThreads, callers, calls. Prints "wrong=N failed=N ok=N"; exits 3 on a deadlock.
+ */
 public fun main(args: Array<String>) {
-    val modelPath = args[0]
-    val (numThreads, callers, calls) = args.drop(1).map { it.toInt() }
+    val (bigPath, multiPath) = args
+    val (numThreads, callers, calls) = args.drop(2).map { it.toInt() }
     // A deadlocked native call cannot be interrupted: a watchdog ends the JVM so the test fails instead of hanging.
     val watchdog = Thread {
-        try {
-            Thread.sleep(90_000)
-            println("deadlock")
-            Runtime.getRuntime().halt(3)
-        } catch (e: InterruptedException) {
-        }
+        Thread.sleep(90_000)
+        println("deadlock")
+        Runtime.getRuntime().halt(3)
     }
     watchdog.isDaemon = true
     watchdog.start()
     val total = callers * calls
-    fun input(i: Int, salt: Double) = Tensor.Float32(FloatArray(4) { j -> sin(0.37 * i + 0.11 * j + salt).toFloat() }, listOf(1, 4))
-    val inputs = List(total) { i -> input(i, 0.0) to input(i, 1.0) }
-    TwoInputs(File(modelPath), numThreads).use { model ->
-        // Each call's own outputs, from sequential calls (the runtime is deterministic: equality is exact).
-        val expected = inputs.map { (a, b) -> model.run(a = a, b = b).let { listOf(it.output0.data, it.output1.data) } }
-        val wrong = AtomicInteger()
-        val failed = AtomicInteger()
-        val ok = AtomicInteger()
-        fun check(i: Int, out: TwoInputs.Output) {
-            val same = out.output0.data.contentEquals(expected[i][0]) && out.output1.data.contentEquals(expected[i][1])
-            (if (same) ok else wrong).incrementAndGet()
-        }
+    val tally = Tally()
+    ClassifierModel(File(bigPath), numThreads).use { model ->
+        val spec = model.inputs.single()
+        val size = spec.shape.fold(1) { a, b -> a * b }
+        fun run(i: Int) = (model.run(listOf(ClassifierTensor.Float32(values(size, i, 0.0), spec.shape))).single() as ClassifierTensor.Float32).data
+        val expected = List(total) { run(it) }
         val pool = Executors.newFixedThreadPool(callers)
         for (t in 0 until callers) {
             pool.execute {
-                for (k in 0 until calls) {
-                    val i = t * calls + k
+                for (i in t * calls until (t + 1) * calls) {
                     try {
-                        check(i, model.run(a = inputs[i].first, b = inputs[i].second))
+                        tally.check(run(i).contentEquals(expected[i]))
                     } catch (e: Exception) {
-                        failed.incrementAndGet()
+                        tally.failed.incrementAndGet()
                     }
                 }
             }
         }
         pool.shutdown()
-        if (!pool.awaitTermination(90, TimeUnit.SECONDS)) {
-            println("deadlock")
-            exitProcess(3)
-        }
+        pool.awaitTermination(90, TimeUnit.SECONDS)
+    }
+    TwoInputs(File(multiPath), numThreads).use { model ->
+        fun input(i: Int, salt: Double) = MultiTensor.Float32(values(4, i, salt), listOf(1, 4))
+        val expected = List(total) { i -> model.run(input(i, 0.0), input(i, 1.0)).let { listOf(it.output0.data, it.output1.data) } }
         runBlocking(Dispatchers.Default) {
             (0 until total).map { i ->
-                async { check(i, model.runSuspending(inputs[i].first, inputs[i].second)) }
+                async {
+                    val out = model.runSuspending(input(i, 0.0), input(i, 1.0))
+                    tally.check(out.output0.data.contentEquals(expected[i][0]) && out.output1.data.contentEquals(expected[i][1]))
+                }
             }.awaitAll()
         }
-        println("wrong=${wrong.get()} failed=${failed.get()} ok=${ok.get()}")
     }
+    println(tally)
     exitProcess(0)
 }
