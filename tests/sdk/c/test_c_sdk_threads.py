@@ -2,7 +2,8 @@
 against the SDK's own library): in the host profile from 8 pthreads x 250 calls at num_threads 1 and 2, every
 output is its own input's (the model's lock serializes calls) and nothing deadlocks; in the embedded profile,
 which has no threads, a call from a signal handler (standing in for an interrupt) while a call runs gets
-PKT_BUSY and the running call's outputs stay right. Runs have a timeout, so a deadlock fails the test."""
+PKT_BUSY and the running call's outputs stay right. Runs have a timeout, so a deadlock fails the test.
+Inputs named like the functions run() calls to lock are renamed, so the SDK still compiles."""
 from __future__ import annotations
 
 import pathlib
@@ -13,6 +14,7 @@ import subprocess
 import pytest
 import torch
 from c_sdk_support import run
+from torch import nn
 from support import ThreadsMLP
 
 import pockettorch
@@ -66,3 +68,20 @@ def test_embedded_model_refuses_a_call_made_while_it_runs(mlp_ptm, tmp_path):
     counts = _counts([_build(mlp_ptm, tmp_path, embed=True), 200])
     assert counts["wrong"] == 0
     assert counts["busy"] + counts["ok"] > 0  # the "interrupt" did call in
+
+
+class LockNames(nn.Module):
+    """Inputs named like what the generated run() calls to serialize calls."""
+
+    def forward(self, run_locked, atomic_signal_fence, pkt_mutex_lock):
+        return run_locked + atomic_signal_fence * pkt_mutex_lock
+
+
+@pytest.mark.parametrize("embed", [False, True])
+def test_inputs_named_like_the_locking_code_still_compile(mlp_ptm, tmp_path, embed):
+    ptm = tmp_path / "names.ptm"
+    pockettorch.export(LockNames(), tuple(torch.ones(2) for _ in range(3)), name="names").save(ptm)
+    generate.generate(ptm, tmp_path / "sdk", prefix="names", embed=embed)
+    sdk = tmp_path / "sdk"
+    run(["gcc", "-std=c11", "-Wall", "-Werror", "-fsyntax-only", "-I", sdk, "-I", sdk / "runtime" / "include",
+         sdk / "names.c"])
