@@ -256,6 +256,13 @@ static int hold_buffers(const pkt_program* prog, PyObject* inputs, PyObject* out
       raise_status(out ? PKT_INVALID_ARGUMENT : PKT_INPUT_SHAPE, msg);
       return i + 1;
     }
+    if (views[i].itemsize != 1 && (size_t)views[i].itemsize != pkt_dtype_size(info.dtype)) { /* raw bytes pass */
+      snprintf(msg, sizeof msg, "%s %d has %zd-byte elements, the program's %s has %zu-byte ones",
+               out ? "output buffer" : "input", index, views[i].itemsize, pkt_dtype_name(info.dtype),
+               pkt_dtype_size(info.dtype));
+      raise_status(out ? PKT_INVALID_ARGUMENT : PKT_INPUT_DTYPE, msg);
+      return i + 1;
+    }
     if (foreign_byte_order(views[i].format)) {
       snprintf(msg, sizeof msg, "%s %d is not in the native byte order (format '%.8s'); convert it first",
                out ? "output buffer" : "input", index, views[i].format);

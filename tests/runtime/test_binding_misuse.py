@@ -77,6 +77,8 @@ CASES = {
         raises(s.run, [x], [np.empty(3, np.float32)])      # wrong output size
         raises(s.run, [x[:, ::2].copy()], [out])            # wrong input size
         raises(s.run, [x[:, ::2]], [out])                   # not contiguous
+        raises(s.run, [np.ones(8, np.float64)], [out])      # same bytes, other element size
+        raises(s.run, [x], [np.empty(4, np.float64)])
         raises(s.run, [x, x], [out])
         raises(s.run, [], [])
         class Bad:
