@@ -48,6 +48,7 @@ CATALOGUE: tuple[ErrorSpec, ...] = (
     ErrorSpec(50, "INPUT_DTYPE", "An input has the wrong dtype.", "Convert the input to the dtype recorded at export (see `pockettorch inspect`)."),
     ErrorSpec(51, "ARENA_TOO_SMALL", "The supplied arena is smaller than the program's planned arena.", "Allocate at least the planned arena size reported by `pockettorch inspect`."),
     ErrorSpec(52, "INDEX_OUT_OF_RANGE", "An index tensor holds a value outside the indexed dimension.", "Check the index inputs (e.g. token ids) are within the model's range."),
+    ErrorSpec(53, "BUSY", "The model was called while a call on it was still running.", "An embedded model has no lock: do not call it from an interrupt or a second thread while it runs; wait for the call to return, or use one model per caller."),
     # export
     ErrorSpec(64, "UNSUPPORTED_OP", "The model uses an operator PocketTorch cannot lower.", "Replace the operator in the model or open an issue naming it."),
     ErrorSpec(65, "EXPORT_FAILED", "torch.export could not capture the model.", "Make the model traceable by torch.export (see the error above for the failing line)."),

@@ -63,7 +63,12 @@ def _rebuild(node, leaves: list):
 
 
 class Module:
-    """A program loaded into the C runtime. Call it with tensors (torch or numpy) like the original module."""
+    """A program loaded into the C runtime. Call it with tensors (torch or numpy) like the original module.
+
+    Safe to call from many threads: calls on one module run one at a time (each on the module's own
+    num_threads threads) and every call gets its own outputs; load one module per thread to run them in
+    parallel. close() (or a `with` block) frees the native session at once; later calls raise.
+    """
 
     def __init__(self, source: str | os.PathLike | bytes, num_threads: int = 1):
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
@@ -112,20 +117,18 @@ class Module:
                 arrays.append(value)  # the common case, without the conversions and messages below
                 continue
             if hasattr(value, "detach") and hasattr(value, "numpy"):  # torch.Tensor without importing torch
-                value = value.detach().cpu()
-                if not value.is_contiguous():
-                    value = value.contiguous()
-                value = value.numpy()
+                value = _tensor_to_numpy(spec, value)
             elif not isinstance(value, np.ndarray):
                 raise errors.InputDtypeError(
                     f"input '{spec.name}' is a {type(value).__name__}; pass a torch.Tensor or numpy.ndarray")
-            given = "bool" if value.dtype == np.bool_ else value.dtype.name
-            if given != spec.dtype:
+            # the runtime reads native-order values: another byte order is the same dtype, converted below
+            if value.dtype.fields is not None or value.dtype.newbyteorder("=") != dtype:
+                given = "bool" if value.dtype == np.bool_ else value.dtype.name
                 raise errors.InputDtypeError(f"input '{spec.name}' has dtype {given}, expected {spec.dtype}")
             if tuple(value.shape) != spec.shape:
                 raise errors.InputShapeError(
                     f"input '{spec.name}' has shape {tuple(value.shape)}, expected {spec.shape}")
-            arrays.append(np.ascontiguousarray(value))
+            arrays.append(np.ascontiguousarray(value, dtype=dtype))  # native byte order, row-major
         return arrays
 
     def run_numpy(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -152,15 +155,47 @@ class Module:
         return _rebuild(structure, outputs)
 
     def set_profiling(self, enabled: bool) -> None:
-        self._session.set_profiling(bool(enabled))
+        try:
+            self._session.set_profiling(bool(enabled))
+        except _native.NativeError as exc:
+            _raise_native(exc, f"{self.name}: ")
 
     def profile_ns(self) -> list[int]:
         """Per-instruction times (ns) of the last run made with profiling on."""
-        return self._session.profile_ns()
+        try:
+            return self._session.profile_ns()
+        except _native.NativeError as exc:
+            _raise_native(exc, f"{self.name}: ")
+
+    def close(self) -> None:
+        """Free the session now (a call in progress finishes first); later calls raise InvalidArgumentError."""
+        self._session.close()
+
+    def __enter__(self) -> "Module":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{s.name}: {s.dtype}{list(s.shape)}" for s in self.input_specs)
         return f"<pockettorch.Module {self.name}({ins}) threads={self.num_threads}>"
+
+
+def _tensor_to_numpy(spec: TensorSpec, tensor) -> np.ndarray:
+    """A dense CPU copy or view of a torch tensor whose dtype is the input's; any other tensor is refused."""
+    given = str(tensor.dtype).removeprefix("torch.")
+    if given != spec.dtype:
+        raise errors.InputDtypeError(f"input '{spec.name}' has dtype {given}, expected {spec.dtype}")
+    layout = str(tensor.layout).removeprefix("torch.")
+    if layout != "strided":
+        raise errors.InputDtypeError(f"input '{spec.name}' is a {layout} tensor; pass a dense one (tensor.to_dense())")
+    if tensor.device.type == "meta":
+        raise errors.InputDtypeError(f"input '{spec.name}' is on the meta device and holds no data")
+    try:  # negative and conjugate views are materialized; channels-last and expanded strides made row-major
+        return tensor.detach().cpu().resolve_neg().resolve_conj().contiguous().numpy()
+    except (RuntimeError, TypeError) as exc:
+        raise errors.InputDtypeError(f"input '{spec.name}' cannot be read as a {spec.dtype} array ({exc})") from None
 
 
 def load(source: str | os.PathLike | bytes, num_threads: int = 1) -> Module:

@@ -57,3 +57,16 @@ def bytes_with_params(program, op: str, params: dict) -> bytes:
         node.params.clear()
         node.params.update(saved)
         program._bytes = None
+
+
+class ThreadsMLP(torch.nn.Module):
+    """The concurrency tests' model: matmuls big enough to use a 2-thread pool and for unserialized calls on
+    one session to overlap, input 'x' [32, 64] -> [32, 16]."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.net = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.Tanh(), nn.Linear(256, 16))
+
+    def forward(self, x):
+        return self.net(x)

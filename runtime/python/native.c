@@ -1,7 +1,11 @@
 /* pockettorch.runtime._native: a thin CPython binding over the C API (pockettorch.h).
  * Program(path | bytes) validates a program; Session(program, num_threads) prepares it and runs
  * with buffers given through the buffer protocol. Errors raise NativeError(code, detail); the
- * Python layer (runtime/module.py) maps codes onto the catalogue's exception classes. */
+ * Python layer (runtime/module.py) maps codes onto the catalogue's exception classes.
+ * A Session may be called from many threads: a lock per session serializes its whole call (bind the
+ * inputs, run, copy the outputs out), since one pkt_session must not run on two threads at once, and the
+ * GIL is released while the lock is held so other sessions run in parallel. Misuse (__init__ twice,
+ * __new__ without __init__, calls after close) raises instead of touching a NULL or freed handle. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -31,9 +35,21 @@ static void Program_dealloc(ProgramObject* self) {
   Py_TYPE(self)->tp_free((PyObject*)self);
 }
 
+static PyObject* not_ready(const char* what) { return raise_status(PKT_INVALID_ARGUMENT, what); }
+
+/* The program of an initialized Program, or NULL with an exception set. */
+static const pkt_program* program_of(ProgramObject* self) {
+  if (!self->program) not_ready("the Program was not initialized (its __init__ did not run or failed)");
+  return self->program;
+}
+
 static int Program_init(ProgramObject* self, PyObject* args, PyObject* kwds) {
   PyObject* source;
   if (!PyArg_ParseTuple(args, "O", &source)) return -1;
+  if (self->program) { /* sessions read this program: replacing it would pull it from under them */
+    not_ready("Program.__init__ called on a loaded program; create a new Program instead");
+    return -1;
+  }
   char err[512] = "";
   pkt_status st;
   if (PyBytes_Check(source)) {
@@ -60,6 +76,7 @@ static PyObject* info_tuple(const pkt_tensor_info* info) {
 }
 
 static PyObject* io_list(ProgramObject* self, int outputs) {
+  if (!program_of(self)) return NULL;
   int n = outputs ? pkt_program_num_outputs(self->program) : pkt_program_num_inputs(self->program);
   PyObject* list = PyList_New(n);
   if (!list) return NULL;
@@ -84,16 +101,19 @@ static PyObject* Program_inputs(ProgramObject* self, PyObject* unused) { return 
 static PyObject* Program_outputs(ProgramObject* self, PyObject* unused) { return io_list(self, 1); }
 
 static PyObject* Program_metadata(ProgramObject* self, PyObject* unused) {
+  if (!program_of(self)) return NULL;
   size_t len = 0;
   const char* text = pkt_program_metadata(self->program, &len);
   return PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace");
 }
 
 static PyObject* Program_arena_bytes(ProgramObject* self, PyObject* unused) {
+  if (!program_of(self)) return NULL;
   return PyLong_FromSize_t(pkt_program_arena_bytes(self->program));
 }
 
 static PyObject* Program_instructions(ProgramObject* self, PyObject* unused) {
+  if (!program_of(self)) return NULL;
   int n = pkt_program_num_instructions(self->program);
   PyObject* list = PyList_New(n);
   if (!list) return NULL;
@@ -131,129 +151,245 @@ static PyTypeObject ProgramType = {
 /* ---- Session ---- */
 typedef struct {
   PyObject_HEAD
-  pkt_session* session;
+  pkt_session* session; /* NULL before __init__ and after close(); read and written under `lock` */
   ProgramObject* program;
+  PyThread_type_lock lock; /* serializes every use of `session` */
+  int initialized;
 } SessionObject;
+
+static PyObject* Session_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
+  SessionObject* self = (SessionObject*)PyType_GenericNew(type, args, kwds);
+  if (!self) return NULL;
+  self->lock = PyThread_allocate_lock();
+  if (!self->lock) {
+    Py_DECREF(self);
+    return PyErr_NoMemory();
+  }
+  return (PyObject*)self;
+}
 
 static void Session_dealloc(SessionObject* self) {
   pkt_session_free(self->session);
+  if (self->lock) PyThread_free_lock(self->lock);
   Py_XDECREF(self->program);
   Py_TYPE(self)->tp_free((PyObject*)self);
+}
+
+/* Take the session's lock. The GIL is let go while waiting: the holder may be running without it. The lock
+ * is never waited for with the GIL held, and its holder never waits for the GIL, so the two cannot deadlock. */
+static void lock_session(SessionObject* self) {
+  if (PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) return;
+  Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(self->lock, WAIT_LOCK);
+  Py_END_ALLOW_THREADS
+}
+
+/* The error for a session that was never initialized or is closed. */
+static PyObject* session_gone(SessionObject* self) {
+  return not_ready(self->initialized ? "the Session is closed"
+                                     : "the Session was not initialized (its __init__ did not run or failed)");
+}
+
+/* Lock the session and return it, or unlock and raise when it was never initialized or is closed. */
+static pkt_session* locked_session(SessionObject* self) {
+  lock_session(self);
+  if (self->session) return self->session;
+  PyThread_release_lock(self->lock);
+  session_gone(self);
+  return NULL;
 }
 
 static int Session_init(SessionObject* self, PyObject* args, PyObject* kwds) {
   PyObject* program;
   int threads = 1;
   if (!PyArg_ParseTuple(args, "O!|i", &ProgramType, &program, &threads)) return -1;
+  const pkt_program* prog = program_of((ProgramObject*)program);
+  if (!prog) return -1;
+  if (self->initialized) {
+    not_ready("Session.__init__ called on a session that was already initialized; create a new Session instead");
+    return -1;
+  }
+  self->initialized = 1;
   pkt_session_options opt = pkt_session_options_default();
   opt.num_threads = threads;
   char err[512] = "";
   pkt_status st;
-  pkt_program* prog = ((ProgramObject*)program)->program;
-  Py_BEGIN_ALLOW_THREADS st = pkt_session_create(prog, &opt, &self->session, err, sizeof err);
+  pkt_session* session = NULL;
+  Py_BEGIN_ALLOW_THREADS st = pkt_session_create(prog, &opt, &session, err, sizeof err);
   Py_END_ALLOW_THREADS if (st != PKT_OK) {
+    self->initialized = 0;
     raise_status(st, err);
     return -1;
   }
   Py_INCREF(program);
   self->program = (ProgramObject*)program;
+  lock_session(self);
+  self->session = session;
+  PyThread_release_lock(self->lock);
   return 0;
+}
+
+/* A buffer whose format names the other byte order ('>' or '!' on a little-endian host): its bytes would be
+ * misread, since the runtime reads native values. */
+static int foreign_byte_order(const char* format) {
+  if (!format) return 0;
+  const int little = PY_LITTLE_ENDIAN;
+  return little ? (format[0] == '>' || format[0] == '!') : format[0] == '<';
+}
+
+/* Hold buffers[i] for input i (read) and buffers[ni + i] for output i (written), checked against the program,
+ * so the run needs no Python object. Returns how many are held; an exception is set when fewer than ni + no. */
+static int hold_buffers(const pkt_program* prog, PyObject* inputs, PyObject* outputs, Py_buffer* views) {
+  int ni = pkt_program_num_inputs(prog), no = pkt_program_num_outputs(prog);
+  for (int i = 0; i < ni + no; i++) {
+    int out = i >= ni, index = out ? i - ni : i;
+    PyObject* item = PySequence_GetItem(out ? outputs : inputs, index);
+    if (!item) return i;
+    int rc = PyObject_GetBuffer(item, &views[i], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (out ? PyBUF_WRITABLE : 0));
+    Py_DECREF(item);
+    if (rc) return i;
+    pkt_tensor_info info;
+    (out ? pkt_program_output_info : pkt_program_input_info)(prog, index, &info);
+    char msg[160];
+    if ((size_t)views[i].len != info.nbytes) {
+      snprintf(msg, sizeof msg, "%s %d has %zd bytes, the program's has %zu", out ? "output buffer" : "input", index,
+               views[i].len, info.nbytes);
+      raise_status(out ? PKT_INVALID_ARGUMENT : PKT_INPUT_SHAPE, msg);
+      return i + 1;
+    }
+    if (views[i].itemsize != 1 && (size_t)views[i].itemsize != pkt_dtype_size(info.dtype)) { /* raw bytes pass */
+      snprintf(msg, sizeof msg, "%s %d has %zd-byte elements, the program's %s has %zu-byte ones",
+               out ? "output buffer" : "input", index, views[i].itemsize, pkt_dtype_name(info.dtype),
+               pkt_dtype_size(info.dtype));
+      raise_status(out ? PKT_INVALID_ARGUMENT : PKT_INPUT_DTYPE, msg);
+      return i + 1;
+    }
+    if (foreign_byte_order(views[i].format)) {
+      snprintf(msg, sizeof msg, "%s %d is not in the native byte order (format '%.8s'); convert it first",
+               out ? "output buffer" : "input", index, views[i].format);
+      raise_status(out ? PKT_INVALID_ARGUMENT : PKT_INPUT_DTYPE, msg);
+      return i + 1;
+    }
+  }
+  return ni + no;
+}
+
+/* One whole call under the session's lock, without the GIL: inputs are read in place from the held buffers
+ * (copied into the arena when not aligned for their dtype), outputs copied out, the arena inputs bound again. */
+static pkt_status run_locked(pkt_session* s, const pkt_program* prog, Py_buffer* views) {
+  int ni = pkt_program_num_inputs(prog), no = pkt_program_num_outputs(prog);
+  pkt_status st = PKT_OK;
+  for (int i = 0; i < ni && !st; i++) {
+    st = pkt_session_bind_input(s, i, views[i].buf, (size_t)views[i].len);
+    if (st == PKT_BAD_ALIGNMENT) {
+      pkt_session_bind_input(s, i, NULL, 0);
+      st = pkt_session_set_input(s, i, views[i].buf, (size_t)views[i].len);
+    }
+  }
+  if (!st) st = pkt_session_run(s);
+  for (int i = 0; i < no && !st; i++)
+    memcpy(views[ni + i].buf, pkt_session_output_data(s, i), (size_t)views[ni + i].len);
+  for (int i = 0; i < ni; i++) pkt_session_bind_input(s, i, NULL, 0);
+  return st;
 }
 
 /* run(inputs: sequence of buffers, outputs: sequence of writable buffers) */
 static PyObject* Session_run(SessionObject* self, PyObject* args) {
   PyObject *inputs, *outputs;
   if (!PyArg_ParseTuple(args, "OO", &inputs, &outputs)) return NULL;
-  const pkt_program* prog = self->program->program;
+  if (!self->program) return session_gone(self);
+  const pkt_program* prog = self->program->program; /* kept alive by self->program until dealloc */
   int ni = pkt_program_num_inputs(prog), no = pkt_program_num_outputs(prog);
-  if (PySequence_Length(inputs) != ni || PySequence_Length(outputs) != no) {
-    if (!PyErr_Occurred()) raise_status(PKT_INPUT_COUNT, "wrong number of input or output buffers");
-    return NULL;
-  }
-  /* Inputs are read in place from the callers' buffers (held until the run ends), copied only when a
-   * buffer is not aligned for its dtype; the arena buffers are bound again after the run. */
-  Py_buffer stack_views[8];
-  Py_buffer* views = ni <= 8 ? stack_views : PyMem_Malloc((size_t)ni * sizeof(Py_buffer));
+  Py_ssize_t given_in = PySequence_Length(inputs), given_out = given_in < 0 ? -1 : PySequence_Length(outputs);
+  if (given_in < 0 || given_out < 0) return NULL;
+  if (given_in != ni || given_out != no) return raise_status(PKT_INPUT_COUNT, "wrong number of input or output buffers");
+  Py_buffer stack_views[16];
+  Py_buffer* views = ni + no <= 16 ? stack_views : PyMem_Malloc((size_t)(ni + no) * sizeof(Py_buffer));
   if (!views) return PyErr_NoMemory();
-  int held = 0;
+  int held = hold_buffers(prog, inputs, outputs, views);
   pkt_status st = PKT_OK;
-  const char* what = NULL;
-  for (; held < ni; held++) {
-    PyObject* item = PySequence_GetItem(inputs, held);
-    if (!item) break;
-    int rc = PyObject_GetBuffer(item, &views[held], PyBUF_C_CONTIGUOUS);
-    Py_DECREF(item);
-    if (rc) break;
-    st = pkt_session_bind_input(self->session, held, views[held].buf, (size_t)views[held].len);
-    if (st == PKT_BAD_ALIGNMENT) {
-      pkt_session_bind_input(self->session, held, NULL, 0);
-      st = pkt_session_set_input(self->session, held, views[held].buf, (size_t)views[held].len);
-    }
-    if (st) {
-      what = "has the wrong byte size";
-      held++;
-      break;
-    }
-  }
-  if (held == ni && !st) {
-    Py_BEGIN_ALLOW_THREADS st = pkt_session_run(self->session);
+  int closed = 0;
+  if (held == ni + no) {
+    Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    if (self->session)
+      st = run_locked(self->session, prog, views);
+    else
+      closed = 1;
+    PyThread_release_lock(self->lock);
     Py_END_ALLOW_THREADS
   }
-  for (int i = 0; i < held; i++) {
-    pkt_session_bind_input(self->session, i, NULL, 0);
-    PyBuffer_Release(&views[i]);
-  }
+  for (int i = 0; i < held; i++) PyBuffer_Release(&views[i]);
   if (views != stack_views) PyMem_Free(views);
-  if (PyErr_Occurred()) return NULL;
-  if (st && what) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "input %d %s", held - 1, what);
-    return raise_status(st, msg);
-  }
+  if (held != ni + no) return NULL;
+  if (closed) return session_gone(self);
   if (st) return raise_status(st, NULL);
-  for (int i = 0; i < no; i++) {
-    PyObject* item = PySequence_GetItem(outputs, i);
-    if (!item) return NULL;
-    Py_buffer view;
-    int rc = PyObject_GetBuffer(item, &view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE);
-    Py_DECREF(item);
-    if (rc) return NULL;
-    pkt_tensor_info info;
-    pkt_program_output_info(prog, i, &info);
-    if ((size_t)view.len != info.nbytes) {
-      PyBuffer_Release(&view);
-      return raise_status(PKT_INVALID_ARGUMENT, "output buffer has the wrong byte size");
-    }
-    memcpy(view.buf, pkt_session_output_data(self->session, i), info.nbytes);
-    PyBuffer_Release(&view);
-  }
   Py_RETURN_NONE;
 }
 
 static PyObject* Session_set_profiling(SessionObject* self, PyObject* arg) {
-  pkt_session_enable_profiling(self->session, PyObject_IsTrue(arg));
+  int enabled = PyObject_IsTrue(arg);
+  if (enabled < 0) return NULL;
+  pkt_session* s = locked_session(self);
+  if (!s) return NULL;
+  pkt_session_enable_profiling(s, enabled);
+  PyThread_release_lock(self->lock);
   Py_RETURN_NONE;
 }
 
 static PyObject* Session_profile_ns(SessionObject* self, PyObject* unused) {
+  if (!self->program) return session_gone(self);
   int n = pkt_program_num_instructions(self->program->program);
-  const uint64_t* ns = pkt_session_profile_ns(self->session);
   PyObject* list = PyList_New(n);
-  if (!list) return NULL;
-  for (int i = 0; i < n; i++) PyList_SET_ITEM(list, i, PyLong_FromUnsignedLongLong(ns[i]));
+  uint64_t* copy = PyMem_Malloc(((size_t)n + 1) * sizeof(uint64_t));
+  if (!list || !copy) {
+    Py_XDECREF(list);
+    PyMem_Free(copy);
+    return PyErr_NoMemory();
+  }
+  pkt_session* s = locked_session(self);
+  if (!s) {
+    Py_DECREF(list);
+    PyMem_Free(copy);
+    return NULL;
+  }
+  memcpy(copy, pkt_session_profile_ns(s), (size_t)n * sizeof(uint64_t));
+  PyThread_release_lock(self->lock);
+  for (int i = 0; i < n; i++) PyList_SET_ITEM(list, i, PyLong_FromUnsignedLongLong(copy[i]));
+  PyMem_Free(copy);
   return list;
 }
 
 static PyObject* Session_num_threads(SessionObject* self, PyObject* unused) {
-  return PyLong_FromLong(pkt_session_num_threads(self->session));
+  pkt_session* s = locked_session(self);
+  if (!s) return NULL;
+  int n = pkt_session_num_threads(s);
+  PyThread_release_lock(self->lock);
+  return PyLong_FromLong(n);
 }
 
 static PyObject* Session_packed_bytes(SessionObject* self, PyObject* unused) {
-  return PyLong_FromSize_t(pkt_session_packed_bytes(self->session));
+  pkt_session* s = locked_session(self);
+  if (!s) return NULL;
+  size_t n = pkt_session_packed_bytes(s);
+  PyThread_release_lock(self->lock);
+  return PyLong_FromSize_t(n);
 }
 
 static PyObject* Session_isa(SessionObject* self, PyObject* unused) {
-  return PyUnicode_FromString(pkt_session_isa(self->session));
+  pkt_session* s = locked_session(self);
+  if (!s) return NULL;
+  const char* isa = pkt_session_isa(s); /* a static string */
+  PyThread_release_lock(self->lock);
+  return PyUnicode_FromString(isa);
+}
+
+/* Free the session now (waiting for a run in progress); later calls raise. Calling it again does nothing. */
+static PyObject* Session_close(SessionObject* self, PyObject* unused) {
+  lock_session(self);
+  pkt_session* s = self->session;
+  self->session = NULL;
+  PyThread_release_lock(self->lock);
+  Py_BEGIN_ALLOW_THREADS pkt_session_free(s);
+  Py_END_ALLOW_THREADS Py_RETURN_NONE;
 }
 
 static PyMethodDef Session_methods[] = {
@@ -263,13 +399,14 @@ static PyMethodDef Session_methods[] = {
     {"set_profiling", (PyCFunction)Session_set_profiling, METH_O, "record per-instruction times"},
     {"profile_ns", (PyCFunction)Session_profile_ns, METH_NOARGS, "per-instruction times of the last run"},
     {"num_threads", (PyCFunction)Session_num_threads, METH_NOARGS, "threads in use"},
+    {"close", (PyCFunction)Session_close, METH_NOARGS, "free the session now; later calls raise"},
     {NULL}};
 
 static PyTypeObject SessionType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pockettorch.runtime._native.Session",
     .tp_basicsize = sizeof(SessionObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_new = PyType_GenericNew,
+    .tp_new = Session_new,
     .tp_init = (initproc)Session_init,
     .tp_dealloc = (destructor)Session_dealloc,
     .tp_methods = Session_methods,
@@ -277,8 +414,10 @@ static PyTypeObject SessionType = {
 };
 
 static PyObject* status_info(PyObject* self, PyObject* arg) {
-  long code = PyLong_AsLong(arg);
+  int overflow = 0;
+  long code = PyLong_AsLongAndOverflow(arg, &overflow);
   if (code == -1 && PyErr_Occurred()) return NULL;
+  if (overflow || code < INT_MIN || code > INT_MAX) return PyErr_Format(PyExc_OverflowError, "status code out of range");
   return Py_BuildValue("(sss)", pkt_status_name((pkt_status)code), pkt_status_message((pkt_status)code),
                        pkt_status_hint((pkt_status)code));
 }

@@ -4,7 +4,8 @@
  * - Memory: pkt_platform_calloc and pkt_aligned_alloc return NULL. Load programs with
  *   pkt_program_load_buffer_in (tables in a caller pkt_workspace) and give sessions a caller arena.
  * - Files: pkt_program_load_file returns PKT_NOT_SUPPORTED.
- * - Threads: sessions run on the caller's thread (one CPU); parallel loops run inline.
+ * - Threads: sessions run on the caller's thread (one CPU); parallel loops run inline; pkt_mutex_create
+ *   returns NULL.
  * - Kernels: always the portable C paths (an MCU has no NEON/AVX; this also makes the arena size the
  *   generator computes exact on every target).
  * - Clock: pkt_now_ns returns 0, so profiling records zeros.
@@ -53,6 +54,11 @@ pkt_threadpool* pkt_threadpool_create(int num_threads) {
 }
 
 void pkt_threadpool_free(pkt_threadpool* pool) { (void)pool; }
+
+pkt_mutex* pkt_mutex_create(void) { return NULL; } /* no threads: nothing to lock against */
+void pkt_mutex_lock(pkt_mutex* mutex) { (void)mutex; }
+void pkt_mutex_unlock(pkt_mutex* mutex) { (void)mutex; }
+void pkt_mutex_free(pkt_mutex* mutex) { (void)mutex; }
 
 void pkt_parallel_for(const pkt_node* node, int64_t n, pkt_range_fn fn, void* ctx) {
   (void)node;

@@ -24,6 +24,33 @@ void pkt_platform_free(void* p) { free(p); }
 
 void pkt_platform_vformat(char* buf, size_t size, const char* fmt, va_list ap) { vsnprintf(buf, size, fmt, ap); }
 
+struct pkt_mutex {
+  pthread_mutex_t mutex;
+};
+
+pkt_mutex* pkt_mutex_create(void) {
+  pkt_mutex* m = malloc(sizeof *m);
+  if (m && pthread_mutex_init(&m->mutex, NULL) != 0) {
+    free(m);
+    m = NULL;
+  }
+  return m;
+}
+
+void pkt_mutex_lock(pkt_mutex* m) {
+  if (m) pthread_mutex_lock(&m->mutex);
+}
+
+void pkt_mutex_unlock(pkt_mutex* m) {
+  if (m) pthread_mutex_unlock(&m->mutex);
+}
+
+void pkt_mutex_free(pkt_mutex* m) {
+  if (!m) return;
+  pthread_mutex_destroy(&m->mutex);
+  free(m);
+}
+
 /* Blocks of several MB (a session's arena: activations, scratch and the repacked weights, 20 MB for
  * mobilenet_v2) start on a 2 MB boundary and ask Linux for transparent huge pages: each run walks all of
  * them, and with 4 KB pages that is thousands of TLB misses (mobilenet_v2 3% faster at 1 thread). */

@@ -35,6 +35,7 @@ static const status_entry k_statuses[] = {
     {50, "PKT_INPUT_DTYPE", "An input has the wrong dtype.", "Convert the input to the dtype recorded at export (see `pockettorch inspect`)."},
     {51, "PKT_ARENA_TOO_SMALL", "The supplied arena is smaller than the program's planned arena.", "Allocate at least the planned arena size reported by `pockettorch inspect`."},
     {52, "PKT_INDEX_OUT_OF_RANGE", "An index tensor holds a value outside the indexed dimension.", "Check the index inputs (e.g. token ids) are within the model's range."},
+    {53, "PKT_BUSY", "The model was called while a call on it was still running.", "An embedded model has no lock: do not call it from an interrupt or a second thread while it runs; wait for the call to return, or use one model per caller."},
     {64, "PKT_UNSUPPORTED_OP", "The model uses an operator PocketTorch cannot lower.", "Replace the operator in the model or open an issue naming it."},
     {65, "PKT_EXPORT_FAILED", "torch.export could not capture the model.", "Make the model traceable by torch.export (see the error above for the failing line)."},
     {66, "PKT_DYNAMIC_SHAPE", "The model has a data-dependent or dynamic shape.", "PocketTorch programs have static shapes; export with fixed-size example inputs."},

@@ -91,7 +91,9 @@ def default_prefix(model_name: str) -> str:
 
 
 # Names run() and its header already use beside the tensors (plus the prefix, the struct's type name).
-RESERVED = ("model", "st", "size_t", "int8_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "pkt_status")
+RESERVED = ("model", "st", "size_t", "int8_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "pkt_status",
+            # what run() calls to serialize calls (model.c.j2)
+            "run_locked", "pkt_mutex_lock", "pkt_mutex_unlock", "atomic_signal_fence", "memory_order_seq_cst")
 
 
 def identifiers(inputs, outputs, prefix: str) -> list[str]:

@@ -11,8 +11,14 @@
  *   pkt_session_free(s); pkt_program_free(prog);
  *
  * Every fallible call returns a pkt_status and, when given a buffer, a sentence saying what was wrong.
- * The library never aborts or exits. A program may back any number of sessions; one session must not
- * be run from two threads at once.
+ * The library never aborts or exits.
+ *
+ * Threads: a program is immutable once loaded and may back any number of sessions, on any threads. A session
+ * is not: one session must not be used from two threads at once (inputs, run and outputs share its arena).
+ * To call one session from many threads, hold a lock around each whole call (set or bind the inputs, run,
+ * read the outputs), e.g. a pkt_mutex below; this is what the Python binding and the generated Android,
+ * iOS and C SDKs do, so their model objects are safe to call from many threads (calls run one at a time).
+ * To run in parallel, create one session per thread.
  */
 #ifndef POCKETTORCH_H
 #define POCKETTORCH_H
@@ -139,6 +145,15 @@ pkt_status pkt_session_run(pkt_session* session);
 /* Per-instruction profiling: when enabled, run() records each instruction's time in nanoseconds. */
 void pkt_session_enable_profiling(pkt_session* session, int enabled);
 const uint64_t* pkt_session_profile_ns(const pkt_session* session);
+
+/* A lock from the platform layer, for callers that share a session between threads. pkt_mutex_create
+ * returns NULL when out of memory or on a platform without threads (the embedded one); lock, unlock and
+ * free accept NULL and then do nothing. */
+typedef struct pkt_mutex pkt_mutex;
+pkt_mutex* pkt_mutex_create(void);
+void pkt_mutex_lock(pkt_mutex* mutex);
+void pkt_mutex_unlock(pkt_mutex* mutex);
+void pkt_mutex_free(pkt_mutex* mutex);
 
 const char* pkt_runtime_version(void);
 

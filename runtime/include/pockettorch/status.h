@@ -34,6 +34,7 @@ typedef enum pkt_status {
   PKT_INPUT_DTYPE = 50, /* An input has the wrong dtype. */
   PKT_ARENA_TOO_SMALL = 51, /* The supplied arena is smaller than the program's planned arena. */
   PKT_INDEX_OUT_OF_RANGE = 52, /* An index tensor holds a value outside the indexed dimension. */
+  PKT_BUSY = 53, /* The model was called while a call on it was still running. */
   PKT_UNSUPPORTED_OP = 64, /* The model uses an operator PocketTorch cannot lower. */
   PKT_EXPORT_FAILED = 65, /* torch.export could not capture the model. */
   PKT_DYNAMIC_SHAPE = 66, /* The model has a data-dependent or dynamic shape. */
