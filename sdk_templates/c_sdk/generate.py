@@ -90,18 +90,24 @@ def default_prefix(model_name: str) -> str:
         return "model"
 
 
-# Names run() and its header already use beside the tensors (plus the prefix, the struct's type name).
-RESERVED = ("model", "st", "size_t", "int8_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "pkt_status",
+# Names run() and its header already use beside the tensors (plus the prefix, the struct's type name): a parameter
+# named like one would hide it inside run()'s body. The runtime's own names (pkt_*) are kept apart by _unshadowed.
+RESERVED = ("model", "st", "size_t", "int8_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "fail",
             # what run() calls to serialize calls (model.c.j2)
-            "run_locked", "pkt_mutex_lock", "pkt_mutex_unlock", "atomic_signal_fence", "memory_order_seq_cst")
+            "run_locked", "atomic_signal_fence", "memory_order_seq_cst", *LIBC_SYMBOLS)
+
+
+def _unshadowed(name: str) -> str:
+    return name + "_" if name.startswith("pkt_") else name
 
 
 def identifiers(inputs, outputs, prefix: str) -> list[str]:
     """C names of the inputs then the outputs: they share run()'s parameter list, so they are made distinct
     together and from what that function already uses."""
     reserved = [*RESERVED, prefix]
-    return names.unique_names(reserved + [names.snake(t.name, f"input{i}") for i, t in enumerate(inputs)]
-                              + [names.snake(t.name, f"output{i}") for i, t in enumerate(outputs)])[len(reserved):]
+    wanted = [names.snake(t.name, f"input{i}") for i, t in enumerate(inputs)] + [
+        names.snake(t.name, f"output{i}") for i, t in enumerate(outputs)]
+    return names.unique_names(reserved + [_unshadowed(n) for n in wanted])[len(reserved):]
 
 
 def _tensors(specs, idents, start: int) -> tuple[Tensor, ...]:

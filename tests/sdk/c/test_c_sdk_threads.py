@@ -71,16 +71,16 @@ def test_embedded_model_refuses_a_call_made_while_it_runs(mlp_ptm, tmp_path):
 
 
 class LockNames(nn.Module):
-    """Inputs named like what the generated run() calls to serialize calls."""
+    """Inputs named like what run() calls: the locking code, the catalogue helper, libc and the runtime."""
 
-    def forward(self, run_locked, atomic_signal_fence, pkt_mutex_lock):
-        return run_locked + atomic_signal_fence * pkt_mutex_lock
+    def forward(self, run_locked, atomic_signal_fence, pkt_mutex_lock, fail, memcpy, pkt_session_run):
+        return run_locked + atomic_signal_fence * pkt_mutex_lock + fail * memcpy - pkt_session_run
 
 
 @pytest.mark.parametrize("embed", [False, True])
 def test_inputs_named_like_the_locking_code_still_compile(mlp_ptm, tmp_path, embed):
     ptm = tmp_path / "names.ptm"
-    pockettorch.export(LockNames(), tuple(torch.ones(2) for _ in range(3)), name="names").save(ptm)
+    pockettorch.export(LockNames(), tuple(torch.ones(2) for _ in range(6)), name="names").save(ptm)
     generate.generate(ptm, tmp_path / "sdk", prefix="names", embed=embed)
     sdk = tmp_path / "sdk"
     run(["gcc", "-std=c11", "-Wall", "-Werror", "-fsyntax-only", "-I", sdk, "-I", sdk / "runtime" / "include",
