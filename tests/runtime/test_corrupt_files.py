@@ -98,6 +98,15 @@ def _bias_as_input_under_output(p: Ptm) -> None:
     p.inputs.append(tensor(p, "b1"))
 
 
+def output_over(role: str, delta: int = 0) -> Callable[[bytes, Ptm], bytes]:
+    """Move the program's output to `delta` bytes into tensor `role`, the arena shrunk to what the tensors
+    then use (so that only the overlap is wrong)."""
+    def fn(p: Ptm):
+        p.tensors[tensor(p, "output")].offset = p.tensors[tensor(p, role)].offset + delta
+        p.arena_bytes = -(-max(t.offset + t.nbytes for t in p.tensors if t.storage == 0) // 64) * 64
+    return edit(fn)
+
+
 def _nonzero_operand_padding(p: Ptm) -> bytes:
     """fc1 without its bias has 3 operands, so 4 bytes of padding follow them: made non-zero."""
     p.instructions[0].inputs = p.instructions[0].inputs[:2]
@@ -213,8 +222,7 @@ CASES: list[Case] = [
     Case("write_to_input", "BAD_OPERANDS", edit(lambda p: p.instructions[1].outputs.__setitem__(0, tensor(p, "input")))),
     Case("tensor_written_twice", "BAD_OPERANDS",
          edit(lambda p: p.instructions.append(Instruction(**{**dataclasses.asdict(p.instructions[1])})))),
-    Case("output_overlaps_input0_partially", "BAD_OPERANDS",
-         set_tensor("output", offset=lambda p, t: p.tensors[tensor(p, "hidden")].offset + 64), message="overlaps input 0"),
+    Case("output_overlaps_input0_partially", "BAD_OPERANDS", output_over("hidden", 64), message="overlaps input 0"),
     Case("output_overlaps_other_input", "BAD_OPERANDS", edit(lambda p: _bias_as_input_under_output(p)),
          message="overlaps input 2"),
     # ---- io
@@ -241,9 +249,7 @@ CASES: list[Case] = [
          message="padding"),
     Case("io_output_is_input", "BAD_IO", edit(lambda p: setattr(p, "outputs", [tensor(p, "input")])),
          message="is input 0"),
-    Case("io_output_shares_input_bytes", "BAD_IO",
-         set_tensor("output", offset=lambda p, t: p.tensors[tensor(p, "input")].offset),
-         message="shares arena bytes with input 0"),
+    Case("io_output_shares_input_bytes", "BAD_IO", output_over("input"), message="shares arena bytes with input 0"),
     # ---- metadata: the C runtime does not parse it; the Python layer does
     Case("metadata_not_json", None, edit(lambda p: p.bodies.__setitem__(KINDS["METADATA"], b"{not json")),
          python_error="BAD_METADATA"),
