@@ -85,11 +85,13 @@ def decomposition_table(keep_lstm: bool = True) -> dict:
     return table
 
 
-# Element types a program holds (FORMAT.md); float64 parameters and buffers are stored as float32 (lower.py).
-SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.int64, torch.int32, torch.bool, torch.uint8, torch.int8)
+# Element types a program holds (FORMAT.md), and float64: lower.py stores float64 constants as float32 and
+# names the op when a model computes in float64.
+SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.int64, torch.int32, torch.bool, torch.uint8, torch.int8,
+                    torch.float64)
 
 
-def _unusable(t: torch.Tensor, float64_ok: bool) -> str | None:
+def _unusable(t: torch.Tensor) -> str | None:
     """Why tensor `t` cannot go into a program, with the fix; None when it can."""
     if t.layout != torch.strided:
         return f"is a sparse tensor ({t.layout}); make it dense with .to_dense()"
@@ -97,7 +99,7 @@ def _unusable(t: torch.Tensor, float64_ok: bool) -> str | None:
         return "is on the meta device and holds no data; load real values (e.g. load_state_dict) before export"
     if t.is_quantized:
         return f"is quantized ({t.dtype}); export the float model (.dequantize())"
-    if t.dtype in SUPPORTED_DTYPES or (float64_ok and t.dtype == torch.float64):
+    if t.dtype in SUPPORTED_DTYPES:
         return None
     if t.is_complex():
         return f"is {t.dtype}; PocketTorch has no complex numbers: split it into real and imaginary float32 tensors"
@@ -108,7 +110,7 @@ def _unusable(t: torch.Tensor, float64_ok: bool) -> str | None:
 
 def _check_tensors(kind: str, named) -> None:
     for name, t in named:
-        why = _unusable(t, float64_ok=kind in ("parameter", "buffer"))
+        why = _unusable(t)
         if why:
             raise errors.BadModelArgsError(f"{kind} {name!r} {why}")
 
