@@ -14,6 +14,8 @@ static inline int simple_act(int act) {
   return act == PKT_ACT_NONE || act == PKT_ACT_RELU || act == PKT_ACT_RELU6 || act == PKT_ACT_CLAMP;
 }
 
+/* Clamp bounds of a simple activation, applied as min(hi, max(lo, v)): max/min return their second operand
+ * when either is NaN, so v goes second and NaN stays NaN. */
 static void act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi) {
   *out_lo = -INFINITY;
   *out_hi = INFINITY;
