@@ -11,18 +11,32 @@ import json
 import re
 from typing import Any
 
-MAX_DEPTH = 64  # output structures and user metadata nest a few levels; this leaves room and stays far from Python's limit
+MAX_DEPTH = 64  # output structures and user metadata nest a few levels; far below Python's recursion limit
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKET = re.compile(r"[\[\]{}]")
+_SPECIAL = re.compile(r'[\\"\[\]{}]')  # the only characters that change the depth or the string state
 
 
 def nesting_depth(text: str) -> int:
-    """How deep arrays and objects nest in JSON `text` (brackets inside strings do not count)."""
+    """How deep arrays and objects nest in JSON `text` (brackets inside strings do not count). One pass over
+    the special characters: linear in the text, whatever it holds."""
     depth = deepest = 0
-    for bracket in _BRACKET.findall(_STRING.sub('""', text)):
-        depth += 1 if bracket in "[{" else -1
-        deepest = max(deepest, depth)
+    in_string, skip = False, -1
+    for m in _SPECIAL.finditer(text):
+        i, c = m.start(), m.group()
+        if i == skip:  # the character after a backslash in a string
+            continue
+        if in_string:
+            if c == "\\":
+                skip = i + 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
     return deepest
 
 
