@@ -16,6 +16,7 @@ from pockettorch.exporter.lower import lower
 from pockettorch.exporter.memory_plan import MemoryPlan, plan_memory
 from pockettorch.exporter.passes import run_passes
 from pockettorch.exporter.serialize import serialize
+from pockettorch.runtime import metadata_json
 
 
 def _human(n: int) -> str:
@@ -116,8 +117,8 @@ def _check_json(metadata: Any) -> dict:
     if not isinstance(metadata, dict):
         raise errors.BadModelArgsError(f"metadata must be a dict, got {type(metadata).__name__}")
     try:
-        return json.loads(json.dumps(metadata))
-    except (TypeError, ValueError) as exc:
+        return metadata_json.loads(json.dumps(metadata))
+    except (TypeError, ValueError, RecursionError) as exc:
         raise errors.BadModelArgsError(f"metadata must be JSON-serializable: {exc}") from None
 
 

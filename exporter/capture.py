@@ -78,6 +78,36 @@ def decomposition_table(keep_lstm: bool = True) -> dict:
     return table
 
 
+# Element types a program holds (FORMAT.md), and float64: lower.py stores float64 constants as float32 and
+# names the op when a model computes in float64.
+SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.int64, torch.int32, torch.bool, torch.uint8, torch.int8,
+                    torch.float64)
+
+
+def _unusable(t: torch.Tensor) -> str | None:
+    """Why tensor `t` cannot go into a program, with the fix; None when it can."""
+    if t.layout != torch.strided:
+        return f"is a sparse tensor ({t.layout}); make it dense with .to_dense()"
+    if t.device.type == "meta":
+        return "is on the meta device and holds no data; load real values (e.g. load_state_dict) before export"
+    if t.is_quantized:
+        return f"is quantized ({t.dtype}); export the float model (.dequantize())"
+    if t.dtype in SUPPORTED_DTYPES:
+        return None
+    if t.is_complex():
+        return f"is {t.dtype}; PocketTorch has no complex numbers: split it into real and imaginary float32 tensors"
+    if t.is_floating_point():
+        return f"is {t.dtype}; PocketTorch runs float32: convert it with .float() (model.float() for the model)"
+    return f"is {t.dtype}, which PocketTorch does not support (float32, float16, int64, int32, int8, uint8, bool)"
+
+
+def _check_tensors(kind: str, named) -> None:
+    for name, t in named:
+        why = _unusable(t)
+        if why:
+            raise errors.BadModelArgsError(f"{kind} {name!r} {why}")
+
+
 def capture(model, example_inputs) -> Captured:
     if not isinstance(model, torch.nn.Module):
         raise errors.BadModelArgsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -87,6 +117,9 @@ def capture(model, example_inputs) -> Captured:
         kinds = sorted({type(a).__name__ for a in leaves if not isinstance(a, torch.Tensor)})
         raise errors.BadModelArgsError(
             "example_inputs must hold tensors only" + (f" (found {', '.join(kinds)})" if kinds else " (it is empty)"))
+    _check_tensors("input", ((f"example_inputs[{i}]", t) for i, t in enumerate(leaves)))
+    _check_tensors("parameter", model.named_parameters())
+    _check_tensors("buffer", model.named_buffers())
     was_training = model.training
     model.eval()
     try:
@@ -116,4 +149,5 @@ def capture(model, example_inputs) -> Captured:
         if n in input_names or n in names[:i]:
             names[i] = f"{n}_out{i}"
     eager_leaves = [t for t in pytree.tree_leaves(eager) if isinstance(t, torch.Tensor)]
+    _check_tensors("output", zip(names, eager_leaves))
     return Captured(ep, input_names, names, structure, list(leaves), eager_leaves)

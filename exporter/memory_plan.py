@@ -4,7 +4,9 @@ Tensors that may share storage form a buffer: a reshape's output always shares i
 and an in-place-capable op (op table `inplace`) writes over its first input when that buffer dies at
 the op and is not a program input. Each buffer lives from its first write to its last read (program
 inputs from the start, outputs to the end); buffers are placed greedily, largest first, each into the
-best-fitting gap among the buffers whose lifetimes overlap it.
+best-fitting gap among the buffers whose lifetimes overlap it. A program output never shares bytes with a
+program input (the loader refuses that: a caller may bind an input to its own memory, or set the next inputs
+while it reads the outputs), so a buffer holding an output is also kept off every input's bytes.
 """
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ def _lifetimes(graph: Graph) -> tuple[dict[int, int], dict[int, int]]:
 def plan_memory(graph: Graph) -> MemoryPlan:
     first, last = _lifetimes(graph)
     inputs = {id(t) for t in graph.inputs}
+    outputs = {id(t) for t in graph.outputs}
     buffer_of: dict[int, Buffer] = {}
     buffers: list[Buffer] = []
 
@@ -73,9 +76,10 @@ def plan_memory(graph: Graph) -> MemoryPlan:
         for out in node.outputs:
             src = node.inputs[0] if node.inputs else None
             shared = buffer_of.get(id(src)) if src is not None and not src.is_constant else None
-            alias = shared is not None and node.op == "reshape"
+            holds_input = shared is not None and any(id(t) in inputs for t in shared.tensors)
+            alias = shared is not None and node.op == "reshape" and not (holds_input and id(out) in outputs)
             in_place = (shared is not None and node.spec.inplace and node.op != "reshape"
-                        and shared.end == i and not any(id(t) in inputs for t in shared.tensors)
+                        and shared.end == i and not holds_input
                         and src.nbytes == out.nbytes and src.dtype == out.dtype
                         and not any(buffer_of.get(id(t)) is shared for t in node.inputs[1:]))
             if alias or in_place:
@@ -86,9 +90,16 @@ def plan_memory(graph: Graph) -> MemoryPlan:
             else:
                 new_buffer(out)
 
+    io = {id(b): (any(id(t) in inputs for t in b.tensors), any(id(t) in outputs for t in b.tensors))
+          for b in buffers}  # (holds a program input, holds a program output)
+
+    def conflict(p: Buffer, b: Buffer) -> bool:
+        (p_in, p_out), (b_in, b_out) = io[id(p)], io[id(b)]
+        return (p.start <= b.end and b.start <= p.end) or (p_in and b_out) or (p_out and b_in)
+
     placed: list[Buffer] = []
     for b in sorted(buffers, key=lambda b: (-b.size, b.start)):
-        busy = sorted((p.offset, p.offset + p.size) for p in placed if p.start <= b.end and b.start <= p.end)
+        busy = sorted((p.offset, p.offset + p.size) for p in placed if conflict(p, b))
         best, best_gap, cursor = None, None, 0
         for lo, hi in busy:
             gap = lo - cursor

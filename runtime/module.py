@@ -1,14 +1,13 @@
 """The Python face of the C runtime: load a .ptm and call it like the original module."""
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from pockettorch import errors
-from pockettorch.runtime import _native
+from pockettorch.runtime import _native, metadata_json
 
 # FORMAT.md dtype codes <-> numpy dtypes; names are torch's (float32, int64, ...).
 DTYPES: dict[int, np.dtype] = {
@@ -89,7 +88,7 @@ class Module:
         self._ready_inputs = [(s.numpy_dtype, s.shape) for s in self.input_specs]
         self._output_layouts = [(s.shape, s.numpy_dtype) for s in self.output_specs]
         try:
-            self.metadata: dict[str, Any] = json.loads(self._program.metadata())
+            self.metadata: dict[str, Any] = metadata_json.loads(self._program.metadata())
         except ValueError as exc:
             raise errors.BadMetadataError(f"{label}: metadata is not valid JSON ({exc})") from None
         if not isinstance(self.metadata, dict):

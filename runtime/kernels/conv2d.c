@@ -141,6 +141,7 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
   *scratch = 0;
   conv_isa_impl impl;
   conv_isa_select(n->isa, &impl);
+  const int wg = conv_weight_constant(n) ? pkt_winograd_tile(n) : 0;
   const uint64_t T = (uint64_t)conv_threads(n);
   const uint64_t limit = (uint64_t)1 << 46;
   if (conv_dw_flat(&g, &impl)) {
@@ -165,9 +166,10 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
         return pkt_fail(err, PKT_BAD_OPERANDS, "output of %lld x %lld is too large", (long long)g.O, (long long)g.P);
       *scratch = (size_t)conv_ksplit_scratch_floats(&g, impl.nr, (int)T) * sizeof(float);
     }
-    if (!conv_weight_constant(n)) *scratch += (size_t)((conv_gemm_packed_bytes(&g, impl.mr) + 63) & ~(uint64_t)63);
+    /* weights packed in scratch: computed by the graph, or Winograd's input not finite (run() falls back) */
+    if (!conv_weight_constant(n) || wg)
+      *scratch += (size_t)((conv_gemm_packed_bytes(&g, impl.mr) + 63) & ~(uint64_t)63);
   }
-  int wg = conv_weight_constant(n) ? pkt_winograd_tile(n) : 0;
   if (wg) {
     size_t ws = pkt_winograd_scratch_size(n, wg);
     if (ws > *scratch) *scratch = ws;
@@ -415,6 +417,10 @@ pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
   }
   if (g->P == 0 || g->O == 0 || g->N == 0) return PKT_OK;
   int wg = n->packed ? pkt_winograd_tile(n) : 0;
+  /* Winograd's transforms mix a tile's pixels: one NaN or inf would make the whole tile NaN, where the
+   * direct sum (and torch) gives NaN or inf only in the windows that read it. Such inputs take the GEMM. */
+  const int winograd_bypassed = wg && !pkt_all_finite(j.x, g->N * g->C * g->H * g->W);
+  if (winograd_bypassed) wg = 0;
   if (wg || g->Cg == 1) {
     /* whole-plane paths: the residual (and then the activation) in a pass over the output after them */
     if (wg) {
@@ -430,9 +436,9 @@ pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
   }
   j.order = conv_loop_order(g, j.impl.mr, j.impl.nr, conv_threads(n)); /* as sized by prepare */
   const int64_t group_floats = (g->Og + j.impl.mr - 1) / j.impl.mr * g->K * j.impl.mr;
-  const float* packed = n->packed;
+  const float* packed = winograd_bypassed ? NULL : n->packed;
   if (!packed) {
-    /* weight computed by the graph: pack it now, ahead of the panel slots */
+    /* weight computed by the graph (or packed for Winograd): pack it now, ahead of the panel slots */
     float* dst = j.scratch;
     for (int64_t grp = 0; grp < g->groups; grp++)
       conv_pack_weights(j.w + grp * g->Og * g->K, g->Og, g->K, j.impl.mr, dst + grp * group_floats);

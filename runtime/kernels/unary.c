@@ -72,7 +72,7 @@ static int vmap_code(int kind) {
     case PKT_UNARY_SILU: return PKT_ACT_SILU;
     case PKT_UNARY_HARDSWISH: return PKT_ACT_HARDSWISH;
     case PKT_UNARY_EXP: return PKT_VMAP_EXP;
-    case PKT_UNARY_RELU: return PKT_VMAP_RELU_NAN;
+    case PKT_UNARY_RELU: return PKT_ACT_RELU;
     case PKT_UNARY_HARDSIGMOID: return PKT_VMAP_HARDSIGMOID;
     default: return -1;
   }

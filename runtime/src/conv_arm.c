@@ -58,7 +58,7 @@ void conv_dw_neon(const conv_dw_args* a) {
           acc = vfmaq_n_f32(acc, vld1q_f32(src + ox), a->w[ky * a->kw + kx]);
         }
       }
-      if (simple) acc = vminq_f32(vmaxq_f32(acc, vlo), vhi);
+      if (simple) acc = vminq_f32(vmaxq_f32(acc, vlo), vhi); /* NaN stays NaN (not vmaxnm) */
       vst1q_f32(yr + ox, acc);
     }
     for (; ox < a->OW; ox++) {

@@ -191,7 +191,8 @@ pkt_status conv_check_residual(const pkt_tensor* r, const pkt_tensor* y, pkt_err
 static inline int conv_act_simple(int act) {
   return act == PKT_ACT_NONE || act == PKT_ACT_RELU || act == PKT_ACT_RELU6 || act == PKT_ACT_CLAMP;
 }
-/* Clamp bounds equivalent to a simple activation. */
+/* Clamp bounds equivalent to a simple activation. The SIMD kernels clamp as min(hi, max(lo, v)): x86's
+ * max/min return their second operand when either is NaN, so v goes second and NaN stays NaN, as in torch. */
 void conv_act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi);
 /* y = act(y + r) over rows x cols with row stride ld (both): clamp-like activations with the add (the ISA's
  * residual epilogue), others after it. */

@@ -118,7 +118,7 @@ INLINE512 void tile512(int MRc, int NV, int EX, int64_t kc, const float* a, cons
       }
       if (last) {
         v = _mm512_add_ps(v, bv);
-        if (simple) v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+        if (simple) v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v));
       }
       _mm512_storeu_ps(col, v);
       for (int r = 0; r < MRc; r++) c[r * ldc] = col[r];
@@ -141,8 +141,8 @@ INLINE512 void tile512(int MRc, int NV, int EX, int64_t kc, const float* a, cons
           v1 = _mm512_add_ps(v1, bv);
         }
         if (simple) {
-          v0 = _mm512_min_ps(_mm512_max_ps(v0, vlo), vhi);
-          v1 = _mm512_min_ps(_mm512_max_ps(v1, vlo), vhi);
+          v0 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v0));
+          v1 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v1));
         }
       }
       _mm512_mask_storeu_ps(c, m0, v0);
@@ -214,8 +214,8 @@ INLINE2 void store2(int MRc, __m256 acc[][2], float* C, int64_t ldc, int nr, con
         v1 = _mm256_add_ps(v1, bv);
       }
       if (simple) {
-        v0 = _mm256_min_ps(_mm256_max_ps(v0, vlo), vhi);
-        v1 = _mm256_min_ps(_mm256_max_ps(v1, vlo), vhi);
+        v0 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v0));
+        v1 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v1));
       }
     }
     if (nr == 16) {
@@ -358,8 +358,8 @@ AVX512 static void dw3x3_avx512(const conv_dw_args* a) {
         DW3_ROW512(a0, 0, r0)
         DW3_ROW512(a1, 2, r3)
         if (simple) {
-          a0 = _mm512_min_ps(_mm512_max_ps(a0, vlo), vhi);
-          a1 = _mm512_min_ps(_mm512_max_ps(a1, vlo), vhi);
+          a0 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, a0));
+          a1 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, a1));
         }
         _mm512_mask_storeu_ps(y0 + ox, m, a0);
         _mm512_mask_storeu_ps(y1 + ox, m, a1);
@@ -384,7 +384,7 @@ AVX512 static void dw3x3_avx512(const conv_dw_args* a) {
       DW3_ROW512(a1, 1, r1)
       DW3_ROW512(a2, 2, r2)
       a0 = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
-      if (simple) a0 = _mm512_min_ps(_mm512_max_ps(a0, vlo), vhi);
+      if (simple) a0 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, a0));
       _mm512_mask_storeu_ps(yr + ox, m, a0);
     }
     if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
@@ -448,7 +448,7 @@ AVX512 void conv_dw_avx512(const conv_dw_args* a) {
           }
       }
       __m512 v = _mm512_add_ps(acc0, acc1);
-      if (simple) v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+      if (simple) v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v));
       _mm512_mask_storeu_ps(yr + ox, m, v);
     }
     if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
@@ -513,7 +513,7 @@ INLINE512 void dwf_chunk512(int KH, int KW, int CLAMP, const conv_dwf_args* a, c
     for (int64_t q = q0; q < q1; q += 16, v++, m += rec, y += 16) {
       __m512 r = v >= e0 && v < e1 ? dwf_vec(KH, KW, 0, x, q, off, wreg, w, m, m + KW, vb)
                                    : dwf_vec(KH, KW, 1, x, q, off, wreg, w, m, m + KW, vb);
-      if (CLAMP) r = _mm512_min_ps(_mm512_max_ps(r, vlo), vhi);
+      if (CLAMP) r = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r));
       if (q1 - q >= 16)
         _mm512_storeu_ps(y, r);
       else
@@ -578,7 +578,7 @@ INLINE512 void dw3_rows512(int CLAMP, const conv_dwf_args* a, const float* zrow)
         __m512 v = dw3_row(vb, p0, c0, n0, w);
         v = _mm512_add_ps(v, dw3_row(zero, p1, c1, n1, w + 3));
         v = _mm512_add_ps(v, dw3_row(zero, p2, c2, n2, w + 6));
-        if (CLAMP) v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+        if (CLAMP) v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v));
         _mm512_mask_storeu_ps(yr + 16 * j, j + 1 == nv ? mlast : 0xFFFF, v);
         p0 = c0, p1 = c1, p2 = c2;
         c0 = n0, c1 = n1, c2 = n2;
@@ -627,7 +627,7 @@ INLINE512 void dw3s2_rows512(int CLAMP, const conv_dwf_args* a, const float* zro
           *po[k] = o;
         }
         __m512 v = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), acc[2]);
-        if (CLAMP) v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+        if (CLAMP) v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v));
         _mm512_mask_storeu_ps(yr + 16 * j, dw3_lanes(OW - 16 * j), v);
       }
       if (!CLAMP) pkt_apply_act(yr, OW, a->act, a->lo, a->hi);
@@ -744,7 +744,7 @@ AVX2 void conv_dw_avx2(const conv_dw_args* a) {
           }
       }
       __m256 v = _mm256_add_ps(acc0, acc1);
-      if (simple) v = _mm256_min_ps(_mm256_max_ps(v, vlo), vhi);
+      if (simple) v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
       if (a->OW - ox >= 8) {
         _mm256_storeu_ps(yr + ox, v);
       } else {

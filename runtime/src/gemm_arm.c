@@ -49,7 +49,7 @@ static void neon_6xcols(int64_t K, const float* const* rows, const float* b, flo
     float tmp[COLS];
     for (int q = 0; q < Q; q++) {
       float32x4_t v = vaddq_f32(acc[r][q], vld1q_f32(bias_c + 4 * q));
-      if (simple) v = vminq_f32(vmaxq_f32(v, vdupq_n_f32(flo)), vdupq_n_f32(fhi));
+      if (simple) v = vminq_f32(vmaxq_f32(v, vdupq_n_f32(flo)), vdupq_n_f32(fhi)); /* NaN stays NaN (not vmaxnm) */
       vst1q_f32(tmp + 4 * q, v);
     }
     float* c = C + r * ldc;

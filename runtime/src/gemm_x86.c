@@ -14,6 +14,8 @@ static inline int simple_act(int act) {
   return act == PKT_ACT_NONE || act == PKT_ACT_RELU || act == PKT_ACT_RELU6 || act == PKT_ACT_CLAMP;
 }
 
+/* Clamp bounds of a simple activation, applied as min(hi, max(lo, v)): max/min return their second operand
+ * when either is NaN, so v goes second and NaN stays NaN. */
 static void act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi) {
   *out_lo = -INFINITY;
   *out_hi = INFINITY;
@@ -43,8 +45,8 @@ INLINE2 void store2(int MRc, __m256 acc[][2], float* C, int64_t ldc, int nr, con
   for (int r = 0; r < MRc; r++) {
     __m256 v0 = _mm256_add_ps(acc[r][0], bias0), v1 = _mm256_add_ps(acc[r][1], bias1);
     if (simple_act(act)) {
-      v0 = _mm256_min_ps(_mm256_max_ps(v0, vlo), vhi);
-      v1 = _mm256_min_ps(_mm256_max_ps(v1, vlo), vhi);
+      v0 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v0));
+      v1 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v1));
     }
     float* c = C + r * ldc;
     if (nr == 16) {
@@ -166,8 +168,8 @@ INLINE512 void store512(int MRc, __m512 acc[][2], float* C, int64_t ldc, int nr,
   for (int r = 0; r < MRc; r++) {
     __m512 v0 = _mm512_add_ps(acc[r][0], bias0), v1 = _mm512_add_ps(acc[r][1], bias1);
     if (simple_act(act)) {
-      v0 = _mm512_min_ps(_mm512_max_ps(v0, vlo), vhi);
-      v1 = _mm512_min_ps(_mm512_max_ps(v1, vlo), vhi);
+      v0 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v0));
+      v1 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v1));
     }
     float* c = C + r * ldc;
     _mm512_mask_storeu_ps(c, m0, v0);

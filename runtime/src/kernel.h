@@ -102,7 +102,8 @@ pkt_status pkt_check_dtype(const pkt_tensor* t, int dtype, const char* what, pkt
 int pkt_same_shape(const pkt_tensor* a, const pkt_tensor* b);
 
 /* Fused activations (PKT_ACT_*), applied in place, vectorized for `isa` (a pkt_isa: pass node->isa).
- * Every ISA gives the same NaN/inf results; the SIMD paths agree with the portable one to a few ulp. */
+ * Every ISA gives the same NaN/inf results, and NaN stays NaN through every kind (relu, relu6 and clamp
+ * included, as torch); the SIMD paths agree with the portable one to a few ulp. */
 void pkt_apply_act_isa(float* x, int64_t n, int act, float lo, float hi, int isa);
 /* The same with the machine's ISA (capped by PKT_MAX_ISA as first seen by this process); kernels that
  * have a node should call pkt_apply_act_isa(..., node->isa) so a session's ISA choice holds. */
@@ -112,7 +113,6 @@ void pkt_apply_act(float* x, int64_t n, int act, float lo, float hi);
  * for fn a PKT_ACT_* code (as pkt_apply_act) or one of these. */
 enum {
   PKT_VMAP_EXP = 64,   /* expf */
-  PKT_VMAP_RELU_NAN,   /* relu that keeps NaN (torch.relu), unlike PKT_ACT_RELU */
   PKT_VMAP_HARDSIGMOID /* clamp(x + 3, 0, 6) / 6, NaN kept */
 };
 void pkt_vmap_f32(float* y, const float* x, int64_t n, int fn, float lo, float hi, int isa);
@@ -121,6 +121,8 @@ void pkt_vmap_f32(float* y, const float* x, int64_t n, int fn, float lo, float h
 enum { PKT_VBIN_ADD, PKT_VBIN_SUB, PKT_VBIN_MUL, PKT_VBIN_DIV };
 int pkt_vbinary_f32(float* out, const float* a, const float* b, int64_t sa, int64_t sb, int64_t n, int op, int isa);
 pkt_status pkt_check_act(const pkt_node* n, int act_index, pkt_err* err);
+/* 1 when none of x[0..n) is NaN or +-inf. */
+int pkt_all_finite(const float* x, int64_t n);
 
 /* Element j of an int64 or int32 index tensor (take, gather). */
 static inline int64_t pkt_index_at(const pkt_tensor* idx, int64_t j) {

@@ -60,17 +60,32 @@ pkt_status pkt_check_act(const pkt_node* n, int act_index, pkt_err* err) {
   return PKT_OK;
 }
 
+int pkt_all_finite(const float* x, int64_t n) {
+  for (int64_t i0 = 0; i0 < n; i0 += 4096) {
+    const int64_t i1 = n - i0 < 4096 ? n : i0 + 4096;
+    uint32_t bad = 0; /* exponent all ones: inf or NaN; an integer OR, so the loop vectorizes */
+    for (int64_t i = i0; i < i1; i++) {
+      uint32_t b;
+      memcpy(&b, x + i, sizeof b);
+      bad |= (b & 0x7F800000u) == 0x7F800000u;
+    }
+    if (bad) return 0;
+  }
+  return 1;
+}
+
 /* The portable activations (also the reference the SIMD paths are tested against). */
 static void act_portable(float* x, int64_t n, int act, float lo, float hi) {
   switch (act) {
+    /* comparisons, not fmaxf/fminf (which return the number when one operand is NaN): NaN stays NaN */
     case PKT_ACT_RELU:
-      for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0.f ? x[i] : 0.f;
+      for (int64_t i = 0; i < n; i++) x[i] = x[i] < 0.f ? 0.f : x[i];
       break;
     case PKT_ACT_RELU6:
-      for (int64_t i = 0; i < n; i++) x[i] = fminf(fmaxf(x[i], 0.f), 6.f);
+      for (int64_t i = 0; i < n; i++) x[i] = x[i] < 0.f ? 0.f : x[i] > 6.f ? 6.f : x[i];
       break;
     case PKT_ACT_CLAMP:
-      for (int64_t i = 0; i < n; i++) x[i] = fminf(fmaxf(x[i], lo), hi);
+      for (int64_t i = 0; i < n; i++) x[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
       break;
     case PKT_ACT_SILU:
       for (int64_t i = 0; i < n; i++) x[i] = x[i] / (1.f + expf(-x[i]));
@@ -102,9 +117,6 @@ static void vmap_portable(float* y, const float* x, int64_t n, int fn, float lo,
   switch (fn) {
     case PKT_VMAP_EXP:
       for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
-      return;
-    case PKT_VMAP_RELU_NAN:
-      for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0.f ? 0.f : x[i];
       return;
     case PKT_VMAP_HARDSIGMOID:
       for (int64_t i = 0; i < n; i++) {

@@ -69,6 +69,14 @@ static int valid_utf8(const uint8_t* s, uint64_t n) {
   return 1;
 }
 
+/* 1 when bytes [p, p + n) are all zero (the format's reserved fields: a newer writer that sets them means
+ * something this runtime does not know, so it must not guess). */
+static int all_zero(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i]) return 0;
+  return 1;
+}
+
 static pkt_status parse_sections(pkt_program* p, section sec[SEC_KINDS_], pkt_err* err) {
   const uint8_t* b = p->base;
   if (p->size < HEADER_SIZE) return pkt_fail(err, PKT_TRUNCATED, "file is %zu bytes, smaller than the 64-byte header", p->size);
@@ -78,6 +86,8 @@ static pkt_status parse_sections(pkt_program* p, section sec[SEC_KINDS_], pkt_er
     return pkt_fail(err, PKT_UNSUPPORTED_VERSION, "file format version %u.%u; this runtime reads version %d.x",
                     major, minor, PKT_FORMAT_MAJOR);
   if (rd32(b + 8) != HEADER_SIZE) return pkt_fail(err, PKT_BAD_SECTION, "header size is %u, expected 64", rd32(b + 8));
+  if (rd32(b + 32) != 0) return pkt_fail(err, PKT_BAD_SECTION, "header flags are 0x%x, expected 0", rd32(b + 32));
+  if (!all_zero(b + 36, 28)) return pkt_fail(err, PKT_BAD_SECTION, "header reserved bytes 36..63 are not zero");
   uint32_t count = rd32(b + 12);
   uint64_t file_size = rd64(b + 16);
   if (file_size > p->size)
@@ -97,6 +107,8 @@ static pkt_status parse_sections(pkt_program* p, section sec[SEC_KINDS_], pkt_er
     const uint8_t* e = b + HEADER_SIZE + (size_t)i * SECTION_ENTRY;
     uint32_t kind = rd32(e);
     uint64_t off = rd64(e + 8), size = rd64(e + 16);
+    if (rd32(e + 4) != 0)
+      return pkt_fail(err, PKT_BAD_SECTION, "section %u (kind %u): reserved field is %u, expected 0", i, kind, rd32(e + 4));
     if (!fits(off, size, p->size))
       return pkt_fail(err, PKT_BAD_OFFSET, "section %u (kind %u) at %llu+%llu lies outside the %zu-byte file", i, kind,
                       (unsigned long long)off, (unsigned long long)size, p->size);
@@ -126,6 +138,7 @@ static pkt_status parse_tensors(pkt_program* p, const section* sec, const sectio
   const uint8_t* b = p->base + sec->offset;
   if (sec->size < 8) return pkt_fail(err, PKT_TRUNCATED, "tensor section is too small");
   uint32_t count = rd32(b);
+  if (rd32(b + 4) != 0) return pkt_fail(err, PKT_BAD_SECTION, "tensor section: reserved word after the count is not 0");
   if ((uint64_t)count * TENSOR_ENTRY > sec->size - 8)
     return pkt_fail(err, PKT_TRUNCATED, "tensor section holds fewer than its %u entries", count);
   p->n_tensors = (int)count;
@@ -142,6 +155,8 @@ static pkt_status parse_tensors(pkt_program* p, const section* sec, const sectio
     t->nbytes = rd64(e + 16);
     t->name = string_at(strings, p->base, rd32(e + 4));
     if (!t->name) return pkt_fail(err, PKT_BAD_OFFSET, "tensor %u: name offset outside the string section", i);
+    if (e[3] != 0 || rd64(e + 88) != 0)
+      return pkt_fail(err, PKT_BAD_SECTION, "tensor %u (%s): reserved fields are not 0", i, t->name);
     size_t esize = pkt_dtype_size(t->dtype);
     if (!esize) return pkt_fail(err, PKT_BAD_DTYPE, "tensor %u (%s): unknown dtype %d", i, t->name, t->dtype);
     if (t->rank > PKT_MAX_RANK) return pkt_fail(err, PKT_BAD_SHAPE, "tensor %u (%s): rank %d exceeds %d", i, t->name, t->rank, PKT_MAX_RANK);
@@ -192,6 +207,7 @@ static pkt_status parse_instructions(pkt_program* p, const section* sec, const s
   uint64_t size = sec->size;
   if (size < 8) return pkt_fail(err, PKT_TRUNCATED, "instruction section is too small");
   uint32_t count = rd32(b);
+  if (rd32(b + 4) != 0) return pkt_fail(err, PKT_BAD_SECTION, "instruction section: reserved word after the count is not 0");
   if ((uint64_t)count * 16 > size - 8) return pkt_fail(err, PKT_TRUNCATED, "instruction section holds fewer than its %u records", count);
   p->n_instructions = (int)count;
   p->instructions = pkt_ws_calloc(p->ws, count ? count : 1, sizeof(pkt_instruction));
@@ -212,6 +228,10 @@ static pkt_status parse_instructions(pkt_program* p, const section* sec, const s
     uint64_t operand_bytes = ((uint64_t)(ins->n_inputs + ins->n_outputs) * 4 + 7) & ~(uint64_t)7;
     uint64_t total = 16 + operand_bytes + (uint64_t)ins->n_params * 8;
     if (!fits(pos, total, size)) return pkt_fail(err, PKT_TRUNCATED, "instruction %u (%s) runs past its section", i, pkt_op_names[ins->op]);
+    const size_t used = (size_t)(ins->n_inputs + ins->n_outputs) * 4; /* then zero padding to 8 bytes */
+    if (rd16(r + 10) != 0 || !all_zero(r + 16 + used, (size_t)operand_bytes - used))
+      return pkt_fail(err, PKT_BAD_SECTION, "instruction %u (%s): reserved field or operand padding is not 0", i,
+                      pkt_op_names[ins->op]);
     ins->operands = (const uint32_t*)(r + 16);
     ins->params = (const int64_t*)(r + 16 + operand_bytes);
     for (int k = 0; k < ins->n_inputs + ins->n_outputs; k++) {
@@ -243,6 +263,18 @@ static pkt_status parse_io(pkt_program* p, const section* sec, pkt_err* err) {
                       p->io[k], p->n_tensors);
     if (p->tensors[p->io[k]].storage != 0)
       return pkt_fail(err, PKT_BAD_IO, "%s %u is not an arena tensor", k < ni ? "input" : "output", k < ni ? k : k - ni);
+  }
+  /* An output never shares bytes with an input: a caller may bind an input to its own (read-only) memory or
+   * read outputs while it sets the next inputs. O(inputs x outputs), at most 4096^2 cheap checks. */
+  for (uint32_t o = ni; o < ni + no; o++) {
+    const pkt_tensor_desc* t = &p->tensors[p->io[o]];
+    for (uint32_t k = 0; k < ni; k++) {
+      const pkt_tensor_desc* in = &p->tensors[p->io[k]];
+      if (p->io[o] == p->io[k] || (t->nbytes && in->nbytes && t->offset < in->offset + in->nbytes &&
+                                   in->offset < t->offset + t->nbytes))
+        return pkt_fail(err, PKT_BAD_IO, "output %u (%s) %s input %u (%s)", o - ni, t->name,
+                        p->io[o] == p->io[k] ? "is" : "shares arena bytes with", k, in->name);
+    }
   }
   return PKT_OK;
 }

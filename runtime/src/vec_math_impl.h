@@ -108,9 +108,10 @@ static inline TARGET V VFN(hardswish)(V x) {
 static TARGET void VFN(map)(float* y, const float* x, int64_t n, int fn, float lo, float hi) {
   const V zero = VSET(0.f), six = VSET(6.f), vlo = VSET(lo), vhi = VSET(hi);
   switch (fn) {
-    case PKT_ACT_RELU: VFN_MAP_LOOP(VMAX(v, zero)); break;              /* NaN gives 0, as the scalar path */
-    case PKT_ACT_RELU6: VFN_MAP_LOOP(VMIN(VMAX(v, zero), six)); break; /* idem */
-    case PKT_ACT_CLAMP: VFN_MAP_LOOP(VMIN(VMAX(v, vlo), vhi)); break;  /* NaN gives lo, as fminf(fmaxf()) */
+    /* x86 max/min return their second operand when either is NaN: the bound goes first, so NaN stays NaN */
+    case PKT_ACT_RELU: VFN_MAP_LOOP(VMAX(zero, v)); break;
+    case PKT_ACT_RELU6: VFN_MAP_LOOP(VMIN(six, VMAX(zero, v))); break;
+    case PKT_ACT_CLAMP: VFN_MAP_LOOP(VMIN(vhi, VMAX(vlo, v))); break;
     case PKT_ACT_SILU: VFN_MAP_LOOP(VMUL(v, VFN(sigmoid)(v))); break;
     case PKT_ACT_SIGMOID: VFN_MAP_LOOP(VFN(sigmoid)(v)); break;
     case PKT_ACT_TANH: VFN_MAP_LOOP(VFN(tanh)(v)); break;
@@ -118,7 +119,6 @@ static TARGET void VFN(map)(float* y, const float* x, int64_t n, int fn, float l
     case PKT_ACT_GELU_TANH: VFN_MAP_LOOP(VFN(gelu_tanh)(v)); break;
     case PKT_ACT_HARDSWISH: VFN_MAP_LOOP(VFN(hardswish)(v)); break;
     case PKT_VMAP_EXP: VFN_MAP_LOOP(VFN(exp)(v)); break;
-    case PKT_VMAP_RELU_NAN: VFN_MAP_LOOP(VMAX(zero, v)); break; /* keeps NaN (torch.relu) */
     case PKT_VMAP_HARDSIGMOID: /* keeps NaN, as the unary kernel's clamp */
       VFN_MAP_LOOP(VMUL(VMIN(six, VMAX(zero, VADD(v, VSET(3.f)))), VSET(1.f / 6.f)));
       break;

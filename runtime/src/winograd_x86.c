@@ -48,8 +48,8 @@ AVX2 static void wg_emit_avx2(const wg_run* r, const wg_tile_out* to, int64_t c,
   __m256 lo = _mm256_set1_ps(flo), hi = _mm256_set1_ps(fhi);
   __m256 a[8], b[8];
   for (int i = 0; i < 8; i++) {
-    a[i] = _mm256_min_ps(_mm256_max_ps((__m256)o[i], lo), hi);
-    b[i] = _mm256_min_ps(_mm256_max_ps((__m256)o[i + 8], lo), hi);
+    a[i] = _mm256_min_ps(hi, _mm256_max_ps(lo, (__m256)o[i]));
+    b[i] = _mm256_min_ps(hi, _mm256_max_ps(lo, (__m256)o[i + 8]));
   }
   tr8(a);
   tr8(b);
@@ -99,7 +99,7 @@ AVX512 static void wg_emit_avx512(const wg_run* r, const wg_tile_out* to, int64_
   int simple = wg_act_bounds(r, &flo, &fhi);
   __m512 lo = _mm512_set1_ps(flo), hi = _mm512_set1_ps(fhi);
   __m512 v[16];
-  for (int i = 0; i < 16; i++) v[i] = _mm512_min_ps(_mm512_max_ps((__m512)o[i], lo), hi);
+  for (int i = 0; i < 16; i++) v[i] = _mm512_min_ps(hi, _mm512_max_ps(lo, (__m512)o[i]));
   tr16(v);
   const int full = to->vi == 4 && to->vj == 4 && simple;
   for (int k = 0; k < nc; k++) {

@@ -98,6 +98,22 @@ def _bias_as_input_under_output(p: Ptm) -> None:
     p.inputs.append(tensor(p, "b1"))
 
 
+def output_over(role: str, delta: int = 0) -> Callable[[bytes, Ptm], bytes]:
+    """Move the program's output to `delta` bytes into tensor `role`, the arena shrunk to what the tensors
+    then use (so that only the overlap is wrong)."""
+    def fn(p: Ptm):
+        p.tensors[tensor(p, "output")].offset = p.tensors[tensor(p, role)].offset + delta
+        p.arena_bytes = -(-max(t.offset + t.nbytes for t in p.tensors if t.storage == 0) // 64) * 64
+    return edit(fn)
+
+
+def _nonzero_operand_padding(p: Ptm) -> bytes:
+    """fc1 without its bias has 3 operands, so 4 bytes of padding follow them: made non-zero."""
+    p.instructions[0].inputs = p.instructions[0].inputs[:2]
+    data = p.build()
+    return patch(data, Ptm.parse(data).offsets["instr0.operands"] + 12, "I", 7)
+
+
 def unused_op_code() -> int | None:
     """An op the runtime knows whose kernel file is absent from this tree (None when all are present)."""
     from pockettorch.runtime.build import available_kernels
@@ -206,8 +222,7 @@ CASES: list[Case] = [
     Case("write_to_input", "BAD_OPERANDS", edit(lambda p: p.instructions[1].outputs.__setitem__(0, tensor(p, "input")))),
     Case("tensor_written_twice", "BAD_OPERANDS",
          edit(lambda p: p.instructions.append(Instruction(**{**dataclasses.asdict(p.instructions[1])})))),
-    Case("output_overlaps_input0_partially", "BAD_OPERANDS",
-         set_tensor("output", offset=lambda p, t: p.tensors[tensor(p, "hidden")].offset + 64), message="overlaps input 0"),
+    Case("output_overlaps_input0_partially", "BAD_OPERANDS", output_over("hidden", 64), message="overlaps input 0"),
     Case("output_overlaps_other_input", "BAD_OPERANDS", edit(lambda p: _bias_as_input_under_output(p)),
          message="overlaps input 2"),
     # ---- io
@@ -217,6 +232,24 @@ CASES: list[Case] = [
     Case("io_input_is_constant", "BAD_IO", edit(lambda p: setattr(p, "inputs", [tensor(p, "w1")]))),
     Case("io_no_outputs", "BAD_IO", edit(lambda p: setattr(p, "outputs", []))),
     Case("io_counts_beyond_section", "BAD_IO", lambda d, p: patch(d, sec(p, "IO"), "I", 5000)),
+    # ---- fields FORMAT.md says are zero, and outputs that alias inputs
+    Case("header_flags_nonzero", "BAD_SECTION", lambda d, p: patch(d, 32, "I", 1), message="flags"),
+    Case("header_reserved_nonzero", "BAD_SECTION", lambda d, p: patch(d, 63, "B", 1), message="reserved"),
+    Case("section_reserved_nonzero", "BAD_SECTION", lambda d, p: patch(d, entry(p, "IO", "kind") + 4, "I", 1),
+         message="reserved"),
+    Case("tensor_count_reserved_nonzero", "BAD_SECTION", lambda d, p: patch(d, sec(p, "TENSORS") + 4, "I", 1),
+         message="reserved"),
+    Case("instruction_count_reserved_nonzero", "BAD_SECTION",
+         lambda d, p: patch(d, sec(p, "INSTRUCTIONS") + 4, "I", 1), message="reserved"),
+    Case("tensor_reserved_byte_nonzero", "BAD_SECTION", set_tensor("w1", reserved=1), message="reserved"),
+    Case("tensor_reserved_word_nonzero", "BAD_SECTION", set_tensor("b2", reserved2=1 << 40), message="reserved"),
+    Case("instruction_reserved_nonzero", "BAD_SECTION", edit(lambda p: setattr(p.instructions[1], "reserved", 1)),
+         message="reserved"),
+    Case("instruction_operand_padding_nonzero", "BAD_SECTION", lambda d, p: _nonzero_operand_padding(p),
+         message="padding"),
+    Case("io_output_is_input", "BAD_IO", edit(lambda p: setattr(p, "outputs", [tensor(p, "input")])),
+         message="is input 0"),
+    Case("io_output_shares_input_bytes", "BAD_IO", output_over("input"), message="shares arena bytes with input 0"),
     # ---- metadata: the C runtime does not parse it; the Python layer does
     Case("metadata_not_json", None, edit(lambda p: p.bodies.__setitem__(KINDS["METADATA"], b"{not json")),
          python_error="BAD_METADATA"),

@@ -216,6 +216,33 @@ class LSTMs(nn.Module):
         return self.a(x), self.b(s)
 
 
+class NanThroughFusedOps(nn.Module):
+    """NaN and +-inf through the NEON epilogues: a GEMM conv with ReLU, Winograd (bypassed for a non-finite
+    input) with a residual and ReLU6, a depthwise conv with hardtanh, a conv_dw_pw pair, linear with ReLU and
+    GELU, and add with a clamp. Eager has NaN and inf exactly where the runtime must."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(5)
+        self.c1, self.wg = nn.Conv2d(4, 16, 3, padding=1), nn.Conv2d(16, 16, 3, padding=1)
+        self.dw, self.pw = nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.Conv2d(16, 16, 1)
+        self.fc = nn.Linear(12, 20)
+
+    def forward(self, x, v):
+        h = torch.relu(self.c1(x))
+        r = F.relu6(self.wg(h) + h)
+        d = F.hardtanh(self.dw(r), -0.5, 0.75)
+        return (r, d, self.pw(F.relu6(self.dw(h))) + h, torch.relu(self.fc(v)), F.gelu(self.fc(v)),
+                torch.clamp(v + 0.5, 0.0, 1.0))
+
+
+def poisoned(t: torch.Tensor) -> torch.Tensor:
+    flat = t.clone().view(-1)
+    for k, value in enumerate((float("nan"), float("inf"), float("-inf"))):
+        flat[(k * 131 + 7) % flat.numel()] = value
+    return flat.view(t.shape)
+
+
 @dataclasses.dataclass
 class Case:
     name: str
@@ -247,6 +274,8 @@ def cases() -> list[Case]:
         Case("reduce", Fn(lambda m, *a: reductions(*a)).eval(),
              (rnd(3, 6, 5), ints(3, 6, 5, seed=1, lo=-50, hi=50), rnd(3, 6, 5, seed=2) > 0.8)),
         Case("lstm", LSTMs().eval(), (rnd(2, 5, 6), rnd(4, 1, 6, seed=1)), threads=2),
+        Case("nan", NanThroughFusedOps().eval(), (poisoned(rnd(1, 4, 12, 12, seed=6)), poisoned(rnd(3, 12, seed=7))),
+             threads=2),
         Case("data", Fn(lambda m, *a: data_movement(m, *a), emb=rnd(10, 6, seed=9)).eval(),
              (rnd(2, 3, 5), ints(2, 4, hi=5), ints(2, 3, 4, hi=5, seed=2), rnd(2, 2, 5, seed=3),
               rnd(1, 2, 4, 6, seed=4))),
@@ -337,6 +366,9 @@ def compare(got: np.ndarray, expected: np.ndarray, tol: float, what: str) -> Non
     nan = np.isnan(expected)
     assert np.array_equal(nan, np.isnan(got)), f"{what}: NaN positions differ"
     e, g = expected[~nan], got[~nan]
+    inf = np.isinf(e)
+    assert np.array_equal(g[inf], e[inf]), f"{what}: infinities differ"
+    e, g = e[~inf], g[~inf]
     if e.size == 0:
         return
     scale = max(float(np.abs(e).max()), 1e-6)
