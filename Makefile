@@ -40,8 +40,9 @@ demo: $(STAMP)
 	$(VENV)/bin/pockettorch inspect $(OUT)/$(MODEL).ptm
 	$(VENV)/bin/pockettorch run $(OUT)/$(MODEL).ptm --iters 20 --warmup 3 --json $(OUT)/$(MODEL).run.json
 
+# The 20 slowest tests are listed at the end of every run, so a slow new test shows up in CI's log.
 test: install
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --durations=20
 
 clean:
 	rm -rf $(VENV) build $(OUT) runtime/*.so node_modules

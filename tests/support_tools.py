@@ -1,4 +1,9 @@
-"""Build the C runtime's tools once per test session (cached by source hash, shared between xdist workers)."""
+"""Build the C runtime's tools once per test session (cached by source hash, shared between xdist workers).
+
+The tests use the cache the device harness uses (~/.cache/pockettorch/build, $POCKETTORCH_CACHE), so a runner the
+harness needs and one a test needs are the same build, and a new checkout reuses what another one built from the
+same sources; POCKETTORCH_TEST_BUILD_DIR points the tests elsewhere (e.g. a cold cache).
+"""
 from __future__ import annotations
 
 import functools
@@ -9,8 +14,10 @@ import subprocess
 
 import pytest
 
+from pockettorch.runtime.build import default_cache_dir
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
-BUILD_DIR = pathlib.Path(os.environ.get("POCKETTORCH_TEST_BUILD_DIR", REPO / "build" / "test-tools"))
+BUILD_DIR = pathlib.Path(os.environ.get("POCKETTORCH_TEST_BUILD_DIR") or default_cache_dir())
 
 # Sanitizer settings for every sanitized tool run: stop at the first report, fail the process.
 SANITIZER_ENV = {

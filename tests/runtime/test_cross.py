@@ -2,8 +2,8 @@
 (or natively where the host can), against eager PyTorch on a table of small models that together use every
 op in the op table. Tier 2 (DESIGN.md): needs `ziglang` and qemu-user-static, skips with the reason otherwise.
 
-Each ABI's runner is built once per session (cached by source hash under build/test-tools, zig's own cache
-under build/zig); the models are exported once on the host and run by every runner with --input .npy files
+Each ABI's runner is built once per session (cached by source hash in the build cache, zig's own cache
+beside it); the models are exported once on the host and run by every runner with --input .npy files
 and --output-dir."""
 from __future__ import annotations
 

@@ -16,10 +16,11 @@ import pytest
 
 from pockettorch.runtime import build
 from pockettorch.sdk_templates.android import generator
+from support_tools import BUILD_DIR
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-CACHE = pathlib.Path(os.environ.get("POCKETTORCH_TEST_BUILD_DIR", REPO / "build" / "test-tools"))
+CACHE = BUILD_DIR  # kotlinc and JNI builds, keyed by their inputs like the runtime's
 KOTLIN_HOME = REPO / "node_modules" / "kotlin-compiler"
 KOTLINC = KOTLIN_HOME / "bin" / "kotlinc"
 KOTLIN_LIB = KOTLIN_HOME / "lib"

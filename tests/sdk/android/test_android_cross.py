@@ -16,12 +16,13 @@ import pytest
 import pockettorch
 from pockettorch.runtime import build, cross
 from pockettorch.sdk_templates.android import generator
-from android_support import REPO, c_sources, cached_build, java_home
+from android_support import c_sources, cached_build, java_home
+from support_tools import BUILD_DIR
 
 pytestmark = pytest.mark.slow
 
 TOOLS = build.RUNTIME_DIR / "tools"
-ZIG_CACHE_ROOT = REPO / "build"  # zig keeps its compiled musl per target under build/zig, like the runtime tests
+ZIG_CACHE_ROOT = BUILD_DIR.parent  # zig keeps its compiled musl per target beside the runtime builds
 
 
 def zig_cc(abi: str, *args) -> subprocess.CompletedProcess:
