@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-C_SOURCES := $(wildcard runtime/src/*.c runtime/src/*.h runtime/kernels/*.c runtime/kernels/*.h runtime/python/*.c runtime/include/pockettorch/*.h)
+C_SOURCES := $(wildcard runtime/core/*.[ch] runtime/backends/*/*.[ch] runtime/compute/*/*.[ch] runtime/kernels/*.[ch] runtime/python/*.c runtime/include/pockettorch/*.h)
 OUT ?= out
 MODEL ?= mobilenet_v2
 

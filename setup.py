@@ -40,9 +40,10 @@ def kernel_defines():
 
 native = Extension(
     "pockettorch.runtime._native",
-    sources=rel("runtime/python/*.c") + rel("runtime/src/*.c") + rel("runtime/kernels/*.c"),
+    sources=(rel("runtime/python/*.c") + rel("runtime/core/*.c") + rel("runtime/backends/*/*.c")
+             + rel("runtime/compute/*/*.c") + rel("runtime/kernels/*.c")),
     define_macros=kernel_defines(),
-    include_dirs=["runtime/include", "runtime/src", "runtime/kernels"],
+    include_dirs=["runtime/include", "runtime"],
     extra_compile_args=["-std=c11", "-O3", "-fno-math-errno", "-Wall", "-Wno-unused-function"],
     extra_link_args=["-lm", "-lpthread"],
 )

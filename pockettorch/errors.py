@@ -2,7 +2,7 @@
 
 Codes are grouped in ranges (general 1-15, program loading 16-47, execution 48-63, export 64-95, devices 96-127)
 so a number alone tells where a failure happened. The C `pkt_status` enum and strings
-(`runtime/include/pockettorch/status.h`, `runtime/src/status.c`) are generated from this table by
+(`runtime/include/pockettorch/status.h`, `runtime/core/status.c`) are generated from this table by
 `python -m pockettorch.runtime.codegen`; the Python exception classes below are built from it at import.
 """
 from __future__ import annotations

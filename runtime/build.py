@@ -45,7 +45,7 @@ def available_kernels() -> list[str]:
 
 def _sources() -> list[pathlib.Path]:
     files = [RUNTIME_DIR / "CMakeLists.txt"]
-    for pattern in ("include/**/*.h", "src/*.c", "src/*.h", "kernels/*.c", "kernels/*.h", "tools/*.c", "tools/*.h"):
+    for pattern in ("include/**/*.h", "core/*.[ch]", "backends/*/*.[ch]", "compute/*/*.[ch]", "kernels/*.[ch]", "tools/*.[ch]"):
         files.extend(RUNTIME_DIR.glob(pattern))
     return sorted(set(files))
 
@@ -111,16 +111,16 @@ def _build_cmake(out: pathlib.Path, sanitize: bool, kernels: list[str] | None, e
 
 
 def direct_build(kernels: Sequence[str] | None) -> tuple[list[str], list[str]]:
-    """(sources, flags) that compile a tool with the C compiler directly, without CMake: every src/*.c, the
+    """(sources, flags) that compile a tool with the C compiler directly, without CMake: every core, backend and compute .c file, the
     selected kernels (all when None) and the tools' support files, with the same defines and include
     paths as CMakeLists.txt. Append tools/<tool>.c, -o, -lm -lpthread. Shared with cross.py."""
     names = list(kernels) if kernels is not None else available_kernels()
-    srcs = [str(p) for p in sorted((RUNTIME_DIR / "src").glob("*.c"))]
+    srcs = [str(p) for d in ("core", "backends/*", "compute/*") for p in sorted(RUNTIME_DIR.glob(f"{d}/*.c"))]
     srcs += [str(RUNTIME_DIR / "kernels" / f"{k}.c") for k in names]
     srcs += [str(RUNTIME_DIR / "tools" / f) for f in ("npy.c", "json.c", "stats.c")]
     flags = ["-std=c11", *OPT_FLAGS, "-Wall", "-Wno-unused-function", "-DPKT_SELECTIVE_BUILD=1",
              *[f"-DPKT_WITH_{k.upper()}=1" for k in names],
-             "-I", str(RUNTIME_DIR / "include"), "-I", str(RUNTIME_DIR / "src"), "-I", str(RUNTIME_DIR / "kernels"),
+             "-I", str(RUNTIME_DIR / "include"), "-I", str(RUNTIME_DIR),
              "-I", str(RUNTIME_DIR / "tools")]
     return srcs, flags
 

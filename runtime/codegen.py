@@ -19,9 +19,9 @@ TEMPLATES = RUNTIME_DIR / "templates"
 
 OUTPUTS = {
     "include/pockettorch/status.h": "status.h.j2",
-    "src/status.c": "status.c.j2",
-    "src/ops_generated.h": "ops_generated.h.j2",
-    "src/kernel_table.c": "kernel_table.c.j2",
+    "core/status.c": "status.c.j2",
+    "core/ops_generated.h": "ops_generated.h.j2",
+    "backends/cpu/kernel_table.c": "kernel_table.c.j2",
     "kernels.cmake": "kernels.cmake.j2",
 }
 

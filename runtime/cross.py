@@ -11,7 +11,7 @@
 | `x86` | `x86-linux-musl` | | directly (32-bit x86 is executable on x86-64 Linux), else `qemu-i386-static` |
 
 Every build is optimized like the host's (`build.OPT_FLAGS`), statically linked against musl and stripped, for the ABI's baseline CPU
-(`-mcpu=baseline`, never `-march=native`): SIMD beyond the baseline is picked at run time (runtime/src/cpu.c),
+(`-mcpu=baseline`, never `-march=native`): SIMD beyond the baseline is picked at run time (runtime/backends/cpu/cpu.c),
 so one binary runs on every device of that ABI. armeabi-v7a requires NEON (Android has required it since
 API 21 in practice; the NEON GEMM is compiled in).
 

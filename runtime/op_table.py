@@ -2,7 +2,7 @@
 
 It drives the exporter (which ATen targets lower to which op, how parameters are encoded), and
 `python -m pockettorch.runtime.codegen` generates from it the C op enum and parameter indices
-(`runtime/src/ops_generated.h`), the kernel registration table (`runtime/src/kernel_table.c`) and the
+(`runtime/core/ops_generated.h`), the kernel registration table (`runtime/backends/cpu/kernel_table.c`) and the
 selective-build kernel list. Op codes are part of the file format: never renumber, only append.
 
 Parameter encoding (FORMAT.md): every instruction carries a flat int64 array. `int` params are stored

@@ -1,7 +1,7 @@
 """The runtime sources an SDK carries: the core, the kernels its model uses and the helpers those kernels need.
 
 SDKs ship sources, not binaries, so the app's own toolchain (Gradle/NDK, SwiftPM, CMake, make) compiles
-exactly this list. The copied `src/kernel_table.c` starts with the selective-build defines, so no build
+exactly this list. The copied `backends/cpu/kernel_table.c` starts with the selective-build defines, so no build
 system has to pass -D flags for the kernel set.
 """
 from __future__ import annotations
@@ -14,17 +14,19 @@ from pockettorch.runtime import op_table
 RUNTIME_DIR = pathlib.Path(op_table.__file__).resolve().parent
 ALL_KERNELS = tuple(sorted({op.kernel for op in op_table.OPS}))
 
-# Core files every build needs, beside one platform file. Kept explicit so a new src/*.c file has to be
+# Core files every build needs, beside one platform file. Kept explicit so a new core, backend or compute file has to be
 # placed here or in a group on purpose (tests/sdk/test_shared_sources.py checks every file is accounted for).
-CORE = ("cpu.c", "kernel_table.c", "kernel_util.c", "loader.c", "session.c", "status.c", "workspace.c")
+CORE = ("backends/cpu/cpu.c", "backends/cpu/kernel_table.c", "core/kernel_util.c", "core/loader.c", "core/session.c",
+        "core/status.c", "core/workspace.c")
 # posix: heap, mmap, pthreads. embedded: no heap, files or threads (the C SDK's --embed profile); host builds
 # compile it to nothing, so its copy gets the define that switches it on.
-PLATFORMS = {"posix": "platform_posix.c", "embedded": "platform_embedded.c"}
+PLATFORMS = {"posix": "core/platform_posix.c", "embedded": "core/platform_embedded.c"}
 PLATFORM_DEFINES = {"embedded": "PKT_PLATFORM_EMBEDDED"}
 GROUPS = {
-    "gemm": ("gemm.c", "gemm_arm.c", "gemm_x86.c"),
-    "conv": ("conv_arm.c", "conv_gemm.c", "conv_ksplit.c", "conv_pair.c", "conv_x86.c", "winograd.c",
-             "winograd_x86.c"),
+    "gemm": ("compute/gemm/gemm.c", "compute/gemm/gemm_arm.c", "compute/gemm/gemm_x86.c"),
+    "conv": ("compute/conv/conv_arm.c", "compute/conv/conv_gemm.c", "compute/conv/conv_ksplit.c",
+             "compute/conv/conv_pair.c", "compute/conv/conv_x86.c", "compute/winograd/winograd.c",
+             "compute/winograd/winograd_x86.c"),
 }
 KERNEL_GROUPS = {  # kernel -> helper groups it calls into
     "conv2d": ("gemm", "conv"),
@@ -65,7 +67,7 @@ def _kernel_table(kernels: tuple[str, ...]) -> bytes:
     defines = "".join(f"#define PKT_WITH_{k.upper()} 1\n" for k in kernels)
     head = ("/* Selective build for this SDK: only these kernels are compiled in. */\n"
             f"#define PKT_SELECTIVE_BUILD 1\n{defines}")
-    return head.encode() + _read("src/kernel_table.c")
+    return head.encode() + _read("backends/cpu/kernel_table.c")
 
 
 def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), platform: str = "posix") -> RuntimeSources:
@@ -79,14 +81,15 @@ def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), plat
     files: dict[str, bytes] = {}
     for header in sorted((RUNTIME_DIR / "include" / "pockettorch").glob("*.h")):
         files[f"include/pockettorch/{header.name}"] = header.read_bytes()
-    for header in sorted((RUNTIME_DIR / "src").glob("*.h")) + sorted((RUNTIME_DIR / "kernels").glob("*.h")):
-        files[f"{header.parent.name}/{header.name}"] = header.read_bytes()
-    for name in CORE + (PLATFORMS[platform],):
-        files[f"src/{name}"] = _read(f"src/{name}")
+    for pattern in ("core/*.h", "backends/*/*.h", "compute/*/*.h", "kernels/*.h"):
+        for header in sorted(RUNTIME_DIR.glob(pattern)):
+            files[header.relative_to(RUNTIME_DIR).as_posix()] = header.read_bytes()
+    for rel in CORE + (PLATFORMS[platform],):
+        files[rel] = _read(rel)
     if platform in PLATFORM_DEFINES:
-        rel = f"src/{PLATFORMS[platform]}"
+        rel = PLATFORMS[platform]
         files[rel] = f"#define {PLATFORM_DEFINES[platform]} 1\n".encode() + files[rel]
-    files["src/kernel_table.c"] = _kernel_table(kernels)
+    files["backends/cpu/kernel_table.c"] = _kernel_table(kernels)
     core_bytes = sum(len(v) for v in files.values())
 
     costs, groups_seen = [], set()
@@ -95,7 +98,7 @@ def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), plat
         for group in KERNEL_GROUPS.get(kernel, ()):
             if group not in groups_seen:
                 groups_seen.add(group)
-                own += [f"src/{name}" for name in GROUPS[group]]
+                own += list(GROUPS[group])
         for rel in own:
             files[rel] = _read(rel)
         users = tuple(op.name for op in op_table.OPS if op.kernel == kernel and (not ops or op.name in ops))

@@ -3,7 +3,7 @@
  * propagates NaN. Parallel over N*C planes. */
 #include <math.h>
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 pkt_status pkt_kernel_adaptive_pool2d_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, 1, 1, 1, PKT_ADAPTIVE_POOL2D_NUM_PARAMS, err);

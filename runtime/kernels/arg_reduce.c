@@ -1,7 +1,7 @@
 /* arg_reduce: int64 index of the max (ARGMAX) or min (ARGMIN) of x along `axis`; keepdim is implied
  * by the output shape (x's rank with 1 at axis, or x's rank minus one). Ties give the first index;
  * NaN counts as the extreme (the first NaN wins), as in torch. x is f32, an integer type or bool. */
-#include "pkt_strided.h"
+#include "kernels/pkt_strided.h"
 
 #define ARG_BLOCK 64
 

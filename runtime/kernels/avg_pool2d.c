@@ -1,7 +1,7 @@
 /* avg_pool2d: NCHW, kernel/stride/padding, count_include_pad, divisor (0: derived from the window).
  * Ceil mode is implied by the output shape. Follows torch's window rules: a window is clipped to
  * [-pad, in + pad) for the padded count, and to [0, in) for the elements summed. Parallel over planes. */
-#include "kernel.h"
+#include "core/kernel.h"
 
 #define POOL_PARAM_LIMIT ((int64_t)1 << 24)
 

@@ -2,7 +2,7 @@
  * x [N, C, *]. Usually folded into a preceding conv/linear by the exporter; this runs the rest. */
 #include <math.h>
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 pkt_status pkt_kernel_batch_norm_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, 5, 5, 1, PKT_BATCH_NORM_NUM_PARAMS, err);

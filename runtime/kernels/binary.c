@@ -10,8 +10,8 @@
  */
 #include <math.h>
 
-#include "cpu.h"
-#include "elementwise_util.h"
+#include "backends/cpu/cpu.h"
+#include "kernels/elementwise_util.h"
 
 static pkt_status check_kind_dtype(int kind, int dtype, pkt_err* err) {
   int bitwise = kind == PKT_BINARY_BITAND || kind == PKT_BINARY_BITOR || kind == PKT_BINARY_BITXOR;

@@ -4,7 +4,7 @@
  * float gives the type's minimum (float to uint8/int8 goes through int32 and keeps the low byte);
  * integer to narrower integer wraps; anything to bool is `!= 0` (NaN is true); bool is 0 or 1.
  * A cast to the same dtype is a copy (aten.clone, alias and friends lower to it). */
-#include "elementwise_util.h"
+#include "kernels/elementwise_util.h"
 
 pkt_status pkt_kernel_cast_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_CAST_MIN_INPUTS, PKT_CAST_MAX_INPUTS, 1, PKT_CAST_NUM_PARAMS, err);

@@ -1,6 +1,6 @@
 /* compare: out = a <kind> b (EQ NE LT LE GT GE) with NumPy broadcasting; a and b share a dtype
  * (float32, int64, int32, bool, uint8 or int8), out is bool. NaN compares as in C (only NE is true). */
-#include "elementwise_util.h"
+#include "kernels/elementwise_util.h"
 
 pkt_status pkt_kernel_compare_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_COMPARE_MIN_INPUTS, PKT_COMPARE_MAX_INPUTS, 1, PKT_COMPARE_NUM_PARAMS, err);

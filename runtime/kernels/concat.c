@@ -1,6 +1,6 @@
 /* concat: out = cat(inputs, axis). Every input has the output's rank and dtype, and its dims equal
  * the output's except along axis, where they add up to the output's. Any dtype. */
-#include "pkt_strided.h"
+#include "kernels/pkt_strided.h"
 
 pkt_status pkt_kernel_concat_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_CONCAT_MIN_INPUTS, PKT_CONCAT_MAX_INPUTS, 1, PKT_CONCAT_NUM_PARAMS, err);

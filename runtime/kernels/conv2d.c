@@ -16,10 +16,10 @@
  *    activation fused in the last slice. Threads split the (panel, row block) tiles by work. */
 #include <math.h>
 
-#include "conv_impl.h"
-#include "conv_ksplit.h"
-#include "cpu.h"
-#include "winograd.h"
+#include "compute/conv/conv_impl.h"
+#include "compute/conv/conv_ksplit.h"
+#include "backends/cpu/cpu.h"
+#include "compute/winograd/winograd.h"
 
 #define CONV_KC 256                         /* K slice of one micro-kernel call (B slice stays in L1) */
 #define CONV_L2_BYTES ((int64_t)1 << 20)    /* what we let one operand take of a core's L2 */

@@ -7,7 +7,7 @@
  * to stay in L2), then conv2d's pointwise GEMM over them into the output. Nothing is computed twice: the
  * pointwise conv reads only the band's own pixels. A residual add the exporter fused in (6th input) is added
  * to the band's output rows right after (exporter/passes/fuse_residual.py). */
-#include "conv_pair.h"
+#include "compute/conv/conv_pair.h"
 
 static const conv_pair_op DW_PW = {0, PKT_CONV_DW_PW_STRIDE_H, PKT_CONV_DW_PW_ACT1, PKT_CONV_DW_PW_ACT};
 

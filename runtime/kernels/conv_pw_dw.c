@@ -7,7 +7,7 @@
  * to stay in L2) with conv2d's GEMM micro-kernel, then runs conv2d's depthwise row kernels over them.
  * At 112x112 x 96 channels the intermediate is 4.8 MB, which otherwise goes out to memory and back.
  * Rows shared by two bands are computed twice; the exporter fuses only where that is cheap. */
-#include "conv_pair.h"
+#include "compute/conv/conv_pair.h"
 
 static const conv_pair_op PW_DW = {1, PKT_CONV_PW_DW_STRIDE_H, PKT_CONV_PW_DW_ACT1, PKT_CONV_PW_DW_ACT};
 

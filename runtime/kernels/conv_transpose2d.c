@@ -5,7 +5,7 @@
  * Direct scatter per output plane: y[n, o, iy*sh - ph + ky*dh, ix*sw - pw + kx*dw] += x[n, c, iy, ix] *
  * w[c, o % Og, ky, kx] over the group's input channels c. Each worker owns whole output planes, so
  * it needs no scratch; column ranges are computed so no index ever leaves the output row. */
-#include "kernel.h"
+#include "core/kernel.h"
 
 #define CT_PARAM_LIMIT ((int64_t)1 << 24)
 

@@ -1,6 +1,6 @@
 /* cumsum along one axis for float32, int64 and int32 (output dtype = input dtype; the exporter casts
  * first when torch promotes). Integer sums wrap around like torch's instead of overflowing (UB). */
-#include "kernel.h"
+#include "core/kernel.h"
 
 pkt_status pkt_kernel_cumsum_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, 1, 1, 1, PKT_CUMSUM_NUM_PARAMS, err);

@@ -13,7 +13,7 @@
 #ifndef PKT_ELEMENTWISE_UTIL_H
 #define PKT_ELEMENTWISE_UTIL_H
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 #define PKT_EW_MAX_IN 3
 /* Below this many output elements a node runs on one thread: waking workers costs more. */

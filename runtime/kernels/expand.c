@@ -3,7 +3,7 @@
  *   tile = 1 (aten.repeat): tile; each output dim is a multiple of the input dim, out[i] = x[i % dim].
  * Any dtype. Both are one strided copy (tiling splits each output dim into (repeat, dim) with a zero
  * stride on the repeat). */
-#include "pkt_strided.h"
+#include "kernels/pkt_strided.h"
 
 pkt_status pkt_kernel_expand_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_EXPAND_MIN_INPUTS, PKT_EXPAND_MAX_INPUTS, 1, PKT_EXPAND_NUM_PARAMS, err);

@@ -1,6 +1,6 @@
 /* fill: write `value` into every element of the output (float32, int64, int32, bool, uint8 or int8),
  * converted as the cast kernel converts a float (a double here, so integers up to 2^53 are exact). */
-#include "elementwise_util.h"
+#include "kernels/elementwise_util.h"
 
 pkt_status pkt_kernel_fill_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_FILL_MIN_INPUTS, PKT_FILL_MAX_INPUTS, 1, PKT_FILL_NUM_PARAMS, err);

@@ -1,6 +1,6 @@
 /* flip: reverse a tensor of any dtype along a set of axes. Works row by row over the last dim:
  * each output row copies (or reverses, when the last axis is flipped) one source row. */
-#include "kernel.h"
+#include "core/kernel.h"
 
 static size_t elem_size(int dtype) {
   switch (dtype) {

@@ -2,7 +2,7 @@
  * x, idx and out have the same rank; idx.dims[d] <= x.dims[d] for d != axis. Indices are int64 or
  * int32 in [0, x.dims[axis]); any other makes run() return PKT_INDEX_OUT_OF_RANGE before writing.
  * Rank 0 is treated as rank 1 of size 1. x may be any dtype. */
-#include "pkt_strided.h"
+#include "kernels/pkt_strided.h"
 
 pkt_status pkt_kernel_gather_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_GATHER_MIN_INPUTS, PKT_GATHER_MAX_INPUTS, 1, PKT_GATHER_NUM_PARAMS, err);

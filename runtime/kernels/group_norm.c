@@ -2,7 +2,7 @@
  * normalized over its channels and spatial positions, then scaled/shifted per channel. */
 #include <math.h>
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 pkt_status pkt_kernel_group_norm_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, 3, 3, 1, PKT_GROUP_NORM_NUM_PARAMS, err);

@@ -5,7 +5,7 @@
  * Every source index is clamped to [0, in - 1]. Parallel over N*C planes. */
 #include <math.h>
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 pkt_status pkt_kernel_interpolate_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, 1, 1, 1, PKT_INTERPOLATE_NUM_PARAMS, err);

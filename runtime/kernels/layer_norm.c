@@ -4,8 +4,8 @@
  * beside the portable one, chosen by the session's ISA. */
 #include <math.h>
 
-#include "kernel.h"
-#include "cpu.h"
+#include "core/kernel.h"
+#include "backends/cpu/cpu.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>

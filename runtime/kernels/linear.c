@@ -4,8 +4,8 @@
  * shared packed GEMM (runtime/src/gemm.h) with the bias and activation fused into its epilogue.
  * One row (batch-1 layers): every weight element is used once, so the weight is read in place by
  * the GEMV (no packing: no load time, no second copy of the weights). */
-#include "kernel.h"
-#include "gemm.h"
+#include "core/kernel.h"
+#include "compute/gemm/gemm.h"
 
 PKT_DECLARE_PACKING(linear)
 

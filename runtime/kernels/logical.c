@@ -1,6 +1,6 @@
 /* logical: out = a AND/OR/XOR b with NumPy broadcasting; inputs and output are bool. Any nonzero
  * byte reads as true; the output is 0 or 1. */
-#include "elementwise_util.h"
+#include "kernels/elementwise_util.h"
 
 pkt_status pkt_kernel_logical_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_LOGICAL_MIN_INPUTS, PKT_LOGICAL_MAX_INPUTS, 1, PKT_LOGICAL_NUM_PARAMS, err);

@@ -6,8 +6,8 @@
  * The input projections of every step are one GEMM before the loop (w_ih packed once per session);
  * each step then adds w_hh h: a GEMV reading w_hh in place for one sequence (the projection row is its
  * bias), a GEMM on w_hh packed once for several. The gate math runs on the vectorized activations. */
-#include "kernel.h"
-#include "gemm.h"
+#include "core/kernel.h"
+#include "compute/gemm/gemm.h"
 
 PKT_DECLARE_PACKING(lstm)
 

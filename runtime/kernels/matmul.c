@@ -4,8 +4,8 @@
  * pack strides absorb transpose_b) and multiplied with the shared GEMM micro-kernels. With at least
  * as many batches as threads, each thread takes whole batches with its own scratch slice; otherwise
  * batches run one after another, each product split over the threads. */
-#include "kernel.h"
-#include "gemm.h"
+#include "core/kernel.h"
+#include "compute/gemm/gemm.h"
 
 #define MATMUL_SLOTS 16
 

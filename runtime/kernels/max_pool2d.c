@@ -3,7 +3,7 @@
  * Parallel over N*C planes; column ranges are computed so no index leaves the input row. */
 #include <math.h>
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 #define POOL_PARAM_LIMIT ((int64_t)1 << 24)
 

@@ -6,7 +6,7 @@
  * make the kernel read outside the input. Parallel over output rows (all dims but the last). */
 #include <math.h>
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 #define PAD_LIMIT ((int64_t)1 << 32)
 

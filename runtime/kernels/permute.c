@@ -1,5 +1,5 @@
 /* permute: out.dims[i] = x.dims[perm[i]], out[i0, .., ir] = x[j] with j[perm[k]] = i[k]. Any dtype. */
-#include "pkt_strided.h"
+#include "kernels/pkt_strided.h"
 
 pkt_status pkt_kernel_permute_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_PERMUTE_MIN_INPUTS, PKT_PERMUTE_MAX_INPUTS, 1, PKT_PERMUTE_PERM, err);

@@ -9,7 +9,7 @@
 #ifndef PKT_STRIDED_H
 #define PKT_STRIDED_H
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 #define PKT_STRIDED_MAX_RANK (2 * PKT_MAX_RANK)
 #define PKT_STRIDED_TILE 32

@@ -16,7 +16,7 @@
 #include <float.h>
 #include <math.h>
 
-#include "pkt_strided.h"
+#include "kernels/pkt_strided.h"
 
 #define RED_BLOCK 64
 #define RED_MAX_GROUPS PKT_MAX_RANK

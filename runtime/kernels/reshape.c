@@ -1,6 +1,6 @@
 /* reshape: same elements, new shape. The memory planner usually gives the output the input's
  * buffer, making this free; otherwise it is a copy. */
-#include "kernel.h"
+#include "core/kernel.h"
 
 pkt_status pkt_kernel_reshape_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, 1, 1, 1, 0, err);

@@ -11,8 +11,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "kernel.h"
-#include "gemm.h"
+#include "core/kernel.h"
+#include "compute/gemm/gemm.h"
 
 #define SDPA_SLOTS 16
 #define SDPA_BR 48 /* query rows per block: a multiple of every micro-kernel's row count */

@@ -1,6 +1,6 @@
 /* slice: out = x[..., start : start + len*step : step, ...] along `axis`; len is the output's dim.
  * Any dtype. prepare() proves the last element taken lies inside x. */
-#include "pkt_strided.h"
+#include "kernels/pkt_strided.h"
 
 pkt_status pkt_kernel_slice_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_SLICE_MIN_INPUTS, PKT_SLICE_MAX_INPUTS, 1, PKT_SLICE_NUM_PARAMS, err);

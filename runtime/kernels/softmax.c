@@ -4,8 +4,8 @@
  * vectorized max / exp-sum / scale helpers of the session's ISA. */
 #include <math.h>
 
-#include "kernel.h"
-#include "gemm.h" /* pkt_vec_* row helpers (vectorized exp) */
+#include "core/kernel.h"
+#include "compute/gemm/gemm.h" /* pkt_vec_* row helpers (vectorized exp) */
 
 #define STRIP 64
 

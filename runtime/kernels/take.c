@@ -3,7 +3,7 @@
  * Indices are int64 or int32; with wrap = 1 a negative index counts from the end (aten.index), with
  * wrap = 0 it is out of range (embedding, index_select). Any index outside the dim makes run() return
  * PKT_INDEX_OUT_OF_RANGE before anything is written. x may be any dtype. */
-#include "pkt_strided.h"
+#include "kernels/pkt_strided.h"
 
 pkt_status pkt_kernel_take_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_TAKE_MIN_INPUTS, PKT_TAKE_MAX_INPUTS, 1, PKT_TAKE_NUM_PARAMS, err);

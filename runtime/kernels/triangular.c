@@ -1,6 +1,6 @@
 /* triangular (tril/triu): keep the lower (j <= i + diagonal) or upper (j >= i + diagonal) triangle
  * of the last two dims, zero the rest. Any dtype. */
-#include "kernel.h"
+#include "core/kernel.h"
 
 static size_t elem_size(int dtype) {
   switch (dtype) {

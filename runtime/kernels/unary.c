@@ -13,8 +13,8 @@
  */
 #include <math.h>
 
-#include "cpu.h"
-#include "elementwise_util.h"
+#include "backends/cpu/cpu.h"
+#include "kernels/elementwise_util.h"
 
 static int kind_supports(int kind, int dtype) {
   switch (dtype) {

@@ -1,7 +1,7 @@
 /* where: out = cond ? a : b with NumPy broadcasting over all three inputs. cond is bool (any nonzero
  * byte is true); a, b and out share a dtype (float32, int64, int32, bool, uint8 or int8). The kernel
  * only moves elements, so it works on element sizes. */
-#include "elementwise_util.h"
+#include "kernels/elementwise_util.h"
 
 pkt_status pkt_kernel_where_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, PKT_WHERE_MIN_INPUTS, PKT_WHERE_MAX_INPUTS, 1, PKT_WHERE_NUM_PARAMS, err);

@@ -10,8 +10,8 @@
 #include <Python.h>
 
 #include "pockettorch/pockettorch.h"
-#include "cpu.h"     /* PKT_ISA_PORTABLE */
-#include "program.h" /* pkt_session_required_arena_isa */
+#include "backends/cpu/cpu.h"     /* PKT_ISA_PORTABLE */
+#include "core/program.h" /* pkt_session_required_arena_isa */
 
 static PyObject* NativeError;
 

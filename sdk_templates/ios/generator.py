@@ -2,7 +2,7 @@
 
 Layout (SwiftPM conventions):
     Package.swift, README.md, pockettorch-sdk.json
-    Sources/<C module>/include/{module.modulemap, pockettorch/*.h}, src/, kernels/   (selected runtime sources)
+    Sources/<C module>/include/{module.modulemap, pockettorch/*.h}, core/, backends/, compute/, kernels/   (selected runtime sources)
     Sources/<Module>/*.swift, Resources/model.ptm                                     (typed API + the model)
     Tests/<Module>Tests/<Module>Tests.swift, Reference/*.bin                         (XCTest on the reference run)
 """
@@ -17,9 +17,9 @@ from pockettorch.sdk_templates.ios import reference, swift_api
 
 TARGET = "ios"
 MODEL_RESOURCE = "model.ptm"
-# Header search paths of the C target, relative to it; the runtime's kernels include "kernel.h" from src/
-# and src/ includes kernel helpers, as in runtime/CMakeLists.txt. Package.swift and the tests both use this.
-C_HEADER_SEARCH_PATHS = ("src", "kernels")
+# Header search paths of the C target, relative to it: runtime files include each other by their path under the
+# runtime root ("core/kernel.h"), as in runtime/CMakeLists.txt. Package.swift and the tests both use this.
+C_HEADER_SEARCH_PATHS = (".",)
 # Float outputs may differ across CPUs (NEON vs AVX summation order): |got - want| <= atol + rtol * max|want|.
 FLOAT_TOLERANCE = {"atol": 1e-5, "rtol": 1e-4}
 SWIFT_SOURCES = ("PocketTorchError.swift", "Tensor.swift", "Model.swift", "TypedModel.swift",

@@ -146,7 +146,7 @@ def test_conv2d_fast_paths(check_eager, isa, threads):
 
 
 # How threads share a GEMM conv, and the loop orders that go with it (runtime/kernels/conv2d.c,
-# runtime/src/conv_ksplit.c). Each case reaches its path at 2 threads (and at 1, the plain path):
+# runtime/compute/conv/conv_ksplit.c). Each case reaches its path at 2 threads (and at 1, the plain path):
 #  - windowed convs on rows of 32+ output pixels build the im2col of one output row at a time and take
 #    whole output rows per thread: strides 1 and 2, padding wider than the kernel's half, dilation, K in
 #    two slices, an even kernel at stride 2, a tail panel of a few pixels;

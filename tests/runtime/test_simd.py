@@ -1,6 +1,6 @@
 """SIMD paths of the elementwise kernels and fused activations, on every ISA this machine has.
 
-PKT_MAX_ISA caps the ISA a session picks (runtime/src/cpu.h), so each case runs once per ISA: the
+PKT_MAX_ISA caps the ISA a session picks (runtime/backends/cpu/cpu.h), so each case runs once per ISA: the
 portable C loops, AVX2+FMA and AVX-512. Finite inputs over a wide range (|x| up to 110, where exp
 overflows and sigmoid/gelu underflow) are compared with eager PyTorch to 1e-4 relative; infinities and NaN
 must give exactly what the portable path gives (the runtime's behaviour before vectorization). Lengths that

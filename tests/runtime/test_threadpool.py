@@ -1,4 +1,4 @@
-"""The platform thread pool (runtime/src/platform_posix.c): a C stress program (tests/runtime/c/
+"""The platform thread pool (runtime/core/platform_posix.c): a C stress program (tests/runtime/c/
 threadpool_stress.c) built against the pool alone, run plain and under ThreadSanitizer, with the workers'
 spin time at 0 (every wait goes through the condition variables), tiny and the default."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 RUNTIME = HERE.parents[1] / "runtime"
-SOURCES = [HERE / "c" / "threadpool_stress.c", RUNTIME / "src" / "platform_posix.c"]
+SOURCES = [HERE / "c" / "threadpool_stress.c", RUNTIME / "core" / "platform_posix.c"]
 
 
 def _cc() -> str:
@@ -26,7 +26,7 @@ def _cc() -> str:
 @functools.lru_cache(maxsize=None)
 def _build(tmp: str, tsan: bool) -> str | None:
     out = pathlib.Path(tmp) / ("stress_tsan" if tsan else "stress")
-    flags = ["-std=c11", "-g", "-pthread", "-I", str(RUNTIME / "src"), "-I", str(RUNTIME / "include")]
+    flags = ["-std=c11", "-g", "-pthread", "-I", str(RUNTIME), "-I", str(RUNTIME / "include")]
     flags += ["-O1", "-fsanitize=thread"] if tsan else ["-O2"]
     r = subprocess.run([_cc(), *flags, *map(str, SOURCES), "-o", str(out)], capture_output=True, text=True)
     if r.returncode != 0:

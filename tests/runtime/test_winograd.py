@@ -1,4 +1,4 @@
-"""Winograd F(4x4, 3x3) and F(2x2, 3x3) conv (runtime/src/winograd.c) against torch's conv2d.
+"""Winograd F(4x4, 3x3) and F(2x2, 3x3) conv (runtime/compute/winograd/winograd.c) against torch's conv2d.
 
 A small C driver (tests/runtime/winograd_harness.c) is compiled against the runtime sources and runs
 the Winograd entry points on a conv2d node built by hand, on every ISA this machine has (PKT_MAX_ISA),
@@ -18,8 +18,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from pockettorch.runtime import build
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-RUNTIME = ROOT / "runtime"
 HARNESS = pathlib.Path(__file__).with_name("winograd_harness.c")
 
 ACT = {"none": 0, "relu": 1, "relu6": 2, "silu": 3, "clamp": 8}
@@ -31,12 +32,9 @@ def harness(tmp_path_factory) -> pathlib.Path:
     if not cc:
         pytest.skip("no C compiler")
     out = tmp_path_factory.mktemp("wg") / "winograd_harness"
-    kernels = sorted(p.stem for p in (RUNTIME / "kernels").glob("*.c"))
-    cmd = [cc, "-std=c11", "-O2", "-Wall", "-Werror", "-Wno-unused-function", "-DPKT_SELECTIVE_BUILD=1",
-           *[f"-DPKT_WITH_{k.upper()}=1" for k in kernels],
-           "-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src"), "-I", str(RUNTIME / "kernels"),
-           str(HARNESS), *map(str, sorted((RUNTIME / "src").glob("*.c"))),
-           *map(str, sorted((RUNTIME / "kernels").glob("*.c"))), "-o", str(out), "-lm", "-lpthread"]
+    srcs, flags = build.direct_build(None)
+    srcs = [s for s in srcs if "/tools/" not in s]
+    cmd = [cc, *flags, "-Werror", str(HARNESS), *srcs, "-o", str(out), "-lm", "-lpthread"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return out

@@ -1,4 +1,4 @@
-/* Test and benchmark driver for runtime/src/winograd.c: builds a conv2d node by hand, runs the
+/* Test and benchmark driver for runtime/compute/winograd/winograd.c: builds a conv2d node by hand, runs the
  * Winograd entry points (and, for comparison, the conv2d kernel) on raw float32 files.
  *
  *   winograd_harness isa
@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cpu.h"
-#include "gemm.h"
-#include "program.h"
-#include "winograd.h"
+#include "backends/cpu/cpu.h"
+#include "compute/gemm/gemm.h"
+#include "core/program.h"
+#include "compute/winograd/winograd.h"
 
 PKT_DECLARE_KERNEL(conv2d)
 

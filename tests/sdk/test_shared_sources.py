@@ -60,7 +60,7 @@ def _write(root: pathlib.Path, files: dict[str, bytes]) -> None:
 
 
 def _includes(root: pathlib.Path) -> list[str]:
-    return [f"-I{root / d}" for d in ("include", "src", "kernels")]
+    return [f"-I{root / d}" for d in ("include", ".")]
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +82,10 @@ def objects(tmp_path_factory) -> tuple[pathlib.Path, dict[str, pathlib.Path]]:
 
 def _link(root: pathlib.Path, objs: dict[str, pathlib.Path], selection: sources.RuntimeSources, name: str) -> pathlib.Path:
     table = root / f"{name}_kernel_table.c"
-    table.write_bytes(selection.files["src/kernel_table.c"])
+    table.write_bytes(selection.files["backends/cpu/kernel_table.c"])
     table_obj = table.with_suffix(".o")
     subprocess.run(["gcc", *FLAGS, *_includes(root), "-c", str(table), "-o", str(table_obj)], check=True)
-    picked = [objs[rel] for rel in selection.c_files if rel != "src/kernel_table.c"] + [table_obj, objs["driver.c"]]
+    picked = [objs[rel] for rel in selection.c_files if rel != "backends/cpu/kernel_table.c"] + [table_obj, objs["driver.c"]]
     exe = root / name
     proc = subprocess.run(["gcc", *map(str, picked), "-o", str(exe), "-lm", "-lpthread"], capture_output=True, text=True)
     assert proc.returncode == 0, f"selection {name} does not link:\n{proc.stderr}"
@@ -101,9 +101,10 @@ def test_every_kernel_links_alone(objects, kernel):
 
 
 def test_every_runtime_source_is_placed():
-    """A new src/*.c must be put in CORE, PLATFORMS or GROUPS on purpose, or SDKs would silently miss it."""
+    """A new core, backend or compute .c file must be put in CORE, PLATFORMS or GROUPS on purpose, or SDKs would silently miss it."""
     placed = set(sources.CORE) | set(sources.PLATFORMS.values()) | {f for g in sources.GROUPS.values() for f in g}
-    present = {p.name for p in (sources.RUNTIME_DIR / "src").glob("*.c")}
+    present = {p.relative_to(sources.RUNTIME_DIR).as_posix() for d in ("core", "backends/*", "compute/*")
+               for p in sources.RUNTIME_DIR.glob(f"{d}/*.c")}
     assert present == placed
 
 
@@ -132,7 +133,7 @@ def test_selected_runtime_matches_python_and_leaves_other_kernels_out(objects, t
 def test_manifest_counts_helper_groups_once():
     sel = sources.select(["conv2d", "linear", "matmul"])
     costs = {k.kernel: k for k in sel.kernels}
-    assert "src/gemm.c" in costs["conv2d"].files and "src/gemm.c" not in costs["linear"].files
+    assert "compute/gemm/gemm.c" in costs["conv2d"].files and "compute/gemm/gemm.c" not in costs["linear"].files
     m = sources.manifest(sel)
     assert m["total_source_bytes"] == sum(len(v) for v in sel.files.values())
     assert m["core_source_bytes"] + sum(k["source_bytes"] for k in m["kernels"]) == m["total_source_bytes"]

@@ -1,4 +1,4 @@
-/* Stress test of the platform thread pool (runtime/src/platform_posix.c), built and run by
+/* Stress test of the platform thread pool (runtime/core/platform_posix.c), built and run by
  * tests/runtime/test_threadpool.py, optionally under ThreadSanitizer. Exit status 0 when every check holds.
  *
  * Checks: pkt_parallel_for covers [0, n) exactly once with contiguous ranges, for many n and thread
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "program.h"
+#include "core/program.h"
 
 pkt_status pkt_fail(pkt_err* err, pkt_status status, const char* fmt, ...) {
   (void)err;

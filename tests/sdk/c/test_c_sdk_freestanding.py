@@ -71,8 +71,8 @@ def test_embedded_sdk_compiles_freestanding_for_cortex_m4(zig, models, name, tmp
     sdk = generate_sdk(models[name], tmp_path / "sdk", embed=True)
     root = tmp_path / "sdk"
     library = sorted(p.relative_to(root) for p in root.rglob("*.c") if p.name != "example.c")
-    assert f"{sdk.prefix}_model.c" in map(str, library) and "runtime/src/platform_embedded.c" in map(str, library)
-    includes = [f"-I{root / d}" for d in (".", "runtime/include", "runtime/src", "runtime/kernels")]
+    assert f"{sdk.prefix}_model.c" in map(str, library) and "runtime/core/platform_embedded.c" in map(str, library)
+    includes = [f"-I{root / d}" for d in (".", "runtime/include", "runtime")]
     env = cross.zig_env(BUILD_DIR.parent)  # zig's cache beside the runtime tests'
 
     def compile_one(rel: pathlib.Path) -> pathlib.Path:

@@ -26,10 +26,10 @@ def tree(root: pathlib.Path) -> dict[str, str]:
 def test_embedded_profile_carries_the_embedded_platform_switched_on(models, tmp_path):
     generate_sdk(models["embedder"], tmp_path / "e", embed=True)
     generate_sdk(models["embedder"], tmp_path / "h", embed=False)
-    embedded = tmp_path / "e" / "runtime" / "src"
+    embedded = tmp_path / "e" / "runtime" / "core"
     assert sorted(p.name for p in embedded.glob("platform_*.c")) == ["platform_embedded.c"]
     assert (embedded / "platform_embedded.c").read_text().startswith("#define PKT_PLATFORM_EMBEDDED 1\n")
-    assert sorted(p.name for p in (tmp_path / "h" / "runtime" / "src").glob("platform_*.c")) == ["platform_posix.c"]
+    assert sorted(p.name for p in (tmp_path / "h" / "runtime" / "core").glob("platform_*.c")) == ["platform_posix.c"]
     kernels = sorted(p.stem for p in (tmp_path / "e" / "runtime" / "kernels").glob("*.c"))
     manifest = json.loads((tmp_path / "e" / "manifest.json").read_text())
     assert kernels == [k["kernel"] for k in manifest["runtime"]["kernels"]] and "take" in kernels
@@ -98,7 +98,7 @@ def test_switching_profile_in_place_removes_the_other_profiles_files(models, tmp
     assert (out / "conv_net_sdk_model.c").exists()
     generate_sdk(models["conv_net"], out, embed=False)
     assert not (out / "conv_net_sdk_model.c").exists()
-    assert not (out / "runtime" / "src" / "platform_embedded.c").exists()
+    assert not (out / "runtime" / "core" / "platform_embedded.c").exists()
 
 
 def test_cli_writes_the_sdk(models, tmp_path):

@@ -2,7 +2,7 @@
 #ifndef PKT_PROGRAM_H
 #define PKT_PROGRAM_H
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 typedef struct pkt_tensor_desc {
   int dtype;

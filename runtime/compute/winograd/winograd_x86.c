@@ -1,7 +1,7 @@
 /* x86-64 Winograd transforms: the channel-vectorized F(4x4, 3x3) and F(2x2, 3x3) transforms of
  * winograd_impl.h instantiated for AVX2 (8 lanes) and AVX-512 (16 lanes), and an AVX-512 16x16
  * transpose for the channel-last band copy. Target attributes only; built without -m flags. */
-#include "winograd_internal.h"
+#include "compute/winograd/winograd_internal.h"
 
 #if defined(PKT_WG_HAVE_X86)
 #include <immintrin.h>
@@ -121,7 +121,7 @@ AVX512 static void wg_emit_avx512(const wg_run* r, const wg_tile_out* to, int64_
 #define WG_NAME(x) x##_avx2
 #define WG_TARGET __attribute__((target("avx2,fma")))
 #define WG_EMIT wg_emit_avx2
-#include "winograd_impl.h"
+#include "compute/winograd/winograd_impl.h"
 #undef WG_EMIT
 #undef wg_v
 #undef WG_VW
@@ -133,7 +133,7 @@ AVX512 static void wg_emit_avx512(const wg_run* r, const wg_tile_out* to, int64_
 #define WG_NAME(x) x##_avx512
 #define WG_TARGET __attribute__((target("avx512f")))
 #define WG_EMIT wg_emit_avx512
-#include "winograd_impl.h"
+#include "compute/winograd/winograd_impl.h"
 #undef WG_EMIT
 #undef wg_v
 #undef WG_VW

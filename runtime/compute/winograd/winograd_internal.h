@@ -2,7 +2,7 @@
 #ifndef PKT_WINOGRAD_INTERNAL_H
 #define PKT_WINOGRAD_INTERNAL_H
 
-#include "winograd.h"
+#include "compute/winograd/winograd.h"
 
 /* Everything derived from the node's shapes and thread count; the same in scratch_size and run. */
 typedef struct wg_plan {

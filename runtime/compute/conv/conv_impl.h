@@ -11,7 +11,7 @@
 #ifndef PKT_CONV_IMPL_H
 #define PKT_CONV_IMPL_H
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 typedef struct conv_geom {
   int64_t N, C, H, W, O, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, groups, Cg, Og, K, P;

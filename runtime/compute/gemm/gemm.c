@@ -1,9 +1,9 @@
 /* GEMM driver, B packing and the portable micro-kernel (see gemm.h). */
-#include "gemm.h"
+#include "compute/gemm/gemm.h"
 
 #include <math.h>
 
-#include "cpu.h"
+#include "backends/cpu/cpu.h"
 
 size_t pkt_gemm_packed_size(int64_t K, int64_t N) {
   int64_t panels = (N + PKT_GEMM_NR - 1) / PKT_GEMM_NR;

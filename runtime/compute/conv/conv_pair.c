@@ -1,5 +1,5 @@
 /* The fused conv pairs' shared machinery (see conv_pair.h). */
-#include "conv_pair.h"
+#include "compute/conv/conv_pair.h"
 
 #define CONV_PAIR_BAND_BYTES ((int64_t)512 << 10) /* intermediate rows of one band, all channels */
 

@@ -1,7 +1,7 @@
 /* Caller memory for descriptor tables (pkt_workspace in pockettorch.h): a stack of blocks taken from the
  * front. Freeing the top block pops it; a block freed below others is marked and popped with them, so any
  * free order works and the memory never fragments. Each block starts with a small header. */
-#include "program.h"
+#include "core/program.h"
 
 #define WS_ALIGN 16
 

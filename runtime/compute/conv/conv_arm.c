@@ -1,6 +1,6 @@
 /* arm64 NEON convolution kernels: the 6 x 16 GEMM micro-kernel (per-row bias, K-chunk accumulation)
  * and the depthwise row kernel, vectorized along the output row. Mirrors conv_gemm.c's portable code. */
-#include "conv_impl.h"
+#include "compute/conv/conv_impl.h"
 
 #if defined(CONV_HAVE_NEON)
 #include <arm_neon.h>

@@ -2,7 +2,7 @@
  * arm64: 6 x 16 (24 accumulators of the 32 q registers), fused multiply-add.
  * armv7: 6 x 8 (12 accumulators of the 16 q registers); vmla (multiply then add) unless the CPU has
  * VFPv4 FMA. armv7 NEON flushes denormals to zero, which is within the kernels' tolerances. */
-#include "gemm.h"
+#include "compute/gemm/gemm.h"
 
 #if defined(PKT_GEMM_HAVE_NEON)
 #include <arm_neon.h>

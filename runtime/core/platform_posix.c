@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "program.h"
+#include "core/program.h"
 
 void* pkt_platform_calloc(size_t n, size_t size) { return calloc(n, size); }
 

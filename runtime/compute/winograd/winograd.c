@@ -15,12 +15,12 @@
  * chunks of output channels only when there are too few blocks for the threads; F(2x2), used on small
  * images with many channels, keeps a band's tiles in one block where V fits and bounds M by chunks,
  * so each chunk of U is streamed once. */
-#include "winograd_internal.h"
+#include "compute/winograd/winograd_internal.h"
 
 #include <math.h>
 
-#include "cpu.h"
-#include "gemm.h"
+#include "backends/cpu/cpu.h"
+#include "compute/gemm/gemm.h"
 
 #define WG_XP_BUDGET ((int64_t)2 << 20)    /* bytes of the band copy */
 #ifndef WG_BLOCK_BUDGET
@@ -283,7 +283,7 @@ static void wg_emit_portable(const wg_run* r, const wg_tile_out* to, int64_t c, 
   wg_emit_scalar(r, to, c, nc, Yt, WG_VW, 4);
 }
 #define WG_EMIT wg_emit_portable
-#include "winograd_impl.h"
+#include "compute/winograd/winograd_impl.h"
 #undef WG_EMIT
 #undef wg_v
 #undef WG_VW

@@ -14,7 +14,7 @@
  * there. The SDK generator copies it with PKT_PLATFORM_EMBEDDED defined at its top, instead of
  * platform_posix.c. */
 #ifdef PKT_PLATFORM_EMBEDDED
-#include "program.h"
+#include "core/program.h"
 
 void* pkt_platform_calloc(size_t n, size_t size) {
   (void)n, (void)size;

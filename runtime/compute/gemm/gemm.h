@@ -8,7 +8,7 @@
 #ifndef PKT_GEMM_H
 #define PKT_GEMM_H
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 #define PKT_GEMM_NR 32
 

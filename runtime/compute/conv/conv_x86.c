@@ -2,7 +2,7 @@
  * AVX2+FMA 6 x 16) and depthwise row kernels vectorized along the output columns. Compiled with
  * target attributes, so the file builds without -m flags and runs only where pkt_cpu_isa() chose
  * it. */
-#include "conv_impl.h"
+#include "compute/conv/conv_impl.h"
 
 #if defined(CONV_HAVE_X86)
 #include <immintrin.h>

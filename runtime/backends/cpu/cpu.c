@@ -1,5 +1,5 @@
 /* CPU feature detection (see cpu.h). */
-#include "cpu.h"
+#include "backends/cpu/cpu.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>

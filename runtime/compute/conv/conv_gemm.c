@@ -4,8 +4,8 @@
  * own machinery is in conv_pair.c. */
 #include <math.h>
 
-#include "conv_impl.h"
-#include "cpu.h"
+#include "compute/conv/conv_impl.h"
+#include "backends/cpu/cpu.h"
 
 void conv_isa_select(int isa, conv_isa_impl* out) {
   out->mr = CONV_MR_PORTABLE;

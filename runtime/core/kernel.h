@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "pockettorch/pockettorch.h"
-#include "ops_generated.h"
+#include "core/ops_generated.h"
 
 typedef struct pkt_tensor {
   void* data;

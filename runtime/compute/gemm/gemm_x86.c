@@ -1,7 +1,7 @@
 /* x86-64 GEMM micro-kernels: AVX2+FMA (6 rows x 16 columns, two calls per 32-column panel) and
  * AVX-512 (12 rows x 32 columns). Compiled with target attributes, so the file builds without
  * -mavx flags and runs only where pkt_cpu_isa() selected it. */
-#include "gemm.h"
+#include "compute/gemm/gemm.h"
 
 #if defined(PKT_GEMM_HAVE_X86)
 #include <immintrin.h>

@@ -3,7 +3,7 @@
  * Every arithmetic on file values is overflow-checked. See FORMAT.md. */
 #include <string.h>
 
-#include "program.h"
+#include "core/program.h"
 
 enum { HEADER_SIZE = 64, SECTION_ENTRY = 24, TENSOR_ENTRY = 96, MAX_SECTIONS = 64 };
 /* REFERENCE (since 1.1) is optional: placed and bounds-checked like the others, never parsed (tools read it). */

@@ -6,7 +6,7 @@
 #ifndef PKT_CONV_PAIR_H
 #define PKT_CONV_PAIR_H
 
-#include "conv_impl.h"
+#include "compute/conv/conv_impl.h"
 
 typedef struct conv_pair_plan {
   conv_geom pw, dw;                /* the pointwise and the depthwise conv */

@@ -12,7 +12,7 @@
 #ifndef PKT_WINOGRAD_H
 #define PKT_WINOGRAD_H
 
-#include "kernel.h"
+#include "core/kernel.h"
 
 /* The output tile (2 or 4) this conv2d node (already prepared) is best computed with, 0 for none. */
 int pkt_winograd_tile(const pkt_node* node);

@@ -2,8 +2,8 @@
  * All memory is taken in pkt_session_create; pkt_session_run allocates nothing. */
 #include <string.h>
 
-#include "cpu.h"
-#include "program.h"
+#include "backends/cpu/cpu.h"
+#include "core/program.h"
 
 struct pkt_session {
   const pkt_program* program;

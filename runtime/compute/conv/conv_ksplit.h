@@ -9,7 +9,7 @@
 #ifndef PKT_CONV_KSPLIT_H
 #define PKT_CONV_KSPLIT_H
 
-#include "conv_impl.h"
+#include "compute/conv/conv_impl.h"
 
 typedef struct conv_ksplit_job {
   const conv_geom* g;

@@ -2,8 +2,8 @@
 #include <math.h>
 #include <stdatomic.h>
 
-#include "cpu.h"
-#include "program.h"
+#include "backends/cpu/cpu.h"
+#include "core/program.h"
 
 pkt_status pkt_fail(pkt_err* err, pkt_status status, const char* fmt, ...) {
   if (err && err->buf && err->size) {
@@ -172,7 +172,7 @@ static void vmap_portable(float* y, const float* x, int64_t n, int fn, float lo,
 #define VSEL_GE(a, b, t, f) _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_GE_OQ))
 #define VSEL_GT(a, b, t, f) _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_GT_OQ))
 #define VSEL_LT(a, b, t, f) _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_LT_OQ))
-#include "vec_math_impl.h"
+#include "compute/vmath/vec_math_impl.h"
 #undef TARGET
 #undef V
 #undef VI
@@ -244,7 +244,7 @@ static void vmap_portable(float* y, const float* x, int64_t n, int fn, float lo,
 #define VSEL_GE(a, b, t, f) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ), f, t)
 #define VSEL_GT(a, b, t, f) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), f, t)
 #define VSEL_LT(a, b, t, f) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), f, t)
-#include "vec_math_impl.h"
+#include "compute/vmath/vec_math_impl.h"
 #endif
 
 void pkt_vmap_f32(float* y, const float* x, int64_t n, int fn, float lo, float hi, int isa) {

@@ -1,5 +1,5 @@
 /* Pointwise convs shared along K (see conv_ksplit.h). */
-#include "conv_ksplit.h"
+#include "compute/conv/conv_ksplit.h"
 
 #include <math.h>
 
