@@ -20,7 +20,6 @@ import torch.nn.functional as F
 
 from pockettorch.runtime import build
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 HARNESS = pathlib.Path(__file__).with_name("winograd_harness.c")
 
 ACT = {"none": 0, "relu": 1, "relu6": 2, "silu": 3, "clamp": 8}
