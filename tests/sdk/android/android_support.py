@@ -46,7 +46,7 @@ class GeneratedSdk:
     @property
     def include_flags(self) -> list[str]:
         """The include folders CMakeLists.txt gives the compiler."""
-        return [arg for d in ("include", "src", "kernels") for arg in ("-I", str(self.cpp / "runtime" / d))]
+        return [arg for d in ("include", ".") for arg in ("-I", str(self.cpp / "runtime" / d))]
 
 
 def java_home() -> pathlib.Path | None:
