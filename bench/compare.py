@@ -10,7 +10,8 @@ PocketTorch's own C runner (pkt_runner, when runtime/build.py can build it) join
 per round; its timing is in-process C timing (no Python in the loop).
 
 A runtime that is not installed or fails on a model is reported as missing/failed with the reason.
-The results go to the console, to bench/RESULTS.md (--results) and optionally to --json.
+The results go to the console, to the section of bench/RESULTS.md for the ISA PocketTorch ran with (--results;
+bench/results_md.py) and optionally to --json.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import json
 import math
 import os
 import pathlib
+import re
 import select
 import shlex
 import subprocess
@@ -28,6 +30,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
+import results_md  # noqa: E402
 import peers  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -385,23 +388,37 @@ def report(run: dict) -> str:
     return "\n".join(out)
 
 
-def write_results_md(path: pathlib.Path, run: dict, text: str) -> None:
+def session_isa(run: dict) -> str:
+    """The ISA PocketTorch's sessions ran with (from its workers' notes), e.g. avx2; 'unknown' if none ran."""
+    for cell in run["cells"]:
+        found = re.search(r"isa=(\w+)", cell["results"].get("pockettorch", {}).get("notes") or "")
+        if found:
+            return found.group(1)
+    return "unknown"
+
+
+def write_results_md(path: pathlib.Path, run: dict, text: str) -> str:
+    """Write this run as the RESULTS.md section of its ISA (other ISAs' sections stay); returns the key."""
     m = run["machine"]
+    isa = session_isa(run)
+    cap = os.environ.get("PKT_MAX_ISA")
     loads = [c["loadavg_before"][0] for c in run["cells"]] + [c["loadavg_after"][0] for c in run["cells"]]
     head = [
-        "# Benchmark results (last run)", "",
-        "Written by `bench/compare.py`; see bench/README.md for the method. Numbers from one shared machine: "
-        "compare ratios within this file, not absolute times across files.", "",
+        f"## Same-run comparison, PocketTorch on {isa}" + (f" (capped: PKT_MAX_ISA={cap})" if cap else ""), "",
+        "Written by `bench/compare.py`. Numbers from one shared machine: compare ratios within this section.", "",
         f"- command: `{run['command']}`",
         f"- date: {run['date']}",
         f"- machine: {m['cpu']}, {m['cores']} cores ({', '.join(m['isa'])}), {m['os']}, Python {m['python']}",
+        f"- PocketTorch kernels: {isa}" + (f" (PKT_MAX_ISA={cap})" if cap else " (the best this CPU has)"),
         f"- 1-minute load average during the cells: {min(loads, default=0):.2f} .. {max(loads, default=0):.2f}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in run["versions"].items()),
         f"- iterations: {run['args']['iters']} timed per runtime after {run['args']['warmup']} warm-up runs (and at least "
         f"{common.WARMUP_S} s), in rounds of {run['args']['chunk']} with rotating order, {run['args']['rewarm']} untimed "
         f"runs (and at least {common.REWARM_S * 1e3:.0f} ms) opening each round", "", "",
     ]
-    path.write_text("\n".join(head) + text + "\n")
+    key = f"compare-{isa}" + ("-capped" if cap else "")
+    results_md.write_section(path, key, "\n".join(head) + text)
+    return key
 
 
 def main(argv=None) -> int:
@@ -458,8 +475,8 @@ def main(argv=None) -> int:
     text = report(run)
     print(text)
     if args.results:
-        write_results_md(pathlib.Path(args.results), run, text)
-        print(f"\nwrote {args.results}", file=sys.stderr)
+        key = write_results_md(pathlib.Path(args.results), run, text)
+        print(f"\nwrote section {key} of {args.results}", file=sys.stderr)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(run, indent=1) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)

@@ -22,7 +22,7 @@ def export(model, module, inputs, path) -> None:
 class _Runner(Runner):
     def __init__(self, m, inputs):
         self.m, self.inputs = m, list(inputs)
-        self.notes = f"num_threads={m.num_threads}"
+        self.notes = f"num_threads={m.num_threads}, isa={m.isa}"
 
     def run(self):
         return self.m.run_numpy(self.inputs)
