@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import adbutils
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.device.base import Backend, Device, DeviceInfo, RunResult, quote_command
 
 WORKDIR = "/data/local/tmp/pockettorch"

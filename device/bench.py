@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.device.base import Device
 from pockettorch.device.power import PowerSampler
 from pockettorch.device.runners import runner_for

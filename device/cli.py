@@ -7,7 +7,7 @@ import pathlib
 
 import click
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.device.farm.cli import COMMANDS as FARM_COMMANDS
 
 

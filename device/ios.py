@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Any, Sequence
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.device.base import Backend, Device, DeviceInfo, RunResult, quote_command
 
 BUNDLE_ID = "ai.pockettorch.bench"

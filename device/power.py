@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.device.base import Device
 
 

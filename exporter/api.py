@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from pockettorch import __version__, errors
+from pockettorch import __version__
+
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.capture import capture
 from pockettorch.exporter.ir import NUMPY_DTYPES, Graph
 from pockettorch.exporter.lower import lower

@@ -13,7 +13,7 @@ import re
 import numpy as np
 import torch
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter import op_suggestions
 from pockettorch.exporter.ir import DTYPE_CODES, Graph, Tensor
 from pockettorch.exporter.lowering import load_rules

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.device.base import Device
 from pockettorch.device.farm.config import (CONFIG_DEFAULTS, DeviceFilter, FarmConfig, ModelSpec, check_matrix,
                                              config_label)

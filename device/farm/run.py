@@ -7,7 +7,7 @@ from typing import TextIO
 
 import click
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.device.farm import models
 from pockettorch.device.farm.config import DeviceFilter, FarmConfig, ModelSpec, load_farm_file
 from pockettorch.device.farm.plan import Job, discover, find, plan, select

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any, Callable, TextIO
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.device.base import Device
 from pockettorch.device.farm.plan import Job, find
 from pockettorch.device.farm.store import ResultStore

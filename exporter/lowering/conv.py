@@ -19,7 +19,7 @@ import operator
 
 import numpy as np
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.lowering import lowers
 from pockettorch.runtime.op_table import enum_value
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.ir import Tensor
 from pockettorch.exporter.lower import torch_dtype_name
 from pockettorch.exporter.lowering import lowers

@@ -17,7 +17,7 @@ import operator
 import numpy as np
 import torch
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.ir import Tensor
 from pockettorch.exporter.lowering import lowers
 from pockettorch.runtime.op_table import enum_value

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.lowering import lowers
 from pockettorch.exporter.lowering.shape import _arg, norm_dim
 from pockettorch.runtime.op_table import enum_value

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.lower import torch_dtype_name
 from pockettorch.exporter.lowering import lowers
 from pockettorch.exporter.lowering.nn import norm_dim

@@ -5,7 +5,7 @@ the parameters the kernels need (normalised axes, clamped slice starts) and chec
 """
 from __future__ import annotations
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.lowering import lowers
 
 INDEX_DTYPES = ("int64", "int32")
