@@ -7,8 +7,9 @@ lowers to. A rule takes its targets from there, by op and ATen name:
     @lowers("binary", "div.Tensor_mode")  # one overload; it goes to this rule, not to one naming plain "div"
     @lowers("where")                      # every target of the `where` entry
 
-A name the entry does not list fails at import, and a target two rules claim alike is an error, so each
-op-table target has exactly one rule (tests/exporter/test_lowering_rules.py checks that none is left out).
+A name the entry does not list fails at import, and so does a target two rules claim the same way (both by ATen
+name or both by overload): each op-table target has one rule (tests/exporter/test_lowering_rules.py checks that
+none is left out).
 Rules receive a `LoweringContext` and the FX node and return the IR tensor(s) standing for the node's value.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.lowering import lowers
-from pockettorch.exporter.lowering.common import call_arg, norm_dim, static_shape
+from pockettorch.exporter.lowering.common import aten_name, call_arg, norm_dim, static_shape
 
 INDEX_DTYPES = ("int64", "int32")
 MAX_CONCAT_INPUTS = 64  # op table: concat takes 1..64 inputs
@@ -167,23 +167,14 @@ def _concat(ctx, parts, axis, out):
 
 # -- expand / repeat --
 
-@lowers("expand", "expand")
+@lowers("expand")
 def lower_expand(ctx, node):
+    """expand broadcasts size-1 dims; repeat tiles the input (tile=1)."""
     x = ctx.tensor(node.args[0])
     out = ctx.out()
     if out.shape == x.shape:
         return x
-    ctx.emit("expand", [x], [out], tile=0)
-    return out
-
-
-@lowers("expand", "repeat")
-def lower_repeat(ctx, node):
-    x = ctx.tensor(node.args[0])
-    out = ctx.out()
-    if out.shape == x.shape:
-        return x
-    ctx.emit("expand", [x], [out], tile=1)
+    ctx.emit("expand", [x], [out], tile=int(aten_name(node.target) == "repeat"))
     return out
 
 
