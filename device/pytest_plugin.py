@@ -107,8 +107,8 @@ def _resolve(names: list[str], adb_server: str | None) -> list:
 
     if set(names) == {"host"}:
         return [HostDevice()]  # no adb or usbmuxd probing when only the host is wanted
-    from pockettorch.runtime import error_catalogue as errors
     from pockettorch.device.cli import all_devices
+    from pockettorch.runtime import error_catalogue as errors
 
     try:
         known = all_devices(adb_server)

@@ -19,10 +19,11 @@ import operator
 
 import numpy as np
 
-from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.lowering import lowers
 from pockettorch.exporter.lowering.common import NO_ACT, call_arg, static_shape
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
+
 
 def _pair(v, default=None) -> list[int]:
     if v is None or (isinstance(v, (list, tuple)) and len(v) == 0):
@@ -35,8 +36,6 @@ def _pair(v, default=None) -> list[int]:
     if len(v) != 2:
         raise errors.UnsupportedOpError(f"expected 1 or 2 values for a 2-D window parameter, got {v}")
     return v
-
-
 
 
 def _float_input(ctx, arg, what: str):

@@ -13,11 +13,11 @@ import math
 import numpy as np
 import torch
 
-from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.ir import Tensor
 from pockettorch.exporter.lower import torch_dtype_name
 from pockettorch.exporter.lowering import lowers
 from pockettorch.exporter.lowering.common import NO_ACT, aten_name, call_arg, overload
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
 
 # Result dtype -> dtype the arithmetic kernels compute in.

@@ -17,10 +17,10 @@ import operator
 import numpy as np
 import torch
 
-from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.ir import Tensor
 from pockettorch.exporter.lowering import lowers
 from pockettorch.exporter.lowering.common import NO_ACT, aten_name, norm_dim, static_shape
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
 
 VIEWS = {"aten.view.default", "aten._unsafe_view.default", "aten.reshape.default"}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
-from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.lowering import lowers
 from pockettorch.exporter.lowering.common import aten_name, call_arg, norm_dim, overload
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
 
 INT_DTYPES = ("int64", "int32", "uint8", "int8", "bool")

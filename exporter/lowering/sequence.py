@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.lower import torch_dtype_name
 from pockettorch.exporter.lowering import lowers
 from pockettorch.exporter.lowering.common import aten_name, norm_dim
 from pockettorch.exporter.lowering.shape import _slice
+from pockettorch.runtime import error_catalogue as errors
 
 CUMSUM_DTYPES = ("float32", "int64", "int32")
 

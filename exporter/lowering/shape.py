@@ -5,9 +5,9 @@ the parameters the kernels need (normalised axes, clamped slice starts) and chec
 """
 from __future__ import annotations
 
-from pockettorch.runtime import error_catalogue as errors
 from pockettorch.exporter.lowering import lowers
 from pockettorch.exporter.lowering.common import aten_name, call_arg, norm_dim, static_shape
+from pockettorch.runtime import error_catalogue as errors
 
 INDEX_DTYPES = ("int64", "int32")
 MAX_CONCAT_INPUTS = 64  # op table: concat takes 1..64 inputs
