@@ -12,8 +12,8 @@ from typing import Any, Sequence
 
 import adbutils
 
-from pockettorch import errors
 from pockettorch.device.base import Backend, Device, DeviceInfo, RunResult, quote_command
+from pockettorch.runtime import error_catalogue as errors
 
 WORKDIR = "/data/local/tmp/pockettorch"
 BATTERY = "/sys/class/power_supply/battery"

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from pockettorch import errors
 from pockettorch.device.base import Device
 from pockettorch.device.power import PowerSampler
 from pockettorch.device.runners import runner_for
+from pockettorch.runtime import error_catalogue as errors
 
 BENCH_SCHEMA = "pockettorch.bench/1"
 HOT_CELSIUS = 45.0  # a run that starts above this is flagged: its numbers are likely throttled

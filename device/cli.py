@@ -7,8 +7,8 @@ import pathlib
 
 import click
 
-from pockettorch import errors
 from pockettorch.device.farm.cli import COMMANDS as FARM_COMMANDS
+from pockettorch.runtime import error_catalogue as errors
 
 
 def backends(adb_server: str | None = None):

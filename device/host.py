@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Any, Sequence
 
-from pockettorch import errors
 from pockettorch.device.base import Backend, Device, DeviceInfo, RunResult, quote_command
+from pockettorch.runtime import error_catalogue as errors
 
 ABI_OF_MACHINE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64-v8a", "arm64": "arm64-v8a",
                   "armv7l": "armeabi-v7a", "i686": "x86", "i386": "x86"}

@@ -22,8 +22,8 @@ import time
 import uuid
 from typing import Any, Sequence
 
-from pockettorch import errors
 from pockettorch.device.base import Backend, Device, DeviceInfo, RunResult, quote_command
+from pockettorch.runtime import error_catalogue as errors
 
 BUNDLE_ID = "ai.pockettorch.bench"
 DOCUMENTS = "/Documents"

@@ -10,8 +10,8 @@ import threading
 import time
 from typing import Any
 
-from pockettorch import errors
 from pockettorch.device.base import Device
+from pockettorch.runtime import error_catalogue as errors
 
 
 def power_mw(sample: dict[str, float]) -> float | None:

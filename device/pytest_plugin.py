@@ -85,7 +85,7 @@ class _Session:
         self.keys[key] = self.keys.get(key, 0) + 1
         if self.keys[key] > 1:  # the same test benchmarks the same model twice (e.g. with other options)
             key += f"#{self.keys[key]}"
-        from pockettorch.errors import PocketTorchError
+        from pockettorch.runtime.error_catalogue import PocketTorchError
 
         try:
             info = device.info()
@@ -107,8 +107,8 @@ def _resolve(names: list[str], adb_server: str | None) -> list:
 
     if set(names) == {"host"}:
         return [HostDevice()]  # no adb or usbmuxd probing when only the host is wanted
-    from pockettorch import errors
     from pockettorch.device.cli import all_devices
+    from pockettorch.runtime import error_catalogue as errors
 
     try:
         known = all_devices(adb_server)
@@ -224,7 +224,7 @@ def _model(state: _Session, model, tmp_path_factory) -> tuple[pathlib.Path, str]
     path = pathlib.Path(model)
     if path.is_file():
         return path, path.stem
-    from pockettorch import errors
+    from pockettorch.runtime import error_catalogue as errors
     from pockettorch.exporter import zoo
 
     name = str(model).removeprefix("zoo:")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pathlib
 
-from pockettorch import errors
 from pockettorch.device.base import DeviceInfo
+from pockettorch.runtime import error_catalogue as errors
 
 
 def runner_for(info: DeviceInfo) -> pathlib.Path:

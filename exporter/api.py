@@ -9,13 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from pockettorch import __version__, errors
+from pockettorch import __version__
+
 from pockettorch.exporter.capture import capture
 from pockettorch.exporter.ir import NUMPY_DTYPES, Graph
 from pockettorch.exporter.lower import lower
 from pockettorch.exporter.memory_plan import MemoryPlan, plan_memory
 from pockettorch.exporter.passes import run_passes
 from pockettorch.exporter.serialize import serialize
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import metadata_json
 
 

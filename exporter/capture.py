@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils import _pytree as pytree
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 
 
 @dataclass

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 
 
 def load_builder(spec: str):

@@ -13,10 +13,10 @@ import re
 import numpy as np
 import torch
 
-from pockettorch import errors
 from pockettorch.exporter import op_suggestions
 from pockettorch.exporter.ir import DTYPE_CODES, Graph, Tensor
 from pockettorch.exporter.lowering import load_rules
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import op_table
 
 # Largest constant a fold may create beyond the size of its inputs; bigger results are computed at run time.

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from typing import Iterable, Sequence
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 
 RUNTIME_DIR = pathlib.Path(__file__).resolve().parent
 TOOLS = ("pkt_runner", "pkt_fuzz", "pkt_alloc_fail")

@@ -1,7 +1,7 @@
 """Generate the C headers and tables from the op table and the error catalogue.
 
 Run `python -m pockettorch.runtime.codegen` after changing `runtime/op_table.py` or
-`pockettorch/errors.py`; `tests/runtime/test_codegen.py` fails when the checked-in files drift.
+`runtime/error_catalogue.py`; `tests/runtime/test_codegen.py` fails when the checked-in files drift.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import sys
 
 import jinja2
 
-from pockettorch.errors import CATALOGUE
 from pockettorch.runtime import op_table
+from pockettorch.runtime.error_catalogue import CATALOGUE
 
 RUNTIME_DIR = pathlib.Path(__file__).resolve().parent
 TEMPLATES = RUNTIME_DIR / "templates"

@@ -39,7 +39,7 @@ import sys
 import tempfile
 from typing import Iterable
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import build
 
 ZIGLANG_PIN = "ziglang==0.17.1"

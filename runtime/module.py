@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import _native, metadata_json
 
 # FORMAT.md dtype codes <-> numpy dtypes; names are torch's (float32, int64, ...).

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.module import DTYPES
 
 HEADER_SIZE = 64

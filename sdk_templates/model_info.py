@@ -11,7 +11,7 @@ import os
 import pathlib
 from dataclasses import dataclass
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import op_table
 from pockettorch.runtime.module import load
 from pockettorch.runtime.ptm_info import Reference, read_reference, without_reference

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 
 KOTLIN_KEYWORDS = frozenset("""
 as break class continue do else false for fun if in interface is null object package return super this throw true

@@ -7,7 +7,7 @@ import pathlib
 
 import jinja2
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.sdk_templates import escape
 
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"

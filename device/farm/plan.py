@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pockettorch import errors
 from pockettorch.device.base import Device
 from pockettorch.device.farm.config import (CONFIG_DEFAULTS, DeviceFilter, FarmConfig, ModelSpec, check_matrix,
                                              config_label)
+from pockettorch.runtime import error_catalogue as errors
 
 HOST_SERVER = "local"  # the `server` of the host device
 IOS_SERVER = "usbmux"  # the `server` of iOS devices (this machine's usbmuxd)

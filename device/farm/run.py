@@ -7,12 +7,12 @@ from typing import TextIO
 
 import click
 
-from pockettorch import errors
 from pockettorch.device.farm import models
 from pockettorch.device.farm.config import DeviceFilter, FarmConfig, ModelSpec, load_farm_file
 from pockettorch.device.farm.plan import Job, discover, find, plan, select
 from pockettorch.device.farm.runner import Policy, Progress, RunContext, execute, run_jobs
 from pockettorch.device.farm.store import FINAL_STATUSES, ResultStore
+from pockettorch.runtime import error_catalogue as errors
 
 
 def _config_from_dict(d: dict) -> FarmConfig:

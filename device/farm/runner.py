@@ -15,10 +15,10 @@ import threading
 import time
 from typing import Any, Callable, TextIO
 
-from pockettorch import errors
 from pockettorch.device.base import Device
 from pockettorch.device.farm.plan import Job, find
 from pockettorch.device.farm.store import ResultStore
+from pockettorch.runtime import error_catalogue as errors
 
 TRANSIENT = (errors.DeviceDisconnectedError, errors.DeviceTimeoutError, errors.DeviceNotFoundError)
 TEMP_POLL_S = 1.0

@@ -20,7 +20,7 @@ import time
 import uuid
 from typing import Any, Iterator
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 
 SCHEMA_VERSION = 2  # 2: leases
 JOB_STATUSES = ("passed", "failed", "lost", "not_run")

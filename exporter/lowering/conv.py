@@ -19,11 +19,10 @@ import operator
 
 import numpy as np
 
-from pockettorch import errors
 from pockettorch.exporter.lowering import lowers
+from pockettorch.exporter.lowering.common import NO_ACT, call_arg, static_shape
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
-
-NO_ACT = dict(act=enum_value("ACT", "NONE"), act_min=0.0, act_max=0.0)
 
 
 def _pair(v, default=None) -> list[int]:
@@ -37,21 +36,6 @@ def _pair(v, default=None) -> list[int]:
     if len(v) != 2:
         raise errors.UnsupportedOpError(f"expected 1 or 2 values for a 2-D window parameter, got {v}")
     return v
-
-
-def _arg(node, index: int, name: str, default=None):
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(name, default)
-
-
-def _shape(meta) -> tuple[int, ...]:
-    out = []
-    for d in meta.shape:
-        if not isinstance(d, int):
-            raise errors.DynamicShapeError(f"symbolic dimension {d} in a convolution/pooling op")
-        out.append(d)
-    return tuple(out)
 
 
 def _float_input(ctx, arg, what: str):
@@ -72,7 +56,7 @@ def _as4d(ctx, x, what: str):
 
 def _emit_nchw(ctx, node, op: str, x, out_meta, inputs_tail=(), **params):
     """Emit `op` on a 4-D x; when the node's value is 3-D (unbatched) add the reshape back."""
-    shape = _shape(out_meta)
+    shape = static_shape(out_meta)
     if len(shape) == 4:
         out = ctx.out(out_meta)
         ctx.emit(op, [x, *inputs_tail], [out], **params)
@@ -84,7 +68,7 @@ def _emit_nchw(ctx, node, op: str, x, out_meta, inputs_tail=(), **params):
 
 # -- convolution --
 
-@lowers("aten.convolution.default")
+@lowers("conv2d", "convolution")  # transposed ones too (conv_transpose2d)
 def lower_convolution(ctx, node):
     x_arg, w_arg, b_arg = node.args[:3]
     stride, padding, dilation, transposed, _output_padding, groups = node.args[3:9]
@@ -95,7 +79,7 @@ def lower_convolution(ctx, node):
         inputs.append(ctx.tensor(b_arg, "float32"))
     rank = len(x.shape)
     op = "conv_transpose2d" if transposed else "conv2d"
-    out_shape = _shape(ctx.meta(node))
+    out_shape = static_shape(ctx.meta(node))
     if rank == 4:
         params = dict(stride_h=stride[0], stride_w=stride[1], pad_h=padding[0], pad_w=padding[1],
                       dil_h=dilation[0], dil_w=dilation[1], groups=int(groups), **NO_ACT)
@@ -129,13 +113,13 @@ def _check_indices_unused(node, what: str):
                 hint="Use return_indices=False (MaxUnpool and index-based ops are not supported).")
 
 
-@lowers("aten.max_pool2d_with_indices.default")
+@lowers("max_pool2d")
 def lower_max_pool2d(ctx, node):
     _check_indices_unused(node, "max_pool2d_with_indices")
-    kernel = _pair(_arg(node, 1, "kernel_size"))
-    stride = _pair(_arg(node, 2, "stride"), kernel)
-    padding = _pair(_arg(node, 3, "padding", 0), 0)
-    dilation = _pair(_arg(node, 4, "dilation", 1), 1)
+    kernel = _pair(call_arg(node, 1, "kernel_size"))
+    stride = _pair(call_arg(node, 2, "stride"), kernel)
+    padding = _pair(call_arg(node, 3, "padding", 0), 0)
+    dilation = _pair(call_arg(node, 4, "dilation", 1), 1)
     x, _ = _as4d(ctx, _float_input(ctx, node.args[0], "max_pool2d"), "max_pool2d")
     out = _emit_nchw(ctx, node, "max_pool2d", x, ctx.meta(node)[0],
                      kernel_h=kernel[0], kernel_w=kernel[1], stride_h=stride[0], stride_w=stride[1],
@@ -143,13 +127,13 @@ def lower_max_pool2d(ctx, node):
     return (out, None)
 
 
-@lowers("aten.avg_pool2d.default")
+@lowers("avg_pool2d")
 def lower_avg_pool2d(ctx, node):
-    kernel = _pair(_arg(node, 1, "kernel_size"))
-    stride = _pair(_arg(node, 2, "stride"), kernel)
-    padding = _pair(_arg(node, 3, "padding", 0), 0)
-    count_include_pad = bool(_arg(node, 5, "count_include_pad", True))
-    divisor = _arg(node, 6, "divisor_override", None)
+    kernel = _pair(call_arg(node, 1, "kernel_size"))
+    stride = _pair(call_arg(node, 2, "stride"), kernel)
+    padding = _pair(call_arg(node, 3, "padding", 0), 0)
+    count_include_pad = bool(call_arg(node, 5, "count_include_pad", True))
+    divisor = call_arg(node, 6, "divisor_override", None)
     if divisor is not None and int(divisor) <= 0:
         raise errors.UnsupportedOpError(f"avg_pool2d divisor_override must be positive, got {divisor}")
     x, _ = _as4d(ctx, _float_input(ctx, node.args[0], "avg_pool2d"), "avg_pool2d")
@@ -159,13 +143,13 @@ def lower_avg_pool2d(ctx, node):
                       divisor=int(divisor or 0))
 
 
-@lowers("aten._adaptive_avg_pool2d.default")
+@lowers("adaptive_pool2d", "_adaptive_avg_pool2d")
 def lower_adaptive_avg_pool2d(ctx, node):
     x, _ = _as4d(ctx, _float_input(ctx, node.args[0], "adaptive_avg_pool2d"), "adaptive_avg_pool2d")
     return _emit_nchw(ctx, node, "adaptive_pool2d", x, ctx.meta(node), is_max=0)
 
 
-@lowers("aten.adaptive_max_pool2d.default")
+@lowers("adaptive_pool2d", "adaptive_max_pool2d")
 def lower_adaptive_max_pool2d(ctx, node):
     _check_indices_unused(node, "adaptive_max_pool2d")
     x, _ = _as4d(ctx, _float_input(ctx, node.args[0], "adaptive_max_pool2d"), "adaptive_max_pool2d")
@@ -189,26 +173,26 @@ def _emit_pad(ctx, node, mode: str, pads, value: float = 0.0):
     return ctx.unary("pad", x, mode=enum_value("PAD", PAD_MODES[mode]), value=float(value), pads=pads)
 
 
-@lowers("aten.constant_pad_nd.default")
+@lowers("pad", "constant_pad_nd")
 def lower_constant_pad(ctx, node):
-    value = _arg(node, 2, "value", 0)
+    value = call_arg(node, 2, "value", 0)
     return _emit_pad(ctx, node, "constant", node.args[1], float(value))
 
 
-@lowers("aten.reflection_pad1d.default", "aten.reflection_pad2d.default")
+@lowers("pad", "reflection_pad1d", "reflection_pad2d")
 def lower_reflection_pad(ctx, node):
     return _emit_pad(ctx, node, "reflect", node.args[1])
 
 
-@lowers("aten.replication_pad1d.default", "aten.replication_pad2d.default")
+@lowers("pad", "replication_pad1d", "replication_pad2d")
 def lower_replication_pad(ctx, node):
     return _emit_pad(ctx, node, "replicate", node.args[1])
 
 
-@lowers("aten.pad.default")
+@lowers("pad", "pad")
 def lower_pad(ctx, node):
-    mode = _arg(node, 2, "mode", "constant")
-    value = _arg(node, 3, "value", None)
+    mode = call_arg(node, 2, "mode", "constant")
+    value = call_arg(node, 3, "value", None)
     if mode not in PAD_MODES:
         raise errors.UnsupportedOpError(f"pad mode {mode!r} is not supported ({', '.join(PAD_MODES)})")
     return _emit_pad(ctx, node, mode, node.args[1], float(value or 0.0))
@@ -285,26 +269,27 @@ def _emit_interp(ctx, node, mode: str, align_corners: bool, scale_h: float, scal
                      scale_h=float(scale_h or 0.0), scale_w=float(scale_w or 0.0))
 
 
-@lowers("aten.upsample_nearest2d.vec")
+@lowers("interpolate", "upsample_nearest2d.vec")
 def lower_upsample_nearest_vec(ctx, node):
-    return _emit_interp(ctx, node, "NEAREST", False, *_scales(node, _arg(node, 2, "scale_factors")))
+    return _emit_interp(ctx, node, "NEAREST", False, *_scales(node, call_arg(node, 2, "scale_factors")))
 
 
-@lowers("aten._upsample_nearest_exact2d.vec")
+@lowers("interpolate", "_upsample_nearest_exact2d")
 def lower_upsample_nearest_exact_vec(ctx, node):
-    return _emit_interp(ctx, node, "NEAREST_EXACT", False, *_scales(node, _arg(node, 2, "scale_factors")))
+    return _emit_interp(ctx, node, "NEAREST_EXACT", False, *_scales(node, call_arg(node, 2, "scale_factors")))
 
 
-@lowers("aten.upsample_nearest2d.default")
+@lowers("interpolate", "upsample_nearest2d.default")
 def lower_upsample_nearest(ctx, node):
-    return _emit_interp(ctx, node, "NEAREST", False, _arg(node, 2, "scales_h"), _arg(node, 3, "scales_w"))
+    return _emit_interp(ctx, node, "NEAREST", False, call_arg(node, 2, "scales_h"), call_arg(node, 3, "scales_w"))
 
 
-@lowers("aten.upsample_bilinear2d.vec")
+@lowers("interpolate", "upsample_bilinear2d.vec")
 def lower_upsample_bilinear_vec(ctx, node):
-    return _emit_interp(ctx, node, "BILINEAR", bool(node.args[2]), *_scales(node, _arg(node, 3, "scale_factors")))
+    return _emit_interp(ctx, node, "BILINEAR", bool(node.args[2]), *_scales(node, call_arg(node, 3, "scale_factors")))
 
 
-@lowers("aten.upsample_bilinear2d.default")
+@lowers("interpolate", "upsample_bilinear2d.default")
 def lower_upsample_bilinear(ctx, node):
-    return _emit_interp(ctx, node, "BILINEAR", bool(node.args[2]), _arg(node, 3, "scales_h"), _arg(node, 4, "scales_w"))
+    return _emit_interp(ctx, node, "BILINEAR", bool(node.args[2]), call_arg(node, 3, "scales_h"),
+                        call_arg(node, 4, "scales_w"))

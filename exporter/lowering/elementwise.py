@@ -13,24 +13,17 @@ import math
 import numpy as np
 import torch
 
-from pockettorch import errors
 from pockettorch.exporter.ir import Tensor
 from pockettorch.exporter.lower import torch_dtype_name
 from pockettorch.exporter.lowering import lowers
+from pockettorch.exporter.lowering.common import NO_ACT, aten_name, call_arg, overload
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
 
-NO_ACT = dict(act=enum_value("ACT", "NONE"), act_min=0.0, act_max=0.0)
 # Result dtype -> dtype the arithmetic kernels compute in.
 COMPUTE = {"float32": "float32", "int64": "int64", "int32": "int32", "uint8": "int32", "int8": "int32"}
 # Dtypes compare / where / cast / fill handle directly.
 PLAIN = ("float32", "int64", "int32", "bool", "uint8", "int8")
-
-
-def _arg(node, index: int, name: str, default=None):
-    """A positional-or-keyword argument of the ATen call."""
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(name, default)
 
 
 def _unsupported(node, dtype: str, what: str = "") -> errors.UnsupportedOpError:
@@ -106,14 +99,10 @@ def _emit_unary(ctx, kind: str, x: Tensor, compute: str, alpha: float = 0.0, bet
 
 # ---------------------------------------------------------------- binary
 
-BINARY_KINDS = {
-    "aten.add.Tensor": "ADD", "aten.add.Scalar": "ADD", "aten.sub.Tensor": "SUB", "aten.sub.Scalar": "SUB",
-    "aten.mul.Tensor": "MUL", "aten.mul.Scalar": "MUL", "aten.div.Tensor": "DIV", "aten.div.Scalar": "DIV",
-    "aten.pow.Tensor_Tensor": "POW", "aten.pow.Tensor_Scalar": "POW", "aten.pow.Scalar": "POW",
-    "aten.maximum.default": "MAX", "aten.minimum.default": "MIN",
-    "aten.remainder.Tensor": "REMAINDER", "aten.remainder.Scalar": "REMAINDER",
-    "aten.floor_divide.default": "FLOORDIV", "aten.atan2.default": "ATAN2",
-    "aten.bitwise_and.Tensor": "BITAND", "aten.bitwise_or.Tensor": "BITOR", "aten.bitwise_xor.Tensor": "BITXOR",
+BINARY_KINDS = {  # ATen name -> binary kind, for every overload the op table lists
+    "add": "ADD", "sub": "SUB", "mul": "MUL", "div": "DIV", "pow": "POW", "maximum": "MAX", "minimum": "MIN",
+    "remainder": "REMAINDER", "floor_divide": "FLOORDIV", "atan2": "ATAN2", "bitwise_and": "BITAND",
+    "bitwise_or": "BITOR", "bitwise_xor": "BITXOR",
 }
 # On bool results torch's add/mul/max/min and bitwise ops are logical ones.
 BOOL_LOGICAL = {"ADD": "OR", "MUL": "AND", "MAX": "OR", "MIN": "AND", "BITAND": "AND", "BITOR": "OR",
@@ -136,10 +125,9 @@ def _logical(ctx, kind: str, a, b) -> Tensor:
     return out
 
 
-@lowers(*BINARY_KINDS)
+@lowers("binary", *BINARY_KINDS)
 def lower_binary(ctx, node):
-    target = str(node.target)
-    kind = BINARY_KINDS[target]
+    kind = BINARY_KINDS[aten_name(node.target)]
     a, b = node.args[0], node.args[1]
     dtype = torch_dtype_name(ctx.meta(node).dtype)
     if dtype == "bool":
@@ -149,25 +137,25 @@ def lower_binary(ctx, node):
     compute = _compute_dtype(node, dtype)
     x = _operand(ctx, a, compute)
     if kind in ("ADD", "SUB"):
-        y = _scaled(ctx, b, _arg(node, 2, "alpha", 1), compute)
-    elif target == "aten.pow.Tensor_Scalar" and b == 2:
+        y = _scaled(ctx, b, call_arg(node, 2, "alpha", 1), compute)
+    elif kind == "POW" and overload(node.target) == "Tensor_Scalar" and b == 2:
         kind, y = "MUL", x  # x * x, as torch computes it
     else:
         y = _operand(ctx, b, compute)
     return _emit_binary(ctx, kind, x, y, compute)
 
 
-@lowers("aten.rsub.Scalar")
+@lowers("binary", "rsub")
 def lower_rsub(ctx, node):
     """other - alpha * x."""
     compute = _compute_dtype(node, torch_dtype_name(ctx.meta(node).dtype))
-    x = _scaled(ctx, node.args[0], _arg(node, 2, "alpha", 1), compute)
+    x = _scaled(ctx, node.args[0], call_arg(node, 2, "alpha", 1), compute)
     return _emit_binary(ctx, "SUB", _operand(ctx, node.args[1], compute), x, compute)
 
 
-@lowers("aten.div.Tensor_mode")
+@lowers("binary", "div.Tensor_mode")
 def lower_div_mode(ctx, node):
-    mode = _arg(node, 2, "rounding_mode")
+    mode = call_arg(node, 2, "rounding_mode")
     compute = _compute_dtype(node, torch_dtype_name(ctx.meta(node).dtype))
     a, b = _operand(ctx, node.args[0], compute), _operand(ctx, node.args[1], compute)
     if mode == "floor":
@@ -179,7 +167,7 @@ def lower_div_mode(ctx, node):
     raise errors.UnsupportedOpError(f"div with rounding_mode={mode!r} (node {node.name}) is not supported")
 
 
-@lowers("aten.fmod.Tensor")
+@lowers("binary", "fmod")
 def lower_fmod(ctx, node):
     """fmod(a, b) = sign(a) * remainder(|a|, |b|): the remainder of magnitudes is exact, and fmod takes a's sign."""
     compute = _compute_dtype(node, torch_dtype_name(ctx.meta(node).dtype))
@@ -190,99 +178,83 @@ def lower_fmod(ctx, node):
 
 # ---------------------------------------------------------------- compare, logical
 
-COMPARE_KINDS = {f"aten.{name}.{overload}": name.upper()
-                 for name in ("eq", "ne", "lt", "le", "gt", "ge") for overload in ("Tensor", "Scalar")}
-
-
-@lowers(*COMPARE_KINDS)
+@lowers("compare")
 def lower_compare(ctx, node):
     a, b = node.args[0], node.args[1]
     compute = _plain(node, torch_dtype_name(torch.result_type(_stand_in(ctx, a), _stand_in(ctx, b))))
     out = ctx.out()
     ctx.emit("compare", [_operand(ctx, a, compute), _operand(ctx, b, compute)], [out],
-             kind=enum_value("COMPARE", COMPARE_KINDS[str(node.target)]))
+             kind=enum_value("COMPARE", aten_name(node.target).upper()))
     return out
 
 
-LOGICAL_KINDS = {"aten.logical_and.default": "AND", "aten.logical_or.default": "OR",
-                 "aten.logical_xor.default": "XOR"}
-
-
-@lowers(*LOGICAL_KINDS)
+@lowers("logical")
 def lower_logical(ctx, node):
     if torch_dtype_name(ctx.meta(node).dtype) != "bool":
         raise _unsupported(node, torch_dtype_name(ctx.meta(node).dtype), " output")
-    return _logical(ctx, LOGICAL_KINDS[str(node.target)], node.args[0], node.args[1])
+    kind = aten_name(node.target).removeprefix("logical_").upper()  # logical_and -> AND
+    return _logical(ctx, kind, node.args[0], node.args[1])
 
 
 # ---------------------------------------------------------------- unary
 
-UNARY_KINDS = {
-    "aten.neg.default": "NEG", "aten.abs.default": "ABS", "aten.exp.default": "EXP", "aten.log.default": "LOG",
-    "aten.sqrt.default": "SQRT", "aten.rsqrt.default": "RSQRT", "aten.sin.default": "SIN", "aten.cos.default": "COS",
-    "aten.tanh.default": "TANH", "aten.sigmoid.default": "SIGMOID", "aten.relu.default": "RELU",
-    "aten.silu.default": "SILU", "aten.hardswish.default": "HARDSWISH", "aten.hardsigmoid.default": "HARDSIGMOID",
-    "aten.erf.default": "ERF", "aten.floor.default": "FLOOR", "aten.ceil.default": "CEIL",
-    "aten.round.default": "ROUND", "aten.reciprocal.default": "RECIPROCAL", "aten.sign.default": "SIGN",
-    "aten.log1p.default": "LOG1P", "aten.expm1.default": "EXPM1", "aten.mish.default": "MISH",
-    "aten.trunc.default": "TRUNC", "aten.log2.default": "LOG2", "aten.tan.default": "TAN",
-    "aten.asin.default": "ASIN", "aten.acos.default": "ACOS", "aten.atan.default": "ATAN",
-    "aten.sinh.default": "SINH", "aten.cosh.default": "COSH",
-}
+# ATen names whose unary kind is the name in capitals and that take no parameters.
+PLAIN_UNARY = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "silu",
+               "hardswish", "hardsigmoid", "erf", "floor", "ceil", "round", "reciprocal", "sign", "log1p", "expm1",
+               "mish", "trunc", "log2", "tan", "asin", "acos", "atan", "sinh", "cosh")
 
 
-def _unary_params(node, target: str):
-    """(kind, alpha, beta) of the unary node, from the ATen call's arguments."""
-    if target in UNARY_KINDS:
-        return UNARY_KINDS[target], 0.0, 0.0
-    if target == "aten.gelu.default":
-        return ("GELU_TANH" if _arg(node, 1, "approximate", "none") == "tanh" else "GELU"), 0.0, 0.0
-    if target == "aten.leaky_relu.default":
-        return "LEAKY_RELU", float(_arg(node, 1, "negative_slope", 0.01)), 0.0
-    if target == "aten.softplus.default":
-        return "SOFTPLUS", float(_arg(node, 1, "beta", 1.0)), float(_arg(node, 2, "threshold", 20.0))
-    if target == "aten.elu.default":
-        return "ELU", float(_arg(node, 1, "alpha", 1.0)), float(_arg(node, 3, "input_scale", 1.0))
-    if target == "aten.hardtanh.default":  # relu6 decomposes to hardtanh(x, 0, 6)
-        lo, hi = _arg(node, 1, "min_val", -1.0), _arg(node, 2, "max_val", 1.0)
-    elif target == "aten.clamp_min.default":
-        lo, hi = _arg(node, 1, "min"), None
-    elif target == "aten.clamp_max.default":
-        lo, hi = None, _arg(node, 1, "max")
+def _unary_params(node, name: str):
+    """(kind, alpha, beta) of the unary node (ATen name `name`), from the ATen call's arguments."""
+    if name in PLAIN_UNARY:
+        return name.upper(), 0.0, 0.0
+    if name == "gelu":
+        return ("GELU_TANH" if call_arg(node, 1, "approximate", "none") == "tanh" else "GELU"), 0.0, 0.0
+    if name == "leaky_relu":
+        return "LEAKY_RELU", float(call_arg(node, 1, "negative_slope", 0.01)), 0.0
+    if name == "softplus":
+        return "SOFTPLUS", float(call_arg(node, 1, "beta", 1.0)), float(call_arg(node, 2, "threshold", 20.0))
+    if name == "elu":
+        return "ELU", float(call_arg(node, 1, "alpha", 1.0)), float(call_arg(node, 3, "input_scale", 1.0))
+    if name == "hardtanh":  # relu6 decomposes to hardtanh(x, 0, 6)
+        lo, hi = call_arg(node, 1, "min_val", -1.0), call_arg(node, 2, "max_val", 1.0)
+    elif name == "clamp_min":
+        lo, hi = call_arg(node, 1, "min"), None
+    elif name == "clamp_max":
+        lo, hi = None, call_arg(node, 1, "max")
     else:  # aten.clamp.default
-        lo, hi = _arg(node, 1, "min"), _arg(node, 2, "max")
+        lo, hi = call_arg(node, 1, "min"), call_arg(node, 2, "max")
     lo = -math.inf if lo is None else float(lo)
     hi = math.inf if hi is None else float(hi)
     return "CLAMP", min(lo, hi), hi  # min > max clamps everything to max
 
 
-@lowers(*UNARY_KINDS, "aten.gelu.default", "aten.leaky_relu.default", "aten.softplus.default", "aten.elu.default",
-        "aten.hardtanh.default", "aten.clamp.default", "aten.clamp_min.default", "aten.clamp_max.default")
+@lowers("unary", *PLAIN_UNARY, "gelu", "leaky_relu", "softplus", "elu", "hardtanh", "clamp", "clamp_min", "clamp_max")
 def lower_unary(ctx, node):
-    target = str(node.target)
-    kind, alpha, beta = _unary_params(node, target)
+    name = aten_name(node.target)
+    kind, alpha, beta = _unary_params(node, name)
     compute = _compute_dtype(node, torch_dtype_name(ctx.meta(node).dtype))
     x = ctx.tensor(node.args[0], compute)
-    if target == "aten.elu.default":
-        scale = float(_arg(node, 2, "scale", 1.0))
+    if name == "elu":
+        scale = float(call_arg(node, 2, "scale", 1.0))
         if scale != 1.0:  # selu: scale * elu(x)
             return _emit_binary(ctx, "MUL", _unary_to(ctx, "ELU", x, alpha, beta), ctx.tensor(scale, compute), compute)
     return _emit_unary(ctx, kind, x, compute, alpha, beta)
 
 
-@lowers("aten.isnan.default")
+@lowers("unary", "isnan")
 def lower_isnan(ctx, node):
     dtype = torch_dtype_name(ctx.meta(node.args[0]).dtype)
     x = ctx.tensor(node.args[0], dtype if dtype in ("float32", "bool") else _compute_dtype(node, dtype))
     return _emit_unary(ctx, "ISNAN", x, "bool")
 
 
-@lowers("aten.logical_not.default")
+@lowers("unary", "logical_not")
 def lower_logical_not(ctx, node):
     return _emit_unary(ctx, "NOT", ctx.tensor(node.args[0], "bool"), "bool")
 
 
-@lowers("aten.bitwise_not.default")
+@lowers("unary", "bitwise_not")
 def lower_bitwise_not(ctx, node):
     dtype = torch_dtype_name(ctx.meta(node).dtype)
     compute = "bool" if dtype == "bool" else _compute_dtype(node, dtype)
@@ -291,11 +263,11 @@ def lower_bitwise_not(ctx, node):
     return _emit_unary(ctx, "BITNOT", ctx.tensor(node.args[0], compute), compute)
 
 
-@lowers("aten.clamp.Tensor")
+@lowers("unary", "clamp.Tensor")
 def lower_clamp_tensor(ctx, node):
     """clamp with tensor bounds: min(max(x, lo), hi), broadcasting like torch."""
     compute = _compute_dtype(node, torch_dtype_name(ctx.meta(node).dtype))
-    lo, hi = _arg(node, 1, "min"), _arg(node, 2, "max")
+    lo, hi = call_arg(node, 1, "min"), call_arg(node, 2, "max")
     x = ctx.tensor(node.args[0], compute)
     if lo is None and hi is None:
         return _emit(ctx, "cast", [x], compute)
@@ -308,7 +280,7 @@ def lower_clamp_tensor(ctx, node):
 
 # ---------------------------------------------------------------- where, cast, fill
 
-@lowers("aten.where.self")
+@lowers("where")
 def lower_where(ctx, node):
     dtype = _plain(node, torch_dtype_name(ctx.meta(node).dtype))
     cond, a, b = node.args[:3]
@@ -317,8 +289,7 @@ def lower_where(ctx, node):
     return out
 
 
-@lowers("aten._to_copy.default", "aten.to.dtype", "aten.clone.default", "aten.alias.default",
-        "aten.lift_fresh_copy.default")
+@lowers("cast")
 def lower_cast(ctx, node):
     """A copy converting to the node's dtype; emitted even when the dtype is unchanged (the copy is the op)."""
     dtype = _plain(node, torch_dtype_name(ctx.meta(node).dtype))
@@ -327,7 +298,7 @@ def lower_cast(ctx, node):
     return _emit(ctx, "cast", [x], dtype)
 
 
-@lowers("aten.full.default")
+@lowers("fill")
 def lower_full(ctx, node):
     """A full tensor too large to store as a constant is filled at run time."""
     _plain(node, torch_dtype_name(ctx.meta(node).dtype))

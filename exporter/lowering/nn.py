@@ -17,12 +17,12 @@ import operator
 import numpy as np
 import torch
 
-from pockettorch import errors
 from pockettorch.exporter.ir import Tensor
 from pockettorch.exporter.lowering import lowers
+from pockettorch.exporter.lowering.common import NO_ACT, aten_name, norm_dim, static_shape
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
 
-NO_ACT = dict(act=enum_value("ACT", "NONE"), act_min=0.0, act_max=0.0)
 VIEWS = {"aten.view.default", "aten._unsafe_view.default", "aten.reshape.default"}
 
 
@@ -42,17 +42,6 @@ def bind_args(node) -> dict:
         else:
             out[arg.name] = None
     return out
-
-
-def norm_dim(dim: int, rank: int) -> int:
-    r = max(rank, 1)
-    if not -r <= dim < r:
-        raise errors.UnsupportedOpError(f"dimension {dim} is out of range for rank {rank}")
-    return dim % r
-
-
-def shape_of(arg) -> tuple[int, ...]:
-    return tuple(int(d) for d in arg.meta["val"].shape)
 
 
 def only_first_output_used(node, what: str) -> None:
@@ -78,17 +67,17 @@ def _resolve_operand(ctx, arg, allow_transpose: bool):
     """(tensor, transposed) with arg == reshape(broadcast(tensor)) (of tensor^T over the last two dims if
     transposed): looks through torch.matmul's view(expand(x)) and clone(expand(x)) patterns."""
     base = arg
-    if isinstance(arg, torch.fx.Node) and str(arg.target) in VIEWS and len(shape_of(arg)) == 3:
+    if isinstance(arg, torch.fx.Node) and str(arg.target) in VIEWS and len(static_shape(arg.meta["val"])) == 3:
         inner = arg.args[0]
         if isinstance(inner, torch.fx.Node) and str(inner.target) == "aten.clone.default":
             inner = inner.args[0]
         if isinstance(inner, torch.fx.Node) and str(inner.target) == "aten.expand.default":
             src = inner.args[0]
-            eshape, vshape = shape_of(inner), shape_of(arg)
+            eshape, vshape = static_shape(inner.meta["val"]), static_shape(arg.meta["val"])
             if (isinstance(src, torch.fx.Node) and isinstance(ctx.values.get(src), Tensor)
                     and len(eshape) >= 2 and eshape[-2:] == vshape[1:]
                     and int(np.prod(eshape[:-2], dtype=np.int64)) == vshape[0]):
-                sshape = shape_of(src)
+                sshape = static_shape(src.meta["val"])
                 if (2 <= len(sshape) <= len(eshape) and sshape[-2:] == eshape[-2:]
                         and all(s in (1, e) for s, e in zip(sshape[:-2][::-1], eshape[:-2][::-1]))):
                     base = src
@@ -138,13 +127,13 @@ def _check_float(ctx, node):
 
 # -- linear / matmul -------------------------------------------------------------------------------
 
-@lowers("aten.addmm.default")
+@lowers("linear", "addmm")
 def lower_addmm(ctx, node):
     _check_float(ctx, node)
     args = bind_args(node)
     bias_arg, x_arg, w_arg = args["self"], args["mat1"], args["mat2"]
     beta, alpha = float(args["beta"]), float(args["alpha"])
-    out_shape = shape_of(node)
+    out_shape = static_shape(node.meta["val"])
     n_out = out_shape[-1]
     x = ctx.tensor(x_arg, "float32")
     w_t, transposed = _resolve_operand(ctx, w_arg, allow_transpose=True)
@@ -175,19 +164,19 @@ def lower_addmm(ctx, node):
     return binary(ctx, "ADD", prod, bias)
 
 
-@lowers("aten.mm.default")
+@lowers("linear", "mm")  # or matmul, which lists it too
 def lower_mm(ctx, node):
     _check_float(ctx, node)
     a = ctx.tensor(node.args[0], "float32")
     b, transposed = _resolve_operand(ctx, node.args[1], allow_transpose=True)
-    return emit_matmul(ctx, a, b, transposed, shape_of(node), name=node.name)
+    return emit_matmul(ctx, a, b, transposed, static_shape(node.meta["val"]), name=node.name)
 
 
-@lowers("aten.bmm.default", "aten.matmul.default")
+@lowers("matmul", "bmm", "matmul")
 def lower_bmm(ctx, node):
     _check_float(ctx, node)
-    out_shape = shape_of(node)
-    if str(node.target) == "aten.matmul.default":
+    out_shape = static_shape(node.meta["val"])
+    if aten_name(node.target) == "matmul":
         a, b = ctx.tensor(node.args[0]), ctx.tensor(node.args[1])
         if len(a.shape) < 2 or len(b.shape) < 2:
             raise errors.UnsupportedOpError("matmul with a 1-D operand (decomposed by torch.export normally)")
@@ -197,13 +186,13 @@ def lower_bmm(ctx, node):
     return emit_matmul(ctx, a, b, transposed, out_shape, name=node.name)
 
 
-@lowers("aten.linear.default")
+@lowers("linear", "linear")
 def lower_linear(ctx, node):
     _check_float(ctx, node)
     args = bind_args(node)
     x, w = ctx.tensor(args["input"], "float32"), ctx.tensor(args["weight"], "float32")
     b = ctx.tensor(args["bias"], "float32") if args.get("bias") is not None else None
-    out_shape = shape_of(node)
+    out_shape = static_shape(node.meta["val"])
     if w.is_constant and len(w.shape) == 2 and (b is None or (b.is_constant and b.numel == w.shape[0])):
         out = ctx.out()
         inputs = [x, w] + ([const_f32(ctx, b.data.reshape(-1), b.name)] if b is not None else [])
@@ -215,17 +204,17 @@ def lower_linear(ctx, node):
 
 # -- softmax ---------------------------------------------------------------------------------------
 
-@lowers("aten._softmax.default", "aten._log_softmax.default")
+@lowers("softmax")
 def lower_softmax(ctx, node):
     _check_float(ctx, node)
     x = ctx.tensor(node.args[0], "float32")
     axis = norm_dim(int(node.args[1]), len(x.shape))
-    return ctx.unary("softmax", x, axis=axis, log=int(str(node.target) == "aten._log_softmax.default"))
+    return ctx.unary("softmax", x, axis=axis, log=int(aten_name(node.target) == "_log_softmax"))
 
 
 # -- normalization ---------------------------------------------------------------------------------
 
-@lowers("aten.native_layer_norm.default")
+@lowers("layer_norm")
 def lower_layer_norm(ctx, node):
     only_first_output_used(node, "layer_norm")
     x_arg, normalized_shape, w_arg, b_arg, eps = node.args[:5]
@@ -247,7 +236,7 @@ def _channel_params(ctx, w_arg, b_arg, channels: int):
     return w, b
 
 
-@lowers("aten._native_batch_norm_legit_no_training.default")
+@lowers("batch_norm")
 def lower_batch_norm(ctx, node):
     only_first_output_used(node, "batch_norm")
     args = bind_args(node)
@@ -261,7 +250,7 @@ def lower_batch_norm(ctx, node):
     return [out, None, None]
 
 
-@lowers("aten.native_group_norm.default")
+@lowers("group_norm", "native_group_norm")
 def lower_group_norm(ctx, node):
     only_first_output_used(node, "group_norm")
     args = bind_args(node)
@@ -274,7 +263,7 @@ def lower_group_norm(ctx, node):
     return [out, None, None]
 
 
-@lowers("aten._native_batch_norm_legit.no_stats")
+@lowers("group_norm", "_native_batch_norm_legit")
 def lower_batch_norm_batch_stats(ctx, node):
     """Batch norm with batch statistics, as InstanceNorm decomposes: x viewed as [1, N*C, *]. With a batch
     of 1 every channel is normalized over its own positions, which is group norm with one channel per group."""
@@ -294,10 +283,10 @@ def lower_batch_norm_batch_stats(ctx, node):
 
 # -- attention -------------------------------------------------------------------------------------
 
-@lowers("aten.scaled_dot_product_attention.default", "aten._scaled_dot_product_flash_attention_for_cpu.default")
+@lowers("sdpa")
 def lower_sdpa(ctx, node):
     args = bind_args(node)
-    flash = str(node.target) != "aten.scaled_dot_product_attention.default"
+    flash = aten_name(node.target) != "scaled_dot_product_attention"
     if flash:
         only_first_output_used(node, "scaled_dot_product_attention")
     if float(args.get("dropout_p") or 0.0) != 0.0:

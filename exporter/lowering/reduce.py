@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
-from pockettorch import errors
 from pockettorch.exporter.lowering import lowers
-from pockettorch.exporter.lowering.shape import _arg, norm_dim
+from pockettorch.exporter.lowering.common import aten_name, call_arg, norm_dim, overload
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
 
 INT_DTYPES = ("int64", "int32", "uint8", "int8", "bool")
@@ -53,63 +53,62 @@ def _input(ctx, node, float_only: bool = False):
     return x
 
 
-@lowers("aten.sum.dim_IntList", "aten.sum.default")
+@lowers("reduce", "sum")
 def lower_sum(ctx, node):
     x = _input(ctx, node)
-    dims = None if str(node.target) == "aten.sum.default" else _arg(node, 1, "dim")
+    dims = None if overload(node.target) == "default" else call_arg(node, 1, "dim")
     return _reduce(ctx, x, "SUM", _axes(dims, len(x.shape)))
 
 
-@lowers("aten.prod.dim_int", "aten.prod.default")
+@lowers("reduce", "prod")
 def lower_prod(ctx, node):
     x = _input(ctx, node)
-    dims = None if str(node.target) == "aten.prod.default" else _arg(node, 1, "dim")
+    dims = None if overload(node.target) == "default" else call_arg(node, 1, "dim")
     return _reduce(ctx, x, "PROD", _axes(dims, len(x.shape)))
 
 
-@lowers("aten.mean.dim", "aten.mean.default")
+@lowers("reduce", "mean")
 def lower_mean(ctx, node):
     x = _input(ctx, node, float_only=True)
-    dims = None if str(node.target) == "aten.mean.default" else _arg(node, 1, "dim")
+    dims = None if overload(node.target) == "default" else call_arg(node, 1, "dim")
     return _reduce(ctx, x, "MEAN", _axes(dims, len(x.shape)))
 
 
-@lowers("aten.amax.default", "aten.amin.default", "aten.max.default", "aten.min.default")
+@lowers("reduce", "amax", "amin", "max", "min")
 def lower_amax(ctx, node):
     x = ctx.tensor(node.args[0])
-    target = str(node.target)
-    dims = _arg(node, 1, "dim") if target.startswith(("aten.amax", "aten.amin")) else None
-    kind = "MAX" if target.startswith(("aten.amax", "aten.max")) else "MIN"
+    name = aten_name(node.target)
+    dims = call_arg(node, 1, "dim") if name in ("amax", "amin") else None
+    kind = "MAX" if name in ("amax", "max") else "MIN"
     return _reduce(ctx, x, kind, _axes(dims, len(x.shape)))
 
 
-@lowers("aten.any.dim", "aten.any.dims", "aten.any.default", "aten.all.dim", "aten.all.dims", "aten.all.default")
+@lowers("reduce", "any", "all")
 def lower_any(ctx, node):
     x = ctx.tensor(node.args[0])
-    target = str(node.target)
-    dims = None if target.endswith(".default") else _arg(node, 1, "dim")
-    return _reduce(ctx, x, "ANY" if target.startswith("aten.any") else "ALL", _axes(dims, len(x.shape)))
+    dims = None if overload(node.target) == "default" else call_arg(node, 1, "dim")
+    return _reduce(ctx, x, aten_name(node.target).upper(), _axes(dims, len(x.shape)))
 
 
-@lowers("aten.var.correction")
+@lowers("reduce", "var")
 def lower_var(ctx, node):
     x = _input(ctx, node, float_only=True)
-    correction = node.kwargs.get("correction", _arg(node, 2, "correction"))
+    correction = node.kwargs.get("correction", call_arg(node, 2, "correction"))
     correction = 1 if correction is None else correction
     if float(correction) != math.floor(float(correction)):
         raise errors.UnsupportedOpError(f"{node.name}: var with a fractional correction {correction}")
-    return _reduce(ctx, x, "VAR", _axes(_arg(node, 1, "dim"), len(x.shape)), correction=int(correction))
+    return _reduce(ctx, x, "VAR", _axes(call_arg(node, 1, "dim"), len(x.shape)), correction=int(correction))
 
 
-@lowers("aten.linalg_vector_norm.default")
+@lowers("reduce", "linalg_vector_norm")
 def lower_vector_norm(ctx, node):
     x = _input(ctx, node, float_only=True)
-    ord_ = _arg(node, 1, "ord", 2)
+    ord_ = call_arg(node, 1, "ord", 2)
     if float(ord_) != 2.0:
         raise errors.UnsupportedOpError(
             f"operator aten.linalg_vector_norm.default (node {node.name}) with ord={ord_}; only the 2-norm is supported",
             hint="Use ord=2, or write the norm out (x.abs().sum(dim) for ord=1, x.abs().amax(dim) for inf).")
-    return _reduce(ctx, x, "NORM2", _axes(_arg(node, 2, "dim"), len(x.shape)))
+    return _reduce(ctx, x, "NORM2", _axes(call_arg(node, 2, "dim"), len(x.shape)))
 
 
 # -- argmax / argmin --
@@ -131,17 +130,17 @@ def _arg_reduce(ctx, x, kind: str, dim, out_meta, name: str):
     return ctx.reshape(out, tuple(int(d) for d in out_meta.shape), name=name)
 
 
-@lowers("aten.argmax.default", "aten.argmin.default")
+@lowers("arg_reduce", "argmax", "argmin")
 def lower_argmax(ctx, node):
     x = ctx.tensor(node.args[0])
-    kind = "ARGMAX" if str(node.target).startswith("aten.argmax") else "ARGMIN"
-    return _arg_reduce(ctx, x, kind, _arg(node, 1, "dim"), ctx.meta(node), node.name)
+    kind = aten_name(node.target).upper()
+    return _arg_reduce(ctx, x, kind, call_arg(node, 1, "dim"), ctx.meta(node), node.name)
 
 
-@lowers("aten.max.dim", "aten.min.dim")
+@lowers("arg_reduce", "max", "min")
 def lower_max_dim(ctx, node):
     x = ctx.tensor(node.args[0])
-    is_max = str(node.target).startswith("aten.max")
+    is_max = aten_name(node.target) == "max"
     values_meta, indices_meta = ctx.meta(node)
     dim = int(node.args[1])
     values = _reduce(ctx, x, "MAX" if is_max else "MIN", _axes([dim], len(x.shape)),

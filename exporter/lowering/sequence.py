@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from pockettorch import errors
 from pockettorch.exporter.lower import torch_dtype_name
 from pockettorch.exporter.lowering import lowers
-from pockettorch.exporter.lowering.nn import norm_dim
+from pockettorch.exporter.lowering.common import aten_name, norm_dim
 from pockettorch.exporter.lowering.shape import _slice
+from pockettorch.runtime import error_catalogue as errors
 
 CUMSUM_DTYPES = ("float32", "int64", "int32")
 
 
-@lowers("aten.cumsum.default")
+@lowers("cumsum")
 def lower_cumsum(ctx, node):
     out_dtype = torch_dtype_name(ctx.meta(node).dtype)
     if out_dtype not in CUMSUM_DTYPES:
@@ -22,7 +22,7 @@ def lower_cumsum(ctx, node):
     return ctx.unary("cumsum", x, axis=norm_dim(int(dim), len(x.shape)))
 
 
-@lowers("aten.flip.default")
+@lowers("flip")
 def lower_flip(ctx, node):
     x = ctx.tensor(node.args[0])
     rank = len(x.shape)
@@ -33,16 +33,16 @@ def lower_flip(ctx, node):
     return ctx.unary("flip", x, axes=axes)
 
 
-@lowers("aten.tril.default", "aten.triu.default")
+@lowers("triangular")
 def lower_triangular(ctx, node):
     x = ctx.tensor(node.args[0])
     if len(x.shape) < 2:
         raise errors.UnsupportedOpError(f"{node.target} needs a tensor of rank >= 2, got rank {len(x.shape)}")
     diagonal = node.args[1] if len(node.args) > 1 else node.kwargs.get("diagonal", 0)
-    return ctx.unary("triangular", x, upper=int(str(node.target) == "aten.triu.default"), diagonal=int(diagonal))
+    return ctx.unary("triangular", x, upper=int(aten_name(node.target) == "triu"), diagonal=int(diagonal))
 
 
-@lowers("aten.lstm.input")
+@lowers("lstm")
 def lower_lstm(ctx, node):
     """One `lstm` op per layer and direction; a bidirectional layer's two outputs are concatenated."""
     x_arg, hx, params, has_biases, layers, dropout, train, bidirectional, batch_first = node.args

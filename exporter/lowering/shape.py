@@ -5,34 +5,15 @@ the parameters the kernels need (normalised axes, clamped slice starts) and chec
 """
 from __future__ import annotations
 
-from pockettorch import errors
 from pockettorch.exporter.lowering import lowers
+from pockettorch.exporter.lowering.common import aten_name, call_arg, norm_dim, static_shape
+from pockettorch.runtime import error_catalogue as errors
 
 INDEX_DTYPES = ("int64", "int32")
 MAX_CONCAT_INPUTS = 64  # op table: concat takes 1..64 inputs
 
 
-def _arg(node, i: int, name: str, default=None):
-    """Positional argument i of the node, else keyword `name`, else default."""
-    if len(node.args) > i:
-        return node.args[i]
-    return node.kwargs.get(name, default)
-
-
-def norm_dim(dim: int, rank: int) -> int:
-    """A dim in [-rank, rank) as [0, rank); rank 0 tensors accept 0 and -1 like torch."""
-    r = max(rank, 1)
-    if not -r <= dim < r:
-        raise errors.UnsupportedOpError(f"dim {dim} is out of range for rank {rank}")
-    return dim + r if dim < 0 else dim
-
-
-def _shape(meta) -> tuple[int, ...]:
-    return tuple(int(d) for d in meta.shape)
-
-
-@lowers("aten.view.default", "aten._unsafe_view.default", "aten.reshape.default", "aten.squeeze.dims",
-        "aten.squeeze.dim", "aten.squeeze.default", "aten.unsqueeze.default", "aten.flatten.using_ints")
+@lowers("reshape")
 def lower_reshape(ctx, node):
     x = ctx.tensor(node.args[0])
     return ctx.reshape(x, ctx.meta(node).shape, name=node.name)
@@ -48,7 +29,7 @@ def _permute(ctx, x, perm):
     return ctx.unary("permute", x, perm=[int(p) for p in perm])
 
 
-@lowers("aten.permute.default")
+@lowers("permute", "permute")
 def lower_permute(ctx, node):
     x = ctx.tensor(node.args[0])
     rank = len(x.shape)
@@ -58,13 +39,13 @@ def lower_permute(ctx, node):
     return _permute(ctx, x, perm)
 
 
-@lowers("aten.t.default")
+@lowers("permute", "t")
 def lower_t(ctx, node):
     x = ctx.tensor(node.args[0])
     return _permute(ctx, x, list(range(len(x.shape)))[::-1])
 
 
-@lowers("aten.transpose.int")
+@lowers("permute", "transpose")
 def lower_transpose(ctx, node):
     x = ctx.tensor(node.args[0])
     rank = len(x.shape)
@@ -96,21 +77,21 @@ def _clamp_start(start, size: int) -> int:
     return min(max(start, 0), size)
 
 
-@lowers("aten.slice.Tensor")
+@lowers("slice", "slice")
 def lower_slice(ctx, node):
     x = ctx.tensor(node.args[0])
     rank = len(x.shape)
     if rank == 0:
         raise errors.UnsupportedOpError(f"{node.name}: slice of a 0-d tensor")
-    axis = norm_dim(int(_arg(node, 1, "dim", 0)), rank)
-    step = int(_arg(node, 4, "step", 1))
+    axis = norm_dim(int(call_arg(node, 1, "dim", 0)), rank)
+    step = int(call_arg(node, 4, "step", 1))
     if step < 1:
         raise errors.UnsupportedOpError(f"{node.name}: slice step {step} must be positive")
-    start = _clamp_start(_arg(node, 2, "start", None), x.shape[axis])
+    start = _clamp_start(call_arg(node, 2, "start", None), x.shape[axis])
     return _slice(ctx, x, axis, start, step, ctx.out())
 
 
-@lowers("aten.narrow.default")
+@lowers("slice", "narrow")
 def lower_narrow(ctx, node):
     x = ctx.tensor(node.args[0])
     axis = norm_dim(int(node.args[1]), len(x.shape))
@@ -120,7 +101,7 @@ def lower_narrow(ctx, node):
     return _slice(ctx, x, axis, start, 1, ctx.out())
 
 
-@lowers("aten.select.int")
+@lowers("slice", "select")
 def lower_select(ctx, node):
     x = ctx.tensor(node.args[0])
     rank = len(x.shape)
@@ -133,13 +114,13 @@ def lower_select(ctx, node):
     kept = list(x.shape)
     kept[axis] = 1
     sliced = _slice(ctx, x, axis, index, 1, ctx.graph.tensor(node.name + "_slice", x.dtype, kept))
-    return ctx.reshape(sliced, _shape(ctx.meta(node)), name=node.name)
+    return ctx.reshape(sliced, static_shape(ctx.meta(node)), name=node.name)
 
 
-@lowers("aten.split_with_sizes.default", "aten.split.Tensor")
+@lowers("slice", "split_with_sizes", "split")
 def lower_split(ctx, node):
     x = ctx.tensor(node.args[0])
-    axis = norm_dim(int(_arg(node, 2, "dim", 0)), len(x.shape))
+    axis = norm_dim(int(call_arg(node, 2, "dim", 0)), len(x.shape))
     outs, start = [], 0
     for i, meta in enumerate(ctx.meta(node)):
         out = ctx.out(meta, name=f"{node.name}_{i}")
@@ -152,13 +133,13 @@ def lower_split(ctx, node):
 
 # -- concat --
 
-@lowers("aten.cat.default")
+@lowers("concat")
 def lower_cat(ctx, node):
     meta = ctx.meta(node)
-    out_shape = _shape(meta)
+    out_shape = static_shape(meta)
     dtype = str(meta.dtype).removeprefix("torch.")
     rank = len(out_shape)
-    axis = norm_dim(int(_arg(node, 1, "dim", 0)), rank)
+    axis = norm_dim(int(call_arg(node, 1, "dim", 0)), rank)
     # torch still accepts legacy empty 1-D tensors of shape (0,) next to tensors of any rank
     parts = [t for t in (ctx.tensor(a, dtype) for a in node.args[0]) if len(t.shape) == rank]
     parts = [t for t in parts if t.shape[axis] > 0] or parts[:1]
@@ -186,23 +167,14 @@ def _concat(ctx, parts, axis, out):
 
 # -- expand / repeat --
 
-@lowers("aten.expand.default")
+@lowers("expand")
 def lower_expand(ctx, node):
+    """expand broadcasts size-1 dims; repeat tiles the input (tile=1)."""
     x = ctx.tensor(node.args[0])
     out = ctx.out()
     if out.shape == x.shape:
         return x
-    ctx.emit("expand", [x], [out], tile=0)
-    return out
-
-
-@lowers("aten.repeat.default")
-def lower_repeat(ctx, node):
-    x = ctx.tensor(node.args[0])
-    out = ctx.out()
-    if out.shape == x.shape:
-        return x
-    ctx.emit("expand", [x], [out], tile=1)
+    ctx.emit("expand", [x], [out], tile=int(aten_name(node.target) == "repeat"))
     return out
 
 
@@ -224,7 +196,7 @@ def _take(ctx, node, x, idx, axis: int, wrap: int):
     if len(x.shape) == 0:
         x = ctx.reshape(x, (1,))
     shape = x.shape[:axis] + idx.shape + x.shape[axis + 1:]
-    want = _shape(ctx.meta(node))
+    want = static_shape(ctx.meta(node))
     if shape == want:
         out = ctx.out()
     else:
@@ -233,14 +205,14 @@ def _take(ctx, node, x, idx, axis: int, wrap: int):
     return ctx.reshape(out, want, name=node.name)
 
 
-@lowers("aten.embedding.default")
+@lowers("take", "embedding")
 def lower_embedding(ctx, node):
     weight = ctx.tensor(node.args[0])
     idx = _index_tensor(ctx, node.args[1], "embedding")
     return _take(ctx, node, weight, idx, 0, wrap=0)
 
 
-@lowers("aten.index_select.default")
+@lowers("take", "index_select")
 def lower_index_select(ctx, node):
     x = ctx.tensor(node.args[0])
     axis = norm_dim(int(node.args[1]), len(x.shape))
@@ -248,7 +220,7 @@ def lower_index_select(ctx, node):
     return _take(ctx, node, x, idx, axis, wrap=0)
 
 
-@lowers("aten.index.Tensor")
+@lowers("take", "index")
 def lower_index(ctx, node):
     x = ctx.tensor(node.args[0])
     indices = list(node.args[1])
@@ -263,7 +235,7 @@ def lower_index(ctx, node):
     return _take(ctx, node, x, idx, axis, wrap=1)
 
 
-@lowers("aten.gather.default")
+@lowers("gather")
 def lower_gather(ctx, node):
     x = ctx.tensor(node.args[0])
     axis = norm_dim(int(node.args[1]), len(x.shape))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 
 
 @click.command("android")

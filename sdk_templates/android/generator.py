@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.sdk_templates import model_info, names, render, sources
 
 TARGET = "android"

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import _native, build
 from pockettorch.sdk_templates import model_info, names, render, sources
 

@@ -20,7 +20,7 @@ import click
               help="Replace an SDK of another kind (android, ios, c) generated into --out before.")
 def command(model, out, module_name, class_name, all_kernels, with_reference, force):
     """Generate a Swift package (iOS 15+, macOS 12+) that runs MODEL through a typed Swift API."""
-    from pockettorch import errors
+    from pockettorch.runtime import error_catalogue as errors
     from pockettorch.sdk_templates import model_info
     from pockettorch.sdk_templates.ios import generator, swift_api
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 
-from pockettorch import __version__, errors
+from pockettorch import __version__
+
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.sdk_templates import model_info, render, sources
 from pockettorch.sdk_templates.ios import reference, swift_api
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.module import load
 from pockettorch.sdk_templates.model_info import ModelInfo, TensorInfo
 

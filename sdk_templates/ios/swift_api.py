@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.sdk_templates import names
 from pockettorch.sdk_templates.model_info import ModelInfo, TensorInfo
 

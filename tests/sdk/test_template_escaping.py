@@ -14,7 +14,7 @@ from pockettorch.sdk_templates import escape, render
 TEMPLATES = sorted(p for p in render.TEMPLATES.rglob("*.j2"))
 
 # Filters whose output is safe wherever the template put them: the escaping filters, and the two iOS filters that
-# turn catalogue names (pockettorch/errors.py, not model input) into Swift identifiers.
+# turn catalogue names (runtime/error_catalogue.py, not model input) into Swift identifiers.
 ESCAPING = set(escape.FILTERS) | {"error_case", "declared"}
 # Filters that only reshape a value: safe when what they reshape is.
 RESHAPING = {"join", "list", "map", "first", "selectattr", "upper", "lower", "trim", "replace"}
