@@ -5,8 +5,8 @@
 This is a PROXY, not a measurement on an arm64 CPU: it counts instructions, it does not time them, so it is
 blind to latency chains, cache misses and issue width. What it shows:
 
-1. Static mix: the innermost loops of every NEON function (`*_neon`) in the aarch64 disassembly and of every
-   AVX2 function (`*_avx2`) in the x86-64 one, and the share of each loop body that is vector FMA / dot-product
+1. Static mix: the innermost loops of every NEON function (name containing `neon`) in the aarch64 disassembly
+   and of every AVX2 function (`avx2`) in the x86-64 one, and the share of each loop body that is vector FMA / dot-product
    instructions. Loops are found as backward branches inside a function (target <= branch); the innermost are
    those containing no other. Forward branches inside a body are ignored (the body is its address range).
 2. Executed instructions of each zoo model, one thread, counted over `--runs` runs after one untimed run
@@ -156,10 +156,11 @@ def fma_count(arch: Arch, texts) -> int:
     return sum(1 for t in texts if arch.vector_fma.match(t))
 
 
-def loop_mix(arch: Arch, funcs: dict[str, list[Insn]], suffix: str) -> list[dict]:
-    """Per function named *suffix: its innermost loops as (instructions, vector FMAs), hottest (most FMAs) first."""
+def loop_mix(arch: Arch, funcs: dict[str, list[Insn]], tag: str) -> list[dict]:
+    """Per function whose name contains `tag`: its innermost loops as (instructions, vector FMAs), hottest (most
+    FMAs) first."""
     rows = []
-    for name in sorted(f for f in funcs if f.endswith(suffix)):
+    for name in sorted(f for f in funcs if tag in f):
         loops = [(len(b), fma_count(arch, (i.text for i in b))) for b in inner_loops(arch, funcs[name])]
         loops.sort(key=lambda nf: (-nf[1], -nf[0]))
         rows.append({"function": name, "loops": loops})
@@ -359,9 +360,9 @@ def main(argv=None) -> int:
         print(lines[-1], file=sys.stderr, flush=True)
     lines += ["", "Where the instructions go (share of the model's executed instructions, and each function's own "
               "vector FMA share; inlined code counts as its caller):", "", *details, ""]
-    lines += mix_table("Static mix, NEON functions (aarch64 objdump)", loop_mix(ARM64, arm_funcs, "_neon"))
+    lines += mix_table("Static mix, NEON functions (aarch64 objdump)", loop_mix(ARM64, arm_funcs, "neon"))
     if x86:
-        lines += [""] + mix_table("Static mix, AVX2 functions (x86-64 objdump)", loop_mix(X86_64, x86_funcs, "_avx2"))
+        lines += [""] + mix_table("Static mix, AVX2 functions (x86-64 objdump)", loop_mix(X86_64, x86_funcs, "avx2"))
     report = "\n".join(lines) + "\n"
     print(report)
     if a.markdown:
