@@ -6,9 +6,10 @@ This is a PROXY, not a measurement on an arm64 CPU: it counts instructions, it d
 blind to latency chains, cache misses and issue width. What it shows:
 
 1. Static mix: the innermost loops of every NEON function (name containing `neon`) in the aarch64 disassembly
-   and of every AVX2 function (`avx2`) in the x86-64 one, and the share of each loop body that is vector FMA / dot-product
-   instructions. Loops are found as backward branches inside a function (target <= branch); the innermost are
-   those containing no other. Forward branches inside a body are ignored (the body is its address range).
+   and of every AVX2 function (`avx2`) in the x86-64 one, and the share of each loop body that is vector
+   FMA / dot-product instructions. Loops are found as backward branches inside a function (target <= branch);
+   the innermost are those containing no other. A body is its address range (forward branches inside it are
+   not followed).
 2. Executed instructions of each zoo model, one thread, counted over `--runs` runs after one untimed run
    (bench/proxy_driver.c, the runtime's sources built with `zig cc -O3 -ffunction-sections` as cross.py does):
    - arm64: `qemu-aarch64-static -d in_asm,exec,nochain`. Without chaining qemu logs every translation block
@@ -300,7 +301,8 @@ def pct(a: int, b: int) -> str:
 
 def mix_table(title: str, rows: list[dict]) -> list[str]:
     out = [f"**{title}** (innermost loops, `instructions/vector FMAs`, most FMAs first)", "",
-           "| function | hottest loop: instructions | FMAs | FMA share | other innermost loops |", "|---|---|---|---|---|"]
+           "| function | hottest loop: instructions | FMAs | FMA share | other innermost loops |",
+           "|---|---|---|---|---|"]
     for r in rows:
         if not r["loops"]:
             out.append(f"| {r['function']} | no loop | | | |")

@@ -1,5 +1,5 @@
-/* arm64 NEON convolution kernels: the 6 x 16 GEMM micro-kernel (per-row bias, K-chunk accumulation)
- * and the depthwise row kernel, vectorized along the output row. Mirrors conv_gemm.c's portable code. */
+/* arm64 NEON convolution kernels: the 6 x 16 GEMM micro-kernel (per-row bias, K-chunk accumulation),
+ * the depthwise row kernel, vectorized along the output row, and the stride-2 row splitter. Mirrors conv_gemm.c's portable code. */
 #include "compute/conv/conv_impl.h"
 
 #if defined(CONV_HAVE_NEON)
@@ -96,5 +96,24 @@ void conv_dw_neon(const conv_dw_args* a) {
     }
     if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
   }
+}
+static inline void fill2_at(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t i) {
+  int64_t c = 2 * i - pw;
+  e[i] = c >= 0 && c < W ? src[c] : 0.f;
+  if (o) o[i] = c + 1 >= 0 && c + 1 < W ? src[c + 1] : 0.f;
+}
+
+/* conv_fill2_fn: the row's interior split into even and odd columns by vld2q (4 pairs a load), the padded ends
+ * as conv_fill2_portable. */
+void conv_fill2_neon(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n) {
+  int64_t first = pw > 0 ? (pw + 1) / 2 : 0; /* the first i whose column 2i - pw is inside the row */
+  int64_t i = 0;
+  for (; i < n && i < first; i++) fill2_at(src, W, pw, e, o, i);
+  for (; i + 4 <= n && 2 * i - pw + 8 <= W; i += 4) {
+    float32x4x2_t v = vld2q_f32(src + 2 * i - pw);
+    vst1q_f32(e + i, v.val[0]);
+    if (o) vst1q_f32(o + i, v.val[1]);
+  }
+  for (; i < n; i++) fill2_at(src, W, pw, e, o, i);
 }
 #endif
