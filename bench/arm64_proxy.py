@@ -157,11 +157,11 @@ def fma_count(arch: Arch, texts) -> int:
     return sum(1 for t in texts if arch.vector_fma.match(t))
 
 
-def loop_mix(arch: Arch, funcs: dict[str, list[Insn]], tag: str) -> list[dict]:
-    """Per function whose name contains `tag`: its innermost loops as (instructions, vector FMAs), hottest (most
-    FMAs) first."""
+def loop_mix(arch: Arch, funcs: dict[str, list[Insn]], tag: str, also=()) -> list[dict]:
+    """Per function whose name contains `tag` (or is in `also`): its innermost loops as (instructions, vector
+    FMAs), hottest (most FMAs) first."""
     rows = []
-    for name in sorted(f for f in funcs if tag in f):
+    for name in sorted(f for f in funcs if tag in f or f in also):
         loops = [(len(b), fma_count(arch, (i.text for i in b))) for b in inner_loops(arch, funcs[name])]
         loops.sort(key=lambda nf: (-nf[1], -nf[0]))
         rows.append({"function": name, "loops": loops})
@@ -346,6 +346,7 @@ def main(argv=None) -> int:
              "| model | input | arm64 instructions | arm64 FMA share | x86-64 AVX2 instructions | AVX2 FMA share | "
              "FLOPs | FLOPs/instr arm64 | FLOPs/instr AVX2 |", "|---|---|---|---|---|---|---|---|---|"]
     details = []
+    hot = {ARM64.name: set(), X86_64.name: set()}  # the functions each ISA spends most in, for the static mix
     for model in a.models:
         path, shapes, flops = export_model(model, a.full, a.workdir)
         args = [str(path), str(a.runs)]
@@ -357,14 +358,18 @@ def main(argv=None) -> int:
                      f"{f'{n_x86:,}' if q else '-'} | {pct(q.vector_fma, q.instructions) if q else '-'} | {flops:,} | "
                      f"{flops / n_arm:.2f} | {f'{flops / n_x86:.2f}' if q else '-'} |")
         details.append(f"- {model}, arm64 ({p.isa}): {top_functions(p, a.top)}")
+        hot[ARM64.name].update(f for f, _ in p.by_function.most_common(3))
         if q:
+            hot[X86_64.name].update(f for f, _ in q.by_function.most_common(3))
             details.append(f"- {model}, x86-64 ({q.isa}): {top_functions(q, a.top)}")
         print(lines[-1], file=sys.stderr, flush=True)
     lines += ["", "Where the instructions go (share of the model's executed instructions, and each function's own "
               "vector FMA share; inlined code counts as its caller):", "", *details, ""]
-    lines += mix_table("Static mix, NEON functions (aarch64 objdump)", loop_mix(ARM64, arm_funcs, "neon"))
+    lines += mix_table("Static mix, NEON functions and each model's 3 hottest (aarch64 objdump)",
+                       loop_mix(ARM64, arm_funcs, "neon", hot[ARM64.name]))
     if x86:
-        lines += [""] + mix_table("Static mix, AVX2 functions (x86-64 objdump)", loop_mix(X86_64, x86_funcs, "avx2"))
+        lines += [""] + mix_table("Static mix, AVX2 functions and each model's 3 hottest (x86-64 objdump)",
+                                  loop_mix(X86_64, x86_funcs, "avx2", hot[X86_64.name]))
     report = "\n".join(lines) + "\n"
     print(report)
     if a.markdown:
