@@ -7,9 +7,9 @@ C_SOURCES := $(wildcard runtime/core/*.[ch] runtime/backends/*/*.[ch] runtime/co
 OUT ?= out
 MODEL ?= mobilenet_v2
 
-.PHONY: install qemu chromium demo test clean
+.PHONY: install qemu proxy-tools chromium demo test clean
 
-install: qemu chromium $(STAMP) node_modules/.package-lock.json
+install: qemu proxy-tools chromium $(STAMP) node_modules/.package-lock.json
 
 # The Kotlin compiler (npm kotlin-compiler, pinned in package-lock.json) compiles the generated Android SDK in tests.
 node_modules/.package-lock.json: package.json package-lock.json
@@ -20,6 +20,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
 qemu:
 	command -v qemu-aarch64-static >/dev/null || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends qemu-user-static)
+
+# The arm64 instruction-count proxy (bench/arm64_proxy.py, tests/bench/test_arm64_proxy.py) disassembles with
+# aarch64-linux-gnu-objdump and counts the AVX2 path with valgrind's callgrind (the tests skip without them).
+proxy-tools:
+	command -v aarch64-linux-gnu-objdump >/dev/null && command -v valgrind >/dev/null || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binutils-aarch64-linux-gnu valgrind)
 
 # Headless chromium renders the farm's HTML report to a screenshot in tests/device/farm/test_report.py (the test
 # skips without it).

@@ -79,8 +79,9 @@ def peak_rss_kb() -> int:
     return _status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def count_flops(model: str) -> int:
-    """FLOPs of one eager forward (2 per multiply-add of matmuls and convolutions; elementwise ops not counted).
+def count_flops(model: str, inputs: tuple | None = None) -> int:
+    """FLOPs of one eager forward (2 per multiply-add of matmuls and convolutions; elementwise ops not counted)
+    on the zoo's example inputs, or on `inputs` (e.g. a smaller image).
 
     Counted with grad enabled and oneDNN off, so that the fused inference fast paths (nn.TransformerEncoderLayer's,
     oneDNN's LSTM) decompose into ops the FlopCounterMode sees."""
@@ -90,7 +91,8 @@ def count_flops(model: str) -> int:
     from torch.utils.flop_counter import FlopCounterMode
     from pockettorch.exporter import zoo
 
-    module, inputs, _ = zoo.build(model)
+    module, example, _ = zoo.build(model)
+    inputs = example if inputs is None else inputs
     counter = FlopCounterMode(display=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # mkldnn.flags warns about TF32 on Intel GPUs

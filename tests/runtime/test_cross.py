@@ -120,6 +120,21 @@ class DwPwResidual(nn.Module):
         return self.pw(F.relu6(self.dw(x))) + x
 
 
+class Depthwise(nn.Module):
+    """Depthwise row kernels over rows longer than a vector block and not a multiple of it (37 columns): dilated
+    5x5, stride 3, a 9x9 window (more taps than the NEON kernel's table) and a non-clamp activation."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(6)
+        self.dil = nn.Conv2d(8, 8, 5, padding=4, dilation=2, groups=8)
+        self.s3 = nn.Conv2d(8, 8, 3, stride=3, padding=1, groups=8)
+        self.big = nn.Conv2d(8, 8, 9, padding=4, groups=8)
+
+    def forward(self, x):
+        return F.relu6(self.dil(x)), F.gelu(self.s3(x)), self.big(x).clamp(-0.5, 0.5)
+
+
 class ThreadSplits(nn.Module):
     """The ways threads share a GEMM conv: a stem conv built from the im2col of whole output rows, a 1x1 conv
     with K <= 32 on 2304 pixels (row blocks within a thread's pixels), a 1x1 conv reducing 384 channels (K
@@ -260,6 +275,7 @@ def cases() -> list[Case]:
         Case("conv_pairs", nn.Sequential(nn.Conv2d(64, 64, 3, 1, 1, groups=64), nn.ReLU6(), nn.Conv2d(64, 8, 1),
                                          nn.Conv2d(8, 64, 1), nn.ReLU6(), nn.Conv2d(64, 64, 3, 2, 1, groups=64),
                                          nn.ReLU6()).eval(), (rnd(1, 64, 64, 64),), threads=2),
+        Case("depthwise", Depthwise().eval(), (rnd(1, 8, 21, 37),)),
         Case("winograd_residual", WinogradResidual().eval(), (rnd(1, 16, 24, 24),), threads=2),
         Case("dw_pw_residual", DwPwResidual().eval(), (rnd(1, 64, 64, 64),), threads=2),
         Case("thread_splits", ThreadSplits().eval(), (rnd(1, 3, 96, 96),), threads=2),

@@ -38,6 +38,7 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
     out->nr = CONV_NR_NEON;
     out->ukernel = conv_ukernel_neon;
     out->dw = conv_dw_neon;
+    out->fill2 = conv_fill2_neon;
   }
 #endif
   (void)isa;
