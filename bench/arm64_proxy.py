@@ -1,6 +1,6 @@
 """arm64 instruction-count proxy: no arm64 hardware here, so instead of timings, two figures that predict them.
 
-    python bench/arm64_proxy.py [--models mobilenet_v2 lstm] [--full] [--top 8] [--markdown out.md]
+    python bench/arm64_proxy.py [--models mobilenet_v2 lstm] [--full] [--top 8] [--markdown out.md] [--results bench/RESULTS.md]
 
 This is a PROXY, not a measurement on an arm64 CPU: it counts instructions, it does not time them, so it is
 blind to latency chains, cache misses and issue width. What it shows:
@@ -41,6 +41,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
+import results_md  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 DRIVER = HERE / "proxy_driver.c"
@@ -326,6 +327,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-x86", action="store_true", help="skip the AVX2 column (no valgrind)")
     ap.add_argument("--workdir", type=pathlib.Path, default=common.DEFAULT_WORKDIR / "arm64_proxy")
     ap.add_argument("--markdown", type=pathlib.Path, help="also write the report here")
+    ap.add_argument("--results", default=str(HERE / "RESULTS.md"),
+                    help="write the report as the arm64-proxy section of this file ('' for none)")
     a = ap.parse_args(argv)
     if missing := tool_problems(not a.no_x86):
         print("arm64_proxy: missing " + "; ".join(missing), file=sys.stderr)
@@ -374,6 +377,8 @@ def main(argv=None) -> int:
     print(report)
     if a.markdown:
         a.markdown.write_text(report)
+    if a.results:
+        results_md.write_section(pathlib.Path(a.results), "arm64-proxy", report)
     return 0
 
 
