@@ -69,6 +69,7 @@ TOOLS = ("pkt_runner", "pkt_fuzz", "pkt_alloc_fail")  # tools/<name>.c, each a p
 TOOLS_SUPPORT = ("tools/json.c", "tools/npy.c", "tools/stats.c")  # linked into every tool
 TOOLS_HEADERS = ("tools/json.h", "tools/npy.h", "tools/stats.h")
 TOOLS_INCLUDE_DIRS = ("tools",)
+SIZE_APP = "tools/size_app.c"  # the minimal app `pockettorch size` links a build into (runtime/size.py)
 
 # One kernel a file, kernels/<name>.c, named by the op table (loaded by path: see the module docstring).
 KERNELS = tuple(sorted({op.kernel for op in runpy.run_path(str(RUNTIME_DIR / "op_table.py"))["OPS"]}))
@@ -100,7 +101,7 @@ def selective_defines(kernels=None) -> list[str]:
 def all_files() -> list[str]:
     """Every C source and header the manifest places (build inputs, for hashing and dependency lists)."""
     c_files = [*CORE, *PLATFORMS.values(), *(f for g in GROUPS.values() for f in g), *map(kernel_file, KERNELS)]
-    tools = [*BINDING, *(f"tools/{t}.c" for t in TOOLS), *TOOLS_SUPPORT, *TOOLS_HEADERS]
+    tools = [*BINDING, *(f"tools/{t}.c" for t in TOOLS), *TOOLS_SUPPORT, *TOOLS_HEADERS, SIZE_APP]
     return sorted({*PUBLIC_HEADERS, *HEADERS, *c_files, *tools})
 
 
