@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
 import peers  # noqa: E402
+import sizes  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 MEASURE_ONE = str(HERE / "measure_one.py")
@@ -401,7 +402,9 @@ def write_results_md(path: pathlib.Path, run: dict, text: str) -> None:
         f"{common.WARMUP_S} s), in rounds of {run['args']['chunk']} with rotating order, {run['args']['rewarm']} untimed "
         f"runs (and at least {common.REWARM_S * 1e3:.0f} ms) opening each round", "", "",
     ]
-    path.write_text("\n".join(head) + text + "\n")
+    old = path.read_text() if path.exists() else ""
+    kept = old[old.index(sizes.MARKER):] if sizes.MARKER in old else ""  # bench/sizes.py's section
+    path.write_text("\n".join(head) + text + "\n" + ("\n" + kept if kept else ""))
 
 
 def main(argv=None) -> int:

@@ -123,13 +123,12 @@ class Measurer:
                        *build.include_flags((*manifest.PUBLIC_INCLUDE_DIRS, *manifest.PRIVATE_INCLUDE_DIRS))]
         a = cross.abi(abi)
         if abi == "x86_64" and cross.runs_natively(a):
-            self.cc, self.env, self.target = [build._compiler()], None, []
-            version = self._run([*self.cc, "--version"], self.root).splitlines()[0]
+            self.cc, self.env = [build._compiler()], None
+            self.compiler = self._run([*self.cc, "--version"], self.root).splitlines()[0]
         else:  # glibc, which zig links dynamically (its musl targets link statically)
-            self.target = ["-target", a.target.replace("musl", "gnu"), "-mcpu=baseline", *a.flags]
-            self.cc, self.env = [*cross.zig_command(), "cc", *self.target], cross.zig_env(self.root.parent)
-            version = f"zig {cross.zig_version()}"
-        self.compiler = f"{' '.join(['cc', *self.target])} ({version})"
+            target = ["-target", a.target.replace("musl", "gnu"), "-mcpu=baseline", *a.flags]
+            self.cc, self.env = [*cross.zig_command(), "cc", *target], cross.zig_env(self.root.parent)
+            self.compiler = f"zig {cross.zig_version()} cc {' '.join(target)}"
         self.objects = self._compile_all()
 
     def _run(self, cmd: list[str], cwd: pathlib.Path) -> str:
