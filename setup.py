@@ -1,6 +1,7 @@
 """Builds the runtime's Python binding (pockettorch.runtime._native) from the C sources.
 
-Packages and metadata live in pyproject.toml; only the C extension needs code.
+Metadata lives in pyproject.toml; the packages, their data files and the C extension need code (the runtime's
+source manifest decides which C files are compiled and shipped).
 """
 import os
 import runpy
@@ -44,4 +45,12 @@ native = Extension(
 )
 
 pkgs, dirs = packages()
-setup(packages=pkgs, package_dir=dirs, ext_modules=[native])
+# Data files of the packages. The runtime's C files ship as its manifest lists them (the SDK generators and the tool
+# builds compile them), with the files that build them.
+package_data = {
+    "pockettorch.runtime": [*MANIFEST["all_files"](), "sources.cmake", "CMakeLists.txt", "FORMAT.md", "templates/*.j2",
+                            "tools/*.md"],
+    "pockettorch.device": ["schemas/*.json"],
+    "pockettorch.sdk_templates": ["templates/**/*"],
+}
+setup(packages=pkgs, package_dir=dirs, ext_modules=[native], package_data=package_data)
