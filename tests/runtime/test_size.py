@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from pockettorch import cli, errors
-from pockettorch.runtime import cross, op_table, size
+from pockettorch.runtime import cross, load, op_table, size
 from support_tools import BUILD_DIR
 
 # The arm64-v8a -Os core (the minimal app with the core and the reshape kernel, stripped) measured 25,448 bytes
@@ -44,8 +44,6 @@ def test_arm64_core_stays_within_budget():
 def test_size_json_on_a_zoo_model(mlp, capsys, abi):
     report = json.loads(_size(capsys, mlp, "--abi", abi, "--json"))
     kernel_of = {op.name: op.kernel for op in op_table.OPS}
-    from pockettorch.runtime import load
-
     kernels = sorted({kernel_of[op] for op, _ in load(str(mlp)).instructions()})
     assert report["kernels"] == kernels and "linear" in kernels
     parts = {p["part"]: p["bytes"] for p in report["parts"]}
