@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-C_SOURCES := $(wildcard runtime/core/*.[ch] runtime/backends/*/*.[ch] runtime/compute/*/*.[ch] runtime/kernels/*.[ch] runtime/python/*.c runtime/include/pockettorch/*.h)
+# The binding's C inputs, as the runtime's source manifest lists them (setup.py compiles the same list).
+C_SOURCES := $(shell $(PYTHON) runtime/manifest.py)
 OUT ?= out
 MODEL ?= mobilenet_v2
 
@@ -32,7 +33,7 @@ chromium:
 	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 # torch is pinned to the CPU build that lies on this machine's disk; a looser pin would fetch a CUDA build.
-$(STAMP): pyproject.toml setup.py $(C_SOURCES)
+$(STAMP): pyproject.toml setup.py runtime/manifest.py runtime/op_table.py $(C_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet torch==2.13.0

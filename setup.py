@@ -1,17 +1,16 @@
 """Builds the runtime's Python binding (pockettorch.runtime._native) from the C sources.
 
-Packages and metadata live in pyproject.toml; only the C extension needs code.
+Metadata lives in pyproject.toml; the packages, their data files and the C extension need code (the runtime's
+source manifest decides which C files are compiled and shipped).
 """
-import glob
 import os
+import runpy
 
 from setuptools import setup, Extension, find_namespace_packages
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def rel(pattern):
-    return sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, pattern)))
+# The runtime's source manifest, read by path: the package is not importable before it is installed.
+MANIFEST = runpy.run_path(os.path.join(HERE, "runtime", "manifest.py"))
 
 
 def packages():
@@ -32,21 +31,26 @@ def packages():
     return pkgs, dirs
 
 
-def kernel_defines():
-    """Build the kernels present under runtime/kernels/ (the generated table leaves others out)."""
-    names = [os.path.splitext(os.path.basename(p))[0] for p in rel("runtime/kernels/*.c")]
-    return [("PKT_SELECTIVE_BUILD", "1")] + [(f"PKT_WITH_{n.upper()}", "1") for n in names]
+def runtime_paths(files):
+    return [os.path.normpath(os.path.join("runtime", f)) for f in files]
 
 
 native = Extension(
     "pockettorch.runtime._native",
-    sources=(rel("runtime/python/*.c") + rel("runtime/core/*.c") + rel("runtime/backends/*/*.c")
-             + rel("runtime/compute/*/*.c") + rel("runtime/kernels/*.c")),
-    define_macros=kernel_defines(),
-    include_dirs=["runtime/include", "runtime"],
-    extra_compile_args=["-std=c11", "-O3", "-fno-math-errno", "-Wall", "-Wno-unused-function"],
-    extra_link_args=["-lm", "-lpthread"],
+    sources=runtime_paths([*MANIFEST["BINDING"], *MANIFEST["library_sources"]()]),  # every kernel
+    define_macros=[tuple(d.split("=")) for d in MANIFEST["selective_defines"]()],
+    include_dirs=runtime_paths([*MANIFEST["PUBLIC_INCLUDE_DIRS"], *MANIFEST["PRIVATE_INCLUDE_DIRS"]]),
+    extra_compile_args=list(MANIFEST["COMPILE_FLAGS"]),
+    libraries=list(MANIFEST["LINK_LIBS"]),
 )
 
 pkgs, dirs = packages()
-setup(packages=pkgs, package_dir=dirs, ext_modules=[native])
+# Data files of the packages. The runtime's C files ship as its manifest lists them (the SDK generators and the tool
+# builds compile them), with the files that build them.
+package_data = {
+    "pockettorch.runtime": [*MANIFEST["all_files"](), "sources.cmake", "CMakeLists.txt", "FORMAT.md", "templates/*.j2",
+                            "tools/*.md"],
+    "pockettorch.device": ["schemas/*.json"],
+    "pockettorch.sdk_templates": ["templates/**/*"],
+}
+setup(packages=pkgs, package_dir=dirs, ext_modules=[native], package_data=package_data)

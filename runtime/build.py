@@ -22,13 +22,10 @@ import tempfile
 from typing import Iterable, Sequence
 
 from pockettorch.runtime import error_catalogue as errors
+from pockettorch.runtime import manifest
 
 RUNTIME_DIR = pathlib.Path(__file__).resolve().parent
-TOOLS = ("pkt_runner", "pkt_fuzz", "pkt_alloc_fail")
-# The optimization flags every build of the runtime uses (setup.py, CMakeLists.txt, cross.py): the kernels'
-# portable paths rely on -O3 auto-vectorization; tests/runtime/test_build_flags.py keeps the copies equal.
-OPT_FLAGS = ("-O3", "-fno-math-errno")
-SANITIZE_FLAGS = ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+TOOLS = manifest.TOOLS
 ALLOC_FAIL_WRAP = "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign"
 
 
@@ -39,15 +36,14 @@ def default_cache_dir() -> pathlib.Path:
 
 
 def available_kernels() -> list[str]:
-    """Kernel names with a source file under runtime/kernels/ (the ones a full build includes)."""
-    return sorted(p.stem for p in (RUNTIME_DIR / "kernels").glob("*.c"))
+    """The kernels a full build includes (runtime/manifest.py, from the op table)."""
+    return list(manifest.KERNELS)
 
 
 def _sources() -> list[pathlib.Path]:
-    files = [RUNTIME_DIR / "CMakeLists.txt"]
-    for pattern in ("include/**/*.h", "core/*.[ch]", "backends/*/*.[ch]", "compute/*/*.[ch]", "kernels/*.[ch]", "tools/*.[ch]"):
-        files.extend(RUNTIME_DIR.glob(pattern))
-    return sorted(set(files))
+    """Every build input: the manifest's files, the manifest itself and the CMake files."""
+    names = [*manifest.all_files(), "manifest.py", "sources.cmake", "CMakeLists.txt"]
+    return [RUNTIME_DIR / n for n in sorted(names)]
 
 
 def _compiler() -> str:
@@ -55,7 +51,7 @@ def _compiler() -> str:
 
 
 def hash_sources(h: "hashlib._Hash") -> None:
-    """Feed every runtime source/header and CMakeLists.txt (path and content) into `h`."""
+    """Feed every runtime source/header, the manifest and the CMake files (path and content) into `h`."""
     for path in _sources():
         h.update(str(path.relative_to(RUNTIME_DIR)).encode() + b"\0")
         h.update(path.read_bytes())
@@ -110,29 +106,29 @@ def _build_cmake(out: pathlib.Path, sanitize: bool, kernels: list[str] | None, e
     _run(["cmake", "--build", str(out), "-j", str(max(1, os.cpu_count() or 1))], out)
 
 
+def include_flags(dirs: Iterable[str]) -> list[str]:
+    return [f"-I{RUNTIME_DIR / d}" for d in dirs]
+
+
 def direct_build(kernels: Sequence[str] | None) -> tuple[list[str], list[str]]:
-    """(sources, flags) that compile a tool with the C compiler directly, without CMake: every core, backend and compute .c file, the
-    selected kernels (all when None) and the tools' support files, with the same defines and include
-    paths as CMakeLists.txt. Append tools/<tool>.c, -o, -lm -lpthread. Shared with cross.py."""
-    names = list(kernels) if kernels is not None else available_kernels()
-    srcs = [str(p) for d in ("core", "backends/*", "compute/*") for p in sorted(RUNTIME_DIR.glob(f"{d}/*.c"))]
-    srcs += [str(RUNTIME_DIR / "kernels" / f"{k}.c") for k in names]
-    srcs += [str(RUNTIME_DIR / "tools" / f) for f in ("npy.c", "json.c", "stats.c")]
-    flags = ["-std=c11", *OPT_FLAGS, "-Wall", "-Wno-unused-function", "-DPKT_SELECTIVE_BUILD=1",
-             *[f"-DPKT_WITH_{k.upper()}=1" for k in names],
-             "-I", str(RUNTIME_DIR / "include"), "-I", str(RUNTIME_DIR),
-             "-I", str(RUNTIME_DIR / "tools")]
+    """(sources, flags) that compile a tool with the C compiler directly, without CMake: the manifest's library
+    sources for `kernels` (all when None) and the tools' support files, with its flags, defines and include dirs,
+    as CMakeLists.txt. Append tools/<tool>.c, -o and the LINK_LIBS. Shared with cross.py."""
+    srcs = [str(RUNTIME_DIR / f) for f in (*manifest.library_sources(kernels), *manifest.TOOLS_SUPPORT)]
+    flags = [*manifest.COMPILE_FLAGS, *(f"-D{d}" for d in manifest.selective_defines(kernels)),
+             *include_flags((*manifest.PUBLIC_INCLUDE_DIRS, *manifest.PRIVATE_INCLUDE_DIRS,
+                             *manifest.TOOLS_INCLUDE_DIRS))]
     return srcs, flags
 
 
 def _build_direct(out: pathlib.Path, sanitize: bool, kernels: list[str] | None) -> None:
     srcs, flags = direct_build(kernels)
     if sanitize:
-        flags += SANITIZE_FLAGS
+        flags += manifest.SANITIZE_FLAGS
     for tool in TOOLS:
         extra = [ALLOC_FAIL_WRAP] if tool == "pkt_alloc_fail" else []
         _run([_compiler(), *flags, str(RUNTIME_DIR / "tools" / f"{tool}.c"), *srcs, "-o", str(out / tool),
-              *extra, "-lm", "-lpthread"], out)
+              *extra, *(f"-l{lib}" for lib in manifest.LINK_LIBS)], out)
 
 
 def build_tools(build_dir: str | os.PathLike | None = None, sanitize: bool = False,

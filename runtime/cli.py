@@ -1,4 +1,5 @@
-"""`pockettorch inspect` and `pockettorch run`: look inside a .ptm and time it on the host's C runtime."""
+"""`pockettorch inspect`, `run` and `size`: look inside a .ptm, time it on the host's C runtime, measure the runtime
+it needs on a device ABI."""
 from __future__ import annotations
 
 import json
@@ -203,4 +204,30 @@ def run_command(model, iters, warmup, threads, inputs, profile, json_path, outpu
         click.echo(f"  wrote {json_path}")
 
 
-COMMANDS = [inspect_command, run_command]
+@click.command("size")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("--abi", type=click.Choice(["arm64-v8a", "armeabi-v7a", "x86_64"]), default="arm64-v8a",
+              show_default=True, help="Device ABI (arm: zig cc; x86_64: the host C compiler).")
+@click.option("--opt", type=click.Choice(["Os", "O3"]), default="Os", show_default=True,
+              help="Optimization level the runtime is compiled with.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def size_command(model, abi, opt, as_json):
+    """Stripped size of the runtime core and of MODEL's selective build (its kernels and their compute groups)."""
+    from pockettorch.runtime.size import model_report
+
+    report = model_report(model, abi, opt)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"{report['model']} ({report['file']}) for {report['abi']}, {report['opt']}: {report['compiler']}")
+    rows = [("core (load, session, platform, kernel table, reshape)", report["core_bytes"]),
+            (f"selective build ({len(report['kernels'])} kernels)", report["selective_build_bytes"])]
+    rows += [(f"  {p['part']}", p["bytes"]) for p in report["parts"]]
+    width = max(len(name) for name, _ in rows)
+    click.echo(f"{'':{width}}  {'bytes':>9}")
+    for name, nbytes in rows:
+        click.echo(f"{name:{width}}  {nbytes:>9,}")
+    click.echo(f"\nMeasured: {report['method']}")
+
+
+COMMANDS = [inspect_command, run_command, size_command]

@@ -1,6 +1,6 @@
-"""Generate the C headers and tables from the op table and the error catalogue.
+"""Generate the C headers and tables from the op table and the error catalogue, and the CMake manifest.
 
-Run `python -m pockettorch.runtime.codegen` after changing `runtime/op_table.py` or
+Run `python -m pockettorch.runtime.codegen` after changing `runtime/op_table.py`, `runtime/manifest.py` or
 `runtime/error_catalogue.py`; `tests/runtime/test_codegen.py` fails when the checked-in files drift.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 
 import jinja2
 
-from pockettorch.runtime import op_table
+from pockettorch.runtime import manifest, op_table
 from pockettorch.runtime.error_catalogue import CATALOGUE
 
 RUNTIME_DIR = pathlib.Path(__file__).resolve().parent
@@ -22,12 +22,8 @@ OUTPUTS = {
     "core/status.c": "status.c.j2",
     "core/ops_generated.h": "ops_generated.h.j2",
     "backends/cpu/kernel_table.c": "kernel_table.c.j2",
-    "kernels.cmake": "kernels.cmake.j2",
+    "sources.cmake": "sources.cmake.j2",
 }
-
-
-def kernel_names() -> list[str]:
-    return sorted({op.kernel for op in op_table.OPS})
 
 
 def render_all() -> dict[str, str]:
@@ -39,8 +35,9 @@ def render_all() -> dict[str, str]:
         "ops": op_table.OPS,
         "op_count": max(op.code for op in op_table.OPS) + 1,
         "enums": op_table.ENUMS,
-        "kernels": kernel_names(),
+        "kernels": manifest.KERNELS,
         "packing": sorted({op.kernel for op in op_table.OPS if op.packs}),
+        "m": manifest,
     }
     return {path: env.get_template(tpl).render(**context) for path, tpl in OUTPUTS.items()}
 

@@ -10,12 +10,12 @@
 | `x86_64` | `x86_64-linux-musl` | | directly |
 | `x86` | `x86-linux-musl` | | directly (32-bit x86 is executable on x86-64 Linux), else `qemu-i386-static` |
 
-Every build is optimized like the host's (`build.OPT_FLAGS`), statically linked against musl and stripped, for the ABI's baseline CPU
+Every build is optimized like the host's (runtime/manifest.py's flags), statically linked against musl and stripped, for the ABI's baseline CPU
 (`-mcpu=baseline`, never `-march=native`): SIMD beyond the baseline is picked at run time (runtime/backends/cpu/cpu.c),
 so one binary runs on every device of that ABI. armeabi-v7a requires NEON (Android has required it since
 API 21 in practice; the NEON GEMM is compiled in).
 
-The sources, defines and include paths are runtime/build.py's (`direct_build`); the output directory
+The sources, flags, defines and include paths are the manifest's, through runtime/build.py's `direct_build`; the output directory
 is keyed by a hash of every runtime source, the flags, the kernel list and the zig version, and builds
 happen in a temporary directory renamed into place under a per-ABI file lock, like build.py. zig keeps
 its own cache (the compiled musl and compiler-rt of each target, ~45 s the first time) in
@@ -40,7 +40,7 @@ import tempfile
 from typing import Iterable
 
 from pockettorch.runtime import error_catalogue as errors
-from pockettorch.runtime import build
+from pockettorch.runtime import build, manifest
 
 ZIGLANG_PIN = "ziglang==0.17.1"
 
@@ -110,7 +110,7 @@ def compile_command(a: Abi, output: pathlib.Path, sanitize: bool = False,
     flags = [*flags, *a.flags, "-mcpu=baseline"]
     flags += UBSAN_FLAGS if sanitize else ["-s"]
     return [*zig_command(), "cc", "-target", a.target, *flags, str(build.RUNTIME_DIR / "tools" / "pkt_runner.c"),
-            *srcs, "-static", "-o", str(output), "-lm", "-lpthread"]
+            *srcs, "-static", "-o", str(output), *(f"-l{lib}" for lib in manifest.LINK_LIBS)]
 
 
 def build_key(a: Abi, sanitize: bool, kernels: list[str] | None) -> str:

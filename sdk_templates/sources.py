@@ -1,4 +1,5 @@
-"""The runtime sources an SDK carries: the core, the kernels its model uses and the helpers those kernels need.
+"""The runtime sources an SDK carries: the core, the kernels its model uses and the compute groups those kernels
+need, as the runtime's source manifest (runtime/manifest.py) lists them.
 
 SDKs ship sources, not binaries, so the app's own toolchain (Gradle/NDK, SwiftPM, CMake, make) compiles
 exactly this list. The copied `backends/cpu/kernel_table.c` starts with the selective-build defines, so no build
@@ -6,38 +7,14 @@ system has to pass -D flags for the kernel set.
 """
 from __future__ import annotations
 
-import pathlib
+import posixpath
 from dataclasses import dataclass
 
-from pockettorch.runtime import op_table
+from pockettorch.runtime import manifest as runtime_manifest, op_table
 
-RUNTIME_DIR = pathlib.Path(op_table.__file__).resolve().parent
-ALL_KERNELS = tuple(sorted({op.kernel for op in op_table.OPS}))
-
-# Core files every build needs, beside one platform file. Kept explicit so a new core, backend or compute file has to be
-# placed here or in a group on purpose (tests/sdk/test_shared_sources.py checks every file is accounted for).
-CORE = ("backends/cpu/cpu.c", "backends/cpu/kernel_table.c", "core/kernel_util.c", "core/loader.c", "core/session.c",
-        "core/status.c", "core/workspace.c")
-# posix: heap, mmap, pthreads. embedded: no heap, files or threads (the C SDK's --embed profile); host builds
-# compile it to nothing, so its copy gets the define that switches it on.
-PLATFORMS = {"posix": "core/platform_posix.c", "embedded": "core/platform_embedded.c"}
-PLATFORM_DEFINES = {"embedded": "PKT_PLATFORM_EMBEDDED"}
-GROUPS = {
-    "gemm": ("compute/gemm/gemm.c", "compute/gemm/gemm_arm.c", "compute/gemm/gemm_x86.c"),
-    "conv": ("compute/conv/conv_arm.c", "compute/conv/conv_gemm.c", "compute/conv/conv_ksplit.c",
-             "compute/conv/conv_pair.c", "compute/conv/conv_x86.c", "compute/winograd/winograd.c",
-             "compute/winograd/winograd_x86.c"),
-}
-KERNEL_GROUPS = {  # kernel -> helper groups it calls into
-    "conv2d": ("gemm", "conv"),
-    "conv_dw_pw": ("gemm", "conv"),  # winograd.c in the conv group calls the GEMM
-    "conv_pw_dw": ("gemm", "conv"),
-    "linear": ("gemm",),
-    "lstm": ("gemm",),
-    "matmul": ("gemm",),
-    "sdpa": ("gemm",),
-    "softmax": ("gemm",),  # the vectorized exp/max row helpers live with the GEMM
-}
+RUNTIME_DIR = runtime_manifest.RUNTIME_DIR
+ALL_KERNELS = runtime_manifest.KERNELS
+PLATFORMS = runtime_manifest.PLATFORMS
 
 
 @dataclass(frozen=True)
@@ -59,14 +36,19 @@ class RuntimeSources:
         return sorted(p for p in self.files if p.endswith(".c"))
 
 
+def include_dirs(root: str, public: bool) -> list[str]:
+    """The manifest's public or private include dirs for a runtime copied into the folder `root` ("runtime", ".")."""
+    dirs = runtime_manifest.PUBLIC_INCLUDE_DIRS if public else runtime_manifest.PRIVATE_INCLUDE_DIRS
+    return [posixpath.normpath(posixpath.join(root, d)) for d in dirs]
+
+
 def _read(rel: str) -> bytes:
     return (RUNTIME_DIR / rel).read_bytes()
 
 
 def _kernel_table(kernels: tuple[str, ...]) -> bytes:
-    defines = "".join(f"#define PKT_WITH_{k.upper()} 1\n" for k in kernels)
-    head = ("/* Selective build for this SDK: only these kernels are compiled in. */\n"
-            f"#define PKT_SELECTIVE_BUILD 1\n{defines}")
+    defines = "".join(f"#define {d.replace('=', ' ')}\n" for d in runtime_manifest.selective_defines(kernels))
+    head = f"/* Selective build for this SDK: only these kernels are compiled in. */\n{defines}"
     return head.encode() + _read("backends/cpu/kernel_table.c")
 
 
@@ -78,27 +60,21 @@ def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), plat
     if platform not in PLATFORMS:
         raise ValueError(f"unknown platform {platform!r}; known: {sorted(PLATFORMS)}")
     kernels = tuple(sorted(set(kernels)))
-    files: dict[str, bytes] = {}
-    for header in sorted((RUNTIME_DIR / "include" / "pockettorch").glob("*.h")):
-        files[f"include/pockettorch/{header.name}"] = header.read_bytes()
-    for pattern in ("core/*.h", "backends/*/*.h", "compute/*/*.h", "kernels/*.h"):
-        for header in sorted(RUNTIME_DIR.glob(pattern)):
-            files[header.relative_to(RUNTIME_DIR).as_posix()] = header.read_bytes()
-    for rel in CORE + (PLATFORMS[platform],):
-        files[rel] = _read(rel)
-    if platform in PLATFORM_DEFINES:
+    files = {rel: _read(rel) for rel in (*runtime_manifest.PUBLIC_HEADERS, *runtime_manifest.HEADERS,
+                                         *runtime_manifest.CORE, PLATFORMS[platform])}
+    if platform in runtime_manifest.PLATFORM_DEFINES:
         rel = PLATFORMS[platform]
-        files[rel] = f"#define {PLATFORM_DEFINES[platform]} 1\n".encode() + files[rel]
+        files[rel] = f"#define {runtime_manifest.PLATFORM_DEFINES[platform]} 1\n".encode() + files[rel]
     files["backends/cpu/kernel_table.c"] = _kernel_table(kernels)
     core_bytes = sum(len(v) for v in files.values())
 
     costs, groups_seen = [], set()
     for kernel in kernels:
-        own = [f"kernels/{kernel}.c"]
-        for group in KERNEL_GROUPS.get(kernel, ()):
+        own = [runtime_manifest.kernel_file(kernel)]
+        for group in runtime_manifest.KERNEL_GROUPS.get(kernel, ()):
             if group not in groups_seen:
                 groups_seen.add(group)
-                own += list(GROUPS[group])
+                own += list(runtime_manifest.GROUPS[group])
         for rel in own:
             files[rel] = _read(rel)
         users = tuple(op.name for op in op_table.OPS if op.kernel == kernel and (not ops or op.name in ops))

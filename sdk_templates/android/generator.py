@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 
 from pockettorch.runtime import error_catalogue as errors
+from pockettorch.runtime import manifest as runtime_manifest
 from pockettorch.sdk_templates import model_info, names, render, sources
 
 TARGET = "android"
@@ -25,7 +26,8 @@ JVM_TARGET = 17
 ABIS = ("arm64-v8a", "armeabi-v7a", "x86_64")
 COROUTINES = "org.jetbrains.kotlinx:kotlinx-coroutines-core:1.10.2"
 # Compile flags of the native library, written into CMakeLists.txt; the tests compile with the same list.
-C_FLAGS = ("-O3", "-fno-math-errno", "-Wall", "-Wextra", "-fvisibility=hidden", "-ffunction-sections",
+# The runtime's optimization flags (its manifest), hidden symbols and sections the linker can drop.
+C_FLAGS = (*runtime_manifest.OPT_FLAGS, "-Wall", "-Wextra", "-fvisibility=hidden", "-ffunction-sections",
            "-fdata-sections")
 RUNTIME_SUBPACKAGE = "pockettorch"  # generic layer: <package>.pockettorch, one copy per generated module
 
@@ -99,7 +101,8 @@ def generate(model_path, package: str, class_name: str | None = None, all_kernel
         "image": image, "labels": list(info.labels) if info.labels and info.outputs[0].dtype == "float32" else None,
         "catalogue": [e for e in errors.CATALOGUE if e.code != 0],
         "min_sdk": MIN_SDK, "compile_sdk": COMPILE_SDK, "jvm_target": JVM_TARGET, "abis": list(ABIS),
-        "coroutines": COROUTINES, "c_flags": list(C_FLAGS),
+        "coroutines": COROUTINES, "c_flags": list(C_FLAGS), "c_standard": runtime_manifest.C_STANDARD,
+        "include_dirs": sources.include_dirs("runtime", public=True) + sources.include_dirs("runtime", public=False),
         "c_sources": ["pockettorch_jni.c"] + [f"runtime/{p}" for p in runtime.c_files],
         "kernels": list(kernels),
     }

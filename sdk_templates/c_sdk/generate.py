@@ -12,7 +12,7 @@ import json
 import os
 
 from pockettorch.runtime import error_catalogue as errors
-from pockettorch.runtime import _native, build
+from pockettorch.runtime import _native, manifest as runtime_manifest
 from pockettorch.sdk_templates import model_info, names, render, sources
 
 # C type, .npy descr, runtime dtype code and element size per torch dtype (float16 travels as its bits).
@@ -145,7 +145,9 @@ def _files(sdk: CSdk) -> dict:
         "prefix": sdk.prefix, "PREFIX": sdk.prefix.upper(), "embed": sdk.embed, "model": sdk.info,
         "inputs": sdk.inputs, "outputs": sdk.outputs, "workspace_bytes": sdk.workspace_bytes,
         "arena_bytes": sdk.arena_bytes, "memory_bytes": sdk.memory_bytes, "memory_align": MEMORY_ALIGN,
-        "library_c": library_c, "opt_flags": " ".join(build.OPT_FLAGS), "libc_symbols": LIBC_SYMBOLS,
+        "library_c": library_c, "opt_flags": " ".join(runtime_manifest.OPT_FLAGS), "libc_symbols": LIBC_SYMBOLS,
+        "c_standard": runtime_manifest.C_STANDARD, "public_includes": sources.include_dirs("runtime", public=True),
+        "private_includes": sources.include_dirs("runtime", public=False),
         "output_keys": _output_keys(sdk.info.output_structure, len(sdk.outputs)),
         "model_bytes": len(sdk.info.data),
     }

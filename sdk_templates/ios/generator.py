@@ -12,16 +12,17 @@ import json
 import os
 
 from pockettorch import __version__
-
 from pockettorch.runtime import error_catalogue as errors
+from pockettorch.runtime import manifest as runtime_manifest
 from pockettorch.sdk_templates import model_info, render, sources
 from pockettorch.sdk_templates.ios import reference, swift_api
 
 TARGET = "ios"
 MODEL_RESOURCE = "model.ptm"
-# Header search paths of the C target, relative to it: runtime files include each other by their path under the
-# runtime root ("core/kernel.h"), as in runtime/CMakeLists.txt. Package.swift and the tests both use this.
-C_HEADER_SEARCH_PATHS = (".",)
+# Header search paths of the C target, relative to it (the runtime's root): its private include dirs, since runtime
+# files include each other by their path under the root ("core/kernel.h"). Its public include/ is SwiftPM's public
+# headers folder, searched anyway. Package.swift and the tests both use this.
+C_HEADER_SEARCH_PATHS = tuple(sources.include_dirs(".", public=False))
 # Float outputs may differ across CPUs (NEON vs AVX summation order): |got - want| <= atol + rtol * max|want|.
 FLOAT_TOLERANCE = {"atol": 1e-5, "rtol": 1e-4}
 SWIFT_SOURCES = ("PocketTorchError.swift", "Tensor.swift", "Model.swift", "TypedModel.swift",
@@ -55,6 +56,7 @@ def files_for(info: model_info.ModelInfo, module_name: str | None = None, all_ke
         "model_resource": MODEL_RESOURCE, "kernels": runtime.kernels, "all_kernels": all_kernels,
         "catalogue": [e for e in errors.CATALOGUE if e.code], "dtypes": list(swift_api.DTYPES.items()),
         "header_search_paths": C_HEADER_SEARCH_PATHS, "tolerance": FLOAT_TOLERANCE,
+        "c_standard": runtime_manifest.C_STANDARD,
     }
     c_root = f"Sources/{api.c_module}"
     files: dict[str, str | bytes] = {f"{c_root}/{rel}": data for rel, data in runtime.files.items()}

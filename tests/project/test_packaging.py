@@ -17,5 +17,7 @@ def test_build_py_declares_every_shipped_folder(tmp_path):
     assert not warnings, "\n".join(warnings)
     lib = tmp_path / "lib" / "pockettorch"
     for shipped in ("runtime/include/pockettorch/pockettorch.h", "runtime/kernels/conv2d.c", "runtime/FORMAT.md",
+                    "runtime/core/loader.c", "runtime/compute/gemm/gemm.h", "runtime/sources.cmake",
+                    "runtime/templates/sources.cmake.j2", "runtime/tools/size_app.c",
                     "device/schemas/bench.schema.json", "sdk_templates/templates/c/model.c.j2"):
         assert (lib / shipped).is_file(), f"{shipped} is not in the built package"

@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils import _pytree as pytree
 
 import pockettorch
-from pockettorch.runtime import build, cross
+from pockettorch.runtime import cross, manifest
 from pockettorch.runtime.op_table import OPS
 from support_tools import BUILD_DIR
 
@@ -508,7 +508,7 @@ def test_compile_command_is_baseline_and_static():
     for name, a in cross.ABIS.items():
         cmd = cross.compile_command(a, pathlib.Path("out"))
         assert "-march=native" not in cmd and "-mcpu=native" not in cmd
-        assert "-mcpu=baseline" in cmd and "-static" in cmd and all(f in cmd for f in build.OPT_FLAGS)
+        assert "-mcpu=baseline" in cmd and "-static" in cmd and all(f in cmd for f in manifest.OPT_FLAGS)
         assert cmd[cmd.index("-target") + 1] == a.target
     v7 = cross.compile_command(cross.ABIS["armeabi-v7a"], pathlib.Path("out"))
     assert "-mfpu=neon" in v7 and "-mfloat-abi=hard" in v7

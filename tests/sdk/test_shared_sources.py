@@ -1,7 +1,7 @@
 """Selective runtime sources: every kernel builds and links alone with exactly the helper files `sources` lists.
 
 Uses the host gcc on the real runtime sources; a kernel whose helper group is missing from
-`sources.KERNEL_GROUPS` fails to link here, before it can fail in an app's Gradle or SwiftPM build.
+the manifest's `KERNEL_GROUPS` fails to link here, before it can fail in an app's Gradle or SwiftPM build.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import pockettorch
+from pockettorch.runtime import manifest as runtime_manifest
 from pockettorch.sdk_templates import model_info, sources
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
@@ -100,12 +101,19 @@ def test_every_kernel_links_alone(objects, kernel):
     _link(root, objs, selection, f"only_{kernel}")
 
 
-def test_every_runtime_source_is_placed():
-    """A new core, backend or compute .c file must be put in CORE, PLATFORMS or GROUPS on purpose, or SDKs would silently miss it."""
-    placed = set(sources.CORE) | set(sources.PLATFORMS.values()) | {f for g in sources.GROUPS.values() for f in g}
-    present = {p.relative_to(sources.RUNTIME_DIR).as_posix() for d in ("core", "backends/*", "compute/*")
-               for p in sources.RUNTIME_DIR.glob(f"{d}/*.c")}
-    assert present == placed
+def test_every_runtime_file_is_placed_in_the_manifest():
+    """A new C file or header must be put in runtime/manifest.py on purpose, or builds and SDKs would silently miss it
+    (the one place that lists the folders: every build reads the manifest instead)."""
+    present = {p.relative_to(runtime_manifest.RUNTIME_DIR).as_posix()
+               for d in ("core", "backends", "compute", "kernels", "include", "tools", "python")
+               for p in (runtime_manifest.RUNTIME_DIR / d).rglob("*.[ch]")}
+    assert present == set(runtime_manifest.all_files())
+
+
+def test_sdk_selection_is_the_manifest_build():
+    sel = sources.select(["conv2d", "reshape"])
+    assert sel.c_files == sorted(runtime_manifest.library_sources(["conv2d", "reshape"]))
+    assert set(runtime_manifest.HEADERS) | set(runtime_manifest.PUBLIC_HEADERS) <= set(sel.files)
 
 
 def test_selected_runtime_matches_python_and_leaves_other_kernels_out(objects, tmp_path):

@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 
+from pockettorch.sdk_templates import sources
 from c_sdk_support import RUN_TIMEOUT, check_outputs, example_args, generate_sdk, run
 from support_tools import SANITIZER_ENV
 
@@ -116,7 +117,7 @@ def test_workspace_exhaustion_fails_cleanly(models, name, tmp_path):
     runtime = sorted(str(p) for p in (root / "runtime").rglob("*.c"))
     harness = pathlib.Path(__file__).with_name("workspace_sweep.c")
     run(["cc", "-std=c11", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", *WARNINGS.split(),
-         f"-I{root / 'runtime' / 'include'}", f"-I{root / 'runtime'}",
+         *(f"-I{d}" for public in (True, False) for d in sources.include_dirs(str(root / "runtime"), public)),
          harness, *runtime, "-o", tmp_path / "sweep", "-lm"])
     proc = run([tmp_path / "sweep", models[name].path], timeout=RUN_TIMEOUT, env={**os.environ, **SANITIZER_ENV})
     assert int(proc.stdout.strip()) == sdk.workspace_bytes
