@@ -230,16 +230,18 @@ INLINE2 void store2(int MRc, __m256 acc[][2], float* C, int64_t ldc, int nr, con
   }
 }
 
-INLINE2 void tile2(int MRc, int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int nr,
-                   const float* bias, int first, int last, int act, float lo, float hi) {
+/* NV vectors of 8 columns: 1 for a panel of at most 8 pixels (a 7x7 image's last, of 1), whose other 8
+ * columns are zero padding. */
+INLINE2 void tile2(int MRc, int NV, int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc,
+                   int nr, const float* bias, int first, int last, int act, float lo, float hi) {
   __m256 acc[6][2];
   for (int r = 0; r < MRc; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_loadu_ps(b + k * ldb), b1 = _mm256_loadu_ps(b + k * ldb + 8);
+    __m256 b0 = _mm256_loadu_ps(b + k * ldb), b1 = NV == 2 ? _mm256_loadu_ps(b + k * ldb + 8) : b0;
     for (int r = 0; r < MRc; r++) {
       __m256 av = _mm256_broadcast_ss(a + k * 6 + r);
       acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+      if (NV == 2) acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
     }
   }
   store2(MRc, acc, C, ldc, nr, bias, first, last, act, lo, hi);
@@ -280,9 +282,19 @@ AVX2 static void full2(int64_t kc, const float* a, const float* b, int64_t ldb, 
 
 AVX2 void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
                             int nr, const float* bias, int first, int last, int act, float lo, float hi) {
+  if (nr <= 8) {
+    switch (mr) {
+#define CASE(n) \
+  case n: tile2(n, 1, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi); break;
+      CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
+#undef CASE
+      default: break;
+    }
+    return;
+  }
   switch (mr) {
 #define CASE(n) \
-  case n: tile2(n, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi); break;
+  case n: tile2(n, 2, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi); break;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5)
 #undef CASE
     case 6: full2(kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi); break;
