@@ -199,6 +199,13 @@ FLAT_DW_CASES = [
     (5, 3, 1, 1, 1, 6, 17, nn.ReLU),           # 16 + 1: the right tap of pixel 15 from the next vector
     (3, 3, 1, 1, 1, 1, 33, nn.Hardswish),      # one row: both neighbours are padding; an activation after
     (4, 3, 1, 1, 1, 11, 12, nn.Identity),      # the narrowest rows it takes
+    # AVX2's 3x3 rows kernel: 8-pixel vectors, the first and the last ones masked at the row's ends, output
+    # rows in pairs (odd heights leave one)
+    (3, 3, 1, 1, 1, 5, 8, nn.ReLU6),           # exactly one vector, odd height
+    (2, 3, 1, 1, 2, 4, 9, nn.Hardtanh),        # 8 + 1: the second vector's right tap is padding; clamp
+    (2, 3, 1, 1, 1, 7, 25, nn.SiLU),           # unmasked vectors in the middle; an activation after
+    (3, 3, 1, 1, 1, 1, 7, nn.ReLU),            # one row shorter than a vector
+    (2, 3, 1, 1, 1, 6, 26, nn.Identity),       # 24 + 2: the last unmasked vector ends one pixel before
 ]
 
 
@@ -224,6 +231,11 @@ STRIDE2_DW_CASES = [
     (4, 1, 11, 33, nn.Hardswish),  # 17 output columns; an activation after the kernel
     (2, 1, 1, 40, nn.ReLU6),       # one input row: the rows above and below are padding
     (1, 1, 30, 45, nn.ReLU6),      # one plane: bands of output rows on the threads
+    # AVX2: 8 output pixels (16 input columns) a vector, masked where its taps leave the row
+    (3, 1, 5, 16, nn.ReLU),        # exactly one output vector
+    (2, 1, 6, 17, nn.Hardtanh),    # 9 output columns: the second vector reads one input column
+    (2, 2, 7, 48, nn.SiLU),        # unmasked vectors in the middle; an activation after; batch 2
+    (3, 1, 4, 15, nn.Identity),    # an odd width: the last right tap is padding
 ]
 
 

@@ -14,6 +14,7 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
   out->residual = conv_residual_portable;
   out->dw = conv_dw_portable;
   out->dwf = NULL;
+  out->dwf_3x3 = 0;
   out->fill2 = conv_fill2_portable;
 #ifdef CONV_HAVE_X86
   if (isa == PKT_ISA_AVX512) {
@@ -30,6 +31,8 @@ void conv_isa_select(int isa, conv_isa_impl* out) {
     out->ukernel = conv_ukernel_avx2;
     out->residual = conv_residual_avx2;
     out->dw = conv_dw_avx2;
+    out->dwf = conv_dwf_avx2;
+    out->dwf_3x3 = 1;
   }
 #endif
 #ifdef CONV_HAVE_NEON

@@ -79,13 +79,15 @@ typedef struct conv_isa_impl {
   conv_ukernel_fn ukernel;
   conv_residual_fn residual;
   conv_dw_fn dw;
-  conv_dwf_fn dwf; /* NULL where the ISA has no masked loads: the padded-buffer path (dw) serves */
+  conv_dwf_fn dwf; /* NULL: the padded-buffer path (dw) serves every depthwise conv */
+  int dwf_3x3;     /* dwf takes only 3x3 kernels with padding 1 and dilation 1 (at stride 1 or 2) */
   conv_fill2_fn fill2;
 } conv_isa_impl;
 
 /* A depthwise conv (one input channel per output channel) that the flat kernel (conv_dwf_args) takes. */
 static inline int conv_dw_flat(const conv_geom* g, const conv_isa_impl* impl) {
   if (!impl->dwf || g->Cg != 1 || g->Og != 1 || g->W > CONV_DWF_MAX_W) return 0;
+  if (impl->dwf_3x3 && !(g->kh == 3 && g->kw == 3 && g->ph == 1 && g->pw == 1 && g->dh == 1 && g->dw == 1)) return 0;
   if (g->sh == 2 && g->sw == 2)
     return g->kh == 3 && g->kw == 3 && g->ph == 1 && g->pw == 1 && g->dh == 1 && g->dw == 1 &&
            g->OW == (g->W + 1) / 2 && g->OH == (g->H + 1) / 2;
@@ -114,6 +116,7 @@ void conv_dw_avx2(const conv_dw_args* a);
 void conv_residual_avx512(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi);
 void conv_residual_avx2(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi);
 void conv_dwf_avx512(const conv_dwf_args* a);
+void conv_dwf_avx2(const conv_dwf_args* a);
 void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_MR_AVX512 12
 #define CONV_NR_AVX512 32

@@ -230,16 +230,18 @@ INLINE2 void store2(int MRc, __m256 acc[][2], float* C, int64_t ldc, int nr, con
   }
 }
 
-INLINE2 void tile2(int MRc, int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int nr,
-                   const float* bias, int first, int last, int act, float lo, float hi) {
+/* NV vectors of 8 columns: 1 for a panel of at most 8 pixels (a 7x7 image's last, of 1), whose other 8
+ * columns are zero padding. */
+INLINE2 void tile2(int MRc, int NV, int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc,
+                   int nr, const float* bias, int first, int last, int act, float lo, float hi) {
   __m256 acc[6][2];
   for (int r = 0; r < MRc; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_loadu_ps(b + k * ldb), b1 = _mm256_loadu_ps(b + k * ldb + 8);
+    __m256 b0 = _mm256_loadu_ps(b + k * ldb), b1 = NV == 2 ? _mm256_loadu_ps(b + k * ldb + 8) : b0;
     for (int r = 0; r < MRc; r++) {
       __m256 av = _mm256_broadcast_ss(a + k * 6 + r);
       acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+      if (NV == 2) acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
     }
   }
   store2(MRc, acc, C, ldc, nr, bias, first, last, act, lo, hi);
@@ -280,9 +282,19 @@ AVX2 static void full2(int64_t kc, const float* a, const float* b, int64_t ldb, 
 
 AVX2 void conv_ukernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
                             int nr, const float* bias, int first, int last, int act, float lo, float hi) {
+  if (nr <= 8) {
+    switch (mr) {
+#define CASE(n) \
+  case n: tile2(n, 1, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi); break;
+      CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
+#undef CASE
+      default: break;
+    }
+    return;
+  }
   switch (mr) {
 #define CASE(n) \
-  case n: tile2(n, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi); break;
+  case n: tile2(n, 2, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi); break;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5)
 #undef CASE
     case 6: full2(kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi); break;
@@ -754,5 +766,158 @@ AVX2 void conv_dw_avx2(const conv_dw_args* a) {
     }
     if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
   }
+}
+/* ------------------------------------------------------------------ AVX2 depthwise 3x3, rows in place */
+/* 3x3, padding 1, dilation 1 (mobilenet's depthwise convs; conv_dw_flat admits only these on AVX2): output
+ * rows from the input rows read in place, 8 pixels a vector. A vector whose taps reach past either end of
+ * the row (the first, and those near the end) loads with lane masks, so the padding columns read as zero
+ * and nothing outside the row is touched; rows above and below the image read a zero row. */
+INLINE2 __m256i dw3_iota(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+/* Lanes i with lo <= i < hi. */
+INLINE2 __m256i dw3_between(int64_t lo, int64_t hi) {
+  const __m256i i = dw3_iota();
+  lo = lo < -1 ? -1 : lo > 8 ? 8 : lo;
+  hi = hi < 0 ? 0 : hi > 9 ? 9 : hi;
+  return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)lo), i),
+                             _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), i));
+}
+/* 8 floats from column c of a row of W, zero outside [0, W); masked-off lanes are never read, so c may
+ * lie outside the row. */
+INLINE2 __m256 dw3_load(int EDGE, const float* row, int64_t c, int64_t W) {
+  const float* s = (const float*)((uintptr_t)row + (uintptr_t)(c * (int64_t)sizeof(float)));
+  return EDGE ? _mm256_maskload_ps(s, dw3_between(-c, W - c)) : _mm256_loadu_ps(s);
+}
+INLINE2 __m256 dw3_clamp(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
+INLINE2 void dw3_store(int EDGE, float* y, __m256 v, int64_t n) {
+  if (EDGE && n < 8)
+    _mm256_maskstore_ps(y, dw3_between(0, n), v);
+  else
+    _mm256_storeu_ps(y, v);
+}
+
+/* Output vector at column c of ROWS (1 or 2) stride-1 output rows: input rows r[0 .. ROWS + 1]. Each input
+ * row is loaded once (left, centre, right) for both output rows. */
+INLINE2 void dw3s1_vec(int ROWS, int EDGE, int CLAMP, const float* const* r, int64_t c, int64_t W, const __m256* w,
+                       __m256 vb, __m256 vlo, __m256 vhi, float* y0, float* y1) {
+  __m256 a0 = vb, a1 = vb;
+  for (int k = 0; k < ROWS + 2; k++) {
+    const __m256 l = dw3_load(EDGE, r[k], c - 1, W), m = dw3_load(EDGE, r[k], c, W), n = dw3_load(EDGE, r[k], c + 1, W);
+    if (k < 3) { /* kernel row k of output row 0 */
+      a0 = _mm256_fmadd_ps(w[3 * k], l, a0);
+      a0 = _mm256_fmadd_ps(w[3 * k + 1], m, a0);
+      a0 = _mm256_fmadd_ps(w[3 * k + 2], n, a0);
+    }
+    if (ROWS == 2 && k >= 1) { /* kernel row k - 1 of output row 1 */
+      a1 = _mm256_fmadd_ps(w[3 * k - 3], l, a1);
+      a1 = _mm256_fmadd_ps(w[3 * k - 2], m, a1);
+      a1 = _mm256_fmadd_ps(w[3 * k - 1], n, a1);
+    }
+  }
+  if (CLAMP) a0 = dw3_clamp(a0, vlo, vhi), a1 = dw3_clamp(a1, vlo, vhi);
+  dw3_store(EDGE, y0 + c, a0, W - c);
+  if (ROWS == 2) dw3_store(EDGE, y1 + c, a1, W - c);
+}
+
+INLINE2 void dw3s1_rows2(int CLAMP, const conv_dwf_args* a, const float* zrow) {
+  const int64_t W = a->W, H = a->H, oy0 = a->p0 / W, oy1 = a->p1 / W;
+  float flo, fhi;
+  conv_act_bounds(a->act, a->lo, a->hi, &flo, &fhi);
+  const __m256 vlo = _mm256_set1_ps(flo), vhi = _mm256_set1_ps(fhi);
+  /* vectors at c in [8, cend) read columns c - 1 .. c + 8, all inside the row */
+  const int64_t cend = W >= 9 ? (W - 9) / 8 * 8 + 1 : 0;
+  for (int64_t p = 0; p < a->planes; p++) {
+    const float* x = a->x + p * a->xs;
+    float* y = a->y + p * a->ys - a->p0;
+    __m256 w[9];
+    for (int t = 0; t < 9; t++) w[t] = _mm256_set1_ps(a->w[p * 9 + t]);
+    const __m256 vb = _mm256_set1_ps(a->b ? a->b[p] : 0.f);
+    for (int64_t oy = oy0; oy < oy1; oy += 2) {
+      const float* r[4];
+      for (int k = 0; k < 4; k++) {
+        const int64_t iy = oy - 1 + k;
+        r[k] = iy >= 0 && iy < H ? x + (iy - a->row0) * W : zrow;
+      }
+      float *y0 = y + oy * W, *y1 = y0 + W;
+      int64_t c = 0;
+      if (oy + 2 <= oy1) {
+        dw3s1_vec(2, 1, CLAMP, r, 0, W, w, vb, vlo, vhi, y0, y1);
+        for (c = 8; c < cend; c += 8) dw3s1_vec(2, 0, CLAMP, r, c, W, w, vb, vlo, vhi, y0, y1);
+        for (; c < W; c += 8) dw3s1_vec(2, 1, CLAMP, r, c, W, w, vb, vlo, vhi, y0, y1);
+        if (!CLAMP) pkt_apply_act(y0, 2 * W, a->act, a->lo, a->hi);
+      } else {
+        dw3s1_vec(1, 1, CLAMP, r, 0, W, w, vb, vlo, vhi, y0, y1);
+        for (c = 8; c < cend; c += 8) dw3s1_vec(1, 0, CLAMP, r, c, W, w, vb, vlo, vhi, y0, y1);
+        for (; c < W; c += 8) dw3s1_vec(1, 1, CLAMP, r, c, W, w, vb, vlo, vhi, y0, y1);
+        if (!CLAMP) pkt_apply_act(y0, W, a->act, a->lo, a->hi);
+      }
+    }
+  }
+}
+
+/* The even-indexed floats of the 16 at a, b (a0 a2 .. a6 b0 .. b6) and the odd ones, each left in the
+ * order [0 1 4 5 | 2 3 6 7] of in-lane shuffles: all taps share it, so the sum is put in order once. */
+INLINE2 __m256 dw3_even(__m256 a, __m256 b) { return _mm256_shuffle_ps(a, b, 0x88); }
+INLINE2 __m256 dw3_odd(__m256 a, __m256 b) { return _mm256_shuffle_ps(a, b, 0xDD); }
+
+/* Output vector at column c of a stride-2 output row: it reads input columns 2c - 1 .. 2c + 15 of rows
+ * r[0..2]; the centre taps are the even columns from 2c, the right taps the odd ones, the left taps the odd
+ * ones from 2c - 2. */
+INLINE2 void dw3s2_vec(int EDGE, int CLAMP, const float* const* r, int64_t c, int64_t W, int64_t OW, const __m256* w,
+                       __m256 vb, __m256 vlo, __m256 vhi, float* y) {
+  __m256 acc[3];
+  for (int k = 0; k < 3; k++) {
+    const __m256 v0 = dw3_load(EDGE, r[k], 2 * c, W), v1 = dw3_load(EDGE, r[k], 2 * c + 8, W);
+    const __m256 l0 = dw3_load(EDGE, r[k], 2 * c - 2, W), l1 = dw3_load(EDGE, r[k], 2 * c + 6, W);
+    acc[k] = _mm256_fmadd_ps(w[3 * k], dw3_odd(l0, l1), k == 0 ? vb : _mm256_setzero_ps());
+    acc[k] = _mm256_fmadd_ps(w[3 * k + 1], dw3_even(v0, v1), acc[k]);
+    acc[k] = _mm256_fmadd_ps(w[3 * k + 2], dw3_odd(v0, v1), acc[k]);
+  }
+  __m256 v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), acc[2]);
+  v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
+  if (CLAMP) v = dw3_clamp(v, vlo, vhi);
+  dw3_store(EDGE, y + c, v, OW - c);
+}
+
+INLINE2 void dw3s2_rows2(int CLAMP, const conv_dwf_args* a, const float* zrow) {
+  const int64_t W = a->W, H = a->H, OW = (W + 1) / 2, oy0 = a->p0 / OW, oy1 = a->p1 / OW;
+  float flo, fhi;
+  conv_act_bounds(a->act, a->lo, a->hi, &flo, &fhi);
+  const __m256 vlo = _mm256_set1_ps(flo), vhi = _mm256_set1_ps(fhi);
+  /* vectors at c in [8, cend) read columns 2c - 2 .. 2c + 15, all inside the row */
+  const int64_t cend = W >= 16 ? (W - 16) / 2 / 8 * 8 + 1 : 0;
+  for (int64_t p = 0; p < a->planes; p++) {
+    const float* x = a->x + p * a->xs;
+    float* y = a->y + p * a->ys - a->p0;
+    __m256 w[9];
+    for (int t = 0; t < 9; t++) w[t] = _mm256_set1_ps(a->w[p * 9 + t]);
+    const __m256 vb = _mm256_set1_ps(a->b ? a->b[p] : 0.f);
+    for (int64_t oy = oy0; oy < oy1; oy++) {
+      const float* r[3];
+      for (int k = 0; k < 3; k++) {
+        const int64_t iy = 2 * oy - 1 + k;
+        r[k] = iy >= 0 && iy < H ? x + (iy - a->row0) * W : zrow;
+      }
+      float* yr = y + oy * OW;
+      int64_t c;
+      dw3s2_vec(1, CLAMP, r, 0, W, OW, w, vb, vlo, vhi, yr);
+      for (c = 8; c < cend; c += 8) dw3s2_vec(0, CLAMP, r, c, W, OW, w, vb, vlo, vhi, yr);
+      for (; c < OW; c += 8) dw3s2_vec(1, CLAMP, r, c, W, OW, w, vb, vlo, vhi, yr);
+      if (!CLAMP) pkt_apply_act(yr, OW, a->act, a->lo, a->hi);
+    }
+  }
+}
+
+AVX2 void conv_dwf_avx2(const conv_dwf_args* a) {
+  float zrow[CONV_DWF_MAX_W + 16]; /* rows above and below the image; plain loads read up to W + 15 */
+  memset(zrow, 0, (size_t)(a->W + 16) * sizeof(float));
+  const int clamp = conv_act_simple(a->act);
+  if (a->stride == 1 && clamp)
+    dw3s1_rows2(1, a, zrow);
+  else if (a->stride == 1)
+    dw3s1_rows2(0, a, zrow);
+  else if (clamp)
+    dw3s2_rows2(1, a, zrow);
+  else
+    dw3s2_rows2(0, a, zrow);
 }
 #endif
