@@ -30,7 +30,7 @@ import tempfile
 from collections import defaultdict
 from typing import Iterable
 
-from pockettorch import errors
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import build, cross, manifest
 
 ABIS = ("arm64-v8a", "armeabi-v7a", "x86_64")
