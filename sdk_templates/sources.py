@@ -16,8 +16,9 @@ ALL_KERNELS = tuple(sorted({op.kernel for op in op_table.OPS}))
 
 # Core files every build needs, beside one platform file. Kept explicit so a new core, backend or compute file has to be
 # placed here or in a group on purpose (tests/sdk/test_shared_sources.py checks every file is accounted for).
-CORE = ("backends/cpu/cpu.c", "backends/cpu/kernel_table.c", "core/kernel_util.c", "core/loader.c", "core/session.c",
-        "core/status.c", "core/workspace.c")
+CORE = ("backends/cpu/cpu.c", "backends/cpu/isa_config.c", "backends/cpu/kernel_table.c", "compute/vmath/vmath.c",
+        "compute/vmath/vmath_arm.c", "compute/vmath/vmath_x86.c", "core/kernel_util.c", "core/loader.c",
+        "core/session.c", "core/status.c", "core/workspace.c")
 # posix: heap, mmap, pthreads. embedded: no heap, files or threads (the C SDK's --embed profile); host builds
 # compile it to nothing, so its copy gets the define that switches it on.
 PLATFORMS = {"posix": "core/platform_posix.c", "embedded": "core/platform_embedded.c"}
@@ -36,7 +37,6 @@ KERNEL_GROUPS = {  # kernel -> helper groups it calls into
     "lstm": ("gemm",),
     "matmul": ("gemm",),
     "sdpa": ("gemm",),
-    "softmax": ("gemm",),  # the vectorized exp/max row helpers live with the GEMM
 }
 
 

@@ -36,7 +36,7 @@ void conv_ukernel_neon(int64_t kc, const float* a, const float* b, int64_t ldb, 
       if (last && simple) v = v < flo ? flo : v > fhi ? fhi : v;
       c[j] = v;
     }
-    if (last && !simple) pkt_apply_act(c, nr, act, lo, hi);
+    if (last && !simple) pkt_act_portable(c, nr, act, lo, hi);
   }
 }
 
@@ -72,7 +72,7 @@ void conv_dw_neon(const conv_dw_args* a) {
       }
       yr[ox] = simple ? (acc < flo ? flo : acc > fhi ? fhi : acc) : acc;
     }
-    if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+    if (!simple) pkt_act_portable(yr, a->OW, a->act, a->lo, a->hi);
   }
 }
 #endif
