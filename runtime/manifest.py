@@ -33,15 +33,17 @@ PUBLIC_INCLUDE_DIRS = ("include",)
 PRIVATE_INCLUDE_DIRS = (".",)
 
 PUBLIC_HEADERS = ("include/pockettorch/pockettorch.h", "include/pockettorch/status.h")
-HEADERS = ("backends/cpu/cpu.h", "compute/conv/conv_impl.h", "compute/conv/conv_ksplit.h", "compute/conv/conv_pair.h",
-           "compute/gemm/gemm.h", "compute/vmath/vec_math_impl.h", "compute/winograd/winograd.h",
+HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv_impl.h", "compute/conv/conv_ksplit.h",
+           "compute/conv/conv_pair.h", "compute/gemm/gemm.h", "compute/gemm/gemm_ukernel_impl.h",
+           "compute/vmath/vec_math_impl.h", "compute/vmath/vmath.h", "compute/winograd/winograd.h",
            "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/kernel.h",
            "core/ops_generated.h", "core/program.h", "kernels/elementwise_util.h", "kernels/pkt_strided.h")
 
-# What every build compiles beside one platform file: loader, session, status, workspace, ISA detection and
-# the kernel table.
-CORE = ("backends/cpu/cpu.c", "backends/cpu/kernel_table.c", "core/kernel_util.c", "core/loader.c", "core/session.c",
-        "core/status.c", "core/workspace.c")
+# What every build compiles beside one platform file: loader, session, status, workspace, ISA detection, the
+# session's ISA config with the vector math every kernel's activations use, and the kernel table.
+CORE = ("backends/cpu/cpu.c", "backends/cpu/isa_config.c", "backends/cpu/kernel_table.c", "compute/vmath/vmath.c",
+        "compute/vmath/vmath_arm.c", "compute/vmath/vmath_x86.c", "core/kernel_util.c", "core/loader.c",
+        "core/session.c", "core/status.c", "core/workspace.c")
 # posix: heap, mmap, pthreads. embedded: no heap, files or threads (the C SDK's --embed profile); it compiles
 # to nothing unless its define is set (the SDK writes it at the top of its copy).
 PLATFORMS = {"posix": "core/platform_posix.c", "embedded": "core/platform_embedded.c"}
@@ -61,7 +63,6 @@ KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "lstm": ("gemm",),
     "matmul": ("gemm",),
     "sdpa": ("gemm",),
-    "softmax": ("gemm",),  # the vectorized exp/max row helpers live with the GEMM
 }
 
 BINDING = ("python/native.c",)  # the Python extension's own file (setup.py)

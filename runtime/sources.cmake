@@ -10,7 +10,11 @@ set(PKT_PRIVATE_INCLUDE_DIRS .)
 # Every build: the core and one platform file.
 set(PKT_CORE_SOURCES
   backends/cpu/cpu.c
+  backends/cpu/isa_config.c
   backends/cpu/kernel_table.c
+  compute/vmath/vmath.c
+  compute/vmath/vmath_arm.c
+  compute/vmath/vmath_x86.c
   core/kernel_util.c
   core/loader.c
   core/session.c
@@ -42,7 +46,6 @@ set(PKT_KERNEL_GROUPS_linear gemm)
 set(PKT_KERNEL_GROUPS_lstm gemm)
 set(PKT_KERNEL_GROUPS_matmul gemm)
 set(PKT_KERNEL_GROUPS_sdpa gemm)
-set(PKT_KERNEL_GROUPS_softmax gemm)
 
 # Kernels: kernels/<name>.c each, named by the op table.
 set(PKT_ALL_KERNELS

@@ -23,6 +23,7 @@ typedef struct pkt_tensor {
 } pkt_tensor;
 
 typedef struct pkt_threadpool pkt_threadpool;
+typedef struct pkt_isa_config pkt_isa_config; /* backends/cpu/isa_config.h */
 
 typedef struct pkt_node {
   uint32_t op;
@@ -33,7 +34,7 @@ typedef struct pkt_node {
   void* scratch;         /* scratch_bytes asked for in prepare, 64-byte aligned, shared between nodes */
   pkt_threadpool* pool;  /* NULL when single-threaded */
   int num_threads;
-  int isa;               /* pkt_isa chosen for this session (runtime/src/cpu.h) */
+  const pkt_isa_config* cfg; /* the session's ISA config: every SIMD path comes from here */
   const void* packed;    /* this node's repacked weights (pack_size/pack), 64-byte aligned, or NULL */
 } pkt_node;
 
@@ -101,25 +102,6 @@ pkt_status pkt_check_operands(const pkt_node* n, int min_in, int max_in, int n_o
 pkt_status pkt_check_dtype(const pkt_tensor* t, int dtype, const char* what, pkt_err* err);
 int pkt_same_shape(const pkt_tensor* a, const pkt_tensor* b);
 
-/* Fused activations (PKT_ACT_*), applied in place, vectorized for `isa` (a pkt_isa: pass node->isa).
- * Every ISA gives the same NaN/inf results, and NaN stays NaN through every kind (relu, relu6 and clamp
- * included, as torch); the SIMD paths agree with the portable one to a few ulp. */
-void pkt_apply_act_isa(float* x, int64_t n, int act, float lo, float hi, int isa);
-/* The same with the machine's ISA (capped by PKT_MAX_ISA as first seen by this process); kernels that
- * have a node should call pkt_apply_act_isa(..., node->isa) so a session's ISA choice holds. */
-void pkt_apply_act(float* x, int64_t n, int act, float lo, float hi);
-
-/* Out-of-place float maps for the elementwise kernels: y[i] = f(x[i]) (y may equal x, or not overlap it)
- * for fn a PKT_ACT_* code (as pkt_apply_act) or one of these. */
-enum {
-  PKT_VMAP_EXP = 64,   /* expf */
-  PKT_VMAP_HARDSIGMOID /* clamp(x + 3, 0, 6) / 6, NaN kept */
-};
-void pkt_vmap_f32(float* y, const float* x, int64_t n, int fn, float lo, float hi, int isa);
-/* Vector float arithmetic for binary: out = a op b over n elements, sa / sb 1 (contiguous) or 0 (scalar).
- * Returns 0 (and does nothing) when `isa` has no vector path, so the caller runs its own loop. */
-enum { PKT_VBIN_ADD, PKT_VBIN_SUB, PKT_VBIN_MUL, PKT_VBIN_DIV };
-int pkt_vbinary_f32(float* out, const float* a, const float* b, int64_t sa, int64_t sb, int64_t n, int op, int isa);
 pkt_status pkt_check_act(const pkt_node* n, int act_index, pkt_err* err);
 /* 1 when none of x[0..n) is NaN or +-inf. */
 int pkt_all_finite(const float* x, int64_t n);

@@ -2,7 +2,7 @@
  * All memory is taken in pkt_session_create; pkt_session_run allocates nothing. */
 #include <string.h>
 
-#include "backends/cpu/cpu.h"
+#include "backends/cpu/isa_config.h"
 #include "core/program.h"
 
 struct pkt_session {
@@ -16,7 +16,7 @@ struct pkt_session {
   const pkt_kernel** kernels;
   pkt_threadpool* pool;
   int num_threads;
-  int isa; /* pkt_isa of every node's kernels */
+  const pkt_isa_config* cfg; /* every node's kernels run with it */
   int profiling;
   uint64_t* profile_ns;
   size_t* packed_offset; /* per node, into the packed-weights region; SIZE_MAX for none */
@@ -76,7 +76,7 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
     n->n_params = ins->n_params;
     n->params = ins->params;
     n->num_threads = s->num_threads; /* prepare() may size per-thread scratch */
-    n->isa = s->isa;
+    n->cfg = s->cfg;
     for (int k = 0; k < ins->n_inputs + ins->n_outputs; k++) {
       uint32_t idx;
       memcpy(&idx, ins->operands + k, sizeof idx);
@@ -134,7 +134,7 @@ size_t pkt_session_required_arena_isa(const pkt_program* program, int num_thread
   memset(&s, 0, sizeof s);
   s.program = program;
   s.num_threads = resolve_threads(num_threads);
-  s.isa = isa;
+  s.cfg = pkt_isa_config_get((pkt_isa)isa);
   size_t scratch = 0, scratch_offset, packed_offset;
   pkt_err err = {NULL, 0};
   size_t total = 0;
@@ -166,7 +166,7 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
   if (!s) return pkt_fail(&err, PKT_OUT_OF_MEMORY, "no memory for the session");
   s->program = program;
   s->num_threads = resolve_threads(opt.num_threads);
-  s->isa = (int)pkt_cpu_isa();
+  s->cfg = pkt_isa_config_get(pkt_cpu_isa());
   size_t scratch = 0;
   pkt_status st = build_nodes(s, &scratch, &err);
   if (st) goto fail;
@@ -222,7 +222,7 @@ fail:
 int pkt_session_num_threads(const pkt_session* s) { return s ? s->num_threads : 0; }
 size_t pkt_session_packed_bytes(const pkt_session* s) { return s ? s->packed_bytes : 0; }
 const char* pkt_session_isa(const pkt_session* s) {
-  return pkt_isa_name(s && s->program->n_instructions ? (pkt_isa)s->nodes[0].isa : pkt_cpu_isa());
+  return pkt_isa_name(s ? s->cfg->isa : pkt_isa_config_get(pkt_cpu_isa())->isa);
 }
 
 void* pkt_session_input_data(pkt_session* s, int i) {

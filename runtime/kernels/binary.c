@@ -10,7 +10,6 @@
  */
 #include <math.h>
 
-#include "backends/cpu/cpu.h"
 #include "kernels/elementwise_util.h"
 
 static pkt_status check_kind_dtype(int kind, int dtype, pkt_err* err) {
@@ -114,7 +113,7 @@ PKT_INT_HELPERS(int32_t, uint32_t, i32)
     default: break;                                                                             \
   }
 
-/* The float kinds with a SIMD path (pkt_vbinary_f32), as its op code; -1 for none. */
+/* The float kinds with a SIMD path (the config's vbinary), as its op code; -1 for none. */
 static int vbin_code(int kind) {
   switch (kind) {
     case PKT_BINARY_ADD: return PKT_VBIN_ADD;
@@ -130,11 +129,11 @@ static int vbin_code(int kind) {
 
 /* The SIMD row, block by block; 0 (nothing written) when this ISA has no SIMD path for it. */
 static int binary_row_simd(const pkt_ew* ew, float* o, const float* a, const float* b, const int64_t* s, int64_t n) {
-  if (ew->isa == PKT_ISA_PORTABLE || !(s[0] || s[1]) || vbin_code(ew->kind) < 0) return 0;
+  if (!ew->cfg->vbinary || !(s[0] || s[1]) || vbin_code(ew->kind) < 0) return 0;
   for (int64_t i = 0; i < n; i += BINARY_BLOCK) {
     int64_t len = n - i < BINARY_BLOCK ? n - i : BINARY_BLOCK;
-    if (!pkt_vbinary_f32(o + i, a + i * s[0], b + i * s[1], s[0], s[1], len, vbin_code(ew->kind), ew->isa)) return 0;
-    if (ew->act != PKT_ACT_NONE) pkt_apply_act_isa(o + i, len, ew->act, ew->act_lo, ew->act_hi, ew->isa);
+    ew->cfg->vbinary(o + i, a + i * s[0], b + i * s[1], s[0], s[1], len, vbin_code(ew->kind));
+    ew->cfg->act(o + i, len, ew->act, ew->act_lo, ew->act_hi);
   }
   return 1;
 }
@@ -156,7 +155,7 @@ static void binary_row(const pkt_ew* ew, void* out, const void* const* in, const
         case PKT_BINARY_ATAN2: PKT_EW_LOOP2(float, float, out, in, s, n, atan2f(x, y)); break;
         default: break;
       }
-      if (ew->act != PKT_ACT_NONE) pkt_apply_act_isa((float*)out, n, ew->act, ew->act_lo, ew->act_hi, ew->isa);
+      if (ew->act != PKT_ACT_NONE) ew->cfg->act((float*)out, n, ew->act, ew->act_lo, ew->act_hi);
       break;
     case PKT_I64: PKT_BINARY_INT_ROW(int64_t, uint64_t, i64) break;
     case PKT_I32: PKT_BINARY_INT_ROW(int32_t, uint32_t, i32) break;

@@ -140,7 +140,7 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
   if ((st = pkt_check_act(n, PKT_CONV2D_ACT, err))) return st;
   *scratch = 0;
   conv_isa_impl impl;
-  conv_isa_select(n->isa, &impl);
+  conv_isa_select(n->cfg, &impl);
   const int wg = conv_weight_constant(n) ? pkt_winograd_tile(n) : 0;
   const uint64_t T = (uint64_t)conv_threads(n);
   const uint64_t limit = (uint64_t)1 << 46;
@@ -184,7 +184,7 @@ size_t pkt_kernel_conv2d_pack_size(const pkt_node* n) {
   conv_geom g;
   conv_geom_read(n, &g);
   conv_isa_impl impl;
-  conv_isa_select(n->isa, &impl);
+  conv_isa_select(n->cfg, &impl);
   return (size_t)conv_gemm_packed_bytes(&g, impl.mr);
 }
 
@@ -198,7 +198,7 @@ void pkt_kernel_conv2d_pack(const pkt_node* n, void* packed) {
   conv_geom g;
   conv_geom_read(n, &g);
   conv_isa_impl impl;
-  conv_isa_select(n->isa, &impl);
+  conv_isa_select(n->cfg, &impl);
   if (!conv_gemm_packed_bytes(&g, impl.mr)) return;
   const float* w = n->inputs[1]->data;
   float* dst = packed;
@@ -400,7 +400,7 @@ pkt_status pkt_kernel_conv2d_run(const pkt_node* n) {
   memset(&j, 0, sizeof j);
   conv_geom_read(n, &j.g);
   const conv_geom* g = &j.g;
-  conv_isa_select(n->isa, &j.impl);
+  conv_isa_select(n->cfg, &j.impl);
   j.x = n->inputs[0]->data;
   j.w = n->inputs[1]->data;
   j.b = n->n_inputs >= 3 ? n->inputs[2]->data : NULL;

@@ -6,6 +6,7 @@
  * w[c, o % Og, ky, kx] over the group's input channels c. Each worker owns whole output planes, so
  * it needs no scratch; column ranges are computed so no index ever leaves the output row. */
 #include "core/kernel.h"
+#include "backends/cpu/isa_config.h"
 
 #define CT_PARAM_LIMIT ((int64_t)1 << 24)
 
@@ -15,6 +16,7 @@ typedef struct ct_job {
   float* y;
   int act;
   float lo, hi;
+  pkt_act_fn act_fn;
 } ct_job;
 
 static void ct_read(const pkt_node* n, ct_job* j) {
@@ -127,7 +129,7 @@ static void ct_planes(void* ctx, int64_t begin, int64_t end) {
         }
       }
     }
-    pkt_apply_act(yo, P, j->act, j->lo, j->hi);
+    j->act_fn(yo, P, j->act, j->lo, j->hi);
   }
 }
 
@@ -138,6 +140,7 @@ pkt_status pkt_kernel_conv_transpose2d_run(const pkt_node* n) {
   j.w = n->inputs[1]->data;
   j.b = n->n_inputs == 3 ? n->inputs[2]->data : NULL;
   j.y = n->outputs[0]->data;
+  j.act_fn = n->cfg->act;
   j.act = (int)pkt_param_i(n, PKT_CONV_TRANSPOSE2D_ACT);
   j.lo = (float)pkt_param_f(n, PKT_CONV_TRANSPOSE2D_ACT_MIN);
   j.hi = (float)pkt_param_f(n, PKT_CONV_TRANSPOSE2D_ACT_MAX);

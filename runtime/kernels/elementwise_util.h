@@ -14,6 +14,7 @@
 #define PKT_ELEMENTWISE_UTIL_H
 
 #include "core/kernel.h"
+#include "backends/cpu/isa_config.h"
 
 #define PKT_EW_MAX_IN 3
 /* Below this many output elements a node runs on one thread: waking workers costs more. */
@@ -37,7 +38,7 @@ typedef struct pkt_ew {
   /* Kernel state the row function reads. */
   int kind;
   int dtype;
-  int isa; /* the node's pkt_isa, for the row functions' SIMD paths */
+  const pkt_isa_config* cfg; /* the session's, for the row functions' SIMD paths */
   int act;
   float act_lo, act_hi;
   double alpha, beta;
@@ -104,7 +105,7 @@ static inline void pkt_ew_init(pkt_ew* ew, const pkt_node* n, pkt_ew_row_fn row)
   ew->out = y->data;
   ew->out_size = pkt_dtype_size(y->dtype);
   ew->numel = y->numel;
-  ew->isa = n->isa;
+  ew->cfg = n->cfg;
   for (int k = 0; k < ew->n_in; k++) {
     ew->in[k] = n->inputs[k]->data;
     ew->in_size[k] = pkt_dtype_size(n->inputs[k]->dtype);

@@ -70,7 +70,7 @@ pkt_status pkt_kernel_linear_run(const pkt_node* n) {
   const float lo = (float)pkt_param_f(n, PKT_LINEAR_ACT_MIN), hi = (float)pkt_param_f(n, PKT_LINEAR_ACT_MAX);
   const float* bias = n->n_inputs == 3 ? n->inputs[2]->data : NULL;
   if (M == 1) {
-    pkt_gemv(n, n->isa, N, K, x->data, w->data, K, bias, y->data, act, lo, hi);
+    pkt_gemv(n, n->cfg, N, K, x->data, w->data, K, bias, y->data, act, lo, hi);
     return PKT_OK;
   }
   const float* packed = n->packed;
@@ -93,6 +93,6 @@ pkt_status pkt_kernel_linear_run(const pkt_node* n) {
   g.act = act;
   g.act_min = lo;
   g.act_max = hi;
-  pkt_gemm(n, n->isa, &g);
+  pkt_gemm(n, n->cfg, &g);
   return PKT_OK;
 }

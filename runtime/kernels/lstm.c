@@ -107,17 +107,17 @@ pkt_status pkt_kernel_lstm_run(const pkt_node* n) {
   if (T > 0) {
     pkt_gemm_args a = {T * B, G, d.I, n->inputs[0]->data, d.I, n->packed, proj, G, n->inputs[5]->data,
                        PKT_ACT_NONE, 0.f, 0.f, 0};
-    pkt_gemm(n, n->isa, &a);
+    pkt_gemm(n, n->cfg, &a);
   }
   for (int64_t s = 0; s < T; s++) {
     const int64_t t = d.reverse ? T - 1 - s : s;
     /* row of (t, b) in x, proj and y: b * T + t (batch first) or t * B + b */
     const int64_t row0 = d.batch_first ? t : t * B, step = d.batch_first ? T : 1;
     if (B == 1) {
-      pkt_gemv(n, n->isa, G, H, h, whh, H, proj + row0 * G, gates, PKT_ACT_NONE, 0.f, 0.f);
+      pkt_gemv(n, n->cfg, G, H, h, whh, H, proj + row0 * G, gates, PKT_ACT_NONE, 0.f, 0.f);
     } else {
       pkt_gemm_args a = {B, G, H, h, H, (const float*)n->packed + hh, gates, G, NULL, PKT_ACT_NONE, 0.f, 0.f, 0};
-      pkt_gemm(n, n->isa, &a);
+      pkt_gemm(n, n->cfg, &a);
       for (int64_t b = 0; b < B; b++) {
         const float* p = proj + (row0 + b * step) * G;
         float* g = gates + b * G;
@@ -126,12 +126,12 @@ pkt_status pkt_kernel_lstm_run(const pkt_node* n) {
     }
     for (int64_t b = 0; b < B; b++) {
       float *g = gates + b * G, *hb = h + b * H, *cb = c + b * H, *tb = tc + b * H;
-      pkt_apply_act_isa(g, 2 * H, PKT_ACT_SIGMOID, 0.f, 0.f, n->isa);     /* i, f */
-      pkt_apply_act_isa(g + 2 * H, H, PKT_ACT_TANH, 0.f, 0.f, n->isa);    /* g */
-      pkt_apply_act_isa(g + 3 * H, H, PKT_ACT_SIGMOID, 0.f, 0.f, n->isa); /* o */
+      n->cfg->act(g, 2 * H, PKT_ACT_SIGMOID, 0.f, 0.f);     /* i, f */
+      n->cfg->act(g + 2 * H, H, PKT_ACT_TANH, 0.f, 0.f);    /* g */
+      n->cfg->act(g + 3 * H, H, PKT_ACT_SIGMOID, 0.f, 0.f); /* o */
       const float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
       for (int64_t j = 0; j < H; j++) tb[j] = cb[j] = gf[j] * cb[j] + gi[j] * gg[j];
-      pkt_apply_act_isa(tb, H, PKT_ACT_TANH, 0.f, 0.f, n->isa);
+      n->cfg->act(tb, H, PKT_ACT_TANH, 0.f, 0.f);
       float* yb = y + (row0 + b * step) * H;
       for (int64_t j = 0; j < H; j++) yb[j] = hb[j] = go[j] * tb[j];
     }

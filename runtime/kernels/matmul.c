@@ -56,7 +56,8 @@ typedef struct matmul_job {
   pkt_gemm_args g; /* A and C point at the first batch; packed_b is set per batch */
   const float* b;
   int64_t stride_k, stride_n;
-  int out_rank, isa;
+  int out_rank;
+  const pkt_isa_config* cfg;
   int64_t out_dims[PKT_MAX_RANK], a_str[PKT_MAX_RANK], b_str[PKT_MAX_RANK];
   int64_t batches, slots;
   float* scratch;
@@ -88,7 +89,7 @@ static void run_batches(const matmul_job* j, int64_t b0, int64_t b1, float* pack
     g.A += aoff;
     g.C += bi * g.M * g.N;
     g.packed_b = pack;
-    pkt_gemm(node, j->isa, &g);
+    pkt_gemm(node, j->cfg, &g);
   }
 }
 
@@ -115,7 +116,7 @@ pkt_status pkt_kernel_matmul_run(const pkt_node* n) {
   j.b = b->data;
   j.stride_k = tb ? 1 : j.g.N;
   j.stride_n = tb ? j.g.K : 1;
-  j.isa = n->isa;
+  j.cfg = n->cfg;
   j.out_rank = y->rank;
   memcpy(j.out_dims, y->dims, sizeof j.out_dims);
   pkt_batch_strides(a, y, j.a_str);

@@ -90,7 +90,8 @@ typedef struct sdpa_job {
   int64_t dims[PKT_MAX_RANK];
   int64_t k_str[PKT_MAX_RANK], v_str[PKT_MAX_RANK], m_str[PKT_MAX_RANK]; /* batch strides (elements) */
   int64_t m_row, m_col;
-  int causal, isa;
+  int causal;
+  const pkt_isa_config* cfg;
   float scale;
 } sdpa_job;
 
@@ -108,12 +109,12 @@ static float softmax_row(const sdpa_job* j, float* p, int64_t cols, int64_t lim,
     }
     scale = 1.f;
   }
-  const float mx = pkt_vec_max(j->isa, p, lim);
+  const float mx = j->cfg->vec_max(p, lim);
   if (mx == -INFINITY || lim == 0) {
     memset(p, 0, (size_t)cols * sizeof(float));
     return 0.f;
   }
-  const float sum = pkt_vec_exp_sum(j->isa, p, p, lim, scale, mx * scale);
+  const float sum = j->cfg->vec_exp_sum(p, p, lim, scale, mx * scale);
   if (lim < cols) memset(p + lim, 0, (size_t)(cols - lim) * sizeof(float));
   return 1.f / sum;
 }
@@ -184,7 +185,7 @@ static void sdpa_slots(void* ctx, int64_t begin, int64_t end) {
         g.packed_b = pk;
         g.C = scores;
         g.ldc = s_pad;
-        pkt_gemm(NULL, j->isa, &g);
+        pkt_gemm(NULL, j->cfg, &g);
         for (int64_t r = 0; r < rows; r++) {
           const int64_t i = r0 + r, lim = j->causal ? (i + 1 < cols ? i + 1 : cols) : cols;
           const uint8_t* mb = j->mask && j->mask_bool ? (const uint8_t*)j->mask + moff + i * j->m_row : NULL;
@@ -203,8 +204,8 @@ static void sdpa_slots(void* ctx, int64_t begin, int64_t end) {
         o.panel_stride = S * PKT_GEMM_NR;
         o.C = out;
         o.ldc = Ev;
-        pkt_gemm(NULL, j->isa, &o);
-        for (int64_t r = 0; r < rows; r++) pkt_vec_scale(j->isa, out + r * Ev, Ev, inv[r]);
+        pkt_gemm(NULL, j->cfg, &o);
+        for (int64_t r = 0; r < rows; r++) j->cfg->vec_scale(out + r * Ev, Ev, inv[r]);
       }
     }
   }
@@ -220,7 +221,7 @@ pkt_status pkt_kernel_sdpa_run(const pkt_node* n) {
   j.v = v->data;
   j.y = y->data;
   j.scratch = n->scratch;
-  j.isa = n->isa;
+  j.cfg = n->cfg;
   j.L = q->dims[q->rank - 2];
   j.E = q->dims[q->rank - 1];
   j.S = k->dims[k->rank - 2];

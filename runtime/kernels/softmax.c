@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "core/kernel.h"
-#include "compute/gemm/gemm.h" /* pkt_vec_* row helpers (vectorized exp) */
+#include "backends/cpu/isa_config.h"
 
 #define STRIP 64
 
@@ -27,24 +27,25 @@ typedef struct softmax_job {
   const float* x;
   float* y;
   int64_t axis_len, inner, strips;
-  int log, isa;
+  int log;
+  const pkt_isa_config* cfg;
 } softmax_job;
 
-static void softmax_row(const float* x, float* y, int64_t len, int lg, int isa) {
-  float m = pkt_vec_max(isa, x, len);
+static void softmax_row(const float* x, float* y, int64_t len, int lg, const pkt_isa_config* cfg) {
+  float m = cfg->vec_max(x, len);
   if (m == -INFINITY) m = 0.f; /* all -inf: exp gives 0s, sum 0 -> NaN like torch */
   if (lg) {
-    const float off = m + logf(pkt_vec_exp_sum(isa, x, NULL, len, 1.f, m));
+    const float off = m + logf(cfg->vec_exp_sum(x, NULL, len, 1.f, m));
     for (int64_t i = 0; i < len; i++) y[i] = x[i] - off;
   } else {
-    const float s = pkt_vec_exp_sum(isa, x, y, len, 1.f, m);
-    pkt_vec_scale(isa, y, len, 1.f / s);
+    const float s = cfg->vec_exp_sum(x, y, len, 1.f, m);
+    cfg->vec_scale(y, len, 1.f / s);
   }
 }
 
 static void softmax_rows(void* ctx, int64_t begin, int64_t end) {
   const softmax_job* j = ctx;
-  for (int64_t r = begin; r < end; r++) softmax_row(j->x + r * j->axis_len, j->y + r * j->axis_len, j->axis_len, j->log, j->isa);
+  for (int64_t r = begin; r < end; r++) softmax_row(j->x + r * j->axis_len, j->y + r * j->axis_len, j->axis_len, j->log, j->cfg);
 }
 
 /* Work item = (outer index, strip of inner positions). */
@@ -88,7 +89,7 @@ pkt_status pkt_kernel_softmax_run(const pkt_node* n) {
   const pkt_tensor *x = n->inputs[0], *y = n->outputs[0];
   if (x->numel == 0) return PKT_OK;
   int axis = (int)pkt_param_i(n, PKT_SOFTMAX_AXIS);
-  softmax_job j = {x->data, y->data, x->rank ? x->dims[axis] : 1, 1, 1, (int)pkt_param_i(n, PKT_SOFTMAX_LOG), n->isa};
+  softmax_job j = {x->data, y->data, x->rank ? x->dims[axis] : 1, 1, 1, (int)pkt_param_i(n, PKT_SOFTMAX_LOG), n->cfg};
   for (int d = axis + 1; d < x->rank; d++) j.inner *= x->dims[d];
   int64_t outer = x->numel / (j.axis_len * j.inner);
   if (j.inner == 1) {

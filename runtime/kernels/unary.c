@@ -13,7 +13,6 @@
  */
 #include <math.h>
 
-#include "backends/cpu/cpu.h"
 #include "kernels/elementwise_util.h"
 
 static int kind_supports(int kind, int dtype) {
@@ -62,7 +61,7 @@ static inline float softplus_f(float x, float beta, float threshold) {
   return x * beta > threshold ? x : log1pf(expf(x * beta)) / beta;
 }
 
-/* The kinds with a SIMD path (pkt_vmap_f32), as its function code; -1 for none. */
+/* The kinds with a SIMD path (the config's vmap), as its function code; -1 for none. */
 static int vmap_code(int kind) {
   switch (kind) {
     case PKT_UNARY_SIGMOID: return PKT_ACT_SIGMOID;
@@ -80,10 +79,10 @@ static int vmap_code(int kind) {
 
 static void unary_f32(const pkt_ew* ew, void* out, const void* const* in, const int64_t* s, int64_t n) {
   const float a = (float)ew->alpha, b = (float)ew->beta;
-  if (s[0] == 1 && ew->isa != PKT_ISA_PORTABLE) {
+  if (s[0] == 1 && ew->cfg->isa != PKT_ISA_PORTABLE) {
     int code = vmap_code(ew->kind);
     if (code >= 0) {
-      pkt_vmap_f32((float*)out, (const float*)in[0], n, code, 0.f, 0.f, ew->isa);
+      ew->cfg->vmap((float*)out, (const float*)in[0], n, code, 0.f, 0.f);
       return;
     }
   }

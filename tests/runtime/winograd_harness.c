@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "backends/cpu/cpu.h"
+#include "backends/cpu/isa_config.h"
 #include "compute/gemm/gemm.h"
 #include "core/program.h"
 #include "compute/winograd/winograd.h"
@@ -77,7 +77,7 @@ static void make_conv(conv* c, int64_t N, int64_t C, int64_t H, int64_t W, int64
   c->node.params = c->params;
   c->node.num_threads = threads;
   c->node.pool = threads > 1 ? pkt_threadpool_create(threads) : NULL;
-  c->node.isa = pkt_cpu_isa();
+  c->node.cfg = pkt_isa_config_get(pkt_cpu_isa());
 }
 
 static double now_ms(void) { return (double)pkt_now_ns() / 1e6; }
@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
     FILE* f = fopen(argv[17], "wb");
     if (!f || fwrite(y, sizeof(float), ny, f) != ny) return 2;
     fclose(f);
-    printf("isa=%s tile=%d packed=%zu scratch=%zu\n", pkt_isa_name(c.node.isa), m, pb, sb);
+    printf("isa=%s tile=%d packed=%zu scratch=%zu\n", pkt_isa_name(c.node.cfg->isa), m, pb, sb);
     pkt_threadpool_free(c.node.pool);
     return 0;
   }
@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
       if (!getenv("WG_ONLY")) pkt_kernel_conv2d_run(&c.node);
       double t2 = now_ms();
       if (!getenv("WG_ONLY"))
-        for (int64_t img = 0; img < N; img++) pkt_gemm(&c.node, c.node.isa, &ga);
+        for (int64_t img = 0; img < N; img++) pkt_gemm(&c.node, c.node.cfg, &ga);
       double t3 = now_ms();
       if (t3 - t2 < best_g) best_g = t3 - t2;
       if (t1 - t0 < best_w) best_w = t1 - t0;
@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
     }
     printf("%lldx%lld %lld->%lld N=%lld thr=%d isa=%s pick=%d F%d winograd %.3f ms %.1f GF/s   conv2d %.3f ms %.1f GF/s  "
            "gemm-only %.3f ms %.1f GF/s  vs-gemm %.2fx  scratch %.2f MB packed %.2f MB\n",
-           (long long)H, (long long)W, (long long)C, (long long)O, (long long)N, threads, pkt_isa_name(c.node.isa), wg, m,
+           (long long)H, (long long)W, (long long)C, (long long)O, (long long)N, threads, pkt_isa_name(c.node.cfg->isa), wg, m,
            best_w, flops / best_w / 1e6, best_c, flops / best_c / 1e6, best_g, flops / best_g / 1e6, best_g / best_w, sb / 1048576.0,
            pb / 1048576.0);
     pkt_threadpool_free(c.node.pool);

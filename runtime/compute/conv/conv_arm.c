@@ -51,7 +51,7 @@ void conv_ukernel_neon(int64_t kc, const float* a, const float* b, int64_t ldb, 
       if (last && simple) v = v < flo ? flo : v > fhi ? fhi : v;
       c[j] = v;
     }
-    if (last && !simple) pkt_apply_act(c, nr, act, lo, hi);
+    if (last && !simple) pkt_act_portable(c, nr, act, lo, hi);
   }
 }
 
@@ -94,7 +94,7 @@ void conv_dw_neon(const conv_dw_args* a) {
         memcpy(yr + ox, tmp, (size_t)(a->OW - ox) * sizeof(float));
       }
     }
-    if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+    if (!simple) pkt_act_portable(yr, a->OW, a->act, a->lo, a->hi);
   }
 }
 static inline void fill2_at(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t i) {

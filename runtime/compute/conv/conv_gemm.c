@@ -5,46 +5,31 @@
 #include <math.h>
 
 #include "compute/conv/conv_impl.h"
-#include "backends/cpu/cpu.h"
 
-void conv_isa_select(int isa, conv_isa_impl* out) {
-  out->mr = CONV_MR_PORTABLE;
-  out->nr = CONV_NR_PORTABLE;
-  out->ukernel = conv_ukernel_portable;
-  out->residual = conv_residual_portable;
-  out->dw = conv_dw_portable;
-  out->dwf = NULL;
-  out->dwf_3x3 = 0;
-  out->fill2 = conv_fill2_portable;
-#ifdef CONV_HAVE_X86
-  if (isa == PKT_ISA_AVX512) {
-    out->mr = CONV_MR_AVX512;
-    out->nr = CONV_NR_AVX512;
-    out->ukernel = conv_ukernel_avx512;
-    out->residual = conv_residual_avx512;
-    out->dw = conv_dw_avx512;
-    out->dwf = conv_dwf_avx512;
-    out->fill2 = conv_fill2_avx512;
-  } else if (isa == PKT_ISA_AVX2) {
-    out->mr = CONV_MR_AVX2;
-    out->nr = CONV_NR_AVX2;
-    out->ukernel = conv_ukernel_avx2;
-    out->residual = conv_residual_avx2;
-    out->dw = conv_dw_avx2;
-    out->dwf = conv_dwf_avx2;
-    out->dwf_3x3 = 1;
-  }
-#endif
+/* The conv family's micro-kernels and helpers per ISA (dwf NULL: the padded-buffer dw path serves every
+ * depthwise conv; dwf_3x3: dwf takes only 3x3 kernels with padding 1). */
+static const conv_isa_impl configs[] = {
+    [PKT_ISA_PORTABLE] = {.mr = CONV_MR_PORTABLE, .nr = CONV_NR_PORTABLE, .ukernel = conv_ukernel_portable,
+                          .residual = conv_residual_portable, .dw = conv_dw_portable, .fill2 = conv_fill2_portable,
+                          .act = pkt_act_portable},
 #ifdef CONV_HAVE_NEON
-  if (isa == PKT_ISA_NEON) {
-    out->mr = CONV_MR_NEON;
-    out->nr = CONV_NR_NEON;
-    out->ukernel = conv_ukernel_neon;
-    out->dw = conv_dw_neon;
-    out->fill2 = conv_fill2_neon;
-  }
+    [PKT_ISA_NEON] = {.mr = CONV_MR_NEON, .nr = CONV_NR_NEON, .ukernel = conv_ukernel_neon,
+                      .residual = conv_residual_portable, .dw = conv_dw_neon, .fill2 = conv_fill2_neon,
+                      .act = pkt_act_portable},
 #endif
-  (void)isa;
+#ifdef CONV_HAVE_X86
+    [PKT_ISA_AVX2] = {.mr = CONV_MR_AVX2, .nr = CONV_NR_AVX2, .ukernel = conv_ukernel_avx2,
+                      .residual = conv_residual_avx2, .dw = conv_dw_avx2, .dwf = conv_dwf_avx2, .dwf_3x3 = 1,
+                      .fill2 = conv_fill2_portable, .act = pkt_act_avx2},
+    [PKT_ISA_AVX512] = {.mr = CONV_MR_AVX512, .nr = CONV_NR_AVX512, .ukernel = conv_ukernel_avx512,
+                        .residual = conv_residual_avx512, .dw = conv_dw_avx512, .dwf = conv_dwf_avx512,
+                        .fill2 = conv_fill2_avx512, .act = pkt_act_avx512},
+#endif
+};
+
+void conv_isa_select(const pkt_isa_config* cfg, conv_isa_impl* out) {
+  unsigned i = (unsigned)cfg->isa;
+  *out = i < sizeof configs / sizeof configs[0] && configs[i].ukernel ? configs[i] : configs[PKT_ISA_PORTABLE];
 }
 
 pkt_status conv_check_window_params(const pkt_node* n, int first, pkt_err* err) {
@@ -82,7 +67,7 @@ void conv_add_act(const conv_isa_impl* impl, float* y, const float* r, int64_t l
   conv_act_bounds(act, lo, hi, &clo, &chi);
   impl->residual(y, r, ld, rows, cols, clo, chi);
   if (!conv_act_simple(act))
-    for (int64_t i = 0; i < rows; i++) pkt_apply_act(y + i * ld, cols, act, lo, hi);
+    for (int64_t i = 0; i < rows; i++) impl->act(y + i * ld, cols, act, lo, hi);
 }
 
 void conv_act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi) {
@@ -387,7 +372,7 @@ void conv_ukernel_portable(int64_t kc, const float* a, const float* b, int64_t l
       if (last && simple) v = v < flo ? flo : v > fhi ? fhi : v;
       c[j] = v;
     }
-    if (last && !simple) pkt_apply_act(c, nr, act, lo, hi);
+    if (last && !simple) pkt_act_portable(c, nr, act, lo, hi);
   }
 }
 
@@ -418,7 +403,7 @@ void conv_dw_portable(const conv_dw_args* a) {
     if (simple) {
       for (int64_t ox = 0; ox < a->OW; ox++) yr[ox] = yr[ox] < flo ? flo : yr[ox] > fhi ? fhi : yr[ox];
     } else {
-      pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+      pkt_act_portable(yr, a->OW, a->act, a->lo, a->hi);
     }
   }
 }

@@ -12,6 +12,7 @@
 #define PKT_CONV_IMPL_H
 
 #include "core/kernel.h"
+#include "backends/cpu/isa_config.h"
 
 typedef struct conv_geom {
   int64_t N, C, H, W, O, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, groups, Cg, Og, K, P;
@@ -82,6 +83,7 @@ typedef struct conv_isa_impl {
   conv_dwf_fn dwf; /* NULL: the padded-buffer path (dw) serves every depthwise conv */
   int dwf_3x3;     /* dwf takes only 3x3 kernels with padding 1 and dilation 1 (at stride 1 or 2) */
   conv_fill2_fn fill2;
+  pkt_act_fn act; /* the activations the others do not do inline */
 } conv_isa_impl;
 
 /* A depthwise conv (one input channel per output channel) that the flat kernel (conv_dwf_args) takes. */
@@ -94,8 +96,8 @@ static inline int conv_dw_flat(const conv_geom* g, const conv_isa_impl* impl) {
   return g->sh == 1 && g->sw == 1 && g->OW == g->W && g->kw <= CONV_DWF_MAX_KW && g->kh * g->kw <= CONV_DWF_MAX_TAPS;
 }
 
-/* The implementation for a pkt_isa value (falls back to portable). */
-void conv_isa_select(int isa, conv_isa_impl* out);
+/* The conv family's part of the session's ISA config (portable where this build lacks the ISA). */
+void conv_isa_select(const pkt_isa_config* cfg, conv_isa_impl* out);
 
 void conv_ukernel_portable(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
                            int nr, const float* bias, int first, int last, int act, float lo, float hi);
@@ -191,7 +193,7 @@ pkt_status conv_check_output_size(const conv_geom* g, pkt_err* err);
 /* A residual input (fused residual add): f32 and shaped as the output y. */
 pkt_status conv_check_residual(const pkt_tensor* r, const pkt_tensor* y, pkt_err* err);
 
-/* Scalar activation for the simple kinds (NONE/RELU/RELU6/CLAMP); others go through pkt_apply_act. */
+/* Scalar activation for the simple kinds (NONE/RELU/RELU6/CLAMP); others go through the ISA's act. */
 static inline int conv_act_simple(int act) {
   return act == PKT_ACT_NONE || act == PKT_ACT_RELU || act == PKT_ACT_RELU6 || act == PKT_ACT_CLAMP;
 }

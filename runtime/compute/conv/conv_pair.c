@@ -77,7 +77,7 @@ pkt_status conv_pair_prepare(const pkt_node* n, const conv_pair_op* op, size_t* 
   if ((st = conv_check_window_params(n, op->window, err))) return st;
   if ((st = pkt_check_act(n, op->act1, err)) || (st = pkt_check_act(n, op->act, err))) return st;
   conv_isa_impl impl;
-  conv_isa_select(n->isa, &impl);
+  conv_isa_select(n->cfg, &impl);
   conv_pair_plan p;
   conv_pair_plan_make(n, op, &impl, session_threads(n), &p);
   const conv_geom *d = &p.dw, *a = &p.pw;
@@ -120,7 +120,7 @@ pkt_status conv_pair_run(const pkt_node* n, const conv_pair_op* op, conv_pair_ba
   r.band = band;
   conv_pair_job* j = &r.j;
   memset(j, 0, sizeof *j);
-  conv_isa_select(n->isa, &j->impl);
+  conv_isa_select(n->cfg, &j->impl);
   const float* in[5];
   for (int i = 0; i < 5; i++) in[i] = n->inputs[i]->data;
   j->x = in[0], j->w1 = in[1], j->b1 = in[2], j->w2 = in[3], j->b2 = in[4];
@@ -143,14 +143,14 @@ pkt_status conv_pair_run(const pkt_node* n, const conv_pair_op* op, conv_pair_ba
 
 size_t conv_pair_pack_size(const pkt_node* n, int index) {
   conv_isa_impl impl;
-  conv_isa_select(n->isa, &impl);
+  conv_isa_select(n->cfg, &impl);
   const pkt_tensor* w = n->inputs[index];
   return (size_t)((w->dims[0] + impl.mr - 1) / impl.mr * w->dims[1] * impl.mr) * sizeof(float);
 }
 
 void conv_pair_pack(const pkt_node* n, int index, void* packed) {
   conv_isa_impl impl;
-  conv_isa_select(n->isa, &impl);
+  conv_isa_select(n->cfg, &impl);
   const pkt_tensor* w = n->inputs[index];
   conv_pack_weights(w->data, w->dims[0], w->dims[1], impl.mr, packed);
 }

@@ -148,7 +148,7 @@ INLINE512 void tile512(int MRc, int NV, int EX, int64_t kc, const float* a, cons
       _mm512_mask_storeu_ps(c, m0, v0);
       if (NV == 2) _mm512_mask_storeu_ps(c + 16, m1, v1);
     }
-    if (last && !simple) pkt_apply_act(c, nr, act, lo, hi);
+    if (last && !simple) pkt_act_avx512(c, nr, act, lo, hi);
   }
 }
 
@@ -226,7 +226,7 @@ INLINE2 void store2(int MRc, __m256 acc[][2], float* C, int64_t ldc, int nr, con
       _mm256_storeu_ps(tmp + 8, v1);
       for (int j = 0; j < nr; j++) c[j] = tmp[j];
     }
-    if (last && !simple) pkt_apply_act(c, nr, act, lo, hi);
+    if (last && !simple) pkt_act_avx2(c, nr, act, lo, hi);
   }
 }
 
@@ -377,8 +377,8 @@ AVX512 static void dw3x3_avx512(const conv_dw_args* a) {
         _mm512_mask_storeu_ps(y1 + ox, m, a1);
       }
       if (!simple) {
-        pkt_apply_act(y0, a->OW, a->act, a->lo, a->hi);
-        pkt_apply_act(y1, a->OW, a->act, a->lo, a->hi);
+        pkt_act_avx512(y0, a->OW, a->act, a->lo, a->hi);
+        pkt_act_avx512(y1, a->OW, a->act, a->lo, a->hi);
       }
     }
   }
@@ -399,7 +399,7 @@ AVX512 static void dw3x3_avx512(const conv_dw_args* a) {
       if (simple) a0 = _mm512_min_ps(vhi, _mm512_max_ps(vlo, a0));
       _mm512_mask_storeu_ps(yr + ox, m, a0);
     }
-    if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+    if (!simple) pkt_act_avx512(yr, a->OW, a->act, a->lo, a->hi);
   }
 }
 
@@ -463,7 +463,7 @@ AVX512 void conv_dw_avx512(const conv_dw_args* a) {
       if (simple) v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v));
       _mm512_mask_storeu_ps(yr + ox, m, v);
     }
-    if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+    if (!simple) pkt_act_avx512(yr, a->OW, a->act, a->lo, a->hi);
   }
 }
 
@@ -531,7 +531,7 @@ INLINE512 void dwf_chunk512(int KH, int KW, int CLAMP, const conv_dwf_args* a, c
       else
         _mm512_mask_storeu_ps(y, (__mmask16)((1u << (q1 - q)) - 1), r);
     }
-    if (!CLAMP) pkt_apply_act(y - v * 16, q1 - q0, a->act, a->lo, a->hi);
+    if (!CLAMP) pkt_act_avx512(y - v * 16, q1 - q0, a->act, a->lo, a->hi);
   }
 }
 
@@ -595,7 +595,7 @@ INLINE512 void dw3_rows512(int CLAMP, const conv_dwf_args* a, const float* zrow)
         p0 = c0, p1 = c1, p2 = c2;
         c0 = n0, c1 = n1, c2 = n2;
       }
-      if (!CLAMP) pkt_apply_act(yr, W, a->act, a->lo, a->hi);
+      if (!CLAMP) pkt_act_avx512(yr, W, a->act, a->lo, a->hi);
     }
   }
 }
@@ -642,7 +642,7 @@ INLINE512 void dw3s2_rows512(int CLAMP, const conv_dwf_args* a, const float* zro
         if (CLAMP) v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v));
         _mm512_mask_storeu_ps(yr + 16 * j, dw3_lanes(OW - 16 * j), v);
       }
-      if (!CLAMP) pkt_apply_act(yr, OW, a->act, a->lo, a->hi);
+      if (!CLAMP) pkt_act_avx512(yr, OW, a->act, a->lo, a->hi);
     }
   }
 }
@@ -764,7 +764,7 @@ AVX2 void conv_dw_avx2(const conv_dw_args* a) {
         for (int64_t j = 0; j < a->OW - ox; j++) yr[ox + j] = tmp[j];
       }
     }
-    if (!simple) pkt_apply_act(yr, a->OW, a->act, a->lo, a->hi);
+    if (!simple) pkt_act_avx2(yr, a->OW, a->act, a->lo, a->hi);
   }
 }
 /* ------------------------------------------------------------------ AVX2 depthwise 3x3, rows in place */

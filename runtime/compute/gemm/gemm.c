@@ -3,7 +3,6 @@
 
 #include <math.h>
 
-#include "backends/cpu/cpu.h"
 
 size_t pkt_gemm_packed_size(int64_t K, int64_t N) {
   int64_t panels = (N + PKT_GEMM_NR - 1) / PKT_GEMM_NR;
@@ -44,13 +43,29 @@ void pkt_gemm_pack_b(const float* B, int64_t stride_k, int64_t stride_n, int64_t
   }
 }
 
-void pkt_gemm_epilogue_row(float* c, int nr, int act, float lo, float hi) {
-  if (act != PKT_ACT_NONE) pkt_apply_act(c, nr, act, lo, hi);
+/* The family's configs, by ISA (an ISA this build lacks keeps the portable entry). */
+static const pkt_gemm_config configs[] = {
+    [PKT_ISA_PORTABLE] = {"portable_4x32", pkt_gemm_ukernel_portable, 4, PKT_GEMM_NR, pkt_gemv_portable},
+#if defined(__aarch64__)
+    [PKT_ISA_NEON] = {"neon_6x16", pkt_gemm_ukernel_neon_6x16, 6, 16, pkt_gemv_neon},
+#elif defined(PKT_GEMM_HAVE_NEON)
+    [PKT_ISA_NEON] = {"neon_6x8", pkt_gemm_ukernel_neon_6x8, 6, 8, pkt_gemv_portable},
+#endif
+#ifdef PKT_GEMM_HAVE_X86
+    [PKT_ISA_AVX2] = {"avx2_6x16", pkt_gemm_ukernel_avx2_6x16, 6, 16, pkt_gemv_avx2},
+    [PKT_ISA_AVX512] = {"avx512_12x32", pkt_gemm_ukernel_avx512_12x32, 12, 32, pkt_gemv_avx512},
+#endif
+};
+
+const pkt_gemm_config* pkt_gemm_config_of(const pkt_isa_config* cfg) {
+  unsigned i = (unsigned)cfg->isa;
+  return i < sizeof configs / sizeof configs[0] && configs[i].ukernel ? &configs[i] : &configs[PKT_ISA_PORTABLE];
 }
 
+/* Portable C: 4 rows x the whole panel; rows past mr repeat the last one (computed, not stored). */
 void pkt_gemm_ukernel_portable(int64_t K, const float* A, int64_t lda, int mr, const float* panel, float* C,
                                int64_t ldc, int nr, const float* bias, int act, float lo, float hi) {
-  enum { MR = PKT_GEMM_MR_PORTABLE, NR = PKT_GEMM_NR };
+  enum { MR = 4, NR = PKT_GEMM_NR };
   float acc[MR][NR];
   for (int r = 0; r < MR; r++)
     for (int j = 0; j < NR; j++) acc[r][j] = 0.f;
@@ -66,7 +81,7 @@ void pkt_gemm_ukernel_portable(int64_t K, const float* A, int64_t lda, int mr, c
   for (int r = 0; r < mr; r++) {
     float* c = C + r * ldc;
     for (int j = 0; j < nr; j++) c[j] = acc[r][j] + (bias ? bias[j] : 0.f);
-    pkt_gemm_epilogue_row(c, nr, act, lo, hi);
+    pkt_act_portable(c, nr, act, lo, hi);
   }
 }
 
@@ -103,25 +118,10 @@ static void gemm_range(void* ctx, int64_t begin, int64_t end) {
   }
 }
 
-void pkt_gemm(const pkt_node* node, int isa, const pkt_gemm_args* g) {
+void pkt_gemm(const pkt_node* node, const pkt_isa_config* cfg, const pkt_gemm_args* g) {
   if (g->M <= 0 || g->N <= 0) return;
-  gemm_job j = {g, pkt_gemm_ukernel_portable, PKT_GEMM_MR_PORTABLE, 0, 0, 0, 0};
-#ifdef PKT_GEMM_HAVE_X86
-  if (isa == PKT_ISA_AVX512) {
-    j.ukernel = pkt_gemm_ukernel_avx512;
-    j.mr = PKT_GEMM_MR_AVX512;
-  } else if (isa == PKT_ISA_AVX2) {
-    j.ukernel = pkt_gemm_ukernel_avx2;
-    j.mr = PKT_GEMM_MR_AVX2;
-  }
-#endif
-#ifdef PKT_GEMM_HAVE_NEON
-  if (isa == PKT_ISA_NEON) {
-    j.ukernel = pkt_gemm_ukernel_neon;
-    j.mr = PKT_GEMM_MR_NEON;
-  }
-#endif
-  (void)isa;
+  const pkt_gemm_config* gc = pkt_gemm_config_of(cfg);
+  gemm_job j = {g, gc->ukernel, gc->mr, 0, 0, 0, 0};
   j.panels = (g->N + PKT_GEMM_NR - 1) / PKT_GEMM_NR;
   j.row_blocks = (g->M + j.mr - 1) / j.mr;
   int64_t panel_bytes = g->K * PKT_GEMM_NR * (int64_t)sizeof(float);
@@ -193,6 +193,7 @@ void pkt_gemv_portable(int64_t N, int64_t K, const float* x, const float* W, int
 
 typedef struct gemv_job {
   pkt_gemv_fn fn;
+  pkt_act_fn act_fn;
   int64_t N, K, ldw;
   const float *x, *W, *bias;
   float* y;
@@ -208,21 +209,13 @@ static void gemv_range(void* ctx, int64_t begin, int64_t end) {
   j->fn(n1 - n0, j->K, j->x, j->W + n0 * j->ldw, j->ldw, y);
   if (j->bias)
     for (int64_t n = 0; n < n1 - n0; n++) y[n] += j->bias[n0 + n];
-  if (j->act != PKT_ACT_NONE) pkt_apply_act(y, n1 - n0, j->act, j->lo, j->hi);
+  j->act_fn(y, n1 - n0, j->act, j->lo, j->hi);
 }
 
-void pkt_gemv(const pkt_node* node, int isa, int64_t N, int64_t K, const float* x, const float* W, int64_t ldw,
-              const float* bias, float* y, int act, float lo, float hi) {
+void pkt_gemv(const pkt_node* node, const pkt_isa_config* cfg, int64_t N, int64_t K, const float* x, const float* W,
+              int64_t ldw, const float* bias, float* y, int act, float lo, float hi) {
   if (N <= 0) return;
-  gemv_job j = {pkt_gemv_portable, N, K, ldw, x, W, bias, y, act, lo, hi};
-#ifdef PKT_GEMM_HAVE_X86
-  if (isa == PKT_ISA_AVX512) j.fn = pkt_gemv_avx512;
-  if (isa == PKT_ISA_AVX2) j.fn = pkt_gemv_avx2;
-#endif
-#ifdef PKT_HAVE_NEON64
-  if (isa == PKT_ISA_NEON) j.fn = pkt_gemv_neon;
-#endif
-  (void)isa;
+  gemv_job j = {pkt_gemm_config_of(cfg)->gemv, cfg->act, N, K, ldw, x, W, bias, y, act, lo, hi};
   int64_t chunks = (N + 15) / 16;
   int threads = node && node->pool ? node->num_threads : 1;
   if ((double)N * (double)K < (double)PKT_GEMM_SERIAL_MACS) threads = 1;
@@ -230,62 +223,4 @@ void pkt_gemv(const pkt_node* node, int isa, int64_t N, int64_t K, const float* 
     pkt_parallel_for(node, chunks, gemv_range, &j);
   else
     gemv_range(&j, 0, chunks);
-}
-
-/* ---- row helpers: dispatch and portable C ---- */
-float pkt_vec_max(int isa, const float* x, int64_t n) {
-#ifdef PKT_GEMM_HAVE_X86
-  if (isa == PKT_ISA_AVX512) return pkt_vec_max_avx512(x, n);
-  if (isa == PKT_ISA_AVX2) return pkt_vec_max_avx2(x, n);
-#endif
-#ifdef PKT_HAVE_NEON64
-  if (isa == PKT_ISA_NEON) return pkt_vec_max_neon(x, n);
-#endif
-  (void)isa;
-  float m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int l = 0; l < 4; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
-  for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
-  float a = m[0] > m[1] ? m[0] : m[1], b = m[2] > m[3] ? m[2] : m[3];
-  return a > b ? a : b;
-}
-
-float pkt_vec_exp_sum(int isa, const float* x, float* y, int64_t n, float scale, float shift) {
-#ifdef PKT_GEMM_HAVE_X86
-  if (isa == PKT_ISA_AVX512) return pkt_vec_exp_sum_avx512(x, y, n, scale, shift);
-  if (isa == PKT_ISA_AVX2) return pkt_vec_exp_sum_avx2(x, y, n, scale, shift);
-#endif
-#ifdef PKT_HAVE_NEON64
-  if (isa == PKT_ISA_NEON) return pkt_vec_exp_sum_neon(x, y, n, scale, shift);
-#endif
-  (void)isa;
-  float s = 0.f;
-  for (int64_t i = 0; i < n; i++) {
-    float e = expf(x[i] * scale - shift);
-    if (y) y[i] = e;
-    s += e;
-  }
-  return s;
-}
-
-void pkt_vec_scale(int isa, float* x, int64_t n, float s) {
-#ifdef PKT_GEMM_HAVE_X86
-  if (isa == PKT_ISA_AVX512) {
-    pkt_vec_scale_avx512(x, n, s);
-    return;
-  }
-  if (isa == PKT_ISA_AVX2) {
-    pkt_vec_scale_avx2(x, n, s);
-    return;
-  }
-#endif
-#ifdef PKT_HAVE_NEON64
-  if (isa == PKT_ISA_NEON) {
-    pkt_vec_scale_neon(x, n, s);
-    return;
-  }
-#endif
-  (void)isa;
-  for (int64_t i = 0; i < n; i++) x[i] *= s;
 }

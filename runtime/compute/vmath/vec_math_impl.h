@@ -1,11 +1,11 @@
-/* Vectorized float maps, written once over a small set of vector macros and included by kernel_util.c
+/* Vectorized float maps, written once over a small set of vector macros and included by vmath_x86.c
  * once per ISA (AVX2+FMA, AVX-512F). The includer defines V (the vector type), VL (lanes), TARGET (the
- * function attribute), VFN(name) (a suffixed name) and the V* operation macros; see kernel_util.c.
+ * function attribute), VFN(name) (a suffixed name) and the V* operation macros; see vmath_x86.c.
  *
  * Accuracy (float32, against the exact functions): exp within 2 ulp over its whole range, denormal
  * results included; sigmoid, silu, tanh, gelu and gelu_tanh within a few ulp relative -- also where
  * the result is tiny (sigmoid and gelu of large negative x are computed from exp(-|x|) and erfc, not as
- * 1 - something). NaN in gives NaN out; +-inf give what the scalar formulas in kernel_util.c give. */
+ * 1 - something). NaN in gives NaN out; +-inf give what the scalar formulas in vmath.c give. */
 
 /* exp(x): x = n ln2 + r, |r| <= ln2/2, e^r by the Cephes polynomial, times 2^n built in two halves so
  * that results down to the smallest denormal are right. Clamping keeps NaN (max/min return their

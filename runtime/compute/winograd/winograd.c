@@ -19,7 +19,6 @@
 
 #include <math.h>
 
-#include "backends/cpu/cpu.h"
 #include "compute/gemm/gemm.h"
 
 #define WG_XP_BUDGET ((int64_t)2 << 20)    /* bytes of the band copy */
@@ -191,12 +190,10 @@ static void wg_fill_row(const wg_run* r, int64_t n, int64_t iy, float* dst) {
   const int64_t HW = p->H * p->W;
   const float* src = r->x + n * p->C * HW + iy * p->W;
   float* d = dst + p->pw * Cp;
-#ifdef PKT_WG_HAVE_X86
-  if (r->isa == PKT_ISA_AVX512) {
-    wg_fill_row_avx512(r, src, HW, d);
+  if (r->wc->fill_row) {
+    r->wc->fill_row(r, src, HW, d);
     return;
   }
-#endif
   for (int64_t x0 = 0; x0 < p->W; x0 += 16) {
     int64_t xn = min64(16, p->W - x0);
     for (int64_t c = 0; c < p->C; c++) {
@@ -245,7 +242,7 @@ void wg_emit_scalar(const wg_run* r, const wg_tile_out* to, int64_t c, int nc, c
     for (int i = 0; i < to->vi; i++) {
       float* row = yo + i * to->OW;
       for (int j = 0; j < to->vj; j++) row[j] = clampf(vals[(i * m + j) * vw + k], lo, hi);
-      if (!simple) pkt_apply_act(row, to->vj, r->act, r->lo, r->hi);
+      if (!simple) r->cfg->act(row, to->vj, r->act, r->lo, r->hi);
     }
   }
 }
@@ -290,6 +287,21 @@ static void wg_emit_portable(const wg_run* r, const wg_tile_out* to, int64_t c, 
 #undef WG_NAME
 #undef WG_TARGET
 #undef WG_LINKAGE
+
+static const wg_config configs[] = {
+    [PKT_ISA_PORTABLE] = {wg_input_block_portable, wg_output_block_portable, wg_input_block2_portable,
+                          wg_output_block2_portable, NULL},
+#ifdef PKT_WG_HAVE_X86
+    [PKT_ISA_AVX2] = {wg_input_block_avx2, wg_output_block_avx2, wg_input_block2_avx2, wg_output_block2_avx2, NULL},
+    [PKT_ISA_AVX512] = {wg_input_block_avx512, wg_output_block_avx512, wg_input_block2_avx512, wg_output_block2_avx512,
+                        wg_fill_row_avx512},
+#endif
+};
+
+static const wg_config* wg_config_of(const pkt_isa_config* cfg) {
+  unsigned i = (unsigned)cfg->isa;
+  return i < sizeof configs / sizeof configs[0] && configs[i].in4 ? &configs[i] : &configs[PKT_ISA_PORTABLE];
+}
 
 /* ---- the run ---- */
 typedef void (*wg_in_fn)(const wg_run*, int64_t, int64_t, float*);
@@ -354,7 +366,8 @@ void pkt_winograd_run(const pkt_node* n, int m, int act, const void* packed, voi
   r.bias = (float*)scratch + p->off_bias;
   r.xp = r.bias + p->Op;
   r.slots = (float*)scratch + p->off_slots;
-  r.isa = n->isa;
+  r.cfg = n->cfg;
+  r.wc = wg_config_of(n->cfg);
   r.act = act;
   r.lo = (float)pkt_param_f(n, PKT_CONV2D_ACT_MIN);
   r.hi = (float)pkt_param_f(n, PKT_CONV2D_ACT_MAX);
@@ -362,28 +375,8 @@ void pkt_winograd_run(const pkt_node* n, int m, int act, const void* packed, voi
   for (int64_t o = 0; o < p->Op; o++) r.bias[o] = b && o < p->O ? b[o] : 0.f;
 
   const int f2 = m == 2;
-  wg_job j = {&r, f2 ? wg_input_block2_portable : wg_input_block_portable,
-              f2 ? wg_output_block2_portable : wg_output_block_portable, pkt_gemm_ukernel_portable,
-              PKT_GEMM_MR_PORTABLE, 1, 0, 0};
-#ifdef PKT_WG_HAVE_X86
-  if (r.isa == PKT_ISA_AVX512) {
-    j.in = f2 ? wg_input_block2_avx512 : wg_input_block_avx512;
-    j.out = f2 ? wg_output_block2_avx512 : wg_output_block_avx512;
-    j.uk = pkt_gemm_ukernel_avx512;
-    j.mr = PKT_GEMM_MR_AVX512;
-  } else if (r.isa == PKT_ISA_AVX2) {
-    j.in = f2 ? wg_input_block2_avx2 : wg_input_block_avx2;
-    j.out = f2 ? wg_output_block2_avx2 : wg_output_block_avx2;
-    j.uk = pkt_gemm_ukernel_avx2;
-    j.mr = PKT_GEMM_MR_AVX2;
-  }
-#endif
-#ifdef PKT_GEMM_HAVE_NEON
-  if (r.isa == PKT_ISA_NEON) {
-    j.uk = pkt_gemm_ukernel_neon;
-    j.mr = PKT_GEMM_MR_NEON;
-  }
-#endif
+  const pkt_gemm_config* gc = pkt_gemm_config_of(n->cfg);
+  wg_job j = {&r, f2 ? r.wc->in2 : r.wc->in4, f2 ? r.wc->out2 : r.wc->out4, gc->ukernel, gc->mr, 1, 0, 0};
   for (r.band_r0 = 0; r.band_r0 < p->rows; r.band_r0 += p->BR) {
     r.band_r1 = min64(p->rows, r.band_r0 + p->BR);
     pkt_parallel_for(n, r.band_r1 - r.band_r0, wg_fill_range, &r);

@@ -6,7 +6,7 @@
  * multiplications per output) for large images, and F(2x2, 3x3) (16 values, 1.8x the bytes, 4 per
  * output) where the images are too small for enough 4x4 tiles to pay for streaming 4x the weights.
  * scratch_size() depends on node->num_threads (set it before asking). run() reads
- * node->inputs/outputs/params/isa/pool and the two buffers it is given, allocates nothing, and may be
+ * node->inputs/outputs/params/cfg/pool and the two buffers it is given, allocates nothing, and may be
  * called for any 3x3 / stride 1 / dilation 1 / groups 1 float32 conv with m 2 or 4; tile() adds the
  * size rules. */
 #ifndef PKT_WINOGRAD_H

@@ -3,6 +3,7 @@
 #define PKT_WINOGRAD_INTERNAL_H
 
 #include "compute/winograd/winograd.h"
+#include "backends/cpu/isa_config.h"
 
 /* Everything derived from the node's shapes and thread count; the same in scratch_size and run. */
 typedef struct wg_plan {
@@ -20,7 +21,18 @@ typedef struct wg_plan {
   size_t off_v, off_m, off_y; /* within a slot, in floats */
 } wg_plan;
 
-typedef struct wg_run {
+typedef struct wg_run wg_run;
+/* The Winograd family's part of the session's ISA config: input and output transforms of blocks of
+ * F(4x4) and F(2x2) tiles, and the band copy's row (NULL: the portable loop). */
+typedef struct wg_config {
+  void (*in4)(const wg_run* r, int64_t t0, int64_t nt, float* V);
+  void (*out4)(const wg_run* r, int64_t t0, int64_t nt, int64_t c0, int64_t cw, const float* Mb, float* Yt);
+  void (*in2)(const wg_run* r, int64_t t0, int64_t nt, float* V);
+  void (*out2)(const wg_run* r, int64_t t0, int64_t nt, int64_t c0, int64_t cw, const float* Mb, float* Yt);
+  void (*fill_row)(const wg_run* r, const float* src, int64_t hw, float* dst);
+} wg_config;
+
+struct wg_run {
   wg_plan p;
   const float* x;
   float* y;
@@ -28,11 +40,13 @@ typedef struct wg_run {
   float* xp;       /* band copy [xp_rows][Wp][Cp] */
   float* bias;     /* Op floats, zero-padded */
   float* slots;
-  int isa, act;
+  const pkt_isa_config* cfg;
+  const wg_config* wc;
+  int act;
   float lo, hi;
   int64_t band_r0, band_r1; /* current band: tile rows [r0, r1) */
   int64_t band_t0, nblocks, items;
-} wg_run;
+};
 
 /* Row of the band copy where tile row `row` (flat over the batch) starts. */
 static inline int64_t wg_xp_row(const wg_plan* p, int64_t r0, int64_t row) {

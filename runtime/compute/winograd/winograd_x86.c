@@ -19,7 +19,7 @@ static inline void store_rows(const wg_run* r, const wg_tile_out* to, float* yo,
   for (int i = 0; i < to->vi; i++) {
     float* row = yo + i * to->OW;
     for (int j = 0; j < to->vj; j++) row[j] = tmp[i * 4 + j];
-    if (!simple) pkt_apply_act(row, to->vj, r->act, r->lo, r->hi);
+    if (!simple) r->cfg->act(row, to->vj, r->act, r->lo, r->hi);
   }
 }
 

@@ -1,0 +1,27 @@
+/* The ISA configs (see isa_config.h): one constant table, built per target. */
+#include "backends/cpu/isa_config.h"
+
+#include <stddef.h>
+
+static const pkt_isa_config configs[] = {
+    [PKT_ISA_PORTABLE] = {PKT_ISA_PORTABLE, pkt_act_portable, pkt_vmap_portable, NULL, pkt_vec_max_portable,
+                          pkt_vec_exp_sum_portable, pkt_vec_scale_portable, pkt_layer_norm_row_portable},
+#if defined(PKT_VMATH_HAVE_NEON64)
+    [PKT_ISA_NEON] = {PKT_ISA_NEON, pkt_act_portable, pkt_vmap_portable, NULL, pkt_vec_max_neon,
+                      pkt_vec_exp_sum_neon, pkt_vec_scale_neon, pkt_layer_norm_row_neon},
+#else /* armv7 NEON: the GEMM and conv micro-kernels are NEON, the vector math portable */
+    [PKT_ISA_NEON] = {PKT_ISA_NEON, pkt_act_portable, pkt_vmap_portable, NULL, pkt_vec_max_portable,
+                      pkt_vec_exp_sum_portable, pkt_vec_scale_portable, pkt_layer_norm_row_portable},
+#endif
+#if defined(PKT_VMATH_HAVE_X86)
+    [PKT_ISA_AVX2] = {PKT_ISA_AVX2, pkt_act_avx2, pkt_vmap_avx2, pkt_vbinary_avx2, pkt_vec_max_avx2,
+                      pkt_vec_exp_sum_avx2, pkt_vec_scale_avx2, pkt_layer_norm_row_avx2},
+    [PKT_ISA_AVX512] = {PKT_ISA_AVX512, pkt_act_avx512, pkt_vmap_avx512, pkt_vbinary_avx512, pkt_vec_max_avx512,
+                        pkt_vec_exp_sum_avx512, pkt_vec_scale_avx512, pkt_layer_norm_row_avx512},
+#endif
+};
+
+const pkt_isa_config* pkt_isa_config_get(pkt_isa isa) {
+  if ((unsigned)isa >= sizeof configs / sizeof configs[0] || !configs[isa].act) return &configs[PKT_ISA_PORTABLE];
+  return &configs[isa];
+}
