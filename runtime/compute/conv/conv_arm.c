@@ -42,7 +42,7 @@ void conv_ukernel_neon(int64_t kc, const float* a, const float* b, int64_t ldb, 
         if (last && simple) v = vminq_f32(vmaxq_f32(v, vlo), vhi); /* NaN stays NaN (not vmaxnm) */
         vst1q_f32(c + 4 * q, v);
       }
-      if (last && !simple) pkt_apply_act(c, nr, act, lo, hi);
+      if (last && !simple) pkt_act_portable(c, nr, act, lo, hi);
       continue;
     }
     for (int q = 0; q < 4; q++) vst1q_f32(tmp + 4 * q, vaddq_f32(acc[r][q], add));

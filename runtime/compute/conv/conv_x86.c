@@ -843,12 +843,12 @@ INLINE2 void dw3s1_rows2(int CLAMP, const conv_dwf_args* a, const float* zrow) {
         dw3s1_vec(2, 1, CLAMP, r, 0, W, w, vb, vlo, vhi, y0, y1);
         for (c = 8; c < cend; c += 8) dw3s1_vec(2, 0, CLAMP, r, c, W, w, vb, vlo, vhi, y0, y1);
         for (; c < W; c += 8) dw3s1_vec(2, 1, CLAMP, r, c, W, w, vb, vlo, vhi, y0, y1);
-        if (!CLAMP) pkt_apply_act(y0, 2 * W, a->act, a->lo, a->hi);
+        if (!CLAMP) pkt_act_avx2(y0, 2 * W, a->act, a->lo, a->hi);
       } else {
         dw3s1_vec(1, 1, CLAMP, r, 0, W, w, vb, vlo, vhi, y0, y1);
         for (c = 8; c < cend; c += 8) dw3s1_vec(1, 0, CLAMP, r, c, W, w, vb, vlo, vhi, y0, y1);
         for (; c < W; c += 8) dw3s1_vec(1, 1, CLAMP, r, c, W, w, vb, vlo, vhi, y0, y1);
-        if (!CLAMP) pkt_apply_act(y0, W, a->act, a->lo, a->hi);
+        if (!CLAMP) pkt_act_avx2(y0, W, a->act, a->lo, a->hi);
       }
     }
   }
@@ -902,7 +902,7 @@ INLINE2 void dw3s2_rows2(int CLAMP, const conv_dwf_args* a, const float* zrow) {
       dw3s2_vec(1, CLAMP, r, 0, W, OW, w, vb, vlo, vhi, yr);
       for (c = 8; c < cend; c += 8) dw3s2_vec(0, CLAMP, r, c, W, OW, w, vb, vlo, vhi, yr);
       for (; c < OW; c += 8) dw3s2_vec(1, CLAMP, r, c, W, OW, w, vb, vlo, vhi, yr);
-      if (!CLAMP) pkt_apply_act(yr, OW, a->act, a->lo, a->hi);
+      if (!CLAMP) pkt_act_avx2(yr, OW, a->act, a->lo, a->hi);
     }
   }
 }
