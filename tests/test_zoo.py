@@ -12,6 +12,14 @@ def test_zoo_model_matches_eager(name, check_eager):
     assert program.metadata["user"] == metadata
 
 
+@pytest.mark.parametrize("name", list(zoo.ZOO))
+def test_zoo_model_matches_eager_on_two_threads(name, check_eager):
+    """Two threads: the weights are packed on the session's pool (each packer splits its panels or row
+    blocks over the threads), so a pack that skips or overlaps a share shows up here."""
+    module, inputs, metadata = zoo.build(name)
+    check_eager(module, inputs, tol=1e-4, threads=2, name=name, metadata=metadata)
+
+
 @pytest.mark.parametrize("name", ["mobilenet_v2", "resnet18"])
 def test_conv_nets_fold_batchnorm_and_fuse_activations(name):
     import pockettorch

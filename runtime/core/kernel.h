@@ -48,7 +48,8 @@ typedef pkt_status (*pkt_prepare_fn)(const pkt_node* node, size_t* scratch_bytes
 typedef pkt_status (*pkt_run_fn)(const pkt_node* node);
 
 /* Optional, for kernels that repack constant weights once per session (op table `packs`):
- * pack_size() runs after prepare() and returns the bytes needed (0 for none); pack() fills them.
+ * pack_size() runs after prepare() and returns the bytes needed (0 for none); pack() writes every one of
+ * them (padding included: the session does not zero them first), on the node's pool when it has one.
  * During prepare() and pack_size() only constant tensors have `data` set (arena tensors are NULL until
  * the arena exists), which is how a kernel tells a constant weight from one the graph computes. */
 typedef size_t (*pkt_pack_size_fn)(const pkt_node* node);

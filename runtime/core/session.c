@@ -193,7 +193,7 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
       goto fail;
     }
     s->owns_arena = 1;
-    memset(s->arena, 0, need);
+    memset(s->arena, 0, packed_offset); /* not the packed weights: pack() writes every byte of its share */
   }
   for (int i = 0; i < program->n_tensors; i++)
     if (program->tensors[i].storage == 0) s->tensors[i].data = s->arena + program->tensors[i].offset;

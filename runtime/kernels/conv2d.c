@@ -200,11 +200,7 @@ void pkt_kernel_conv2d_pack(const pkt_node* n, void* packed) {
   conv_isa_impl impl;
   conv_isa_select(n->cfg, &impl);
   if (!conv_gemm_packed_bytes(&g, impl.mr)) return;
-  const float* w = n->inputs[1]->data;
-  float* dst = packed;
-  int64_t group_floats = (g.Og + impl.mr - 1) / impl.mr * g.K * impl.mr;
-  for (int64_t grp = 0; grp < g.groups; grp++)
-    conv_pack_weights(w + grp * g.Og * g.K, g.Og, g.K, impl.mr, dst + grp * group_floats);
+  conv_pack_weights_on(n, n->inputs[1]->data, g.groups, g.Og, g.K, impl.mr, packed);
 }
 
 typedef struct conv_job {

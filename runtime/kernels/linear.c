@@ -59,7 +59,7 @@ size_t pkt_kernel_linear_pack_size(const pkt_node* n) {
 void pkt_kernel_linear_pack(const pkt_node* n, void* packed) {
   const pkt_tensor* w = n->inputs[1];
   const int64_t N = w->dims[0], K = w->dims[1];
-  pkt_gemm_pack_b(w->data, 1, K, K, N, packed);
+  pkt_gemm_pack_b_on(n, w->data, 1, K, K, N, packed);
 }
 
 pkt_status pkt_kernel_linear_run(const pkt_node* n) {

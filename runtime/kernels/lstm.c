@@ -85,8 +85,8 @@ void pkt_kernel_lstm_pack(const pkt_node* n, void* packed) {
   uint64_t hh;
   packed_floats(&d, &hh);
   float* dst = packed;
-  pkt_gemm_pack_b(n->inputs[3]->data, 1, d.I, d.I, 4 * d.H, dst);
-  if (d.B > 1) pkt_gemm_pack_b(n->inputs[4]->data, 1, d.H, d.H, 4 * d.H, dst + hh);
+  pkt_gemm_pack_b_on(n, n->inputs[3]->data, 1, d.I, d.I, 4 * d.H, dst);
+  if (d.B > 1) pkt_gemm_pack_b_on(n, n->inputs[4]->data, 1, d.H, d.H, 4 * d.H, dst + hh);
 }
 
 pkt_status pkt_kernel_lstm_run(const pkt_node* n) {

@@ -120,7 +120,14 @@ int main(int argc, char** argv) {
     void* packed = pkt_aligned_alloc(64, pb + 64);
     float* scratch = pkt_aligned_alloc(64, sb + 64);
     for (size_t i = 0; i < sb / sizeof(float); i++) scratch[i] = NAN;
+    /* sessions do not zero packed weights: pack (on the node's pool with 2 threads) must write every float */
+    for (size_t i = 0; i < pb / sizeof(float); i++) ((float*)packed)[i] = NAN;
     pkt_winograd_pack(&c.node, m, packed);
+    for (size_t i = 0; i < pb / sizeof(float); i++)
+      if (isnan(((float*)packed)[i])) {
+        fprintf(stderr, "packed float %zu of %zu was not written\n", i, pb / sizeof(float));
+        return 2;
+      }
     c.node.packed = packed;
     c.node.scratch = scratch;
     pkt_winograd_run(&c.node, m, act, packed, scratch);

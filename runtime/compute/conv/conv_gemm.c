@@ -157,12 +157,46 @@ void conv_pointwise_pixels(const conv_geom* g, const conv_isa_impl* impl, const 
   }
 }
 
-void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst) {
-  for (int64_t r0 = 0; r0 < Og; r0 += mr) {
-    for (int64_t k = 0; k < K; k++)
-      for (int r = 0; r < mr; r++) dst[k * mr + r] = r0 + r < Og ? w[(r0 + r) * K + k] : 0.f;
-    dst += K * mr;
+/* One block of mr rows (rows < mr: the rest zero) in tiles of CONV_PACK_KT columns: each row's tile is
+ * one contiguous read and the tile's writes stay in L1, where a column at a time would read mr rows
+ * K floats apart for every k. */
+#define CONV_PACK_KT 16
+static void pack_row_block(const float* w, int rows, int64_t K, int mr, float* dst) {
+  for (int64_t k0 = 0; k0 < K; k0 += CONV_PACK_KT) {
+    const int kc = (int)(K - k0 < CONV_PACK_KT ? K - k0 : CONV_PACK_KT);
+    float* d = dst + k0 * mr;
+    for (int r = 0; r < rows; r++) {
+      const float* src = w + r * K + k0;
+      for (int k = 0; k < kc; k++) d[k * mr + r] = src[k];
+    }
+    for (int r = rows; r < mr; r++)
+      for (int k = 0; k < kc; k++) d[k * mr + r] = 0.f;
   }
+}
+
+void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst) {
+  for (int64_t r0 = 0; r0 < Og; r0 += mr, dst += K * mr) pack_row_block(w + r0 * K, (int)(Og - r0 < mr ? Og - r0 : mr), K, mr, dst);
+}
+
+typedef struct conv_pack_job {
+  const float* w;
+  int64_t Og, K, rblocks;
+  int mr;
+  float* dst;
+} conv_pack_job;
+
+static void conv_pack_range(void* ctx, int64_t begin, int64_t end) {
+  const conv_pack_job* j = ctx;
+  for (int64_t it = begin; it < end; it++) {
+    int64_t grp = it / j->rblocks, r0 = it % j->rblocks * j->mr;
+    pack_row_block(j->w + (grp * j->Og + r0) * j->K, (int)(j->Og - r0 < j->mr ? j->Og - r0 : j->mr), j->K, j->mr,
+                   j->dst + (it * j->mr) * j->K);
+  }
+}
+
+void conv_pack_weights_on(const pkt_node* n, const float* w, int64_t groups, int64_t Og, int64_t K, int mr, float* dst) {
+  conv_pack_job j = {w, Og, K, (Og + mr - 1) / mr, mr, dst};
+  pkt_parallel_for(n, groups * j.rblocks, conv_pack_range, &j);
 }
 
 typedef struct conv_seg {

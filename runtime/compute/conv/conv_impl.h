@@ -168,6 +168,9 @@ void conv_pointwise_pixels(const conv_geom* g, const conv_isa_impl* impl, const 
 /* Pack the weights of one group (rows [0, Og) of w, each K long) into row blocks of mr: floats
  * needed = ceil(Og/mr) * K * mr. */
 void conv_pack_weights(const float* w, int64_t Og, int64_t K, int mr, float* dst);
+/* The same for `groups` groups of Og rows, group after group, their row blocks packed in parallel on the
+ * node's pool (the load-time packers). */
+void conv_pack_weights_on(const pkt_node* n, const float* w, int64_t groups, int64_t Og, int64_t K, int mr, float* dst);
 
 /* im2col of one panel: pixels [p0, p0 + cnt) of the group's input xg (Cg planes of H*W) into
  * dst[K][nr], columns >= cnt zero. fill2 gathers the rows of stride-2 convolutions. */

@@ -152,5 +152,5 @@ void conv_pair_pack(const pkt_node* n, int index, void* packed) {
   conv_isa_impl impl;
   conv_isa_select(n->cfg, &impl);
   const pkt_tensor* w = n->inputs[index];
-  conv_pack_weights(w->data, w->dims[0], w->dims[1], impl.mr, packed);
+  conv_pack_weights_on(n, w->data, 1, w->dims[0], w->dims[1], impl.mr, packed);
 }

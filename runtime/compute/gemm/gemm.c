@@ -43,6 +43,24 @@ void pkt_gemm_pack_b(const float* B, int64_t stride_k, int64_t stride_n, int64_t
   }
 }
 
+typedef struct pack_b_job {
+  const float* B;
+  int64_t stride_k, stride_n, K, N;
+  float* packed;
+} pack_b_job;
+
+static void pack_b_range(void* ctx, int64_t begin, int64_t end) {
+  const pack_b_job* j = ctx;
+  int64_t n0 = begin * PKT_GEMM_NR, n1 = end * PKT_GEMM_NR < j->N ? end * PKT_GEMM_NR : j->N;
+  pkt_gemm_pack_b(j->B + n0 * j->stride_n, j->stride_k, j->stride_n, j->K, n1 - n0, j->packed + begin * j->K * PKT_GEMM_NR);
+}
+
+void pkt_gemm_pack_b_on(const pkt_node* n, const float* B, int64_t stride_k, int64_t stride_n, int64_t K, int64_t N,
+                        float* packed) {
+  pack_b_job j = {B, stride_k, stride_n, K, N, packed};
+  pkt_parallel_for(n, (N + PKT_GEMM_NR - 1) / PKT_GEMM_NR, pack_b_range, &j); /* panels are independent */
+}
+
 /* The family's configs, by ISA (an ISA this build lacks keeps the portable entry). */
 static const pkt_gemm_config configs[] = {
     [PKT_ISA_PORTABLE] = {"portable_4x32", pkt_gemm_ukernel_portable, 4, PKT_GEMM_NR, pkt_gemv_portable},

@@ -36,6 +36,9 @@ size_t pkt_gemm_packed_size(int64_t K, int64_t N);
 /* Pack B, element (k, n) at B[k * stride_k + n * stride_n]: a linear weight [N, K] is
  * (stride_k 1, stride_n K); a row-major [K, N] matrix is (stride_k N, stride_n 1). */
 void pkt_gemm_pack_b(const float* B, int64_t stride_k, int64_t stride_n, int64_t K, int64_t N, float* packed);
+/* The same with the panels split over the node's pool (the load-time packers). */
+void pkt_gemm_pack_b_on(const pkt_node* n, const float* B, int64_t stride_k, int64_t stride_n, int64_t K, int64_t N,
+                        float* packed);
 
 /* Run on the node's threads (node may be NULL: serial) with the session's config. Small products
  * (< PKT_GEMM_SERIAL_MACS) stay on the calling thread. */

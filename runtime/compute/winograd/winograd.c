@@ -147,7 +147,45 @@ size_t pkt_winograd_scratch_size(const pkt_node* n, int m) {
   return p.total_bytes;
 }
 
-/* U = G g G^T for every (o, c), in double, into the (m + 2)^2 packed [C x O] matrices. */
+/* U = G g G^T for every (o, c), in double, into the (m + 2)^2 packed [C x O] matrices. One GEMM panel
+ * (PKT_GEMM_NR output channels) at a time: each (position, c) row of the panel is written whole, its lanes
+ * past O as zeros (so every byte of the packed size is written), and the lane loops vectorize. */
+static void wg_pack_panel(const float* w, int64_t C, int64_t O, int64_t o0, const double (*G)[3], int a, size_t ps,
+                          float* u) {
+  const int nr = (int)min64(PKT_GEMM_NR, O - o0);
+  double g[9][PKT_GEMM_NR], t[6][3][PKT_GEMM_NR];
+  memset(g, 0, sizeof g); /* lanes past nr stay zero */
+  for (int64_t c = 0; c < C; c++) {
+    for (int l = 0; l < nr; l++) {
+      const float* src = w + ((o0 + l) * C + c) * 9;
+      for (int k = 0; k < 9; k++) g[k][l] = src[k];
+    }
+    for (int i = 0; i < a; i++)
+      for (int k = 0; k < 3; k++)
+        for (int l = 0; l < PKT_GEMM_NR; l++) t[i][k][l] = G[i][0] * g[k][l] + G[i][1] * g[3 + k][l] + G[i][2] * g[6 + k][l];
+    float* dst = u + (o0 / PKT_GEMM_NR) * C * PKT_GEMM_NR + c * PKT_GEMM_NR;
+    for (int i = 0; i < a; i++)
+      for (int j = 0; j < a; j++) {
+        float* d = dst + (size_t)(i * a + j) * ps;
+        for (int l = 0; l < PKT_GEMM_NR; l++) d[l] = (float)(t[i][0][l] * G[j][0] + t[i][1][l] * G[j][1] + t[i][2][l] * G[j][2]);
+      }
+  }
+}
+
+typedef struct wg_pack_job {
+  const float* w;
+  int64_t C, O;
+  const double (*G)[3];
+  int a;
+  size_t ps;
+  float* u;
+} wg_pack_job;
+
+static void wg_pack_range(void* ctx, int64_t begin, int64_t end) {
+  const wg_pack_job* j = ctx;
+  for (int64_t q = begin; q < end; q++) wg_pack_panel(j->w, j->C, j->O, q * PKT_GEMM_NR, j->G, j->a, j->ps, j->u);
+}
+
 void pkt_winograd_pack(const pkt_node* n, int m, void* packed) {
   static const double G4[6][3] = {{1.0 / 4, 0, 0},
                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -156,25 +194,9 @@ void pkt_winograd_pack(const pkt_node* n, int m, void* packed) {
                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                   {0, 0, 1}};
   static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  const double(*G)[3] = m == 2 ? G2 : G4;
-  const int a = m + 2;
-  const float* w = n->inputs[1]->data;
   int64_t C = n->inputs[0]->dims[1], O = n->outputs[0]->dims[1];
-  size_t ps = pkt_gemm_packed_size(C, O);
-  float* u = packed;
-  memset(u, 0, (size_t)(a * a) * ps * sizeof(float));
-  for (int64_t o = 0; o < O; o++) {
-    for (int64_t c = 0; c < C; c++) {
-      const float* g = w + (o * C + c) * 9;
-      double t[6][3];
-      for (int i = 0; i < a; i++)
-        for (int k = 0; k < 3; k++) t[i][k] = G[i][0] * g[k] + G[i][1] * g[3 + k] + G[i][2] * g[6 + k];
-      float* dst = u + (o / PKT_GEMM_NR) * C * PKT_GEMM_NR + c * PKT_GEMM_NR + o % PKT_GEMM_NR;
-      for (int i = 0; i < a; i++)
-        for (int j = 0; j < a; j++)
-          dst[(size_t)(i * a + j) * ps] = (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
-    }
-  }
+  wg_pack_job j = {n->inputs[1]->data, C, O, m == 2 ? G2 : G4, m + 2, pkt_gemm_packed_size(C, O), packed};
+  pkt_parallel_for(n, (O + PKT_GEMM_NR - 1) / PKT_GEMM_NR, wg_pack_range, &j); /* panels are independent */
 }
 
 /* ---- the band copy: NCHW rows -> [Wp][Cp], zero outside the image and past C ---- */
