@@ -11,9 +11,10 @@ from pockettorch import cli, errors
 from pockettorch.runtime import cross, load, op_table, size
 from support_tools import BUILD_DIR
 
-# The arm64-v8a -Os core (the minimal app with the core and the reshape kernel, stripped) measured 25,448 bytes
+# The arm64-v8a -Os core (the minimal app with the core and the reshape kernel, stripped) measured 25,448 bytes,
+# then 29,408 once the session's ISA config and the vector math every kernel's activations use joined the core
 # (issue 16; ExecuTorch's CI caps its core at 52,168). Raise this only with a reason in the commit.
-CORE_BUDGET_ARM64_OS = 26_624
+CORE_BUDGET_ARM64_OS = 30_720
 
 needs_zig = pytest.mark.skipif(not cross.have_ziglang(), reason="needs the ziglang package")
 
