@@ -95,10 +95,10 @@ def zig_cc(arch: Arch, args: list[str], out: pathlib.Path) -> None:
 
 def build_driver(arch: Arch, cache: pathlib.Path | None = None) -> pathlib.Path:
     """proxy_driver for `arch` (not stripped: the counters find functions by symbol), cached by source hash."""
-    from pockettorch.runtime import build, cross
+    from pockettorch.runtime import build, cross, manifest
 
     srcs, flags = build.direct_build(None)
-    args = [*flags, "-ffunction-sections", str(DRIVER), *srcs, "-lm", "-lpthread"]
+    args = [*flags, "-ffunction-sections", str(DRIVER), *srcs, *(f"-l{lib}" for lib in manifest.LINK_LIBS)]
     h = hashlib.sha256(repr((args, cross.zig_version())).encode())
     build.hash_sources(h)
     h.update(DRIVER.read_bytes())

@@ -63,9 +63,10 @@ def main(argv=None) -> int:
         for threads in args.threads:
             runs[model, threads] = profile(runner, ptm, threads, args.iters)
     session_isa = next(iter(runs.values())).get("isa", isa or "best")
+    machine = common.machine_info()
     lines = [f"## Per-operator profile, PocketTorch on {session_isa}" + (f" (PKT_MAX_ISA={isa})" if isa else ""), "",
              f"`python bench/op_profile.py` ({args.iters} timed runs, `pkt_runner --profile`); machine: "
-             f"{common.machine_info()['cpu']} ({', '.join(common.machine_info()['isa'])}).", ""]
+             f"{machine['cpu']} ({', '.join(machine['isa'])}).", ""]
     for (model, threads), run in runs.items():
         lines += table(model, threads, run)
     text = "\n".join(lines)
