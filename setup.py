@@ -20,7 +20,8 @@ def packages():
     namespace packages, and leaving them out makes it warn that their files would be ignored.
     """
     roots = {"pockettorch": "pockettorch", "pockettorch.exporter": "exporter", "pockettorch.runtime": "runtime",
-             "pockettorch.sdk_templates": "sdk_templates", "pockettorch.device": "device"}
+             "pockettorch.sdk_templates": "sdk_templates", "pockettorch.device": "device",
+             "pockettorch.debugger": "debugger"}
     pkgs, dirs = [], {}
     for name, folder in roots.items():
         pkgs.append(name)

@@ -39,6 +39,7 @@ class Program:
         self.metadata = metadata
         self.pass_counts = pass_counts
         self.reference = reference  # (example inputs, eager outputs), stored in the REFERENCE section
+        self.exported = None  # the torch.export program it was lowered from (the numerical debugger replays it)
         self._bytes: bytes | None = None
 
     @property
@@ -156,13 +157,24 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
         "output_structure": captured.output_structure,
         "user": user_meta,
         "plan": plan.as_dict(),
+        "debug": _debug_info(graph),
         "exporter": {"pockettorch": __version__, "torch": captured.torch_version},
     }
     ref = None
     if reference:
         ref = ([_array(t, io["dtype"]) for t, io in zip(captured.example_inputs, meta["inputs"])],
                [_array(t, io["dtype"]) for t, io in zip(captured.eager_outputs, meta["outputs"])])
-    return Program(graph, plan, meta, pass_counts, ref)
+    program = Program(graph, plan, meta, pass_counts, ref)
+    program.exported = captured.exported
+    return program
+
+
+def _debug_info(graph: Graph) -> dict:
+    """Per instruction, the torch.export nodes it computes (`covers`, fusions included) and, per output, the node
+    whose eager value it holds (null: a temporary of a lowering, or a fused intermediate): what
+    `pockettorch debug` compares each instruction's outputs against."""
+    return {"instructions": [{"covers": list(n.covers), "outputs": [t.origin for t in n.outputs]}
+                             for n in graph.nodes]}
 
 
 def _array(t, dtype: str) -> np.ndarray:

@@ -29,6 +29,7 @@ class Tensor:
     shape: tuple[int, ...]
     data: np.ndarray | None = None  # set for constants
     producer: "Node | None" = None
+    origin: str | None = None  # the torch.export node whose eager value this tensor holds (the debugger compares)
 
     @property
     def is_constant(self) -> bool:
@@ -54,6 +55,11 @@ class Node:
     outputs: list[Tensor]
     params: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    covers: list[str] = field(default_factory=list)  # the torch.export nodes it computes, fused ones included
+
+    def absorb_covers(self, other: "Node") -> None:
+        """This node now also computes what `other` did (a fusion)."""
+        self.covers.extend(c for c in other.covers if c not in self.covers)
 
     @property
     def spec(self) -> op_table.Op:
@@ -97,12 +103,12 @@ class Graph:
         t = Tensor(self.unique_name(name), dtype, tuple(array.shape), data=array)
         return t
 
-    def add(self, op: str, inputs: list[Tensor], outputs: list[Tensor], source: str = "", **params) -> Node:
+    def add(self, op: str, inputs: list[Tensor], outputs: list[Tensor], source: str = "", covers=(), **params) -> Node:
         spec = op_table.BY_NAME[op]  # KeyError names an op missing from the table
         lo, hi = spec.inputs
         if not lo <= len(inputs) <= hi or len(outputs) != spec.outputs:
             raise ValueError(f"{op}: {len(inputs)} inputs / {len(outputs)} outputs do not match the op table")
-        node = Node(op, list(inputs), list(outputs), params, source)
+        node = Node(op, list(inputs), list(outputs), params, source, list(covers))
         for t in outputs:
             t.producer = node
         self.nodes.append(node)

@@ -102,7 +102,9 @@ class LoweringContext:
         return self.graph.tensor(name or self.current.name, dtype, shape)
 
     def emit(self, op: str, inputs: list[Tensor], outputs: list[Tensor], **params):
-        return self.graph.add(op, inputs, outputs, source=source_of(self.current) if self.current else "", **params)
+        if self.current is None:
+            return self.graph.add(op, inputs, outputs, **params)
+        return self.graph.add(op, inputs, outputs, source=source_of(self.current), covers=[self.current.name], **params)
 
     def unary(self, op: str, x: Tensor, **params) -> Tensor:
         out = self.out()
@@ -214,6 +216,7 @@ def lower(ep, graph: Graph, user_input_names: list[str]) -> LoweringContext:
             if node.target is operator.getitem:
                 seq, index = node.args
                 ctx.values[node] = ctx.values[seq][index]
+                _mark_origin(ctx.values[node], node)
                 continue
             if _fold(ctx, node):
                 continue
@@ -221,11 +224,18 @@ def lower(ep, graph: Graph, user_input_names: list[str]) -> LoweringContext:
             if rule is None:
                 raise unsupported_op_error(node, rules)
             ctx.values[node] = rule(ctx, node)
+            _mark_origin(ctx.values[node], node)
         elif node.op == "output":
             user_outputs = set(sig.user_outputs)
             outs = [a for a in node.args[0] if a is None or not isinstance(a, torch.fx.Node) or a.name in user_outputs]
             graph.outputs = [_output_tensor(ctx, a) for a in outs]
     return ctx
+
+
+def _mark_origin(value, node: torch.fx.Node) -> None:
+    """The tensor a rule returns holds the node's eager value (a rule's other outputs are its own temporaries)."""
+    if isinstance(value, Tensor) and not value.is_constant and value.origin is None:
+        value.origin = node.name
 
 
 def _output_tensor(ctx: LoweringContext, arg) -> Tensor:

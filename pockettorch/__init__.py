@@ -4,11 +4,12 @@
     program.save("model.ptm")
     m = pockettorch.load("model.ptm", num_threads=1)      # the C runtime
     out = m(*example_inputs)
+    report = pockettorch.debug(model, example_inputs)  # where the runtime's numbers leave eager's
 """
 from pockettorch.errors import PocketTorchError
 
 __version__ = "0.1.0"
-__all__ = ["export", "load", "PocketTorchError", "__version__"]
+__all__ = ["export", "load", "debug", "PocketTorchError", "__version__"]
 
 
 def export(model, example_inputs, name=None, metadata=None, **options):
@@ -23,3 +24,10 @@ def load(path_or_bytes, num_threads=1):
     from pockettorch.runtime import load as _load
 
     return _load(path_or_bytes, num_threads=num_threads)
+
+
+def debug(model, example_inputs, **options):
+    """Compare every instruction's result with eager PyTorch (see pockettorch.debugger.api.debug)."""
+    from pockettorch.debugger.api import debug as _debug
+
+    return _debug(model, example_inputs, **options)

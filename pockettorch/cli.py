@@ -12,12 +12,13 @@ from pockettorch.errors import PocketTorchError
 
 
 def _component_commands():
+    from pockettorch.debugger.cli import COMMANDS as debugger_commands
     from pockettorch.device.cli import COMMANDS as device_commands
     from pockettorch.exporter.cli import COMMANDS as exporter_commands
     from pockettorch.runtime.cli import COMMANDS as runtime_commands
     from pockettorch.sdk_templates.cli import COMMANDS as sdk_commands
 
-    return [*exporter_commands, *runtime_commands, *sdk_commands, *device_commands]
+    return [*exporter_commands, *runtime_commands, *sdk_commands, *device_commands, *debugger_commands]
 
 
 @click.group(context_settings={"auto_envvar_prefix": "POCKETTORCH", "help_option_names": ["-h", "--help"]})

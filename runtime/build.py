@@ -3,6 +3,7 @@
     from pockettorch.runtime.build import build_runner, build_tools
     runner = build_runner("~/.cache/pockettorch/build")                 # -> path of pkt_runner
     tools = build_tools(cache_dir, sanitize=True)                       # -> {"pkt_runner": path, ...}
+    faulty = build_runner(fault_injection=True)  # a test build: PKT_FAULT_INJECT perturbs one op (debugger tests)
 
 The build directory is keyed by a hash of every C source/header, CMakeLists.txt, the compiler and the
 flags (sanitize, kernel list, extra CMake arguments), so a changed source rebuilds and an unchanged one
@@ -121,10 +122,11 @@ def direct_build(kernels: Sequence[str] | None) -> tuple[list[str], list[str]]:
     return srcs, flags
 
 
-def _build_direct(out: pathlib.Path, sanitize: bool, kernels: list[str] | None) -> None:
+def _build_direct(out: pathlib.Path, sanitize: bool, kernels: list[str] | None, defines: Sequence[str]) -> None:
     srcs, flags = direct_build(kernels)
     if sanitize:
         flags += manifest.SANITIZE_FLAGS
+    flags += [f"-D{d}" for d in defines]
     for tool in TOOLS:
         extra = [ALLOC_FAIL_WRAP] if tool == "pkt_alloc_fail" else []
         _run([_compiler(), *flags, str(RUNTIME_DIR / "tools" / f"{tool}.c"), *srcs, "-o", str(out / tool),
@@ -132,13 +134,19 @@ def _build_direct(out: pathlib.Path, sanitize: bool, kernels: list[str] | None) 
 
 
 def build_tools(build_dir: str | os.PathLike | None = None, sanitize: bool = False,
-                kernels: Iterable[str] | None = None, cmake_args: Sequence[str] = ()) -> dict[str, str]:
-    """Build (or reuse) the tools; returns {tool name: absolute path} for the tools that exist."""
+                kernels: Iterable[str] | None = None, cmake_args: Sequence[str] = (),
+                fault_injection: bool = False) -> dict[str, str]:
+    """Build (or reuse) the tools; returns {tool name: absolute path} for the tools that exist.
+    fault_injection: a test build whose sessions read PKT_FAULT_INJECT (runtime/core/fault_inject.h)."""
     kernels = _check_kernels(kernels)
     root = pathlib.Path(build_dir) if build_dir is not None else default_cache_dir()
     root = root.expanduser().resolve()
+    defines = [manifest.FAULT_INJECTION_DEFINE] if fault_injection else []
+    if defines:
+        cmake_args = [*cmake_args, "-DCMAKE_C_FLAGS=" + " ".join(f"-D{d}" for d in defines)]
     key = source_hash(sanitize, kernels, cmake_args)
-    final = root / f"{'asan' if sanitize else 'release'}-{key}"
+    kind = "asan" if sanitize else "release"
+    final = root / f"{kind}{'-fault' if fault_injection else ''}-{key}"
     with _locked(root / ".lock"):
         if not (final / "BUILD_OK").exists():
             root.mkdir(parents=True, exist_ok=True)
@@ -147,7 +155,7 @@ def build_tools(build_dir: str | os.PathLike | None = None, sanitize: bool = Fal
                 if shutil.which("cmake"):
                     _build_cmake(tmp, sanitize, kernels, cmake_args)
                 else:
-                    _build_direct(tmp, sanitize, kernels)
+                    _build_direct(tmp, sanitize, kernels, defines)
                 publish(tmp, final, key)
             finally:
                 if tmp.exists():
@@ -164,9 +172,9 @@ def publish(tmp: pathlib.Path, final: pathlib.Path, key: str) -> None:
 
 
 def build_runner(build_dir: str | os.PathLike | None = None, sanitize: bool = False,
-                 kernels: Iterable[str] | None = None) -> str:
+                 kernels: Iterable[str] | None = None, fault_injection: bool = False) -> str:
     """Build (or reuse) pkt_runner and return its path."""
-    return build_tools(build_dir, sanitize=sanitize, kernels=kernels)["pkt_runner"]
+    return build_tools(build_dir, sanitize=sanitize, kernels=kernels, fault_injection=fault_injection)["pkt_runner"]
 
 
 def build_fuzzer(build_dir: str | os.PathLike | None = None, sanitize: bool = True,

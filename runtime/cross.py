@@ -104,25 +104,27 @@ def zig_env(cache_root: pathlib.Path) -> dict[str, str]:
 
 
 def compile_command(a: Abi, output: pathlib.Path, sanitize: bool = False,
-                    kernels: Iterable[str] | None = None) -> list[str]:
-    """The full `zig cc` command line that builds pkt_runner for ABI `a`."""
+                    kernels: Iterable[str] | None = None, fault_injection: bool = False) -> list[str]:
+    """The full `zig cc` command line that builds pkt_runner for ABI `a` (fault_injection: see build.build_tools)."""
     srcs, flags = build.direct_build(kernels)
     flags = [*flags, *a.flags, "-mcpu=baseline"]
+    if fault_injection:
+        flags.append(f"-D{manifest.FAULT_INJECTION_DEFINE}")
     flags += UBSAN_FLAGS if sanitize else ["-s"]
     return [*zig_command(), "cc", "-target", a.target, *flags, str(build.RUNTIME_DIR / "tools" / "pkt_runner.c"),
             *srcs, "-static", "-o", str(output), *(f"-l{lib}" for lib in manifest.LINK_LIBS)]
 
 
-def build_key(a: Abi, sanitize: bool, kernels: list[str] | None) -> str:
+def build_key(a: Abi, sanitize: bool, kernels: list[str] | None, fault_injection: bool = False) -> str:
     h = hashlib.sha256()
     build.hash_sources(h)
-    cmd = compile_command(a, pathlib.Path("OUT"), sanitize, kernels)[len(zig_command()):]
+    cmd = compile_command(a, pathlib.Path("OUT"), sanitize, kernels, fault_injection)[len(zig_command()):]
     h.update(repr((cmd, zig_version())).encode())
     return h.hexdigest()[:16]
 
 
 def build_runner_for(abi_name: str, cache_dir: str | os.PathLike | None = None, sanitize: bool = False,
-                     kernels: Iterable[str] | None = None) -> pathlib.Path:
+                     kernels: Iterable[str] | None = None, fault_injection: bool = False) -> pathlib.Path:
     """Build (or reuse) a static pkt_runner for an Android ABI; returns its path.
 
     cache_dir defaults to runtime/build.py's cache (~/.cache/pockettorch/build, $POCKETTORCH_CACHE);
@@ -131,14 +133,15 @@ def build_runner_for(abi_name: str, cache_dir: str | os.PathLike | None = None, 
     kernels = build._check_kernels(kernels)
     root = pathlib.Path(cache_dir) if cache_dir is not None else build.default_cache_dir()
     root = root.expanduser().resolve()
-    key = build_key(a, sanitize, kernels)
-    final = root / f"cross-{a.name}-{'ubsan' if sanitize else 'release'}-{key}"
+    key = build_key(a, sanitize, kernels, fault_injection)
+    kind = ("ubsan" if sanitize else "release") + ("-fault" if fault_injection else "")
+    final = root / f"cross-{a.name}-{kind}-{key}"
     runner = final / "pkt_runner"
     with build._locked(root / f".lock-{a.name}"):
         if not (final / "BUILD_OK").exists():
             tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".cross-{a.name}-", dir=root))
             try:
-                cmd = compile_command(a, tmp / "pkt_runner", sanitize, kernels)
+                cmd = compile_command(a, tmp / "pkt_runner", sanitize, kernels, fault_injection)
                 proc = subprocess.run(cmd, cwd=tmp, env=zig_env(root.parent), stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True)
                 if proc.returncode != 0:

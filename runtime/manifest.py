@@ -27,6 +27,9 @@ LINK_LIBS = ("m", "pthread")
 # Test builds on the host: AddressSanitizer + UBSan, stopping at the first report.
 SANITIZE_LINK_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 SANITIZE_FLAGS = ("-g", *SANITIZE_LINK_FLAGS, "-fno-omit-frame-pointer")
+# Test builds of the tools only (build.py / cross.py `fault_injection=True`): PKT_FAULT_INJECT=<instruction | op>
+# perturbs that instruction's outputs (core/fault_inject.h), for the numerical debugger's tests.
+FAULT_INJECTION_DEFINE = "PKT_FAULT_INJECTION"
 # include/ holds the public API (pockettorch/pockettorch.h); runtime files include each other by their path
 # under the runtime root ("compute/gemm/gemm.h"), so the root itself is the private include dir.
 PUBLIC_INCLUDE_DIRS = ("include",)
@@ -36,7 +39,7 @@ PUBLIC_HEADERS = ("include/pockettorch/pockettorch.h", "include/pockettorch/stat
 HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv_impl.h", "compute/conv/conv_ksplit.h",
            "compute/conv/conv_pair.h", "compute/gemm/gemm.h", "compute/gemm/gemm_ukernel_impl.h",
            "compute/vmath/vec_math_impl.h", "compute/vmath/vmath.h", "compute/winograd/winograd.h",
-           "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/kernel.h",
+           "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/fault_inject.h", "core/kernel.h",
            "core/ops_generated.h", "core/program.h", "kernels/elementwise_util.h", "kernels/pkt_strided.h")
 
 # What every build compiles beside one platform file: loader, session, status, workspace, ISA detection, the

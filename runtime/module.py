@@ -140,6 +140,38 @@ class Module:
             _raise_native(exc, f"{self.name}: ")
         return outputs
 
+    def instruction_outputs(self) -> list[list[TensorSpec]]:
+        """The tensors each instruction writes, in execution order (what run_capture returns)."""
+        try:
+            return [[_spec(e) for e in outs] for outs in self._session.instruction_outputs()]
+        except _native.NativeError as exc:
+            _raise_native(exc, f"{self.name}: ")
+
+    def run_capture(self, inputs: list) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+        """Run once and also return every instruction's outputs as it wrote them (before the memory plan
+        reuses their bytes): (outputs, [[output k of instruction i]]). For the numerical debugger: the copies
+        go into one buffer sized here, so the run itself allocates nothing."""
+        arrays = self._check_inputs(inputs)
+        try:
+            layout = self._session.instruction_outputs()
+        except _native.NativeError as exc:
+            _raise_native(exc, f"{self.name}: ")
+        offsets, end = [], 0
+        for outs in layout:
+            for _, _, _, nbytes in outs:
+                offsets.append(end)
+                end += -(-nbytes // 64) * 64
+        buffer = np.empty(max(end, 1), dtype=np.uint8)
+        outputs = [np.empty(shape, dtype=dtype) for shape, dtype in self._output_layouts]
+        try:
+            self._session.run(arrays, outputs, buffer, np.array(offsets, dtype=np.int64))
+        except _native.NativeError as exc:
+            _raise_native(exc, f"{self.name}: ")
+        at = iter(offsets)
+        captured = [[buffer[next(at):][:nbytes].view(DTYPES[dtype]).reshape(dims) for _, dtype, dims, nbytes in outs]
+                    for outs in layout]
+        return outputs, captured
+
     def __call__(self, *inputs):
         outputs = self.run_numpy(list(inputs))
         if any(not isinstance(v, np.ndarray) for v in inputs) or not inputs:

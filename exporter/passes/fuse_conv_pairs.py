@@ -45,7 +45,9 @@ def _acts(first: Node, second: Node) -> dict:
 def _fuse(graph: Graph, op: str, first: Node, second: Node, window: Node) -> None:
     """Replace `first` -> `second` by one `op` node reading first's input and both weights and biases."""
     node = Node(op, [first.inputs[0], *first.inputs[1:], *second.inputs[1:]], list(second.outputs),
-                {**{k: window.params[k] for k in WINDOW}, **_acts(first, second)}, f"{first.source} + {second.source}")
+                {**{k: window.params[k] for k in WINDOW}, **_acts(first, second)}, f"{first.source} + {second.source}",
+                list(first.covers))
+    node.absorb_covers(second)
     second.outputs[0].producer = node
     graph.nodes[graph.nodes.index(first)] = node
     graph.nodes.remove(second)

@@ -41,6 +41,7 @@ def fuse_residual_adds(graph: Graph) -> int:
         conv.params.update(act=add.params["act"], act_min=add.params["act_min"], act_max=add.params["act_max"])
         conv.outputs = [out]
         out.producer = conv
+        conv.absorb_covers(add)
         graph.nodes.remove(conv)
         graph.nodes[graph.nodes.index(add)] = conv
         fused += 1

@@ -30,6 +30,9 @@ def absorb(prev: Node, reshape: Node | None, follower: Node, graph: Graph) -> No
     """Remove `follower` after folding it into `prev`: its output is now written by `prev` (or the reshape)."""
     out = follower.outputs[0]
     writer = reshape or prev
+    if reshape is not None:
+        prev.outputs[0].origin = None  # it now holds the follower's result, before the reshape
     writer.outputs = [out]
     out.producer = writer
+    prev.absorb_covers(follower)
     graph.nodes.remove(follower)

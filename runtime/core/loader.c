@@ -491,6 +491,9 @@ const char* pkt_program_instruction_op(const pkt_program* p, int i) {
 const char* pkt_program_instruction_source(const pkt_program* p, int i) {
   return (p && i >= 0 && i < p->n_instructions) ? p->instructions[i].source : NULL;
 }
+int pkt_program_instruction_num_outputs(const pkt_program* p, int i) {
+  return (p && i >= 0 && i < p->n_instructions) ? p->instructions[i].n_outputs : 0;
+}
 
 const char* pkt_program_metadata(const pkt_program* p, size_t* len) {
   if (len) *len = p ? p->metadata_size : 0;

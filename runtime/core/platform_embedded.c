@@ -38,6 +38,10 @@ int pkt_cpu_default_threads(void) { return 1; }
 
 const char* pkt_platform_isa_cap(void) { return "portable"; }
 
+#ifdef PKT_FAULT_INJECTION /* test builds only: core/fault_inject.h */
+const char* pkt_platform_fault_spec(void) { return NULL; }
+#endif
+
 pkt_status pkt_map_file(const char* path, void** base, size_t* size, pkt_err* err) {
   (void)base, (void)size;
   return pkt_fail(err, PKT_NOT_SUPPORTED,

@@ -478,3 +478,7 @@ void pkt_parallel_for_threads(const pkt_node* node, pkt_thread_fn fn, void* ctx)
 }
 
 const char* pkt_platform_isa_cap(void) { return getenv("PKT_MAX_ISA"); }
+
+#ifdef PKT_FAULT_INJECTION /* test builds only: core/fault_inject.h */
+const char* pkt_platform_fault_spec(void) { return getenv("PKT_FAULT_INJECT"); }
+#endif

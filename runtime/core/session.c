@@ -3,7 +3,14 @@
 #include <string.h>
 
 #include "backends/cpu/isa_config.h"
+#include "core/fault_inject.h"
 #include "core/program.h"
+
+#ifdef PKT_FAULT_INJECTION
+#define FAULT_ARMED(s) fault_armed(&(s)->fault)
+#else
+#define FAULT_ARMED(s) 0
+#endif
 
 struct pkt_session {
   const pkt_program* program;
@@ -21,6 +28,11 @@ struct pkt_session {
   uint64_t* profile_ns;
   size_t* packed_offset; /* per node, into the packed-weights region; SIZE_MAX for none */
   size_t packed_bytes;
+  pkt_instruction_hook hook; /* called after each instruction when set (debuggers) */
+  void* hook_user;
+#ifdef PKT_FAULT_INJECTION
+  pkt_fault fault;
+#endif
 };
 
 pkt_session_options pkt_session_options_default(void) {
@@ -167,6 +179,9 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
   s->program = program;
   s->num_threads = resolve_threads(opt.num_threads);
   s->cfg = pkt_isa_config_get(pkt_cpu_isa());
+#ifdef PKT_FAULT_INJECTION
+  s->fault = fault_parse(program);
+#endif
   size_t scratch = 0;
   pkt_status st = build_nodes(s, &scratch, &err);
   if (st) goto fail;
@@ -259,18 +274,26 @@ pkt_status pkt_session_set_input(pkt_session* s, int i, const void* data, size_t
   return PKT_OK;
 }
 
+/* The run loop with profiling, the instruction hook or (test builds) fault injection. */
+static pkt_status run_observed(pkt_session* s) {
+  const int n = s->program->n_instructions;
+  for (int i = 0; i < n; i++) {
+    uint64_t t0 = s->profiling ? pkt_now_ns() : 0;
+    pkt_status st = s->kernels[i]->run(&s->nodes[i]);
+    if (s->profiling) s->profile_ns[i] = pkt_now_ns() - t0;
+    if (st) return st;
+#ifdef PKT_FAULT_INJECTION
+    fault_apply(&s->fault, i, &s->nodes[i]);
+#endif
+    if (s->hook) s->hook(s->hook_user, s, i);
+  }
+  return PKT_OK;
+}
+
 pkt_status pkt_session_run(pkt_session* s) {
   if (!s) return PKT_INVALID_ARGUMENT;
   const int n = s->program->n_instructions;
-  if (s->profiling) {
-    for (int i = 0; i < n; i++) {
-      uint64_t t0 = pkt_now_ns();
-      pkt_status st = s->kernels[i]->run(&s->nodes[i]);
-      s->profile_ns[i] = pkt_now_ns() - t0;
-      if (st) return st;
-    }
-    return PKT_OK;
-  }
+  if (s->profiling || s->hook || FAULT_ARMED(s)) return run_observed(s);
   for (int i = 0; i < n; i++) {
     pkt_status st = s->kernels[i]->run(&s->nodes[i]);
     if (st) return st;
@@ -283,3 +306,22 @@ void pkt_session_enable_profiling(pkt_session* s, int enabled) {
 }
 
 const uint64_t* pkt_session_profile_ns(const pkt_session* s) { return s ? s->profile_ns : NULL; }
+
+void pkt_session_set_instruction_hook(pkt_session* s, pkt_instruction_hook hook, void* user) {
+  if (!s) return;
+  s->hook = hook;
+  s->hook_user = user;
+}
+
+const void* pkt_session_instruction_output(const pkt_session* s, int index, int k, pkt_tensor_info* info) {
+  if (!s || index < 0 || index >= s->program->n_instructions || k < 0 || k >= s->nodes[index].n_outputs) return NULL;
+  const pkt_tensor* t = s->nodes[index].outputs[k];
+  if (info) {
+    info->name = s->program->tensors[t - s->tensors].name;
+    info->dtype = t->dtype;
+    info->rank = t->rank;
+    memcpy(info->dims, t->dims, sizeof info->dims);
+    info->nbytes = t->nbytes;
+  }
+  return t->data;
+}

@@ -273,9 +273,34 @@ static int hold_buffers(const pkt_program* prog, PyObject* inputs, PyObject* out
   return ni + no;
 }
 
+/* Session.run_capture: every instruction's outputs copied, as each instruction ends, to their offsets in one
+ * caller buffer, in program order. The hook only copies: nothing is allocated while the program runs. */
+typedef struct capture_state {
+  uint8_t* base;
+  size_t size;
+  const int64_t* offsets; /* one per output of every instruction, in order */
+  Py_ssize_t count, next;
+  int overflow; /* an output did not fit where its offset put it */
+} capture_state;
+
+static void capture_instruction(void* user, const pkt_session* s, int index) {
+  capture_state* c = user;
+  pkt_tensor_info info;
+  const void* data;
+  for (int k = 0; (data = pkt_session_instruction_output(s, index, k, &info)) != NULL; k++) {
+    if (c->next >= c->count || c->offsets[c->next] < 0 || (uint64_t)c->offsets[c->next] > c->size ||
+        info.nbytes > c->size - (size_t)c->offsets[c->next]) {
+      c->overflow = 1;
+      return;
+    }
+    memcpy(c->base + c->offsets[c->next++], data, info.nbytes);
+  }
+}
+
 /* One whole call under the session's lock, without the GIL: inputs are read in place from the held buffers
- * (copied into the arena when not aligned for their dtype), outputs copied out, the arena inputs bound again. */
-static pkt_status run_locked(pkt_session* s, const pkt_program* prog, Py_buffer* views) {
+ * (copied into the arena when not aligned for their dtype), outputs copied out, the arena inputs bound again.
+ * With `capture`, the instruction hook copies every intermediate out during this run only. */
+static pkt_status run_locked(pkt_session* s, const pkt_program* prog, Py_buffer* views, capture_state* capture) {
   int ni = pkt_program_num_inputs(prog), no = pkt_program_num_outputs(prog);
   pkt_status st = PKT_OK;
   for (int i = 0; i < ni && !st; i++) {
@@ -285,17 +310,25 @@ static pkt_status run_locked(pkt_session* s, const pkt_program* prog, Py_buffer*
       st = pkt_session_set_input(s, i, views[i].buf, (size_t)views[i].len);
     }
   }
-  if (!st) st = pkt_session_run(s);
+  if (!st && capture) {
+    pkt_session_set_instruction_hook(s, capture_instruction, capture);
+    st = pkt_session_run(s);
+    pkt_session_set_instruction_hook(s, NULL, NULL);
+  } else if (!st) {
+    st = pkt_session_run(s);
+  }
   for (int i = 0; i < no && !st; i++)
     memcpy(views[ni + i].buf, pkt_session_output_data(s, i), (size_t)views[ni + i].len);
   for (int i = 0; i < ni; i++) pkt_session_bind_input(s, i, NULL, 0);
   return st;
 }
 
-/* run(inputs: sequence of buffers, outputs: sequence of writable buffers) */
+/* run(inputs: sequence of buffers, outputs: sequence of writable buffers[, capture buffer, capture offsets]) */
 static PyObject* Session_run(SessionObject* self, PyObject* args) {
-  PyObject *inputs, *outputs;
-  if (!PyArg_ParseTuple(args, "OO", &inputs, &outputs)) return NULL;
+  PyObject *inputs, *outputs, *capture_buf = NULL, *capture_offsets = NULL;
+  if (!PyArg_ParseTuple(args, "OO|OO", &inputs, &outputs, &capture_buf, &capture_offsets)) return NULL;
+  if ((capture_buf == NULL) != (capture_offsets == NULL))
+    return raise_status(PKT_INVALID_ARGUMENT, "a capture needs both its buffer and its offsets");
   if (!self->program) return session_gone(self);
   const pkt_program* prog = self->program->program; /* kept alive by self->program until dealloc */
   int ni = pkt_program_num_inputs(prog), no = pkt_program_num_outputs(prog);
@@ -306,22 +339,47 @@ static PyObject* Session_run(SessionObject* self, PyObject* args) {
   Py_buffer* views = ni + no <= 16 ? stack_views : PyMem_Malloc((size_t)(ni + no) * sizeof(Py_buffer));
   if (!views) return PyErr_NoMemory();
   int held = hold_buffers(prog, inputs, outputs, views);
+  Py_buffer cap_view = {0}, off_view = {0};
+  capture_state cap = {0};
+  int captured = 0;
+  if (held == ni + no && capture_buf) {
+    if (PyObject_GetBuffer(capture_buf, &cap_view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) == 0) {
+      captured |= 1;
+      if (PyObject_GetBuffer(capture_offsets, &off_view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) == 0) {
+        captured |= 2;
+        if (off_view.itemsize != sizeof(int64_t) || off_view.len % sizeof(int64_t)) {
+          raise_status(PKT_INVALID_ARGUMENT, "capture offsets must be int64");
+        } else {
+          cap.base = cap_view.buf;
+          cap.size = (size_t)cap_view.len;
+          cap.offsets = off_view.buf;
+          cap.count = off_view.len / (Py_ssize_t)sizeof(int64_t);
+          captured |= 4;
+        }
+      }
+    }
+  }
+  int ready = held == ni + no && (!capture_buf || captured == 7);
   pkt_status st = PKT_OK;
   int closed = 0;
-  if (held == ni + no) {
+  if (ready) {
     Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(self->lock, WAIT_LOCK);
     if (self->session)
-      st = run_locked(self->session, prog, views);
+      st = run_locked(self->session, prog, views, capture_buf ? &cap : NULL);
     else
       closed = 1;
     PyThread_release_lock(self->lock);
     Py_END_ALLOW_THREADS
   }
+  if (captured & 1) PyBuffer_Release(&cap_view);
+  if (captured & 2) PyBuffer_Release(&off_view);
   for (int i = 0; i < held; i++) PyBuffer_Release(&views[i]);
   if (views != stack_views) PyMem_Free(views);
-  if (held != ni + no) return NULL;
+  if (!ready) return NULL;
   if (closed) return session_gone(self);
   if (st) return raise_status(st, NULL);
+  if (cap.overflow || cap.next != cap.count)
+    return raise_status(PKT_INVALID_ARGUMENT, "the capture offsets do not match the instructions' outputs");
   Py_RETURN_NONE;
 }
 
@@ -355,6 +413,29 @@ static PyObject* Session_profile_ns(SessionObject* self, PyObject* unused) {
   PyThread_release_lock(self->lock);
   for (int i = 0; i < n; i++) PyList_SET_ITEM(list, i, PyLong_FromUnsignedLongLong(copy[i]));
   PyMem_Free(copy);
+  return list;
+}
+
+/* [[(name, dtype code, dims, nbytes) per output] per instruction]: what run()'s capture copies out. */
+static PyObject* Session_instruction_outputs(SessionObject* self, PyObject* unused) {
+  pkt_session* s = locked_session(self);
+  if (!s) return NULL;
+  int n = pkt_program_num_instructions(self->program->program);
+  PyObject* list = PyList_New(n);
+  for (int i = 0; list && i < n; i++) {
+    int no = pkt_program_instruction_num_outputs(self->program->program, i);
+    PyObject* outs = PyList_New(no);
+    for (int k = 0; outs && k < no; k++) {
+      pkt_tensor_info info;
+      pkt_session_instruction_output(s, i, k, &info);
+      PyObject* t = info_tuple(&info);
+      if (!t) Py_CLEAR(outs);
+      else PyList_SET_ITEM(outs, k, t);
+    }
+    if (!outs) Py_CLEAR(list);
+    else PyList_SET_ITEM(list, i, outs);
+  }
+  PyThread_release_lock(self->lock);
   return list;
 }
 
@@ -395,7 +476,11 @@ static PyObject* Session_close(SessionObject* self, PyObject* unused) {
 static PyMethodDef Session_methods[] = {
     {"packed_bytes", (PyCFunction)Session_packed_bytes, METH_NOARGS, "bytes of weights repacked at load"},
     {"isa", (PyCFunction)Session_isa, METH_NOARGS, "SIMD instruction set in use"},
-    {"run", (PyCFunction)Session_run, METH_VARARGS, "run(inputs, outputs): read inputs in place, execute, copy outputs out"},
+    {"run", (PyCFunction)Session_run, METH_VARARGS,
+     "run(inputs, outputs[, capture, offsets]): read inputs in place, execute, copy outputs out; with a capture "
+     "buffer and int64 offsets, also copy every instruction's outputs there as it runs"},
+    {"instruction_outputs", (PyCFunction)Session_instruction_outputs, METH_NOARGS,
+     "[[(name, dtype code, dims, nbytes)] per instruction]"},
     {"set_profiling", (PyCFunction)Session_set_profiling, METH_O, "record per-instruction times"},
     {"profile_ns", (PyCFunction)Session_profile_ns, METH_NOARGS, "per-instruction times of the last run"},
     {"num_threads", (PyCFunction)Session_num_threads, METH_NOARGS, "threads in use"},

@@ -1,7 +1,7 @@
 /* pkt_runner: load a .ptm program, run it, time it, and print one JSON object (tools/RUN_JSON.md).
  *
  *   pkt_runner model.ptm [--iters N] [--warmup N] [--threads N] [--seed N] [--input [NAME=]file.npy ...]
- *                        [--output-dir DIR] [--profile] [--json out.json]
+ *                        [--output-dir DIR] [--dump DIR] [--profile] [--json out.json]
  *
  * Exit codes: 0 success, 1 load/run/input error (stderr: "pkt_runner: PKT_<STATUS>: detail"), 2 bad usage.
  * The same binary is pushed to devices (static, per ABI) by the device harness. */
@@ -32,6 +32,7 @@ typedef struct options {
   const char* inputs[MAX_INPUT_ARGS];
   int n_inputs;
   const char* output_dir;
+  const char* dump_dir;
   const char* json_path;
   int profile;
   int samples;  /* --samples: every timed latency in the JSON */
@@ -49,6 +50,8 @@ static void usage(FILE* f) {
           "  --input FILE    one .npy per program input, in input order, or NAME=FILE by input name;\n"
           "                  several files may follow one --input\n"
           "  --output-dir D  write the outputs of the last run as D/output_<i>.npy\n"
+          "  --dump D        write every instruction's outputs of the first run as D/i<index>_o<k>.npy,\n"
+          "                  listed in D/index.json (the numerical debugger's capture)\n"
           "  --profile       per-operator times in the JSON (\"ops\", and \"instructions\" in program order)\n"
           "  --samples       every timed latency in the JSON (\"samples_ms\")\n"
           "  --progress      print \"pkt-sample I MS\" on stderr after each timed run\n"
@@ -129,6 +132,9 @@ static int parse_args(int argc, char** argv, options* o) {
     } else if (!strcmp(a, "--output-dir")) {
       NEED_VALUE();
       o->output_dir = v;
+    } else if (!strcmp(a, "--dump")) {
+      NEED_VALUE();
+      o->dump_dir = v;
     } else if (!strcmp(a, "--json")) {
       NEED_VALUE();
       o->json_path = v;
@@ -404,6 +410,78 @@ static int bind_inputs(const options* o, const pkt_program* prog, input_set* in)
   return 0;
 }
 
+/* --dump: the instruction hook writes each instruction's outputs as it runs (the memory plan reuses their bytes
+ * later) and lists them in the index (schema pockettorch.dump/1, RUN_JSON.md). */
+typedef struct dump_state {
+  const char* dir;
+  jw index;    /* the "instructions" array, one object per instruction run */
+  int failed;  /* the first write that failed; err says which */
+  char err[600];
+} dump_state;
+
+static void dump_instruction(void* user, const pkt_session* sess, int i) {
+  dump_state* d = user;
+  if (d->failed) return;
+  jw* w = &d->index;
+  jw_begin_object(w);
+  jw_key(w, "index"); jw_int(w, i);
+  jw_key(w, "outputs");
+  jw_begin_array(w);
+  for (int k = 0;; k++) {
+    pkt_tensor_info info;
+    const void* data = pkt_session_instruction_output(sess, i, k, &info);
+    if (!data) break;
+    char file[64], path[4096], err[512];
+    snprintf(file, sizeof file, "i%05d_o%d.npy", i, k);
+    snprintf(path, sizeof path, "%s/%s", d->dir, file);
+    if (pkt_npy_write(path, info.dtype, info.rank, info.dims, data, info.nbytes, err, sizeof err) != 0) {
+      d->failed = 1;
+      snprintf(d->err, sizeof d->err, "instruction %d output %d: %s", i, k, err);
+      return;
+    }
+    jw_begin_object(w);
+    jw_key(w, "file"); jw_string(w, file);
+    jw_key(w, "name"); jw_string(w, info.name);
+    jw_key(w, "dtype"); jw_string(w, pkt_dtype_name(info.dtype));
+    jw_key(w, "shape");
+    jw_begin_array(w);
+    for (int r = 0; r < info.rank; r++) jw_int(w, info.dims[r]);
+    jw_end_array(w);
+    jw_end_object(w);
+  }
+  jw_end_array(w);
+  jw_end_object(w);
+}
+
+/* The index of a finished dump: the instructions' op and source beside what the hook recorded. */
+static int write_dump_index(const dump_state* d, const pkt_program* prog, pkt_session* sess, const char* model) {
+  jw w;
+  jw_init(&w);
+  jw_begin_object(&w);
+  jw_key(&w, "schema"); jw_string(&w, "pockettorch.dump/1");
+  jw_key(&w, "isa"); jw_string(&w, pkt_session_isa(sess));
+  jw_key(&w, "ops");
+  jw_begin_array(&w);
+  for (int i = 0; i < pkt_program_num_instructions(prog); i++) {
+    jw_begin_object(&w);
+    jw_key(&w, "op"); jw_string(&w, pkt_program_instruction_op(prog, i));
+    jw_key(&w, "source"); jw_string(&w, pkt_program_instruction_source(prog, i));
+    jw_end_object(&w);
+  }
+  jw_end_array(&w);
+  jw_end_object(&w);
+  int rc = 0;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/index.json", d->dir);
+  FILE* f = w.failed || d->index.failed ? NULL : fopen(path, "w");
+  /* {"schema": ..., "ops": [...]} + , "instructions": [...] } */
+  if (!f || fprintf(f, "%.*s, \"instructions\": %s}\n", (int)(w.len - 1), w.buf, d->index.buf) < 0) rc = 1;
+  if (f && fclose(f) != 0) rc = 1;
+  jw_free(&w);
+  if (rc) return run_error(PKT_IO, "cannot write the dump index %s of %s", path, model);
+  return 0;
+}
+
 typedef struct op_total {
   const char* op;
   long calls;
@@ -430,6 +508,9 @@ int main(int argc, char** argv) {
   input_set inputs = {0, NULL, NULL};
   jw w;
   jw_init(&w);
+  dump_state dump;
+  memset(&dump, 0, sizeof dump);
+  jw_init(&dump.index);
 
   double t0 = now_ms();
   pkt_status st = pkt_program_load_file(o.model, &prog, err, sizeof err);
@@ -460,12 +541,30 @@ int main(int argc, char** argv) {
     goto done;                                                                  \
   }
   RESET_INPUTS();
+  if (o.dump_dir) {
+    if (make_dirs(o.dump_dir) != 0) {
+      rc = run_error(PKT_IO, "cannot create dump directory %s: %s", o.dump_dir, strerror(errno));
+      goto done;
+    }
+    dump.dir = o.dump_dir;
+    jw_begin_array(&dump.index);
+    pkt_session_set_instruction_hook(sess, dump_instruction, &dump);
+  }
   t0 = now_ms();
   st = pkt_session_run(sess);
-  double first_ms = now_ms() - t0;
+  double first_ms = now_ms() - t0; /* with --dump: including the files written */
+  pkt_session_set_instruction_hook(sess, NULL, NULL);
   if (st) {
     rc = run_error(st, "first run of %s failed: %s", o.model, pkt_status_message(st));
     goto done;
+  }
+  if (o.dump_dir) {
+    jw_end_array(&dump.index);
+    if (dump.failed) {
+      rc = run_error(PKT_IO, "dump of %s: %s", o.model, dump.err);
+      goto done;
+    }
+    if ((rc = write_dump_index(&dump, prog, sess, o.model))) goto done;
   }
   for (long i = 0; i < o.warmup; i++) {
     RESET_INPUTS();
@@ -619,6 +718,7 @@ int main(int argc, char** argv) {
 done:
   free_inputs(&inputs);
   jw_free(&w);
+  jw_free(&dump.index);
   free(samples);
   free(instr_ms);
   free(ops);

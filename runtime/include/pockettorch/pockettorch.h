@@ -103,6 +103,8 @@ int pkt_program_num_instructions(const pkt_program* program);
 /* Name of instruction i's operator and where in the user's model it came from. */
 const char* pkt_program_instruction_op(const pkt_program* program, int index);
 const char* pkt_program_instruction_source(const pkt_program* program, int index);
+/* How many tensors instruction i writes (0 for an index out of range). */
+int pkt_program_instruction_num_outputs(const pkt_program* program, int index);
 
 typedef struct pkt_session_options {
   int num_threads;   /* 0: one per big core available; never more than the cores available */
@@ -145,6 +147,15 @@ pkt_status pkt_session_run(pkt_session* session);
 /* Per-instruction profiling: when enabled, run() records each instruction's time in nanoseconds. */
 void pkt_session_enable_profiling(pkt_session* session, int enabled);
 const uint64_t* pkt_session_profile_ns(const pkt_session* session);
+
+/* Per-instruction hook, for debuggers: when set, run() calls hook(user, session, i) right after instruction i,
+ * on the calling thread, while what it wrote is still in the arena (the memory plan reuses those bytes later).
+ * Read the outputs with pkt_session_instruction_output. NULL turns it off; a run without a hook pays nothing. */
+typedef void (*pkt_instruction_hook)(void* user, const pkt_session* session, int index);
+void pkt_session_set_instruction_hook(pkt_session* session, pkt_instruction_hook hook, void* user);
+/* Output k of instruction `index` where the session keeps it; fills info when given (name, dtype, shape,
+ * bytes). Inside a hook for that instruction it holds what the instruction just wrote. NULL when out of range. */
+const void* pkt_session_instruction_output(const pkt_session* session, int index, int k, pkt_tensor_info* info);
 
 /* A lock from the platform layer, for callers that share a session between threads. pkt_mutex_create
  * returns NULL when out of memory or on a platform without threads (the embedded one); lock, unlock and
