@@ -5,6 +5,7 @@ import math
 import re
 
 SCHEMA = "pockettorch.debug/1"
+CELL = 80  # widest table cell; the JSON has everything
 _LINE = re.compile(r'([^/\\\s]+\.py):(\d+) in (\S+): (.*?)(?: \+ |$)')
 
 
@@ -64,9 +65,9 @@ class DebugReport:
             ops = " + ".join(short_target(c["target"]) for c in r["covers"]) or "-"
             body.append((str(r["index"]), r["op"] + (" (fused)" if r["fused"] else ""), ops,
                          short_source(r["source"]), _num(w["max_abs"]), _num(w["max_rel"]), _num(w["sqnr_db"])))
-        widths = [min(max(len(x[c]) for x in [header, *body]), 60) for c in range(len(header))]
+        widths = [min(max(len(x[c]) for x in [header, *body]), CELL) for c in range(len(header))]
         for cells in [header, *body]:
-            lines.append("  " + "  ".join(cell[:60].ljust(width) for cell, width in zip(cells, widths)).rstrip())
+            lines.append("  " + "  ".join(cell[:CELL].ljust(width) for cell, width in zip(cells, widths)).rstrip())
         return "\n".join(lines)
 
     def as_dict(self, limit: int | None = None) -> dict:
