@@ -171,7 +171,7 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
 
 def _debug_info(graph: Graph) -> dict:
     """Per instruction, the torch.export nodes it computes (`covers`, fusions included) and, per output, the node
-    whose eager value it holds (null: a temporary of a lowering, or a fused intermediate): what
+    whose eager value it holds (null: a temporary of a lowering): what
     `pockettorch debug` compares each instruction's outputs against."""
     return {"instructions": [{"covers": list(n.covers), "outputs": [t.origin for t in n.outputs]}
                              for n in graph.nodes]}

@@ -30,8 +30,8 @@ def absorb(prev: Node, reshape: Node | None, follower: Node, graph: Graph) -> No
     """Remove `follower` after folding it into `prev`: its output is now written by `prev` (or the reshape)."""
     out = follower.outputs[0]
     writer = reshape or prev
-    if reshape is not None:
-        prev.outputs[0].origin = None  # it now holds the follower's result, before the reshape
+    if reshape is not None:  # prev now writes the follower's result in the shape before the reshape (same order)
+        prev.outputs[0].origin = out.origin
     writer.outputs = [out]
     out.producer = writer
     prev.absorb_covers(follower)

@@ -37,7 +37,7 @@ def model(tmp_path_factory) -> str:
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["sdk", "--help"], ["sdk", "android", "--help"],
                                   ["sdk", "ios", "--help"], ["sdk", "c", "--help"], ["farm", "--help"],
                                   ["farm", "run", "--help"], ["devices", "--help"], ["export", "--help"],
-                                  ["run", "--help"], ["bench", "--help"], ["verify", "--help"]])
+                                  ["run", "--help"], ["bench", "--help"], ["verify", "--help"], ["debug", "--help"]])
 def test_help_imports_nothing_heavy(args):
     code, modules = imported_by(*args)
     assert code == 0

@@ -120,3 +120,21 @@ def test_metrics_follow_eager_nan_and_infinities():
     m = metrics(c, a)
     assert m["max_abs"] == 0.5 and m["max_rel"] == 0.25 and not m["mismatch"]
     assert metrics(np.array([1, 2]), np.array([1, 3]))["mismatch"]
+
+
+def test_mobilenet_fusions_conv_pairs_and_residual_adds_are_compared_at_their_boundaries(fault_runner):
+    """mobilenet_v2 from the zoo: nearly every instruction is a fusion (conv + batch norm + ReLU6, conv pairs, residual
+    adds). Without a fault nothing diverges and every instruction is compared; a fault in the first conv pair is named
+    first, with the six eager ops it covers."""
+    from pockettorch.exporter import zoo
+
+    model, inputs, _ = zoo.build("mobilenet_v2")
+    clean = pockettorch.debug(model, inputs)
+    assert clean.first is None and all(r["compared"] for r in clean.rows), clean.table()
+    pair = next(r for r in clean.rows if r["op"] == "conv_pw_dw")
+    assert [c["target"] for c in pair["covers"]].count("aten.convolution.default") == 2
+    residual = next(r for r in clean.rows if r["covers"][-1]["target"] == "aten.add.Tensor")
+    assert residual["outputs"][0]["eager"] == residual["covers"][-1]["node"]
+    faulty = pockettorch.debug(model, inputs, device="host", runner=fault_runner, env={"PKT_FAULT_INJECT": "conv_pw_dw"})
+    assert faulty.first["index"] == pair["index"] and faulty.first["op"] == "conv_pw_dw"
+    assert faulty.first["covers"] == pair["covers"] and faulty.first["source"] == pair["source"]
