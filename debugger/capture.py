@@ -67,6 +67,9 @@ def capture_on_device(device, model_path: str, inputs: list[np.ndarray], n_outpu
     and environment variables for it (the tests' fault-injection build)."""
     from pockettorch.device.bench import deploy
 
+    if device.info().platform == "ios":
+        raise errors.NotSupportedError(f"{device.serial}: iPhones run models in the benchmark app, which has no dump "
+                                       f"mode; debug on the host or an Android device")
     paths = deploy(device, model_path, runner)
     remote_dump = f"{device.workdir}/debug-dump"
     try:

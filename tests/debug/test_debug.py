@@ -138,3 +138,24 @@ def test_mobilenet_fusions_conv_pairs_and_residual_adds_are_compared_at_their_bo
     faulty = pockettorch.debug(model, inputs, device="host", runner=fault_runner, env={"PKT_FAULT_INJECT": "conv_pw_dw"})
     assert faulty.first["index"] == pair["index"] and faulty.first["op"] == "conv_pw_dw"
     assert faulty.first["covers"] == pair["covers"] and faulty.first["source"] == pair["source"]
+
+
+def test_binding_capture_and_its_checks():
+    """Module.run_capture returns every instruction's outputs (the last one is the program's output); the C side
+    refuses offsets that do not match the instructions' outputs or a buffer they would overrun."""
+    model, inputs = build()
+    m = pockettorch.load(pockettorch.export(model, inputs).to_bytes())
+    x = inputs[0].numpy()
+    outputs, captured = m.run_capture([x])
+    assert [len(c) for c in captured] == [len(o) for o in m.instruction_outputs()] and len(captured) == 8
+    assert np.array_equal(captured[-1][0], outputs[0]) and np.array_equal(outputs[0], m.run_numpy([x])[0])
+    assert captured[3][0].shape == (2, 32) and captured[3][0].dtype == np.float32  # layer_norm's output
+    sizes = [o[3] for outs in m._session.instruction_outputs() for o in outs]
+    out = [np.empty((2, 5), np.float32)]
+    fits = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+    m._session.run([x], out, np.empty(sum(sizes), np.uint8), fits)  # packed back to back: fits exactly
+    for buffer, offsets in ((np.empty(sum(sizes) - 1, np.uint8), fits), (np.empty(sum(sizes), np.uint8), fits[:-1]),
+                            (np.empty(sum(sizes), np.uint8), fits.astype(np.int32))):
+        with pytest.raises(pockettorch.runtime._native.NativeError):
+            m._session.run([x], out, buffer, offsets)
+    m.close()

@@ -228,6 +228,13 @@ def test_usage_errors(runner, mlp):
     assert run_tool([runner, "--help"]).returncode == 0
 
 
+def test_dump_to_a_folder_that_cannot_be_made(runner, mlp, tmp_path):
+    path, _, _ = mlp
+    (tmp_path / "file").write_text("")
+    err = fails(runner, path, "--dump", tmp_path / "file" / "dump")
+    assert "PKT_IO:" in err and "dump directory" in err
+
+
 def test_selective_build_without_the_kernel(mlp):
     """A runner built without the linear kernel refuses the program with KERNEL_NOT_BUILT."""
     path, _, _ = mlp
@@ -237,14 +244,18 @@ def test_selective_build_without_the_kernel(mlp):
 
 
 def test_runner_under_sanitizers(mlp, two_heads, tmp_path):
-    """The whole runner path (npy parsing, JSON, profile, threads) is clean under ASan/UBSan."""
+    """The whole runner path (npy parsing, JSON, profile, threads, the instruction dump) is clean under ASan/UBSan."""
     runner = tools(sanitize=True)["pkt_runner"]
     path, x, expected = mlp
     for threads in ("1", "2"):
         proc = run_tool([runner, path, "--input", x, "--output-dir", tmp_path, "--threads", threads, "--profile",
-                         "--iters", "3"], sanitize=True)
+                         "--iters", "3", "--dump", tmp_path / f"dump{threads}"], sanitize=True)
         assert proc.returncode == 0, proc.stderr
         assert close(np.load(tmp_path / "output_0.npy"), expected)
+        index = json.loads((tmp_path / f"dump{threads}" / "index.json").read_text())
+        last = index["instructions"][-1]["outputs"][0]
+        assert len(index["ops"]) == len(index["instructions"]) and last["shape"] == list(expected.shape)
+        assert close(np.load(tmp_path / f"dump{threads}" / last["file"]), expected)
     path2, d, _ = two_heads
     proc = run_tool([runner, path2, "--input", d / "y.npy", d / "x.npy"], sanitize=True)
     assert proc.returncode == 1 and "PKT_INPUT_SHAPE:" in proc.stderr, proc.stderr
