@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from pockettorch.debugger.report import location
 from pockettorch.runtime import error_catalogue as errors
 
 DEFAULT_TOL = 1e-4  # the coverage suite's bar for outputs
@@ -82,7 +83,7 @@ def compare(instructions: list[tuple[str, str]], record: list[dict], values: lis
                 out["diverges"] = bool(out["mismatch"] or out["max_rel"] > tol)
             outputs.append(out)
         covers = [{"node": name, **nodes.get(name, {"target": "?", "source": ""})} for name in entry["covers"]]
-        rows.append({"index": i, "op": op, "source": source, "covers": covers, "fused": len(covers) > 1,
+        rows.append({"index": i, "op": op, "source": source, "location": location(source), "covers": covers, "fused": len(covers) > 1,
                      "outputs": outputs, "compared": any(o["compared"] for o in outputs),
                      "diverges": any(o.get("diverges") for o in outputs)})
     return rows

@@ -9,11 +9,18 @@ CELL = 80  # widest table cell; the JSON has everything
 _LINE = re.compile(r'([^/\\\s]+\.py):(\d+) in (\S+): (.*?)(?: \+ |$)')
 
 
-def short_source(source: str) -> str:
-    """'file.py:12 forward: x = self.conv(x)' from the exporter's 'module (Kind) at /path/file.py:12 in forward: ...'
-    (a fused pair's source is two of those joined by ' + ': the first is shown)."""
+def location(source: str) -> dict | None:
+    """{"file", "line", "function", "code"} of the user's line in the exporter's source string
+    ('module (Kind) at /path/file.py:12 in forward: x = self.conv(x)'; a fused pair's is two of those joined by
+    ' + ': the first), or None when it names no line."""
     m = _LINE.search(source)
-    return f"{m.group(1)}:{m.group(2)} {m.group(3)}: {m.group(4).strip()}" if m else source
+    return {"file": m.group(1), "line": int(m.group(2)), "function": m.group(3), "code": m.group(4).strip()} if m else None
+
+
+def short_source(source: str) -> str:
+    """'file.py:12 forward: x = self.conv(x)' for the table."""
+    at = location(source)
+    return f"{at['file']}:{at['line']} {at['function']}: {at['code']}" if at else source
 
 
 def short_target(target: str) -> str:

@@ -27,6 +27,7 @@ def assert_first_divergence(report, op: str, marker: str, code: str, fused_targe
     assert first is not None, report.table()
     assert first["op"] == op, report.table()
     assert f":{line_of(marker)} in forward: " in first["source"] and code in first["source"], first["source"]
+    assert first["location"]["line"] == line_of(marker) and first["location"]["code"].startswith(code)
     assert not any(r["diverges"] for r in report.rows[:first["index"]])
     assert report.divergences[0] is first
     if fused_targets:

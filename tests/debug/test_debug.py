@@ -67,7 +67,7 @@ def test_host_fault_inside_a_fused_instruction_is_named_with_the_ops_it_covers(f
     model, inputs = build()
     report = pockettorch.debug(model, inputs, device=HostDevice(), runner=fault_runner,
                                env={"PKT_FAULT_INJECT": "0"})  # instruction 0: conv + batch norm + ReLU
-    assert_first_divergence(report, "conv2d", "FUSED_LINE", "torch.relu(self.bn(self.conv(x)))", FUSED)
+    assert_first_divergence(report, "conv2d", "FUSED_LINE", "y = torch.relu(self.bn(self.conv(x)))", FUSED)
 
 
 def test_cli_table_and_json(tmp_path, capsys):
