@@ -86,4 +86,8 @@ def compare(instructions: list[tuple[str, str]], record: list[dict], values: lis
         rows.append({"index": i, "op": op, "source": source, "location": location(source), "covers": covers, "fused": len(covers) > 1,
                      "outputs": outputs, "compared": any(o["compared"] for o in outputs),
                      "diverges": any(o.get("diverges") for o in outputs)})
+    unchecked: list[int] = []  # instructions since the last compared one, whose results had no eager counterpart
+    for row in rows:
+        row["unchecked_before"] = list(unchecked) if row["diverges"] else []
+        unchecked = [] if row["compared"] else [*unchecked, row["index"]]
     return rows

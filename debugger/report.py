@@ -75,6 +75,11 @@ class DebugReport:
         widths = [min(max(len(x[c]) for x in [header, *body]), CELL) for c in range(len(header))]
         for cells in [header, *body]:
             lines.append("  " + "  ".join(cell[:CELL].ljust(width) for cell, width in zip(cells, widths)).rstrip())
+        before = rows[0]["unchecked_before"]
+        if before:  # the fault may lie in one of them: their results have no eager value to compare with
+            names = ", ".join(f"{i} ({self.rows[i]['op']})" for i in before)
+            lines.append(f"note: instruction(s) {names} just before the first divergence have no eager counterpart "
+                         f"(lowering temporaries) and were not compared")
         return "\n".join(lines)
 
     def as_dict(self, limit: int | None = None) -> dict:

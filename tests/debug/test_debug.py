@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import pockettorch
 from pockettorch import errors
@@ -159,3 +160,21 @@ def test_binding_capture_and_its_checks():
         with pytest.raises(pockettorch.runtime._native.NativeError):
             m._session.run([x], out, buffer, offsets)
     m.close()
+
+
+class Pick(torch.nn.Module):
+    def forward(self, x):
+        return torch.tanh(x[:, 0]) * 2
+
+
+def test_a_fault_in_a_lowering_temporary_is_pointed_at(fault_runner):
+    """`x[:, 0]` lowers to a slice (a temporary: no eager value has its shape) and a reshape (eager's select): a fault
+    in the slice shows at the reshape, and the report names the slice just before it as not compared."""
+    report = pockettorch.debug(Pick(), (torch.randn(3, 4, 5),), device="host", runner=fault_runner,
+                               env={"PKT_FAULT_INJECT": "slice"})
+    first = report.first
+    slice_row = next(r for r in report.rows if r["op"] == "slice")
+    assert not slice_row["compared"] and first["index"] == slice_row["index"] + 1
+    assert first["covers"] == slice_row["covers"] and first["covers"][0]["target"] == "aten.select.int"
+    assert first["unchecked_before"] == [slice_row["index"]]
+    assert f"{slice_row['index']} (slice)" in report.table().splitlines()[-1]

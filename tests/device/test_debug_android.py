@@ -59,5 +59,6 @@ def test_fault_on_the_phone_is_named_first_with_its_line(phone, fault_runner):
 def test_no_fault_on_the_phone_no_divergence(phone, fault_runner):
     _, device = phone
     model, inputs = build()
-    report = pockettorch.debug(model, inputs, device=device, runner=fault_runner)
+    report = pockettorch.debug(model, inputs, device=device, runner=fault_runner, isa="portable")
     assert report.first is None and all(r["compared"] for r in report.rows), report.table()
+    assert report.isa == "portable"  # --isa reaches the phone's runner (PKT_MAX_ISA)
