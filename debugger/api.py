@@ -10,6 +10,7 @@ from pockettorch.debugger.capture import capture_local, capture_on_device
 from pockettorch.debugger.compare import DEFAULT_TOL, compare, debug_info
 from pockettorch.debugger.eager import eager_values, node_info
 from pockettorch.debugger.report import DebugReport
+from pockettorch.runtime import error_catalogue as errors
 
 
 def _device(device, adb_server: str | None):
@@ -35,6 +36,8 @@ def debug(model, example_inputs, device=None, isa: str | None = None, threads: i
     from pockettorch.exporter.capture import _as_tensor_args
     from pockettorch.runtime import load
 
+    if device is None and (runner is not None or env):
+        raise errors.InvalidArgumentError("runner and env are for runs on a device (device='host' or a serial)")
     program = export(model, example_inputs, name=name)
     data = program.to_bytes()
     with load(data) as loaded:  # what the runtime reads from the file: instructions, outputs, the debug record
@@ -49,7 +52,7 @@ def debug(model, example_inputs, device=None, isa: str | None = None, threads: i
         captured = capture_local(data, inputs, isa=isa, threads=threads)
     else:
         with tempfile.TemporaryDirectory(prefix="pkt-debug-") as tmp:
-            path = os.path.join(tmp, f"{program.name}.ptm")
+            path = os.path.join(tmp, "model.ptm")  # the model's name may not make a file name
             program.save(path)
             captured = capture_on_device(device, path, inputs, n_outputs, isa=isa, threads=threads, runner=runner,
                                          env=env, keep=keep)

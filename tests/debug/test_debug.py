@@ -102,6 +102,12 @@ def test_an_isa_the_machine_lacks_is_refused():
         pockettorch.debug(model, inputs, isa="neon")
 
 
+def test_a_runner_needs_a_device():
+    model, inputs = build()
+    with pytest.raises(errors.InvalidArgumentError, match="device"):
+        pockettorch.debug(model, inputs, env={"PKT_FAULT_INJECT": "0"})
+
+
 def test_a_malformed_debug_record_is_a_clear_error():
     for bad in ({}, {"debug": []}, {"debug": {"instructions": [{"covers": "x", "outputs": [None]}]}},
                 {"debug": {"instructions": [{"covers": [], "outputs": [1]}]}},
