@@ -147,3 +147,6 @@ def runs_command(db):
 
 
 COMMANDS = [farm_group]
+
+
+from pockettorch.device.farm import cli_hosts  # noqa: E402,F401  the commands of the farm across hosts join the group
