@@ -36,8 +36,9 @@ def _app(broker: str):
 @click.option("--name", default=socket.gethostname, show_default="the host name", help="This worker's name (one per host).")
 @click.option("--host-device/--no-host-device", default=True, show_default=True, help="Serve this host itself as a device.")
 @click.option("--heartbeat", "heartbeat_s", default=10.0, show_default=True, type=click.FloatRange(0.1), help="Seconds between heartbeats.")
-@click.option("--claim-ttl", "claim_ttl_s", default=60.0, show_default=True, type=click.FloatRange(1),
-              help="A running job whose worker has not renewed its claim for this long is run again or marked lost.")
+@click.option("--claim-ttl", "claim_ttl_s", default=90.0, show_default=True, type=click.FloatRange(1),
+              help="A running job whose worker has not renewed its claim for this long is run again or marked lost; "
+                   "a worker without a heartbeat for half of it is gone.")
 @click.option("--visibility-timeout", "visibility_s", default=4 * 3600.0, show_default=True, type=click.FloatRange(60),
               help="Redis redelivers an unacknowledged job after this long; jobs that may run longer are refused.")
 def worker_command(broker, db, servers, name, host_device, heartbeat_s, claim_ttl_s, visibility_s):
@@ -46,8 +47,8 @@ def worker_command(broker, db, servers, name, host_device, heartbeat_s, claim_tt
 
     from pockettorch.device.farm.worker import Settings, Supervisor
 
-    if claim_ttl_s <= 3 * heartbeat_s:
-        raise click.BadParameter("must be longer than three heartbeats", param_hint="--claim-ttl")
+    if claim_ttl_s <= 6 * heartbeat_s:
+        raise click.BadParameter("must be longer than six heartbeats", param_hint="--claim-ttl")
     _sql_store(db).close()  # the URL's errors, before anything starts
     sup = Supervisor(db_url(broker), db_url(db), list(servers), name, host_device,
                      Settings(heartbeat_s=heartbeat_s, claim_ttl_s=claim_ttl_s, visibility_s=visibility_s))
@@ -135,3 +136,28 @@ def cancel_command(run_id, db):
     with _sql_store(db) as store:
         n = dispatch.cancel(store, _run_id(store, run_id, "RUN_ID"))
     click.echo(f"cancelled {n} queued job(s) of run {run_id}")
+
+
+@farm_group.command("serve")
+@DB
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--api-token-file", type=click.Path(exists=True, dir_okay=False),
+              help="A file holding the API token that allows cancelling runs (default: POCKETTORCH_API_TOKEN; "
+                   "without one the dashboard is read-only).")
+@WORKER_TTL
+def serve_command(db, host, port, api_token_file, worker_ttl):
+    """The dashboard: runs, a run's jobs and live progress, report plots, devices, comparison of two runs."""
+    import os
+
+    import uvicorn
+
+    from pockettorch.device.farm.dashboard import create_app
+
+    url = db_url(db)
+    store = _store(url, must_exist=True)
+    token = open(api_token_file).read().strip() if api_token_file else os.environ.get("POCKETTORCH_API_TOKEN")
+
+    click.echo(f"serving {('postgresql' if '://' in url else url)} on http://{host}:{port}/"
+               + ("" if token else " (read-only)"), err=True)
+    uvicorn.run(create_app(store, token or None, worker_ttl), host=host, port=port, log_level="warning")

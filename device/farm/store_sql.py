@@ -86,6 +86,7 @@ def upgrade(engine: sa.Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)
     with engine.begin() as con:
+        con.execute(sa.text("SELECT pg_advisory_xact_lock(7262011)"))  # workers starting at once migrate one by one
         cfg.attributes["connection"] = con
         command.upgrade(cfg, "head")
 

@@ -18,8 +18,9 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from typing import Any, TextIO
+
+import sqlalchemy as sa
 
 from pockettorch.device.farm import dispatch
 from pockettorch.device.farm.celery_app import BROKER_ENV, VISIBILITY_ENV, make_app, publish
@@ -38,7 +39,7 @@ log = logging.getLogger("pockettorch.farm.worker")
 @dataclasses.dataclass
 class Settings:
     heartbeat_s: float = 10.0
-    claim_ttl_s: float = 60.0  # a claim not renewed for this long belongs to a dead worker
+    claim_ttl_s: float = 90.0  # a claim not renewed for this long belongs to a dead worker (half: a dead host)
     visibility_s: float = 4 * 3600.0
     temp_every_s: float = 30.0
 
@@ -163,6 +164,7 @@ class Supervisor:
         self.devices = device_facts(servers, name, host_device)
         self.procs: dict[str, subprocess.Popen] = {}
         self.stop = threading.Event()
+        self.temps: dict[str, float | None] = {}
         self.app = make_app(broker, settings.visibility_s)
 
     def say(self, text: str) -> None:
@@ -177,39 +179,42 @@ class Supervisor:
                 "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
         return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
 
-    def _facts(self, temps: dict[str, float | None]) -> list[dict]:
-        return [dict(info, temp_c=temps.get(info["queue"])) for info in self.devices]
-
-    def _temperatures(self) -> dict[str, float | None]:
-        temps = {}
+    def _beat(self) -> None:
+        """Heartbeat with the devices' facts, restart dead device processes, reap, publish again."""
+        dispatch.heartbeat(self.store, self.name, [dict(info, temp_c=self.temps.get(info["queue"]))
+                                                    for info in self.devices])
         for info in self.devices:
-            try:
-                device = _locate(info)
-                temps[info["queue"]] = device.sample().get("temp_c") if device else None
-            except Exception:  # a device busy or gone: its temperature is unknown this time
-                temps[info["queue"]] = None
-        return temps
+            if self.procs[info["queue"]].poll() is not None:
+                self.say(f"the process of {info['queue']} ended ({self.procs[info['queue']].returncode}); restarting it")
+                self.procs[info["queue"]] = self._spawn(info)
+        again = dispatch.reap(self.store, self.settings.claim_ttl_s, self.settings.claim_ttl_s / 2)
+        if again:
+            publish(self.app, again)
+            self.say(f"published {len(again)} job(s) again")
+
+    def _sample_temperatures(self) -> None:
+        """A thread: a slow or busy phone must not delay the heartbeat."""
+        while not self.stop.is_set():
+            for info in self.devices:
+                try:
+                    device = _locate(info)
+                    self.temps[info["queue"]] = device.sample().get("temp_c") if device else None
+                except Exception:  # a device busy or gone: its temperature is unknown this time
+                    self.temps[info["queue"]] = None
+            self.stop.wait(self.settings.temp_every_s)
 
     def serve(self) -> None:
         self.say(f"serving {len(self.devices)} device(s): " + ", ".join(
             f"{d['serial']} ({d['platform']}, {d['abi']}) on {d['queue']}" for d in self.devices))
         for info in self.devices:
             self.procs[info["queue"]] = self._spawn(info)
-        temps: dict[str, float | None] = {}
-        next_temps = 0.0
+        threading.Thread(target=self._sample_temperatures, daemon=True).start()
         try:
             while not self.stop.is_set():
-                if time.monotonic() >= next_temps:
-                    temps, next_temps = self._temperatures(), time.monotonic() + self.settings.temp_every_s
-                dispatch.heartbeat(self.store, self.name, self._facts(temps))
-                for info in self.devices:
-                    if self.procs[info["queue"]].poll() is not None:
-                        self.say(f"the process of {info['queue']} ended ({self.procs[info['queue']].returncode}); restarting it")
-                        self.procs[info["queue"]] = self._spawn(info)
-                again = dispatch.reap(self.store, self.settings.claim_ttl_s, 3 * self.settings.heartbeat_s)
-                if again:
-                    publish(self.app, again)
-                    self.say(f"published {len(again)} job(s) again")
+                try:
+                    self._beat()
+                except sa.exc.OperationalError as exc:  # the database restarts: keep the devices, try again
+                    self.say(f"database unreachable: {str(exc.orig or exc).splitlines()[0]}")
                 self.stop.wait(self.settings.heartbeat_s)
         finally:
             for p in self.procs.values():
@@ -217,6 +222,9 @@ class Supervisor:
                     p.send_signal(signal.SIGTERM)  # Celery's warm shutdown: the running job finishes
             for p in self.procs.values():
                 p.wait()
-            dispatch.leave(self.store, self.name)
+            try:
+                dispatch.leave(self.store, self.name)
+            except sa.exc.OperationalError:
+                pass  # the database is gone: the heartbeat ages out by itself
             self.store.close()
             self.say("stopped")

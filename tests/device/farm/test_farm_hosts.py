@@ -31,7 +31,7 @@ if find_adb() is None or not shutil.which("qemu-aarch64-static") or not cross.ha
                 allow_module_level=True)
 
 BENCH = "--samples"  # only the benchmark's runner command line has it
-HEARTBEAT, CLAIM_TTL = "0.5", "3"
+HEARTBEAT, CLAIM_TTL = "0.5", "5"
 FARM = """
 models:
   - zoo: mlp
@@ -79,7 +79,7 @@ class Lab:
         deadline = time.monotonic() + timeout
         with open_store(self.db) as store:
             while time.monotonic() < deadline:
-                live = dispatch.live_workers(store, 3 * float(HEARTBEAT))
+                live = dispatch.live_workers(store, float(CLAIM_TTL) / 2)
                 if len(live) == n and all(len(w["devices"]) == 2 for w in live):
                     return
                 time.sleep(0.2)
@@ -174,9 +174,7 @@ def test_a_submitter_that_dies_before_sending_leaves_a_run_the_workers_finish(la
     monkeypatch.setenv("POCKETTORCH_BROKER", lab.redis.url)
     farm = tmp_path / "farm.yaml"
     farm.write_text(FARM)
-    with pytest.raises(KeyboardInterrupt):
-        main(["farm", "submit", str(farm), "--out", str(tmp_path / "models"), "--worker-ttl", "2"],
-             standalone_mode=False)
+    assert main(["farm", "submit", str(farm), "--out", str(tmp_path / "models"), "--worker-ttl", "2"]) == 130
     with open_store(lab.db) as store:
         run_id = store.runs()[-1]["id"]
     r = lab.wait(run_id)
@@ -204,7 +202,8 @@ def test_the_same_farm_file_gives_the_same_job_keys_and_report_through_run_and_s
         assert main(["farm", "report", "--db", store_db, "--run", rid, "--html", str(html)]) == 0
         from test_farm_run import _svgs
 
-        structure.append(sorted((a.get("class"), a.get("data-device"), a["bars"] > 0) for a in _svgs(html.read_text())))
+        structure.append(sorted((a.get("class"), a.get("data-device"), a["bars"] > 0) for a in _svgs(html.read_text())
+                                if a.get("class") != "history-plot"))  # the shared database holds earlier runs too
     assert structure[0] == structure[1]
 
 
@@ -220,10 +219,12 @@ def test_a_worker_killed_mid_job_marks_that_job_lost_and_the_run_completes(lab):
     assert r.returncode == 1 and f"run {run_id} incomplete" in r.stdout, r.stderr
     jobs = _jobs(lab, run_id)
     host0 = {p.adb_serial for p in lab.phones[:2]}
-    lost = [j for j in jobs.values() if j["device"]["serial"] in host0]
-    assert sorted(j["status"] for j in lost) == ["lost", "not_run", "not_run", "not_run"] or \
-        sorted(j["status"] for j in lost) == ["lost", "lost", "not_run", "not_run"], [(j["key"], j["status"], j["error"]) for j in lost]
-    assert any("stopped answering" in (j["error"] or "") for j in lost)
+    hung = sorted((j for j in jobs.values() if j["device"]["serial"] == victim.adb_serial), key=lambda j: j["status"])
+    assert [j["status"] for j in hung] == ["lost", "not_run"], [(j["key"], j["status"], j["error"]) for j in hung]
+    assert "the worker host0 running it stopped answering" in hung[0]["error"] and "lost" in hung[1]["error"]
+    # host0's other phone: what it finished before the kill is kept, the rest is lost or not run
+    assert {j["status"] for j in jobs.values() if j["device"]["serial"] == lab.phones[1].adb_serial} <= {
+        "passed", "lost", "not_run"}
     assert all(j["status"] == "passed" for j in jobs.values() if j["device"]["serial"] not in host0)
     # the host comes back: its redelivered or still-queued messages find their jobs ended and do nothing
     victim.clear_faults()
@@ -232,3 +233,25 @@ def test_a_worker_killed_mid_job_marks_that_job_lost_and_the_run_completes(lab):
     time.sleep(2)
     assert _jobs(lab, run_id) == jobs
     assert [_bench_runs(p) - b for p, b in zip(lab.phones[2:], before[2:])] == [2] * 4
+
+
+@pytest.mark.slow
+def test_load_504_small_jobs_over_six_phones_on_three_workers_each_stored_once(lab):
+    """Two minutes or more on a busy 2-core machine: every job runs the real runner under qemu."""
+    import sqlalchemy as sa
+
+    from pockettorch.device.farm.store_sql import dispatch
+
+    before = [_bench_runs(p) for p in lab.phones]
+    iters = ", ".join(str(i) for i in range(1, 85))  # 84 configs x 6 phones
+    run_id = lab.submit(FARM.replace("{threads: [1, 2], iters: 2, warmup: 0}", f"{{iters: [{iters}], warmup: 0}}"))
+    r = lab.wait(run_id, timeout=1200)
+    assert r.returncode == 0, r.stderr[-3000:] + lab.worker_logs()
+    jobs = _jobs(lab, run_id)
+    assert len(jobs) == 504 and all(j["status"] == "passed" and j["attempts"] == 1 for j in jobs.values())
+    assert all(len(j["samples_ms"]) == j["config"]["iters"] for j in jobs.values())
+    with open_store(lab.db) as store, store.engine.connect() as con:
+        claims = con.execute(sa.select(dispatch.c.claims, sa.func.count()).where(dispatch.c.run_id == run_id)
+                             .group_by(dispatch.c.claims)).all()
+    assert claims == [(1, 504)]  # every job was claimed once and completed once
+    assert [_bench_runs(p) - b for p, b in zip(lab.phones, before)] == [84] * 6
