@@ -11,7 +11,7 @@ import time
 import urllib.parse
 
 import jinja2
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from pockettorch.device.farm import gate as gates
@@ -98,8 +98,9 @@ def create_app(shared_store, api_token: str | None = None, worker_ttl_s: float =
             return HTMLResponse(report_html.render(store, run_id))
 
     @app.post("/runs/{run_id}/cancel")
-    def cancel(run_id: str, request: Request, token: str = Form("")):
-        given = token or request.headers.get("authorization", "").removeprefix("Bearer ")
+    async def cancel(run_id: str, request: Request):
+        form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))  # the page's one field
+        given = (form.get("token") or [""])[0] or request.headers.get("authorization", "").removeprefix("Bearer ")
         if api_token is None or not hmac.compare_digest(given.encode(), api_token.encode()):
             raise HTTPException(403, "this dashboard is read-only without its API token")
         from pockettorch.device.farm import dispatch
