@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
-from pockettorch.device.farm.store_sql import SqlResultStore, artifacts, dispatch, jobs, runs, workers
+from pockettorch.device.farm.store_sql import SqlResultStore, artifacts, dispatch, jobs, workers
 
 ACTIVE = ("queued", "running")
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

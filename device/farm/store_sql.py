@@ -13,7 +13,6 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
