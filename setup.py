@@ -51,7 +51,7 @@ pkgs, dirs = packages()
 package_data = {
     "pockettorch.runtime": [*MANIFEST["all_files"](), "sources.cmake", "CMakeLists.txt", "FORMAT.md", "templates/*.j2",
                             "tools/*.md"],
-    "pockettorch.device": ["schemas/*.json"],
+    "pockettorch.device": ["schemas/*.json", "farm/dashboard_templates/*.j2"],
     "pockettorch.sdk_templates": ["templates/**/*"],
 }
 setup(packages=pkgs, package_dir=dirs, ext_modules=[native], package_data=package_data)

@@ -29,7 +29,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("pockettorch", "PocketTorch devices")
     group.addoption("--pkt-device", action="append", default=[], metavar="SERIAL",
                     help="Run device tests on this device: 'host', a serial/UDID, or 'all' (repeatable).")
-    group.addoption("--pkt-db", metavar="PATH", help="Store every pkt_bench result in this SQLite results store.")
+    group.addoption("--pkt-db", metavar="PATH|URL",
+                    help="Store every pkt_bench result in this results store (SQLite file or postgresql:// URL).")
     group.addoption("--pkt-adb-server", metavar="HOST:PORT", default=os.environ.get("ADB_SERVER_SOCKET"),
                     help="adb server for Android devices (default $ADB_SERVER_SOCKET, else 127.0.0.1:5037).")
 
@@ -63,9 +64,9 @@ class _Session:
         self.models: dict[str, pathlib.Path] = {}
         self.worker = hasattr(config, "workerinput")  # an xdist worker writes into its controller's run
         if config.getoption("pkt_db"):
-            from pockettorch.device.farm.store import ResultStore
+            from pockettorch.device.farm.store import open_store
 
-            self.store = ResultStore(config.getoption("pkt_db"))
+            self.store = open_store(config.getoption("pkt_db"))
             self.run_id = config.workerinput["pkt_run_id"] if self.worker else self.store.create_run(
                 {"source": "pytest", "args": list(config.invocation_params.args),
                  "devices": [d.serial for d in self.devices]})

@@ -6,8 +6,20 @@ import pathlib
 
 import click
 
-DB = click.option("--db", default="results.db", show_default=True, type=click.Path(dir_okay=False),
-                  help="SQLite results store.")
+DB = click.option("--db", default="results.db", show_default=True, envvar="POCKETTORCH_DB", show_envvar=True,
+                  help="Results store: an SQLite file, or a postgresql:// URL (keep its password out of the command "
+                       "line: POCKETTORCH_DB, or --db @FILE reads the URL from a file).")
+
+
+def db_url(value: str) -> str:
+    """--db/--broker @FILE: the URL is the file's first line (so a password stays out of `ps` and shell history)."""
+    if value.startswith("@"):
+        try:
+            with open(value[1:]) as f:
+                return f.readline().strip()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read the URL file {value[1:]}: {exc.strerror}") from None
+    return value
 
 
 class FarmFailed(click.ClickException):
@@ -15,11 +27,12 @@ class FarmFailed(click.ClickException):
 
 
 def _store(db: str, must_exist: bool = False):
-    from pockettorch.device.farm.store import ResultStore
+    from pockettorch.device.farm.store import open_store
 
-    if must_exist and not pathlib.Path(db).is_file():
+    db = db_url(db)
+    if must_exist and "://" not in db and not pathlib.Path(db).is_file():
         raise click.BadParameter(f"no results store at {db}", param_hint="--db")
-    return ResultStore(db)
+    return open_store(db)
 
 
 def _run_id(store, run_id: str | None, hint: str) -> str:
@@ -47,7 +60,7 @@ def farm_group():
 @click.option("--adb-server", "servers", multiple=True, metavar="HOST:PORT",
               help="An adb server whose devices join the farm (repeatable; default: the local server).")
 @click.option("--out", "out_root", type=click.Path(file_okay=False),
-              help="Where exported models and traces go (default: beside the store, <db>.runs/).")
+              help="Where exported models and traces go (default: beside the store, <db>.runs/; farm.runs/ for a URL).")
 @click.option("--max-jobs", type=click.IntRange(1), metavar="N",
               help="Refuse a farm that expands to more than N jobs (default: the file's limits.max_jobs, else 1000).")
 def run_command(farm_file, db, resume_id, servers, out_root, max_jobs):
@@ -64,7 +77,7 @@ def run_command(farm_file, db, resume_id, servers, out_root, max_jobs):
                 status = farm_run.execute_jobs(store, run_id, cfg, jobs)
         else:
             try:
-                run_id, cfg, jobs = farm_run.start(store, farm_file, list(servers), out_root or f"{db}.runs",
+                run_id, cfg, jobs = farm_run.start(store, farm_file, list(servers), out_root or ("farm.runs" if "://" in db else f"{db}.runs"),
                                                    max_jobs=max_jobs)
             except (FarmFileError, MatrixTooLarge) as exc:  # what is wrong with the file, and where
                 raise click.UsageError(str(exc)) from None
@@ -134,3 +147,6 @@ def runs_command(db):
 
 
 COMMANDS = [farm_group]
+
+
+from pockettorch.device.farm import cli_hosts  # noqa: E402,F401  the commands of the farm across hosts join the group

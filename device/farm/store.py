@@ -90,7 +90,34 @@ def _not_a_store(path: str, why: str) -> errors.IoError:
                                "and start a new store")
 
 
-class ResultStore:
+class LeaseHolder:
+    """`lease()` over a store's take_lease/release_lease (shared by the SQLite and the SQL server stores)."""
+
+    @contextlib.contextmanager
+    def lease(self, run_id: str, ttl_s: float = LEASE_TTL_S) -> Iterator[None]:
+        """Hold the run's lease while the block runs, renewed by a thread every ttl_s / 3."""
+        self.take_lease(run_id, ttl_s)
+        done = threading.Event()
+
+        def renew():
+            while not done.wait(ttl_s / 3):
+                try:
+                    self.take_lease(run_id, ttl_s)
+                except errors.PocketTorchError as exc:  # we stalled past the expiry and another controller took over
+                    print(f"warning: lost the lease of run {run_id}: {exc}", file=sys.stderr, flush=True)
+                    return
+
+        renewer = threading.Thread(target=renew, name=f"lease-{run_id}", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            done.set()
+            renewer.join()
+            self.release_lease(run_id)
+
+
+class ResultStore(LeaseHolder):
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
         self._lock = threading.RLock()
@@ -252,29 +279,6 @@ class ResultStore:
         with self._locked():
             self._db.execute("DELETE FROM leases WHERE run_id = ? AND owner = ?", (run_id, self.owner))
 
-    @contextlib.contextmanager
-    def lease(self, run_id: str, ttl_s: float = LEASE_TTL_S) -> Iterator[None]:
-        """Hold the run's lease while the block runs, renewed by a thread every ttl_s / 3."""
-        self.take_lease(run_id, ttl_s)
-        done = threading.Event()
-
-        def renew():
-            while not done.wait(ttl_s / 3):
-                try:
-                    self.take_lease(run_id, ttl_s)
-                except errors.PocketTorchError as exc:  # we stalled past the expiry and another controller took over
-                    print(f"warning: lost the lease of run {run_id}: {exc}", file=sys.stderr, flush=True)
-                    return
-
-        renewer = threading.Thread(target=renew, name=f"lease-{run_id}", daemon=True)
-        renewer.start()
-        try:
-            yield
-        finally:
-            done.set()
-            renewer.join()
-            self.release_lease(run_id)
-
     def close(self) -> None:
         with self._locked():
             self._db.close()
@@ -284,3 +288,13 @@ class ResultStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def open_store(db: str | os.PathLike):
+    """The store `--db` names: a postgresql:// URL (store_sql.py) or an SQLite file path."""
+    db = os.fspath(db)
+    if db.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        from pockettorch.device.farm.store_sql import SqlResultStore
+
+        return SqlResultStore(db.replace("postgres://", "postgresql://", 1))
+    return ResultStore(db)
