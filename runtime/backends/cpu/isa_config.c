@@ -7,7 +7,7 @@ static const pkt_isa_config configs[] = {
     [PKT_ISA_PORTABLE] = {PKT_ISA_PORTABLE, pkt_act_portable, pkt_vmap_portable, NULL, pkt_vec_max_portable,
                           pkt_vec_exp_sum_portable, pkt_vec_scale_portable, pkt_layer_norm_row_portable},
 #if defined(PKT_VMATH_HAVE_NEON64)
-    [PKT_ISA_NEON] = {PKT_ISA_NEON, pkt_act_portable, pkt_vmap_portable, NULL, pkt_vec_max_neon,
+    [PKT_ISA_NEON] = {PKT_ISA_NEON, pkt_act_neon, pkt_vmap_neon, pkt_vbinary_neon, pkt_vec_max_neon,
                       pkt_vec_exp_sum_neon, pkt_vec_scale_neon, pkt_layer_norm_row_neon},
 #else /* armv7 NEON: the GEMM and conv micro-kernels are NEON, the vector math portable */
     [PKT_ISA_NEON] = {PKT_ISA_NEON, pkt_act_portable, pkt_vmap_portable, NULL, pkt_vec_max_portable,

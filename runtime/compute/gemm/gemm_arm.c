@@ -25,7 +25,11 @@
 #endif
 #define UK_MR 6
 #define UK_TARGET
+#if defined(PKT_VMATH_HAVE_NEON64)
+#define UK_ACT pkt_act_neon
+#else
 #define UK_ACT pkt_act_portable
+#endif
 #define V float32x4_t
 #define VL 4
 #define VZERO() vdupq_n_f32(0.f)

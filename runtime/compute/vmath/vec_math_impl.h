@@ -1,6 +1,7 @@
-/* Vectorized float maps, written once over a small set of vector macros and included by vmath_x86.c
- * once per ISA (AVX2+FMA, AVX-512F). The includer defines V (the vector type), VL (lanes), TARGET (the
- * function attribute), VFN(name) (a suffixed name) and the V* operation macros; see vmath_x86.c.
+/* Vectorized float maps, written once over a small set of vector macros and included once per ISA by
+ * vmath_x86.c (AVX2+FMA, AVX-512F) and vmath_arm.c (arm64 NEON). The includer defines V (the vector type),
+ * VL (lanes), TARGET (the function attribute), VFN(name) (a suffixed name) and the V* operation macros;
+ * VMAX(a, b) / VMIN(a, b) must be x86's maxps / minps (a > b ? a : b, so b when either is NaN).
  *
  * Accuracy (float32, against the exact functions): exp within 2 ulp over its whole range, denormal
  * results included; sigmoid, silu, tanh, gelu and gelu_tanh within a few ulp relative -- also where
