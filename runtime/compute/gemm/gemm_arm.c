@@ -14,6 +14,7 @@
 #define UK_NAME pkt_gemm_ukernel_neon_6x16
 #define UK_NV 4
 #define VFMA(a, b, c) vfmaq_f32(c, a, b)
+#define VFMA_LANE(a, v, l, c) vfmaq_laneq_f32(c, a, v, l)
 #elif defined(__ARM_FEATURE_FMA)
 #define UK_NAME pkt_gemm_ukernel_neon_6x8
 #define UK_NV 2
