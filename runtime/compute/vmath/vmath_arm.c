@@ -24,7 +24,11 @@ static inline void store_tail_neon(float* p, int rem, float32x4_t v) {
   memcpy(p, t, (size_t)rem * sizeof *t);
 }
 
+#if defined(__OPTIMIZE_SIZE__) /* -Os: one copy of exp, sigmoid, ... called by every map, not one inlined in each */
+#define TARGET __attribute__((noinline))
+#else
 #define TARGET
+#endif
 #define V float32x4_t
 #define VI int32x4_t
 #define VL 4
