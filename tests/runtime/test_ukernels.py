@@ -37,7 +37,7 @@ ACTS = {  # PKT_ACT_* code order (runtime/op_table.py)
     1: torch.relu,
     2: lambda y: torch.clamp(y, 0.0, 6.0),
     3: F.silu,
-    4: F.gelu,
+    4: lambda y: torch.where(y == torch.inf, torch.nan, F.gelu(y)),  # eager float32 gives NaN at +inf
     5: lambda y: F.gelu(y, approximate="tanh"),
     6: F.hardswish,
     7: torch.sigmoid,
@@ -141,12 +141,39 @@ def _check(info: dict, got: np.ndarray, A, B, bias) -> None:
             np.testing.assert_allclose(g[ok], w[ok], rtol=1e-4, atol=1e-4, err_msg=what)
 
 
+def _check_gemv(cmd: list[str], isa: str, tmp_path) -> None:
+    """The config's GEMV (batch-1 linear layers, the LSTM's recurrence) on row counts around its 4-row blocks and
+    K around its 16- and 8-step passes, with NaN and +-inf in x and W."""
+    for N in (1, 4, 7):
+        for K in (1, 7, 8, 16, 24, 37, 45):
+            rng = np.random.default_rng(N * 100 + K)
+            x = rng.standard_normal(K).astype(np.float32)
+            W = rng.standard_normal((N, K + 3)).astype(np.float32)
+            if K > 5 and N > 2:
+                x[4] = np.nan if K % 2 else x[4]  # every row NaN for odd K
+                W[1, 2], W[2, K - 1] = np.inf, -np.inf
+            fin, fout = tmp_path / "gv.bin", tmp_path / "gv_out.bin"
+            np.concatenate([x, W.ravel()]).tofile(fin)
+            proc = subprocess.run([*cmd, "gemv", str(N), str(K), str(fin), str(fout)], capture_output=True,
+                                  text=True, env=dict(os.environ, PKT_MAX_ISA=isa))
+            assert proc.returncode == 0, proc.stderr
+            got = np.fromfile(fout, dtype=np.float32)
+            assert got[N] == SENTINEL, f"{isa} gemv N={N} K={K} wrote past y"
+            with np.errstate(invalid="ignore"):
+                want = W[:, :K].astype(np.float64) @ x.astype(np.float64)
+            np.testing.assert_array_equal(np.isnan(got[:N]), np.isnan(want), err_msg=f"{isa} gemv N={N} K={K}")
+            ok = ~np.isnan(want)
+            np.testing.assert_allclose(got[:N][ok], want[ok], rtol=1e-5, atol=1e-5, err_msg=f"{isa} gemv N={N} K={K}")
+
+
 @pytest.mark.parametrize("K", [1, 3, 9, 37])
 @pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
 def test_host_instantiations(host_harness, isa, K, tmp_path):
     A, B, bias = _inputs(K, seed=K)
     info, got = _run(host_harness, isa, K, A, B, bias, tmp_path)
     _check(info, got, A, B, bias)
+    if K == 1:
+        _check_gemv(host_harness, isa, tmp_path)
 
 
 @pytest.mark.parametrize("abi", ["arm64-v8a", "armeabi-v7a"])
@@ -159,12 +186,14 @@ def test_neon_instantiations(abi, tmp_path_factory, tmp_path):
             assert info["ukernel"] == {"portable": "portable_4x32", "neon": "neon_6x16" if abi == "arm64-v8a"
                                        else "neon_6x8"}[isa]
             _check(info, got, A, B, bias)
+        _check_gemv(cmd, isa, tmp_path)
 
 
 # ---- vector math ----
 def _gelu64(x: torch.Tensor) -> torch.Tensor:
-    """F.gelu in float64 without its cancellation: 0.5 x (1 + erf) is 0 below x = -8, 0.5 x erfc(-x/sqrt2) is not."""
-    return 0.5 * x * torch.special.erfc(-x * 0.7071067811865476)
+    """F.gelu in float64 without its cancellation (0.5 x (1 + erf) is 0 below x = -8, 0.5 x erfc(-x/sqrt2) is not),
+    NaN at +inf as eager float32."""
+    return torch.where(x == torch.inf, torch.nan, 0.5 * x * torch.special.erfc(-x * 0.7071067811865476))
 
 
 def _gelu_tanh64(x: torch.Tensor) -> torch.Tensor:
