@@ -4,15 +4,17 @@
 A small C driver (tests/runtime/ukernel_harness.c) runs the micro-kernel of the ISA config the runtime picks under
 PKT_MAX_ISA on every row count up to its MR, every column count of a 32-column panel (so every remainder of its NR
 tile), with and without bias, and every fused activation, over inputs holding NaN and +-inf. Results must match
-float64 torch (NaN where torch has NaN, the same infinities, finite values to 1e-4) and nothing outside the
-mr x nr block may be written. Host ISAs: portable, avx2, avx512 (skipped on a CPU without it); NEON on arm64 and
-armv7 through the zig cross-build and qemu-user (skipped without them), as tests/runtime/test_cross.py.
+float64 torch (NaN where torch has NaN, the same infinities, finite values to 1e-4; gelu(+inf) is NaN, as eager
+float32 gives it) and nothing outside the mr x nr block may be written. The config's GEMV runs the same way over
+row and K counts around its blocks. Host ISAs: portable, avx2, avx512 (skipped on a CPU without it); NEON on arm64
+and armv7 through the zig cross-build and qemu-user (skipped without them), as tests/runtime/test_cross.py.
 
 The vector math (tests/runtime/vmath_harness.c) runs the picked config's act, vmap and vbinary over a wide range
-(|x| up to FLT_MAX, denormals, +-0, +-inf, NaN) out of place, in place, and on every length 1..12 (every tail),
-on every SIMD ISA (the portable C rounds like float32 eager, e.g. silu underflows to -0, and is checked against
-eager by test_simd.py), and must match float64 torch rounded to float32: NaN, infinities and the sign of zero exactly, finite values to
-a few ulp (relative 1e-5, absolute 1e-43 where the result is denormal), and nothing written past the length.
+(|x| up to FLT_MAX, denormals, +-0, +-inf, NaN) out of place, in place, and on every length 1..12 (every tail), on
+every SIMD ISA (the portable C rounds like float32 eager, e.g. silu underflows to -0, and is checked against eager
+by test_simd.py). Maps must give float64 torch's answer rounded to float32 -- NaN, infinities and the sign of zero
+exactly, finite values to a few ulp (relative 1e-5, absolute 1e-43 where the result is denormal) -- or, where eager
+float32 gives NaN or an infinity, that; binary arithmetic is bit-exact IEEE; nothing is written past the length.
 """
 from __future__ import annotations
 
