@@ -318,6 +318,21 @@ def top_functions(prof: Profile, k: int) -> str:
                      for f, n in prof.by_function.most_common(k))
 
 
+def previous_run(results: str) -> tuple[dict[tuple[str, str], int], dict[str, str]]:
+    """From the arm64-proxy section of the results file (the run this one replaces): {(model, input): arm64
+    instructions} and {model: where its arm64 instructions went}, so the new report shows before and after."""
+    path = pathlib.Path(results) if results else None
+    body = results_md.sections(path.read_text()).get("arm64-proxy", "") if path and path.exists() else ""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in body.splitlines()
+            if line.startswith("| ")]
+    counts = {}
+    if rows and "arm64 instructions" in rows[0]:
+        col = rows[0].index("arm64 instructions")
+        counts = {(r[0], r[1]): int(r[col].replace(",", "")) for r in rows[1:] if r[col].replace(",", "").isdigit()}
+    where = dict(re.findall(r"^- (\S+), arm64 \(\w+\): (.*)$", body, re.M))
+    return counts, where
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
@@ -346,8 +361,11 @@ def main(argv=None) -> int:
              "x86_64-linux-musl, `PKT_MAX_ISA=avx2`, counted by callgrind. One thread, per run, after one "
              "untimed run. FMA share: vector FMA/dot instructions among all executed instructions (NEON `fmla` "
              "is 4 lanes, AVX2 `vfmadd...ps ymm` 8: peak is 8 FLOPs/instruction on NEON, 16 on AVX2).", "",
-             "| model | input | arm64 instructions | arm64 FMA share | x86-64 AVX2 instructions | AVX2 FMA share | "
-             "FLOPs | FLOPs/instr arm64 | FLOPs/instr AVX2 |", "|---|---|---|---|---|---|---|---|---|"]
+             "`arm64 before`: the arm64 instructions of the run this one replaced (the section's previous table).", "",
+             "| model | input | arm64 instructions | arm64 before | arm64 change | arm64 FMA share | "
+             "x86-64 AVX2 instructions | AVX2 FMA share | FLOPs | FLOPs/instr arm64 | FLOPs/instr AVX2 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    before, before_where = previous_run(a.results)
     details = []
     hot = {ARM64.name: set(), X86_64.name: set()}  # the functions each ISA spends most in, for the static mix
     for model in a.models:
@@ -357,10 +375,16 @@ def main(argv=None) -> int:
         q = count_callgrind(x86, args, x86_funcs, env={"PKT_MAX_ISA": "avx2"}) if x86 else None
         n_arm = p.instructions // a.runs
         n_x86 = q.instructions // a.runs if q else 0
-        lines.append(f"| {model} | {'x'.join(map(str, shapes[0]))} | {n_arm:,} | {pct(p.vector_fma, p.instructions)} | "
+        shape = 'x'.join(map(str, shapes[0]))
+        was = before.get((model, shape))
+        change = f"{100 * (n_arm - was) / was:+.1f}%" if was else "-"
+        lines.append(f"| {model} | {shape} | {n_arm:,} | {f'{was:,}' if was else '-'} | {change} | "
+                     f"{pct(p.vector_fma, p.instructions)} | "
                      f"{f'{n_x86:,}' if q else '-'} | {pct(q.vector_fma, q.instructions) if q else '-'} | {flops:,} | "
                      f"{flops / n_arm:.2f} | {f'{flops / n_x86:.2f}' if q else '-'} |")
         details.append(f"- {model}, arm64 ({p.isa}): {top_functions(p, a.top)}")
+        if model in before_where:
+            details.append(f"- {model}, arm64 before: {before_where[model]}")
         hot[ARM64.name].update(f for f, _ in p.by_function.most_common(3))
         if q:
             hot[X86_64.name].update(f for f, _ in q.by_function.most_common(3))

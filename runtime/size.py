@@ -36,6 +36,9 @@ from pockettorch.runtime import build, cross, manifest
 ABIS = ("arm64-v8a", "armeabi-v7a", "x86_64")
 OPTS = ("Os", "O3")
 CORE_KERNEL = "reshape"  # the trivial kernel the core is measured with, so the kernel table holds one entry
+# Compiled with the selection's defines for every link, as a selective build compiles them: the kernel table, and
+# the ISA config (which links the SIMD activations and maps only for kernels that call them).
+PER_SELECTION = ("backends/cpu/kernel_table.c", "backends/cpu/isa_config.c")
 METHOD = (
     "Every runtime file compiled with the manifest's flags at the given -O level plus -ffunction-sections "
     "-fdata-sections; a build linked with a minimal app (load, prepare, run one program) into a dynamically linked "
@@ -145,9 +148,9 @@ class Measurer:
         return obj
 
     def _compile_all(self) -> dict[str, pathlib.Path]:
-        """Every library file of a full build and the app, compiled once into the cache (the kernel table, which
-        depends on the selection, is compiled per link)."""
-        files = [f for f in manifest.library_sources() if f != "backends/cpu/kernel_table.c"] + [manifest.SIZE_APP]
+        """Every library file of a full build and the app, compiled once into the cache (the kernel table and the
+        ISA config, which depend on the selection, are compiled per link)."""
+        files = [f for f in manifest.library_sources() if f not in PER_SELECTION] + [manifest.SIZE_APP]
         h = hashlib.sha256()
         build.hash_sources(h)
         h.update(repr((self.compiler, self.flags)).encode())
@@ -171,10 +174,9 @@ class Measurer:
         kernels = tuple(build._check_kernels(kernels))
         with tempfile.TemporaryDirectory(prefix="pkt-size-") as tmp:
             tmp = pathlib.Path(tmp)
-            objects = {rel: self.objects[rel] for rel in manifest.library_sources(kernels)
-                       if rel != "backends/cpu/kernel_table.c"}
-            objects["backends/cpu/kernel_table.c"] = self._compile(
-                "backends/cpu/kernel_table.c", tmp, manifest.selective_defines(kernels))
+            objects = {rel: self.objects[rel] for rel in manifest.library_sources(kernels) if rel not in PER_SELECTION}
+            for rel in PER_SELECTION:
+                objects[rel] = self._compile(rel, tmp, manifest.selective_defines(kernels))
             program = tmp / "program"
             output = self._run([*self.cc, "-Wl,--gc-sections", "-Wl,--print-gc-sections", "-s",
                                 str(self.objects[manifest.SIZE_APP]), *map(str, objects.values()), "-o", str(program),

@@ -99,7 +99,8 @@ static void unary_f32(const pkt_ew* ew, void* out, const void* const* in, const 
     case PKT_UNARY_SIGMOID: PKT_EW_LOOP1(float, float, out, in[0], s[0], n, sigmoid_f(x)); break;
     case PKT_UNARY_RELU: PKT_EW_LOOP1(float, float, out, in[0], s[0], n, relu_f(x)); break;
     case PKT_UNARY_GELU:
-      PKT_EW_LOOP1(float, float, out, in[0], s[0], n, 0.5f * x * (1.f + erff(x * 0.70710678118654752f)));
+      /* + (x - x): gelu(+inf) is NaN, as in eager float32 torch (and pkt_act_portable) */
+      PKT_EW_LOOP1(float, float, out, in[0], s[0], n, 0.5f * x * (1.f + erff(x * 0.70710678118654752f) + (x - x)));
       break;
     case PKT_UNARY_GELU_TANH:
       PKT_EW_LOOP1(float, float, out, in[0], s[0], n,

@@ -76,3 +76,17 @@ def test_counter_matches_the_known_count(built):
 def test_missing_tools_are_named(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda tool: None)
     assert any("qemu-user-static" in m for m in proxy.tool_problems())
+
+
+def test_previous_run_is_read_back(tmp_path):
+    """The report's before/after columns come from the section it replaces; a file without one gives nothing."""
+    import results_md
+
+    results = tmp_path / "RESULTS.md"
+    assert proxy.previous_run(str(results)) == ({}, {})
+    results_md.write_section(results, "arm64-proxy", "\n".join([
+        "| model | input | arm64 instructions | arm64 FMA share |", "|---|---|---|---|",
+        "| lstm | 1x32x40 | 7,234,135 | 24.0% |", "| mlp | 1x784 | - | - |", "",
+        "- lstm, arm64 (neon): pkt_gemv_neon 41.4% (FMA 35.0%)", "- lstm, x86-64 (avx2): pkt_gemv_avx2 64.5%"]))
+    assert proxy.previous_run(str(results)) == ({("lstm", "1x32x40"): 7234135},
+                                                {"lstm": "pkt_gemv_neon 41.4% (FMA 35.0%)"})

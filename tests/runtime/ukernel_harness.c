@@ -7,7 +7,10 @@
  *   ukernel_harness gemm K lo hi in.bin out.bin
  *       in.bin: A [12][K], the panel [K][32], bias [32] (float32). For act in [0, PKT_ACT_COUNT_), bias off/on,
  *       mr in [1, MR], nr in [1, 32]: C [12][32] filled with 1234.5, then C = act(A[:mr] x panel[:, :nr] + bias)
- *       through the micro-kernel (ldc 32, clamp bounds lo, hi); every C, in that order, goes to out.bin. */
+ *       through the micro-kernel (ldc 32, clamp bounds lo, hi); every C, in that order, goes to out.bin.
+ *   ukernel_harness gemv N K in.bin out.bin
+ *       in.bin: x [K], W [N][K + 3] (float32, ldw K + 3). out.bin: y = W[:, :K] x through the config's GEMV [N],
+ *       followed by the sentinel 1234.5 it must not overwrite. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,23 @@ static const pkt_gemm_config* picked(const pkt_isa_config** cfg) {
   return pkt_gemm_config_of(*cfg);
 }
 
+static int run_gemv(const pkt_gemm_config* gc, int64_t N, int64_t K, const char* in_path, const char* out_path) {
+  const size_t n_in = (size_t)(K + N * (K + 3));
+  float* in = malloc(n_in * sizeof(float));
+  float* y = malloc((size_t)(N + 1) * sizeof(float));
+  FILE* f = fopen(in_path, "rb");
+  if (!in || !y || !f || fread(in, sizeof(float), n_in, f) != n_in) return 2;
+  fclose(f);
+  y[N] = 1234.5f;
+  gc->gemv(N, K, in, in + K, K + 3, y);
+  FILE* out = fopen(out_path, "wb");
+  if (!out || fwrite(y, sizeof(float), (size_t)N + 1, out) != (size_t)N + 1) return 2;
+  fclose(out);
+  free(in);
+  free(y);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const pkt_isa_config* cfg;
   const pkt_gemm_config* gc = picked(&cfg);
@@ -29,8 +49,9 @@ int main(int argc, char** argv) {
     printf("isa=%s ukernel=%s mr=%d nr=%d\n", pkt_isa_name(cfg->isa), gc->name, gc->mr, gc->nr);
     return 0;
   }
+  if (argc == 6 && !strcmp(argv[1], "gemv")) return run_gemv(gc, atoll(argv[2]), atoll(argv[3]), argv[4], argv[5]);
   if (argc != 7 || strcmp(argv[1], "gemm")) {
-    fprintf(stderr, "usage: ukernel_harness isa | gemm K lo hi in.bin out.bin\n");
+    fprintf(stderr, "usage: ukernel_harness isa | gemm K lo hi in.bin out.bin | gemv N K in.bin out.bin\n");
     return 2;
   }
   const int64_t K = atoll(argv[2]);

@@ -3,21 +3,34 @@
 
 #include <stddef.h>
 
+/* The SIMD activations, maps and binary arithmetic (a few KB each ISA) are linked only into a build with a kernel
+ * that calls them (cfg->act / vmap / vbinary, or the GEMM and conv families' fused activations); a selective build
+ * without one (data movement only, as the size figures' core) keeps the portable ones. A kernel missing from this
+ * list would still get right answers, from the portable C. */
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_BINARY) || defined(PKT_WITH_UNARY) ||                  \
+    defined(PKT_WITH_CONV2D) || defined(PKT_WITH_CONV_DW_PW) || defined(PKT_WITH_CONV_PW_DW) ||              \
+    defined(PKT_WITH_CONV_TRANSPOSE2D) || defined(PKT_WITH_LINEAR) || defined(PKT_WITH_LSTM) ||              \
+    defined(PKT_WITH_MATMUL) || defined(PKT_WITH_SDPA)
+#define MAPS(act, vmap, vbinary) act, vmap, vbinary
+#else
+#define MAPS(act, vmap, vbinary) pkt_act_portable, pkt_vmap_portable, NULL
+#endif
+
 static const pkt_isa_config configs[] = {
     [PKT_ISA_PORTABLE] = {PKT_ISA_PORTABLE, pkt_act_portable, pkt_vmap_portable, NULL, pkt_vec_max_portable,
                           pkt_vec_exp_sum_portable, pkt_vec_scale_portable, pkt_layer_norm_row_portable},
 #if defined(PKT_VMATH_HAVE_NEON64)
-    [PKT_ISA_NEON] = {PKT_ISA_NEON, pkt_act_portable, pkt_vmap_portable, NULL, pkt_vec_max_neon,
+    [PKT_ISA_NEON] = {PKT_ISA_NEON, MAPS(pkt_act_neon, pkt_vmap_neon, pkt_vbinary_neon), pkt_vec_max_neon,
                       pkt_vec_exp_sum_neon, pkt_vec_scale_neon, pkt_layer_norm_row_neon},
 #else /* armv7 NEON: the GEMM and conv micro-kernels are NEON, the vector math portable */
     [PKT_ISA_NEON] = {PKT_ISA_NEON, pkt_act_portable, pkt_vmap_portable, NULL, pkt_vec_max_portable,
                       pkt_vec_exp_sum_portable, pkt_vec_scale_portable, pkt_layer_norm_row_portable},
 #endif
 #if defined(PKT_VMATH_HAVE_X86)
-    [PKT_ISA_AVX2] = {PKT_ISA_AVX2, pkt_act_avx2, pkt_vmap_avx2, pkt_vbinary_avx2, pkt_vec_max_avx2,
+    [PKT_ISA_AVX2] = {PKT_ISA_AVX2, MAPS(pkt_act_avx2, pkt_vmap_avx2, pkt_vbinary_avx2), pkt_vec_max_avx2,
                       pkt_vec_exp_sum_avx2, pkt_vec_scale_avx2, pkt_layer_norm_row_avx2},
-    [PKT_ISA_AVX512] = {PKT_ISA_AVX512, pkt_act_avx512, pkt_vmap_avx512, pkt_vbinary_avx512, pkt_vec_max_avx512,
-                        pkt_vec_exp_sum_avx512, pkt_vec_scale_avx512, pkt_layer_norm_row_avx512},
+    [PKT_ISA_AVX512] = {PKT_ISA_AVX512, MAPS(pkt_act_avx512, pkt_vmap_avx512, pkt_vbinary_avx512),
+                        pkt_vec_max_avx512, pkt_vec_exp_sum_avx512, pkt_vec_scale_avx512, pkt_layer_norm_row_avx512},
 #endif
 };
 

@@ -12,6 +12,8 @@
  *   VBCAST(p)      *p in every lane               VSET(c)        c in every lane
  *   VFMA(a, b, c)  c + a * b                      VADD(a, b)     a + b
  *   VCLAMP(v, lo, hi)  min(hi, max(lo, v)) with NaN in v kept
+ * and may define VFMA_LANE(a, v, l, c), c + a * (lane l of v) for a constant l < 4 (NEON's fmla by element):
+ * then A is read with vector loads, 4 steps of K per load, instead of a broadcast load per step.
  * Every row count is its own instance of the tile (a compile-time constant), so the accumulators stay in
  * registers; one row alone splits K four ways to hide the FMA latency (batch-1 linear layers). */
 
@@ -72,7 +74,29 @@ UK_INLINE void UK_FN(tile)(const int MRc, int64_t K, const float* A, int64_t lda
     UK_UNROLL
     for (int q = 0; q < UK_NV; q++) acc[r][q] = VZERO();
   }
-  for (int64_t k = 0; k < K; k++) {
+  int64_t k = 0;
+#if defined(VFMA_LANE)
+  /* Four steps of k at a time: each row's next 4 A values in one vector load, each multiplied out of its lane,
+   * instead of a broadcast load per row and step (live: the MR A vectors, one B vector, the accumulators). */
+  for (; k + 4 <= K; k += 4) {
+    V av[UK_MR];
+    UK_UNROLL
+    for (int r = 0; r < MRc; r++) av[r] = VLOAD(rows[r] + k);
+#define UK_LANE_STEP(l)                                                             \
+  UK_UNROLL                                                                         \
+  for (int q = 0; q < UK_NV; q++) {                                                 \
+    const V bv = VLOAD(b + (k + l) * PKT_GEMM_NR + q * VL);                         \
+    UK_UNROLL                                                                       \
+    for (int r = 0; r < MRc; r++) acc[r][q] = VFMA_LANE(bv, av[r], l, acc[r][q]);    \
+  }
+    UK_LANE_STEP(0)
+    UK_LANE_STEP(1)
+    UK_LANE_STEP(2)
+    UK_LANE_STEP(3)
+#undef UK_LANE_STEP
+  }
+#endif
+  for (; k < K; k++) {
     V bq[UK_NV];
     UK_UNROLL
     for (int q = 0; q < UK_NV; q++) bq[q] = VLOAD(b + k * PKT_GEMM_NR + q * VL);

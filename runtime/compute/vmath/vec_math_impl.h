@@ -1,11 +1,13 @@
-/* Vectorized float maps, written once over a small set of vector macros and included by vmath_x86.c
- * once per ISA (AVX2+FMA, AVX-512F). The includer defines V (the vector type), VL (lanes), TARGET (the
- * function attribute), VFN(name) (a suffixed name) and the V* operation macros; see vmath_x86.c.
+/* Vectorized float maps, written once over a small set of vector macros and included once per ISA by
+ * vmath_x86.c (AVX2+FMA, AVX-512F) and vmath_arm.c (arm64 NEON). The includer defines V (the vector type),
+ * VL (lanes), TARGET (the function attribute), VFN(name) (a suffixed name) and the V* operation macros;
+ * VMAX(a, b) / VMIN(a, b) must be x86's maxps / minps (a > b ? a : b, so b when either is NaN).
  *
  * Accuracy (float32, against the exact functions): exp within 2 ulp over its whole range, denormal
  * results included; sigmoid, silu, tanh, gelu and gelu_tanh within a few ulp relative -- also where
  * the result is tiny (sigmoid and gelu of large negative x are computed from exp(-|x|) and erfc, not as
- * 1 - something). NaN in gives NaN out; +-inf give what the scalar formulas in vmath.c give. */
+ * 1 - something). NaN in gives NaN out; +-inf give what the scalar formulas in vmath.c give (gelu(+inf) is
+ * NaN there, as in eager float32 torch). */
 
 /* exp(x): x = n ln2 + r, |r| <= ln2/2, e^r by the Cephes polynomial, times 2^n built in two halves so
  * that results down to the smallest denormal are right. Clamping keeps NaN (max/min return their
@@ -76,7 +78,8 @@ static inline TARGET V VFN(erfc_neg)(V x) {
   return VSEL_GT(x, VSET(0.f), VSUB(VSET(2.f), v), v);
 }
 
-static inline TARGET V VFN(gelu)(V x) { return VMUL(VMUL(VSET(0.5f), x), VFN(erfc_neg)(x)); }
+/* x - x is NaN at +-inf and +0 elsewhere: gelu(+inf) is NaN, as eager float32 torch gives it. */
+static inline TARGET V VFN(gelu)(V x) { return VMUL(VMUL(VSET(0.5f), x), VADD(VFN(erfc_neg)(x), VSUB(x, x))); }
 
 /* 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). */
 static inline TARGET V VFN(gelu_tanh)(V x) {

@@ -28,8 +28,8 @@ void pkt_act_portable(float* x, int64_t n, int act, float lo, float hi) {
     case PKT_ACT_TANH:
       for (int64_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
       break;
-    case PKT_ACT_GELU:
-      for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.f + erff(x[i] * 0.70710678118654752f));
+    case PKT_ACT_GELU: /* + (x - x): NaN at +-inf, so gelu(+inf) is NaN as in eager float32 torch */
+      for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.f + erff(x[i] * 0.70710678118654752f) + (x[i] - x[i]));
       break;
     case PKT_ACT_GELU_TANH:
       for (int64_t i = 0; i < n; i++) {

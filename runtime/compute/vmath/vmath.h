@@ -60,7 +60,10 @@ void pkt_layer_norm_row_avx512(const float* x, float* y, int64_t D, const float*
 #endif
 
 #if defined(__aarch64__)
-#define PKT_VMATH_HAVE_NEON64 1 /* arm64-only intrinsics (vaddvq, vfmaq, vrndnq) */
+#define PKT_VMATH_HAVE_NEON64 1 /* arm64-only intrinsics (vaddvq, vfmaq, vrndnq, vdivq) */
+void pkt_act_neon(float* x, int64_t n, int act, float lo, float hi);
+void pkt_vmap_neon(float* y, const float* x, int64_t n, int fn, float lo, float hi);
+void pkt_vbinary_neon(float* out, const float* a, const float* b, int64_t sa, int64_t sb, int64_t n, int op);
 float pkt_vec_max_neon(const float* x, int64_t n);
 float pkt_vec_exp_sum_neon(const float* x, float* y, int64_t n, float scale, float shift);
 void pkt_vec_scale_neon(float* x, int64_t n, float s);

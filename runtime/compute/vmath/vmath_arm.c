@@ -1,11 +1,79 @@
-/* arm64 vector math (see vmath.h): the row helpers of softmax, attention and layer_norm. The activations
- * and maps use the portable C on arm (the compiler vectorizes the simple ones). */
+/* arm64 vector math (see vmath.h): vec_math_impl.h instantiated for 128-bit NEON (the activations, maps
+ * and binary arithmetic, the same math as the x86 paths), and the row helpers of softmax, attention and
+ * layer_norm. armv7 keeps the portable C: it lacks the division, rounding and (before VFPv4) FMA the
+ * shared math is written with, and its NEON flushes denormals. */
 #include "compute/vmath/vmath.h"
 
 #if defined(PKT_VMATH_HAVE_NEON64)
 #include <arm_neon.h>
-#include <stddef.h>
 #include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "core/kernel.h"
+
+/* The impl's tails: NEON has no masked loads, so the last 1-3 lanes go through a small buffer. */
+static inline float32x4_t load_tail_neon(const float* p, int rem) {
+  float t[4] = {0.f, 0.f, 0.f, 0.f};
+  memcpy(t, p, (size_t)rem * sizeof *t);
+  return vld1q_f32(t);
+}
+static inline void store_tail_neon(float* p, int rem, float32x4_t v) {
+  float t[4];
+  vst1q_f32(t, v);
+  memcpy(p, t, (size_t)rem * sizeof *t);
+}
+
+#if defined(__OPTIMIZE_SIZE__) /* -Os: one copy of exp, sigmoid, ... called by every map, not one inlined in each */
+#define TARGET __attribute__((noinline))
+#else
+#define TARGET
+#endif
+#define V float32x4_t
+#define VI int32x4_t
+#define VL 4
+#define VFN(name) vec_##name##_neon
+#define VSET(c) vdupq_n_f32(c)
+#define VLOAD vld1q_f32
+#define VSTORE vst1q_f32
+#define VTAIL_MASK(m, rem) const int m = (rem)
+#define VLOAD_TAIL(m, p) load_tail_neon(p, m)
+#define VSTORE_TAIL(m, p, v) store_tail_neon(p, m, v)
+#define VADD vaddq_f32
+#define VSUB vsubq_f32
+#define VMUL vmulq_f32
+#define VDIV vdivq_f32
+/* x86's maxps / minps exactly (a > b ? a : b): b when either is NaN or both are zeros, so relu(-0) = -0 and
+ * NaN stays NaN as on every other path (vmaxq would give +0, vmaxnmq would drop the NaN). */
+#define VMAX(a, b) vbslq_f32(vcgtq_f32(a, b), a, b)
+#define VMIN(a, b) vbslq_f32(vcltq_f32(a, b), a, b)
+#define VFMA(a, b, c) vfmaq_f32(c, a, b)
+#define VFMS(a, b, c) vnegq_f32(vfmsq_f32(c, a, b)) /* a*b - c, one rounding: -(c - a*b) is exact */
+#define VFNMA(a, b, c) vfmsq_f32(c, a, b)
+#define VROUND vrndnq_f32
+#define VCVTI vcvtnq_s32_f32
+#define VCASTF vreinterpretq_f32_s32
+#define VCASTI vreinterpretq_s32_f32
+#define VI_SET vdupq_n_s32
+#define VI_ADD vaddq_s32
+#define VI_SUB vsubq_s32
+#define VI_SRAI1(i) vshrq_n_s32(i, 1)
+#define VI_SLLI23(i) vshlq_n_s32(i, 23)
+#define VABS vabsq_f32
+#define VSIGN(x) VCASTF(vandq_s32(VCASTI(x), VI_SET((int32_t)0x80000000u)))
+#define VOR(a, b) VCASTF(vorrq_s32(VCASTI(a), VCASTI(b)))
+#define VSEL_GE(a, b, t, f) vbslq_f32(vcgeq_f32(a, b), t, f)
+#define VSEL_GT(a, b, t, f) vbslq_f32(vcgtq_f32(a, b), t, f)
+#define VSEL_LT(a, b, t, f) vbslq_f32(vcltq_f32(a, b), t, f)
+#include "compute/vmath/vec_math_impl.h"
+
+void pkt_vmap_neon(float* y, const float* x, int64_t n, int fn, float lo, float hi) { vec_map_neon(y, x, n, fn, lo, hi); }
+void pkt_act_neon(float* x, int64_t n, int act, float lo, float hi) {
+  if (act != PKT_ACT_NONE) vec_map_neon(x, x, n, act, lo, hi);
+}
+void pkt_vbinary_neon(float* out, const float* a, const float* b, int64_t sa, int64_t sb, int64_t n, int op) {
+  vec_binary_neon(out, a, b, sa, sb, n, op);
+}
 
 /* ---- row helpers (softmax, attention): exp as in vmath_x86.c ---- */
 static inline float32x4_t exp_neon(float32x4_t x) {
