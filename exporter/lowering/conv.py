@@ -73,6 +73,8 @@ def lower_convolution(ctx, node):
     x_arg, w_arg, b_arg = node.args[:3]
     stride, padding, dilation, transposed, _output_padding, groups = node.args[3:9]
     x = _float_input(ctx, x_arg, "convolution")
+    spatial = len(x.shape) - 2  # ATen lets one value stand for every spatial dim (nn.Conv2d(padding="valid"))
+    stride, padding, dilation = (list(v) * spatial if len(v) == 1 else list(v) for v in (stride, padding, dilation))
     w = ctx.tensor(w_arg, "float32")
     inputs = [x, w]
     if b_arg is not None:
