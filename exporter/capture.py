@@ -64,8 +64,8 @@ def _as_tensor_args(example_inputs) -> tuple:
 
 # Composite ops PocketTorch runs as one kernel (or fuses), which the default table would break into many small ops.
 KEEP_UNDECOMPOSED = ("scaled_dot_product_attention.default", "tril.default", "triu.default", "pad.default",
-                     "_upsample_nearest_exact2d.vec", "silu.default", "hardswish.default", "hardsigmoid.default",
-                     "mish.default", "softplus.default")
+                     "_upsample_nearest_exact2d.vec", "upsample_bicubic2d.vec", "silu.default", "hardswish.default",
+                     "hardsigmoid.default", "mish.default", "softplus.default")
 
 
 def decomposition_table(keep_lstm: bool = True) -> dict:

@@ -66,6 +66,7 @@ set(PKT_ALL_KERNELS
   fill
   flip
   gather
+  grid_sample
   group_norm
   interpolate
   layer_norm
