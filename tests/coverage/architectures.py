@@ -33,7 +33,4 @@ KNOWN_FAILING = {
     **dict.fromkeys(("bert", "distilbert", "roberta", "xlm_roberta", "albert", "electra", "mpnet", "convbert",
                      "mobilebert", "squeezebert", "gpt2", "gpt_neo", "gpt_neox", "opt", "llama", "mistral", "qwen2",
                      "qwen3", "phi", "phi3", "gemma", "bloom", "falcon", "clip_text"), _MASK_INDEX),
-    "space_to_depth_bicubic": "bicubic resizing decomposes to aten.index with two index tensors",
-    "spatial_transformer": "aten.grid_sampler_2d has no lowering",
-    "efficientnet": "avg_pool2d with ceil_mode/padding the loader refuses (TF-style 'same' pooling)",
 }
