@@ -69,10 +69,10 @@ KEEP_UNDECOMPOSED = ("scaled_dot_product_attention.default", "tril.default", "tr
 
 
 def decomposition_table(keep_lstm: bool = True) -> dict:
-    """The default table without KEEP_UNDECOMPOSED, and without aten.lstm (one `lstm` op per layer and
-    direction) unless keep_lstm is False: LSTMs with projections (proj_size) are decomposed."""
+    """The default table without KEEP_UNDECOMPOSED, aten.gru (one `gru` op per layer and direction), and
+    aten.lstm (likewise) unless keep_lstm is False: LSTMs with projections (proj_size) are decomposed."""
     table = torch.export.default_decompositions()
-    for name in KEEP_UNDECOMPOSED + (("lstm.input",) if keep_lstm else ()):
+    for name in KEEP_UNDECOMPOSED + ("gru.input",) + (("lstm.input",) if keep_lstm else ()):
         packet, overload = name.split(".")
         table.pop(getattr(getattr(torch.ops.aten, packet), overload), None)
     return table

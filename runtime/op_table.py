@@ -205,6 +205,10 @@ OPS: tuple[Op, ...] = (
     Op("grid_sample", 50, (2, 2), 1, _p("mode:int padding:int align_corners:int"), ("aten.grid_sampler_2d.default",),
        "grid_sample", doc="torch grid_sample: x [N, C, H, W] sampled at grid [N, OH, OW, 2] -> [N, C, OH, OW]; "
                           "mode INTERP nearest/bilinear, padding GRID_PAD."),
+    Op("gru", 51, (6, 6), 2, _p("batch_first:int reverse:int"), ("aten.gru.input",), "gru", packs=True,
+       doc="One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], "
+           "w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks "
+           "the steps from the last."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

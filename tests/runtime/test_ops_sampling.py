@@ -160,7 +160,13 @@ def test_gru(check_eager, layers, bidirectional, batch_first, bias):
     gru = torch.nn.GRU(5, 6, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias)
     x = rnd(2, 4, 5) if batch_first else rnd(4, 2, 5)
     h0 = rnd(layers * (2 if bidirectional else 1), 2, 6, seed=3)
-    check_eager(gru, (x, h0))
+    program = check_eager(gru, (x, h0), threads=2)
+    assert program.graph.op_histogram()["gru"] == layers * (2 if bidirectional else 1)  # one op a layer, direction
+
+
+def test_gru_single_sequence_takes_the_gemv_path(check_eager):
+    torch.manual_seed(0)
+    check_eager(torch.nn.GRU(7, 9, batch_first=True), (rnd(1, 5, 7),))
 
 
 def test_gru_nan_input(check_eager):
