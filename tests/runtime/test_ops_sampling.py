@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 import pockettorch
 from pockettorch import errors
+from support import bytes_with_params
 
 
 class Fn(torch.nn.Module):
@@ -174,3 +175,29 @@ def test_gru_nan_input(check_eager):
     x = rnd(1, 3, 4)
     x[0, 1, 2] = float("nan")
     check_eager(torch.nn.GRU(4, 3, batch_first=True), (x,))
+
+
+# -- hostile programs: the loader refuses parameters and operands the exporter never writes --
+
+@pytest.mark.parametrize("params", [{"mode": 3}, {"mode": -1}, {"padding": 3}, {"padding": -1},
+                                    {"align_corners": 2}], ids=str)
+def test_grid_sample_bad_params_refused_at_load(params):
+    program = pockettorch.export(Fn(lambda x, g: F.grid_sample(x, g, align_corners=False)),
+                                 (rnd(1, 2, 4, 4), grid(1, 3, 3)))
+    with pytest.raises(errors.BadParamsError):
+        pockettorch.load(bytes_with_params(program, "grid_sample", params))
+
+
+@pytest.mark.parametrize("op,module,inputs", [
+    ("gru", torch.nn.GRU(3, 4, batch_first=True), (rnd(2, 5, 3),)),
+    ("grid_sample", Fn(lambda x, g: F.grid_sample(x, g, align_corners=True)), (rnd(1, 2, 4, 4), grid(1, 3, 3))),
+], ids=["gru", "grid_sample"])
+def test_swapped_operands_refused_at_load(op, module, inputs):
+    """Operands exchanged in the file (the grid for the image, w_ih for w_hh) give a load error, not a crash."""
+    program = pockettorch.export(module, inputs)
+    node = next(n for n in program.graph.nodes if n.op == op)
+    a, b = (0, 1) if op == "grid_sample" else (2, 3)
+    node.inputs[a], node.inputs[b] = node.inputs[b], node.inputs[a]
+    program._bytes = None
+    with pytest.raises(errors.BadOperandsError):
+        pockettorch.load(program.to_bytes())
