@@ -47,6 +47,16 @@ def relative_error(expected, got) -> float:
     return worst
 
 
+def _check_not_vacuous(expected) -> None:
+    """Every float output of eager must carry signal: all ~0 or all one value would pass any comparison."""
+    for i, e in enumerate(pytree.tree_leaves(expected)):
+        if e.dtype.is_floating_point and e.numel() > 1:
+            finite = e[torch.isfinite(e)].double()
+            if finite.numel() and (finite.abs().max() < 1e-4 or finite.std() < 1e-6):
+                raise AssertionError(f"eager output {i} is constant or ~0 (max |x| {float(finite.abs().max()):.2g}); "
+                                     f"the architecture's config makes the comparison vacuous")
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:400]
@@ -61,6 +71,7 @@ def check(name: str, group: str, build) -> Outcome:
         module.eval()
         with torch.no_grad():
             expected = module(*inputs)
+        _check_not_vacuous(expected)
         stage = "export"
         program = pockettorch.export(module, inputs, name=name)
         out.ops = dict(sorted(program.graph.op_histogram().items()))

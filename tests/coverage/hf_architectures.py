@@ -67,10 +67,26 @@ def seq2seq(cls, config):
     return build
 
 
+def calibrate_batch_norms(model: torch.nn.Module, batch: torch.Tensor, key: str) -> None:
+    """Batch norms with unit scale and the running statistics of one training-mode pass over a random batch. With
+    the fresh statistics (mean 0, variance 1), small initial weights and (in some models) ~0.02 batch-norm scales,
+    deep CNNs shrink activations to ~0 (MobileNet's pooled features come out near 1e-30), which would make the
+    comparison with eager vacuous."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_parameters()  # weight 1, bias 0, statistics reset
+        norm.momentum = None  # a cumulative average: one pass sets the statistics of that pass
+    model.train()
+    with torch.no_grad():
+        model(**{key: batch})
+    model.eval()
+
+
 def vision(cls, config, size: int = 32, out: str = "last_hidden_state", channels: int = 3):
     def build():
         torch.manual_seed(0)
         model = cls(_config(cls, config)).eval()
+        calibrate_batch_norms(model, torch.randn(4, channels, size, size), "pixel_values")
         return Main(model, ("pixel_values",), out), (_image(size, channels),)
     return build
 
@@ -103,6 +119,7 @@ _CNN_STAGES = dict(num_channels=3, hidden_sizes=[8, 16], depths=[1, 1])
 ARCHITECTURES = {
     # encoders
     "bert": text(tf.BertModel, dict(**TEXT)),
+    "bert_unpadded": text(tf.BertModel, dict(**TEXT), mask=False),  # no attention_mask input: one unpadded text
     "distilbert": text(tf.DistilBertModel, dict(vocab_size=VOCAB, dim=32, n_layers=2, n_heads=4,
                                                                hidden_dim=64, max_position_embeddings=64)),
     "roberta": text(tf.RobertaModel, dict(**TEXT, pad_token_id=1)),
@@ -120,6 +137,8 @@ ARCHITECTURES = {
     "deberta_v2": text(tf.DebertaV2Model, dict(**TEXT)),
     # decoders
     "gpt2": text(tf.GPT2Model, dict(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=64, **TOKENS)),
+    "gpt2_unpadded": text(tf.GPT2Model, dict(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=64,
+                                             **TOKENS), mask=False),
     "gpt_neo": text(tf.GPTNeoModel, dict(vocab_size=VOCAB, hidden_size=32, num_layers=2, num_heads=4,
                                                     attention_types=[[["global", "local"], 1]], window_size=4, **TOKENS,
                                                     max_position_embeddings=64)),
@@ -127,6 +146,7 @@ ARCHITECTURES = {
     "opt": text(tf.OPTModel, dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, ffn_dim=64,
                                           num_attention_heads=4, max_position_embeddings=64, word_embed_proj_dim=32, **TOKENS)),
     "llama": _decoder(tf.LlamaModel, num_key_value_heads=2),
+    "llama_unpadded": text(tf.LlamaModel, {**TEXT, "num_key_value_heads": 2}, mask=False),
     "mistral": _decoder(tf.MistralModel, num_key_value_heads=2, sliding_window=4),
     "qwen2": _decoder(tf.Qwen2Model, num_key_value_heads=2),
     "qwen3": _decoder(tf.Qwen3Model, num_key_value_heads=2, head_dim=8),

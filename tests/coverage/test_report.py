@@ -39,3 +39,14 @@ def test_checked_in_report_covers_the_suite():
     assert set(rows) == set(BUILDERS), "regenerate: python tests/coverage/report.py"
     unrecorded = [name for name, result in rows.items() if result == "FAIL" and name not in KNOWN_FAILING]
     assert not unrecorded, f"failing in docs/COVERAGE.md but not in KNOWN_FAILING: {unrecorded}"
+
+
+def test_a_vacuous_comparison_is_a_failure():
+    """An architecture whose eager output is ~0 everywhere would match anything: check() refuses to call it a pass."""
+    outcome = check("tiny", "torch.nn composition", lambda: (_Tiny(), (torch.randn(2, 4),)))
+    assert not outcome.passed and "vacuous" in outcome.error
+
+
+class _Tiny(torch.nn.Module):
+    def forward(self, x):
+        return x * 1e-30
