@@ -10,8 +10,8 @@ import hf_architectures
 import nn_architectures
 
 FAMILIES = {
-    "encoder": ("bert", "bert_unpadded", "distilbert", "roberta", "xlm_roberta", "albert", "electra", "mpnet", "convbert", "mobilebert",
-                "squeezebert", "deberta_v2"),
+    "encoder": ("bert", "bert_unpadded", "distilbert", "roberta", "xlm_roberta", "albert", "electra", "mpnet",
+                "convbert", "mobilebert", "squeezebert", "deberta_v2"),
     "decoder": ("gpt2", "gpt2_unpadded", "gpt_neo", "gpt_neox", "opt", "llama", "llama_unpadded", "mistral", "qwen2",
                 "qwen3", "phi", "phi3", "gemma", "bloom", "falcon"),
     "encoder-decoder": ("t5", "bart", "marian", "pegasus"),
