@@ -101,10 +101,11 @@ def audio(cls, config, samples: int = 1600):
 
 def whisper_encoder():
     torch.manual_seed(0)
-    config = _config(tf.WhisperModel, dict(vocab_size=VOCAB, num_mel_bins=16, encoder_layers=2, encoder_attention_heads=4,
-                              decoder_layers=1, decoder_attention_heads=4, d_model=32, encoder_ffn_dim=64,
-                              decoder_ffn_dim=64, max_source_positions=16, max_target_positions=16,
-                                                  pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1))
+    config = _config(tf.WhisperModel, dict(vocab_size=VOCAB, num_mel_bins=16, encoder_layers=2,
+                                           encoder_attention_heads=4, decoder_layers=1, decoder_attention_heads=4,
+                                           d_model=32, encoder_ffn_dim=64, decoder_ffn_dim=64, max_source_positions=16,
+                                           max_target_positions=16, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+                                           decoder_start_token_id=1))
     encoder = tf.WhisperModel(config).eval().get_encoder()
     features = torch.randn(1, 16, 32, generator=torch.Generator().manual_seed(4))  # 2 x max_source_positions frames
     return Main(encoder, ("input_features",)), (features,)
@@ -144,7 +145,7 @@ ARCHITECTURES = {
                                                     max_position_embeddings=64)),
     "gpt_neox": _decoder(tf.GPTNeoXModel),
     "opt": text(tf.OPTModel, dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, ffn_dim=64,
-                                          num_attention_heads=4, max_position_embeddings=64, word_embed_proj_dim=32, **TOKENS)),
+                                  num_attention_heads=4, max_position_embeddings=64, word_embed_proj_dim=32, **TOKENS)),
     "llama": _decoder(tf.LlamaModel, num_key_value_heads=2),
     "llama_unpadded": text(tf.LlamaModel, {**TEXT, "num_key_value_heads": 2}, mask=False),
     "mistral": _decoder(tf.MistralModel, num_key_value_heads=2, sliding_window=4),
@@ -211,7 +212,8 @@ ARCHITECTURES = {
                                                                        depth_coefficient=0.1, hidden_dim=128),
                            out="pooler_output"),
     "poolformer": vision(tf.PoolFormerModel, dict(hidden_sizes=[8, 16, 16, 16], depths=[1, 1, 1, 1])),
-    "bit": vision(tf.BitModel, dict(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], num_groups=4), out="pooler_output"),
+    "bit": vision(tf.BitModel, dict(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], num_groups=4),
+                  out="pooler_output"),
     # audio
     "whisper_encoder": whisper_encoder,
     "wav2vec2": audio(tf.Wav2Vec2Model, dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
