@@ -2,11 +2,11 @@
 Python binding and compared with eager (relative error <= 1e-4, NaN/inf where eager has them).
 
 Known failures are xfail(strict=False) with their reason, so they are recorded, not hidden: docs/COVERAGE.md
-(python tests/coverage/report.py) lists the error each one stops at today."""
+(python tests/coverage/coverage_report.py) lists the error each one stops at today."""
 import pytest
 
 from architectures import BUILDERS, FAMILY_OF, KNOWN_FAILING
-from check import REL_TOL, check
+from coverage_check import REL_TOL, check
 
 FAST = ("vit", "resnet", "espcn_pixel_shuffle", "einsum_attention", "lstm_tagger", "conv_autoencoder")
 

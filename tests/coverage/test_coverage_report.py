@@ -4,8 +4,8 @@ import pathlib
 import torch
 
 from architectures import BUILDERS, KNOWN_FAILING
-from check import check
-from report import DEFAULT_OUT, main, parse_rows, render
+from coverage_check import check
+from coverage_report import DEFAULT_OUT, main, parse_rows, render
 
 
 class Spectrum(torch.nn.Module):
@@ -36,7 +36,7 @@ def test_generator_writes_the_file(tmp_path):
 def test_checked_in_report_covers_the_suite():
     """Every registered architecture has a row; every failing row is a recorded known failure."""
     rows = parse_rows(pathlib.Path(DEFAULT_OUT).read_text())
-    assert set(rows) == set(BUILDERS), "regenerate: python tests/coverage/report.py"
+    assert set(rows) == set(BUILDERS), "regenerate: python tests/coverage/coverage_report.py"
     unrecorded = [name for name, result in rows.items() if result == "FAIL" and name not in KNOWN_FAILING]
     assert not unrecorded, f"failing in docs/COVERAGE.md but not in KNOWN_FAILING: {unrecorded}"
 
