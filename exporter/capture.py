@@ -64,15 +64,15 @@ def _as_tensor_args(example_inputs) -> tuple:
 
 # Composite ops PocketTorch runs as one kernel (or fuses), which the default table would break into many small ops.
 KEEP_UNDECOMPOSED = ("scaled_dot_product_attention.default", "tril.default", "triu.default", "pad.default",
-                     "_upsample_nearest_exact2d.vec", "silu.default", "hardswish.default", "hardsigmoid.default",
-                     "mish.default", "softplus.default")
+                     "_upsample_nearest_exact2d.vec", "upsample_bicubic2d.vec", "silu.default", "hardswish.default",
+                     "hardsigmoid.default", "mish.default", "softplus.default")
 
 
 def decomposition_table(keep_lstm: bool = True) -> dict:
-    """The default table without KEEP_UNDECOMPOSED, and without aten.lstm (one `lstm` op per layer and
-    direction) unless keep_lstm is False: LSTMs with projections (proj_size) are decomposed."""
+    """The default table without KEEP_UNDECOMPOSED, aten.gru (one `gru` op per layer and direction), and
+    aten.lstm (likewise) unless keep_lstm is False: LSTMs with projections (proj_size) are decomposed."""
     table = torch.export.default_decompositions()
-    for name in KEEP_UNDECOMPOSED + (("lstm.input",) if keep_lstm else ()):
+    for name in KEEP_UNDECOMPOSED + ("gru.input",) + (("lstm.input",) if keep_lstm else ()):
         packet, overload = name.split(".")
         table.pop(getattr(getattr(torch.ops.aten, packet), overload), None)
     return table

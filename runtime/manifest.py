@@ -63,6 +63,7 @@ KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "conv_dw_pw": ("gemm", "conv"),  # winograd.c in the conv group calls the GEMM
     "conv_pw_dw": ("gemm", "conv"),
     "linear": ("gemm",),
+    "gru": ("gemm",),
     "lstm": ("gemm",),
     "matmul": ("gemm",),
     "sdpa": ("gemm",),

@@ -59,6 +59,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "ARGREDUCE": ("ARGMAX", "ARGMIN"),
     "PAD": ("CONSTANT", "REFLECT", "REPLICATE", "CIRCULAR"),
     "INTERP": ("NEAREST", "BILINEAR", "NEAREST_EXACT", "BICUBIC"),
+    "GRID_PAD": ("ZEROS", "BORDER", "REFLECTION"),  # grid_sample's padding_mode, in ATen's order
 }
 
 
@@ -152,7 +153,7 @@ OPS: tuple[Op, ...] = (
     Op("concat", 22, (1, 64), 1, _p("axis:int"), ("aten.cat.default",), "concat", doc="Concatenate along one axis."),
     Op("slice", 23, (1, 1), 1, _p("axis:int start:int step:int"),
        ("aten.slice.Tensor", "aten.select.int", "aten.split_with_sizes.default", "aten.split.Tensor",
-        "aten.narrow.default"),
+        "aten.narrow.default", "aten.diagonal.default"),
        "slice", doc="Strided slice along one axis (length from the output shape)."),
     Op("permute", 24, (1, 1), 1, _p("perm:ints"), ("aten.permute.default", "aten.t.default", "aten.transpose.int"),
        "permute", doc="Permute dimensions."),
@@ -169,7 +170,8 @@ OPS: tuple[Op, ...] = (
        "pad", doc="Pad; pads are (before, after) pairs from the last dim backwards, negative crops."),
     Op("interpolate", 28, (1, 1), 1, _p("mode:int align_corners:int scale_h:float scale_w:float"),
        ("aten.upsample_nearest2d.vec", "aten.upsample_bilinear2d.vec", "aten.upsample_nearest2d.default",
-        "aten.upsample_bilinear2d.default", "aten._upsample_nearest_exact2d.vec"),
+        "aten.upsample_bilinear2d.default", "aten._upsample_nearest_exact2d.vec", "aten.upsample_bicubic2d.vec",
+        "aten.upsample_bicubic2d.default"),
        "interpolate", doc="Resize NCHW; scale 0 means derive from sizes."),
     Op("sdpa", 29, (3, 4), 1, _p("is_causal:int scale:float"),
        ("aten.scaled_dot_product_attention.default", "aten._scaled_dot_product_flash_attention_for_cpu.default"),
@@ -199,6 +201,14 @@ OPS: tuple[Op, ...] = (
        doc="One layer and direction of an LSTM: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], c0 [B, H], "
            "w_ih [4H, I], w_hh [4H, H], bias [4H] (b_ih + b_hh) -> y (x's layout, H features), h_n, c_n; gates "
            "i, f, g, o; reverse walks the steps from the last."),
+    # issue 17 (coverage): codes from 50 on, so the ops added beside them in the same issue keep their own.
+    Op("grid_sample", 50, (2, 2), 1, _p("mode:int padding:int align_corners:int"), ("aten.grid_sampler_2d.default",),
+       "grid_sample", doc="torch grid_sample: x [N, C, H, W] sampled at grid [N, OH, OW, 2] -> [N, C, OH, OW]; "
+                          "mode INTERP nearest/bilinear, padding GRID_PAD."),
+    Op("gru", 51, (6, 6), 2, _p("batch_first:int reverse:int"), ("aten.gru.input",), "gru", packs=True,
+       doc="One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], "
+           "w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks "
+           "the steps from the last."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

@@ -43,6 +43,7 @@ set(PKT_KERNEL_GROUPS_conv2d gemm conv)
 set(PKT_KERNEL_GROUPS_conv_dw_pw gemm conv)
 set(PKT_KERNEL_GROUPS_conv_pw_dw gemm conv)
 set(PKT_KERNEL_GROUPS_linear gemm)
+set(PKT_KERNEL_GROUPS_gru gemm)
 set(PKT_KERNEL_GROUPS_lstm gemm)
 set(PKT_KERNEL_GROUPS_matmul gemm)
 set(PKT_KERNEL_GROUPS_sdpa gemm)
@@ -66,7 +67,9 @@ set(PKT_ALL_KERNELS
   fill
   flip
   gather
+  grid_sample
   group_norm
+  gru
   interpolate
   layer_norm
   linear

@@ -5,10 +5,12 @@
   (the indices outputs of the max pools are not computed: using them is an error). 1-D pools reach us
   as unsqueeze + 2-D pool + squeeze from the decomposition; unbatched (C, H, W) inputs are reshaped.
 - constant_pad_nd / reflection_pad{1,2}d / replication_pad{1,2}d / pad -> pad.
-- upsample_nearest2d / upsample_bilinear2d / _upsample_nearest_exact2d -> interpolate.
+- upsample_nearest2d / upsample_bilinear2d / _upsample_nearest_exact2d / upsample_bicubic2d -> interpolate
+  (capture keeps nearest-exact and bicubic undecomposed).
+- grid_sampler_2d -> grid_sample (bilinear, nearest; every padding mode).
 
 Note: torch's core-ATen decomposition rewrites F.pad(mode="reflect"|"replicate"|"circular") and
-F.interpolate(mode="nearest-exact"), 1-D/3-D interpolation and bicubic into index/arith ops; those
+1-D/3-D interpolation into index/arith ops; those
 reach other lowering rules (aten.index.Tensor -> take, ...). `match_pad_index` below recognizes a
 constant index vector that implements a reflect/replicate/circular pad along one axis, so the
 index.Tensor rule can emit a single pad op instead.
@@ -73,6 +75,8 @@ def lower_convolution(ctx, node):
     x_arg, w_arg, b_arg = node.args[:3]
     stride, padding, dilation, transposed, _output_padding, groups = node.args[3:9]
     x = _float_input(ctx, x_arg, "convolution")
+    spatial = len(x.shape) - 2  # ATen lets one value stand for every spatial dim (nn.Conv2d(padding="valid"))
+    stride, padding, dilation = (list(v) * spatial if len(v) == 1 else list(v) for v in (stride, padding, dilation))
     w = ctx.tensor(w_arg, "float32")
     inputs = [x, w]
     if b_arg is not None:
@@ -293,3 +297,33 @@ def lower_upsample_bilinear_vec(ctx, node):
 def lower_upsample_bilinear(ctx, node):
     return _emit_interp(ctx, node, "BILINEAR", bool(node.args[2]), call_arg(node, 3, "scales_h"),
                         call_arg(node, 4, "scales_w"))
+
+
+@lowers("interpolate", "upsample_bicubic2d.vec")
+def lower_upsample_bicubic_vec(ctx, node):
+    return _emit_interp(ctx, node, "BICUBIC", bool(node.args[2]), *_scales(node, call_arg(node, 3, "scale_factors")))
+
+
+@lowers("interpolate", "upsample_bicubic2d.default")
+def lower_upsample_bicubic(ctx, node):
+    return _emit_interp(ctx, node, "BICUBIC", bool(node.args[2]), call_arg(node, 3, "scales_h"),
+                        call_arg(node, 4, "scales_w"))
+
+
+@lowers("grid_sample")
+def lower_grid_sample(ctx, node):
+    """aten.grid_sampler_2d(input, grid, interpolation_mode, padding_mode, align_corners): modes 0 bilinear,
+    1 nearest (2, bicubic, is refused); padding 0 zeros, 1 border, 2 reflection."""
+    x_arg, grid_arg, mode, padding, align_corners = node.args[:5]
+    modes = {0: "BILINEAR", 1: "NEAREST"}
+    if mode not in modes:
+        raise errors.UnsupportedOpError("grid_sample with mode='bicubic' is not supported (bilinear, nearest)")
+    x = _float_input(ctx, x_arg, "grid_sample")
+    grid = ctx.tensor(grid_arg, "float32")
+    if len(x.shape) != 4:
+        raise errors.UnsupportedOpError(f"grid_sample on a {len(x.shape)}-D input; PocketTorch samples NCHW images")
+    out = ctx.out()
+    ctx.emit("grid_sample", [x, grid], [out], mode=enum_value("INTERP", modes[mode]), padding=int(padding),
+             align_corners=int(bool(align_corners)))
+    return out
+

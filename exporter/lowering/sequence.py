@@ -1,4 +1,4 @@
-"""Lowering of sequence ops: cumsum, flip, tril / triu and LSTM layers (kept undecomposed by capture)."""
+"""Lowering of sequence ops: cumsum, flip, tril / triu and LSTM / GRU layers (kept undecomposed by capture)."""
 from __future__ import annotations
 
 import numpy as np
@@ -44,52 +44,65 @@ def lower_triangular(ctx, node):
 
 @lowers("lstm")
 def lower_lstm(ctx, node):
-    """One `lstm` op per layer and direction; a bidirectional layer's two outputs are concatenated."""
-    x_arg, hx, params, has_biases, layers, dropout, train, bidirectional, batch_first = node.args
+    """One `lstm` op per layer and direction (b_ih + b_hh folded into one bias)."""
+    return _lower_recurrent(ctx, node, "lstm", 4, list(node.args[1]))
+
+
+@lowers("gru")
+def lower_gru(ctx, node):
+    """One `gru` op per layer and direction (b_ih and b_hh kept apart: b_hn is scaled by the reset gate)."""
+    return _lower_recurrent(ctx, node, "gru", 3, [node.args[1]])
+
+
+def _lower_recurrent(ctx, node, op: str, gates: int, hx: list):
+    """aten.lstm.input / aten.gru.input -> one `op` per layer and direction; a bidirectional layer's two outputs
+    are concatenated. Returns [output, final state per hx entry (layers * directions stacked)]."""
+    x_arg, _, params, has_biases, layers, dropout, train, bidirectional, batch_first = node.args
+    name = op.upper()
     if train and dropout:
-        raise errors.UnsupportedOpError("LSTM with dropout in training mode (call model.eval())")
+        raise errors.UnsupportedOpError(f"{name} with dropout in training mode (call model.eval())")
     dirs, per = (2 if bidirectional else 1), (4 if has_biases else 2)
     if len(params) != layers * dirs * per:
-        raise errors.UnsupportedOpError(f"LSTM with {len(params)} weights for {layers} layer(s) x {dirs} "
+        raise errors.UnsupportedOpError(f"{name} with {len(params)} weights for {layers} layer(s) x {dirs} "
                                         f"direction(s); projections (proj_size) are not supported")
     x = ctx.tensor(x_arg, "float32")
-    h0_all, c0_all = (ctx.tensor(t, "float32") for t in hx)
-    if len(x.shape) != 3 or len(h0_all.shape) != 3:
-        raise errors.UnsupportedOpError(f"LSTM input of rank {len(x.shape)}; expected a batched sequence")
-    batch, hidden = h0_all.shape[1], h0_all.shape[2]
+    states_all = [ctx.tensor(t, "float32") for t in hx]
+    if len(x.shape) != 3 or len(states_all[0].shape) != 3:
+        raise errors.UnsupportedOpError(f"{name} input of rank {len(x.shape)}; expected a batched sequence")
+    batch, hidden = states_all[0].shape[1], states_all[0].shape[2]
     lead = (batch, x.shape[1]) if batch_first else (x.shape[0], batch)  # the output's dims before the features
-    layer_in, h_n, c_n = x, [], []
+    layer_in, finals = x, [[] for _ in states_all]
     for layer in range(layers):
         outs = []
         for d in range(dirs):
             k = layer * dirs + d
             w_ih, w_hh = (ctx.tensor(p, "float32") for p in params[k * per:k * per + 2])
-            if has_biases:
-                b_ih, b_hh = (ctx.tensor(p, "float32") for p in params[k * per + 2:k * per + 4])
-                if not (b_ih.is_constant and b_hh.is_constant):
-                    raise errors.UnsupportedOpError("LSTM biases computed by the model; they must be parameters")
-                bias = ctx.graph.constant(b_ih.data + b_hh.data, f"{node.name}_b{k}", "float32")
-            else:
-                bias = ctx.graph.constant(np.zeros(4 * hidden, np.float32), f"{node.name}_b{k}", "float32")
-            if not (w_ih.is_constant and w_hh.is_constant):
-                raise errors.UnsupportedOpError("LSTM weights computed by the model; they must be parameters")
+            biases = [ctx.tensor(p, "float32") for p in params[k * per + 2:k * per + 4]] if has_biases else []
+            if not all(t.is_constant for t in [w_ih, w_hh, *biases]):
+                raise errors.UnsupportedOpError(f"{name} weights computed by the model; they must be parameters")
+            zeros = np.zeros(gates * hidden, np.float32)
+            if op == "lstm":
+                bias = biases[0].data + biases[1].data if biases else zeros
+                biases = [ctx.graph.constant(bias, f"{node.name}_b{k}", "float32")]
+            elif not biases:
+                biases = [ctx.graph.constant(zeros, f"{node.name}_b{k}_{tag}", "float32") for tag in ("ih", "hh")]
             state = []
-            for t, tag in ((h0_all, "h0"), (c0_all, "c0")):
-                one = ctx.graph.tensor(f"{node.name}_{tag}{k}", "float32", (1, batch, hidden))
+            for i, t in enumerate(states_all):
+                one = ctx.graph.tensor(f"{node.name}_s{i}_{k}", "float32", (1, batch, hidden))
                 state.append(ctx.reshape(_slice(ctx, t, 0, k, 1, one), (batch, hidden)))
             y = ctx.graph.tensor(f"{node.name}_y{k}", "float32", lead + (hidden,))
-            hk, ck = (ctx.graph.tensor(f"{node.name}_{tag}n{k}", "float32", (batch, hidden)) for tag in "hc")
-            ctx.emit("lstm", [layer_in, *state, w_ih, w_hh, bias], [y, hk, ck], batch_first=int(bool(batch_first)),
+            last = [ctx.graph.tensor(f"{node.name}_s{i}n{k}", "float32", (batch, hidden)) for i in range(len(state))]
+            ctx.emit(op, [layer_in, *state, w_ih, w_hh, *biases], [y, *last], batch_first=int(bool(batch_first)),
                      reverse=d)
             outs.append(y)
-            h_n.append(ctx.reshape(hk, (1, batch, hidden)))
-            c_n.append(ctx.reshape(ck, (1, batch, hidden)))
+            for i, t in enumerate(last):
+                finals[i].append(ctx.reshape(t, (1, batch, hidden)))
         if dirs == 1:
             layer_in = outs[0]
         else:
             layer_in = ctx.graph.tensor(f"{node.name}_out{layer}", "float32", lead + (2 * hidden,))
             ctx.emit("concat", outs, [layer_in], axis=2)
-    return [layer_in, _stack(ctx, h_n, f"{node.name}_hn"), _stack(ctx, c_n, f"{node.name}_cn")]
+    return [layer_in, *(_stack(ctx, parts, f"{node.name}_s{i}n") for i, parts in enumerate(finals))]
 
 
 def _stack(ctx, parts, name):

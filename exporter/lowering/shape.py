@@ -70,6 +70,32 @@ def _slice(ctx, x, axis: int, start: int, step: int, out):
     return out
 
 
+@lowers("slice", "diagonal")
+def lower_diagonal(ctx, node):
+    """x.diagonal(offset, dim1, dim2) (einsum's repeated indices, 'ii->i'): the two dims moved last and
+    flattened, then a slice with step n2 + 1 from the offset's first element."""
+    x = ctx.tensor(node.args[0])
+    rank = len(x.shape)
+    offset = int(call_arg(node, 1, "offset", 0))
+    d1, d2 = (norm_dim(int(call_arg(node, i, name, i - 2)), rank) for i, name in ((2, "dim1"), (3, "dim2")))
+    if d1 == d2:
+        raise errors.UnsupportedOpError(f"{node.name}: diagonal dims must differ, got {d1} and {d2}")
+    out_shape = static_shape(ctx.meta(node))
+    n1, n2 = x.shape[d1], x.shape[d2]
+    rest = [d for d in range(rank) if d not in (d1, d2)]
+    perm = rest + [d1, d2]
+    moved = x
+    if perm != list(range(rank)):
+        moved = ctx.graph.tensor(f"{node.name}_moved", x.dtype, [x.shape[d] for d in perm])
+        if x.is_constant:
+            moved = ctx.graph.constant(x.data.transpose(perm), moved.name, x.dtype)
+        else:
+            ctx.emit("permute", [x], [moved], perm=perm)
+    flat = ctx.reshape(moved, [x.shape[d] for d in rest] + [n1 * n2], name=f"{node.name}_flat")
+    start = min(offset if offset >= 0 else -offset * n2, n1 * n2)
+    return _slice(ctx, flat, len(rest), start, n2 + 1, ctx.out())
+
+
 def _clamp_start(start, size: int) -> int:
     start = 0 if start is None else int(start)
     if start < 0:

@@ -40,7 +40,9 @@ enum pkt_op {
   PKT_OP_CONV_PW_DW = 34, /* A pointwise conv2d (x, weight [M, C, 1, 1], bias [M], act1) feeding a depthwise one (weight [M, 1, kh, kw], bias [M], act), fused by the exporter: the intermediate is made a band of rows at a time and never written out. */
   PKT_OP_CONV_DW_PW = 35, /* A depthwise conv2d (x, weight [C, 1, kh, kw], bias [C], act1) feeding a pointwise one (weight [O, C, 1, 1], bias [O], act), fused by the exporter: the intermediate is made a band of rows at a time and never written out. An optional 6th input (shaped as the output) is added before act: a residual add fused in. */
   PKT_OP_LSTM = 36, /* One layer and direction of an LSTM: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], c0 [B, H], w_ih [4H, I], w_hh [4H, H], bias [4H] (b_ih + b_hh) -> y (x's layout, H features), h_n, c_n; gates i, f, g, o; reverse walks the steps from the last. */
-  PKT_OP_COUNT_ = 37
+  PKT_OP_GRID_SAMPLE = 50, /* torch grid_sample: x [N, C, H, W] sampled at grid [N, OH, OW, 2] -> [N, C, OH, OW]; mode INTERP nearest/bilinear, padding GRID_PAD. */
+  PKT_OP_GRU = 51, /* One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks the steps from the last. */
+  PKT_OP_COUNT_ = 52
 };
 
 /* Operand counts and parameter indices per op. */
@@ -337,6 +339,21 @@ enum pkt_op {
 #define PKT_LSTM_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_LSTM_BATCH_FIRST 0 /* int */
 #define PKT_LSTM_REVERSE 1 /* int */
+#define PKT_GRID_SAMPLE_MIN_INPUTS 2
+#define PKT_GRID_SAMPLE_MAX_INPUTS 2
+#define PKT_GRID_SAMPLE_OUTPUTS 1
+#define PKT_GRID_SAMPLE_NUM_PARAMS 3
+#define PKT_GRID_SAMPLE_MIN_PARAMS 3 /* an ints list may be empty */
+#define PKT_GRID_SAMPLE_MODE 0 /* int */
+#define PKT_GRID_SAMPLE_PADDING 1 /* int */
+#define PKT_GRID_SAMPLE_ALIGN_CORNERS 2 /* int */
+#define PKT_GRU_MIN_INPUTS 6
+#define PKT_GRU_MAX_INPUTS 6
+#define PKT_GRU_OUTPUTS 2
+#define PKT_GRU_NUM_PARAMS 2
+#define PKT_GRU_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_GRU_BATCH_FIRST 0 /* int */
+#define PKT_GRU_REVERSE 1 /* int */
 
 /* Enumerations carried in parameters. */
 #define PKT_DTYPE_INVALID 0
@@ -448,6 +465,10 @@ enum pkt_op {
 #define PKT_INTERP_NEAREST_EXACT 2
 #define PKT_INTERP_BICUBIC 3
 #define PKT_INTERP_COUNT_ 4
+#define PKT_GRID_PAD_ZEROS 0
+#define PKT_GRID_PAD_BORDER 1
+#define PKT_GRID_PAD_REFLECTION 2
+#define PKT_GRID_PAD_COUNT_ 3
 
 /* Op names by code (NULL for unused codes). */
 extern const char* const pkt_op_names[PKT_OP_COUNT_];

@@ -7,8 +7,10 @@
 
 static void avg_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t* fl, int64_t* ce) {
   int64_t num = in + 2 * p - k;
-  if (num < 0) {
-    *fl = *ce = -1;
+  if (num < 0) { /* a window larger than the padded input: only ceil mode has an output (EfficientNet's pooler) */
+    *fl = -1;
+    *ce = num / s + 1; /* C division truncates toward zero: the ceiling of a negative quotient */
+    if (*ce < 1) *ce = -1;
     return;
   }
   *fl = num / s + 1;
@@ -38,7 +40,7 @@ pkt_status pkt_kernel_avg_pool2d_prepare(const pkt_node* n, size_t* scratch, pkt
     avg_out_size(x->dims[2 + a], pkt_param_i(n, PKT_AVG_POOL2D_KERNEL_H + a), pkt_param_i(n, PKT_AVG_POOL2D_STRIDE_H + a),
                  pkt_param_i(n, PKT_AVG_POOL2D_PAD_H + a), &fl, &ce);
     int64_t o = y->dims[2 + a];
-    if (fl < 0 || (o != fl && o != ce))
+    if (!((fl > 0 && o == fl) || (ce > 0 && o == ce)))
       return pkt_fail(err, PKT_BAD_OPERANDS, "output %s %lld does not match the input %lld with this window",
                       a ? "width" : "height", (long long)o, (long long)x->dims[2 + a]);
   }

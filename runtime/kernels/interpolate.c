@@ -1,8 +1,9 @@
-/* interpolate: resize NCHW to the output's H, W. Modes nearest, bilinear (align_corners 0/1) and
+/* interpolate: resize NCHW to the output's H, W. Modes nearest, bilinear and bicubic (align_corners 0/1) and
  * nearest-exact, with torch's source-index rules (in float, as torch computes them for float32).
  * scale_h / scale_w are the user's scale factors (output/input); > 0 means they define the source
  * index mapping (torch uses 1/scale when a scale factor was given), 0 means derive from the sizes.
- * Every source index is clamped to [0, in - 1]. Parallel over N*C planes. */
+ * Every source index is clamped to [0, in - 1]. Bicubic is torch's (A = -0.75, the 4x4 neighbourhood's indices
+ * clamped to the image, the source coordinate itself not clamped). Parallel over N*C planes. */
 #include <math.h>
 
 #include "core/kernel.h"
@@ -15,9 +16,10 @@ pkt_status pkt_kernel_interpolate_prepare(const pkt_node* n, size_t* scratch, pk
   if (x->rank != 4 || y->rank != 4 || x->dims[0] != y->dims[0] || x->dims[1] != y->dims[1])
     return pkt_fail(err, PKT_BAD_OPERANDS, "input and output must be NCHW with the same N and C");
   int64_t mode = pkt_param_i(n, PKT_INTERPOLATE_MODE), ac = pkt_param_i(n, PKT_INTERPOLATE_ALIGN_CORNERS);
-  if (mode != PKT_INTERP_NEAREST && mode != PKT_INTERP_BILINEAR && mode != PKT_INTERP_NEAREST_EXACT)
-    return pkt_fail(err, PKT_BAD_PARAMS, "interpolation mode %lld is not supported (nearest, bilinear, nearest-exact)",
-                    (long long)mode);
+  if (mode != PKT_INTERP_NEAREST && mode != PKT_INTERP_BILINEAR && mode != PKT_INTERP_NEAREST_EXACT &&
+      mode != PKT_INTERP_BICUBIC)
+    return pkt_fail(err, PKT_BAD_PARAMS, "interpolation mode %lld is not supported (nearest, bilinear, "
+                    "nearest-exact, bicubic)", (long long)mode);
   if (ac != 0 && ac != 1) return pkt_fail(err, PKT_BAD_PARAMS, "align_corners must be 0 or 1, got %lld", (long long)ac);
   for (int i = 0; i < 2; i++) {
     double s = pkt_param_f(n, PKT_INTERPOLATE_SCALE_H + i);
@@ -62,11 +64,49 @@ static inline void linear_idx(int64_t dst, float scale, int ac, int64_t in, int6
   *l1 = l < 0.f ? 0.f : l > 1.f ? 1.f : l;
 }
 
+/* torch's get_cubic_upsample_coefficients (A = -0.75) for the fraction t, and the four clamped indices. */
+static inline void cubic_taps(int64_t dst, float scale, int ac, int64_t in, int64_t idx[4], float w[4]) {
+  const float A = -0.75f;
+  float src = ac ? scale * (float)dst : scale * ((float)dst + 0.5f) - 0.5f;
+  float f = floorf(src), t = src - f;
+  for (int k = 0; k < 4; k++) {
+    int64_t i = (int64_t)f - 1 + k;
+    idx[k] = i < 0 ? 0 : i > in - 1 ? in - 1 : i;
+  }
+  float x1 = t + 1.f, x2 = 1.f - t, x3 = 2.f - t;
+  w[0] = ((A * x1 - 5.f * A) * x1 + 8.f * A) * x1 - 4.f * A;
+  w[1] = ((A + 2.f) * t - (A + 3.f)) * t * t + 1.f;
+  w[2] = ((A + 2.f) * x2 - (A + 3.f)) * x2 * x2 + 1.f;
+  w[3] = ((A * x3 - 5.f * A) * x3 + 8.f * A) * x3 - 4.f * A;
+}
+
+static void bicubic_plane(const interp_job* j, const float* xp, float* yp) {
+  for (int64_t oy = 0; oy < j->OH; oy++) {
+    int64_t ry[4];
+    float wy[4];
+    cubic_taps(oy, j->sh, j->ac, j->H, ry, wy);
+    for (int64_t ox = 0; ox < j->OW; ox++) {
+      int64_t rx[4];
+      float wx[4], acc = 0.f;
+      cubic_taps(ox, j->sw, j->ac, j->W, rx, wx);
+      for (int a = 0; a < 4; a++) {
+        const float* r = xp + ry[a] * j->W;
+        acc += wy[a] * (r[rx[0]] * wx[0] + r[rx[1]] * wx[1] + r[rx[2]] * wx[2] + r[rx[3]] * wx[3]);
+      }
+      yp[oy * j->OW + ox] = acc;
+    }
+  }
+}
+
 static void interp_planes(void* ctx, int64_t begin, int64_t end) {
   const interp_job* j = ctx;
   for (int64_t plane = begin; plane < end; plane++) {
     const float* xp = j->x + plane * j->H * j->W;
     float* yp = j->y + plane * j->OH * j->OW;
+    if (j->mode == PKT_INTERP_BICUBIC) {
+      bicubic_plane(j, xp, yp);
+      continue;
+    }
     for (int64_t oy = 0; oy < j->OH; oy++) {
       float* yr = yp + oy * j->OW;
       if (j->mode == PKT_INTERP_BILINEAR) {
@@ -98,7 +138,8 @@ pkt_status pkt_kernel_interpolate_run(const pkt_node* n) {
   j.OH = y->dims[2];
   j.OW = y->dims[3];
   j.mode = (int)pkt_param_i(n, PKT_INTERPOLATE_MODE);
-  j.ac = j.mode == PKT_INTERP_BILINEAR ? (int)pkt_param_i(n, PKT_INTERPOLATE_ALIGN_CORNERS) : 0;
+  const int has_corners = j.mode == PKT_INTERP_BILINEAR || j.mode == PKT_INTERP_BICUBIC;
+  j.ac = has_corners ? (int)pkt_param_i(n, PKT_INTERPOLATE_ALIGN_CORNERS) : 0;
   j.sh = src_scale(j.H, j.OH, pkt_param_f(n, PKT_INTERPOLATE_SCALE_H), j.ac);
   j.sw = src_scale(j.W, j.OW, pkt_param_f(n, PKT_INTERPOLATE_SCALE_W), j.ac);
   j.x = x->data;

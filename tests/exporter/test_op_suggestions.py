@@ -56,7 +56,7 @@ def test_3d_pooling_suggests_2d_pooling_first():
     ("aten.add.out", "aten.add.Scalar"),                 # another overload of the same op
     ("aten.sgn.default", "aten.sign.default"),           # an alias
     ("aten.std.correction", "aten.var.correction"),      # the smallest family first
-    ("aten.upsample_bicubic2d.vec", "aten.upsample_bilinear2d.default"),
+    ("aten._upsample_bilinear2d_aa.default", "aten.upsample_bilinear2d.default"),
 ])
 def test_related_ops(target, first):
     assert related(target, supported_targets())[0] == first

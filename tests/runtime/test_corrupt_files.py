@@ -199,6 +199,9 @@ CASES: list[Case] = [
     Case("instruction_runs_past_section", "TRUNCATED", edit(lambda p: setattr(p.instructions[1], "n_params", 1000))),
     Case("unknown_op_code", "UNKNOWN_OP", edit(lambda p: setattr(p.instructions[0], "op", 9999)), message="9999"),
     Case("op_code_zero", "UNKNOWN_OP", edit(lambda p: setattr(p.instructions[1], "op", 0))),
+    # op codes need not be contiguous (ops added in parallel take separate ranges): a code in a gap is unknown
+    Case("op_code_in_a_gap", "UNKNOWN_OP", edit(lambda p: setattr(p.instructions[0], "op", next(
+        c for c in range(1, max(op_table.BY_CODE)) if c not in op_table.BY_CODE)))),
     Case("operand_index_out_of_range", "BAD_TENSOR_INDEX",
          edit(lambda p: p.instructions[0].inputs.__setitem__(1, 1000)), message="1000"),
     Case("output_operand_index_out_of_range", "BAD_TENSOR_INDEX",

@@ -630,6 +630,12 @@ def test_avg_pool2d(check_eager):
     check_eager(m, tuple(_x(2, 3, 9, 10, seed=i) for i in range(len(AVG_POOL_CASES))), threads=2)
 
 
+@pytest.mark.parametrize("kernel,shape", [(128, (1, 4, 1, 1)), (5, (2, 3, 3, 4)), ((4, 2), (1, 2, 3, 1))])
+def test_avg_pool2d_ceil_mode_window_larger_than_input(check_eager, kernel, shape):
+    """EfficientNet's pooler: AvgPool2d(hidden_dim, ceil_mode=True) on a smaller map gives one clipped window."""
+    check_eager(nn.AvgPool2d(kernel, ceil_mode=True), (_x(*shape),))
+
+
 def test_avg_pool1d(check_eager):
     check_eager(nn.AvgPool1d(3, 2, 1, ceil_mode=True, count_include_pad=False), (_x(2, 3, 10),))
 

@@ -107,11 +107,24 @@ PKT_DECLARE_KERNEL(gather)
 #else
 #define PKT_ENTRY_GATHER {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_GRID_SAMPLE)
+PKT_DECLARE_KERNEL(grid_sample)
+#define PKT_ENTRY_GRID_SAMPLE {pkt_kernel_grid_sample_prepare, pkt_kernel_grid_sample_run, 0, 0}
+#else
+#define PKT_ENTRY_GRID_SAMPLE {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_GROUP_NORM)
 PKT_DECLARE_KERNEL(group_norm)
 #define PKT_ENTRY_GROUP_NORM {pkt_kernel_group_norm_prepare, pkt_kernel_group_norm_run, 0, 0}
 #else
 #define PKT_ENTRY_GROUP_NORM {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_GRU)
+PKT_DECLARE_KERNEL(gru)
+PKT_DECLARE_PACKING(gru)
+#define PKT_ENTRY_GRU {pkt_kernel_gru_prepare, pkt_kernel_gru_run, pkt_kernel_gru_pack_size, pkt_kernel_gru_pack}
+#else
+#define PKT_ENTRY_GRU {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_INTERPOLATE)
 PKT_DECLARE_KERNEL(interpolate)
@@ -261,6 +274,8 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_CONV_PW_DW] = PKT_ENTRY_CONV_PW_DW,
     [PKT_OP_CONV_DW_PW] = PKT_ENTRY_CONV_DW_PW,
     [PKT_OP_LSTM] = PKT_ENTRY_LSTM,
+    [PKT_OP_GRID_SAMPLE] = PKT_ENTRY_GRID_SAMPLE,
+    [PKT_OP_GRU] = PKT_ENTRY_GRU,
 };
 
 const char* const pkt_op_names[PKT_OP_COUNT_] = {
@@ -300,6 +315,8 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_CONV_PW_DW] = "conv_pw_dw",
     [PKT_OP_CONV_DW_PW] = "conv_dw_pw",
     [PKT_OP_LSTM] = "lstm",
+    [PKT_OP_GRID_SAMPLE] = "grid_sample",
+    [PKT_OP_GRU] = "gru",
 };
 
 const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {
