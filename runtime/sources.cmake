@@ -50,6 +50,7 @@ set(PKT_KERNEL_GROUPS_sdpa gemm)
 # Kernels: kernels/<name>.c each, named by the op table.
 set(PKT_ALL_KERNELS
   adaptive_pool2d
+  advanced_index
   arg_reduce
   avg_pool2d
   batch_norm
@@ -61,12 +62,15 @@ set(PKT_ALL_KERNELS
   conv_dw_pw
   conv_pw_dw
   conv_transpose2d
+  cumprod
   cumsum
+  embedding_bag
   expand
   fill
   flip
   gather
   group_norm
+  index_put
   interpolate
   layer_norm
   linear
@@ -78,9 +82,11 @@ set(PKT_ALL_KERNELS
   permute
   reduce
   reshape
+  scatter
   sdpa
   slice
   softmax
+  sort
   take
   triangular
   unary

@@ -220,21 +220,6 @@ def lower_index_select(ctx, node):
     return _take(ctx, node, x, idx, axis, wrap=0)
 
 
-@lowers("take", "index")
-def lower_index(ctx, node):
-    x = ctx.tensor(node.args[0])
-    indices = list(node.args[1])
-    used = [i for i, a in enumerate(indices) if a is not None]
-    if len(used) != 1:
-        raise errors.UnsupportedOpError(
-            f"operator aten.index.Tensor (node {node.name}) with {len(used)} index tensors is not supported; "
-            "PocketTorch lowers indexing with exactly one index tensor (x[i], x[:, i], ...)",
-            hint="Index one dim at a time (x[i][:, j]) or use torch.gather.")
-    axis = used[0]
-    idx = _index_tensor(ctx, indices[axis], "indexing")
-    return _take(ctx, node, x, idx, axis, wrap=1)
-
-
 @lowers("gather")
 def lower_gather(ctx, node):
     x = ctx.tensor(node.args[0])
