@@ -217,7 +217,8 @@ OPS: tuple[Op, ...] = (
        "scatter", inplace=True,
        doc="out = x; out[i with i[axis] = idx[i]] (reduce)= src[i] for i over idx's shape (torch.scatter, "
            "scatter_add, scatter_reduce); include_self=0 leaves x out of the reduction where indices land."),
-    Op("sort", 51, (1, 1), 2, _p("axis:int descending:int"), ("aten.sort.default", "aten.topk.default"), "sort",
+    Op("sort", 51, (1, 1), 2, _p("axis:int descending:int"), ("aten.sort.default", "aten.sort.stable", "aten.topk.default"),
+       "sort",
        doc="Stable sort along axis -> values, int64 indices; the outputs keep the first k (their dim axis) of "
            "the sorted order, so topk is sort with k < n. NaN sorts above every number."),
     Op("embedding_bag", 52, (3, 4), 1, _p("mode:int include_last_offset:int padding_idx:int"),

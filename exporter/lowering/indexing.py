@@ -11,7 +11,7 @@ import numpy as np
 
 from pockettorch.exporter.lower import torch_dtype_name
 from pockettorch.exporter.lowering import lowers
-from pockettorch.exporter.lowering.common import NO_ACT, call_arg, norm_dim, static_shape
+from pockettorch.exporter.lowering.common import NO_ACT, call_arg, norm_dim, overload, static_shape
 from pockettorch.exporter.lowering.shape import _index_tensor, _take
 from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
@@ -95,7 +95,7 @@ def _masked_put(ctx, node, x, indices, used, values, accumulate):
     if x.dtype == "bool":
         raise errors.UnsupportedOpError(f"{node.name}: accumulating into a bool tensor")
     zero = ctx.graph.constant(np.zeros((), dtype=value.data.dtype if value.is_constant else np.float32), "zero", x.dtype)
-    added = ctx.graph.tensor(node.name + "_add", x.dtype, x.shape)
+    added = ctx.graph.tensor(node.name + "_add", x.dtype, mask.shape)
     ctx.emit("where", [mask, value, zero], [added])
     out = ctx.out()
     ctx.emit("binary", [x, added], [out], kind=enum_value("BINARY", "ADD"), **NO_ACT)
@@ -226,8 +226,13 @@ def _sort(ctx, node, x, dim: int, descending: bool):
 
 @lowers("sort", "sort")
 def lower_sort(ctx, node):
+    """sort.default and sort.stable (whose arguments after self are keywords): the kernel's sort is stable."""
     x = ctx.tensor(node.args[0])
-    return _sort(ctx, node, x, int(call_arg(node, 1, "dim", -1)), bool(call_arg(node, 2, "descending", False)))
+    if overload(node.target) == "stable":
+        dim, descending = node.kwargs.get("dim", -1), node.kwargs.get("descending", False)
+    else:
+        dim, descending = call_arg(node, 1, "dim", -1), call_arg(node, 2, "descending", False)
+    return _sort(ctx, node, x, int(dim), bool(descending))
 
 
 @lowers("sort", "topk")
