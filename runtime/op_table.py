@@ -164,7 +164,8 @@ OPS: tuple[Op, ...] = (
        ("aten.view.default", "aten._unsafe_view.default", "aten.reshape.default", "aten.squeeze.dims",
         "aten.squeeze.dim", "aten.squeeze.default", "aten.unsqueeze.default", "aten.flatten.using_ints"),
        "reshape", inplace=True, doc="Same data, new shape; free when the planner aliases it."),
-    Op("expand", 26, (1, 1), 1, _p("tile:int"), ("aten.expand.default", "aten.repeat.default"), "expand",
+    Op("expand", 26, (1, 1), 1, _p("tile:int"), ("aten.expand.default", "aten.repeat.default", "aten.copy.default"),
+       "expand",
        doc="tile=0: broadcast (right-aligned, input dims 1 or equal); tile=1: repeat (each output dim a "
            "multiple of the right-aligned input dim, out[i] = in[i % in_dim])."),
     Op("pad", 27, (1, 1), 1, _p("mode:int value:float pads:ints"),
@@ -207,7 +208,8 @@ OPS: tuple[Op, ...] = (
     Op("advanced_index", 48, (2, 1 + MAX_RANK), 1, _p("axis:int"), ("aten.index.Tensor",), "advanced_index",
        doc="x[..., i0, i1, ...]: k index tensors (inputs 1..k, int64/int32, broadcast together to shape B) index "
            "dims axis..axis+k-1; out = x.shape[:axis] + B + x.shape[axis+k:]; negative indices wrap."),
-    Op("index_put", 49, (3, 2 + MAX_RANK), 1, _p("axis:int accumulate:int"), ("aten.index_put.default",),
+    Op("index_put", 49, (3, 2 + MAX_RANK), 1, _p("axis:int accumulate:int"),
+       ("aten.index_put.default", "aten.slice_scatter.default", "aten.select_scatter.default"),
        "index_put", inplace=True,
        doc="out = x with out[..., i0, i1, ...] = values (or += with accumulate): inputs x, values, k index "
            "tensors indexing dims axis..axis+k-1 as in advanced_index; values broadcast to the indexed shape; "

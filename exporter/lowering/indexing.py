@@ -53,7 +53,7 @@ def lower_index(ctx, node):
     return out
 
 
-@lowers("index_put")
+@lowers("index_put", "index_put")
 def lower_index_put(ctx, node):
     x = ctx.tensor(node.args[0])
     indices = list(node.args[1])
@@ -74,6 +74,42 @@ def lower_index_put(ctx, node):
     back = ctx.out()
     ctx.emit("permute", [out], [back], perm=[int(p) for p in np.argsort(perm)])
     return back
+
+
+@lowers("expand", "copy")
+def lower_copy(ctx, node):
+    """copy(dst, src) is src broadcast to dst's shape in dst's dtype (slice assignment makes it before a scatter)."""
+    dst = ctx.tensor(node.args[0])
+    src = ctx.tensor(node.args[1], dst.dtype)
+    if src.shape == dst.shape:
+        return src
+    out = ctx.out()
+    ctx.emit("expand", [src], [out], tile=0)
+    return out
+
+
+@lowers("index_put", "slice_scatter", "select_scatter")
+def lower_slice_scatter(ctx, node):
+    """x[..., a:b:s, ...] = src and x[..., i, ...] = src (what functionalization makes of slice assignment):
+    an index_put with a constant index along the dim."""
+    x = ctx.tensor(node.args[0])
+    src = ctx.tensor(node.args[1], x.dtype)
+    rank = len(x.shape)
+    dim = norm_dim(int(call_arg(node, 2, "dim", 0)), rank)
+    size = x.shape[dim]
+    if str(node.target) == "aten.select_scatter.default":
+        at = int(node.args[3])
+        positions = np.array([at + size if at < 0 else at])
+        src = ctx.reshape(src, x.shape[:dim] + (1,) + x.shape[dim + 1:])
+    else:
+        start, end = call_arg(node, 3, "start", None), call_arg(node, 4, "end", None)
+        positions = np.arange(size)[slice(start, end, int(call_arg(node, 5, "step", 1)))]
+    if positions.size == 0:
+        return x
+    index = ctx.graph.constant(positions.astype(np.int64), node.name + "_index", "int64")
+    out = ctx.out()
+    ctx.emit("index_put", [x, src, index], [out], axis=dim, accumulate=0)
+    return out
 
 
 def _masked_put(ctx, node, x, indices, used, values, accumulate):

@@ -167,7 +167,7 @@ def _concat(ctx, parts, axis, out):
 
 # -- expand / repeat --
 
-@lowers("expand")
+@lowers("expand", "expand", "repeat")
 def lower_expand(ctx, node):
     """expand broadcasts size-1 dims; repeat tiles the input (tile=1)."""
     x = ctx.tensor(node.args[0])

@@ -133,6 +133,24 @@ def test_setitem_and_bool_mask_put(check_eager):
                          torch.tensor([0, -1])))
 
 
+def test_slice_assignment(check_eager):
+    """x[:, i] = v and x[a:b:s] = v: functionalization makes copy + select_scatter / slice_scatter of them."""
+    def fn(x, v):
+        y = x.clone()
+        y[:, 1] = v
+        z = x.clone()
+        z[:, 1:4:2] = 3.0
+        w = x.clone()
+        w[-1] = float("inf")
+        u = x.clone()
+        u[..., -2:] = v[:, :2].unsqueeze(1)
+        t = x.clone()
+        t[:, 7:] = 1.0  # an empty slice changes nothing
+        return y, z, w, u, t
+
+    check_eager(Fn(fn), (with_specials(make((3, 5, 4))), make((3, 4), seed=1)))
+
+
 def test_index_put_out_of_range_raises():
     m = _load(Fn(lambda x, i, v: torch.index_put(x, (i,), v, True)), (make((4, 3)), idx((2,), 4), make((2, 3))))
     for bad in ([0, 4], [-5, 0]):
