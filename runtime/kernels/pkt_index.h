@@ -24,7 +24,7 @@ typedef struct pkt_index_view {
 static inline pkt_status pkt_index_view_init(pkt_index_view* v, const pkt_tensor* x, pkt_tensor* const* idx,
                                              int k, int64_t axis, pkt_err* err) {
   if (k < 1 || k > PKT_MAX_RANK) return pkt_fail(err, PKT_BAD_OPERANDS, "%d index tensors", k);
-  if (axis < 0 || axis + k > x->rank)
+  if (axis < 0 || axis > x->rank - k) /* not axis + k: a hostile axis would overflow */
     return pkt_fail(err, PKT_BAD_PARAMS, "axis %lld with %d index tensors does not fit rank %d", (long long)axis, k, x->rank);
   v->k = k;
   v->b_rank = 0;

@@ -327,3 +327,72 @@ def exported():
 def test_prepare_rejects_bad_params(exported, op, params):
     with pytest.raises((errors.BadParamsError, errors.BadOperandsError)):
         pockettorch.load(bytes_with_params(exported[op], op, params))
+
+
+# -- hostile parameters and shapes: load fails cleanly or the program runs in bounds --
+
+FUZZ_VALUES = [0, 1, 2, 3, -1, -2, 4, 5, 7, 1 << 31, (1 << 31) - 1, 1 << 62, -(1 << 63), (1 << 63) - 1]
+
+
+def test_fuzzed_params_and_shapes_fail_cleanly():
+    import random
+    import struct
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bag = torch.nn.EmbeddingBag(6, 3, mode="max")
+
+        def forward(self, x, i, j, t, o):
+            return (x[i, :, j], torch.index_put(x, (i,), x[:2], True), x.scatter_reduce(1, j.view(1, 2, 1).expand(3, 2, 5), x[:, :2], "amax"),
+                    torch.topk(x, 2, 1), self.bag(t, o), torch.cumprod(x, 2))
+
+    rng = random.Random(0)
+    inputs = (make((3, 4, 5)), idx((2,), 3), idx((2,), 4), idx((5,), 6), torch.tensor([0, 2]))
+    program = pockettorch.export(M(), inputs)
+    nodes = program.graph.nodes
+    originals = [dict(n.params) for n in nodes]
+    io = {id(t) for t in program.graph.inputs + program.graph.outputs}
+    inner = [t for n in nodes for t in n.outputs if id(t) not in io]
+    shapes = {id(t): t.shape for t in inner}
+    outcomes = {"ran": 0, "rejected": 0}
+    for it in range(300):
+        node = rng.choice(nodes)
+        if it % 2 and inner:
+            t = rng.choice(inner)
+            dims = [rng.choice([0, 1, 2, 3, 4, 5]) for _ in range(rng.choice([0, 1, 2, 3, 4]))]
+            if int(torch.tensor(dims, dtype=torch.int64).prod()) <= t.numel:
+                t.shape = tuple(dims)
+        for name, value in list(node.params.items()):
+            if rng.random() < 0.5:
+                continue
+            if isinstance(value, list):
+                node.params[name] = [rng.choice(FUZZ_VALUES + value) for _ in range(rng.choice([0, 1, len(value), 3]))]
+            else:
+                node.params[name] = rng.choice(FUZZ_VALUES)
+        program._bytes = None
+        try:
+            pockettorch.load(program.to_bytes())(*inputs)
+            outcomes["ran"] += 1
+        except (errors.BadParamsError, errors.BadOperandsError, errors.IndexOutOfRangeError):
+            outcomes["rejected"] += 1
+        except (OverflowError, ValueError, struct.error):
+            pass  # the serializer refused a value that does not fit in int64
+        finally:
+            for n, p in zip(nodes, originals):
+                n.params.clear()
+                n.params.update(p)
+            for t in inner:
+                t.shape = shapes[id(t)]
+    assert outcomes["rejected"] > 50 and outcomes["ran"] > 10, outcomes
+
+
+def test_masking_patterns(check_eager):
+    """nonzero-free masking: masked_fill with bool masks and where with masks that broadcast both ways."""
+    x = with_specials(make((2, 3, 4)))
+    m_row, m_col, m_full = make((3, 1), BOOL), make((4,), BOOL, seed=1), make((2, 3, 4), BOOL, seed=2)
+    check_eager(Fn(lambda x, a, b, c: (
+        x.masked_fill(a, float("-inf")), x.masked_fill(b, 0.0), x.masked_fill(c, float("nan")),
+        torch.where(a, x, x.new_zeros(())), torch.where(a & b, x, -x), torch.where(b, 1.0, x),
+        torch.where(c, (x * 2).long(), 7), (x > 0) & b, a.long().cumsum(0),
+    )), (x, m_row, m_col, m_full))
