@@ -98,3 +98,12 @@ def test_fft_fails_naming_op_module_line_and_suggests_nothing_unrelated():
     assert "torch.fft.rfft(self.proj(x))" in text  # the user's line
     assert "related supported ops" not in text and "no related op is supported" in text
     assert err.hint
+
+
+def test_an_op_inside_a_torch_module_names_the_module_not_the_export_call():
+    """No user frame (a torch module called by nn.Sequential): the module path is the place, never
+    PocketTorch's own export call."""
+    err = export_error(nn.Sequential(nn.Linear(4, 4), nn.RReLU()).eval(), torch.randn(2, 4))
+    text = str(err)
+    assert "1 (RReLU)" in text
+    assert "_export(" not in text and "in export:" not in text
