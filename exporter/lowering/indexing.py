@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pockettorch.exporter.lower import torch_dtype_name
 from pockettorch.exporter.lowering import lowers
-from pockettorch.exporter.lowering.common import NO_ACT, call_arg, norm_dim, overload, static_shape
+from pockettorch.exporter.lowering.common import NO_ACT, call_arg, norm_dim, static_shape
 from pockettorch.exporter.lowering.shape import _index_tensor, _take
 from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
@@ -244,44 +243,3 @@ def lower_embedding_bag(ctx, node):
     out = ctx.out(ctx.meta(node)[0], name=node.name)
     ctx.emit("embedding_bag", inputs, [out], mode=mode, include_last_offset=last, padding_idx=padding_idx)
     return [out, None, None, None]  # offset2bag, bag_size, max_indices: training-only values
-
-
-# -- sort / topk --
-
-SORT_DTYPES = ("float32", "int64", "int32")
-
-
-def _sort(ctx, node, x, dim: int, descending: bool):
-    if x.dtype not in SORT_DTYPES:
-        raise errors.UnsupportedOpError(f"{node.name}: sorting {x.dtype}; supported: {', '.join(SORT_DTYPES)}")
-    values, indices = ctx.meta(node)
-    outs = [ctx.out(values, name=node.name + "_values"), ctx.out(indices, name=node.name + "_indices")]
-    ctx.emit("sort", [x], outs, axis=norm_dim(dim, len(x.shape)), descending=int(descending))
-    return outs
-
-
-@lowers("sort", "sort")
-def lower_sort(ctx, node):
-    """sort.default and sort.stable (whose arguments after self are keywords): the kernel's sort is stable."""
-    x = ctx.tensor(node.args[0])
-    if overload(node.target) == "stable":
-        dim, descending = node.kwargs.get("dim", -1), node.kwargs.get("descending", False)
-    else:
-        dim, descending = call_arg(node, 1, "dim", -1), call_arg(node, 2, "descending", False)
-    return _sort(ctx, node, x, int(dim), bool(descending))
-
-
-@lowers("sort", "topk")
-def lower_topk(ctx, node):
-    """topk is the first k of a sort (largest: descending); sorted=False gets them sorted too."""
-    x = ctx.tensor(node.args[0])
-    return _sort(ctx, node, x, int(call_arg(node, 2, "dim", -1)), bool(call_arg(node, 3, "largest", True)))
-
-
-@lowers("cumprod")
-def lower_cumprod(ctx, node):
-    out_dtype = torch_dtype_name(ctx.meta(node).dtype)
-    if out_dtype not in SORT_DTYPES:
-        raise errors.UnsupportedOpError(f"cumprod producing {out_dtype}; supported: float32, int64, int32")
-    x = ctx.tensor(node.args[0], out_dtype)  # torch promotes bool / small ints to int64 first
-    return ctx.unary("cumprod", x, axis=norm_dim(int(call_arg(node, 1, "dim", 0)), len(x.shape)))
