@@ -396,3 +396,14 @@ def test_masking_patterns(check_eager):
         torch.where(a, x, x.new_zeros(())), torch.where(a & b, x, -x), torch.where(b, 1.0, x),
         torch.where(c, (x * 2).long(), 7), (x > 0) & b, a.long().cumsum(0),
     )), (x, m_row, m_col, m_full))
+
+
+def test_values_that_alias_the_target(check_eager):
+    """index_put and scatter may write over x's buffer: values that are x itself (or a view of it) must be
+    read as they were, not as the writes leave them."""
+    p = torch.tensor([3, 0, 1, 2])
+    check_eager(Fn(lambda x, p: (
+        (lambda y: torch.index_put(y, (p,), y.reshape(2, 6).reshape(4, 3)))(x + 1),
+        (lambda y: y.scatter(0, p.view(4, 1).expand(4, 3), y.view(12).view(4, 3)))(x + 1),
+        (lambda y: torch.index_put(y, (p,), y, True))(x * 2),
+    )), (make((4, 3)), p))
