@@ -3,6 +3,7 @@
  * the sorted order (k = their dim; topk is a sort with k < n). Ascending puts NaN last and descending
  * first, as torch does; equal values keep their order. Scratch: two index arrays of one row. */
 #include <math.h>
+#include <stdint.h>
 
 #include "core/kernel.h"
 
@@ -24,7 +25,8 @@ pkt_status pkt_kernel_sort_prepare(const pkt_node* n, size_t* scratch, pkt_err* 
       return pkt_fail(err, PKT_BAD_OPERANDS, "output dim %d is %lld for input dim %lld", d, (long long)vals->dims[d],
                       (long long)x->dims[d]);
   int64_t len = x->rank ? x->dims[axis] : 1;
-  *scratch = (size_t)len * 2 * sizeof(int64_t); /* len is one dim of a tensor the loader sized: no overflow */
+  if ((uint64_t)len > SIZE_MAX / (2 * sizeof(int64_t))) return pkt_fail(err, PKT_BAD_OPERANDS, "dim %lld is too long to sort", (long long)len);
+  *scratch = (size_t)len * 2 * sizeof(int64_t);
   return PKT_OK;
 }
 
