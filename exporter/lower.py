@@ -8,11 +8,14 @@ op, the line of the user's model it came from, and the related supported ops (ex
 from __future__ import annotations
 
 import operator
+import os
 import re
 
 import numpy as np
 import torch
 
+import pockettorch
+from pockettorch import exporter as exporter_pkg
 from pockettorch.exporter import op_suggestions
 from pockettorch.exporter.ir import DTYPE_CODES, Graph, Tensor
 from pockettorch.exporter.lowering import load_rules
@@ -32,6 +35,10 @@ def torch_dtype_name(dtype: torch.dtype) -> str:
     return name
 
 
+# PocketTorch's own frames (the export call) are never the user's line.
+_OWN_DIRS = tuple(os.path.dirname(os.path.realpath(m.__file__)) + os.sep for m in (pockettorch, exporter_pkg))
+
+
 def source_of(node: torch.fx.Node) -> str:
     """Where a node came from: the submodule ('features.1.conv.0 (Conv2d)') and the innermost user frame
     of its stack trace ('model.py:12 in forward: x = self.conv(x)')."""
@@ -44,7 +51,9 @@ def source_of(node: torch.fx.Node) -> str:
             parts.append(f"{path} ({kind.rsplit('.', 1)[-1]})")
     trace = node.meta.get("stack_trace") or ""
     frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)', trace)
-    user = [f for f in frames if "/torch/" not in f[0]] or frames
+    user = [f for f in frames if "/torch/" not in f[0] and not f[0].startswith(_OWN_DIRS)]
+    if not user and parts:
+        return parts[0]  # a torch module called directly: its path is the user's place
     if user:
         path, line, fn, code = user[-1]
         parts.append(f"{path}:{line} in {fn}: {code.strip()}")

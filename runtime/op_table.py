@@ -60,6 +60,8 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "PAD": ("CONSTANT", "REFLECT", "REPLICATE", "CIRCULAR"),
     "INTERP": ("NEAREST", "BILINEAR", "NEAREST_EXACT", "BICUBIC"),
     "GRID_PAD": ("ZEROS", "BORDER", "REFLECTION"),  # grid_sample's padding_mode, in ATen's order
+    "SCATTER": ("NONE", "SUM", "PROD", "MEAN", "AMAX", "AMIN"),
+    "EMBAG": ("SUM", "MEAN", "MAX"),
 }
 
 
@@ -145,9 +147,11 @@ OPS: tuple[Op, ...] = (
        ("aten.argmax.default", "aten.argmin.default", "aten.max.dim", "aten.min.dim"), "arg_reduce",
        doc="argmax/argmin along one axis; int64 output."),
     Op("take", 20, (2, 2), 1, _p("axis:int wrap:int"),
-       ("aten.embedding.default", "aten.index_select.default", "aten.index.Tensor"), "take",
+       ("aten.embedding.default", "aten.index_select.default", "aten.as_strided.default", "aten.unfold.default"),
+       "take",
        doc="numpy.take: out = x.shape[:axis] + idx.shape + x.shape[axis+1:]; negative indices wrap when wrap=1 "
-           "(aten.index), else are out of range (embedding, index_select)."),
+           "(aten.index), else are out of range (embedding, index_select). as_strided and unfold lower onto it with a "
+           "constant index."),
     Op("gather", 21, (2, 2), 1, _p("axis:int"), ("aten.gather.default",), "gather",
        doc="torch.gather along one axis."),
     Op("concat", 22, (1, 64), 1, _p("axis:int"), ("aten.cat.default",), "concat", doc="Concatenate along one axis."),
@@ -161,7 +165,8 @@ OPS: tuple[Op, ...] = (
        ("aten.view.default", "aten._unsafe_view.default", "aten.reshape.default", "aten.squeeze.dims",
         "aten.squeeze.dim", "aten.squeeze.default", "aten.unsqueeze.default", "aten.flatten.using_ints"),
        "reshape", inplace=True, doc="Same data, new shape; free when the planner aliases it."),
-    Op("expand", 26, (1, 1), 1, _p("tile:int"), ("aten.expand.default", "aten.repeat.default"), "expand",
+    Op("expand", 26, (1, 1), 1, _p("tile:int"), ("aten.expand.default", "aten.repeat.default", "aten.copy.default"),
+       "expand",
        doc="tile=0: broadcast (right-aligned, input dims 1 or equal); tile=1: repeat (each output dim a "
            "multiple of the right-aligned input dim, out[i] = in[i % in_dim])."),
     Op("pad", 27, (1, 1), 1, _p("mode:int value:float pads:ints"),
@@ -201,11 +206,35 @@ OPS: tuple[Op, ...] = (
        doc="One layer and direction of an LSTM: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], c0 [B, H], "
            "w_ih [4H, I], w_hh [4H, H], bias [4H] (b_ih + b_hh) -> y (x's layout, H features), h_n, c_n; gates "
            "i, f, g, o; reverse walks the steps from the last."),
-    # issue 17 (coverage): codes from 50 on, so the ops added beside them in the same issue keep their own.
-    Op("grid_sample", 50, (2, 2), 1, _p("mode:int padding:int align_corners:int"), ("aten.grid_sampler_2d.default",),
+    # Indexing, scatter, sorting and bags (issue 17). Codes from 48: a block of its own.
+    Op("advanced_index", 48, (2, 1 + MAX_RANK), 1, _p("axis:int"), ("aten.index.Tensor",), "advanced_index",
+       doc="x[..., i0, i1, ...]: k index tensors (inputs 1..k, int64/int32, broadcast together to shape B) index "
+           "dims axis..axis+k-1; out = x.shape[:axis] + B + x.shape[axis+k:]; negative indices wrap."),
+    Op("index_put", 49, (3, 2 + MAX_RANK), 1, _p("axis:int accumulate:int"),
+       ("aten.index_put.default", "aten.slice_scatter.default", "aten.select_scatter.default"),
+       "index_put", inplace=True,
+       doc="out = x with out[..., i0, i1, ...] = values (or += with accumulate): inputs x, values, k index "
+           "tensors indexing dims axis..axis+k-1 as in advanced_index; values broadcast to the indexed shape; "
+           "writes happen in index order (the last of duplicate indices wins)."),
+    Op("scatter", 50, (3, 3), 1, _p("axis:int reduce:int include_self:int"),
+       ("aten.scatter.src", "aten.scatter.value", "aten.scatter_add.default", "aten.scatter_reduce.two"),
+       "scatter", inplace=True,
+       doc="out = x; out[i with i[axis] = idx[i]] (reduce)= src[i] for i over idx's shape (torch.scatter, "
+           "scatter_add, scatter_reduce); include_self=0 leaves x out of the reduction where indices land."),
+    Op("sort", 51, (1, 1), 2, _p("axis:int descending:int"), ("aten.sort.default", "aten.sort.stable", "aten.topk.default"),
+       "sort",
+       doc="Stable sort along axis -> values, int64 indices; the outputs keep the first k (their dim axis) of "
+           "the sorted order, so topk is sort with k < n. NaN sorts above every number."),
+    Op("embedding_bag", 52, (3, 4), 1, _p("mode:int include_last_offset:int padding_idx:int"),
+       ("aten._embedding_bag.default", "aten._embedding_bag_forward_only.default"), "embedding_bag",
+       doc="Bags of embedding rows reduced by sum/mean/max: weight [N, D], indices [I], offsets [B(+1)], "
+           "optional per-sample weights [I] (sum only) -> [B, D]; padding_idx -1 for none; empty bags give 0."),
+    Op("cumprod", 53, (1, 1), 1, _p("axis:int"), ("aten.cumprod.default",), "cumprod", doc="Cumulative product."),
+    # Sampling and recurrent layers (issue 17). Codes from 54: a block of its own.
+    Op("grid_sample", 54, (2, 2), 1, _p("mode:int padding:int align_corners:int"), ("aten.grid_sampler_2d.default",),
        "grid_sample", doc="torch grid_sample: x [N, C, H, W] sampled at grid [N, OH, OW, 2] -> [N, C, OH, OW]; "
                           "mode INTERP nearest/bilinear, padding GRID_PAD."),
-    Op("gru", 51, (6, 6), 2, _p("batch_first:int reverse:int"), ("aten.gru.input",), "gru", packs=True,
+    Op("gru", 55, (6, 6), 2, _p("batch_first:int reverse:int"), ("aten.gru.input",), "gru", packs=True,
        doc="One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], "
            "w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks "
            "the steps from the last."),

@@ -51,6 +51,7 @@ set(PKT_KERNEL_GROUPS_sdpa gemm)
 # Kernels: kernels/<name>.c each, named by the op table.
 set(PKT_ALL_KERNELS
   adaptive_pool2d
+  advanced_index
   arg_reduce
   avg_pool2d
   batch_norm
@@ -62,7 +63,9 @@ set(PKT_ALL_KERNELS
   conv_dw_pw
   conv_pw_dw
   conv_transpose2d
+  cumprod
   cumsum
+  embedding_bag
   expand
   fill
   flip
@@ -70,6 +73,7 @@ set(PKT_ALL_KERNELS
   grid_sample
   group_norm
   gru
+  index_put
   interpolate
   layer_norm
   linear
@@ -81,9 +85,11 @@ set(PKT_ALL_KERNELS
   permute
   reduce
   reshape
+  scatter
   sdpa
   slice
   softmax
+  sort
   take
   triangular
   unary

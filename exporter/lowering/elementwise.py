@@ -291,9 +291,18 @@ def lower_where(ctx, node):
 
 @lowers("cast")
 def lower_cast(ctx, node):
-    """A copy converting to the node's dtype; emitted even when the dtype is unchanged (the copy is the op)."""
-    dtype = _plain(node, torch_dtype_name(ctx.meta(node).dtype))
+    """A copy converting to the node's dtype; emitted even when the dtype is unchanged (the copy is the op).
+    float16 converts to and from float32 only (fp16 weights, inputs and outputs): other casts go through it."""
+    dtype = torch_dtype_name(ctx.meta(node).dtype)
     x = ctx.tensor(node.args[0])
+    if "float16" in (dtype, x.dtype):
+        for end in (dtype, x.dtype):
+            if end != "float16":
+                _plain(node, end)
+        if x.dtype not in ("float16", "float32"):
+            x = ctx.cast(x, "float32")
+        return _emit(ctx, "cast", [x], dtype if dtype in ("float16", "float32") else "float32")
+    _plain(node, dtype)
     _plain(node, x.dtype)
     return _emit(ctx, "cast", [x], dtype)
 

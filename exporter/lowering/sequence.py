@@ -1,25 +1,27 @@
-"""Lowering of sequence ops: cumsum, flip, tril / triu and LSTM / GRU layers (kept undecomposed by capture)."""
+"""Lowering of sequence ops: cumsum, cumprod, flip, tril / triu and LSTM / GRU layers (kept undecomposed by capture)."""
 from __future__ import annotations
 
 import numpy as np
 
 from pockettorch.exporter.lower import torch_dtype_name
 from pockettorch.exporter.lowering import lowers
-from pockettorch.exporter.lowering.common import aten_name, norm_dim
+from pockettorch.exporter.lowering.common import aten_name, call_arg, norm_dim
 from pockettorch.exporter.lowering.shape import _slice
 from pockettorch.runtime import error_catalogue as errors
 
-CUMSUM_DTYPES = ("float32", "int64", "int32")
+CUMULATIVE_DTYPES = ("float32", "int64", "int32")
 
 
 @lowers("cumsum")
-def lower_cumsum(ctx, node):
+@lowers("cumprod")
+def lower_cumulative(ctx, node):
+    """cumsum / cumprod: the op-table entry is named as the ATen op."""
+    op = aten_name(node.target)
     out_dtype = torch_dtype_name(ctx.meta(node).dtype)
-    if out_dtype not in CUMSUM_DTYPES:
-        raise errors.UnsupportedOpError(f"cumsum producing {out_dtype}; supported: {', '.join(CUMSUM_DTYPES)}")
+    if out_dtype not in CUMULATIVE_DTYPES:
+        raise errors.UnsupportedOpError(f"{op} producing {out_dtype}; supported: {', '.join(CUMULATIVE_DTYPES)}")
     x = ctx.tensor(node.args[0], out_dtype)  # torch promotes bool / small ints to int64 first
-    dim = node.args[1] if len(node.args) > 1 else node.kwargs["dim"]
-    return ctx.unary("cumsum", x, axis=norm_dim(int(dim), len(x.shape)))
+    return ctx.unary(op, x, axis=norm_dim(int(call_arg(node, 1, "dim", 0)), len(x.shape)))
 
 
 @lowers("flip")

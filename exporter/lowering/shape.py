@@ -193,7 +193,7 @@ def _concat(ctx, parts, axis, out):
 
 # -- expand / repeat --
 
-@lowers("expand")
+@lowers("expand", "expand", "repeat")
 def lower_expand(ctx, node):
     """expand broadcasts size-1 dims; repeat tiles the input (tile=1)."""
     x = ctx.tensor(node.args[0])
@@ -244,21 +244,6 @@ def lower_index_select(ctx, node):
     axis = norm_dim(int(node.args[1]), len(x.shape))
     idx = _index_tensor(ctx, node.args[2], "index_select")
     return _take(ctx, node, x, idx, axis, wrap=0)
-
-
-@lowers("take", "index")
-def lower_index(ctx, node):
-    x = ctx.tensor(node.args[0])
-    indices = list(node.args[1])
-    used = [i for i, a in enumerate(indices) if a is not None]
-    if len(used) != 1:
-        raise errors.UnsupportedOpError(
-            f"operator aten.index.Tensor (node {node.name}) with {len(used)} index tensors is not supported; "
-            "PocketTorch lowers indexing with exactly one index tensor (x[i], x[:, i], ...)",
-            hint="Index one dim at a time (x[i][:, j]) or use torch.gather.")
-    axis = used[0]
-    idx = _index_tensor(ctx, indices[axis], "indexing")
-    return _take(ctx, node, x, idx, axis, wrap=1)
 
 
 @lowers("gather")

@@ -23,7 +23,7 @@ enum pkt_op {
   PKT_OP_ADAPTIVE_POOL2D = 17, /* Adaptive average/max pooling NCHW to the output's H, W. */
   PKT_OP_REDUCE = 18, /* Reduction over a set of axes (keepdim is implied by the output shape). */
   PKT_OP_ARG_REDUCE = 19, /* argmax/argmin along one axis; int64 output. */
-  PKT_OP_TAKE = 20, /* numpy.take: out = x.shape[:axis] + idx.shape + x.shape[axis+1:]; negative indices wrap when wrap=1 (aten.index), else are out of range (embedding, index_select). */
+  PKT_OP_TAKE = 20, /* numpy.take: out = x.shape[:axis] + idx.shape + x.shape[axis+1:]; negative indices wrap when wrap=1 (aten.index), else are out of range (embedding, index_select). as_strided and unfold lower onto it with a constant index. */
   PKT_OP_GATHER = 21, /* torch.gather along one axis. */
   PKT_OP_CONCAT = 22, /* Concatenate along one axis. */
   PKT_OP_SLICE = 23, /* Strided slice along one axis (length from the output shape). */
@@ -40,9 +40,15 @@ enum pkt_op {
   PKT_OP_CONV_PW_DW = 34, /* A pointwise conv2d (x, weight [M, C, 1, 1], bias [M], act1) feeding a depthwise one (weight [M, 1, kh, kw], bias [M], act), fused by the exporter: the intermediate is made a band of rows at a time and never written out. */
   PKT_OP_CONV_DW_PW = 35, /* A depthwise conv2d (x, weight [C, 1, kh, kw], bias [C], act1) feeding a pointwise one (weight [O, C, 1, 1], bias [O], act), fused by the exporter: the intermediate is made a band of rows at a time and never written out. An optional 6th input (shaped as the output) is added before act: a residual add fused in. */
   PKT_OP_LSTM = 36, /* One layer and direction of an LSTM: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], c0 [B, H], w_ih [4H, I], w_hh [4H, H], bias [4H] (b_ih + b_hh) -> y (x's layout, H features), h_n, c_n; gates i, f, g, o; reverse walks the steps from the last. */
-  PKT_OP_GRID_SAMPLE = 50, /* torch grid_sample: x [N, C, H, W] sampled at grid [N, OH, OW, 2] -> [N, C, OH, OW]; mode INTERP nearest/bilinear, padding GRID_PAD. */
-  PKT_OP_GRU = 51, /* One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks the steps from the last. */
-  PKT_OP_COUNT_ = 52
+  PKT_OP_ADVANCED_INDEX = 48, /* x[..., i0, i1, ...]: k index tensors (inputs 1..k, int64/int32, broadcast together to shape B) index dims axis..axis+k-1; out = x.shape[:axis] + B + x.shape[axis+k:]; negative indices wrap. */
+  PKT_OP_INDEX_PUT = 49, /* out = x with out[..., i0, i1, ...] = values (or += with accumulate): inputs x, values, k index tensors indexing dims axis..axis+k-1 as in advanced_index; values broadcast to the indexed shape; writes happen in index order (the last of duplicate indices wins). */
+  PKT_OP_SCATTER = 50, /* out = x; out[i with i[axis] = idx[i]] (reduce)= src[i] for i over idx's shape (torch.scatter, scatter_add, scatter_reduce); include_self=0 leaves x out of the reduction where indices land. */
+  PKT_OP_SORT = 51, /* Stable sort along axis -> values, int64 indices; the outputs keep the first k (their dim axis) of the sorted order, so topk is sort with k < n. NaN sorts above every number. */
+  PKT_OP_EMBEDDING_BAG = 52, /* Bags of embedding rows reduced by sum/mean/max: weight [N, D], indices [I], offsets [B(+1)], optional per-sample weights [I] (sum only) -> [B, D]; padding_idx -1 for none; empty bags give 0. */
+  PKT_OP_CUMPROD = 53, /* Cumulative product. */
+  PKT_OP_GRID_SAMPLE = 54, /* torch grid_sample: x [N, C, H, W] sampled at grid [N, OH, OW, 2] -> [N, C, OH, OW]; mode INTERP nearest/bilinear, padding GRID_PAD. */
+  PKT_OP_GRU = 55, /* One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks the steps from the last. */
+  PKT_OP_COUNT_ = 56
 };
 
 /* Operand counts and parameter indices per op. */
@@ -339,6 +345,48 @@ enum pkt_op {
 #define PKT_LSTM_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_LSTM_BATCH_FIRST 0 /* int */
 #define PKT_LSTM_REVERSE 1 /* int */
+#define PKT_ADVANCED_INDEX_MIN_INPUTS 2
+#define PKT_ADVANCED_INDEX_MAX_INPUTS 9
+#define PKT_ADVANCED_INDEX_OUTPUTS 1
+#define PKT_ADVANCED_INDEX_NUM_PARAMS 1
+#define PKT_ADVANCED_INDEX_MIN_PARAMS 1 /* an ints list may be empty */
+#define PKT_ADVANCED_INDEX_AXIS 0 /* int */
+#define PKT_INDEX_PUT_MIN_INPUTS 3
+#define PKT_INDEX_PUT_MAX_INPUTS 10
+#define PKT_INDEX_PUT_OUTPUTS 1
+#define PKT_INDEX_PUT_NUM_PARAMS 2
+#define PKT_INDEX_PUT_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_INDEX_PUT_AXIS 0 /* int */
+#define PKT_INDEX_PUT_ACCUMULATE 1 /* int */
+#define PKT_SCATTER_MIN_INPUTS 3
+#define PKT_SCATTER_MAX_INPUTS 3
+#define PKT_SCATTER_OUTPUTS 1
+#define PKT_SCATTER_NUM_PARAMS 3
+#define PKT_SCATTER_MIN_PARAMS 3 /* an ints list may be empty */
+#define PKT_SCATTER_AXIS 0 /* int */
+#define PKT_SCATTER_REDUCE 1 /* int */
+#define PKT_SCATTER_INCLUDE_SELF 2 /* int */
+#define PKT_SORT_MIN_INPUTS 1
+#define PKT_SORT_MAX_INPUTS 1
+#define PKT_SORT_OUTPUTS 2
+#define PKT_SORT_NUM_PARAMS 2
+#define PKT_SORT_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_SORT_AXIS 0 /* int */
+#define PKT_SORT_DESCENDING 1 /* int */
+#define PKT_EMBEDDING_BAG_MIN_INPUTS 3
+#define PKT_EMBEDDING_BAG_MAX_INPUTS 4
+#define PKT_EMBEDDING_BAG_OUTPUTS 1
+#define PKT_EMBEDDING_BAG_NUM_PARAMS 3
+#define PKT_EMBEDDING_BAG_MIN_PARAMS 3 /* an ints list may be empty */
+#define PKT_EMBEDDING_BAG_MODE 0 /* int */
+#define PKT_EMBEDDING_BAG_INCLUDE_LAST_OFFSET 1 /* int */
+#define PKT_EMBEDDING_BAG_PADDING_IDX 2 /* int */
+#define PKT_CUMPROD_MIN_INPUTS 1
+#define PKT_CUMPROD_MAX_INPUTS 1
+#define PKT_CUMPROD_OUTPUTS 1
+#define PKT_CUMPROD_NUM_PARAMS 1
+#define PKT_CUMPROD_MIN_PARAMS 1 /* an ints list may be empty */
+#define PKT_CUMPROD_AXIS 0 /* int */
 #define PKT_GRID_SAMPLE_MIN_INPUTS 2
 #define PKT_GRID_SAMPLE_MAX_INPUTS 2
 #define PKT_GRID_SAMPLE_OUTPUTS 1
@@ -469,6 +517,17 @@ enum pkt_op {
 #define PKT_GRID_PAD_BORDER 1
 #define PKT_GRID_PAD_REFLECTION 2
 #define PKT_GRID_PAD_COUNT_ 3
+#define PKT_SCATTER_NONE 0
+#define PKT_SCATTER_SUM 1
+#define PKT_SCATTER_PROD 2
+#define PKT_SCATTER_MEAN 3
+#define PKT_SCATTER_AMAX 4
+#define PKT_SCATTER_AMIN 5
+#define PKT_SCATTER_COUNT_ 6
+#define PKT_EMBAG_SUM 0
+#define PKT_EMBAG_MEAN 1
+#define PKT_EMBAG_MAX 2
+#define PKT_EMBAG_COUNT_ 3
 
 /* Op names by code (NULL for unused codes). */
 extern const char* const pkt_op_names[PKT_OP_COUNT_];

@@ -63,7 +63,8 @@ def test_related_ops(target, first):
 
 
 @pytest.mark.parametrize("target", ["aten.nonzero.default", "aten._linalg_det.default", "aten.bucketize.Tensor",
-                                    "aten.erfinv.default", "aten.polar.default"])
+                                    "aten.erfinv.default", "aten.polar.default", "aten._fft_r2c.default",
+                                    "aten._fft_c2r.default"])
 def test_unrelated_ops_get_no_suggestion(target):
     rules = supported_targets()
     assert related(target, rules) == []

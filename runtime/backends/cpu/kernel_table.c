@@ -8,6 +8,12 @@ PKT_DECLARE_KERNEL(adaptive_pool2d)
 #else
 #define PKT_ENTRY_ADAPTIVE_POOL2D {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_ADVANCED_INDEX)
+PKT_DECLARE_KERNEL(advanced_index)
+#define PKT_ENTRY_ADVANCED_INDEX {pkt_kernel_advanced_index_prepare, pkt_kernel_advanced_index_run, 0, 0}
+#else
+#define PKT_ENTRY_ADVANCED_INDEX {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_ARG_REDUCE)
 PKT_DECLARE_KERNEL(arg_reduce)
 #define PKT_ENTRY_ARG_REDUCE {pkt_kernel_arg_reduce_prepare, pkt_kernel_arg_reduce_run, 0, 0}
@@ -77,11 +83,23 @@ PKT_DECLARE_KERNEL(conv_transpose2d)
 #else
 #define PKT_ENTRY_CONV_TRANSPOSE2D {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CUMPROD)
+PKT_DECLARE_KERNEL(cumprod)
+#define PKT_ENTRY_CUMPROD {pkt_kernel_cumprod_prepare, pkt_kernel_cumprod_run, 0, 0}
+#else
+#define PKT_ENTRY_CUMPROD {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_CUMSUM)
 PKT_DECLARE_KERNEL(cumsum)
 #define PKT_ENTRY_CUMSUM {pkt_kernel_cumsum_prepare, pkt_kernel_cumsum_run, 0, 0}
 #else
 #define PKT_ENTRY_CUMSUM {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_EMBEDDING_BAG)
+PKT_DECLARE_KERNEL(embedding_bag)
+#define PKT_ENTRY_EMBEDDING_BAG {pkt_kernel_embedding_bag_prepare, pkt_kernel_embedding_bag_run, 0, 0}
+#else
+#define PKT_ENTRY_EMBEDDING_BAG {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_EXPAND)
 PKT_DECLARE_KERNEL(expand)
@@ -125,6 +143,12 @@ PKT_DECLARE_PACKING(gru)
 #define PKT_ENTRY_GRU {pkt_kernel_gru_prepare, pkt_kernel_gru_run, pkt_kernel_gru_pack_size, pkt_kernel_gru_pack}
 #else
 #define PKT_ENTRY_GRU {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_INDEX_PUT)
+PKT_DECLARE_KERNEL(index_put)
+#define PKT_ENTRY_INDEX_PUT {pkt_kernel_index_put_prepare, pkt_kernel_index_put_run, 0, 0}
+#else
+#define PKT_ENTRY_INDEX_PUT {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_INTERPOLATE)
 PKT_DECLARE_KERNEL(interpolate)
@@ -194,6 +218,12 @@ PKT_DECLARE_KERNEL(reshape)
 #else
 #define PKT_ENTRY_RESHAPE {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_SCATTER)
+PKT_DECLARE_KERNEL(scatter)
+#define PKT_ENTRY_SCATTER {pkt_kernel_scatter_prepare, pkt_kernel_scatter_run, 0, 0}
+#else
+#define PKT_ENTRY_SCATTER {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_SDPA)
 PKT_DECLARE_KERNEL(sdpa)
 #define PKT_ENTRY_SDPA {pkt_kernel_sdpa_prepare, pkt_kernel_sdpa_run, 0, 0}
@@ -211,6 +241,12 @@ PKT_DECLARE_KERNEL(softmax)
 #define PKT_ENTRY_SOFTMAX {pkt_kernel_softmax_prepare, pkt_kernel_softmax_run, 0, 0}
 #else
 #define PKT_ENTRY_SOFTMAX {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_SORT)
+PKT_DECLARE_KERNEL(sort)
+#define PKT_ENTRY_SORT {pkt_kernel_sort_prepare, pkt_kernel_sort_run, 0, 0}
+#else
+#define PKT_ENTRY_SORT {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_TAKE)
 PKT_DECLARE_KERNEL(take)
@@ -274,6 +310,12 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_CONV_PW_DW] = PKT_ENTRY_CONV_PW_DW,
     [PKT_OP_CONV_DW_PW] = PKT_ENTRY_CONV_DW_PW,
     [PKT_OP_LSTM] = PKT_ENTRY_LSTM,
+    [PKT_OP_ADVANCED_INDEX] = PKT_ENTRY_ADVANCED_INDEX,
+    [PKT_OP_INDEX_PUT] = PKT_ENTRY_INDEX_PUT,
+    [PKT_OP_SCATTER] = PKT_ENTRY_SCATTER,
+    [PKT_OP_SORT] = PKT_ENTRY_SORT,
+    [PKT_OP_EMBEDDING_BAG] = PKT_ENTRY_EMBEDDING_BAG,
+    [PKT_OP_CUMPROD] = PKT_ENTRY_CUMPROD,
     [PKT_OP_GRID_SAMPLE] = PKT_ENTRY_GRID_SAMPLE,
     [PKT_OP_GRU] = PKT_ENTRY_GRU,
 };
@@ -315,6 +357,12 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_CONV_PW_DW] = "conv_pw_dw",
     [PKT_OP_CONV_DW_PW] = "conv_dw_pw",
     [PKT_OP_LSTM] = "lstm",
+    [PKT_OP_ADVANCED_INDEX] = "advanced_index",
+    [PKT_OP_INDEX_PUT] = "index_put",
+    [PKT_OP_SCATTER] = "scatter",
+    [PKT_OP_SORT] = "sort",
+    [PKT_OP_EMBEDDING_BAG] = "embedding_bag",
+    [PKT_OP_CUMPROD] = "cumprod",
     [PKT_OP_GRID_SAMPLE] = "grid_sample",
     [PKT_OP_GRU] = "gru",
 };
@@ -323,4 +371,6 @@ const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {
     [PKT_OP_BINARY] = 1,
     [PKT_OP_UNARY] = 1,
     [PKT_OP_RESHAPE] = 1,
+    [PKT_OP_INDEX_PUT] = 1,
+    [PKT_OP_SCATTER] = 1,
 };
