@@ -130,11 +130,16 @@ def _default_name(model) -> str:
 
 
 def export(model, example_inputs, name: str | None = None, metadata: dict | None = None,
-           reference: bool = False) -> Program:
-    """Export `model` called on `example_inputs` (a tuple, as for torch.export) to a Program."""
+           reference: bool = False, dynamic_shapes=None) -> Program:
+    """Export `model` called on `example_inputs` (a tuple, as for torch.export) to a Program.
+
+    dynamic_shapes takes torch.export's form (one entry per input: {dim: torch.export.Dim(name, min=, max=)}, or a
+    dict by argument name); every dynamic dim needs a max. The memory plan is made for the maxima, and the program
+    runs at any sizes in the ranges (one Dim on several inputs: the same size on each)."""
     user_meta = _check_json(metadata)
-    captured = capture(model, example_inputs)
+    captured = capture(model, example_inputs, dynamic_shapes)
     graph = Graph(name or _default_name(model))
+    graph.symbols = captured.symbols
     graph._names.update(captured.output_names)
     lower(captured.exported, graph, captured.input_names)
     graph.output_structure = captured.output_structure
@@ -145,12 +150,19 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
             t.name = out_name  # outputs carry the model's output names into the file
     plan = plan_memory(graph)
 
+    sym_names = {sym: (name, lo, hi) for sym, name, lo, hi in captured.symbols}
+
     def io(t, tname):
-        return {"name": tname, "dtype": t.dtype, "shape": list(t.shape)}
+        entry = {"name": tname, "dtype": t.dtype, "shape": list(t.shape)}
+        dynamic = {str(d): dict(zip(("symbol", "min", "max"), sym_names[e])) for d, e in sorted(t.sym.items())
+                   if e in sym_names}
+        if dynamic:
+            entry["dynamic"] = dynamic  # "shape" holds the maxima
+        return entry
 
     meta = {
         "name": graph.name,
-        "format": "1.1",
+        "format": "1.2" if captured.symbols else "1.1",
         "inputs": [io(t, n) for t, n in zip(graph.inputs, captured.input_names)],
         "outputs": [io(t, n) for t, n in zip(graph.outputs, captured.output_names)],
         "output_structure": captured.output_structure,
@@ -158,6 +170,8 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
         "plan": plan.as_dict(),
         "exporter": {"pockettorch": __version__, "torch": captured.torch_version},
     }
+    if captured.symbols:
+        meta["symbols"] = [{"name": n, "min": lo, "max": hi} for _, n, lo, hi in captured.symbols]
     ref = None
     if reference:
         ref = ([_array(t, io["dtype"]) for t, io in zip(captured.example_inputs, meta["inputs"])],
