@@ -128,7 +128,11 @@ def _dims_of(spec, rank: int, where: str) -> dict[int, Any]:
             raise errors.BadModelArgsError(f"dynamic_shapes for {where}: dim {d!r} is not a dim of a rank-{rank} input")
         if not hasattr(dim, "max") or not hasattr(dim, "min"):
             raise errors.BadModelArgsError(f"dynamic_shapes for {where} dim {d}: use torch.export.Dim(name, min=, max=)")
-        if not 1 <= int(dim.min) <= int(dim.max) <= MAX_BOUND:
+        try:
+            lo, hi = int(dim.min), int(dim.max)
+        except (TypeError, ValueError, OverflowError, AttributeError):  # torch's default max is infinity
+            lo, hi = 0, MAX_BOUND + 1
+        if not 1 <= lo <= hi <= MAX_BOUND:
             raise errors.BadModelArgsError(
                 f"dynamic dim {dim.__name__} of {where} needs a range 1 <= min <= max <= 2^31 (a bounded max: the "
                 f"memory plan is made for it), got {dim.min}..{dim.max}")
