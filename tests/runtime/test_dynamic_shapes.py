@@ -196,3 +196,32 @@ def test_hostile_shapes_sections_are_refused_cleanly(encoder):
         with pytest.raises(errors.PocketTorchError) as info:
             pockettorch.load(bad)
         assert "shapes" in str(info.value).lower() or "section" in str(info.value).lower(), what
+
+
+def test_cli_dynamic_option_shares_a_symbol(tmp_path):
+    """`pockettorch export --dynamic INPUT:DIM=MIN..MAX:SYMBOL`: the named dims become one symbol."""
+    from click.testing import CliRunner
+
+    from pockettorch.cli import cli
+
+    builder = tmp_path / "two_inputs.py"
+    builder.write_text(
+        "import torch\n"
+        "class M(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.lin = torch.nn.Linear(4, 3)\n"
+        "    def forward(self, x, y):\n"
+        "        return self.lin(x) * y\n"
+        "def build():\n"
+        "    return M(), (torch.randn(1, 5, 4), torch.randn(1, 5, 1))\n")
+    out = tmp_path / "m.ptm"
+    result = CliRunner().invoke(cli, ["export", f"{builder}:build", "--out", str(out), "--quiet",
+                                       "--dynamic", "x:1=1..16:seq", "--dynamic", "y:1=1..16:seq"])
+    assert result.exit_code == 0, result.output
+    with pockettorch.load(out) as m:
+        assert [s.ranges for s in m.input_specs] == [{1: ("seq", 1, 16)}] * 2
+        x, y = np.ones((1, 3, 4), np.float32), np.full((1, 3, 1), 2, np.float32)
+        assert m(x, y).shape == (1, 3, 3)
+    bad = CliRunner().invoke(cli, ["export", f"{builder}:build", "--out", str(out), "--dynamic", "x:1=1-16"])
+    assert bad.exit_code != 0 and "INPUT:DIM=MIN..MAX" in bad.output
