@@ -219,8 +219,9 @@ def lower(ep, graph: Graph, user_input_names: list[str]) -> LoweringContext:
                 seq, index = node.args
                 ctx.values[node] = ctx.values[seq][index]
                 continue
-            if not isinstance(node.meta.get("val"), (torch.Tensor, list, tuple)):
-                ctx.values[node] = node.meta.get("val")  # a size computed on symbols (sym_size, mul): read via meta
+            if isinstance(node.meta.get("val"), torch.SymInt) and (
+                    str(node.target) == "aten.sym_size.int" or getattr(node.target, "__module__", "") == "_operator"):
+                ctx.values[node] = node.meta["val"]  # a size computed on symbols: the shapes that use it carry it
                 continue
             if _fold(ctx, node):
                 continue
