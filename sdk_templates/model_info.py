@@ -23,7 +23,8 @@ KERNEL_OF_OP = {op.name: op.kernel for op in op_table.OPS}
 class TensorInfo:
     name: str  # as recorded at export (any string)
     dtype: str  # torch name: float32, int64, int32, bool, uint8, int8, float16
-    shape: tuple[int, ...]
+    shape: tuple[int, ...]  # a dynamic dim at its max (buffers are sized for it)
+    ranges: tuple = ()  # dynamic dims: ((dim, symbol name, min, max), ...)
 
     @property
     def numel(self) -> int:
@@ -60,6 +61,11 @@ class ModelInfo:
     kernels: tuple[str, ...]  # distinct kernel file stems under runtime/kernels/, sorted
     metadata: dict
     reference: Reference | None = None  # the example inputs and eager outputs stored at export, if any
+
+    @property
+    def dynamic(self) -> bool:
+        """Some input dims take any size in a range (FORMAT.md, SHAPES)."""
+        return any(t.ranges for t in self.inputs)
 
     @property
     def sha256(self) -> str:
@@ -128,7 +134,9 @@ def read_model(path: str | os.PathLike, with_reference: bool = False) -> ModelIn
     if not with_reference:
         data = without_reference(data)
     where = str(path)
-    inputs = tuple(TensorInfo(s.name, s.dtype, tuple(s.shape)) for s in module.input_specs)
+    bounds = [tuple(dims) for _, _, dims, _ in module._program.inputs()]  # input_specs show None for dynamic dims
+    inputs = tuple(TensorInfo(s.name, s.dtype, bound, tuple((d, *r) for d, r in sorted(s.ranges.items())))
+                   for s, bound in zip(module.input_specs, bounds))
     outputs = tuple(TensorInfo(s.name, s.dtype, tuple(s.shape)) for s in module.output_specs)
     user = module.metadata.get("user") or {}
     if not isinstance(user, dict):
