@@ -48,7 +48,7 @@ class Tensor:
     shape: tuple[int, ...]
     numel: int
     nbytes: int
-    ranges: tuple = ()  # dynamic dims: ((dim, symbol, min, max), ...); shape, numel and nbytes at the maxima
+    ranges: tuple = ()  # dynamic dims (model_info.DimRange); shape, numel and nbytes at the maxima
 
     @property
     def macro(self) -> str:
