@@ -96,7 +96,24 @@ class Program:
             f"{saved:.0f}% saved; lower bound {_human(plan.lower_bound_bytes)})",
             "  passes:    " + ", ".join(f"{k} {v}" for k, v in self.pass_counts.items()),
         ]
+        if self.metadata.get("symbols"):
+            lines.insert(6, self._dynamic_summary())
         return "\n".join(lines)
+
+    def _dynamic_summary(self) -> str:
+        """The dynamic dims' ranges, and the arena the program uses at every dim's min against the one planned for
+        the maxima (measured by the runtime's own shape rules)."""
+        from pockettorch.runtime.module import load
+
+        symbols = self.metadata["symbols"]
+        at_min = {s["name"]: s["min"] for s in symbols}
+        shapes = [[at_min[dyn[str(d)]["symbol"]] if str(d) in (dyn := io.get("dynamic", {})) else n
+                   for d, n in enumerate(io["shape"])] for io in self.metadata["inputs"]]
+        with load(self.to_bytes()) as module:
+            _, used = module.shapes_for(*shapes)
+        ranges = ", ".join(f"{s['name']} {s['min']}..{s['max']}" for s in symbols)
+        return (f"  dynamic:   {ranges}; arena {_human(self.plan.arena_bytes)} planned for the maxima, "
+                f"{_human(used)} used at the minima")
 
     def __repr__(self) -> str:
         return f"<pockettorch.Program {self.name}: {len(self.graph.nodes)} instructions>"

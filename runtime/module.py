@@ -116,6 +116,15 @@ class Module:
         """Arena bytes the last call's shapes used (of arena_bytes)."""
         return self._session.used_arena_bytes()
 
+    def shapes_for(self, *input_shapes) -> tuple[list[tuple[int, ...]], int]:
+        """The outputs' shapes and the arena bytes used at these input shapes, without running (a dynamic
+        program; the planned arena_bytes is for the maxima). Raises InputShapeError outside the ranges."""
+        try:
+            outputs, used = self._session.plan_shapes([tuple(int(d) for d in s) for s in input_shapes])
+        except _native.NativeError as exc:
+            _raise_native(exc, f"{self.name}: ")
+        return [tuple(o) for o in outputs], used
+
     def packed_weights(self) -> bytes:
         """A copy of the weights the kernels repacked when the module was loaded (never again, at any shape)."""
         return self._session.packed_weights()

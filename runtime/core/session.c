@@ -306,6 +306,11 @@ static pkt_status update_shapes(pkt_session* s) {
   return st;
 }
 
+pkt_status pkt_session_update_shapes(pkt_session* s) {
+  if (!s) return PKT_INVALID_ARGUMENT;
+  return s->shapes_dirty ? update_shapes(s) : PKT_OK;
+}
+
 const char* pkt_session_error(const pkt_session* s) { return s ? s->error : ""; }
 
 size_t pkt_session_used_arena_bytes(const pkt_session* s) {

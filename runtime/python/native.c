@@ -452,6 +452,56 @@ static PyObject* Session_packed_weights(SessionObject* self, PyObject* unused) {
   return r;
 }
 
+/* plan_shapes(shapes) -> ([output dims], used arena bytes): every shape at these input shapes, without running. */
+static PyObject* Session_plan_shapes(SessionObject* self, PyObject* shapes) {
+  if (!self->program) return session_gone(self);
+  const pkt_program* prog = self->program->program;
+  int ni = pkt_program_num_inputs(prog), no = pkt_program_num_outputs(prog);
+  if (PySequence_Length(shapes) != ni) return PyErr_Occurred() ? NULL : raise_status(PKT_INPUT_COUNT, "one shape per input");
+  int64_t dims[64][PKT_MAX_RANK];
+  int ranks[64];
+  if (ni > 64) return raise_status(PKT_INPUT_COUNT, "at most 64 inputs");
+  for (int i = 0; i < ni; i++) {
+    PyObject* shape = PySequence_GetItem(shapes, i);
+    Py_ssize_t rank = shape ? PySequence_Length(shape) : -1;
+    if (rank < 0 || rank > PKT_MAX_RANK) {
+      Py_XDECREF(shape);
+      return PyErr_Occurred() ? NULL : raise_status(PKT_INPUT_SHAPE, "an input has more dims than a program allows");
+    }
+    for (Py_ssize_t d = 0; d < rank; d++) {
+      PyObject* v = PySequence_GetItem(shape, d);
+      dims[i][d] = v ? PyLong_AsLongLong(v) : -1;
+      Py_XDECREF(v);
+    }
+    Py_DECREF(shape);
+    if (PyErr_Occurred()) return NULL;
+    ranks[i] = (int)rank;
+  }
+  char err[256] = "";
+  pkt_status st = PKT_OK;
+  PyThread_acquire_lock(self->lock, WAIT_LOCK);
+  pkt_session* s = self->session;
+  for (int i = 0; s && i < ni && !st; i++) st = pkt_session_set_input_shape(s, i, dims[i], ranks[i], err, sizeof err);
+  if (s && !st && (st = pkt_session_update_shapes(s))) snprintf(err, sizeof err, "%s", pkt_session_error(s));
+  PyObject* result = NULL;
+  if (s && !st) {
+    PyObject* outs = PyList_New(no);
+    for (int o = 0; outs && o < no; o++) {
+      pkt_tensor_info info;
+      pkt_session_output_info(s, o, &info);
+      PyObject* t = PyTuple_New(info.rank);
+      for (int d = 0; t && d < info.rank; d++) PyTuple_SET_ITEM(t, d, PyLong_FromLongLong(info.dims[d]));
+      if (!t) Py_CLEAR(outs);
+      else PyList_SET_ITEM(outs, o, t);
+    }
+    if (outs) result = Py_BuildValue("(Nn)", outs, (Py_ssize_t)pkt_session_used_arena_bytes(s));
+  }
+  PyThread_release_lock(self->lock);
+  if (!s) return session_gone(self);
+  if (st) return raise_status(st, err);
+  return result;
+}
+
 /* Arena bytes the shapes of the last run used (the planned arena is for the bounds). */
 static PyObject* Session_used_arena_bytes(SessionObject* self, PyObject* unused) {
   if (!self->program) return session_gone(self);
@@ -534,6 +584,7 @@ static PyMethodDef Session_methods[] = {
     {"run", (PyCFunction)Session_run, METH_VARARGS, "run(inputs, outputs): read inputs in place, execute, copy outputs out"},
     {"run_shaped", (PyCFunction)Session_run_shaped, METH_VARARGS, "run_shaped(inputs, shapes) -> [(dims, bytearray)]"},
     {"used_arena_bytes", (PyCFunction)Session_used_arena_bytes, METH_NOARGS, "arena bytes the last run's shapes used"},
+    {"plan_shapes", (PyCFunction)Session_plan_shapes, METH_O, "plan_shapes(input shapes) -> ([output dims], used arena)"},
     {"packed_weights", (PyCFunction)Session_packed_weights, METH_NOARGS, "a copy of the weights repacked at load"},
     {"set_profiling", (PyCFunction)Session_set_profiling, METH_O, "record per-instruction times"},
     {"profile_ns", (PyCFunction)Session_profile_ns, METH_NOARGS, "per-instruction times of the last run"},

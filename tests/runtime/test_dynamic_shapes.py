@@ -104,6 +104,19 @@ def test_specs_and_metadata_show_ranges(encoder):
     assert program.metadata["inputs"][0]["dynamic"] == {"1": {"symbol": "seq", "min": 1, "max": SEQ_MAX}}
 
 
+def test_summary_and_shapes_for_report_the_bound_and_an_actual_shape(encoder):
+    _, program = encoder
+    summary = program.summary()
+    assert f"seq 1..{SEQ_MAX}" in summary and "planned for the maxima" in summary and "used at the minima" in summary
+    with pockettorch.load(program.to_bytes()) as m:
+        outputs, used_short = m.shapes_for((2, 1), (2, 1))
+        assert outputs == [(2, 32)]
+        _, used_long = m.shapes_for((2, SEQ_MAX), (2, SEQ_MAX))
+        assert used_short < used_long <= m.arena_bytes
+        with pytest.raises(errors.InputShapeError, match=f"1..{SEQ_MAX}"):
+            m.shapes_for((2, SEQ_MAX + 1), (2, SEQ_MAX + 1))
+
+
 def test_outside_the_range_is_an_input_shape_error(encoder):
     _, program = encoder
     with pockettorch.load(program.to_bytes()) as m:

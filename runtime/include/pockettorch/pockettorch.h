@@ -155,7 +155,10 @@ pkt_status pkt_session_bind_input(pkt_session* session, int index, const void* d
  * instruction at it (inputs sharing a symbol must agree); nothing is packed or allocated again. */
 pkt_status pkt_session_set_input_shape(pkt_session* session, int index, const int64_t* dims, int rank, char* err,
                                        size_t err_size);
-/* Current shapes (after set_input_shape, and for outputs after a run; the bound dims before). */
+/* Recompute every shape from the inputs' now, without running (pkt_session_run does it when needed), e.g. to
+ * size output buffers first; a failure's sentence is in pkt_session_error. */
+pkt_status pkt_session_update_shapes(pkt_session* session);
+/* Current shapes (after set_input_shape, and for outputs after a run or update_shapes; the bound dims before). */
 pkt_status pkt_session_input_info(const pkt_session* session, int index, pkt_tensor_info* info);
 pkt_status pkt_session_output_info(const pkt_session* session, int index, pkt_tensor_info* info);
 /* Arena bytes the current shapes use (the planned arena is for the bounds: pkt_program_arena_bytes). */
