@@ -238,3 +238,22 @@ def test_cli_dynamic_option_shares_a_symbol(tmp_path):
         assert m(x, y).shape == (1, 3, 3)
     bad = CliRunner().invoke(cli, ["export", f"{builder}:build", "--out", str(out), "--dynamic", "x:1=1-16"])
     assert bad.exit_code != 0 and "INPUT:DIM=MIN..MAX" in bad.output
+
+
+def test_cli_run_takes_inputs_of_any_length_in_range(tmp_path, encoder):
+    """`pockettorch run` on a dynamic program: random inputs at the maxima, .npy inputs at their own length."""
+    from click.testing import CliRunner
+
+    from pockettorch.cli import cli
+
+    _, program = encoder
+    path = program.save(tmp_path / "enc.ptm")
+    ids, mask = _batch(5, 5)
+    np.save(tmp_path / "ids.npy", ids.numpy())
+    np.save(tmp_path / "mask.npy", mask.numpy())
+    at_max = CliRunner().invoke(cli, ["run", path, "--iters", "1"])
+    assert at_max.exit_code == 0, at_max.output
+    given = CliRunner().invoke(cli, ["run", path, "--iters", "1", "--input", str(tmp_path / "ids.npy"),
+                                     "--input", str(tmp_path / "mask.npy"), "--output", str(tmp_path / "out")])
+    assert given.exit_code == 0, given.output
+    assert np.load(tmp_path / "out" / "output.npy").shape == (2, 32)
