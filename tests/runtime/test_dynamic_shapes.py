@@ -257,3 +257,18 @@ def test_cli_run_takes_inputs_of_any_length_in_range(tmp_path, encoder):
                                      "--input", str(tmp_path / "mask.npy"), "--output", str(tmp_path / "out")])
     assert given.exit_code == 0, given.output
     assert np.load(tmp_path / "out" / "output.npy").shape == (2, 32)
+
+
+def test_zoo_transformer_encoder_at_several_lengths():
+    """The zoo's transformer encoder ([1, 128, 256] at export) with a dynamic sequence length, against eager."""
+    from pockettorch.exporter import zoo
+
+    model, inputs = zoo.build("transformer_encoder")[:2]
+    bound = inputs[0].shape[1]
+    program = pockettorch.export(model, inputs, dynamic_shapes=({1: Dim("seq", min=1, max=bound)},))
+    with pockettorch.load(program.to_bytes()) as m:
+        for length in (1, 37, bound):
+            x = inputs[0][:, :length]
+            with torch.no_grad():
+                want = model(x)
+            torch.testing.assert_close(m(x), want, rtol=1e-4, atol=1e-4)
