@@ -97,7 +97,24 @@ class Program:
             f"{saved:.0f}% saved; lower bound {_human(plan.lower_bound_bytes)})",
             "  passes:    " + ", ".join(f"{k} {v}" for k, v in self.pass_counts.items()),
         ]
+        if self.metadata.get("symbols"):
+            lines.insert(6, self._dynamic_summary())
         return "\n".join(lines)
+
+    def _dynamic_summary(self) -> str:
+        """The dynamic dims' ranges, and the arena the program uses at every dim's min against the one planned for
+        the maxima (measured by the runtime's own shape rules)."""
+        from pockettorch.runtime.module import load
+
+        symbols = self.metadata["symbols"]
+        at_min = {s["name"]: s["min"] for s in symbols}
+        shapes = [[at_min[dyn[str(d)]["symbol"]] if str(d) in (dyn := io.get("dynamic", {})) else n
+                   for d, n in enumerate(io["shape"])] for io in self.metadata["inputs"]]
+        with load(self.to_bytes()) as module:
+            _, used = module.shapes_for(*shapes)
+        ranges = ", ".join(f"{s['name']} {s['min']}..{s['max']}" for s in symbols)
+        return (f"  dynamic:   {ranges}; arena {_human(self.plan.arena_bytes)} planned for the maxima, "
+                f"{_human(used)} used at the minima")
 
     def __repr__(self) -> str:
         return f"<pockettorch.Program {self.name}: {len(self.graph.nodes)} instructions>"
@@ -131,11 +148,16 @@ def _default_name(model) -> str:
 
 
 def export(model, example_inputs, name: str | None = None, metadata: dict | None = None,
-           reference: bool = False) -> Program:
-    """Export `model` called on `example_inputs` (a tuple, as for torch.export) to a Program."""
+           reference: bool = False, dynamic_shapes=None) -> Program:
+    """Export `model` called on `example_inputs` (a tuple, as for torch.export) to a Program.
+
+    dynamic_shapes takes torch.export's form (one entry per input: {dim: torch.export.Dim(name, min=, max=)}, or a
+    dict by argument name); every dynamic dim needs a max. The memory plan is made for the maxima, and the program
+    runs at any sizes in the ranges (one Dim on several inputs: the same size on each)."""
     user_meta = _check_json(metadata)
-    captured = capture(model, example_inputs)
+    captured = capture(model, example_inputs, dynamic_shapes)
     graph = Graph(name or _default_name(model))
+    graph.symbols = captured.symbols
     graph._names.update(captured.output_names)
     lower(captured.exported, graph, captured.input_names)
     graph.output_structure = captured.output_structure
@@ -146,12 +168,19 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
             t.name = out_name  # outputs carry the model's output names into the file
     plan = plan_memory(graph)
 
+    sym_names = {sym: (name, lo, hi) for sym, name, lo, hi in captured.symbols}
+
     def io(t, tname):
-        return {"name": tname, "dtype": t.dtype, "shape": list(t.shape)}
+        entry = {"name": tname, "dtype": t.dtype, "shape": list(t.shape)}
+        dynamic = {str(d): dict(zip(("symbol", "min", "max"), sym_names[e])) for d, e in sorted(t.sym.items())
+                   if e in sym_names}
+        if dynamic:
+            entry["dynamic"] = dynamic  # "shape" holds the maxima
+        return entry
 
     meta = {
         "name": graph.name,
-        "format": "1.1",
+        "format": "1.2" if captured.symbols else "1.1",
         "inputs": [io(t, n) for t, n in zip(graph.inputs, captured.input_names)],
         "outputs": [io(t, n) for t, n in zip(graph.outputs, captured.output_names)],
         "output_structure": captured.output_structure,
@@ -160,6 +189,8 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
         "debug": _debug_info(graph),
         "exporter": {"pockettorch": __version__, "torch": captured.torch_version},
     }
+    if captured.symbols:
+        meta["symbols"] = [{"name": n, "min": lo, "max": hi} for _, n, lo, hi in captured.symbols]
     ref = None
     if reference:
         ref = ([_array(t, io["dtype"]) for t, io in zip(captured.example_inputs, meta["inputs"])],

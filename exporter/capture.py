@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ class Captured:
     example_inputs: list[torch.Tensor]
     eager_outputs: list[torch.Tensor] = field(default_factory=list)
     torch_version: str = torch.__version__
+    symbols: list = field(default_factory=list)  # dynamic dims: [(sympy symbol, name, min, max)]
 
 
 def _structure(spec, counter: list[int]) -> dict:
@@ -108,7 +110,81 @@ def _check_tensors(kind: str, named) -> None:
             raise errors.BadModelArgsError(f"{kind} {name!r} {why}")
 
 
-def capture(model, example_inputs) -> Captured:
+MAX_BOUND = 1 << 31
+
+
+def _dims_of(spec, rank: int, where: str) -> dict[int, Any]:
+    """{dim: Dim} from one input's dynamic_shapes entry: a dict by dim, a list/tuple by position, or None."""
+    if spec is None:
+        return {}
+    items = spec.items() if isinstance(spec, dict) else enumerate(spec) if isinstance(spec, (list, tuple)) else None
+    if items is None:
+        raise errors.BadModelArgsError(f"dynamic_shapes for {where} must be a dict {{dim: Dim}} or a list, got {spec!r}")
+    out = {}
+    for d, dim in items:
+        if dim is None:
+            continue
+        if not isinstance(d, int) or not -rank <= d < rank:
+            raise errors.BadModelArgsError(f"dynamic_shapes for {where}: dim {d!r} is not a dim of a rank-{rank} input")
+        if not hasattr(dim, "max") or not hasattr(dim, "min"):
+            raise errors.BadModelArgsError(f"dynamic_shapes for {where} dim {d}: use torch.export.Dim(name, min=, max=)")
+        try:
+            lo, hi = int(dim.min), int(dim.max)
+        except (TypeError, ValueError, OverflowError, AttributeError):  # torch's default max is infinity
+            lo, hi = 0, MAX_BOUND + 1
+        if not 1 <= lo <= hi <= MAX_BOUND:
+            raise errors.BadModelArgsError(
+                f"dynamic dim {dim.__name__} of {where} needs a range 1 <= min <= max <= 2^31 (a bounded max: the "
+                f"memory plan is made for it), got {dim.min}..{dim.max}")
+        out[d % rank] = dim
+    return out
+
+
+def _at_bounds(model, args: tuple, dynamic_shapes) -> tuple[tuple, list[dict[int, Any]]]:
+    """The example inputs grown to every dynamic dim's max (their values repeated along it, so indices stay
+    valid), which torch.export then takes as the sizes the plan is made for; and each input's {dim: Dim}."""
+    if isinstance(dynamic_shapes, dict):
+        import inspect
+        names = list(inspect.signature(model.forward).parameters)[:len(args)]
+        unknown = set(dynamic_shapes) - set(names)
+        if unknown:
+            raise errors.BadModelArgsError(f"dynamic_shapes names {sorted(unknown)}, not arguments of forward {names}")
+        specs = [dynamic_shapes.get(n) for n in names]
+    elif isinstance(dynamic_shapes, (list, tuple)) and len(dynamic_shapes) == len(args):
+        specs = list(dynamic_shapes)
+    else:
+        raise errors.BadModelArgsError("dynamic_shapes must be a tuple with one entry per input or a dict by argument name")
+    grown, per_input = [], []
+    for i, (a, spec) in enumerate(zip(args, specs)):
+        dims = _dims_of(spec, a.dim(), f"input {i}")
+        for d, dim in dims.items():
+            a = a.index_select(d, torch.arange(int(dim.max)) % a.shape[d])
+        grown.append(a)
+        per_input.append(dims)
+    return tuple(grown), per_input
+
+
+def _symbols(ep, args: tuple, per_input: list[dict[int, Any]]) -> list:
+    """[(symbol, name, min, max)] of the program's dynamic dims: the placeholders' symbols, named by their Dim,
+    with the range torch.export settled on (it may narrow the one given)."""
+    placeholders = [n for n in ep.graph.nodes if n.op == "placeholder" and n.name in ep.graph_signature.user_inputs]
+    found: dict = {}
+    for node, dims in zip(placeholders, per_input):
+        shape = node.meta["val"].shape
+        for d, dim in dims.items():
+            s = shape[d]
+            expr = s.node.expr if hasattr(s, "node") else None
+            if expr is None or not expr.is_Symbol:
+                raise errors.DynamicShapeError(
+                    f"dynamic dim {dim.__name__} of {node.name} became {s} in torch.export (the model fixes or "
+                    f"derives it); give a range the model accepts")
+            vr = ep.range_constraints.get(expr)
+            lo, hi = (int(vr.lower), int(vr.upper)) if vr is not None else (int(dim.min), int(dim.max))
+            found.setdefault(expr, (expr, dim.__name__, max(lo, 1), min(hi, int(dim.max))))
+    return list(found.values())
+
+
+def capture(model, example_inputs, dynamic_shapes=None) -> Captured:
     if not isinstance(model, torch.nn.Module):
         raise errors.BadModelArgsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     args = _as_tensor_args(example_inputs)
@@ -120,6 +196,10 @@ def capture(model, example_inputs) -> Captured:
     _check_tensors("input", ((f"example_inputs[{i}]", t) for i, t in enumerate(leaves)))
     _check_tensors("parameter", model.named_parameters())
     _check_tensors("buffer", model.named_buffers())
+    per_input: list[dict[int, Any]] = []
+    if dynamic_shapes is not None:
+        args, per_input = _at_bounds(model, args, dynamic_shapes)
+        leaves = pytree.tree_leaves(args)
     was_training = model.training
     model.eval()
     try:
@@ -129,7 +209,7 @@ def capture(model, example_inputs) -> Captured:
             warnings.filterwarnings("ignore", message=".*were assigned during export.*")
             eager = model(*args)
             try:
-                ep = torch.export.export(model, args, strict=False)
+                ep = torch.export.export(model, args, strict=False, dynamic_shapes=dynamic_shapes)
             except Exception as exc:  # torch raises many types; report the first line and where
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise errors.ExportFailedError(f"torch.export failed: {type(exc).__name__}: {first}") from exc
@@ -150,4 +230,5 @@ def capture(model, example_inputs) -> Captured:
             names[i] = f"{n}_out{i}"
     eager_leaves = [t for t in pytree.tree_leaves(eager) if isinstance(t, torch.Tensor)]
     _check_tensors("output", zip(names, eager_leaves))
-    return Captured(ep, input_names, names, structure, list(leaves), eager_leaves)
+    symbols = _symbols(ep, args, per_input) if dynamic_shapes is not None else []
+    return Captured(ep, input_names, names, structure, list(leaves), eager_leaves, symbols=symbols)

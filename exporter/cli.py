@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import pathlib
+import re
 import sys
 
 import click
@@ -60,6 +61,40 @@ def _metadata_option(value: str | None) -> dict:
     return data
 
 
+_DYNAMIC = re.compile(r"^(?P<input>[^:=]+):(?P<dim>-?\d+)=(?P<min>\d+)\.\.(?P<max>\d+)(?::(?P<symbol>\w+))?$")
+
+
+def _dynamic_option(specs: tuple[str, ...], module, n_inputs: int):
+    """--dynamic INPUT:DIM=MIN..MAX[:SYMBOL] (INPUT a forward argument's name or position; the same SYMBOL on
+    several inputs makes their dims one size) as torch.export's dynamic_shapes, a tuple with one entry per input."""
+    if not specs:
+        return None
+    import inspect
+
+    from torch.export import Dim
+
+    names = list(inspect.signature(module.forward).parameters)[:n_inputs]
+    shapes: list[dict] = [{} for _ in range(n_inputs)]
+    dims: dict[str, object] = {}
+    for spec in specs:
+        m = _DYNAMIC.match(spec)
+        if not m:
+            raise click.BadParameter(f"{spec!r}: expected INPUT:DIM=MIN..MAX[:SYMBOL], e.g. x:1=1..512",
+                                     param_hint="--dynamic")
+        which = m["input"]
+        index = int(which) if which.isdigit() else names.index(which) if which in names else -1
+        if not 0 <= index < n_inputs:
+            raise click.BadParameter(f"{spec!r}: no input {which!r} (inputs: {', '.join(names)})", param_hint="--dynamic")
+        symbol = m["symbol"] or f"{names[index] if index < len(names) else index}_{m['dim']}"
+        lo, hi = int(m["min"]), int(m["max"])
+        if symbol not in dims:
+            dims[symbol] = Dim(symbol, min=lo, max=hi)
+        elif (dims[symbol].min, dims[symbol].max) != (lo, hi):
+            raise click.BadParameter(f"{spec!r}: symbol {symbol} was given another range", param_hint="--dynamic")
+        shapes[index][int(m["dim"])] = dims[symbol]
+    return tuple(s or None for s in shapes)
+
+
 @click.command("export")
 @click.argument("model")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Where to write the .ptm.")
@@ -67,7 +102,9 @@ def _metadata_option(value: str | None) -> dict:
 @click.option("--metadata", help="JSON object (or a JSON file) stored with the model, e.g. labels, image mean/std.")
 @click.option("--reference", is_flag=True, help="Store the example inputs and eager outputs for `verify`.")
 @click.option("--quiet", is_flag=True, help="Do not print the summary.")
-def export_command(model, out_path, name, metadata, reference, quiet):
+@click.option("--dynamic", multiple=True, metavar="INPUT:DIM=MIN..MAX[:SYMBOL]",
+              help="Let an input dim take any size in MIN..MAX (repeatable; one SYMBOL on several inputs: one size).")
+def export_command(model, out_path, name, metadata, reference, quiet, dynamic):
     """Export MODEL (zoo:NAME or FILE.py:FUNCTION returning (module, example_inputs)) to a .ptm program."""
     from pockettorch.exporter import export
 
@@ -75,7 +112,8 @@ def export_command(model, out_path, name, metadata, reference, quiet):
     meta = {**meta, **_metadata_option(metadata)}
     if name is None and model.startswith("zoo:"):
         name = model[4:]
-    program = export(module, inputs, name=name, metadata=meta, reference=reference)
+    dynamic_shapes = _dynamic_option(dynamic, module, len(inputs) if isinstance(inputs, (tuple, list)) else 1)
+    program = export(module, inputs, name=name, metadata=meta, reference=reference, dynamic_shapes=dynamic_shapes)
     program.save(out_path)
     if not quiet:
         click.echo(program.summary())

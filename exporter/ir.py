@@ -22,6 +22,21 @@ def dtype_size(dtype: str) -> int:
     return np.dtype(NUMPY_DTYPES[dtype]).itemsize
 
 
+def concrete_dims(shape) -> tuple[tuple[int, ...], dict[int, Any]]:
+    """Dims as ints and, for torch.export's symbolic ones (SymInt), their sympy expressions by dim index. The int
+    of a symbolic dim is its hint: the example's size, which export() makes the upper bound (the plan's size);
+    int() on a SymInt would instead specialise the program to it."""
+    dims, sym = [], {}
+    for i, d in enumerate(shape):
+        node = getattr(d, "node", None)
+        if node is not None and not isinstance(d, int) and not node.expr.is_number:
+            dims.append(int(node.hint))
+            sym[i] = node.expr
+        else:
+            dims.append(int(node.expr) if node is not None and not isinstance(d, int) else int(d))
+    return tuple(dims), sym
+
+
 @dataclass(eq=False)
 class Tensor:
     name: str
@@ -30,6 +45,7 @@ class Tensor:
     data: np.ndarray | None = None  # set for constants
     producer: "Node | None" = None
     origin: str | None = None  # the torch.export node whose eager value this tensor holds (the debugger compares)
+    sym: dict[int, Any] = field(default_factory=dict)  # dynamic dims: index -> sympy expression over the symbols
 
     @property
     def is_constant(self) -> bool:
@@ -87,10 +103,12 @@ class Graph:
         self._names.add(name)
         return name
 
-    def tensor(self, name: str, dtype: str, shape) -> Tensor:
+    def tensor(self, name: str, dtype: str, shape, sym: dict | None = None) -> Tensor:
+        """A new tensor; `shape` may hold SymInts (their expressions go to `sym`) or `sym` be given."""
         if dtype not in DTYPE_CODES:
             raise ValueError(f"dtype {dtype} is not supported")
-        return Tensor(self.unique_name(name), dtype, tuple(int(d) for d in shape))
+        dims, found = concrete_dims(shape)
+        return Tensor(self.unique_name(name), dtype, dims, sym={**found, **(sym or {})})
 
     def constant(self, array, name: str = "const", dtype: str | None = None) -> Tensor:
         array = np.asarray(array)

@@ -17,7 +17,7 @@ import torch
 import pockettorch
 from pockettorch import exporter as exporter_pkg
 from pockettorch.exporter import op_suggestions
-from pockettorch.exporter.ir import DTYPE_CODES, Graph, Tensor
+from pockettorch.exporter.ir import DTYPE_CODES, Graph, Tensor, concrete_dims
 from pockettorch.exporter.lowering import load_rules
 from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import op_table
@@ -103,12 +103,16 @@ class LoweringContext:
             raise errors.UnsupportedOpError(
                 f"{self.current.name} produces {dtype}; PocketTorch runs float32 models "
                 f"(call model.float() before export), with int64/int32/bool for indices and masks")
-        shape = []
-        for d in meta.shape:
-            if not isinstance(d, int):
-                raise errors.DynamicShapeError(f"{self.current.name} has a symbolic dimension {d}")
-            shape.append(d)
-        return self.graph.tensor(name or self.current.name, dtype, shape)
+        return self.graph.tensor(name or self.current.name, dtype, meta.shape)
+
+    def _meta_sym(self, shape: tuple[int, ...]) -> dict:
+        """The current node's symbolic dims when `shape` is its value's shape (a reshape to the node's result)."""
+        meta = self.current.meta.get("val") if self.current is not None else None
+        if isinstance(meta, torch.Tensor):
+            dims, sym = concrete_dims(meta.shape)
+            if dims == shape:
+                return sym
+        return {}
 
     def emit(self, op: str, inputs: list[Tensor], outputs: list[Tensor], **params):
         if self.current is None:
@@ -121,12 +125,12 @@ class LoweringContext:
         return out
 
     def reshape(self, x: Tensor, shape, name: str | None = None) -> Tensor:
-        shape = tuple(int(d) for d in shape)
-        if x.shape == shape:
+        shape, sym = concrete_dims(shape)
+        if x.shape == shape and x.sym == sym:
             return x
         if x.is_constant:
             return self.graph.constant(x.data.reshape(shape), x.name, x.dtype)
-        out = self.graph.tensor(name or f"{x.name}_view", x.dtype, shape)
+        out = self.graph.tensor(name or f"{x.name}_view", x.dtype, shape, sym or self._meta_sym(shape))
         self.emit("reshape", [x], [out])
         return out
 
@@ -156,8 +160,8 @@ def _fold(ctx: LoweringContext, node: torch.fx.Node) -> bool:
     if not shape_only and not all(isinstance(v, Tensor) and v.is_constant for v in values):
         return False
     meta = node.meta.get("val")
-    if not isinstance(meta, torch.Tensor):
-        return False
+    if not isinstance(meta, torch.Tensor) or concrete_dims(meta.shape)[1]:
+        return False  # a dynamic result is computed at run time, at its actual size
     in_bytes = sum(v.nbytes for v in values if isinstance(v, Tensor) and v.is_constant)
     if meta.numel() * meta.element_size() > max(in_bytes, FOLD_LIMIT_BYTES):
         return False
@@ -226,6 +230,10 @@ def lower(ep, graph: Graph, user_input_names: list[str]) -> LoweringContext:
                 seq, index = node.args
                 ctx.values[node] = ctx.values[seq][index]
                 _mark_origin(ctx.values[node], node)
+                continue
+            if isinstance(node.meta.get("val"), torch.SymInt) and (
+                    str(node.target) == "aten.sym_size.int" or getattr(node.target, "__module__", "") == "_operator"):
+                ctx.values[node] = node.meta["val"]  # a size computed on symbols: the shapes that use it carry it
                 continue
             if _fold(ctx, node):
                 continue

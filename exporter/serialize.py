@@ -8,6 +8,7 @@ import struct
 import numpy as np
 
 from pockettorch.exporter.ir import DTYPE_CODES, Graph, Tensor
+from pockettorch.exporter import shapes_section
 from pockettorch.exporter.memory_plan import MemoryPlan
 from pockettorch.runtime import op_table
 from pockettorch.runtime.ptm_info import REFERENCE_ENTRY
@@ -19,7 +20,9 @@ SECTION_ENTRY = 24
 TENSOR_ENTRY = 96
 NO_STRING = 0xFFFFFFFF
 ALIGN = 64
-SECTIONS = ("TENSORS", "CONSTANTS", "INSTRUCTIONS", "IO", "METADATA", "STRINGS", "REFERENCE")  # kinds 1..7
+SECTIONS = ("TENSORS", "CONSTANTS", "INSTRUCTIONS", "IO", "METADATA", "STRINGS", "REFERENCE", "SHAPES")  # kinds 1..8
+# File order: REFERENCE last, so that dropping it only cuts the file's end.
+FILE_ORDER = ("TENSORS", "CONSTANTS", "INSTRUCTIONS", "IO", "METADATA", "SHAPES", "STRINGS", "REFERENCE")
 
 
 def _pad(buf: bytearray, align: int) -> None:
@@ -114,22 +117,28 @@ def serialize(graph: Graph, plan: MemoryPlan, metadata: dict,
     io_sec += struct.pack(f"<{len(graph.inputs) + len(graph.outputs)}I",
                           *[index[id(t)] for t in graph.inputs + graph.outputs])
     meta_sec = json.dumps(metadata, sort_keys=True).encode()
+    symbols = getattr(graph, "symbols", [])
+    shapes_sec = shapes_section.encode(symbols, tensors, strings) if symbols else None
     bodies = {"TENSORS": tensor_sec, "CONSTANTS": constants, "INSTRUCTIONS": instr_sec, "IO": io_sec,
               "METADATA": meta_sec, "STRINGS": strings.data}
+    if shapes_sec is not None:
+        bodies["SHAPES"] = shapes_sec
     if reference is not None:
         bodies["REFERENCE"] = encode_reference(*reference)
 
     out = bytearray(HEADER_SIZE + SECTION_ENTRY * len(bodies))
     _pad(out, ALIGN)
     table = []
-    for kind, name in enumerate(SECTIONS, start=1):
+    for name in FILE_ORDER:
         if name not in bodies:
             continue
+        kind = SECTIONS.index(name) + 1
         _pad(out, ALIGN)
         table.append((kind, len(out), len(bodies[name])))
         out += bodies[name]
     _pad(out, ALIGN)
-    struct.pack_into("<4sHHIIQQI", out, 0, MAGIC, *VERSION, HEADER_SIZE, len(table), len(out),
+    version = (1, 2) if shapes_sec is not None else VERSION  # 1.2 adds SHAPES; static programs stay 1.1
+    struct.pack_into("<4sHHIIQQI", out, 0, MAGIC, *version, HEADER_SIZE, len(table), len(out),
                      plan.arena_bytes, 0)
     for i, (kind, offset, size) in enumerate(table):
         struct.pack_into("<IIQQ", out, HEADER_SIZE + SECTION_ENTRY * i, kind, 0, offset, size)

@@ -124,12 +124,13 @@ def make_inputs(module, files: tuple[str, ...], seed: int = 0) -> list[np.ndarra
     arrays = []
     for spec in module.input_specs:
         dt = spec.numpy_dtype
+        shape = tuple(spec.ranges[d][2] if n is None else n for d, n in enumerate(spec.shape))  # dynamic: the max
         if dt.kind == "f":
-            arrays.append(rng.uniform(-1, 1, spec.shape).astype(dt))
+            arrays.append(rng.uniform(-1, 1, shape).astype(dt))
         elif dt.kind == "b":
-            arrays.append(rng.integers(0, 2, spec.shape).astype(dt))
+            arrays.append(rng.integers(0, 2, shape).astype(dt))
         else:
-            arrays.append(rng.integers(0, 10, spec.shape).astype(dt))  # small ids stay inside embeddings
+            arrays.append(rng.integers(0, 10, shape).astype(dt))  # small ids stay inside embeddings
     return arrays
 
 

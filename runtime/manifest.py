@@ -47,7 +47,7 @@ HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv
 # session's ISA config with the vector math every kernel's activations use, and the kernel table.
 CORE = ("backends/cpu/cpu.c", "backends/cpu/isa_config.c", "backends/cpu/kernel_table.c", "compute/vmath/vmath.c",
         "compute/vmath/vmath_arm.c", "compute/vmath/vmath_x86.c", "core/kernel_util.c", "core/loader.c",
-        "core/session.c", "core/status.c", "core/workspace.c")
+        "core/session.c", "core/status.c", "core/workspace.c", "core/dynamic_shapes.c", "core/shape_rules.c")
 # posix: heap, mmap, pthreads. embedded: no heap, files or threads (the C SDK's --embed profile); it compiles
 # to nothing unless its define is set (the SDK writes it at the top of its copy).
 PLATFORMS = {"posix": "core/platform_posix.c", "embedded": "core/platform_embedded.c"}

@@ -20,7 +20,8 @@ DTYPE_NAMES = {code: ("bool" if dt == np.bool_ else dt.name) for code, dt in DTY
 class TensorSpec(NamedTuple):
     name: str
     dtype: str  # "float32", "int64", ...
-    shape: tuple[int, ...]
+    shape: tuple  # ints; None for a dynamic dim (its range in `ranges`)
+    ranges: dict = {}  # dynamic dims: {dim: (symbol name, min, max)}
 
     @property
     def numpy_dtype(self) -> np.dtype:
@@ -84,6 +85,13 @@ class Module:
             _raise_native(exc, f"{label}: ")
         self.input_specs: list[TensorSpec] = [_spec(e) for e in self._program.inputs()]
         self.output_specs: list[TensorSpec] = [_spec(e) for e in self._program.outputs()]
+        symbols, input_dims = self._program.symbols()
+        self.dynamic: bool = bool(symbols)  # some input dims take any size in a range
+        if self.dynamic:
+            self.input_specs = [
+                TensorSpec(s.name, s.dtype, tuple(None if k >= 0 else d for d, k in zip(s.shape, dims)),
+                           {i: symbols[k] for i, k in enumerate(dims) if k >= 0})
+                for s, dims in zip(self.input_specs, input_dims)]
         # what an input that needs no conversion looks like, and the outputs' (shape, dtype): per-run fast paths
         self._ready_inputs = [(s.numpy_dtype, s.shape) for s in self.input_specs]
         self._output_layouts = [(s.shape, s.numpy_dtype) for s in self.output_specs]
@@ -100,7 +108,26 @@ class Module:
 
     @property
     def arena_bytes(self) -> int:
+        """The planned arena (for a dynamic program: at every dynamic dim's max)."""
         return self._program.arena_bytes()
+
+    @property
+    def used_arena_bytes(self) -> int:
+        """Arena bytes the last call's shapes used (of arena_bytes)."""
+        return self._session.used_arena_bytes()
+
+    def shapes_for(self, *input_shapes) -> tuple[list[tuple[int, ...]], int]:
+        """The outputs' shapes and the arena bytes used at these input shapes, without running (a dynamic
+        program; the planned arena_bytes is for the maxima). Raises InputShapeError outside the ranges."""
+        try:
+            outputs, used = self._session.plan_shapes([tuple(int(d) for d in s) for s in input_shapes])
+        except _native.NativeError as exc:
+            _raise_native(exc, f"{self.name}: ")
+        return [tuple(o) for o in outputs], used
+
+    def packed_weights(self) -> bytes:
+        """A copy of the weights the kernels repacked when the module was loaded (never again, at any shape)."""
+        return self._session.packed_weights()
 
     def instructions(self) -> list[tuple[str, str]]:
         """(op, source) for every instruction, in execution order."""
@@ -124,7 +151,8 @@ class Module:
             if value.dtype.fields is not None or value.dtype.newbyteorder("=") != dtype:
                 given = "bool" if value.dtype == np.bool_ else value.dtype.name
                 raise errors.InputDtypeError(f"input '{spec.name}' has dtype {given}, expected {spec.dtype}")
-            if tuple(value.shape) != spec.shape:
+            if len(value.shape) != len(spec.shape) or any(
+                    want is not None and got != want for got, want in zip(value.shape, spec.shape)):
                 raise errors.InputShapeError(
                     f"input '{spec.name}' has shape {tuple(value.shape)}, expected {spec.shape}")
             arrays.append(np.ascontiguousarray(value, dtype=dtype))  # native byte order, row-major
@@ -133,6 +161,13 @@ class Module:
     def run_numpy(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Run on numpy arrays in input order; returns the outputs as a flat list of numpy arrays."""
         arrays = self._check_inputs(inputs)
+        if self.dynamic:  # the outputs' shapes follow the inputs': the runtime gives them
+            try:
+                results = self._session.run_shaped(arrays, [a.shape for a in arrays])
+            except _native.NativeError as exc:
+                _raise_native(exc, f"{self.name}: ")
+            return [np.frombuffer(data, dtype=dtype).reshape(shape)
+                    for (shape, data), (_, dtype) in zip(results, self._output_layouts)]
         outputs = [np.empty(shape, dtype=dtype) for shape, dtype in self._output_layouts]
         try:
             self._session.run(arrays, outputs)

@@ -34,6 +34,7 @@ class Op:
     inplace: bool = False  # output may share input 0's buffer when input 0 dies here
     doc: str = ""
     packs: bool = False  # the kernel repacks constant weights once per session (pack_size/pack)
+    shape: str = "declared"  # how the runtime computes the outputs' shapes from the inputs' (SHAPE_RULES)
 
 
 def _p(spec: str) -> tuple[Param, ...]:
@@ -65,6 +66,15 @@ ENUMS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Shape rules (runtime/core/shape_rules.c): a program with dynamic dims recomputes every instruction's output shape
+# from its inputs' actual shapes with its op's rule. "declared": the output's dims are the exporter's symbolic
+# expressions (SHAPES section), for ops whose output size is not a function of input shapes and parameters
+# (reshape, expand, fill, slice, ceil-mode pools, resizes); a new op that names no rule gets this one.
+SHAPE_RULES = ("declared", "same", "broadcast", "linear", "matmul", "permute", "concat", "take", "sdpa", "reduce",
+               "window")
+ENUMS["SHAPE"] = tuple(r.upper() for r in SHAPE_RULES)
+
+
 def enum_value(enum: str, name: str) -> int:
     return ENUMS[enum].index(name)
 
@@ -77,14 +87,14 @@ OPS: tuple[Op, ...] = (
         "aten.atan2.default", "aten.add.Scalar", "aten.sub.Scalar", "aten.mul.Scalar", "aten.div.Scalar",
         "aten.rsub.Scalar", "aten.floor_divide.default", "aten.bitwise_and.Tensor", "aten.bitwise_or.Tensor",
         "aten.bitwise_xor.Tensor"),
-       "binary", inplace=True, doc="Elementwise arithmetic with NumPy broadcasting and a fused activation."),
+       "binary", inplace=True, doc="Elementwise arithmetic with NumPy broadcasting and a fused activation.", shape="broadcast"),
     Op("compare", 2, (2, 2), 1, _p("kind:int"),
        ("aten.eq.Tensor", "aten.eq.Scalar", "aten.ne.Tensor", "aten.ne.Scalar", "aten.lt.Tensor", "aten.lt.Scalar",
         "aten.le.Tensor", "aten.le.Scalar", "aten.gt.Tensor", "aten.gt.Scalar", "aten.ge.Tensor", "aten.ge.Scalar"),
-       "compare", doc="Elementwise comparison with broadcasting; bool output."),
+       "compare", doc="Elementwise comparison with broadcasting; bool output.", shape="broadcast"),
     Op("logical", 3, (2, 2), 1, _p("kind:int"),
        ("aten.logical_and.default", "aten.logical_or.default", "aten.logical_xor.default"),
-       "logical", doc="Elementwise logical and/or/xor with broadcasting; bool output."),
+       "logical", doc="Elementwise logical and/or/xor with broadcasting; bool output.", shape="broadcast"),
     Op("unary", 4, (1, 1), 1, _p("kind:int alpha:float beta:float"),
        ("aten.neg.default", "aten.abs.default", "aten.exp.default", "aten.log.default", "aten.sqrt.default",
         "aten.rsqrt.default", "aten.sin.default", "aten.cos.default", "aten.tanh.default", "aten.sigmoid.default",
@@ -96,36 +106,36 @@ OPS: tuple[Op, ...] = (
         "aten.mish.default", "aten.trunc.default", "aten.isnan.default", "aten.log2.default", "aten.tan.default",
         "aten.asin.default", "aten.acos.default", "aten.atan.default", "aten.sinh.default", "aten.cosh.default",
         "aten.bitwise_not.default", "aten.clamp_min.default", "aten.clamp_max.default"),
-       "unary", inplace=True, doc="Elementwise math and activations; alpha/beta carry clamp bounds and slopes."),
+       "unary", inplace=True, doc="Elementwise math and activations; alpha/beta carry clamp bounds and slopes.", shape="same"),
     Op("where", 5, (3, 3), 1, (), ("aten.where.self",), "where",
-       doc="select(cond, a, b) with broadcasting."),
+       doc="select(cond, a, b) with broadcasting.", shape="broadcast"),
     Op("cast", 6, (1, 1), 1, (), ("aten._to_copy.default", "aten.to.dtype", "aten.clone.default",
                                     "aten.alias.default", "aten.lift_fresh_copy.default"), "cast",
-       doc="Copy with dtype conversion (output dtype from the tensor table)."),
+       doc="Copy with dtype conversion (output dtype from the tensor table).", shape="same"),
     Op("conv2d", 7, (2, 4), 1,
        _p("stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int groups:int " + _ACT),
        ("aten.convolution.default",), "conv2d",
        doc="2-D convolution NCHW, weight OIHW, optional bias, optional residual (a 4th input after the bias, "
            "shaped as the output, added before the activation), fused activation. conv1d lowers onto it.",
-       packs=True),
+       packs=True, shape="window"),
     Op("conv_transpose2d", 8, (2, 3), 1,
        _p("stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int groups:int " + _ACT),
        ("aten.convolution.default",), "conv_transpose2d",
        doc="Transposed 2-D convolution NCHW, weight IOHW (output padding is implied by the output shape)."),
     Op("linear", 9, (2, 3), 1, _p(_ACT), ("aten.addmm.default", "aten.mm.default", "aten.linear.default"),
-       "linear", packs=True, doc="y = x @ W^T + b over the last dim of x; W is [out, in]."),
+       "linear", packs=True, doc="y = x @ W^T + b over the last dim of x; W is [out, in].", shape="linear"),
     Op("matmul", 10, (2, 2), 1, _p("transpose_b:int"), ("aten.bmm.default", "aten.matmul.default", "aten.mm.default"),
-       "matmul", doc="Batched matmul with broadcasting batch dims; transpose_b uses b as [.., N, K]."),
+       "matmul", doc="Batched matmul with broadcasting batch dims; transpose_b uses b as [.., N, K].", shape="matmul"),
     Op("softmax", 11, (1, 1), 1, _p("axis:int log:int"),
-       ("aten._softmax.default", "aten._log_softmax.default"), "softmax", doc="(Log-)softmax along one axis."),
+       ("aten._softmax.default", "aten._log_softmax.default"), "softmax", doc="(Log-)softmax along one axis.", shape="same"),
     Op("layer_norm", 12, (1, 3), 1, _p("axes:int eps:float has_weight:int has_bias:int"),
-       ("aten.native_layer_norm.default",), "layer_norm", doc="Layer norm over the last `axes` dims."),
+       ("aten.native_layer_norm.default",), "layer_norm", doc="Layer norm over the last `axes` dims.", shape="same"),
     Op("batch_norm", 13, (5, 5), 1, _p("eps:float"),
        ("aten._native_batch_norm_legit_no_training.default",), "batch_norm",
-       doc="Inference batch norm over dim 1 (x, mean, var, weight, bias); folded into conv/linear when possible."),
+       doc="Inference batch norm over dim 1 (x, mean, var, weight, bias); folded into conv/linear when possible.", shape="same"),
     Op("group_norm", 14, (3, 3), 1, _p("groups:int eps:float"),
        ("aten.native_group_norm.default", "aten._native_batch_norm_legit.no_stats"),
-       "group_norm", doc="Group norm over NC* (x, weight, bias)."),
+       "group_norm", doc="Group norm over NC* (x, weight, bias).", shape="same"),
     Op("max_pool2d", 15, (1, 1), 1,
        _p("kernel_h:int kernel_w:int stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int"),
        ("aten.max_pool2d_with_indices.default",), "max_pool2d",
@@ -142,25 +152,25 @@ OPS: tuple[Op, ...] = (
         "aten.any.dim", "aten.any.dims", "aten.all.dim", "aten.var.correction", "aten.sum.default",
         "aten.mean.default", "aten.any.default", "aten.linalg_vector_norm.default", "aten.max.default",
         "aten.min.default", "aten.prod.default", "aten.all.default", "aten.all.dims"),
-       "reduce", doc="Reduction over a set of axes (keepdim is implied by the output shape)."),
+       "reduce", doc="Reduction over a set of axes (keepdim is implied by the output shape).", shape="reduce"),
     Op("arg_reduce", 19, (1, 1), 1, _p("kind:int axis:int"),
        ("aten.argmax.default", "aten.argmin.default", "aten.max.dim", "aten.min.dim"), "arg_reduce",
-       doc="argmax/argmin along one axis; int64 output."),
+       doc="argmax/argmin along one axis; int64 output.", shape="reduce"),
     Op("take", 20, (2, 2), 1, _p("axis:int wrap:int"),
        ("aten.embedding.default", "aten.index_select.default", "aten.as_strided.default", "aten.unfold.default"),
        "take",
        doc="numpy.take: out = x.shape[:axis] + idx.shape + x.shape[axis+1:]; negative indices wrap when wrap=1 "
            "(aten.index), else are out of range (embedding, index_select). as_strided and unfold lower onto it with a "
-           "constant index."),
+           "constant index.", shape="take"),
     Op("gather", 21, (2, 2), 1, _p("axis:int"), ("aten.gather.default",), "gather",
        doc="torch.gather along one axis."),
-    Op("concat", 22, (1, 64), 1, _p("axis:int"), ("aten.cat.default",), "concat", doc="Concatenate along one axis."),
+    Op("concat", 22, (1, 64), 1, _p("axis:int"), ("aten.cat.default",), "concat", doc="Concatenate along one axis.", shape="concat"),
     Op("slice", 23, (1, 1), 1, _p("axis:int start:int step:int"),
        ("aten.slice.Tensor", "aten.select.int", "aten.split_with_sizes.default", "aten.split.Tensor",
         "aten.narrow.default", "aten.diagonal.default"),
        "slice", doc="Strided slice along one axis (length from the output shape)."),
     Op("permute", 24, (1, 1), 1, _p("perm:ints"), ("aten.permute.default", "aten.t.default", "aten.transpose.int"),
-       "permute", doc="Permute dimensions."),
+       "permute", doc="Permute dimensions.", shape="permute"),
     Op("reshape", 25, (1, 1), 1, (),
        ("aten.view.default", "aten._unsafe_view.default", "aten.reshape.default", "aten.squeeze.dims",
         "aten.squeeze.dim", "aten.squeeze.default", "aten.unsqueeze.default", "aten.flatten.using_ints"),
@@ -180,20 +190,20 @@ OPS: tuple[Op, ...] = (
        "interpolate", doc="Resize NCHW; scale 0 means derive from sizes."),
     Op("sdpa", 29, (3, 4), 1, _p("is_causal:int scale:float"),
        ("aten.scaled_dot_product_attention.default", "aten._scaled_dot_product_flash_attention_for_cpu.default"),
-       "sdpa", doc="Scaled dot-product attention [.., L, E]; optional additive or bool mask as 4th input."),
-    Op("fill", 30, (0, 0), 1, _p("value:float"), ("aten.full.default",), "fill",
+       "sdpa", doc="Scaled dot-product attention [.., L, E]; optional additive or bool mask as 4th input.", shape="sdpa"),
+    Op("fill", 30, (0, 0), 1, _p("value:float"), ("aten.full.default", "aten.full_like.default"), "fill",
        doc="Fill the output with a scalar (large constant tensors are not stored in the file)."),
-    Op("cumsum", 31, (1, 1), 1, _p("axis:int"), ("aten.cumsum.default",), "cumsum", doc="Cumulative sum."),
-    Op("flip", 32, (1, 1), 1, _p("axes:ints"), ("aten.flip.default",), "flip", doc="Reverse along axes."),
+    Op("cumsum", 31, (1, 1), 1, _p("axis:int"), ("aten.cumsum.default",), "cumsum", doc="Cumulative sum.", shape="same"),
+    Op("flip", 32, (1, 1), 1, _p("axes:ints"), ("aten.flip.default",), "flip", doc="Reverse along axes.", shape="same"),
     Op("triangular", 33, (1, 1), 1, _p("upper:int diagonal:int"), ("aten.tril.default", "aten.triu.default"),
-       "triangular", doc="Keep the lower/upper triangle of the last two dims."),
+       "triangular", doc="Keep the lower/upper triangle of the last two dims.", shape="same"),
     Op("conv_pw_dw", 34, (5, 5), 1,
        _p("act1:int act1_min:float act1_max:float stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int "
           + _ACT),
        (), "conv_pw_dw", packs=True,
        doc="A pointwise conv2d (x, weight [M, C, 1, 1], bias [M], act1) feeding a depthwise one (weight "
            "[M, 1, kh, kw], bias [M], act), fused by the exporter: the intermediate is made a band of rows at "
-           "a time and never written out."),
+           "a time and never written out.", shape="window"),
     Op("conv_dw_pw", 35, (5, 6), 1,
        _p("stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int act1:int act1_min:float act1_max:float "
           + _ACT),
@@ -201,7 +211,7 @@ OPS: tuple[Op, ...] = (
        doc="A depthwise conv2d (x, weight [C, 1, kh, kw], bias [C], act1) feeding a pointwise one (weight "
            "[O, C, 1, 1], bias [O], act), fused by the exporter: the intermediate is made a band of rows at a "
            "time and never written out. An optional 6th input (shaped as the output) is added before act: a "
-           "residual add fused in."),
+           "residual add fused in.", shape="window"),
     Op("lstm", 36, (6, 6), 3, _p("batch_first:int reverse:int"), ("aten.lstm.input",), "lstm", packs=True,
        doc="One layer and direction of an LSTM: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], c0 [B, H], "
            "w_ih [4H, I], w_hh [4H, H], bias [4H] (b_ih + b_hh) -> y (x's layout, H features), h_n, c_n; gates "

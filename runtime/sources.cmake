@@ -20,6 +20,8 @@ set(PKT_CORE_SOURCES
   core/session.c
   core/status.c
   core/workspace.c
+  core/dynamic_shapes.c
+  core/shape_rules.c
 )
 set(PKT_PLATFORM_posix core/platform_posix.c)
 set(PKT_PLATFORM_embedded core/platform_embedded.c)

@@ -20,10 +20,20 @@ KERNEL_OF_OP = {op.name: op.kernel for op in op_table.OPS}
 
 
 @dataclass(frozen=True)
+class DimRange:
+    """A dynamic input dim: its index, its symbol's name (from the file: escape it) and the range (ints)."""
+    dim: int
+    symbol: str
+    min: int
+    max: int
+
+
+@dataclass(frozen=True)
 class TensorInfo:
     name: str  # as recorded at export (any string)
     dtype: str  # torch name: float32, int64, int32, bool, uint8, int8, float16
-    shape: tuple[int, ...]
+    shape: tuple[int, ...]  # a dynamic dim at its max (buffers are sized for it)
+    ranges: tuple[DimRange, ...] = ()  # dynamic dims
 
     @property
     def numel(self) -> int:
@@ -60,6 +70,11 @@ class ModelInfo:
     kernels: tuple[str, ...]  # distinct kernel file stems under runtime/kernels/, sorted
     metadata: dict
     reference: Reference | None = None  # the example inputs and eager outputs stored at export, if any
+
+    @property
+    def dynamic(self) -> bool:
+        """Some input dims take any size in a range (FORMAT.md, SHAPES)."""
+        return any(t.ranges for t in self.inputs)
 
     @property
     def sha256(self) -> str:
@@ -128,7 +143,9 @@ def read_model(path: str | os.PathLike, with_reference: bool = False) -> ModelIn
     if not with_reference:
         data = without_reference(data)
     where = str(path)
-    inputs = tuple(TensorInfo(s.name, s.dtype, tuple(s.shape)) for s in module.input_specs)
+    bounds = [tuple(dims) for _, _, dims, _ in module._program.inputs()]  # input_specs show None for dynamic dims
+    inputs = tuple(TensorInfo(s.name, s.dtype, bound, tuple(DimRange(d, *r) for d, r in sorted(s.ranges.items())))
+                   for s, bound in zip(module.input_specs, bounds))
     outputs = tuple(TensorInfo(s.name, s.dtype, tuple(s.shape)) for s in module.output_specs)
     user = module.metadata.get("user") or {}
     if not isinstance(user, dict):

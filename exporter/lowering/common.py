@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pockettorch.runtime import error_catalogue as errors
+from pockettorch.exporter.ir import concrete_dims
 from pockettorch.runtime.op_table import enum_value
 
 NO_ACT = dict(act=enum_value("ACT", "NONE"), act_min=0.0, act_max=0.0)  # params of an op with no fused activation
@@ -23,13 +24,9 @@ def norm_dim(dim: int, rank: int) -> int:
 
 
 def static_shape(meta) -> tuple[int, ...]:
-    """The shape of a FakeTensor; PocketTorch programs have static shapes only."""
-    out = []
-    for d in meta.shape:
-        if not isinstance(d, int):
-            raise errors.DynamicShapeError(f"symbolic dimension {d} in {meta.shape}")
-        out.append(d)
-    return tuple(out)
+    """The shape of a FakeTensor as ints (a dynamic dim at its upper bound; ctx.reshape/ctx.out keep the
+    expressions of the current node's shape)."""
+    return concrete_dims(meta.shape)[0]
 
 
 def aten_name(target) -> str:

@@ -139,7 +139,8 @@ def lower_select(ctx, node):
     index += size if index < 0 else 0
     kept = list(x.shape)
     kept[axis] = 1
-    sliced = _slice(ctx, x, axis, index, 1, ctx.graph.tensor(node.name + "_slice", x.dtype, kept))
+    sym = {d: e for d, e in x.sym.items() if d != axis}  # the other dims keep their dynamic sizes
+    sliced = _slice(ctx, x, axis, index, 1, ctx.graph.tensor(node.name + "_slice", x.dtype, kept, sym))
     return ctx.reshape(sliced, static_shape(ctx.meta(node)), name=node.name)
 
 

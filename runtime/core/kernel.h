@@ -20,6 +20,10 @@ typedef struct pkt_tensor {
   int64_t dims[PKT_MAX_RANK];
   int64_t numel;
   size_t nbytes;
+  /* The dims the memory plan and packed weights were made for (the upper bound of a dynamic dim); `dims` are the
+   * current ones. A kernel that chooses a packed-weight layout by shape chooses it from these, so a run at
+   * another shape reads the layout pack() wrote. Equal to `dims` in a static program. */
+  const int64_t* bound_dims;
 } pkt_tensor;
 
 typedef struct pkt_threadpool pkt_threadpool;

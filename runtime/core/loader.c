@@ -6,8 +6,10 @@
 #include "core/program.h"
 
 enum { HEADER_SIZE = 64, SECTION_ENTRY = 24, TENSOR_ENTRY = 96, MAX_SECTIONS = 64 };
-/* REFERENCE (since 1.1) is optional: placed and bounds-checked like the others, never parsed (tools read it). */
-enum { SEC_TENSORS = 1, SEC_CONSTANTS, SEC_INSTRUCTIONS, SEC_IO, SEC_METADATA, SEC_STRINGS, SEC_REFERENCE, SEC_KINDS_ };
+/* REFERENCE (since 1.1) is optional: placed and bounds-checked like the others, never parsed (tools read it).
+ * SHAPES (since 1.2) is optional: a program without it is static (dynamic_shapes.c parses it). */
+enum { SEC_TENSORS = 1, SEC_CONSTANTS, SEC_INSTRUCTIONS, SEC_IO, SEC_METADATA, SEC_STRINGS, SEC_REFERENCE, SEC_SHAPES,
+       SEC_KINDS_ };
 #define NO_STRING 0xFFFFFFFFu
 #define MAX_DIM ((int64_t)1 << 31)
 
@@ -120,7 +122,7 @@ static pkt_status parse_sections(pkt_program* p, section sec[SEC_KINDS_], pkt_er
     sec[kind] = (section){off, size, 1};
   }
   for (int k = 1; k < SEC_KINDS_; k++) {
-    if (!sec[k].present && k != SEC_REFERENCE) return pkt_fail(err, PKT_BAD_SECTION, "section kind %d is missing", k);
+    if (!sec[k].present && k != SEC_REFERENCE && k != SEC_SHAPES) return pkt_fail(err, PKT_BAD_SECTION, "section kind %d is missing", k);
     for (int j = 1; j < k; j++) {
       if (sec[k].size && sec[j].size && sec[k].offset < sec[j].offset + sec[j].size &&
           sec[j].offset < sec[k].offset + sec[k].size)
@@ -154,6 +156,7 @@ static pkt_status parse_tensors(pkt_program* p, const section* sec, const sectio
     t->offset = rd64(e + 8);
     t->nbytes = rd64(e + 16);
     t->name = string_at(strings, p->base, rd32(e + 4));
+    for (int d = 0; d < PKT_MAX_RANK; d++) t->dim_expr[d] = -1;
     if (!t->name) return pkt_fail(err, PKT_BAD_OFFSET, "tensor %u: name offset outside the string section", i);
     if (e[3] != 0 || rd64(e + 88) != 0)
       return pkt_fail(err, PKT_BAD_SECTION, "tensor %u (%s): reserved fields are not 0", i, t->name);
@@ -403,11 +406,16 @@ static pkt_status parse(pkt_program* p, pkt_err* err) {
   if ((st = parse_tensors(p, &sec[SEC_TENSORS], &sec[SEC_STRINGS], err))) return st;
   if ((st = parse_instructions(p, &sec[SEC_INSTRUCTIONS], &sec[SEC_STRINGS], err))) return st;
   if ((st = parse_io(p, &sec[SEC_IO], err))) return st;
+  p->strings = (const char*)p->base + sec[SEC_STRINGS].offset;
+  p->strings_size = sec[SEC_STRINGS].size;
+  if (sec[SEC_SHAPES].present && (st = pkt_parse_shapes(p, sec[SEC_SHAPES].offset, sec[SEC_SHAPES].size, err))) return st;
   return check_dataflow(p, err);
 }
 
 void pkt_program_free(pkt_program* p) {
   if (!p) return;
+  pkt_ws_free(p->ws, p->exprs);
+  pkt_ws_free(p->ws, p->symbols);
   pkt_ws_free(p->ws, p->io);
   pkt_ws_free(p->ws, p->instructions);
   pkt_ws_free(p->ws, p->tensors);
@@ -517,6 +525,23 @@ pkt_status pkt_program_input_info(const pkt_program* p, int i, pkt_tensor_info* 
 }
 pkt_status pkt_program_output_info(const pkt_program* p, int i, pkt_tensor_info* info) {
   return io_info(p, i, p ? p->n_outputs : 0, p ? p->n_inputs : 0, info);
+}
+
+int pkt_program_num_symbols(const pkt_program* p) { return p ? p->n_symbols : 0; }
+
+pkt_status pkt_program_symbol(const pkt_program* p, int k, const char** name, int64_t* min, int64_t* max) {
+  if (!p || k < 0 || k >= p->n_symbols) return PKT_INVALID_ARGUMENT;
+  if (name) *name = p->symbols[k].name;
+  if (min) *min = p->symbols[k].min;
+  if (max) *max = p->symbols[k].max;
+  return PKT_OK;
+}
+
+int pkt_program_input_dim_symbol(const pkt_program* p, int index, int dim) {
+  if (!p || index < 0 || index >= p->n_inputs) return -1;
+  const pkt_tensor_desc* t = &p->tensors[p->io[index]];
+  if (dim < 0 || dim >= t->rank || t->dim_expr[dim] < 0) return -1;
+  return pkt_dim_symbol(&p->exprs[t->dim_expr[dim]]);
 }
 
 const char* pkt_runtime_version(void) { return "0.1.0"; }

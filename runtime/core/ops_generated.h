@@ -528,10 +528,24 @@ enum pkt_op {
 #define PKT_EMBAG_MEAN 1
 #define PKT_EMBAG_MAX 2
 #define PKT_EMBAG_COUNT_ 3
+#define PKT_SHAPE_DECLARED 0
+#define PKT_SHAPE_SAME 1
+#define PKT_SHAPE_BROADCAST 2
+#define PKT_SHAPE_LINEAR 3
+#define PKT_SHAPE_MATMUL 4
+#define PKT_SHAPE_PERMUTE 5
+#define PKT_SHAPE_CONCAT 6
+#define PKT_SHAPE_TAKE 7
+#define PKT_SHAPE_SDPA 8
+#define PKT_SHAPE_REDUCE 9
+#define PKT_SHAPE_WINDOW 10
+#define PKT_SHAPE_COUNT_ 11
 
 /* Op names by code (NULL for unused codes). */
 extern const char* const pkt_op_names[PKT_OP_COUNT_];
 /* 1 where the op may write its output over input 0 (same offset and size); the loader allows only that overlap. */
 extern const unsigned char pkt_op_inplace[PKT_OP_COUNT_];
+/* Each op's shape rule (PKT_SHAPE_*, op table `shape`): how a dynamic program computes its outputs' shapes. */
+extern const unsigned char pkt_op_shape_rule[PKT_OP_COUNT_];
 
 #endif

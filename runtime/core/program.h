@@ -13,7 +13,20 @@ typedef struct pkt_tensor_desc {
   uint64_t offset;
   uint64_t nbytes;
   const char* name;
+  int32_t dim_expr[PKT_MAX_RANK]; /* SHAPES: index into the program's expressions for a dynamic dim, -1 static */
 } pkt_tensor_desc;
+
+/* A dynamic dimension's symbol (FORMAT.md, SHAPES): every value in [min, max] is valid; the plan is made for max. */
+typedef struct pkt_symbol {
+  const char* name;
+  int64_t min, max;
+} pkt_symbol;
+
+/* A dimension as a function of the symbols: `n_words` i64 words of postfix code in the file (dynamic_shapes.c). */
+typedef struct pkt_dim_expr {
+  const uint8_t* words;
+  uint32_t n_words;
+} pkt_dim_expr;
 
 typedef struct pkt_instruction {
   uint32_t op;
@@ -36,6 +49,8 @@ struct pkt_program {
   uint64_t constants_size;
   const char* metadata;
   size_t metadata_size;
+  const char* strings; /* the STRINGS section, NUL-terminated */
+  uint64_t strings_size;
 
   int n_tensors;
   pkt_tensor_desc* tensors;
@@ -43,7 +58,25 @@ struct pkt_program {
   pkt_instruction* instructions;
   int n_inputs, n_outputs;
   uint32_t* io; /* inputs then outputs */
+
+  int n_symbols; /* 0: every shape is static */
+  pkt_symbol* symbols;
+  int n_exprs;
+  pkt_dim_expr* exprs;
 };
+
+/* Dynamic shapes (dynamic_shapes.c). PKT_MAX_SYMBOLS bounds the symbols of a program. */
+#define PKT_MAX_SYMBOLS 16
+/* Parse and validate the SHAPES section (base + offset, size bytes) after the tensors and IO. */
+pkt_status pkt_parse_shapes(pkt_program* p, uint64_t offset, uint64_t size, pkt_err* err);
+/* The symbol an input's dynamic dim is (the loader checked that it is exactly one). */
+int pkt_dim_symbol(const pkt_dim_expr* e);
+/* Value of expression e at the symbols' values; PKT_BAD_SHAPE on overflow or division by zero. */
+pkt_status pkt_eval_dim(const pkt_dim_expr* e, const int64_t* symbols, int64_t* value);
+/* Output dims of a node by its op's shape rule (shape_rules.c), from its inputs' current dims; `desc` are the
+ * outputs' descriptors (their declared expressions and bound dims). */
+pkt_status pkt_infer_output_shapes(const pkt_program* p, const pkt_instruction* ins, pkt_node* node,
+                                   const int64_t* symbols, pkt_err* err);
 
 /* pkt_session_required_arena for kernels of a given pkt_isa (the SDK generator sizes the embedded
  * profile's arena for the portable kernels it runs). */

@@ -33,6 +33,13 @@ struct pkt_session {
 #ifdef PKT_FAULT_INJECTION
   pkt_fault fault;
 #endif
+  const uint8_t* packed_base; /* where the packed weights start in the arena */
+  /* dynamic shapes (n_symbols > 0) */
+  size_t scratch_capacity; /* the most scratch a node may ask for at any shape in range: planned at creation */
+  void** saved_data;       /* tensors' data while prepare() sees only constants' (pkt_session_run's re-check) */
+  int shapes_dirty;        /* an input's shape changed since the last propagation */
+  int64_t symbols[PKT_MAX_SYMBOLS];
+  char error[256];         /* what the last failed call found (pkt_session_error) */
 };
 
 pkt_session_options pkt_session_options_default(void) {
@@ -65,7 +72,9 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
   s->kernels = pkt_ws_calloc(p->ws, (size_t)p->n_instructions + 1, sizeof(pkt_kernel*));
   s->profile_ns = pkt_ws_calloc(p->ws, (size_t)p->n_instructions + 1, sizeof(uint64_t));
   s->packed_offset = pkt_ws_calloc(p->ws, (size_t)p->n_instructions + 1, sizeof(size_t));
-  if (!s->tensors || !s->operand_ptrs || !s->nodes || !s->kernels || !s->profile_ns || !s->packed_offset)
+  s->saved_data = p->n_symbols ? pkt_ws_calloc(p->ws, (size_t)p->n_tensors + 1, sizeof(void*)) : NULL;
+  if (!s->tensors || !s->operand_ptrs || !s->nodes || !s->kernels || !s->profile_ns || !s->packed_offset ||
+      (p->n_symbols && !s->saved_data))
     return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for the session tables");
   for (int i = 0; i < p->n_tensors; i++) {
     const pkt_tensor_desc* d = &p->tensors[i];
@@ -76,6 +85,7 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
     t->numel = d->numel;
     t->nbytes = (size_t)d->nbytes;
     t->data = d->storage == 1 ? (void*)(p->constants + d->offset) : NULL;
+    t->bound_dims = d->dims;
   }
   *max_scratch = 0;
   pkt_tensor** ptr = s->operand_ptrs;
@@ -122,6 +132,7 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
 
 static void free_tables(pkt_session* s) {
   pkt_workspace* ws = s->program->ws;
+  pkt_ws_free(ws, s->saved_data);
   pkt_ws_free(ws, s->packed_offset);
   pkt_ws_free(ws, s->profile_ns);
   pkt_ws_free(ws, s->kernels);
@@ -141,6 +152,208 @@ static size_t arena_layout(const pkt_session* s, size_t scratch, size_t* scratch
   return add_sizes(*packed_offset, s->packed_bytes);
 }
 
+/* ---- Dynamic shapes: the plan, the packed weights and the arena are made once, for the symbols' upper bounds;
+ * a call at another shape recomputes every tensor's dims by the ops' shape rules (shape_rules.c) and asks each
+ * kernel's prepare() to check them again (no packing, no allocation). Scratch is the one size that may not
+ * shrink with the shape (a kernel may pick another loop order on a smaller input), so the session sizes it for
+ * the largest need over sampled shapes and a call that would need more fails instead of overrunning. */
+
+/* Current shapes of the inputs from the symbols' values (static dims as planned). */
+static void inputs_from_symbols(pkt_session* s) {
+  const pkt_program* p = s->program;
+  for (int k = 0; k < p->n_inputs; k++) {
+    const pkt_tensor_desc* d = &p->tensors[p->io[k]];
+    pkt_tensor* t = &s->tensors[p->io[k]];
+    int64_t numel = 1;
+    for (int i = 0; i < d->rank; i++) {
+      t->dims[i] = d->dim_expr[i] >= 0 ? s->symbols[pkt_dim_symbol(&p->exprs[d->dim_expr[i]])] : d->dims[i];
+      numel *= t->dims[i];
+    }
+    t->numel = numel;
+    t->nbytes = (size_t)numel * pkt_dtype_size(d->dtype);
+  }
+}
+
+/* Every instruction's output shapes from its inputs', each node prepared again at them; *max_scratch the most
+ * scratch a node asks for. prepare() sees data only on constants, as at session creation. */
+static pkt_status propagate(pkt_session* s, size_t* max_scratch, pkt_err* err) {
+  const pkt_program* p = s->program;
+  for (int i = 0; i < p->n_tensors; i++) {
+    s->saved_data[i] = s->tensors[i].data;
+    if (p->tensors[i].storage == 0) s->tensors[i].data = NULL;
+  }
+  pkt_status st = PKT_OK;
+  *max_scratch = 0;
+  for (int i = 0; i < p->n_instructions && st == PKT_OK; i++) {
+    const pkt_instruction* ins = &p->instructions[i];
+    char detail[200] = "";
+    pkt_err node_err = {detail, sizeof detail};
+    size_t scratch = 0;
+    st = pkt_infer_output_shapes(p, ins, &s->nodes[i], s->symbols, &node_err);
+    if (st == PKT_OK) st = s->kernels[i]->prepare(&s->nodes[i], &scratch, &node_err);
+    if (st)
+      st = pkt_fail(err, st, "instruction %d (%s, from %s): %s", i, pkt_op_names[ins->op],
+                    ins->source[0] ? ins->source : "unknown source", detail);
+    if (scratch > *max_scratch) *max_scratch = scratch;
+  }
+  for (int i = 0; i < p->n_tensors; i++) s->tensors[i].data = s->saved_data[i];
+  return st;
+}
+
+/* Values tried for one symbol when sizing scratch: its bounds, the powers of two and 3 x 2^k between them, and
+ * every value of a range of at most 64. */
+static int symbol_samples(const pkt_symbol* sym, int64_t* out, int cap) {
+  int n = 0;
+  if (sym->max - sym->min < 64) {
+    for (int64_t v = sym->min; v <= sym->max && n < cap; v++) out[n++] = v;
+    return n;
+  }
+  out[n++] = sym->min;
+  for (int64_t v = 2; v < sym->max && n < cap - 2; v *= 2) {
+    if (v > sym->min) out[n++] = v;
+    if (v + v / 2 > sym->min && v + v / 2 < sym->max) out[n++] = v + v / 2;
+  }
+  out[n++] = sym->max;
+  return n;
+}
+
+enum { MAX_SAMPLES = 80, MAX_COMBINATIONS = 4096 };
+
+/* Scratch for every sampled shape: all combinations of the symbols' samples when there are at most
+ * MAX_COMBINATIONS, else each symbol's samples with the others at their bounds. Ends at the bounds. */
+static pkt_status plan_dynamic_scratch(pkt_session* s, size_t* scratch, pkt_err* err) {
+  const pkt_program* p = s->program;
+  int64_t samples[PKT_MAX_SYMBOLS][MAX_SAMPLES];
+  int count[PKT_MAX_SYMBOLS], pos[PKT_MAX_SYMBOLS] = {0};
+  uint64_t combinations = 1;
+  for (int k = 0; k < p->n_symbols; k++) {
+    count[k] = symbol_samples(&p->symbols[k], samples[k], MAX_SAMPLES);
+    combinations = combinations > MAX_COMBINATIONS ? combinations : combinations * (uint64_t)count[k];
+  }
+  const int cross = combinations <= MAX_COMBINATIONS;
+  pkt_status st = PKT_OK;
+  for (int vary = 0; st == PKT_OK && vary < (cross ? 1 : p->n_symbols); vary++) {
+    for (int k = 0; k < p->n_symbols; k++) pos[k] = cross || k == vary ? 0 : count[k] - 1;
+    for (;;) {
+      for (int k = 0; k < p->n_symbols; k++) s->symbols[k] = samples[k][pos[k]];
+      inputs_from_symbols(s);
+      size_t need;
+      if ((st = propagate(s, &need, err))) break;
+      if (need > *scratch) *scratch = need;
+      int k = 0; /* next combination (odometer), or next value of the varied symbol */
+      for (; k < p->n_symbols; k++) {
+        if (!cross && k != vary) continue;
+        if (++pos[k] < count[k]) break;
+        pos[k] = 0;
+      }
+      if (k == p->n_symbols) break;
+    }
+  }
+  for (int k = 0; k < p->n_symbols; k++) s->symbols[k] = p->symbols[k].max;
+  inputs_from_symbols(s);
+  size_t at_bound;
+  if (st == PKT_OK) st = propagate(s, &at_bound, err);
+  s->scratch_capacity = *scratch;
+  return st;
+}
+
+pkt_status pkt_session_set_input_shape(pkt_session* s, int index, const int64_t* dims, int rank, char* err_buf,
+                                       size_t err_size) {
+  pkt_err err = {err_buf, err_size};
+  if (!s || (!dims && rank)) return pkt_fail(&err, PKT_INVALID_ARGUMENT, "session or dims is NULL");
+  const pkt_program* p = s->program;
+  if (index < 0 || index >= p->n_inputs) return pkt_fail(&err, PKT_INPUT_COUNT, "input %d of %d", index, p->n_inputs);
+  const pkt_tensor_desc* d = &p->tensors[p->io[index]];
+  pkt_tensor* t = &s->tensors[p->io[index]];
+  if (rank != d->rank)
+    return pkt_fail(&err, PKT_INPUT_SHAPE, "input '%s' has %d dims, expected %d", d->name, rank, d->rank);
+  int64_t numel = 1;
+  for (int i = 0; i < rank; i++) {
+    if (d->dim_expr[i] < 0) {
+      if (dims[i] != d->dims[i])
+        return pkt_fail(&err, PKT_INPUT_SHAPE, "input '%s' dim %d is %lld, expected %lld", d->name, i,
+                        (long long)dims[i], (long long)d->dims[i]);
+    } else {
+      const pkt_symbol* sym = &p->symbols[pkt_dim_symbol(&p->exprs[d->dim_expr[i]])];
+      if (dims[i] < sym->min || dims[i] > sym->max)
+        return pkt_fail(&err, PKT_INPUT_SHAPE, "input '%s' dim %d is %lld, outside the range %lld..%lld of '%s'", d->name,
+                        i, (long long)dims[i], (long long)sym->min, (long long)sym->max, sym->name);
+    }
+    numel *= dims[i];
+  }
+  for (int i = 0; i < rank; i++) {
+    if (t->dims[i] != dims[i]) s->shapes_dirty = 1;
+    t->dims[i] = dims[i];
+  }
+  t->numel = numel;
+  t->nbytes = (size_t)numel * pkt_dtype_size(d->dtype);
+  return PKT_OK;
+}
+
+/* The symbols' values from the inputs' shapes (inputs that share a symbol must agree), then every shape. */
+static pkt_status update_shapes(pkt_session* s) {
+  const pkt_program* p = s->program;
+  pkt_err err = {s->error, sizeof s->error};
+  int from[PKT_MAX_SYMBOLS];
+  for (int k = 0; k < p->n_symbols; k++) from[k] = -1;
+  for (int k = 0; k < p->n_inputs; k++) {
+    const pkt_tensor_desc* d = &p->tensors[p->io[k]];
+    for (int i = 0; i < d->rank; i++) {
+      if (d->dim_expr[i] < 0) continue;
+      const int sym = pkt_dim_symbol(&p->exprs[d->dim_expr[i]]);
+      const int64_t v = s->tensors[p->io[k]].dims[i];
+      if (from[sym] >= 0 && s->symbols[sym] != v)
+        return pkt_fail(&err, PKT_INPUT_SHAPE, "input '%s' dim %d is %lld but input '%s' gives '%s' = %lld", d->name, i,
+                        (long long)v, p->tensors[p->io[from[sym]]].name, p->symbols[sym].name, (long long)s->symbols[sym]);
+      s->symbols[sym] = v;
+      from[sym] = k;
+    }
+  }
+  size_t scratch;
+  pkt_status st = propagate(s, &scratch, &err);
+  if (st == PKT_OK && scratch > s->scratch_capacity)
+    st = pkt_fail(&err, PKT_ARENA_TOO_SMALL, "this shape needs %zu bytes of kernel scratch; the session planned %zu",
+                  scratch, s->scratch_capacity);
+  if (st == PKT_OK) s->shapes_dirty = 0;
+  return st;
+}
+
+pkt_status pkt_session_update_shapes(pkt_session* s) {
+  if (!s) return PKT_INVALID_ARGUMENT;
+  return s->shapes_dirty ? update_shapes(s) : PKT_OK;
+}
+
+const char* pkt_session_error(const pkt_session* s) { return s ? s->error : ""; }
+
+size_t pkt_session_used_arena_bytes(const pkt_session* s) {
+  if (!s) return 0;
+  size_t end = 0;
+  for (int i = 0; i < s->program->n_tensors; i++) {
+    const pkt_tensor_desc* d = &s->program->tensors[i];
+    if (d->storage == 0 && s->tensors[i].nbytes && d->offset + s->tensors[i].nbytes > end)
+      end = (size_t)d->offset + s->tensors[i].nbytes;
+  }
+  return align_up(end);
+}
+
+pkt_status pkt_session_input_info(const pkt_session* s, int index, pkt_tensor_info* info) {
+  if (!s || !info || index < 0 || index >= s->program->n_inputs) return PKT_INVALID_ARGUMENT;
+  pkt_status st = pkt_program_input_info(s->program, index, info);
+  const pkt_tensor* t = &s->tensors[s->program->io[index]];
+  memcpy(info->dims, t->dims, sizeof info->dims);
+  info->nbytes = t->nbytes;
+  return st;
+}
+
+pkt_status pkt_session_output_info(const pkt_session* s, int index, pkt_tensor_info* info) {
+  if (!s || !info || index < 0 || index >= s->program->n_outputs) return PKT_INVALID_ARGUMENT;
+  pkt_status st = pkt_program_output_info(s->program, index, info);
+  const pkt_tensor* t = &s->tensors[s->program->io[s->program->n_inputs + index]];
+  memcpy(info->dims, t->dims, sizeof info->dims);
+  info->nbytes = t->nbytes;
+  return st;
+}
+
 size_t pkt_session_required_arena_isa(const pkt_program* program, int num_threads, int isa) {
   pkt_session s;
   memset(&s, 0, sizeof s);
@@ -151,7 +364,8 @@ size_t pkt_session_required_arena_isa(const pkt_program* program, int num_thread
   pkt_err err = {NULL, 0};
   size_t total = 0;
   if (!program) return 0;
-  if (build_nodes(&s, &scratch, &err) == PKT_OK) total = arena_layout(&s, scratch, &scratch_offset, &packed_offset);
+  if (build_nodes(&s, &scratch, &err) == PKT_OK && (!program->n_symbols || plan_dynamic_scratch(&s, &scratch, &err) == PKT_OK))
+    total = arena_layout(&s, scratch, &scratch_offset, &packed_offset);
   free_tables(&s);
   return total;
 }
@@ -184,6 +398,7 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
 #endif
   size_t scratch = 0;
   pkt_status st = build_nodes(s, &scratch, &err);
+  if (st == PKT_OK && program->n_symbols) st = plan_dynamic_scratch(s, &scratch, &err);
   if (st) goto fail;
   size_t packed_offset;
   size_t need = arena_layout(s, scratch, &s->scratch_offset, &packed_offset);
@@ -210,6 +425,7 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
     s->owns_arena = 1;
     memset(s->arena, 0, packed_offset); /* not the packed weights: pack() writes every byte of its share */
   }
+  s->packed_base = s->arena + packed_offset;
   for (int i = 0; i < program->n_tensors; i++)
     if (program->tensors[i].storage == 0) s->tensors[i].data = s->arena + program->tensors[i].offset;
   if (s->num_threads > 1) {
@@ -236,6 +452,9 @@ fail:
 
 int pkt_session_num_threads(const pkt_session* s) { return s ? s->num_threads : 0; }
 size_t pkt_session_packed_bytes(const pkt_session* s) { return s ? s->packed_bytes : 0; }
+const void* pkt_session_packed_data(const pkt_session* s) {
+  return s && s->packed_bytes ? s->packed_base : NULL;
+}
 const char* pkt_session_isa(const pkt_session* s) {
   return pkt_isa_name(s ? s->cfg->isa : pkt_isa_config_get(pkt_cpu_isa())->isa);
 }
@@ -292,6 +511,10 @@ static pkt_status run_observed(pkt_session* s) {
 
 pkt_status pkt_session_run(pkt_session* s) {
   if (!s) return PKT_INVALID_ARGUMENT;
+  if (s->shapes_dirty) {
+    pkt_status st = update_shapes(s);
+    if (st) return st;
+  }
   const int n = s->program->n_instructions;
   if (s->profiling || s->hook || FAULT_ARMED(s)) return run_observed(s);
   for (int i = 0; i < n; i++) {

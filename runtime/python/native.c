@@ -129,7 +129,10 @@ static PyObject* Program_instructions(ProgramObject* self, PyObject* unused) {
   return list;
 }
 
+static PyObject* Program_symbols(ProgramObject* self, PyObject* unused);
+
 static PyMethodDef Program_methods[] = {
+    {"symbols", (PyCFunction)Program_symbols, METH_NOARGS, "([(name, min, max)], [per input: symbol index per dim])"},
     {"inputs", (PyCFunction)Program_inputs, METH_NOARGS, "[(name, dtype code, dims, nbytes)] of the inputs"},
     {"outputs", (PyCFunction)Program_outputs, METH_NOARGS, "[(name, dtype code, dims, nbytes)] of the outputs"},
     {"metadata", (PyCFunction)Program_metadata, METH_NOARGS, "the metadata JSON text"},
@@ -383,6 +386,189 @@ static PyObject* Session_run(SessionObject* self, PyObject* args) {
   Py_RETURN_NONE;
 }
 
+/* run_shaped(inputs: sequence of C-contiguous buffers, shapes: sequence of dims tuples) -> [(dims, bytearray)]:
+ * a program with dynamic dims, whose outputs' shapes are known only once the inputs' are. */
+static PyObject* Session_run_shaped(SessionObject* self, PyObject* args) {
+  PyObject *inputs, *shapes;
+  if (!PyArg_ParseTuple(args, "OO", &inputs, &shapes)) return NULL;
+  if (!self->program) return session_gone(self);
+  const pkt_program* prog = self->program->program;
+  int ni = pkt_program_num_inputs(prog), no = pkt_program_num_outputs(prog);
+  if (PySequence_Length(inputs) != ni || PySequence_Length(shapes) != ni)
+    return PyErr_Occurred() ? NULL : raise_status(PKT_INPUT_COUNT, "wrong number of inputs or shapes");
+  if (ni > 64) return raise_status(PKT_INPUT_COUNT, "run_shaped takes at most 64 inputs");
+  Py_buffer views[64];
+  int64_t dims[64][PKT_MAX_RANK];
+  int ranks[64], held = 0;
+  for (; held < ni; held++) {
+    PyObject* shape = PySequence_GetItem(shapes, held);
+    if (!shape) break;
+    Py_ssize_t rank = PySequence_Length(shape);
+    int ok = rank >= 0 && rank <= PKT_MAX_RANK;
+    for (Py_ssize_t d = 0; ok && d < rank; d++) {
+      PyObject* v = PySequence_GetItem(shape, d);
+      dims[held][d] = v ? PyLong_AsLongLong(v) : -1;
+      Py_XDECREF(v);
+      ok = !PyErr_Occurred();
+    }
+    Py_DECREF(shape);
+    if (!ok) {
+      if (!PyErr_Occurred()) raise_status(PKT_INPUT_SHAPE, "an input has more dims than a program allows");
+      break;
+    }
+    ranks[held] = (int)rank;
+    PyObject* item = PySequence_GetItem(inputs, held);
+    if (!item) break;
+    int rc = PyObject_GetBuffer(item, &views[held], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT);
+    Py_DECREF(item);
+    if (rc) break;
+  }
+  PyObject* result = NULL;
+  if (held == ni) {
+    pkt_status st = PKT_OK;
+    char err[256] = "";
+    int closed = 0;
+    Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    pkt_session* s = self->session;
+    if (!s) closed = 1;
+    for (int i = 0; i < ni && s && !st; i++) {
+      st = pkt_session_set_input_shape(s, i, dims[i], ranks[i], err, sizeof err);
+      if (!st) st = pkt_session_bind_input(s, i, views[i].buf, (size_t)views[i].len);
+      if (st == PKT_BAD_ALIGNMENT) {
+        pkt_session_bind_input(s, i, NULL, 0);
+        st = pkt_session_set_input(s, i, views[i].buf, (size_t)views[i].len);
+      }
+      if (st && !err[0]) snprintf(err, sizeof err, "input %d has %zd bytes, its shape needs another size", i, views[i].len);
+    }
+    if (s && !st) {
+      st = pkt_session_run(s);
+      if (st) snprintf(err, sizeof err, "%s", pkt_session_error(s));
+    }
+    Py_END_ALLOW_THREADS
+    if (closed) {
+      PyThread_release_lock(self->lock);
+      session_gone(self);
+    } else if (st) {
+      for (int i = 0; i < ni; i++) pkt_session_bind_input(self->session, i, NULL, 0);
+      PyThread_release_lock(self->lock);
+      raise_status(st, err);
+    } else {
+      result = PyList_New(no);
+      for (int o = 0; result && o < no; o++) {
+        pkt_tensor_info info;
+        pkt_session_output_info(self->session, o, &info);
+        PyObject* shape = PyTuple_New(info.rank);
+        PyObject* data = PyByteArray_FromStringAndSize(pkt_session_output_data(self->session, o), (Py_ssize_t)info.nbytes);
+        for (int d = 0; shape && d < info.rank; d++) PyTuple_SET_ITEM(shape, d, PyLong_FromLongLong(info.dims[d]));
+        PyObject* pair = shape && data ? PyTuple_Pack(2, shape, data) : NULL;
+        Py_XDECREF(shape);
+        Py_XDECREF(data);
+        if (!pair) Py_CLEAR(result);
+        else PyList_SET_ITEM(result, o, pair);
+      }
+      for (int i = 0; i < ni; i++) pkt_session_bind_input(self->session, i, NULL, 0);
+      PyThread_release_lock(self->lock);
+    }
+  }
+  for (int i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+  return result;
+}
+
+/* [(name, min, max)] of the program's symbols, and per input the symbol index of each dim (-1: static). */
+static PyObject* Program_symbols(ProgramObject* self, PyObject* unused) {
+  const pkt_program* p = program_of(self);
+  if (!p) return NULL;
+  int n = pkt_program_num_symbols(p), ni = pkt_program_num_inputs(p);
+  PyObject* syms = PyList_New(n);
+  PyObject* per_input = PyList_New(ni);
+  for (int k = 0; syms && k < n; k++) {
+    const char* name;
+    int64_t lo, hi;
+    pkt_program_symbol(p, k, &name, &lo, &hi);
+    PyList_SET_ITEM(syms, k, Py_BuildValue("(sLL)", name, (long long)lo, (long long)hi));
+  }
+  for (int i = 0; per_input && i < ni; i++) {
+    pkt_tensor_info info;
+    pkt_program_input_info(p, i, &info);
+    PyObject* t = PyTuple_New(info.rank);
+    for (int d = 0; t && d < info.rank; d++) PyTuple_SET_ITEM(t, d, PyLong_FromLong(pkt_program_input_dim_symbol(p, i, d)));
+    PyList_SET_ITEM(per_input, i, t);
+  }
+  PyObject* r = syms && per_input ? Py_BuildValue("(OO)", syms, per_input) : NULL;
+  Py_XDECREF(syms);
+  Py_XDECREF(per_input);
+  return r;
+}
+
+static PyObject* Session_packed_weights(SessionObject* self, PyObject* unused) {
+  if (!self->program) return session_gone(self);
+  PyThread_acquire_lock(self->lock, WAIT_LOCK);
+  PyObject* r = self->session ? PyBytes_FromStringAndSize(pkt_session_packed_data(self->session),
+                                                          (Py_ssize_t)pkt_session_packed_bytes(self->session))
+                              : PyBytes_FromStringAndSize("", 0);
+  PyThread_release_lock(self->lock);
+  return r;
+}
+
+/* plan_shapes(shapes) -> ([output dims], used arena bytes): every shape at these input shapes, without running. */
+static PyObject* Session_plan_shapes(SessionObject* self, PyObject* shapes) {
+  if (!self->program) return session_gone(self);
+  const pkt_program* prog = self->program->program;
+  int ni = pkt_program_num_inputs(prog), no = pkt_program_num_outputs(prog);
+  if (PySequence_Length(shapes) != ni) return PyErr_Occurred() ? NULL : raise_status(PKT_INPUT_COUNT, "one shape per input");
+  int64_t dims[64][PKT_MAX_RANK];
+  int ranks[64];
+  if (ni > 64) return raise_status(PKT_INPUT_COUNT, "at most 64 inputs");
+  for (int i = 0; i < ni; i++) {
+    PyObject* shape = PySequence_GetItem(shapes, i);
+    Py_ssize_t rank = shape ? PySequence_Length(shape) : -1;
+    if (rank < 0 || rank > PKT_MAX_RANK) {
+      Py_XDECREF(shape);
+      return PyErr_Occurred() ? NULL : raise_status(PKT_INPUT_SHAPE, "an input has more dims than a program allows");
+    }
+    for (Py_ssize_t d = 0; d < rank; d++) {
+      PyObject* v = PySequence_GetItem(shape, d);
+      dims[i][d] = v ? PyLong_AsLongLong(v) : -1;
+      Py_XDECREF(v);
+    }
+    Py_DECREF(shape);
+    if (PyErr_Occurred()) return NULL;
+    ranks[i] = (int)rank;
+  }
+  char err[256] = "";
+  pkt_status st = PKT_OK;
+  PyThread_acquire_lock(self->lock, WAIT_LOCK);
+  pkt_session* s = self->session;
+  for (int i = 0; s && i < ni && !st; i++) st = pkt_session_set_input_shape(s, i, dims[i], ranks[i], err, sizeof err);
+  if (s && !st && (st = pkt_session_update_shapes(s))) snprintf(err, sizeof err, "%s", pkt_session_error(s));
+  PyObject* result = NULL;
+  if (s && !st) {
+    PyObject* outs = PyList_New(no);
+    for (int o = 0; outs && o < no; o++) {
+      pkt_tensor_info info;
+      pkt_session_output_info(s, o, &info);
+      PyObject* t = PyTuple_New(info.rank);
+      for (int d = 0; t && d < info.rank; d++) PyTuple_SET_ITEM(t, d, PyLong_FromLongLong(info.dims[d]));
+      if (!t) Py_CLEAR(outs);
+      else PyList_SET_ITEM(outs, o, t);
+    }
+    if (outs) result = Py_BuildValue("(Nn)", outs, (Py_ssize_t)pkt_session_used_arena_bytes(s));
+  }
+  PyThread_release_lock(self->lock);
+  if (!s) return session_gone(self);
+  if (st) return raise_status(st, err);
+  return result;
+}
+
+/* Arena bytes the shapes of the last run used (the planned arena is for the bounds). */
+static PyObject* Session_used_arena_bytes(SessionObject* self, PyObject* unused) {
+  if (!self->program) return session_gone(self);
+  PyThread_acquire_lock(self->lock, WAIT_LOCK);
+  size_t n = self->session ? pkt_session_used_arena_bytes(self->session) : 0;
+  PyThread_release_lock(self->lock);
+  return PyLong_FromSize_t(n);
+}
+
 static PyObject* Session_set_profiling(SessionObject* self, PyObject* arg) {
   int enabled = PyObject_IsTrue(arg);
   if (enabled < 0) return NULL;
@@ -481,6 +667,10 @@ static PyMethodDef Session_methods[] = {
      "buffer and int64 offsets, also copy every instruction's outputs there as it runs"},
     {"instruction_outputs", (PyCFunction)Session_instruction_outputs, METH_NOARGS,
      "[[(name, dtype code, dims, nbytes)] per instruction]"},
+    {"run_shaped", (PyCFunction)Session_run_shaped, METH_VARARGS, "run_shaped(inputs, shapes) -> [(dims, bytearray)]"},
+    {"used_arena_bytes", (PyCFunction)Session_used_arena_bytes, METH_NOARGS, "arena bytes the last run's shapes used"},
+    {"plan_shapes", (PyCFunction)Session_plan_shapes, METH_O, "plan_shapes(input shapes) -> ([output dims], used arena)"},
+    {"packed_weights", (PyCFunction)Session_packed_weights, METH_NOARGS, "a copy of the weights repacked at load"},
     {"set_profiling", (PyCFunction)Session_set_profiling, METH_O, "record per-instruction times"},
     {"profile_ns", (PyCFunction)Session_profile_ns, METH_NOARGS, "per-instruction times of the last run"},
     {"num_threads", (PyCFunction)Session_num_threads, METH_NOARGS, "threads in use"},

@@ -2,6 +2,7 @@
  *
  *   pkt_runner model.ptm [--iters N] [--warmup N] [--threads N] [--seed N] [--input [NAME=]file.npy ...]
  *                        [--output-dir DIR] [--dump DIR] [--profile] [--json out.json]
+ * A program with dynamic dims takes .npy inputs of any shape inside its ranges (random inputs: the maxima).
  *
  * Exit codes: 0 success, 1 load/run/input error (stderr: "pkt_runner: PKT_<STATUS>: detail"), 2 bad usage.
  * The same binary is pushed to devices (static, per ABI) by the device harness. */
@@ -314,13 +315,25 @@ typedef struct input_set {
   int n;
   void** data;
   size_t* nbytes;
+  pkt_tensor_info* shape; /* each input's shape (a dynamic program's .npy may take any in its ranges) */
 } input_set;
 
 static void free_inputs(input_set* in) {
   for (int i = 0; i < in->n; i++) free(in->data[i]);
   free(in->data);
   free(in->nbytes);
+  free(in->shape);
   memset(in, 0, sizeof *in);
+}
+
+/* Dynamic shapes: give the session each input's shape (0 or an exit code naming the range it is outside). */
+static int shape_inputs(pkt_session* sess, const input_set* in) {
+  for (int i = 0; i < in->n; i++) {
+    char err[256] = "";
+    pkt_status st = pkt_session_set_input_shape(sess, i, in->shape[i].dims, in->shape[i].rank, err, sizeof err);
+    if (st) return run_error(st, "%s", err[0] ? err : pkt_status_message(st));
+  }
+  return 0;
 }
 
 static pkt_status reset_inputs(pkt_session* sess, const input_set* in) {
@@ -331,13 +344,21 @@ static pkt_status reset_inputs(pkt_session* sess, const input_set* in) {
   return PKT_OK;
 }
 
+/* The static dims equal the program's; dynamic ones are checked against their ranges by the session. */
+static int dims_accepted(const pkt_program* prog, int index, const int64_t* got, const int64_t* want, int rank) {
+  for (int d = 0; d < rank; d++)
+    if (got[d] != want[d] && pkt_program_input_dim_symbol(prog, index, d) < 0) return 0;
+  return 1;
+}
+
 /* Read the --input files (or make random data) into `in`. Returns 0 or an exit code. */
 static int bind_inputs(const options* o, const pkt_program* prog, input_set* in) {
   int n = pkt_program_num_inputs(prog);
   in->n = 0;
   in->data = calloc((size_t)n + 1, sizeof(void*));
   in->nbytes = calloc((size_t)n + 1, sizeof(size_t));
-  if (!in->data || !in->nbytes) return run_error(PKT_OUT_OF_MEMORY, "no memory for %d inputs", n);
+  in->shape = calloc((size_t)n + 1, sizeof(pkt_tensor_info));
+  if (!in->data || !in->nbytes || !in->shape) return run_error(PKT_OUT_OF_MEMORY, "no memory for %d inputs", n);
   in->n = n;
   if (o->n_inputs == 0) {
     for (int i = 0; i < n; i++) {
@@ -346,6 +367,7 @@ static int bind_inputs(const options* o, const pkt_program* prog, input_set* in)
       in->data[i] = malloc(info.nbytes ? info.nbytes : 1);
       if (!in->data[i]) return run_error(PKT_OUT_OF_MEMORY, "no memory for input '%s'", info.name);
       in->nbytes[i] = info.nbytes;
+      in->shape[i] = info; /* random data at the planned (bound) shape */
       fill_random(in->data[i], info.dtype, info.nbytes, o->seed * 1000003ull + (uint64_t)i);
     }
     return 0;
@@ -393,13 +415,16 @@ static int bind_inputs(const options* o, const pkt_program* prog, input_set* in)
     if (npy.dtype != info.dtype) {
       rc = run_error(PKT_INPUT_DTYPE, "input '%s' (input %d) from %s has dtype %s, expected %s", info.name, index, path,
                      pkt_dtype_name(npy.dtype), pkt_dtype_name(info.dtype));
-    } else if (npy.rank != info.rank || memcmp(npy.dims, info.dims, sizeof(int64_t) * (size_t)info.rank) != 0) {
+    } else if (npy.rank != info.rank || !dims_accepted(prog, index, npy.dims, info.dims, info.rank)) {
       rc = run_error(PKT_INPUT_SHAPE, "input '%s' (input %d) from %s has shape %s, expected %s", info.name, index, path,
                      got, want);
-    } else if (npy.nbytes != info.nbytes) {
+    } else if (pkt_program_num_symbols(prog) == 0 && npy.nbytes != info.nbytes) {
       rc = run_error(PKT_INPUT_SHAPE, "input '%s' (input %d) from %s has %zu bytes, expected %zu", info.name, index,
                      path, npy.nbytes, info.nbytes);
     } else {
+      in->shape[index] = info;
+      memcpy(in->shape[index].dims, npy.dims, sizeof(int64_t) * (size_t)npy.rank);
+      in->shape[index].nbytes = npy.nbytes;
       in->data[index] = npy.data; /* ownership moves to the input set */
       in->nbytes[index] = npy.nbytes;
       npy.data = NULL;
@@ -505,7 +530,7 @@ int main(int argc, char** argv) {
   double* samples = NULL;
   double* instr_ms = NULL;
   op_total* ops = NULL;
-  input_set inputs = {0, NULL, NULL};
+  input_set inputs = {0, NULL, NULL, NULL};
   jw w;
   jw_init(&w);
   dump_state dump;
@@ -525,6 +550,7 @@ int main(int argc, char** argv) {
   double load_ms = now_ms() - t0;
 
   if ((rc = bind_inputs(&o, prog, &inputs))) goto done;
+  if ((rc = shape_inputs(sess, &inputs))) goto done;
 
   int n_instr = pkt_program_num_instructions(prog);
   const uint64_t* prof = pkt_session_profile_ns(sess);
@@ -555,7 +581,8 @@ int main(int argc, char** argv) {
   double first_ms = now_ms() - t0; /* with --dump: including the files written */
   pkt_session_set_instruction_hook(sess, NULL, NULL);
   if (st) {
-    rc = run_error(st, "first run of %s failed: %s", o.model, pkt_status_message(st));
+    rc = run_error(st, "first run of %s failed: %s", o.model,
+                   pkt_session_error(sess)[0] ? pkt_session_error(sess) : pkt_status_message(st));
     goto done;
   }
   if (o.dump_dir) {
@@ -626,7 +653,7 @@ int main(int argc, char** argv) {
     }
     for (int i = 0; i < pkt_program_num_outputs(prog); i++) {
       pkt_tensor_info info;
-      pkt_program_output_info(prog, i, &info);
+      pkt_session_output_info(sess, i, &info); /* the shape of this run (dynamic programs) */
       char path[4096];
       snprintf(path, sizeof path, "%s/output_%d.npy", o.output_dir, i);
       if (pkt_npy_write(path, info.dtype, info.rank, info.dims, pkt_session_output_data(sess, i), info.nbytes, err,

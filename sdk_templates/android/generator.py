@@ -63,7 +63,7 @@ class AndroidSdk:
 def _tensors(specs, reserved: set[str]) -> list[dict]:
     idents = [names.camel(s.name, "kotlin", "tensor") for s in specs]
     idents = names.unique_names([i + "_" if i in reserved else i for i in idents])
-    return [{"name": s.name, "ident": ident, "dtype": s.dtype, "shape": list(s.shape),
+    return [{"name": s.name, "ident": ident, "dtype": s.dtype, "shape": list(s.shape), "ranges": s.ranges,
              "tensor_class": KOTLIN_TYPES[s.dtype][0], "array_type": KOTLIN_TYPES[s.dtype][1], "index": i}
             for i, (s, ident) in enumerate(zip(specs, idents))]
 

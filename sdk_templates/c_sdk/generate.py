@@ -48,6 +48,7 @@ class Tensor:
     shape: tuple[int, ...]
     numel: int
     nbytes: int
+    ranges: tuple = ()  # dynamic dims (model_info.DimRange); shape, numel and nbytes at the maxima
 
     @property
     def macro(self) -> str:
@@ -115,7 +116,7 @@ def _tensors(specs, idents, start: int) -> tuple[Tensor, ...]:
     for k, spec in enumerate(specs):
         ctype, descr, code, size = C_TYPES[spec.dtype]
         out.append(Tensor(k, spec.name, idents[start + k], spec.dtype, ctype, descr, code, spec.shape, spec.numel,
-                          spec.numel * size))
+                          spec.numel * size, getattr(spec, "ranges", ())))
     return tuple(out)
 
 
@@ -143,6 +144,7 @@ def _files(sdk: CSdk) -> dict:
     library_c = [f"{sdk.prefix}.c"] + ([f"{sdk.prefix}_model.c"] if sdk.embed else []) + runtime_c
     context = {
         "prefix": sdk.prefix, "PREFIX": sdk.prefix.upper(), "embed": sdk.embed, "model": sdk.info,
+        "dynamic": sdk.info.dynamic,
         "inputs": sdk.inputs, "outputs": sdk.outputs, "workspace_bytes": sdk.workspace_bytes,
         "arena_bytes": sdk.arena_bytes, "memory_bytes": sdk.memory_bytes, "memory_align": MEMORY_ALIGN,
         "library_c": library_c, "opt_flags": " ".join(runtime_manifest.OPT_FLAGS), "libc_symbols": LIBC_SYMBOLS,

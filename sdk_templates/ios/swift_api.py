@@ -37,6 +37,7 @@ class SwiftTensor:
     element: str  # Swift element type of the typed array
     shape: tuple[int, ...]
     numel: int
+    ranges: tuple = ()  # dynamic dims (model_info.DimRange); shape and numel at the maxima
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def _tensors(specs: tuple[TensorInfo, ...], reserved: tuple[str, ...], fallback:
     unique = names.unique_names([*reserved, *raw])[len(reserved):]
     out = []
     for i, (spec, swift_name) in enumerate(zip(specs, unique)):
-        out.append(SwiftTensor(i, spec.name, swift_name, spec.dtype, DTYPES[spec.dtype][0], spec.shape, spec.numel))
+        out.append(SwiftTensor(i, spec.name, swift_name, spec.dtype, DTYPES[spec.dtype][0], spec.shape, spec.numel,
+                               spec.ranges))
     return tuple(out)
 
 

@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from torch.export import Dim
 
 import pockettorch
 from pockettorch import errors
@@ -97,7 +98,7 @@ class Elementwise(torch.nn.Module):
 
 
 def _seed_models():
-    """(name, module, inputs, required): required seeds use only linear/reshape and must export."""
+    """(name, module, inputs, required[, dynamic_shapes]): required seeds use only linear/reshape and must export."""
     g = torch.Generator().manual_seed(0)
 
     def r(*shape):
@@ -117,6 +118,11 @@ def _seed_models():
         ("convnet", ConvNet(), (r(1, 2, 6, 6),), False),
         ("attention", Attention(), (r(1, 4, 8),), False),
         ("elementwise", Elementwise(), (r(3, 4), r(3, 4)), False),
+        # dynamic dims (a SHAPES section): mutations reach its validation and the shape rules at session creation
+        ("rank3_dynamic", Rank3(), (r(2, 3, 6),), True, ({1: Dim("seq", min=1, max=5)},)),
+        ("embedding_dynamic", Embed(), (torch.randint(0, 10, (2, 3), generator=g),), False,
+         ({1: Dim("seq", min=1, max=7)},)),
+        ("attention_dynamic", Attention(), (r(1, 4, 8),), False, ({1: Dim("seq", min=2, max=6)},)),
     ]
 
 
@@ -124,12 +130,13 @@ def _seed_models():
 def seeds(tmp_path_factory) -> dict[str, bytes]:
     d = tmp_path_factory.mktemp("seeds")
     out = {}
-    for name, module, inputs, required in _seed_models():
+    for name, module, inputs, required, *dynamic in _seed_models():
         module.eval()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                data = pockettorch.export(module, inputs, name=name).to_bytes()
+                data = pockettorch.export(module, inputs, name=name,
+                                          dynamic_shapes=dynamic[0] if dynamic else None).to_bytes()
                 pockettorch.load(data)(*inputs)
         except errors.PocketTorchError:
             if required:
@@ -237,7 +244,8 @@ def test_python_binding_raises_only_catalogue_errors(seeds):
         try:
             m = pockettorch.load(data)
             loaded += 1
-            inputs = [np.zeros(s.shape, dtype=s.numpy_dtype) for s in m.input_specs]
+            inputs = [np.zeros([s.ranges[d][2] if n is None else n for d, n in enumerate(s.shape)],  # dynamic: max
+                               dtype=s.numpy_dtype) for s in m.input_specs]
             m(*inputs)
             m.metadata, m.instructions(), repr(m)
         except errors.PocketTorchError:

@@ -13,8 +13,10 @@ from support_tools import BUILD_DIR
 
 # The arm64-v8a -Os core (the minimal app with the core and the reshape kernel, stripped) measured 25,448 bytes,
 # then 29,408 once the session's ISA config and the vector math every kernel's activations use joined the core
-# (issue 16; ExecuTorch's CI caps its core at 52,168). Raise this only with a reason in the commit.
-CORE_BUDGET_ARM64_OS = 30_720
+# (issue 16; ExecuTorch's CI caps its core at 52,168), then 39,048 with bounded dynamic shapes (issue 17: the SHAPES
+# section's validation, the op table's shape rules and the re-check of each instruction at a new shape).
+# Raise this only with a reason in the commit.
+CORE_BUDGET_ARM64_OS = 40_960
 
 needs_zig = pytest.mark.skipif(not cross.have_ziglang(), reason="needs the ziglang package")
 

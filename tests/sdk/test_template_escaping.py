@@ -25,6 +25,7 @@ SAFE_VALUES = {
     "t.ident", "t.index", "t.macro", "t.ctype", "t.descr", "t.dtype", "t.shape", "t.numel", "t.nbytes", "t.code",
     "t.swift_name", "t.element", "t.tensor_class", "t.array_type", "e.code", "e.name", "code", "case", "element",
     "c_standard",  # runtime/manifest.py's C_STANDARD, a number
+    "r.dim", "r.min", "r.max",  # a dynamic dim's index and range: ints the loader checked
     # C
     "prefix", "PREFIX", "kind", "memory_align", "arena_bytes", "workspace_bytes", "memory_bytes", "model_bytes",
     "model.sha256", "opt_flags", "libc_symbols", "first_input", "row",

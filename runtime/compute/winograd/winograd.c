@@ -50,10 +50,14 @@ int pkt_winograd_tile(const pkt_node* n) {
   if (pkt_param_i(n, PKT_CONV2D_GROUPS) != 1) return 0;
   int64_t ph = pkt_param_i(n, PKT_CONV2D_PAD_H), pw = pkt_param_i(n, PKT_CONV2D_PAD_W);
   if (ph < 0 || pw < 0 || ph > 2 || pw > 2) return 0;
-  int64_t C = x->dims[1], O = y->dims[1], OH = y->dims[2], OW = y->dims[3];
+  /* Chosen at the planned shape (the bound of a dynamic one): pack() lays the weights out for this tile, and a
+   * run at any other shape must read them as packed. */
+  const int64_t* xd = x->bound_dims ? x->bound_dims : x->dims;
+  const int64_t* yd = y->bound_dims ? y->bound_dims : y->dims;
+  int64_t C = xd[1], O = yd[1], OH = yd[2], OW = yd[3];
   if (w->dims[0] != O || w->dims[1] != C) return 0;
   /* Keep every size small enough that the plan's products cannot overflow. */
-  if (C > 65536 || O > 65536 || OH > 65536 || OW > 65536 || x->dims[0] > 65536) return 0;
+  if (C > 65536 || O > 65536 || OH > 65536 || OW > 65536 || xd[0] > 65536) return 0;
   /* Measured (AVX-512, one core, inside resnet18 where each layer's weights come cold from L3): with
    * 16+ channels F(4x4) beats im2col + GEMM by up to 4x at 28x28 (49 tiles), but at 14x14 (16
    * tiles, 256 ch) the GEMM is ~15% faster: each transformed weight (4x the bytes of the 3x3
@@ -61,8 +65,8 @@ int pkt_winograd_tile(const pkt_node* n) {
    * faster than the GEMM; at 7x7 (16 tiles, 512 ch) it is 20% slower. Few channels leave the GEMMs
    * too thin to pay for the transforms. */
   if (C < 16 || O < 16) return 0;
-  if (OH >= 4 && OW >= 4 && x->dims[0] * ((OH + 3) / 4) * ((OW + 3) / 4) >= 32) return 4;
-  if (OH >= 2 && OW >= 2 && x->dims[0] * ((OH + 1) / 2) * ((OW + 1) / 2) >= WG2_MIN_TILES) return 2;
+  if (OH >= 4 && OW >= 4 && xd[0] * ((OH + 3) / 4) * ((OW + 3) / 4) >= 32) return 4;
+  if (OH >= 2 && OW >= 2 && xd[0] * ((OH + 1) / 2) * ((OW + 1) / 2) >= WG2_MIN_TILES) return 2;
   return 0;
 }
 

@@ -106,6 +106,14 @@ const char* pkt_program_instruction_source(const pkt_program* program, int index
 /* How many tensors instruction i writes (0 for an index out of range). */
 int pkt_program_instruction_num_outputs(const pkt_program* program, int index);
 
+/* Dynamic shapes (FORMAT.md, SHAPES): a program may let some input dims take any value in a range, each dim a
+ * named symbol that inputs may share (the sequence length of input_ids and attention_mask). The memory plan and
+ * the packed weights are made once, for every symbol at its max; input_info gives those bound dims. */
+int pkt_program_num_symbols(const pkt_program* program);
+pkt_status pkt_program_symbol(const pkt_program* program, int index, const char** name, int64_t* min, int64_t* max);
+/* The symbol input `index`'s dim `dim` is, or -1 for a static dim. */
+int pkt_program_input_dim_symbol(const pkt_program* program, int index, int dim);
+
 typedef struct pkt_session_options {
   int num_threads;   /* 0: one per big core available; never more than the cores available */
   void* arena;       /* optional caller memory, 64-byte aligned, >= pkt_session_arena_bytes() */
@@ -125,6 +133,8 @@ size_t pkt_session_required_arena(const pkt_program* program, int num_threads);
 int pkt_session_num_threads(const pkt_session* session);
 /* Bytes of weights the kernels repacked for this CPU at session creation (part of the arena). */
 size_t pkt_session_packed_bytes(const pkt_session* session);
+/* Those repacked weights (written once, at creation; read-only afterwards, whatever shapes the runs take). */
+const void* pkt_session_packed_data(const pkt_session* session);
 /* The SIMD instruction set the kernels use: "avx512", "avx2", "neon" or "portable". */
 const char* pkt_session_isa(const pkt_session* session);
 
@@ -140,6 +150,23 @@ pkt_status pkt_session_set_input(pkt_session* session, int index, const void* da
  * buffer is left as it is; it must stay valid and unchanged while bound. data NULL binds the arena buffer
  * again (then pkt_session_input_data is where the input is read from). */
 pkt_status pkt_session_bind_input(pkt_session* session, int index, const void* data, size_t nbytes);
+
+/* Dynamic shapes: give input `index`'s shape for the runs that follow (before setting or binding its data,
+ * whose size then follows the shape). A dim outside its symbol's range, or a static dim that differs, is
+ * PKT_INPUT_SHAPE with the range in `err`. The next run recomputes every tensor's shape and checks each
+ * instruction at it (inputs sharing a symbol must agree); nothing is packed or allocated again. */
+pkt_status pkt_session_set_input_shape(pkt_session* session, int index, const int64_t* dims, int rank, char* err,
+                                       size_t err_size);
+/* Recompute every shape from the inputs' now, without running (pkt_session_run does it when needed), e.g. to
+ * size output buffers first; a failure's sentence is in pkt_session_error. */
+pkt_status pkt_session_update_shapes(pkt_session* session);
+/* Current shapes (after set_input_shape, and for outputs after a run or update_shapes; the bound dims before). */
+pkt_status pkt_session_input_info(const pkt_session* session, int index, pkt_tensor_info* info);
+pkt_status pkt_session_output_info(const pkt_session* session, int index, pkt_tensor_info* info);
+/* Arena bytes the current shapes use (the planned arena is for the bounds: pkt_program_arena_bytes). */
+size_t pkt_session_used_arena_bytes(const pkt_session* session);
+/* What the last failed pkt_session_run found, as a sentence ("" when it gave none). */
+const char* pkt_session_error(const pkt_session* session);
 
 /* Execute all instructions. Allocates nothing. */
 pkt_status pkt_session_run(pkt_session* session);

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.export import Dim
 
 import pockettorch
 from pockettorch.sdk_templates import render
@@ -72,6 +73,7 @@ class Case:
     name: str
     metadata: dict
     class_name: str | None = None
+    dynamic_shapes: tuple | None = None  # torch.export's form: the program takes those dims at any size in range
 
     @property
     def package(self) -> str:
@@ -86,6 +88,8 @@ def _cases() -> list[Case]:
         Case("multi", TwoInputs(), (torch.randn(1, 4, generator=g), torch.randn(1, 4, generator=g)), "two_inputs", {}),
         Case("embed", TokenEmbed(), (torch.tensor([[1, 7, 3]], dtype=torch.int64),), "token_embed", {}),
         Case("heads", DictHeads(), (torch.randn(1, 6, generator=g),), "dict_heads", {}, class_name="Heads"),
+        Case("dynamic", TokenEmbed(), (torch.tensor([[1, 7, 3]], dtype=torch.int64),), "token_embed_dynamic", {},
+             dynamic_shapes=({1: Dim("seq", min=1, max=6)},)),
     ]
 
 
@@ -102,7 +106,8 @@ def sdks(sdk_root) -> dict[str, GeneratedSdk]:
         folder = sdk_root / case.key
         folder.mkdir()
         ptm = folder / f"{case.name}.ptm"
-        pockettorch.export(case.module, case.inputs, name=case.name, metadata=case.metadata).save(ptm)
+        pockettorch.export(case.module, case.inputs, name=case.name, metadata=case.metadata,
+                           dynamic_shapes=case.dynamic_shapes).save(ptm)
         for i, t in enumerate(case.inputs):
             np.ascontiguousarray(t.numpy()).tofile(folder / f"input_{i}.bin")
         sdk = generator.generate(ptm, case.package, case.class_name)

@@ -48,6 +48,20 @@ def test_typed_class_matches_python_runtime(key, sdks, run_host_test, tmp_path):
         assert np.max(np.abs(got - want.reshape(-1))) <= 1e-5, f"output {i} differs"
 
 
+def test_dynamic_length_model_runs_each_length_in_range(sdks, run_host_test, tmp_path):
+    """A program with a dynamic sequence length (1..6): the typed class runs lengths 1, 4 and 6 as the Python
+    runtime does, and lengths 0 and 7 raise INPUT_SHAPE naming the range (DynamicHost.kt)."""
+    sdk = sdks["dynamic"]
+    proc = run_host_test("com.test.dynamic.DynamicHostKt", sdk.ptm, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "dynamic host test passed" in proc.stdout
+    with pockettorch.load(sdk.ptm) as m:
+        for length in (1, 4, 6):
+            want = m.run_numpy([np.arange(length, dtype=np.int64).reshape(1, length) % 10])[0]
+            got = np.fromfile(tmp_path / f"output_{length}.bin", dtype=np.float32)
+            assert got.shape == (length * 4,) and np.max(np.abs(got - want.reshape(-1))) <= 1e-5, length
+
+
 def test_error_codes_agree_with_the_catalogue(run_host_test):
     proc = run_host_test("com.test.catalogue.CatalogueHostKt")
     assert proc.returncode == 0, proc.stderr

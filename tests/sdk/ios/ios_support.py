@@ -9,6 +9,7 @@ import tree_sitter
 import tree_sitter_c
 import tree_sitter_swift
 from torch import nn
+from torch.export import Dim
 
 import pockettorch
 
@@ -73,15 +74,19 @@ MODELS = {
     "int64_input": (TokenIds, lambda: (torch.tensor([[1, 7, 3, 9]]),), "data", {}),  # 'Data' would shadow Foundation
     "dict_output": (DictOutput, lambda: (torch.randn(1, 4),), "dict-output", {}),
     "image": (TinyClassifier, lambda: (torch.randn(1, 3, 16, 16),), "tiny-classifier", IMAGE_METADATA),
+    # a dynamic sequence length (1..8): the package takes any length in range (Model.run, prediction by count)
+    "dynamic_length": (TokenIds, lambda: (torch.tensor([[1, 7, 3, 9]]),), "dynamic-length", {},
+                       ({1: Dim("seq", min=1, max=8)},)),
 }
 
 
 def export_model(key: str, folder: pathlib.Path) -> pathlib.Path:
-    factory, inputs, name, metadata = MODELS[key]
+    factory, inputs, name, metadata, *dynamic = MODELS[key]
     torch.manual_seed(0)
     module = factory().eval()
     path = folder / f"{key}.ptm"
-    pockettorch.export(module, inputs(), name=name, metadata=metadata).save(path)
+    pockettorch.export(module, inputs(), name=name, metadata=metadata,
+                       dynamic_shapes=dynamic[0] if dynamic else None).save(path)
     return path
 
 

@@ -32,6 +32,12 @@ static int model_init(model* m, const char* path, int threads) {
   m->num_inputs = pkt_program_num_inputs(m->program);
   for (int i = 0; i < m->num_inputs && i < 16 && status == PKT_OK; i++) {
     status = pkt_program_input_info(m->program, i, &m->inputs[i]);
+    for (int d = 0; d < m->inputs[i].rank && status == PKT_OK; d++) { /* dynamic dims' ranges */
+      int symbol = pkt_program_input_dim_symbol(m->program, i, d);
+      int64_t low, high;
+      if (symbol >= 0 && pkt_program_symbol(m->program, symbol, NULL, &low, &high) == PKT_OK)
+        printf("input %d dim %d: %lld..%lld\n", i, d, (long long)low, (long long)high);
+    }
   }
   m->num_outputs = pkt_program_num_outputs(m->program);
   for (int i = 0; i < m->num_outputs && i < 16 && status == PKT_OK; i++) {
@@ -58,16 +64,24 @@ static void model_free(model* m) {
 
 /* run(_:): inputs set before every run, then one run, then every output copied out. */
 static int model_run(model* m, void* const* inputs, void* const* outputs) {
+  char error_text[ERROR_CAPACITY] = {0};
+  for (int i = 0; i < m->num_inputs; i++) { /* the shapes of this call (here: the planned ones) */
+    pkt_status status = pkt_session_set_input_shape(m->session, i, m->inputs[i].dims, m->inputs[i].rank, error_text,
+                                                    sizeof error_text);
+    if (status != PKT_OK) return fail("input shape", status, error_text);
+  }
   for (int i = 0; i < m->num_inputs; i++) {
     pkt_status status = pkt_session_set_input(m->session, i, inputs[i], m->inputs[i].nbytes);
     if (status != PKT_OK) return fail("set input", status, m->inputs[i].name);
   }
   pkt_status status = pkt_session_run(m->session);
-  if (status != PKT_OK) return fail("run", status, "");
+  if (status != PKT_OK) return fail("run", status, pkt_session_error(m->session));
   for (int i = 0; i < m->num_outputs; i++) {
+    pkt_tensor_info current; /* the shape this run gave it */
+    if (pkt_session_output_info(m->session, i, &current) != PKT_OK) return fail("output info", PKT_INTERNAL, "");
     const void* data = pkt_session_output_data(m->session, i);
     if (data == NULL) return fail("output data", PKT_INTERNAL, m->outputs[i].name);
-    memcpy(outputs[i], data, m->outputs[i].nbytes);
+    memcpy(outputs[i], data, current.nbytes);
   }
   return 0;
 }
