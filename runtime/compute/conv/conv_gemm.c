@@ -14,7 +14,7 @@ static const conv_isa_impl configs[] = {
                           .act = pkt_act_portable},
 #ifdef CONV_HAVE_NEON
     [PKT_ISA_NEON] = {.mr = CONV_MR_NEON, .nr = CONV_NR_NEON, .ukernel = conv_ukernel_neon,
-                      .residual = conv_residual_portable, .dw = conv_dw_neon, .fill2 = conv_fill2_neon,
+                      .residual = conv_residual_neon, .dw = conv_dw_neon, .fill2 = conv_fill2_neon,
                       .act = pkt_act_portable},
 #endif
 #ifdef CONV_HAVE_X86

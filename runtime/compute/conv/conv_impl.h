@@ -131,6 +131,7 @@ void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float*
 void conv_ukernel_neon(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
                        int nr, const float* bias, int first, int last, int act, float lo, float hi);
 void conv_dw_neon(const conv_dw_args* a);
+void conv_residual_neon(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi);
 void conv_fill2_neon(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_MR_NEON 6
 #define CONV_NR_NEON 16
