@@ -1,5 +1,5 @@
 /* arm64 NEON convolution kernels: the family's GEMM micro-kernel and row kernels instantiated for NEON
- * (conv_simd_impl.h), and the stride-2 row splitter. */
+ * (conv_simd_impl.h). */
 #include "compute/conv/conv_impl.h"
 
 #if defined(CONV_HAVE_NEON)
@@ -29,25 +29,7 @@
 #define VFMA(a, b, c) vfmaq_f32(c, a, b)
 #define VADD vaddq_f32
 #define VCLAMP(v, lo, hi) vminq_f32(vmaxq_f32(v, lo), hi) /* NaN stays NaN (not vmaxnm) */
+#define VUNZIP(a, b, e, o) (e = vuzp1q_f32(a, b), o = vuzp2q_f32(a, b))
 #include "compute/conv/conv_simd_impl.h"
 
-static inline void fill2_at(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t i) {
-  int64_t c = 2 * i - pw;
-  e[i] = c >= 0 && c < W ? src[c] : 0.f;
-  if (o) o[i] = c + 1 >= 0 && c + 1 < W ? src[c + 1] : 0.f;
-}
-
-/* conv_fill2_fn: the row's interior split into even and odd columns by vld2q (4 pairs a load), the padded ends
- * as conv_fill2_portable. */
-void conv_fill2_neon(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n) {
-  int64_t first = pw > 0 ? (pw + 1) / 2 : 0; /* the first i whose column 2i - pw is inside the row */
-  int64_t i = 0;
-  for (; i < n && i < first; i++) fill2_at(src, W, pw, e, o, i);
-  for (; i + 4 <= n && 2 * i - pw + 8 <= W; i += 4) {
-    float32x4x2_t v = vld2q_f32(src + 2 * i - pw);
-    vst1q_f32(e + i, v.val[0]);
-    if (o) vst1q_f32(o + i, v.val[1]);
-  }
-  for (; i < n; i++) fill2_at(src, W, pw, e, o, i);
-}
 #endif

@@ -1,6 +1,7 @@
 /* The conv family's row kernels, written once over a few vector macros and included once per ISA
  * (through conv_simd_impl.h), like conv_ukernel_impl.h: the depthwise row kernel over the padded, phase-split
- * buffer (conv_impl.h's conv_dw_fn) and the residual epilogue (conv_residual_fn).
+ * buffer (conv_impl.h's conv_dw_fn), the residual epilogue (conv_residual_fn) and the stride-2 row splitter
+ * (conv_fill2_fn: the row's interior a pair of vectors at a time, split by VUNZIP; the padded ends scalar).
  *
  * Depthwise: output rows in blocks of CV_DW_NV vectors (CV_DW_NV * VL <= CONV_DW_OVERRUN columns: every load of a
  * block is inside the zero-filled buffer; only the columns below OW are stored). A 3x3 kernel keeps its
@@ -144,6 +145,19 @@ CV_TARGET void CV_NAME(conv_residual)(float* y, const float* r, int64_t ld, int6
       VSTORE_PART(y + j, VCLAMP(VADD(VLOAD_PART(y + j, n), VLOAD_PART(r + j, n)), vlo, vhi), n);
     }
   }
+}
+
+CV_TARGET void CV_NAME(conv_fill2)(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n) {
+  const int64_t first = pw > 0 ? (pw + 1) / 2 : 0; /* the first i whose column 2i - pw is inside the row */
+  int64_t i = 0;
+  for (; i < n && i < first; i++) conv_fill2_at(src, W, pw, e, o, i);
+  for (; i + VL <= n && 2 * i - pw + 2 * VL <= W; i += VL) {
+    V ev, od;
+    VUNZIP(VLOAD(src + 2 * i - pw), VLOAD(src + 2 * i - pw + VL), ev, od);
+    VSTORE(e + i, ev);
+    if (o) VSTORE(o + i, od);
+  }
+  for (; i < n; i++) conv_fill2_at(src, W, pw, e, o, i);
 }
 
 #undef RW_INLINE

@@ -1,7 +1,8 @@
 /* The conv family's SIMD kernels for one ISA: the GEMM micro-kernel (conv_ukernel_impl.h) and the row kernels
  * (conv_rows_impl.h: depthwise, residual), each written once over the vector macros below and included here
  * once per ISA (conv_x86.c: AVX-512, AVX2; conv_arm.c: NEON), which then forgets every parameter. Defines
- * CV_NAME(conv_ukernel), CV_NAME(conv_dw), CV_NAME(conv_residual) (conv_impl.h's declarations).
+ * CV_NAME(conv_ukernel), CV_NAME(conv_dw), CV_NAME(conv_residual), CV_NAME(conv_fill2) (conv_impl.h's
+ * declarations).
  *
  * The includer defines:
  *   CV_NAME(x)     suffixes a name with the ISA   CV_TARGET      function attributes
@@ -14,6 +15,7 @@
  *   V, VL          vector type and lanes           VZERO()  VSET(c)  VLOAD(p)  VSTORE(p, v)  VBCAST(p)
  *   VFMA(a, b, c)  c + a*b                          VADD(a, b)
  *   VCLAMP(v, lo, hi)   min(hi, max(lo, v)) with NaN in v kept
+ *   VUNZIP(a, b, e, o)  e = the even-indexed lanes of a then of b, o the odd ones
  * and may define:
  *   VLOAD_PART(p, n), VSTORE_PART(p, v, n)   the first n lanes only (else through a buffer on the stack)
  *   CV_A_DECL(ak), CV_A_ROW(r)               a GEMM step's weights: declared once, row r broadcast (else
@@ -63,5 +65,6 @@ CV_TARGET __attribute__((always_inline)) static inline void CV_NAME(store_part)(
 #undef VFMA
 #undef VADD
 #undef VCLAMP
+#undef VUNZIP
 #undef VLOAD_PART
 #undef VSTORE_PART

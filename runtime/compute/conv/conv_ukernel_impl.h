@@ -6,6 +6,17 @@
  * so CV_MR <= VL) times the broadcast column element. A 7x7 image's last panel (1 pixel) then costs 1 FMA a
  * step, not MR. */
 
+#ifndef CONV_UK_EPILOGUE
+#define CONV_UK_EPILOGUE
+/* What a tile does after its K loop, passed by address so that none of it holds a register across the loop
+ * (clang kept the float lo there and spilled two accumulators of the AVX2 tile). */
+typedef struct conv_uk_epilogue {
+  const float* bias;
+  int first, last, act;
+  float lo, hi;
+} conv_uk_epilogue;
+#endif
+
 #define UK_NAME CV_NAME(conv_ukernel)
 #define UK_NR (CV_NV * VL)
 #define UK_CAT_(a, b) a##_##b
@@ -45,22 +56,22 @@ UK_INLINE void UK_FN(ex_columns)(const int EX, int64_t kc, const float* a, const
 
 /* MRc rows, NV whole vectors and EX extra columns (all compile-time in each instance) of nr columns. */
 UK_INLINE void UK_FN(tile)(const int MRc, const int NV, const int EX, int64_t kc, const float* a, const float* b,
-                           int64_t ldb, float* C, int64_t ldc, int nr, const float* bias, int first, int last, int act,
-                           float lo, float hi) {
+                           int64_t ldb, float* C, int64_t ldc, int nr, const conv_uk_epilogue* e) {
   V acc[CV_MR][CV_NV];
   UK_UNROLL
   for (int r = 0; r < MRc; r++)
     UK_UNROLL
     for (int q = 0; q < NV; q++) acc[r][q] = VZERO();
-  const int strided = ldb > 64;
+  /* B rows far apart are prefetched 16 steps ahead, never past the chunk's last row: what follows may be lines
+   * another core is writing */
+  const int64_t k_pf = ldb > 64 ? kc - 16 : 0;
   const float *ak = a, *bk = b;
   for (int64_t k = 0; NV >= 1 && k < kc; k++, ak += CV_MR, bk += ldb) {
     V bq[CV_NV];
     UK_UNROLL
     for (int q = 0; q < NV; q++) bq[q] = VLOAD(bk + q * VL);
     CV_PREFETCH_A(ak);
-    /* never past the chunk's last row: what follows may be lines another core is writing */
-    if (strided && k + 16 < kc) CV_PREFETCH_B(bk + 16 * ldb);
+    if (k < k_pf) CV_PREFETCH_B(bk + 16 * ldb);
     CV_A_DECL(ak);
     UK_UNROLL
     for (int r = 0; r < MRc; r++) {
@@ -69,8 +80,10 @@ UK_INLINE void UK_FN(tile)(const int MRc, const int NV, const int EX, int64_t kc
       for (int q = 0; q < NV; q++) acc[r][q] = VFMA(av, bq[q], acc[r][q]);
     }
   }
+  const float* bias = e->bias;
+  const int first = e->first, last = e->last, act = e->act;
   float flo, fhi;
-  conv_act_bounds(act, lo, hi, &flo, &fhi);
+  conv_act_bounds(act, e->lo, e->hi, &flo, &fhi);
   const int simple = conv_act_simple(act);
   const V vlo = VSET(flo), vhi = VSET(fhi);
 #if CV_EX_MAX > 0
@@ -115,15 +128,15 @@ UK_INLINE void UK_FN(tile)(const int MRc, const int NV, const int EX, int64_t kc
       else
         VSTORE(c + q * VL, v);
     }
-    if (last && !simple) CV_ACT(c, nr, act, lo, hi);
+    if (last && !simple) CV_ACT(c, nr, act, e->lo, e->hi);
   }
 }
 
 /* The panel's shape, then the tile: nr = NV whole vectors (the last maybe partial) or, where the columns past
  * the whole vectors are few enough, NV full vectors and EX extra columns. */
 UK_INLINE void UK_FN(shape)(const int MRc, int64_t kc, const float* a, const float* b, int64_t ldb, float* C,
-                            int64_t ldc, int nr, const float* bias, int first, int last, int act, float lo, float hi) {
-#define UK_TILE(nv, ex) UK_FN(tile)(MRc, nv, ex, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi)
+                            int64_t ldc, int nr, const conv_uk_epilogue* e) {
+#define UK_TILE(nv, ex) UK_FN(tile)(MRc, nv, ex, kc, a, b, ldb, C, ldc, nr, e)
   const int whole = nr / VL, rest = nr % VL;
 #if CV_EX_MAX > 0
   if (rest && rest <= CV_EX_MAX) {
@@ -164,12 +177,12 @@ UK_INLINE void UK_FN(shape)(const int MRc, int64_t kc, const float* a, const flo
 #undef UK_TILE
 }
 
-/* One row count: a function of its own, so each gets its own registers. */
+/* One row count: a function of its own (not inlined into the dispatch), so each gets its own registers. */
 #define UK_CASE(n)                                                                                                \
-  CV_TARGET static void UK_CAT(UK_FN(rows), n)(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, \
-                                               int64_t ldc, int nr, const float* bias, int first, int last,   \
-                                               int act, float lo, float hi) {                                 \
-    UK_FN(shape)(n, kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi);                                \
+  CV_TARGET __attribute__((noinline)) static void UK_CAT(UK_FN(rows), n)(                                        \
+      int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int nr,                   \
+      const conv_uk_epilogue* e) {                                                                               \
+    UK_FN(shape)(n, kc, a, b, ldb, C, ldc, nr, e);                                                               \
   }
 UK_CASE(1)
 UK_CASE(2)
@@ -210,9 +223,10 @@ UK_CASE(12)
 
 CV_TARGET void UK_NAME(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr, int nr,
                        const float* bias, int first, int last, int act, float lo, float hi) {
+  const conv_uk_epilogue e = {bias, first, last, act, lo, hi};
   switch (mr) {
 #define UK_CALL(m) \
-  case m: UK_CAT(UK_FN(rows), m)(kc, a, b, ldb, C, ldc, nr, bias, first, last, act, lo, hi); break;
+  case m: UK_CAT(UK_FN(rows), m)(kc, a, b, ldb, C, ldc, nr, &e); break;
     UK_CALL(1)
     UK_CALL(2)
 #if CV_MR >= 3

@@ -1,6 +1,5 @@
 /* conv2d x86-64 paths (see conv_impl.h): the family's GEMM micro-kernels and row kernels instantiated for
- * AVX-512 and AVX2+FMA (conv_simd_impl.h), and what is particular to each: the stride-2 row splitter and the
- * flat depthwise kernels. Compiled with target attributes, so the file builds without -m flags and runs only
+ * AVX-512 and AVX2+FMA (conv_simd_impl.h), and what is particular to each: the flat depthwise kernels. Compiled with target attributes, so the file builds without -m flags and runs only
  * where the session's ISA config points at it. */
 #include "compute/conv/conv_impl.h"
 
@@ -41,6 +40,9 @@ static inline __mmask16 lanes512(int n) { return (__mmask16)(n >= 16 ? 0xFFFF : 
 #define VFMA _mm512_fmadd_ps
 #define VADD _mm512_add_ps
 #define VCLAMP(v, lo, hi) _mm512_min_ps(hi, _mm512_max_ps(lo, v)) /* v second: NaN stays NaN */
+#define VUNZIP(a, b, e, o)                                                                                     \
+  (e = _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b), \
+   o = _mm512_permutex2var_ps(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b))
 #include "compute/conv/conv_simd_impl.h"
 
 #define CV_NAME(x) x##_avx2
@@ -64,26 +66,11 @@ static inline __mmask16 lanes512(int n) { return (__mmask16)(n >= 16 ? 0xFFFF : 
 #define VFMA _mm256_fmadd_ps
 #define VADD _mm256_add_ps
 #define VCLAMP(v, lo, hi) _mm256_min_ps(hi, _mm256_max_ps(lo, v))
+/* in-lane shuffles leave [a0 a2 b0 b2 | a4 a6 b4 b6]; the 64-bit permute puts the halves in order */
+#define VUNZIP(a, b, e, o)                                                                                    \
+  (e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8)),       \
+   o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8)))
 #include "compute/conv/conv_simd_impl.h"
-
-/* ------------------------------------------------------------------ stride-2 row splitter */
-AVX512 void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n) {
-  const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-  const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-  for (int64_t i = 0; i < n; i += 16) {
-    /* padded columns 2i .. 2i + 31 are source columns c0 .. c0 + 31; lanes [lo, hi) are in the row */
-    int64_t c0 = 2 * i - pw;
-    int64_t lo = c0 < 0 ? -c0 : 0, hi = W - c0 < 32 ? W - c0 : 32;
-    uint32_t m = 0;
-    if (hi > lo) m = (uint32_t)((hi >= 32 ? 0xFFFFFFFFu : (1u << hi) - 1) & ~((lo >= 32 ? 0xFFFFFFFFu : (1u << lo) - 1)));
-    /* masked-off lanes are never read, so the address may point before the row */
-    const float* s = (const float*)((uintptr_t)src + (uintptr_t)(c0 * (int64_t)sizeof(float)));
-    __m512 a = _mm512_maskz_loadu_ps((__mmask16)m, s), b = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), s + 16);
-    __mmask16 sm = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(e + i, sm, _mm512_permutex2var_ps(a, ie, b));
-    if (o) _mm512_mask_storeu_ps(o + i, sm, _mm512_permutex2var_ps(a, io, b));
-  }
-}
 
 /* ------------------------------------------------------------------ depthwise, flat planes */
 #ifndef DW3_MIN_W
