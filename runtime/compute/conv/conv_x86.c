@@ -12,8 +12,9 @@
 #define INLINE512 __attribute__((target("avx512f"), always_inline)) static inline
 
 /* ------------------------------------------------------------------ conv_simd_impl.h per ISA */
-/* GEMM tiles AVX-512 12 x 32 (24 of the 32 zmm; up to 4 extra columns, rows in lanes) and AVX2+FMA 6 x 16
- * (12 of the 16 ymm), both prefetching; depthwise blocks of one vector (16 and 8 columns). */
+/* GEMM tiles AVX-512 12 x 32 (24 of the 32 zmm) and AVX2+FMA 6 x 16 (12 of the 16 ymm), both prefetching and
+ * both with up to 4 extra columns, rows in lanes (a 7x7 image's last 1-pixel panel: 1 FMA a step, not 6 or 12);
+ * depthwise blocks of one vector (16 and 8 columns). */
 INLINE2 __m256i lanes2(int n) { /* the first n lanes */
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
@@ -50,7 +51,7 @@ static inline __mmask16 lanes512(int n) { return (__mmask16)(n >= 16 ? 0xFFFF : 
 #define CV_ACT pkt_act_avx2
 #define CV_MR CONV_MR_AVX2
 #define CV_NV 2
-#define CV_EX_MAX 0
+#define CV_EX_MAX 4
 #define CV_PREFETCH_A(ak) _mm_prefetch((const char*)((ak) + 6 * 32), _MM_HINT_T0)
 #define CV_PREFETCH_B(bk) _mm_prefetch((const char*)((bk) + 15), _MM_HINT_T0)
 #define CV_DW_NV 1
