@@ -37,7 +37,8 @@ PRIVATE_INCLUDE_DIRS = (".",)
 
 PUBLIC_HEADERS = ("include/pockettorch/pockettorch.h", "include/pockettorch/status.h")
 HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv_impl.h", "compute/conv/conv_ksplit.h",
-           "compute/conv/conv_pair.h", "compute/gemm/gemm.h", "compute/gemm/gemm_ukernel_impl.h",
+           "compute/conv/conv_pair.h", "compute/conv/conv_rows_impl.h", "compute/conv/conv_simd_impl.h",
+           "compute/conv/conv_ukernel_impl.h", "compute/gemm/gemm.h", "compute/gemm/gemm_ukernel_impl.h",
            "compute/vmath/vec_math_impl.h", "compute/vmath/vmath.h", "compute/winograd/winograd.h",
            "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/fault_inject.h",
            "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/elementwise_util.h", "kernels/pkt_half.h",

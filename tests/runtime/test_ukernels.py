@@ -1,13 +1,17 @@
-"""Every GEMM micro-kernel instantiation (runtime/compute/gemm/gemm_ukernel_impl.h) and every vector-math path
-(runtime/compute/vmath/vec_math_impl.h: activations, maps, binary arithmetic) against float64 torch.
+"""Every micro-kernel instantiation against eager torch: the GEMM family (runtime/compute/gemm/gemm_ukernel_impl.h),
+the conv family (runtime/compute/conv/conv_simd_impl.h: GEMM tile, depthwise rows, residual epilogue) and every
+vector-math path (runtime/compute/vmath/vec_math_impl.h: activations, maps, binary arithmetic).
 
-A small C driver (tests/runtime/ukernel_harness.c) runs the micro-kernel of the ISA config the runtime picks under
-PKT_MAX_ISA on every row count up to its MR, every column count of a 32-column panel (so every remainder of its NR
-tile), with and without bias, and every fused activation, over inputs holding NaN and +-inf. Results must match
-float64 torch (NaN where torch has NaN, the same infinities, finite values to 1e-4; gelu(+inf) is NaN, as eager
-float32 gives it) and nothing outside the mr x nr block may be written. The config's GEMV runs the same way over
-row and K counts around its blocks. Host ISAs: portable, avx2, avx512 (skipped on a CPU without it); NEON on arm64
-and armv7 through the zig cross-build and qemu-user (skipped without them), as tests/runtime/test_cross.py.
+A small C driver (tests/runtime/ukernel_harness.c) runs the kernels of the ISA config the runtime picks under
+PKT_MAX_ISA. GEMM and conv tiles: every row count up to MR, every column count up to NR (so every remainder of the
+tile, and for the conv tile every narrow-panel shape), with and without bias, every fused activation, the conv tile
+also with K in two chunks (the second accumulating into C) and with B rows read in place far apart (the prefetching
+path). Depthwise: 3x3 and other kernels, strides 1 and 2, padding, dilation, in two row bands. Residual: every
+column count up to 40. Inputs hold NaN and +-inf; results must match float64 torch (NaN where torch has NaN, the
+same infinities, finite values to 1e-4; gelu(+inf) is NaN, as eager float32 gives it) and nothing outside the
+written block may change. The config's GEMV runs the same way over row and K counts around its blocks. Host ISAs: portable,
+avx2, avx512 (skipped on a CPU without it); NEON on arm64 and armv7 through the zig cross-build and qemu-user
+(skipped without them), as tests/runtime/test_cross.py.
 
 The vector math (tests/runtime/vmath_harness.c) runs the picked config's act, vmap and vbinary over a wide range
 (|x| up to FLT_MAX, denormals, +-0, +-inf, NaN) out of place, in place, and on every length 1..12 (every tail), on
@@ -49,13 +53,9 @@ ACTS = {  # PKT_ACT_* code order (runtime/op_table.py)
 
 
 def _sources() -> tuple[list[str], list[str]]:
-    """The GEMM and vector-math families and what they stand on; the flags of the runtime's build."""
-    _, flags = build.direct_build(None)
-    root = build.RUNTIME_DIR
-    srcs = [root / f for f in ("backends/cpu/cpu.c", "backends/cpu/isa_config.c", "core/kernel_util.c",
-                               "core/platform_posix.c")]
-    srcs += sorted(root.glob("compute/gemm/*.c")) + sorted(root.glob("compute/vmath/*.c"))
-    return [str(p) for p in srcs], flags
+    """The runtime's sources (the conv family stands on the core's thread pool) and the flags of its build."""
+    srcs, flags = build.direct_build(None)
+    return [s for s in srcs if "/tools/" not in s], flags
 
 
 def _host_harness(harness: pathlib.Path, tmp_path_factory) -> list[str]:
@@ -104,43 +104,63 @@ def _inputs(K: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return A, B, bias
 
 
-def _run(cmd: list[str], isa: str, K: int, A, B, bias, tmp_path) -> tuple[dict, np.ndarray]:
+def _info(cmd: list[str], isa: str) -> dict:
     env = dict(os.environ, PKT_MAX_ISA=isa)
     info = subprocess.run([*cmd, "isa"], capture_output=True, text=True, env=env, check=True).stdout.split()
     info = dict(kv.split("=") for kv in info)
     if info["isa"] != isa:
         pytest.skip(f"this machine has no {isa} (the runtime picks {info['isa']})")
+    return info
+
+
+def _call(cmd: list[str], isa: str, args: list, arrays: list[np.ndarray], tmp_path) -> np.ndarray:
     fin, fout = tmp_path / "in.bin", tmp_path / "out.bin"
-    np.concatenate([A.ravel(), B.ravel(), bias.ravel()]).astype(np.float32).tofile(fin)
-    proc = subprocess.run([*cmd, "gemm", str(K), str(LO), str(HI), str(fin), str(fout)], capture_output=True,
-                          text=True, env=env)
+    np.concatenate([a.ravel() for a in arrays]).astype(np.float32).tofile(fin)
+    proc = subprocess.run([*cmd, *map(str, args), str(fin), str(fout)], capture_output=True, text=True,
+                          env=dict(os.environ, PKT_MAX_ISA=isa))
     assert proc.returncode == 0, proc.stderr
-    mr = int(info["mr"])
-    return info, np.fromfile(fout, dtype=np.float32).reshape(len(ACTS), 2, mr, COLS, ROWS, COLS)
+    return np.fromfile(fout, dtype=np.float32)
 
 
-def _check(info: dict, got: np.ndarray, A, B, bias) -> None:
-    mr = int(info["mr"])
-    with np.errstate(invalid="ignore"):
-        pre = torch.from_numpy(A.astype(np.float64) @ B.astype(np.float64))
+def _run(cmd: list[str], isa: str, K: int, A, B, bias, tmp_path) -> tuple[dict, np.ndarray]:
+    info = _info(cmd, isa)
+    got = _call(cmd, isa, ["gemm", K, LO, HI], [A, B, bias], tmp_path)
+    return info, got.reshape(len(ACTS), 2, int(info["mr"]), COLS, ROWS, COLS)
+
+
+def _compare(what: str, g: np.ndarray, w: np.ndarray, where) -> None:
+    """g against float64 torch's w: the same NaNs and infinities, finite values to 1e-4."""
+    bad = np.isnan(g) != np.isnan(w)
+    assert not bad.any(), f"{what}: NaN differs at {where(bad)}"
+    inf = np.isinf(w)
+    assert (g[inf] == w[inf]).all(), f"{what}: infinities differ at {where(inf & (g != w))}"
+    ok = np.isfinite(w)
+    np.testing.assert_allclose(g[ok], w[ok], rtol=1e-4, atol=1e-4, err_msg=what)
+
+
+def _check_tiles(what: str, got: np.ndarray, want_of, mr: int, nr: int) -> None:
+    """got[act, bias, ..., mr - 1, nr - 1, ROWS, COLS] (leading axes as want_of's): each call's mr x nr block
+    against want_of(act, bias)[:ROWS, :COLS], the rest still the sentinel."""
     r, c = np.arange(ROWS), np.arange(COLS)
-    m, n = np.arange(1, mr + 1), np.arange(1, COLS + 1)
+    m, n = np.arange(1, mr + 1), np.arange(1, nr + 1)
     # inside[m - 1, n - 1, row, col]: the mr x nr block a call may write
     inside = (r[None, None, :, None] < m[:, None, None, None]) & (c[None, None, None, :] < n[None, :, None, None])
     for act, fn in ACTS.items():
         for with_bias in (0, 1):
-            want = fn(pre + torch.from_numpy(bias.astype(np.float64)) if with_bias else pre).numpy()[:ROWS, :COLS]
-            want = np.broadcast_to(want, inside.shape)
-            g = got[act, with_bias]
-            what = f"{info['ukernel']} act={act} bias={with_bias}"
-            assert (g[~inside] == SENTINEL).all(), f"{what}: wrote outside the tile at {np.argwhere((g != SENTINEL) & ~inside)[:4]}"
-            g, w = g[inside], want[inside]
-            bad = np.isnan(g) != np.isnan(w)
-            assert not bad.any(), f"{what}: NaN differs at (mr-1, nr-1, row, col) {np.argwhere(inside)[bad][:4]}"
-            inf = np.isinf(w)
-            assert (g[inf] == w[inf]).all(), f"{what}: infinities differ"
-            ok = np.isfinite(w)
-            np.testing.assert_allclose(g[ok], w[ok], rtol=1e-4, atol=1e-4, err_msg=what)
+            want = np.broadcast_to(want_of(fn, with_bias)[:ROWS, :COLS], inside.shape)
+            gs = got[act, with_bias]
+            for i, g in enumerate(gs.reshape(-1, *inside.shape)):
+                at = f"{what} act={act} bias={with_bias} call={i}"
+                assert (g[~inside] == SENTINEL).all(), f"{at}: wrote outside the tile at {np.argwhere((g != SENTINEL) & ~inside)[:4]}"
+                _compare(at, g[inside], want[inside], lambda bad: f"(mr-1, nr-1, row, col) {np.argwhere(inside)[bad][:4]}")
+
+
+def _check(info: dict, got: np.ndarray, A, B, bias) -> None:
+    with np.errstate(invalid="ignore"):
+        pre = torch.from_numpy(A.astype(np.float64) @ B.astype(np.float64))
+    b = torch.from_numpy(bias.astype(np.float64))
+    _check_tiles(info["ukernel"], got, lambda fn, with_bias: fn(pre + b if with_bias else pre).numpy(),
+                 int(info["mr"]), COLS)
 
 
 def _check_gemv(cmd: list[str], isa: str, tmp_path) -> None:
@@ -154,18 +174,73 @@ def _check_gemv(cmd: list[str], isa: str, tmp_path) -> None:
             if K > 5 and N > 2:
                 x[4] = np.nan if K % 2 else x[4]  # every row NaN for odd K
                 W[1, 2], W[2, K - 1] = np.inf, -np.inf
-            fin, fout = tmp_path / "gv.bin", tmp_path / "gv_out.bin"
-            np.concatenate([x, W.ravel()]).tofile(fin)
-            proc = subprocess.run([*cmd, "gemv", str(N), str(K), str(fin), str(fout)], capture_output=True,
-                                  text=True, env=dict(os.environ, PKT_MAX_ISA=isa))
-            assert proc.returncode == 0, proc.stderr
-            got = np.fromfile(fout, dtype=np.float32)
+            got = _call(cmd, isa, ["gemv", N, K], [x, W], tmp_path)
             assert got[N] == SENTINEL, f"{isa} gemv N={N} K={K} wrote past y"
             with np.errstate(invalid="ignore"):
                 want = W[:, :K].astype(np.float64) @ x.astype(np.float64)
             np.testing.assert_array_equal(np.isnan(got[:N]), np.isnan(want), err_msg=f"{isa} gemv N={N} K={K}")
             ok = ~np.isnan(want)
             np.testing.assert_allclose(got[:N][ok], want[ok], rtol=1e-5, atol=1e-5, err_msg=f"{isa} gemv N={N} K={K}")
+
+
+def _conv_tiles(cmd: list[str], isa: str, tmp_path) -> None:
+    """The conv tile on K of 1, 9 and 37, B rows 32 apart (a packed panel) and 200 apart (read in place)."""
+    info = _info(cmd, isa)
+    mr, nr = int(info["conv_mr"]), int(info["conv_nr"])
+    for K, ldb in ((1, 32), (9, 32), (37, 200), (40, 32)):
+        A, B, _ = _inputs(K, seed=K + ldb)
+        Bw = np.random.default_rng(K).standard_normal((K, ldb)).astype(np.float32)
+        Bw[:, :COLS] = B
+        bias = (np.random.default_rng(K + 1).standard_normal(ROWS) * 2.0).astype(np.float32)
+        got = _call(cmd, isa, ["conv", K, ldb, LO, HI], [A, Bw, bias], tmp_path)
+        got = got.reshape(len(ACTS), 2, 2, mr, nr, ROWS, COLS)
+        with np.errstate(invalid="ignore"):
+            pre = torch.from_numpy(A.astype(np.float64) @ B.astype(np.float64))
+        b = torch.from_numpy(bias.astype(np.float64))[:, None]
+        _check_tiles(f"conv {isa} K={K} ldb={ldb}", got, lambda fn, with_bias: fn(pre + b if with_bias else pre).numpy(),
+                     mr, nr)
+
+
+DW_CASES = [  # H, W, kh, kw, sh, sw, ph, pw, dh, dw
+    (9, 21, 3, 3, 1, 1, 1, 1, 1, 1), (10, 37, 3, 3, 2, 2, 1, 1, 1, 1), (7, 19, 3, 3, 1, 1, 0, 0, 1, 1),
+    (12, 40, 3, 3, 1, 1, 2, 2, 2, 2), (11, 33, 5, 5, 2, 2, 2, 2, 1, 1), (8, 18, 7, 7, 1, 1, 3, 3, 1, 1),
+    (6, 17, 1, 3, 1, 3, 0, 1, 1, 1), (13, 26, 9, 9, 1, 1, 4, 4, 1, 1),
+]
+
+
+def _dw(cmd: list[str], isa: str, tmp_path) -> None:
+    """Depthwise rows (conv_dw_band through the ISA's row kernel) against torch's conv2d of one plane."""
+    _info(cmd, isa)
+    for case in DW_CASES:
+        H, W, kh, kw, sh, sw, ph, pw, dh, dw = case
+        rng = np.random.default_rng(H * W)
+        x = rng.standard_normal((H, W)).astype(np.float32)
+        x[H // 2, 3], x[1, W - 2], x[H - 1, W // 2] = np.nan, np.inf, -np.inf
+        x[2, 5] = 40.0
+        w = rng.standard_normal((kh, kw)).astype(np.float32)
+        bias = np.float32(rng.standard_normal() * 2)
+        got = _call(cmd, isa, ["dw", *case, LO, HI], [x, w, np.array([bias])], tmp_path)
+        pre = F.conv2d(torch.from_numpy(x.astype(np.float64))[None, None], torch.from_numpy(w.astype(np.float64))[None, None],
+                       stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw))[0, 0]
+        got = got.reshape(len(ACTS), 2, *pre.shape)
+        for act, fn in ACTS.items():
+            for with_bias in (0, 1):
+                want = fn(pre + float(bias) if with_bias else pre).numpy()
+                _compare(f"dw {isa} {case} act={act} bias={with_bias}", got[act, with_bias], want,
+                         lambda bad: np.argwhere(bad)[:4])
+
+
+def _residual(cmd: list[str], isa: str, tmp_path) -> None:
+    _info(cmd, isa)
+    rng = np.random.default_rng(7)
+    y, r = rng.standard_normal((2, 3, 40)).astype(np.float32) * 2
+    y[1, 5], r[2, 9], y[0, 33], r[0, 33] = np.nan, np.inf, np.inf, -np.inf
+    got = _call(cmd, isa, ["residual", LO, HI], [y, r], tmp_path).reshape(40, 3, 40)
+    with np.errstate(invalid="ignore"):
+        full = torch.clamp(torch.from_numpy(y.astype(np.float64) + r.astype(np.float64)), LO, HI).numpy()
+    for cols in range(1, 41):
+        want = np.where(np.arange(40) < cols, full, y)
+        _compare(f"residual {isa} cols={cols}", got[cols - 1], want, lambda bad: np.argwhere(bad)[:4])
 
 
 @pytest.mark.parametrize("K", [1, 3, 9, 37])
@@ -176,6 +251,13 @@ def test_host_instantiations(host_harness, isa, K, tmp_path):
     _check(info, got, A, B, bias)
     if K == 1:
         _check_gemv(host_harness, isa, tmp_path)
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+def test_host_conv_instantiations(host_harness, isa, tmp_path):
+    _conv_tiles(host_harness, isa, tmp_path)
+    _dw(host_harness, isa, tmp_path)
+    _residual(host_harness, isa, tmp_path)
 
 
 @pytest.mark.parametrize("abi", ["arm64-v8a", "armeabi-v7a"])
@@ -189,7 +271,9 @@ def test_neon_instantiations(abi, tmp_path_factory, tmp_path):
                                        else "neon_6x8"}[isa]
             _check(info, got, A, B, bias)
         _check_gemv(cmd, isa, tmp_path)
-
+        _conv_tiles(cmd, isa, tmp_path)
+        _dw(cmd, isa, tmp_path)
+        _residual(cmd, isa, tmp_path)
 
 # ---- vector math ----
 def _gelu64(x: torch.Tensor) -> torch.Tensor:
@@ -245,29 +329,11 @@ def _vmath_check(got: np.ndarray, want: tuple[np.ndarray, np.ndarray], what: str
     np.testing.assert_allclose(got[ok], want[ok], rtol=rtol, atol=1e-43, err_msg=what)
 
 
-def _vmath_isa(cmd: list[str], isa: str) -> dict:
-    info = subprocess.run([*cmd, "isa"], capture_output=True, text=True, check=True,
-                          env=dict(os.environ, PKT_MAX_ISA=isa)).stdout.split()
-    info = dict(kv.split("=") for kv in info)
-    if info["isa"] != isa:
-        pytest.skip(f"this machine has no {isa} (the runtime picks {info['isa']})")
-    return info
-
-
-def _vmath_run(cmd: list[str], isa: str, args: list[str], arrays: list[np.ndarray], tmp_path) -> np.ndarray:
-    fin, fout = tmp_path / "in.bin", tmp_path / "out.bin"
-    np.concatenate(arrays).astype(np.float32).tofile(fin)
-    proc = subprocess.run([*cmd, *args, str(fin), str(fout)], capture_output=True, text=True,
-                          env=dict(os.environ, PKT_MAX_ISA=isa))
-    assert proc.returncode == 0, proc.stderr
-    return np.fromfile(fout, dtype=np.float32)
-
-
 def _check_vmap(cmd: list[str], isa: str, tmp_path) -> None:
     x = _wide()
     n = x.size
     for code in EAGER:
-        got = _vmath_run(cmd, isa, ["map", str(code), str(LO), str(HI)], [x], tmp_path)
+        got = _call(cmd, isa, ["map", str(code), str(LO), str(HI)], [x], tmp_path)
         want = _reference(code, x)
         what, rtol = f"{isa} map {code}", GELU_RTOL if code == 4 else 1e-5
         _vmath_check(got[:n], want, f"{what} out of place", rtol)
@@ -283,7 +349,7 @@ def _check_vbinary(cmd: list[str], isa: str, tmp_path) -> None:
     a, b = x, np.roll(x[::-1], 7)  # every special meets specials and finite values
     n = x.size
     for code, op in VBIN.items():
-        got = _vmath_run(cmd, isa, ["binary", str(code)], [a, b], tmp_path)
+        got = _call(cmd, isa, ["binary", str(code)], [a, b], tmp_path)
         with np.errstate(all="ignore"):  # IEEE arithmetic: bit-exact, NaN where numpy has NaN
             wants = [op(a, b), op(a, b[0]), op(a[0], b), op(a, b)]
         for k, want in enumerate(wants):
@@ -301,7 +367,7 @@ def host_vmath(tmp_path_factory) -> list[str]:
 
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
 def test_host_vmath(host_vmath, isa, tmp_path):
-    info = _vmath_isa(host_vmath, isa)
+    info = _info(host_vmath, isa)
     _check_vmap(host_vmath, isa, tmp_path)
     if info["vbinary"] == "1":
         _check_vbinary(host_vmath, isa, tmp_path)
@@ -311,7 +377,7 @@ def test_neon_vmath(tmp_path_factory, tmp_path):
     """arm64 NEON under qemu-aarch64: every map, activation and binary op of the NEON config (and its vbinary
     exists: the elementwise kernels take the vector path)."""
     cmd = _cross_harness("arm64-v8a", tmp_path_factory, VMATH_HARNESS)
-    info = _vmath_isa(cmd, "neon")
+    info = _info(cmd, "neon")
     assert info["vbinary"] == "1"
     _check_vmap(cmd, "neon", tmp_path)
     _check_vbinary(cmd, "neon", tmp_path)

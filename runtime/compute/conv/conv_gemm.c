@@ -14,13 +14,13 @@ static const conv_isa_impl configs[] = {
                           .act = pkt_act_portable},
 #ifdef CONV_HAVE_NEON
     [PKT_ISA_NEON] = {.mr = CONV_MR_NEON, .nr = CONV_NR_NEON, .ukernel = conv_ukernel_neon,
-                      .residual = conv_residual_portable, .dw = conv_dw_neon, .fill2 = conv_fill2_neon,
+                      .residual = conv_residual_neon, .dw = conv_dw_neon, .fill2 = conv_fill2_neon,
                       .act = pkt_act_portable},
 #endif
 #ifdef CONV_HAVE_X86
     [PKT_ISA_AVX2] = {.mr = CONV_MR_AVX2, .nr = CONV_NR_AVX2, .ukernel = conv_ukernel_avx2,
                       .residual = conv_residual_avx2, .dw = conv_dw_avx2, .dwf = conv_dwf_avx2, .dwf_3x3 = 1,
-                      .fill2 = conv_fill2_portable, .act = pkt_act_avx2},
+                      .fill2 = conv_fill2_avx2, .act = pkt_act_avx2},
     [PKT_ISA_AVX512] = {.mr = CONV_MR_AVX512, .nr = CONV_NR_AVX512, .ukernel = conv_ukernel_avx512,
                         .residual = conv_residual_avx512, .dw = conv_dw_avx512, .dwf = conv_dwf_avx512,
                         .fill2 = conv_fill2_avx512, .act = pkt_act_avx512},
@@ -68,20 +68,6 @@ void conv_add_act(const conv_isa_impl* impl, float* y, const float* r, int64_t l
   impl->residual(y, r, ld, rows, cols, clo, chi);
   if (!conv_act_simple(act))
     for (int64_t i = 0; i < rows; i++) impl->act(y + i * ld, cols, act, lo, hi);
-}
-
-void conv_act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi) {
-  *out_lo = -INFINITY;
-  *out_hi = INFINITY;
-  if (act == PKT_ACT_RELU) *out_lo = 0.f;
-  if (act == PKT_ACT_RELU6) {
-    *out_lo = 0.f;
-    *out_hi = 6.f;
-  }
-  if (act == PKT_ACT_CLAMP) {
-    *out_lo = lo;
-    *out_hi = hi;
-  }
 }
 
 void conv_dw_layout(const conv_geom* g, int64_t* rows, int64_t* pstride) {
@@ -411,11 +397,7 @@ void conv_ukernel_portable(int64_t kc, const float* a, const float* b, int64_t l
 }
 
 void conv_fill2_portable(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    int64_t c = 2 * i - pw;
-    e[i] = c >= 0 && c < W ? src[c] : 0.f;
-    if (o) o[i] = c + 1 >= 0 && c + 1 < W ? src[c + 1] : 0.f;
-  }
+  for (int64_t i = 0; i < n; i++) conv_fill2_at(src, W, pw, e, o, i);
 }
 
 void conv_dw_portable(const conv_dw_args* a) {

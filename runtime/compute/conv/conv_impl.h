@@ -11,6 +11,8 @@
 #ifndef PKT_CONV_IMPL_H
 #define PKT_CONV_IMPL_H
 
+#include <math.h>
+
 #include "core/kernel.h"
 #include "backends/cpu/isa_config.h"
 
@@ -104,6 +106,12 @@ void conv_ukernel_portable(int64_t kc, const float* a, const float* b, int64_t l
 void conv_dw_portable(const conv_dw_args* a);
 void conv_residual_portable(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi);
 void conv_fill2_portable(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
+/* conv_fill2_fn's column i. */
+static inline void conv_fill2_at(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t i) {
+  const int64_t c = 2 * i - pw;
+  e[i] = c >= 0 && c < W ? src[c] : 0.f;
+  if (o) o[i] = c + 1 >= 0 && c + 1 < W ? src[c + 1] : 0.f;
+}
 #define CONV_MR_PORTABLE 4
 #define CONV_NR_PORTABLE 16
 
@@ -120,6 +128,7 @@ void conv_residual_avx2(float* y, const float* r, int64_t ld, int64_t rows, int6
 void conv_dwf_avx512(const conv_dwf_args* a);
 void conv_dwf_avx2(const conv_dwf_args* a);
 void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
+void conv_fill2_avx2(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_MR_AVX512 12
 #define CONV_NR_AVX512 32
 #define CONV_MR_AVX2 6
@@ -131,6 +140,7 @@ void conv_fill2_avx512(const float* src, int64_t W, int64_t pw, float* e, float*
 void conv_ukernel_neon(int64_t kc, const float* a, const float* b, int64_t ldb, float* C, int64_t ldc, int mr,
                        int nr, const float* bias, int first, int last, int act, float lo, float hi);
 void conv_dw_neon(const conv_dw_args* a);
+void conv_residual_neon(float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, float lo, float hi);
 void conv_fill2_neon(const float* src, int64_t W, int64_t pw, float* e, float* o, int64_t n);
 #define CONV_MR_NEON 6
 #define CONV_NR_NEON 16
@@ -202,7 +212,10 @@ static inline int conv_act_simple(int act) {
 }
 /* Clamp bounds equivalent to a simple activation. The SIMD kernels clamp as min(hi, max(lo, v)): x86's
  * max/min return their second operand when either is NaN, so v goes second and NaN stays NaN, as in torch. */
-void conv_act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi);
+static inline void conv_act_bounds(int act, float lo, float hi, float* out_lo, float* out_hi) {
+  *out_lo = act == PKT_ACT_RELU || act == PKT_ACT_RELU6 ? 0.f : act == PKT_ACT_CLAMP ? lo : -INFINITY;
+  *out_hi = act == PKT_ACT_RELU6 ? 6.f : act == PKT_ACT_CLAMP ? hi : INFINITY;
+}
 /* y = act(y + r) over rows x cols with row stride ld (both): clamp-like activations with the add (the ISA's
  * residual epilogue), others after it. */
 void conv_add_act(const conv_isa_impl* impl, float* y, const float* r, int64_t ld, int64_t rows, int64_t cols, int act,

@@ -23,6 +23,22 @@ static inline void store_rows(const wg_run* r, const wg_tile_out* to, float* yo,
   }
 }
 
+/* The channel loop of an emit (r, to, c, nc, simple, Yt in scope): channel k's 4x4 tile, row i = ROW(k, i) (4
+ * pixels, an __m128, i a constant), straight to the output when the tile is whole and the activation clamp-like,
+ * else through Yt and store_rows. */
+#define STORE_TILES(ROW)                                                            \
+  do {                                                                              \
+    const int full = to->vi == 4 && to->vj == 4 && simple;                          \
+    for (int k = 0; k < nc; k++) {                                                  \
+      float* yo = to->base + (c + k) * to->plane;                                   \
+      _mm_storeu_ps(full ? yo : Yt, ROW(k, 0));                                     \
+      _mm_storeu_ps(full ? yo + to->OW : Yt + 4, ROW(k, 1));                        \
+      _mm_storeu_ps(full ? yo + 2 * to->OW : Yt + 8, ROW(k, 2));                    \
+      _mm_storeu_ps(full ? yo + 3 * to->OW : Yt + 12, ROW(k, 3));                   \
+      if (!full) store_rows(r, to, yo, Yt, simple);                                 \
+    }                                                                               \
+  } while (0)
+
 /* AVX2: 16 pixels x 8 channels -> per channel, two 8x8 transposes (pixels 0-7 = rows 0-1, 8-15 = rows 2-3). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void tr8(__m256 r[8]) {
   __m256 t[8], s[8];
@@ -53,20 +69,9 @@ AVX2 static void wg_emit_avx2(const wg_run* r, const wg_tile_out* to, int64_t c,
   }
   tr8(a);
   tr8(b);
-  const int full = to->vi == 4 && to->vj == 4 && simple;
-  for (int k = 0; k < nc; k++) {
-    float* yo = to->base + (c + k) * to->plane;
-    if (full) {
-      _mm_storeu_ps(yo, _mm256_castps256_ps128(a[k]));
-      _mm_storeu_ps(yo + to->OW, _mm256_extractf128_ps(a[k], 1));
-      _mm_storeu_ps(yo + 2 * to->OW, _mm256_castps256_ps128(b[k]));
-      _mm_storeu_ps(yo + 3 * to->OW, _mm256_extractf128_ps(b[k], 1));
-    } else {
-      _mm256_storeu_ps(Yt, a[k]);
-      _mm256_storeu_ps(Yt + 8, b[k]);
-      store_rows(r, to, yo, Yt, simple);
-    }
-  }
+#define ROW2(k, i) (i % 2 ? _mm256_extractf128_ps(i < 2 ? a[k] : b[k], 1) : _mm256_castps256_ps128(i < 2 ? a[k] : b[k]))
+  STORE_TILES(ROW2);
+#undef ROW2
 }
 
 /* AVX-512: 16 pixels x 16 channels, one 16x16 transpose. */
@@ -101,19 +106,9 @@ AVX512 static void wg_emit_avx512(const wg_run* r, const wg_tile_out* to, int64_
   __m512 v[16];
   for (int i = 0; i < 16; i++) v[i] = _mm512_min_ps(hi, _mm512_max_ps(lo, (__m512)o[i]));
   tr16(v);
-  const int full = to->vi == 4 && to->vj == 4 && simple;
-  for (int k = 0; k < nc; k++) {
-    float* yo = to->base + (c + k) * to->plane;
-    if (full) {
-      _mm_storeu_ps(yo, _mm512_castps512_ps128(v[k]));
-      _mm_storeu_ps(yo + to->OW, _mm512_extractf32x4_ps(v[k], 1));
-      _mm_storeu_ps(yo + 2 * to->OW, _mm512_extractf32x4_ps(v[k], 2));
-      _mm_storeu_ps(yo + 3 * to->OW, _mm512_extractf32x4_ps(v[k], 3));
-    } else {
-      _mm512_storeu_ps(Yt, v[k]);
-      store_rows(r, to, yo, Yt, simple);
-    }
-  }
+#define ROW512(k, i) _mm512_extractf32x4_ps(v[k], i)
+  STORE_TILES(ROW512);
+#undef ROW512
 }
 
 #define wg_v wg_v8
