@@ -27,10 +27,4 @@ FAMILIES = {
 BUILDERS = {**hf_architectures.ARCHITECTURES, **nn_architectures.ARCHITECTURES}
 FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
 
-_MASK_INDEX = ("the attention mask is built with aten.index and two index tensors (padding_mask[batch, kv]); "
-               "multi-tensor advanced indexing is being added (issue 17, ops)")
-KNOWN_FAILING = {
-    **dict.fromkeys(("bert", "distilbert", "roberta", "xlm_roberta", "albert", "electra", "mpnet", "convbert",
-                     "mobilebert", "squeezebert", "gpt2", "gpt_neo", "gpt_neox", "opt", "llama", "mistral", "qwen2",
-                     "qwen3", "phi", "phi3", "gemma", "bloom", "falcon", "clip_text"), _MASK_INDEX),
-}
+KNOWN_FAILING: dict[str, str] = {}  # name -> why it fails today; none does

@@ -79,8 +79,6 @@ def test_unpadded_sentences_match_eager_and_sentence_transformers(bert_and_token
     assert F.cosine_similarity(got, reference_embeddings[0:1]).item() < 0.99  # different sentences differ
 
 
-@pytest.mark.xfail(strict=False, reason="BertModel builds its attention mask with aten.index and two index tensors; "
-                                        "multi-tensor advanced indexing is being added (issue 17, ops)")
 def test_padded_batch_with_attention_mask_matches(bert_and_tokenizer, reference_embeddings):
     bert, tokenizer = bert_and_tokenizer
     encoder = MeanPooledEncoder(bert).eval()
