@@ -7,32 +7,9 @@
  *
  * The input projections of every step are one GEMM before the loop (w_ih packed once per session); each step's
  * hidden projection is a GEMV reading w_hh in place for one sequence, a GEMM on w_hh packed once for several. */
-#include "core/kernel.h"
-#include "compute/gemm/gemm.h"
+#include "kernels/recurrent.h"
 
 PKT_DECLARE_PACKING(gru)
-
-typedef struct gru_dims {
-  int64_t B, T, I, H;
-  int batch_first, reverse;
-} gru_dims;
-
-static void gru_read(const pkt_node* n, gru_dims* d) {
-  const pkt_tensor* x = n->inputs[0];
-  d->batch_first = (int)pkt_param_i(n, PKT_GRU_BATCH_FIRST);
-  d->reverse = (int)pkt_param_i(n, PKT_GRU_REVERSE);
-  d->B = x->rank == 3 ? x->dims[d->batch_first ? 0 : 1] : 0;
-  d->T = x->rank == 3 ? x->dims[d->batch_first ? 1 : 0] : 0;
-  d->I = x->rank == 3 ? x->dims[2] : 0;
-  d->H = n->inputs[1]->rank == 2 ? n->inputs[1]->dims[1] : 0;
-}
-
-/* Floats of w_ih packed for the GEMM, then of w_hh when several sequences run together. */
-static uint64_t packed_floats(const gru_dims* d, uint64_t* hh_offset) {
-  uint64_t ih = (uint64_t)pkt_gemm_packed_size(d->I, 3 * d->H);
-  *hh_offset = ih;
-  return ih + (d->B > 1 ? (uint64_t)pkt_gemm_packed_size(d->H, 3 * d->H) : 0);
-}
 
 pkt_status pkt_kernel_gru_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, 6, 6, 2, PKT_GRU_NUM_PARAMS, err);
@@ -42,8 +19,8 @@ pkt_status pkt_kernel_gru_prepare(const pkt_node* n, size_t* scratch, pkt_err* e
     if ((st = pkt_check_dtype(n->inputs[i], PKT_F32, names[i], err))) return st;
   for (int i = 0; i < 2; i++)
     if ((st = pkt_check_dtype(n->outputs[i], PKT_F32, "output", err))) return st;
-  gru_dims d;
-  gru_read(n, &d);
+  pkt_rnn_dims d;
+  pkt_rnn_read(n, PKT_GRU_BATCH_FIRST, PKT_GRU_REVERSE, 3, &d);
   const pkt_tensor *x = n->inputs[0], *h0 = n->inputs[1], *wih = n->inputs[2], *whh = n->inputs[3],
                    *bih = n->inputs[4], *bhh = n->inputs[5], *y = n->outputs[0], *hn = n->outputs[1];
   if (x->rank != 3 || h0->rank != 2 || wih->rank != 2 || whh->rank != 2 || bih->rank != 1 || bhh->rank != 1 ||
@@ -51,7 +28,7 @@ pkt_status pkt_kernel_gru_prepare(const pkt_node* n, size_t* scratch, pkt_err* e
     return pkt_fail(err, PKT_BAD_OPERANDS, "ranks input %d, h0 %d, w_ih %d, w_hh %d, b_ih %d, b_hh %d, output %d, "
                     "h_n %d; expected 3, 2, 2, 2, 1, 1, 3, 2", x->rank, h0->rank, wih->rank, whh->rank, bih->rank,
                     bhh->rank, y->rank, hn->rank);
-  const int64_t G = 3 * d.H;
+  const int64_t G = d.G;
   if (d.H < 1 || h0->dims[0] != d.B || wih->dims[0] != G || wih->dims[1] != d.I || whh->dims[0] != G ||
       whh->dims[1] != d.H || bih->numel != G || bhh->numel != G || y->dims[0] != x->dims[0] ||
       y->dims[1] != x->dims[1] || y->dims[2] != d.H || hn->dims[0] != d.B || hn->dims[1] != d.H)
@@ -63,35 +40,28 @@ pkt_status pkt_kernel_gru_prepare(const pkt_node* n, size_t* scratch, pkt_err* e
   if (!wih->data || !whh->data || !bih->data || !bhh->data)
     return pkt_fail(err, PKT_BAD_OPERANDS, "the weights and biases must be constants (the exporter emits only those)");
   /* scratch: every step's input projection, one step's hidden projection, h */
-  const uint64_t limit = (uint64_t)1 << 40;
-  if ((uint64_t)d.T * (uint64_t)d.B > limit / (uint64_t)G || (uint64_t)d.I > limit / (uint64_t)G)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "a GRU of %lld steps x %lld sequences x %lld features is too large",
-                    (long long)d.T, (long long)d.B, (long long)G);
+  if ((st = pkt_rnn_check_size(&d, "a GRU", err))) return st;
   *scratch = (size_t)(((uint64_t)d.T * d.B * G + (uint64_t)d.B * G + (uint64_t)d.B * d.H) * sizeof(float));
   return PKT_OK;
 }
 
 size_t pkt_kernel_gru_pack_size(const pkt_node* n) {
-  gru_dims d;
-  gru_read(n, &d);
+  pkt_rnn_dims d;
+  pkt_rnn_read(n, PKT_GRU_BATCH_FIRST, PKT_GRU_REVERSE, 3, &d);
   uint64_t hh;
-  return (size_t)(packed_floats(&d, &hh) * sizeof(float));
+  return (size_t)(pkt_rnn_packed_floats(&d, &hh) * sizeof(float));
 }
 
 void pkt_kernel_gru_pack(const pkt_node* n, void* packed) {
-  gru_dims d;
-  gru_read(n, &d);
-  uint64_t hh;
-  packed_floats(&d, &hh);
-  float* dst = packed;
-  pkt_gemm_pack_b_on(n, n->inputs[2]->data, 1, d.I, d.I, 3 * d.H, dst);
-  if (d.B > 1) pkt_gemm_pack_b_on(n, n->inputs[3]->data, 1, d.H, d.H, 3 * d.H, dst + hh);
+  pkt_rnn_dims d;
+  pkt_rnn_read(n, PKT_GRU_BATCH_FIRST, PKT_GRU_REVERSE, 3, &d);
+  pkt_rnn_pack(n, &d, n->inputs[2]->data, n->inputs[3]->data, packed);
 }
 
 pkt_status pkt_kernel_gru_run(const pkt_node* n) {
-  gru_dims d;
-  gru_read(n, &d);
-  const int64_t B = d.B, T = d.T, H = d.H, G = 3 * H;
+  pkt_rnn_dims d;
+  pkt_rnn_read(n, PKT_GRU_BATCH_FIRST, PKT_GRU_REVERSE, 3, &d);
+  const int64_t B = d.B, T = d.T, H = d.H, G = d.G;
   float *y = n->outputs[0]->data, *hn = n->outputs[1]->data;
   if (B == 0) return PKT_OK;
   float* proj = n->scratch; /* [T*B rows in x's order][G] */
@@ -100,12 +70,8 @@ pkt_status pkt_kernel_gru_run(const pkt_node* n) {
   memcpy(h, n->inputs[1]->data, (size_t)(B * H) * sizeof(float));
   const float *whh = n->inputs[3]->data, *bhh = n->inputs[5]->data;
   uint64_t hh;
-  packed_floats(&d, &hh);
-  if (T > 0) {
-    pkt_gemm_args a = {T * B, G, d.I, n->inputs[0]->data, d.I, n->packed, proj, G, n->inputs[4]->data,
-                       PKT_ACT_NONE, 0.f, 0.f, 0};
-    pkt_gemm(n, n->cfg, &a);
-  }
+  pkt_rnn_packed_floats(&d, &hh);
+  pkt_rnn_project_inputs(n, &d, n->inputs[4]->data, proj);
   for (int64_t s = 0; s < T; s++) {
     const int64_t t = d.reverse ? T - 1 - s : s;
     /* row of (t, b) in x, proj and y: b * T + t (batch first) or t * B + b */

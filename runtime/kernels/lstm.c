@@ -6,32 +6,9 @@
  * The input projections of every step are one GEMM before the loop (w_ih packed once per session);
  * each step then adds w_hh h: a GEMV reading w_hh in place for one sequence (the projection row is its
  * bias), a GEMM on w_hh packed once for several. The gate math runs on the vectorized activations. */
-#include "core/kernel.h"
-#include "compute/gemm/gemm.h"
+#include "kernels/recurrent.h"
 
 PKT_DECLARE_PACKING(lstm)
-
-typedef struct lstm_dims {
-  int64_t B, T, I, H;
-  int batch_first, reverse;
-} lstm_dims;
-
-static void lstm_read(const pkt_node* n, lstm_dims* d) {
-  const pkt_tensor* x = n->inputs[0];
-  d->batch_first = (int)pkt_param_i(n, PKT_LSTM_BATCH_FIRST);
-  d->reverse = (int)pkt_param_i(n, PKT_LSTM_REVERSE);
-  d->B = x->rank == 3 ? x->dims[d->batch_first ? 0 : 1] : 0;
-  d->T = x->rank == 3 ? x->dims[d->batch_first ? 1 : 0] : 0;
-  d->I = x->rank == 3 ? x->dims[2] : 0;
-  d->H = n->inputs[2]->rank == 2 ? n->inputs[2]->dims[1] : 0;
-}
-
-/* Floats of w_ih packed for the GEMM, then of w_hh when several sequences run together. */
-static uint64_t packed_floats(const lstm_dims* d, uint64_t* hh_offset) {
-  uint64_t ih = (uint64_t)pkt_gemm_packed_size(d->I, 4 * d->H);
-  *hh_offset = ih;
-  return ih + (d->B > 1 ? (uint64_t)pkt_gemm_packed_size(d->H, 4 * d->H) : 0);
-}
 
 pkt_status pkt_kernel_lstm_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
   pkt_status st = pkt_check_operands(n, 6, 6, 3, PKT_LSTM_NUM_PARAMS, err);
@@ -41,18 +18,18 @@ pkt_status pkt_kernel_lstm_prepare(const pkt_node* n, size_t* scratch, pkt_err* 
     if ((st = pkt_check_dtype(n->inputs[i], PKT_F32, names[i], err))) return st;
   for (int i = 0; i < 3; i++)
     if ((st = pkt_check_dtype(n->outputs[i], PKT_F32, "output", err))) return st;
-  lstm_dims d;
-  lstm_read(n, &d);
+  pkt_rnn_dims d;
+  pkt_rnn_read(n, PKT_LSTM_BATCH_FIRST, PKT_LSTM_REVERSE, 4, &d);
   const pkt_tensor *x = n->inputs[0], *h0 = n->inputs[1], *c0 = n->inputs[2], *wih = n->inputs[3],
                    *whh = n->inputs[4], *b = n->inputs[5], *y = n->outputs[0];
   if (x->rank != 3 || h0->rank != 2 || c0->rank != 2 || wih->rank != 2 || whh->rank != 2 || b->rank != 1 ||
       y->rank != 3)
     return pkt_fail(err, PKT_BAD_OPERANDS, "ranks input %d, h0 %d, c0 %d, w_ih %d, w_hh %d, bias %d, output %d; "
                     "expected 3, 2, 2, 2, 2, 1, 3", x->rank, h0->rank, c0->rank, wih->rank, whh->rank, b->rank, y->rank);
-  const int64_t G = 4 * d.H;
-  if (d.H < 1 || h0->dims[0] != d.B || h0->dims[1] != d.H || c0->dims[0] != d.B || wih->dims[0] != G ||
-      wih->dims[1] != d.I || whh->dims[0] != G || whh->dims[1] != d.H || b->numel != G || y->dims[0] != x->dims[0] ||
-      y->dims[1] != x->dims[1] || y->dims[2] != d.H)
+  const int64_t G = d.G;
+  if (d.H < 1 || h0->dims[0] != d.B || h0->dims[1] != d.H || c0->dims[0] != d.B || c0->dims[1] != d.H ||
+      wih->dims[0] != G || wih->dims[1] != d.I || whh->dims[0] != G || whh->dims[1] != d.H || b->numel != G ||
+      y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1] || y->dims[2] != d.H)
     return pkt_fail(err, PKT_BAD_OPERANDS, "input [%lld, %lld, %lld], h0 [%lld, %lld], w_ih [%lld, %lld] and w_hh "
                     "[%lld, %lld] do not make an LSTM layer of hidden size %lld",
                     (long long)x->dims[0], (long long)x->dims[1], (long long)x->dims[2], (long long)h0->dims[0],
@@ -64,35 +41,28 @@ pkt_status pkt_kernel_lstm_prepare(const pkt_node* n, size_t* scratch, pkt_err* 
   if (!wih->data || !whh->data || !b->data)
     return pkt_fail(err, PKT_BAD_OPERANDS, "the weights and bias must be constants (the exporter emits only those)");
   /* scratch: every step's input projection, one step's gates, h, c and tanh(c) */
-  const uint64_t limit = (uint64_t)1 << 40;
-  if ((uint64_t)d.T * (uint64_t)d.B > limit / (uint64_t)G || (uint64_t)d.I > limit / (uint64_t)G)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "an LSTM of %lld steps x %lld sequences x %lld features is too large",
-                    (long long)d.T, (long long)d.B, (long long)G);
+  if ((st = pkt_rnn_check_size(&d, "an LSTM", err))) return st;
   *scratch = (size_t)(((uint64_t)d.T * d.B * G + (uint64_t)d.B * G + 3 * (uint64_t)d.B * d.H) * sizeof(float));
   return PKT_OK;
 }
 
 size_t pkt_kernel_lstm_pack_size(const pkt_node* n) {
-  lstm_dims d;
-  lstm_read(n, &d);
+  pkt_rnn_dims d;
+  pkt_rnn_read(n, PKT_LSTM_BATCH_FIRST, PKT_LSTM_REVERSE, 4, &d);
   uint64_t hh;
-  return (size_t)(packed_floats(&d, &hh) * sizeof(float));
+  return (size_t)(pkt_rnn_packed_floats(&d, &hh) * sizeof(float));
 }
 
 void pkt_kernel_lstm_pack(const pkt_node* n, void* packed) {
-  lstm_dims d;
-  lstm_read(n, &d);
-  uint64_t hh;
-  packed_floats(&d, &hh);
-  float* dst = packed;
-  pkt_gemm_pack_b_on(n, n->inputs[3]->data, 1, d.I, d.I, 4 * d.H, dst);
-  if (d.B > 1) pkt_gemm_pack_b_on(n, n->inputs[4]->data, 1, d.H, d.H, 4 * d.H, dst + hh);
+  pkt_rnn_dims d;
+  pkt_rnn_read(n, PKT_LSTM_BATCH_FIRST, PKT_LSTM_REVERSE, 4, &d);
+  pkt_rnn_pack(n, &d, n->inputs[3]->data, n->inputs[4]->data, packed);
 }
 
 pkt_status pkt_kernel_lstm_run(const pkt_node* n) {
-  lstm_dims d;
-  lstm_read(n, &d);
-  const int64_t B = d.B, T = d.T, H = d.H, G = 4 * H;
+  pkt_rnn_dims d;
+  pkt_rnn_read(n, PKT_LSTM_BATCH_FIRST, PKT_LSTM_REVERSE, 4, &d);
+  const int64_t B = d.B, T = d.T, H = d.H, G = d.G;
   float* y = n->outputs[0]->data;
   float *hn = n->outputs[1]->data, *cn = n->outputs[2]->data;
   if (B == 0) return PKT_OK;
@@ -103,12 +73,8 @@ pkt_status pkt_kernel_lstm_run(const pkt_node* n) {
   memcpy(c, n->inputs[2]->data, (size_t)(B * H) * sizeof(float));
   const float* whh = n->inputs[4]->data;
   uint64_t hh;
-  packed_floats(&d, &hh);
-  if (T > 0) {
-    pkt_gemm_args a = {T * B, G, d.I, n->inputs[0]->data, d.I, n->packed, proj, G, n->inputs[5]->data,
-                       PKT_ACT_NONE, 0.f, 0.f, 0};
-    pkt_gemm(n, n->cfg, &a);
-  }
+  pkt_rnn_packed_floats(&d, &hh);
+  pkt_rnn_project_inputs(n, &d, n->inputs[5]->data, proj);
   for (int64_t s = 0; s < T; s++) {
     const int64_t t = d.reverse ? T - 1 - s : s;
     /* row of (t, b) in x, proj and y: b * T + t (batch first) or t * B + b */
