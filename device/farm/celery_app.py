@@ -7,6 +7,8 @@ the supervisor sets (never the command line, which `ps` and logs show).
   mid-job leaves it in Redis; prefetch 1: a worker holds one message, so nothing waits behind a busy phone;
 - the visibility timeout is longer than the longest job a worker accepts (worker.py refuses longer ones), so Redis
   does not hand a running job to another consumer;
+- priorities: kombu's Redis transport keeps one list per priority step and a worker pops the lists in step order,
+  FIFO within each; one step per Celery priority (0-9) keeps every run priority apart;
 - only the `pockettorch.farm.run_job` task exists; its one argument is validated (dispatch.validate_message).
 """
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+
+from pockettorch.device.farm import PRIORITY_MAX
 
 BROKER_ENV = "POCKETTORCH_FARM_BROKER"
 VISIBILITY_ENV = "POCKETTORCH_FARM_VISIBILITY_S"
@@ -25,7 +29,7 @@ def make_app(broker: str | None, visibility_s: float = VISIBILITY_S) -> Celery:
     app.conf.update(
         task_serializer="json", accept_content=["json"], result_backend=None, task_ignore_result=True,
         task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": visibility_s},
+        broker_transport_options={"visibility_timeout": visibility_s, "priority_steps": list(range(10))},
         broker_connection_retry_on_startup=True, broker_connection_max_retries=None,  # Redis restarts: wait for it
         worker_hijack_root_logger=False, worker_redirect_stdouts=False, worker_send_task_events=False,
         task_default_queue="pkt.unrouted",  # nothing consumes it: every job names its device's queue
@@ -44,8 +48,9 @@ app = make_app(os.environ.get(BROKER_ENV), float(os.environ.get(VISIBILITY_ENV) 
 
 
 def publish(app: Celery, rows: list[dict]) -> None:
-    """Send each job's reference ({run_id, key}) to its device's queue."""
+    """Send each job's reference ({run_id, key}) to its device's queue with its run's priority."""
     with app.producer_or_acquire() as producer:
         for r in rows:
             app.send_task("pockettorch.farm.run_job", args=[{"run_id": r["run_id"], "key": r["key"]}],
-                          queue=r["queue"], producer=producer)
+                          queue=r["queue"], producer=producer,
+                          priority=PRIORITY_MAX - r["priority"])  # on Redis, Celery's priority 0 is served first

@@ -9,6 +9,7 @@ import time
 import click
 
 from pockettorch.device.farm.cli import DB, FarmFailed, _run_id, _store, db_url, farm_group
+from pockettorch.device.farm import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN
 
 BROKER = click.option("--broker", required=True, envvar="POCKETTORCH_BROKER", show_envvar=True, metavar="URL",
                       help="The Celery broker, redis://[:PASSWORD@]HOST:PORT/DB (or @FILE holding it).")
@@ -64,15 +65,19 @@ def worker_command(broker, db, servers, name, host_device, heartbeat_s, claim_tt
 @click.option("--out", "out_dir", default="farm.models", show_default=True, type=click.Path(file_okay=False),
               help="Where the farm file's models are exported before they are uploaded.")
 @click.option("--max-jobs", type=click.IntRange(1), metavar="N", help="Refuse a farm that expands to more than N jobs.")
+@click.option("--priority", default=PRIORITY_DEFAULT, show_default=True, metavar="N",
+              type=click.IntRange(PRIORITY_MIN, PRIORITY_MAX),
+              help=f"{PRIORITY_MIN}-{PRIORITY_MAX}: a device runs the queued jobs of higher-priority runs first, "
+                   "runs of equal priority in the order they were submitted.")
 @WORKER_TTL
-def submit_command(farm_file, broker, db, out_dir, max_jobs, worker_ttl):
+def submit_command(farm_file, broker, db, out_dir, max_jobs, priority, worker_ttl):
     """Queue the farm file's jobs on the live workers' devices; prints the run id alone on the last line."""
     from pockettorch.device.farm.config import FarmFileError, MatrixTooLarge
     from pockettorch.device.farm.submit import submit
 
     with _sql_store(db) as store:
         try:
-            run_id, queued = submit(store, _app(broker), farm_file, out_dir, max_jobs, worker_ttl)
+            run_id, queued = submit(store, _app(broker), farm_file, out_dir, max_jobs, worker_ttl, priority)
         except (FarmFileError, MatrixTooLarge) as exc:
             raise click.UsageError(str(exc)) from None
     click.echo(f"queued {queued} job(s)", err=True)
@@ -97,7 +102,8 @@ def status_command(run_id, db):
     """A submitted run's status and its jobs per state."""
     with _sql_store(db) as store:
         status, line = _progress(store, _run_id(store, run_id, "RUN_ID"))
-    click.echo(f"run {run_id} {status}: {line}")
+        priority = store.run(run_id)["config"].get("priority", PRIORITY_DEFAULT)
+    click.echo(f"run {run_id} {status}, priority {priority}: {line}")
 
 
 @farm_group.command("wait")

@@ -63,7 +63,8 @@ def create_app(shared_store, api_token: str | None = None, worker_ttl_s: float =
     def runs_page():
         with open_store() as store:
             runs = [dict(r, created=time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["created"])),
-                         counts=_counts(store.jobs(r["id"]))) for r in reversed(store.runs())]
+                         counts=_counts(store.jobs(r["id"])), priority=r["config"].get("priority", ""))
+                    for r in reversed(store.runs())]  # `farm run`'s runs have no priority
         return _page("runs.html.j2", title="Runs", runs=runs)
 
     def progress(store, run_id: str) -> dict:

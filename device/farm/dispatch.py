@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
+from pockettorch.device.farm import PRIORITY_DEFAULT
 from pockettorch.device.farm.store_sql import SqlResultStore, artifacts, dispatch, jobs, workers
 
 ACTIVE = ("queued", "running")
@@ -115,12 +116,14 @@ def all_workers(store: SqlResultStore) -> list[dict]:
 
 # ------------------------------------------------------------------ jobs
 def enqueue(store: SqlResultStore, run_id: str, rows: Iterable[dict]) -> None:
-    """Dispatch rows for planned jobs: {key, queue, artifact, policy}; unpublished until `published`."""
+    """Dispatch rows for planned jobs: {key, queue, artifact, policy[, state, priority]}; unpublished until
+    `published`."""
     now = time.time()
     with store.engine.begin() as con:
         con.execute(dispatch.insert(), [dict(run_id=run_id, key=r["key"], queue=r["queue"], artifact=r["artifact"],
                                              policy=json.dumps(r["policy"]), state=r.get("state", "queued"),
-                                             published=False, updated=now) for r in rows])
+                                             priority=r.get("priority", PRIORITY_DEFAULT), published=False,
+                                             updated=now) for r in rows])
 
 
 def published(store: SqlResultStore, run_id: str, keys: list[str]) -> None:
@@ -222,7 +225,7 @@ def reap(store: SqlResultStore, claim_ttl_s: float, worker_ttl_s: float) -> list
                                                        dispatch.c.token == r["token"], dispatch.c.state == "running")
                                .values(state="queued" if served_now else "lost", token=None, updated=now)).rowcount
             if done and served_now:  # another worker serves the device: run it again there
-                republish.append({"run_id": r["run_id"], "key": r["key"], "queue": r["queue"]})
+                republish.append({k: r[k] for k in ("run_id", "key", "queue", "priority")})
             elif done:
                 _mark(con, r["run_id"], r["key"], "lost", f"the worker {r['worker']} running it stopped answering")
             touched.add(r["run_id"])
@@ -240,7 +243,8 @@ def reap(store: SqlResultStore, claim_ttl_s: float, worker_ttl_s: float) -> list
                                                              dispatch.c.published.is_(False),
                                                              dispatch.c.updated < now - claim_ttl_s)
                                      .values(published=True)
-                                     .returning(dispatch.c.run_id, dispatch.c.key, dispatch.c.queue)).mappings())
+                                     .returning(dispatch.c.run_id, dispatch.c.key, dispatch.c.queue,
+                                                dispatch.c.priority)).mappings())
     for run_id in touched:
         maybe_finish(store, run_id)
     return [dict(r) for r in republish]

@@ -59,6 +59,7 @@ dispatch = sa.Table("dispatch", meta,
                     sa.Column("policy", sa.Text, nullable=False),  # JSON: retry and cool-down of the run
                     sa.Column("state", sa.Text, nullable=False),  # queued | running | done | lost | cancelled
                     sa.Column("published", sa.Boolean, nullable=False, server_default=sa.false()),
+                    sa.Column("priority", sa.SmallInteger, nullable=False, server_default="5"),  # the run's, 1-9
                     sa.Column("worker", sa.Text), sa.Column("token", sa.Text),
                     sa.Column("claims", sa.Integer, nullable=False, server_default="0"),
                     sa.Column("updated", sa.Float, nullable=False))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from pockettorch.device.farm import dispatch
+from pockettorch.device.farm import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, dispatch
 from pockettorch.device.farm.config import load_farm_file
 from pockettorch.device.farm.plan import FarmDevice, plan, select
 from pockettorch.device.farm.run import _prepare
@@ -33,22 +33,25 @@ def farm_devices(live: list[dict]) -> list[FarmDevice]:
 
 
 def submit(store: SqlResultStore, app, farm_file: str, out_dir: str, max_jobs: int | None,
-           worker_ttl_s: float) -> tuple[str, int]:
-    """(run id, number of jobs queued)."""
+           worker_ttl_s: float, priority: int = PRIORITY_DEFAULT) -> tuple[str, int]:
+    """(run id, number of jobs queued). A device serves higher `priority` runs first, runs of equal priority in the
+    order they were submitted."""
+    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise ValueError(f"priority must be {PRIORITY_MIN}-{PRIORITY_MAX}, not {priority}")
     cfg = load_farm_file(farm_file, max_jobs)
     live = dispatch.live_workers(store, worker_ttl_s)
     jobs = plan(cfg, select(cfg.devices, farm_devices(live)))
     paths, failures = _prepare(cfg, jobs, out_dir)
     shas = {name: dispatch.put_artifact(store, path) for name, path in paths.items()}
     run_id = store.create_run({"farm_file": os.path.abspath(farm_file), "farm": cfg.as_dict(), "submitted": True,
-                               "workers": [w["name"] for w in live]})
+                               "priority": priority, "workers": [w["name"] for w in live]})
     with store.engine.begin() as con:
         for j in jobs:
             failed = failures.get(j.model.name)
             store.record_job(run_id, j.record("failed", error=failed) if failed else j.record(), con)
     policy = dataclasses.asdict(Policy.from_config(cfg))
     rows = [{"key": j.key, "queue": j.device["queue"], "artifact": shas.get(j.model.name), "policy": policy,
-             "state": "done" if j.model.name in failures else "queued"} for j in jobs]
+             "priority": priority, "state": "done" if j.model.name in failures else "queued"} for j in jobs]
     dispatch.enqueue(store, run_id, rows)
     queued = [{"run_id": run_id, **r} for r in rows if r["state"] == "queued"]
     from pockettorch.device.farm.celery_app import publish

@@ -39,7 +39,7 @@ def _fill(url: str) -> tuple[str, str]:
         for serial in ("P1", "P2"):
             store.record_job(base, dict(_job(f"mlp@{serial}#t=1", samples=(1.0, 1.1, 1.2)), device=_device(serial)))
         store.finish_run(base, "passed")
-        new = store.create_run({}, run_id="new-run")
+        new = store.create_run({"submitted": True, "priority": 7}, run_id="new-run")
         store.record_job(new, dict(_job("mlp@P1#t=1", samples=(3.0, 3.1, 3.2)), device=_device("P1")))
         store.record_job(new, dict(_job("mlp@P2#t=1", status="not_run"), device=_device("P2")))
         policy = {"retries": 0, "backoff_s": 1, "max_backoff_s": 1, "cooldown_s": 0, "until_temp_c": None,
@@ -91,12 +91,13 @@ def test_dashboard_pages_in_headless_chromium(dashboard, tmp_path):
         page.goto(base + "/")
         rows = page.locator("#runs tr")
         assert rows.count() == 3
-        assert rows.nth(1).inner_text().split()[:2] == ["new-run", "running"]
-        assert "passed" in rows.nth(2).inner_text()
+        assert rows.nth(1).inner_text().split()[:3] == ["new-run", "running", "7"]  # its priority
+        assert rows.nth(2).inner_text().split("\t")[1:3] == ["passed", ""]  # a `farm run` run has none
 
         page.click("text=new-run")
         assert page.locator("#status").inner_text() == "running: 1 of 2 job(s) ended"
         assert page.locator("meta[http-equiv=refresh]").count() == 1  # live while running
+        assert page.locator("#priority").inner_text() == "priority 7"
         jobs = page.locator("#jobs tr")
         assert jobs.count() == 3 and "running" in jobs.nth(2).inner_text()
         frame = page.frame_locator("#report")

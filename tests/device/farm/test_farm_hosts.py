@@ -8,6 +8,7 @@ submitter that dies before sending its jobs, a worker SIGKILLed mid-job (its job
 and two runs at once; the same farm file gives the same job keys and report structure through `farm run`."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -44,26 +45,26 @@ retry: {retries: 0, backoff_s: 0.1, max_backoff_s: 0.1}
 
 
 class Lab:
-    """Three hosts: an adb server, two phone doubles and a `farm worker` process each."""
+    """Three hosts (or `hosts`): an adb server, two phone doubles (or `phones`) and a `farm worker` process each."""
 
-    def __init__(self, root, pg_url: str, redis: Redis):
-        self.root, self.db, self.redis = root, pg_url, redis
+    def __init__(self, root, pg_url: str, redis: Redis, hosts: int = 3, phones: int = 2):
+        self.root, self.db, self.redis, self.phones_per_host = root, pg_url, redis, phones
         self.env = dict(os.environ, POCKETTORCH_DB=pg_url, POCKETTORCH_BROKER=redis.url,
                         POCKETTORCH_FARM_CACHE=str(root / "worker-cache"),
                         USBMUXD_SOCKET_ADDRESS="/nonexistent/usbmuxd")  # no iOS devices
         self.servers, self.phones, self.workers, self.logs = [], [], {}, {}
-        for h in range(3):
+        for h in range(hosts):
             server = AdbServer().__enter__()
             self.servers.append(server)
-            for p in range(2):
+            for p in range(phones):
                 phone = AdbDeviceDouble(root / f"h{h}p{p}", serial=f"H{h}P{p}",
                                         props={"ro.product.model": f"Double {h}.{p}",
                                                "ro.product.cpu.abi": "arm64-v8a"}).start()
                 server.connect(phone)
                 self.phones.append(phone)
-        for h in range(3):
+        for h in range(hosts):
             self.start_worker(h)
-        self.wait_live(3)
+        self.wait_live(hosts)
 
     def start_worker(self, h: int) -> None:
         log = open(self.root / f"worker{h}.log", "ab")
@@ -80,7 +81,7 @@ class Lab:
         with open_store(self.db) as store:
             while time.monotonic() < deadline:
                 live = dispatch.live_workers(store, float(CLAIM_TTL) / 2)
-                if len(live) == n and all(len(w["devices"]) == 2 for w in live):
+                if len(live) == n and all(len(w["devices"]) == self.phones_per_host for w in live):
                     return
                 time.sleep(0.2)
         raise AssertionError(f"{n} workers did not come up: " + self.worker_logs())
@@ -106,11 +107,11 @@ class Lab:
         for s in self.servers:
             s.__exit__(None, None, None)
 
-    def submit(self, farm_text: str, name: str = "farm.yaml") -> str:
-        farm = self.root / name
+    def submit(self, farm_text: str, *options: str) -> str:
+        farm = self.root / "farm.yaml"
         farm.write_text(farm_text)
         r = subprocess.run([sys.executable, "-m", "pockettorch.cli", "farm", "submit", str(farm),
-                            "--out", str(self.root / "models"), "--worker-ttl", "2"],
+                            "--out", str(self.root / "models"), "--worker-ttl", "2", *options],
                            env=self.env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         assert self.redis.password not in r.stdout + r.stderr
@@ -127,6 +128,17 @@ def lab(tmp_path_factory, postgres):
     cross.build_runner_for("arm64-v8a")  # cached by source hash, before any job's clock starts
     redis = Redis().start()
     lab = Lab(tmp_path_factory.mktemp("lab"), postgres.database(), redis)
+    yield lab
+    lab.close()
+    redis.close()
+
+
+@pytest.fixture
+def one_phone(tmp_path, postgres):
+    """One host with one phone: it runs one job at a time, in the order its queue hands them out."""
+    cross.build_runner_for("arm64-v8a")
+    redis = Redis().start()
+    lab = Lab(tmp_path, postgres.database(), redis, hosts=1, phones=1)
     yield lab
     lab.close()
     redis.close()
@@ -233,6 +245,33 @@ def test_a_worker_killed_mid_job_marks_that_job_lost_and_the_run_completes(lab):
     time.sleep(2)
     assert _jobs(lab, run_id) == jobs
     assert [_bench_runs(p) - b for p, b in zip(lab.phones[2:], before[2:])] == [2] * 4
+
+
+def test_a_higher_priority_run_overtakes_the_queued_jobs_of_a_lower_one(one_phone):
+    import sqlalchemy as sa
+
+    from pockettorch.device.farm.store_sql import jobs as table
+
+    lab, phone = one_phone, one_phone.phones[0]
+    farm = lambda iters: FARM.replace("{threads: [1, 2], iters: 2, warmup: 0}", f"{{iters: [{iters}], warmup: 0}}")  # noqa: E731
+    gate = phone.hold_command(BENCH)  # the low run's first job keeps the phone busy until the high run is queued
+    low = lab.submit(farm("1, 2, 3"), "--priority", "2")
+    while _bench_runs(phone) == 0:
+        time.sleep(0.05)
+    high = lab.submit(farm("4, 5"), "--priority", "8")
+    gate.set()
+    for run_id in (low, high):
+        r = lab.wait(run_id)
+        assert r.returncode == 0, r.stderr + lab.worker_logs()
+    # one phone, one job at a time: the order the store recorded the jobs ending in is the order they started in
+    with open_store(lab.db) as store, store.engine.connect() as con:
+        order = con.execute(sa.select(table.c.run_id, table.c.config).where(table.c.run_id.in_([low, high]))
+                            .order_by(table.c.updated)).all()
+    assert [(run_id, json.loads(config)["iters"]) for run_id, config in order] == [
+        (low, 1), (high, 4), (high, 5), (low, 2), (low, 3)]  # FIFO within each run's priority
+    r = subprocess.run([sys.executable, "-m", "pockettorch.cli", "farm", "status", high], env=lab.env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.startswith(f"run {high} passed, priority 8: 0 queued, 0 running, 2 done"), r.stdout + r.stderr
 
 
 @pytest.mark.slow

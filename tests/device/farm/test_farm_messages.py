@@ -44,3 +44,18 @@ def test_broker_and_database_urls_come_from_a_file(tmp_path, capsys):
     assert "s3cret-pw" not in err
     assert main(["farm", "status", "r1", "--db", str(tmp_path / "local.db")]) == 2
     assert "keeps its results in PostgreSQL" in capsys.readouterr().err
+
+
+def test_a_run_priority_outside_1_to_9_is_refused(tmp_path, capsys, monkeypatch):
+    from pockettorch.cli import main
+    from pockettorch.device.farm.submit import submit
+
+    monkeypatch.setenv("POCKETTORCH_BROKER", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("POCKETTORCH_DB", "postgresql://farm@127.0.0.1:1/none")  # refused before either is used
+    farm = tmp_path / "farm.yaml"
+    farm.write_text("models: []\n")
+    for bad in ("0", "10", "high"):
+        assert main(["farm", "submit", str(farm), "--priority", bad]) == 2
+        assert "Invalid value for '--priority'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="priority must be 1-9, not 10"):
+        submit(None, None, str(farm), str(tmp_path / "out"), None, 30.0, priority=10)
