@@ -247,18 +247,22 @@ def test_a_worker_killed_mid_job_marks_that_job_lost_and_the_run_completes(lab):
     assert [_bench_runs(p) - b for p, b in zip(lab.phones[2:], before[2:])] == [2] * 4
 
 
+def _iters_farm(iters: str) -> str:
+    """FARM with one job per phone for each of `iters`."""
+    return FARM.replace("{threads: [1, 2], iters: 2, warmup: 0}", f"{{iters: [{iters}], warmup: 0}}")
+
+
 def test_a_higher_priority_run_overtakes_the_queued_jobs_of_a_lower_one(one_phone):
     import sqlalchemy as sa
 
     from pockettorch.device.farm.store_sql import jobs as table
 
     lab, phone = one_phone, one_phone.phones[0]
-    farm = lambda iters: FARM.replace("{threads: [1, 2], iters: 2, warmup: 0}", f"{{iters: [{iters}], warmup: 0}}")  # noqa: E731
     gate = phone.hold_command(BENCH)  # the low run's first job keeps the phone busy until the high run is queued
-    low = lab.submit(farm("1, 2, 3"), "--priority", "2")
+    low = lab.submit(_iters_farm("1, 2, 3"), "--priority", "2")
     while _bench_runs(phone) == 0:
         time.sleep(0.05)
-    high = lab.submit(farm("4, 5"), "--priority", "8")
+    high = lab.submit(_iters_farm("4, 5"), "--priority", "8")
     gate.set()
     for run_id in (low, high):
         r = lab.wait(run_id)
