@@ -207,7 +207,7 @@ def reductions(x, i, b):
 
 
 def data_movement(m, x, idx, gidx, y, img):
-    """take (embedding, index_select, index), gather, concat, slice/select/split, permute, reshape,
+    """take (embedding, index_select, index with one tensor), gather, concat, slice/select/split, permute, reshape,
     expand/repeat, pad, flip, tril/triu, interpolate."""
     parts = torch.split(x, [1, 2], dim=1)
     return (m.emb[idx], torch.index_select(x, 2, idx[0]), x[:, :, idx[1]], torch.gather(x, 2, gidx),
@@ -217,6 +217,34 @@ def data_movement(m, x, idx, gidx, y, img):
             F.interpolate(img, scale_factor=2, mode="nearest"),
             F.interpolate(img, size=(5, 9), mode="bilinear", align_corners=False),
             F.interpolate(img, scale_factor=1.5, mode="bilinear", align_corners=True))
+
+
+def indexing(m, x, i, j, sidx, src, bags):
+    """advanced_index (several broadcast index tensors), index_put (set, accumulate), scatter (src, add, reduce),
+    sort/argsort/topk, embedding_bag (with an empty bag), cumprod."""
+    return (x[i[:, None], j[None, :]], x[:, j, 1:3], torch.index_put(x, (i, j), torch.tensor(5.0)),
+            x.index_put((i[:, None], j[None, :]), src[:3, :3, :1], accumulate=True),
+            torch.scatter(x, 2, sidx, src), torch.scatter_add(x, 2, sidx, src),
+            torch.scatter_reduce(x, 2, sidx, src, "amax", include_self=False), torch.sort(x, dim=1),
+            torch.argsort(x, dim=2, descending=True), torch.topk(x, 2, dim=2),
+            F.embedding_bag(bags, m.table, m.offsets, mode="mean"), (x * 0.5 + 1).cumprod(1), i.cumprod(0))
+
+
+class Sampling(nn.Module):
+    """grid_sample (bilinear/nearest, every padding mode, both align_corners) and gru (stacked bidirectional,
+    several sequences: the step's GEMM; one sequence: its GEMV)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.a = nn.GRU(6, 8, 2, batch_first=True, bidirectional=True)
+        self.b = nn.GRU(6, 10)
+
+    def forward(self, img, grid, x, s):
+        return (F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=False),
+                F.grid_sample(img, grid, mode="nearest", padding_mode="border", align_corners=True),
+                F.grid_sample(img, grid, mode="bilinear", padding_mode="reflection", align_corners=True),
+                self.a(x), self.b(s))
 
 
 class LSTMs(nn.Module):
@@ -290,6 +318,12 @@ def cases() -> list[Case]:
         Case("reduce", Fn(lambda m, *a: reductions(*a)).eval(),
              (rnd(3, 6, 5), ints(3, 6, 5, seed=1, lo=-50, hi=50), rnd(3, 6, 5, seed=2) > 0.8)),
         Case("lstm", LSTMs().eval(), (rnd(2, 5, 6), rnd(4, 1, 6, seed=1)), threads=2),
+        Case("indexing", Fn(lambda m, *a: indexing(m, *a), table=rnd(10, 6, seed=11),
+                            offsets=torch.tensor([0, 3, 3, 5])).eval(),
+             (rnd(4, 6, 5), ints(3, hi=4, seed=1), ints(3, hi=6, seed=2), ints(4, 6, 2, hi=5, seed=3),
+              rnd(4, 6, 2, seed=4), ints(8, hi=10, seed=5))),
+        Case("sampling", Sampling().eval(), (rnd(2, 3, 7, 9), rnd(2, 5, 4, 2, seed=1, lo=-1.1, hi=1.1),
+                                             rnd(2, 5, 6, seed=2), rnd(4, 1, 6, seed=3)), threads=2),
         Case("nan", NanThroughFusedOps().eval(), (poisoned(rnd(1, 4, 12, 12, seed=6)), poisoned(rnd(3, 12, seed=7))),
              threads=2),
         Case("data", Fn(lambda m, *a: data_movement(m, *a), emb=rnd(10, 6, seed=9)).eval(),
