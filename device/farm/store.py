@@ -80,6 +80,16 @@ def _metrics(job: dict) -> dict[str, Any]:
             "model_bytes": job.get("model_bytes")}
 
 
+def job_from_row(r, samples_ms: list[float]) -> dict:
+    """A jobs-table row (SQLite or PostgreSQL) as the job dict the reports read."""
+    job = json.loads(r["extra"] or "{}")
+    job.update(key=r["key"], model=r["model"], device=json.loads(r["device"]), config=json.loads(r["config"]),
+               status=r["status"], attempts=r["attempts"], error=r["error"], trace=r["trace"],
+               result=json.loads(r["result"]) if r["result"] else None, median_ms=r["median_ms"],
+               p90_ms=r["p90_ms"], peak_rss_kb=r["peak_rss_kb"], energy_mj=r["energy_mj"],
+               model_bytes=r["model_bytes"], samples_ms=samples_ms)
+    return job
+
 class LeaseHeld(errors.InvalidArgumentError):
     """Another live controller is running this run."""
 
@@ -228,17 +238,7 @@ class ResultStore(LeaseHolder):
         """The run's jobs in plan order, as recorded (plus `samples_ms`, `median_ms`, ...)."""
         with self._locked():
             rows = self._db.execute("SELECT * FROM jobs WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
-        out = []
-        for r in rows:
-            job = json.loads(r["extra"] or "{}")
-            job.update(key=r["key"], model=r["model"], device=json.loads(r["device"]), config=json.loads(r["config"]),
-                       status=r["status"], attempts=r["attempts"], error=r["error"], trace=r["trace"],
-                       result=json.loads(r["result"]) if r["result"] else None, median_ms=r["median_ms"],
-                       p90_ms=r["p90_ms"], peak_rss_kb=r["peak_rss_kb"], energy_mj=r["energy_mj"],
-                       model_bytes=r["model_bytes"])
-            job["samples_ms"] = self.samples(run_id, r["key"])
-            out.append(job)
-        return out
+        return [job_from_row(r, self.samples(run_id, r["key"])) for r in rows]
 
     def samples(self, run_id: str, key: str) -> list[float]:
         with self._locked():

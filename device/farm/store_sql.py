@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from pockettorch.device.farm.store import (_CORE, _DERIVED, JOB_STATUSES, LEASE_TTL_S, LeaseHeld, LeaseHolder,
-                                           _metrics)
+                                           _metrics, job_from_row)
 from pockettorch.runtime import error_catalogue as errors
 
 meta = sa.MetaData()
@@ -179,16 +179,7 @@ class SqlResultStore(LeaseHolder):
         by_key: dict[str, list[float]] = {}
         for key, ms in points:
             by_key.setdefault(key, []).append(ms)
-        out = []
-        for r in rows:
-            job = json.loads(r["extra"] or "{}")
-            job.update(key=r["key"], model=r["model"], device=json.loads(r["device"]), config=json.loads(r["config"]),
-                       status=r["status"], attempts=r["attempts"], error=r["error"], trace=r["trace"],
-                       result=json.loads(r["result"]) if r["result"] else None, median_ms=r["median_ms"],
-                       p90_ms=r["p90_ms"], peak_rss_kb=r["peak_rss_kb"], energy_mj=r["energy_mj"],
-                       model_bytes=r["model_bytes"], samples_ms=by_key.get(r["key"], []))
-            out.append(job)
-        return out
+        return [job_from_row(r, by_key.get(r["key"], [])) for r in rows]
 
     def samples(self, run_id: str, key: str) -> list[float]:
         with self.engine.connect() as con:
