@@ -8,9 +8,9 @@ C_SOURCES := $(shell $(PYTHON) runtime/manifest.py)
 OUT ?= out
 MODEL ?= mobilenet_v2
 
-.PHONY: install qemu proxy-tools chromium farm-servers demo test clean
+.PHONY: install qemu proxy-tools chromium farm-servers vulkan demo test clean
 
-install: qemu proxy-tools chromium farm-servers $(STAMP) node_modules/.package-lock.json
+install: qemu proxy-tools chromium farm-servers vulkan $(STAMP) node_modules/.package-lock.json
 
 # The Kotlin compiler (npm kotlin-compiler, pinned in package-lock.json) compiles the generated Android SDK in tests.
 node_modules/.package-lock.json: package.json package-lock.json
@@ -36,6 +36,11 @@ chromium:
 # PostgreSQL (initdb + pg_ctl from /usr/lib/postgresql/*/bin) per session on loopback; they skip without them.
 farm-servers:
 	command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server postgresql)
+
+# The Vulkan backend (runtime/backends/vulkan) builds against libvulkan, compiles its GLSL shaders with
+# glslangValidator, and runs in tests on Mesa's lavapipe (a software Vulkan driver: no GPU needed).
+vulkan:
+	command -v glslangValidator >/dev/null && test -e /usr/include/vulkan/vulkan.h && ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mesa-vulkan-drivers libvulkan-dev glslang-tools)
 
 # torch is pinned to the CPU build that lies on this machine's disk; a looser pin would fetch a CUDA build.
 $(STAMP): pyproject.toml setup.py runtime/manifest.py runtime/op_table.py $(C_SOURCES)
