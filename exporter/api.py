@@ -161,14 +161,28 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
     graph._names.update(captured.output_names)
     lower(captured.exported, graph, captured.input_names)
     graph.output_structure = captured.output_structure
+    program = finish(graph, captured.input_names, captured.output_names, user_meta,
+                     {"pockettorch": __version__, "torch": captured.torch_version})
+    if reference:
+        program.reference = (
+            [_array(t, io["dtype"]) for t, io in zip(captured.example_inputs, program.metadata["inputs"])],
+            [_array(t, io["dtype"]) for t, io in zip(captured.eager_outputs, program.metadata["outputs"])])
+    program.exported = captured.exported
+    return program
+
+
+def finish(graph: Graph, input_names: list[str], output_names: list[str], user_meta: dict, exporter: dict,
+           source: dict | None = None) -> Program:
+    """The tail every frontend shares: a lowered graph (inputs, outputs, output_structure and symbols set) through
+    the passes and the memory plan into a Program. `source` says where a non-PyTorch program came from."""
     pass_counts = run_passes(graph)
     inputs = {id(t) for t in graph.inputs}
-    for t, out_name in zip(graph.outputs, captured.output_names):
-        if id(t) not in inputs and t.name not in captured.output_names:
+    for t, out_name in zip(graph.outputs, output_names):
+        if id(t) not in inputs and t.name not in output_names:
             t.name = out_name  # outputs carry the model's output names into the file
     plan = plan_memory(graph)
-
-    sym_names = {sym: (name, lo, hi) for sym, name, lo, hi in captured.symbols}
+    symbols = getattr(graph, "symbols", [])
+    sym_names = {sym: (name, lo, hi) for sym, name, lo, hi in symbols}
 
     def io(t, tname):
         entry = {"name": tname, "dtype": t.dtype, "shape": list(t.shape)}
@@ -180,24 +194,20 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
 
     meta = {
         "name": graph.name,
-        "format": "1.2" if captured.symbols else "1.1",
-        "inputs": [io(t, n) for t, n in zip(graph.inputs, captured.input_names)],
-        "outputs": [io(t, n) for t, n in zip(graph.outputs, captured.output_names)],
-        "output_structure": captured.output_structure,
+        "format": "1.2" if symbols else "1.1",
+        "inputs": [io(t, n) for t, n in zip(graph.inputs, input_names)],
+        "outputs": [io(t, n) for t, n in zip(graph.outputs, output_names)],
+        "output_structure": graph.output_structure,
         "user": user_meta,
         "plan": plan.as_dict(),
         "debug": _debug_info(graph),
-        "exporter": {"pockettorch": __version__, "torch": captured.torch_version},
+        "exporter": exporter,
     }
-    if captured.symbols:
-        meta["symbols"] = [{"name": n, "min": lo, "max": hi} for _, n, lo, hi in captured.symbols]
-    ref = None
-    if reference:
-        ref = ([_array(t, io["dtype"]) for t, io in zip(captured.example_inputs, meta["inputs"])],
-               [_array(t, io["dtype"]) for t, io in zip(captured.eager_outputs, meta["outputs"])])
-    program = Program(graph, plan, meta, pass_counts, ref)
-    program.exported = captured.exported
-    return program
+    if source is not None:
+        meta["source"] = source
+    if symbols:
+        meta["symbols"] = [{"name": n, "min": lo, "max": hi} for _, n, lo, hi in symbols]
+    return Program(graph, plan, meta, pass_counts)
 
 
 def _debug_info(graph: Graph) -> dict:
