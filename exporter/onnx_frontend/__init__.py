@@ -21,7 +21,8 @@ from pockettorch.exporter.ir import Graph, Tensor
 from pockettorch.exporter.onnx_frontend import inputs as inputs_mod
 from pockettorch.exporter.onnx_frontend.context import OnnxContext, ir_dtype
 from pockettorch.exporter.onnx_frontend.fold import fold_node
-from pockettorch.exporter.onnx_frontend.load import MAX_OPSET, MIN_OPSET, default_opset, infer_shapes, load_model
+from pockettorch.exporter.onnx_frontend.load import (MAX_OPSET, MIN_OPSET, default_opset, infer_shapes, invalid,
+                                                     load_model)
 from pockettorch.exporter.onnx_frontend.registry import load_handlers
 from pockettorch.runtime import error_catalogue as errors
 
@@ -116,7 +117,7 @@ def _initializer(graph: Graph, init: onnx.TensorProto) -> Tensor:
     try:
         array = onnx.numpy_helper.to_array(init)
     except Exception as exc:
-        raise errors.BadModelArgsError(f"initializer {init.name!r} cannot be read ({exc})") from None
+        raise invalid(f"initializer {init.name!r} cannot be read ({exc})") from None
     dtype = ir_dtype(init.data_type, f"initializer {init.name!r}")
     return graph.constant(array, sanitize(init.name), dtype)
 
@@ -131,7 +132,7 @@ def _lower_nodes(ctx: OnnxContext, model: onnx.ModelProto) -> None:
                                        "ai.onnx.ml / custom ops (skl2onnx: keep the pipeline's numeric part).")
         for name in node.input:
             if name and name not in ctx.values:
-                raise errors.BadModelArgsError(f"{ctx.where()} reads {name!r}, which no node, input or "
+                raise invalid(f"{ctx.where()} reads {name!r}, which no node, input or "
                                                f"initializer defines (a missing initializer?)")
         if node.op_type != "DequantizeLinear" and any(name in ctx.fake_quant for name in node.input):
             raise ctx.unsupported("it reads the int8 output of a QuantizeLinear; int8 programs need the int8 ops "
@@ -159,7 +160,7 @@ def _output(ctx: OnnxContext, onnx_name: str) -> Tensor:
         raise errors.UnsupportedOpError(f"graph output {onnx_name!r} is an int8 QuantizeLinear result; int8 "
                                         f"outputs need the int8 ops")
     if t is None:
-        raise errors.BadModelArgsError(f"graph output {onnx_name!r} is not computed by any node")
+        raise invalid(f"graph output {onnx_name!r} is not computed by any node")
     if t.is_constant or any(t is i for i in ctx.graph.inputs) or any(t is o for o in ctx.graph.outputs):
         # Outputs are written by the program: copy constants, pass-through inputs and repeated outputs.
         out = ctx.graph.tensor(sanitize(onnx_name), t.dtype, t.shape, dict(t.sym))

@@ -7,6 +7,7 @@ import onnx
 import sympy
 
 from pockettorch.exporter.onnx_frontend.context import ir_dtype
+from pockettorch.exporter.onnx_frontend.load import invalid
 from pockettorch.runtime import error_catalogue as errors
 
 
@@ -23,15 +24,15 @@ def _bounds(entry, where: str) -> tuple[str | None, int, int]:
     elif hasattr(entry, "min") and hasattr(entry, "max"):
         name, lo, hi = getattr(entry, "__name__", None), entry.min, entry.max
     else:
-        raise errors.BadModelArgsError(f"dynamic_shapes for {where}: use torch.export.Dim(name, min=, max=) or a "
+        raise invalid(f"dynamic_shapes for {where}: use torch.export.Dim(name, min=, max=) or a "
                                        f"(min, max) pair, got {entry!r}")
     try:
         lo, hi = int(lo), int(hi)
     except (TypeError, ValueError, OverflowError):
-        raise errors.BadModelArgsError(f"dynamic dim {where} needs a bounded max (the memory plan is made for it), "
+        raise invalid(f"dynamic dim {where} needs a bounded max (the memory plan is made for it), "
                                        f"got {lo}..{hi}") from None
     if not 1 <= lo <= hi <= 2 ** 31:
-        raise errors.BadModelArgsError(f"dynamic dim {where} needs 1 <= min <= max <= 2^31, got {lo}..{hi}")
+        raise invalid(f"dynamic dim {where} needs 1 <= min <= max <= 2^31, got {lo}..{hi}")
     return name, lo, hi
 
 
@@ -41,15 +42,15 @@ def _per_input(dynamic_shapes, names: list[str]) -> dict[str, dict]:
     if isinstance(dynamic_shapes, dict):
         unknown = sorted(set(dynamic_shapes) - set(names))
         if unknown:
-            raise errors.BadModelArgsError(f"dynamic_shapes names {unknown}, which are not inputs of the model "
+            raise invalid(f"dynamic_shapes names {unknown}, which are not inputs of the model "
                                            f"(inputs: {names})")
         specs = dynamic_shapes
     elif isinstance(dynamic_shapes, (tuple, list)):
         if len(dynamic_shapes) != len(names):
-            raise errors.BadModelArgsError(f"dynamic_shapes has {len(dynamic_shapes)} entries for {len(names)} inputs")
+            raise invalid(f"dynamic_shapes has {len(dynamic_shapes)} entries for {len(names)} inputs")
         specs = dict(zip(names, dynamic_shapes))
     else:
-        raise errors.BadModelArgsError("dynamic_shapes must be a dict by input name or a tuple by position")
+        raise invalid("dynamic_shapes must be a dict by input name or a tuple by position")
     out = {}
     for name, spec in specs.items():
         if spec is None:
@@ -57,7 +58,7 @@ def _per_input(dynamic_shapes, names: list[str]) -> dict[str, dict]:
         if isinstance(spec, (tuple, list)):
             spec = {d: e for d, e in enumerate(spec) if e is not None}
         if not isinstance(spec, dict):
-            raise errors.BadModelArgsError(f"dynamic_shapes for input {name} must be a dict {{dim: bounds}}")
+            raise invalid(f"dynamic_shapes for input {name} must be a dict {{dim: bounds}}")
         out[name] = spec
     return out
 
@@ -70,7 +71,7 @@ def resolve(model: onnx.ModelProto, example_inputs, dynamic_shapes):
         if not isinstance(example_inputs, (tuple, list)):
             example_inputs = (example_inputs,)
         if len(example_inputs) != len(inputs):
-            raise errors.BadModelArgsError(f"the model has {len(inputs)} inputs ({names}); "
+            raise invalid(f"the model has {len(inputs)} inputs ({names}); "
                                            f"{len(example_inputs)} example inputs were given")
     specs = _per_input(dynamic_shapes, names)
     symbols: dict[str, list] = {}  # dim_param or Dim name -> [symbol, name, min, max]
@@ -83,7 +84,7 @@ def resolve(model: onnx.ModelProto, example_inputs, dynamic_shapes):
         dims = list(t.shape.dim)
         example = None if example_inputs is None else np.asarray(example_inputs[k])
         if example is not None and example.ndim != len(dims):
-            raise errors.BadModelArgsError(f"example input {v.name!r} has rank {example.ndim}; the model's input "
+            raise invalid(f"example input {v.name!r} has rank {example.ndim}; the model's input "
                                            f"has rank {len(dims)}")
         spec = specs.get(v.name, {})
         shape, sym = [], {}
@@ -95,15 +96,15 @@ def resolve(model: onnx.ModelProto, example_inputs, dynamic_shapes):
                                                  sanitize_symbol(key), lo, hi])
                 entry[2], entry[3] = max(entry[2], lo), min(entry[3], hi)
                 if entry[2] > entry[3]:
-                    raise errors.BadModelArgsError(f"dynamic dim {key} gets disjoint bounds on different inputs")
+                    raise invalid(f"dynamic dim {key} gets disjoint bounds on different inputs")
                 if dim.HasField("dim_value") and dim.dim_value > 0:
-                    raise errors.BadModelArgsError(f"dynamic_shapes makes dim {d} of {v.name!r} dynamic, but the "
+                    raise invalid(f"dynamic_shapes makes dim {d} of {v.name!r} dynamic, but the "
                                                    f"model fixes it to {dim.dim_value}")
                 sym[d] = entry[0]
                 shape.append(None)
             elif dim.HasField("dim_value") and dim.dim_value > 0:
                 if example is not None and example.shape[d] != dim.dim_value:
-                    raise errors.BadModelArgsError(f"example input {v.name!r} has size {example.shape[d]} in dim {d}; "
+                    raise invalid(f"example input {v.name!r} has size {example.shape[d]} in dim {d}; "
                                                    f"the model fixes it to {dim.dim_value}")
                 shape.append(int(dim.dim_value))
             elif example is not None:

@@ -24,7 +24,7 @@ def _check_external_data(model: onnx.ModelProto, folder: str, path: str) -> None
         location = info.get("location", "")
         target = os.path.realpath(os.path.join(root, location))
         if not location or os.path.isabs(location) or os.path.commonpath([root, target]) != root:
-            raise errors.BadModelArgsError(
+            raise invalid(
                 f"{path}: initializer {tensor.name!r} points at external data {location!r} outside the model's "
                 f"folder; refusing to read it", hint="Keep external data files next to the .onnx file.")
         if not os.path.isfile(target):
@@ -42,10 +42,10 @@ def load_model(path: str) -> onnx.ModelProto:
     try:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf DecodeError and friends: a truncated or foreign file
-        raise errors.BadModelArgsError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc})",
+        raise invalid(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc})",
                                        hint="Check that the file is complete and is an ONNX ModelProto.") from None
     if not model.HasField("graph") or not model.opset_import:
-        raise errors.BadModelArgsError(f"{path} is not an ONNX model (no graph or no opset)")
+        raise invalid(f"{path} is not an ONNX model (no graph or no opset)")
     folder = os.path.dirname(os.path.abspath(path))
     _check_external_data(model, folder, path)
     try:
@@ -72,9 +72,14 @@ def infer_shapes(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
         raise _invalid(path, exc) from None
 
 
+def invalid(message: str, hint: str = "The ONNX file or the arguments given with it are not usable; the message "
+                                      "says which part.") -> errors.BadModelArgsError:
+    return errors.BadModelArgsError(message, hint=hint)
+
+
 def _invalid(path: str, exc: Exception) -> errors.BadModelArgsError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return errors.BadModelArgsError(f"{path} is not a valid ONNX model: {first}",
+    return invalid(f"{path} is not a valid ONNX model: {first}",
                                     hint="onnx.checker.check_model(model, full_check=True) shows the full report.")
 
 
@@ -82,4 +87,4 @@ def default_opset(model: onnx.ModelProto) -> int:
     for entry in model.opset_import:
         if entry.domain in ("", "ai.onnx"):
             return int(entry.version)
-    raise errors.BadModelArgsError("the model imports no version of the default ONNX domain")
+    raise invalid("the model imports no version of the default ONNX domain")

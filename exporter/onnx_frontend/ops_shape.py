@@ -6,6 +6,7 @@ import numpy as np
 import sympy
 
 from pockettorch.exporter.onnx_frontend.registry import handles
+from pockettorch.exporter.onnx_frontend.load import invalid
 from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
 
@@ -55,7 +56,7 @@ def lower_reshape(ctx, node):
             raise errors.DynamicShapeError(f"{ctx.where()}: the reshape's -1 dim ({exprs[k]}) is not a whole "
                                            f"multiple of the dynamic dims")
     if int(np.prod(out, dtype=np.int64)) != x.numel:
-        raise errors.BadModelArgsError(f"{ctx.where()}: cannot reshape {list(x.shape)} to {spec}")
+        raise invalid(f"{ctx.where()}: cannot reshape {list(x.shape)} to {spec}")
     return reshape_to(ctx, x, out, exprs if x.sym else None)
 
 
@@ -129,7 +130,7 @@ def lower_split(ctx, node):
         chunk = -(-x.shape[axis] // n)
         sizes = [min(chunk, x.shape[axis] - k * chunk) for k in range(n)]
     if sum(sizes) != x.shape[axis] or len(sizes) != n:
-        raise errors.BadModelArgsError(f"{ctx.where()}: split sizes {sizes} do not cover dim {axis} of {list(x.shape)}")
+        raise invalid(f"{ctx.where()}: split sizes {sizes} do not cover dim {axis} of {list(x.shape)}")
     if x.sym.get(axis) is not None:
         raise errors.DynamicShapeError(f"{ctx.where()}: splitting the dynamic dim {axis} is not supported")
     outs, start = [], 0
@@ -154,7 +155,7 @@ def lower_slice(ctx, node):
         big = np.iinfo(np.int64).max
         start, end, step = (max(min(int(v), big), -big) for v in (start, end, step))
         if step == 0:
-            raise errors.BadModelArgsError(f"{ctx.where()}: slice step 0")
+            raise invalid(f"{ctx.where()}: slice step 0")
         picked = range(*slice(start, end, step).indices(size))
         if len(picked) == size and step == 1:
             continue
