@@ -19,7 +19,7 @@ from pockettorch.exporter.api import Program, _check_json, finish
 from pockettorch.exporter.capture import sanitize
 from pockettorch.exporter.ir import Graph, Tensor
 from pockettorch.exporter.onnx_frontend import inputs as inputs_mod
-from pockettorch.exporter.onnx_frontend.context import OnnxContext, ir_dtype
+from pockettorch.exporter.onnx_frontend.context import UNKNOWN, OnnxContext, ir_dtype
 from pockettorch.exporter.onnx_frontend.fold import fold_node
 from pockettorch.exporter.onnx_frontend.load import (MAX_OPSET, MIN_OPSET, default_opset, infer_shapes, invalid,
                                                      load_model)
@@ -90,8 +90,7 @@ def _fix_input_dims(model: onnx.ModelProto, resolved) -> None:
 
 
 def _value_syms(model: onnx.ModelProto, symbols: dict) -> dict:
-    """ONNX value -> {dim: symbol} from shape inference; None when a dim is open but no input symbol (the value's
-    size depends on the dynamic dims in a way PocketTorch cannot follow)."""
+    """ONNX value -> {dim: symbol, or UNKNOWN for an open dim shape inference could not name} (None: no shape)."""
     out = {}
     for v in list(model.graph.value_info) + list(model.graph.output):
         t = v.type.tensor_type
@@ -100,16 +99,8 @@ def _value_syms(model: onnx.ModelProto, symbols: dict) -> dict:
         if not t.HasField("shape"):
             out[v.name] = None
             continue
-        sym = {}
-        for d, dim in enumerate(t.shape.dim):
-            if dim.HasField("dim_value"):
-                continue
-            if dim.dim_param in symbols:
-                sym[d] = symbols[dim.dim_param]
-            else:
-                sym = None
-                break
-        out[v.name] = sym
+        out[v.name] = {d: symbols.get(dim.dim_param, UNKNOWN) for d, dim in enumerate(t.shape.dim)
+                       if not dim.HasField("dim_value")}
     return out
 
 

@@ -23,12 +23,15 @@ def ir_dtype(elem_type: int, where: str) -> str:
     return ONNX_DTYPES[elem_type]
 
 
+UNKNOWN = object()  # a dim shape inference could not name (value_sym)
+
+
 class OnnxContext:
     def __init__(self, graph: Graph, opset: int, value_sym: dict[str, dict]):
         self.graph = graph
         self.opset = opset
         self.values: dict[str, Tensor] = {}
-        self.value_sym = value_sym  # ONNX value name -> {dim: symbol} from shape inference (dynamic programs)
+        self.value_sym = value_sym  # ONNX value -> {dim: symbol or UNKNOWN} from shape inference (dynamic programs)
         self.node: onnx.NodeProto | None = None
         self.fake_quant: dict[str, Tensor] = {}  # QuantizeLinear outputs kept in float (ops_quant.py)
 
@@ -75,26 +78,56 @@ class OnnxContext:
 
     # -- outputs, emission --
     def new(self, dtype: str, shape, index: int = 0, suffix: str = "", sym: dict | None = None) -> Tensor:
-        """A new tensor named after the node's output `index`; a suffix marks a temporary of the lowering."""
+        """A new tensor named after the node's output `index`; a suffix marks a temporary of the lowering.
+        `sym` gives dynamic dims the handler computed; a node output's other dims come from shape inference."""
         base = self.node.output[index] if index < len(self.node.output) and self.node.output[index] else "t"
         t = self.graph.tensor(sanitize(base) + suffix, dtype, tuple(int(d) for d in shape), sym)
-        if not suffix and not sym and getattr(self.graph, "symbols", None):
-            found = self.value_sym.get(base)
-            if found is None:
-                raise errors.DynamicShapeError(
-                    f"{self.where()}: the size of its output {base!r} depends on the dynamic dims in a way "
-                    f"PocketTorch cannot follow", hint="Export with static shapes (no dynamic_shapes), or simplify the "
-                    "model's shape computations (onnxsim) so shape inference keeps the dims' names.")
-            t.sym = {d: s for d, s in found.items() if d < len(t.shape)}
+        if not suffix and getattr(self.graph, "symbols", None):
+            t.sym = self._output_sym(base, t.shape, dict(sym or {}))
         return t
+
+    def _output_sym(self, name: str, shape: tuple, sym: dict) -> dict:
+        """The dynamic dims of node output `name`: the handler's, else shape inference's symbol, else (a dim
+        inference lost, e.g. after a reshape) the symbol of the input dim right-aligned with it and of the same
+        size; a dim inference lost that no input explains is an error."""
+        inferred = self.value_sym.get(name)
+        for d in range(len(shape)):
+            if d in sym:
+                continue
+            found = UNKNOWN if inferred is None else inferred.get(d)
+            if found is not None and found is not UNKNOWN:
+                sym[d] = found
+            elif found is UNKNOWN:
+                aligned = self._aligned_sym(d, shape)
+                if aligned is None and inferred is not None:
+                    raise errors.DynamicShapeError(
+                        f"{self.where()}: dim {d} of its output {name!r} depends on the dynamic dims in a way "
+                        f"PocketTorch cannot follow", hint="Export with static shapes (no dynamic_shapes), or make "
+                        "only the dims that pass through the model unchanged (batch, sequence) dynamic.")
+                if aligned is not None:
+                    sym[d] = aligned
+        return sym
+
+    def _aligned_sym(self, d: int, shape: tuple):
+        for name in self.node.input:
+            t = self.values.get(name) if name else None
+            if t is None:
+                continue
+            k = d - (len(shape) - len(t.shape))
+            if 0 <= k < len(t.shape) and k in t.sym and t.shape[k] == shape[d]:
+                return t.sym[k]
+        return None
 
     def emit(self, op: str, inputs: list[Tensor], outputs: list[Tensor], **params):
         n = self.node
         return self.graph.add(op, inputs, outputs, source=f"onnx {n.op_type} node {n.name or n.output[0]}",
                               covers=[n.name or n.output[0]], **params)
 
-    def op(self, op: str, inputs: list[Tensor], dtype: str, shape, index: int = 0, suffix: str = "", **params) -> Tensor:
-        out = self.new(dtype, shape, index, suffix, sym=_keep_sym(inputs, shape) if suffix else None)
+    def op(self, op: str, inputs: list[Tensor], dtype: str, shape, index: int = 0, suffix: str = "", sym=None,
+           **params) -> Tensor:
+        if sym is None and suffix:
+            sym = _keep_sym(inputs, shape)
+        out = self.new(dtype, shape, index, suffix, sym=sym)
         self.emit(op, inputs, [out], **params)
         return out
 
@@ -108,13 +141,13 @@ class OnnxContext:
             return self.graph.constant(t.data, t.name + "_" + dtype, dtype)
         return self.op("cast", [t], dtype, t.shape, suffix="_" + dtype)
 
-    def reshape(self, t: Tensor, shape, suffix: str = "_view", index: int = 0) -> Tensor:
+    def reshape(self, t: Tensor, shape, suffix: str = "_view", index: int = 0, sym: dict | None = None) -> Tensor:
         shape = tuple(int(d) for d in shape)
         if t.shape == shape:
             return t
         if t.is_constant:
             return self.graph.constant(t.data.reshape(shape), t.name, t.dtype)
-        return self.op("reshape", [t], t.dtype, shape, index, suffix)
+        return self.op("reshape", [t], t.dtype, shape, index, suffix, sym=sym)
 
 
 def _keep_sym(inputs: list[Tensor], shape) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from torch.utils._sympy.functions import FloorDiv
 
 from pockettorch.exporter.lowering.common import NO_ACT
 from pockettorch.exporter.onnx_frontend.ops_elementwise import binary, scalar
@@ -38,9 +39,26 @@ def window(ctx, spatial: list[int], kernel: list[int]):
     return strides, dilations, pads[:n], pads[n:]
 
 
+def window_sym(x, out_shape, kernel, strides, dil, pads, ceil_mode: int = 0) -> dict:
+    """Dynamic dims of a window op's NC* output: the batch dim's symbol and, for dynamic spatial dims,
+    (size + 2 * pad - span) // stride + 1 (floor mode)."""
+    sym = {0: x.sym[0]} if 0 in x.sym else {}
+    for d in range(len(kernel)):
+        size = x.sym.get(2 + d)
+        if size is None:
+            continue
+        if ceil_mode:
+            return sym  # left to shape inference (an error when it cannot name the dim)
+        span = (kernel[d] - 1) * dil[d] + 1
+        sym[2 + d] = FloorDiv(size + 2 * pads[d] - span, strides[d]) + 1 if strides[d] > 1 else \
+            size + 2 * pads[d] - span + 1
+    return sym
+
+
 def _to2d(ctx, x, suffix: str):
     """(N, C, L) -> (N, C, 1, L)."""
-    return ctx.reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]), suffix)
+    return ctx.reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]), suffix,
+                       sym={d if d < 2 else d + 1: e for d, e in x.sym.items()})
 
 
 def _pad_explicit(ctx, x, begin: list[int], end: list[int], value: float):
@@ -77,9 +95,10 @@ def lower_conv(ctx, node):
     inputs = [x, w] + ([ctx.input(2, "float32")] if ctx.has(2) else [])
     groups = int(ctx.attr("group", 1))
     if rank == 2:
-        return ctx.op("conv2d", inputs, "float32", [x.shape[0], w.shape[0], *out_sp], stride_h=strides[0],
-                      stride_w=strides[1], pad_h=pads[0], pad_w=pads[1], dil_h=dil[0], dil_w=dil[1], groups=groups,
-                      **NO_ACT)
+        out = ctx.new("float32", [x.shape[0], w.shape[0], *out_sp], sym=window_sym(x, out_sp, kernel, strides, dil, pads))
+        ctx.emit("conv2d", inputs, [out], stride_h=strides[0], stride_w=strides[1], pad_h=pads[0], pad_w=pads[1],
+                 dil_h=dil[0], dil_w=dil[1], groups=groups, **NO_ACT)
+        return out
     inputs[:2] = [_to2d(ctx, x, "_2d"), ctx.reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2]))]
     y = ctx.op("conv2d", inputs, "float32", [x.shape[0], w.shape[0], 1, out_sp[0]], 0, "_2d", stride_h=1,
                stride_w=strides[0], pad_h=0, pad_w=pads[0], dil_h=1, dil_w=dil[0], groups=groups, **NO_ACT)
@@ -291,13 +310,13 @@ def lower_pool(ctx, node):
     window_params = dict(kernel_h=kernel[0], kernel_w=kernel[1], stride_h=strides[0], stride_w=strides[1],
                          pad_h=pads[0], pad_w=pads[1])
     suffix = "" if rank == 2 else "_2d"
+    y = ctx.new("float32", shape4, 0, suffix, sym=window_sym(x4, shape4[2:], kernel, strides, dil, pads, ceil_mode))
     if is_max:
-        y = ctx.op("max_pool2d", [x4], "float32", shape4, 0, suffix, dil_h=dil[0], dil_w=dil[1], **window_params)
+        ctx.emit("max_pool2d", [x4], [y], dil_h=dil[0], dil_w=dil[1], **window_params)
     else:
         if any(d != 1 for d in dil):
             raise ctx.unsupported("dilated average pooling is not supported")
-        y = ctx.op("avg_pool2d", [x4], "float32", shape4, 0, suffix, count_include_pad=include_pad, divisor=0,
-                   **window_params)
+        ctx.emit("avg_pool2d", [x4], [y], count_include_pad=include_pad, divisor=0, **window_params)
     return y if rank == 2 else ctx.reshape(y, (x.shape[0], x.shape[1], out_sp[0]), "")
 
 
