@@ -1,6 +1,7 @@
 """Benchmark PocketTorch against its peers on the zoo models, interleaved, in one run.
 
     python bench/compare.py [--models mlp resnet18 ...] [--threads 1 2] [--iters 50] [--json out.json]
+    python bench/compare.py --onnx model.onnx [...]   # PocketTorch (importing the file) vs ONNX Runtime on it
 
 For every model: export it once per runtime (each export in its own subprocess), then for every thread count
 start one fresh `measure_one.py --serve` process per runtime (load time, file size and peak RSS come from it),
@@ -9,6 +10,8 @@ rotates from round to round, until each has --iters samples. Drift of the machin
 PocketTorch's own C runner (pkt_runner, when runtime/build.py can build it) joins the rounds as one subprocess
 per round; its timing is in-process C timing (no Python in the loop).
 
+With --onnx, the models are ONNX files instead of zoo models (bench/onnx_input.py): PocketTorch imports each file,
+ONNX Runtime runs the same file, and max |output - reference| is against ONNX Runtime without graph optimizations.
 A runtime that is not installed or fails on a model is reported as missing/failed with the reason.
 The results go to the console, to the section of bench/RESULTS.md for the ISA PocketTorch ran with (--results;
 bench/results_md.py) and optionally to --json.
@@ -168,7 +171,8 @@ def find_runner(workdir: pathlib.Path) -> tuple[str | None, str]:
         return None, f"skipped: build_runner() failed: {type(exc).__name__}: {str(exc)[:300]}"
 
 
-def export_all(model: str, runtimes: list[str], workdir: pathlib.Path, timeout: float, reuse: bool) -> dict:
+def export_all(model: str, runtimes: list[str], workdir: pathlib.Path, timeout: float, reuse: bool,
+               onnx_file: str | None = None) -> dict:
     results = {}
     for rt in runtimes:
         path = peers.artifact_path(workdir, model, rt)
@@ -178,6 +182,7 @@ def export_all(model: str, runtimes: list[str], workdir: pathlib.Path, timeout: 
         path.unlink(missing_ok=True)
         log = workdir / model / f"{rt}-export.log"
         cmd = [sys.executable, MEASURE_ONE, "--runtime", rt, "--model", model, "--workdir", str(workdir), "--export"]
+        cmd += ["--onnx", onnx_file] if onnx_file else []
         print(f"  export {model} for {rt} ...", end="", flush=True, file=sys.stderr)
         try:
             with open(log, "w") as err:
@@ -424,6 +429,8 @@ def write_results_md(path: pathlib.Path, run: dict, text: str) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="+", default=MODELS, metavar="MODEL")
+    ap.add_argument("--onnx", nargs="+", metavar="FILE", help="benchmark these ONNX files instead of zoo models "
+                                                             "(PocketTorch imports them; ONNX Runtime runs them)")
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--runtimes", nargs="+", default=peers.ORDER, choices=peers.ORDER)
     ap.add_argument("--iters", type=int, default=50, help="timed runs per runtime (default 50)")
@@ -447,6 +454,16 @@ def main(argv=None) -> int:
         ap.error(f"unknown model(s) {', '.join(unknown)}; zoo: {', '.join(zoo.ZOO)}")
     workdir = pathlib.Path(args.workdir).resolve()
     args.workdir = str(workdir)
+    onnx_files: dict[str, str] = {}  # model name -> ONNX file
+    if args.onnx:
+        import onnx_input
+
+        missing = [f for f in args.onnx if not os.path.isfile(f)]
+        if missing:
+            ap.error(f"no such ONNX file(s): {', '.join(missing)}")
+        args.runtimes = [r for r in args.runtimes if r in onnx_input.RUNTIMES]
+        onnx_files = {onnx_input.model_name(f): os.path.abspath(f) for f in args.onnx}
+        args.models = list(onnx_files)
 
     runner_bin, runner_note = (None, "left out (--no-runner)") if args.no_runner or "pockettorch" not in \
         args.runtimes else find_runner(workdir)
@@ -462,9 +479,14 @@ def main(argv=None) -> int:
     runtimes = [r for r in peers.ORDER if r in args.runtimes]
     for model in args.models:
         print(f"{model}:", file=sys.stderr)
-        common.ensure_inputs(model, workdir)
-        run["flops"][model] = common.count_flops(model)
-        exports = run["exports"][model] = export_all(model, runtimes, workdir, args.timeout, args.reuse_artifacts)
+        if model in onnx_files:
+            onnx_input.ensure_inputs(onnx_files[model], workdir)
+            run["flops"][model] = onnx_input.count_flops(onnx_files[model])
+        else:
+            common.ensure_inputs(model, workdir)
+            run["flops"][model] = common.count_flops(model)
+        exports = run["exports"][model] = export_all(model, runtimes, workdir, args.timeout, args.reuse_artifacts,
+                                                     onnx_files.get(model))
         for threads in args.threads:
             print(f"  timing {model} with {threads} thread(s) ...", file=sys.stderr)
             cell = measure_cell(model, threads, runtimes, exports, runner_bin, args)

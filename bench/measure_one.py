@@ -3,6 +3,7 @@
     python bench/measure_one.py --runtime ort --model mlp --threads 1 [--iters 50] [--warmup 5]
     python bench/measure_one.py --runtime ort --model mlp --export        # only write the artifact
     python bench/measure_one.py --runtime ort --model mlp --threads 1 --serve
+    python bench/measure_one.py --runtime pockettorch --model onnx-net --onnx net.onnx --export
 
 The default mode exports the artifact in a child process if it is missing (so this process's load time and
 peak RSS never include an export), loads it, checks the outputs against eager, times --iters runs after
@@ -63,6 +64,16 @@ def check_installed(name: str) -> dict:
 
 def do_export(args) -> dict:
     check_installed(args.runtime)
+    if args.onnx:  # an ONNX file: PocketTorch imports it, ONNX Runtime runs it as it is
+        import onnx_input
+
+        path = peers.artifact_path(args.workdir, args.model, args.runtime)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        tmp = path.with_name(path.name + ".tmp" + path.suffix)
+        onnx_input.export(args.onnx, args.runtime, str(tmp))
+        os.replace(tmp, path)
+        return {"status": "ok", "export_s": time.perf_counter() - t0, "file_bytes": path.stat().st_size}
     import torch  # noqa: F401
     from pockettorch.exporter import zoo
 
@@ -161,6 +172,7 @@ def main(argv=None) -> int:
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--workdir", default=str(common.DEFAULT_WORKDIR))
+    ap.add_argument("--onnx", help="with --export: the ONNX file --model stands for (compare.py --onnx)")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--export", action="store_true", help="only export the artifact")
     mode.add_argument("--serve", action="store_true", help="load, then answer warmup/run/quit on stdin")
