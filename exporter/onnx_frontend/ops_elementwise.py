@@ -48,7 +48,9 @@ def scalar(ctx, value, like) -> object:
     return ctx.constant(np.array(value), "scalar", like.dtype)
 
 
-@handles(*BINARY, "Sum", "Mean", note="Max/Min/Sum/Mean: any number of inputs; Pow: float")
+@handles(*BINARY, "Sum", "Mean", notes={"Max": "any number of inputs", "Min": "any number of inputs",
+                                        "Sum": "any number of inputs", "Mean": "any number of inputs",
+                                        "Pow": "float"})
 def lower_binary(ctx, node):
     ins = [ctx.input(i) for i in range(len(node.input))]
     op = {"Sum": "Add", "Mean": "Add"}.get(node.op_type, node.op_type)
@@ -112,7 +114,7 @@ def lower_unary(ctx, node):
 
 
 @handles("LeakyRelu", "Elu", "Selu", "Softplus", "Gelu", "HardSigmoid", "Celu", "ThresholdedRelu", "Softsign",
-         "PRelu", "Clip", note="Gelu: approximate none/tanh; Clip: min/max inputs")
+         "PRelu", "Clip", notes={"Gelu": "approximate none and tanh", "Clip": "min/max inputs, constant or not"})
 def lower_activation(ctx, node):
     x = ctx.input(0)
     op = node.op_type
@@ -171,7 +173,7 @@ def lower_where(ctx, node):
     return ctx.op("where", [cond, a, ctx.cast(b, a.dtype)], a.dtype, shape)
 
 
-@handles("Cast", "CastLike", note="to float64 runs as float32")
+@handles("Cast", "CastLike", note="float64 runs as float32")
 def lower_cast(ctx, node):
     x = ctx.input(0)
     dtype = ctx.input(1).dtype if node.op_type == "CastLike" else ir_dtype(ctx.attr("to"), ctx.where())
@@ -180,7 +182,7 @@ def lower_cast(ctx, node):
     return ctx.op("cast", [x], dtype, x.shape)
 
 
-@handles("Identity", "Dropout", note="Dropout: inference (the mask output is not computed)")
+@handles("Identity", "Dropout", notes={"Dropout": "inference (the mask output is not computed)"})
 def lower_identity(ctx, node):
     if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]:
         raise ctx.unsupported("its mask output is used; PocketTorch runs inference only")

@@ -251,8 +251,8 @@ def lower_layer_norm(ctx, node):
                   has_weight=int(ctx.has(1)), has_bias=int(ctx.has(2)))
 
 
-@handles("InstanceNormalization", "GroupNormalization", note="GroupNormalization: per-channel (opset 21) or "
-                                                             "per-group (opset 18) scale")
+@handles("InstanceNormalization", "GroupNormalization",
+         notes={"GroupNormalization": "per-channel (opset 21) or constant per-group (opset 18) scale and bias"})
 def lower_group_norm(ctx, node):
     x = _float(ctx, 0)
     channels = x.shape[1]
@@ -286,7 +286,9 @@ def _pool_out(size, k, s, d, pb, pe, ceil_mode):
     return out
 
 
-@handles("MaxPool", "AveragePool", note="1-D and 2-D; ceil_mode, dilations (max), count_include_pad (avg)")
+@handles("MaxPool", "AveragePool", notes={"MaxPool": "1-D and 2-D; pads incl. auto_pad, ceil_mode, dilations",
+                                          "AveragePool": "1-D and 2-D; pads incl. auto_pad, ceil_mode, "
+                                                         "count_include_pad"})
 def lower_pool(ctx, node):
     if node.op_type == "MaxPool" and len([o for o in node.output if o]) > 1:
         raise ctx.unsupported("its Indices output is used; PocketTorch computes the values only")

@@ -51,8 +51,9 @@ def _stack(ctx, parts: list, axis: int, index: int):
     return ctx.op("concat", views, "float32", shape, index, axis=axis)
 
 
-@handles("LSTM", "GRU", note="forward/reverse/bidirectional, layout 0/1, initial states; GRU with "
-                             "linear_before_reset=1 (PyTorch's)")
+@handles("LSTM", "GRU", notes={"LSTM": "forward/reverse/bidirectional, layout 0/1, initial states; no peepholes",
+                               "GRU": "forward/reverse/bidirectional, layout 0/1, initial state; "
+                                      "linear_before_reset=1 (PyTorch's)"})
 def lower_rnn(ctx, node):
     lstm = node.op_type == "LSTM"
     x = ctx.input(0, "float32")
