@@ -59,7 +59,8 @@ def export_onnx(path, example_inputs=None, name=None, metadata=None, dynamic_sha
     for init in model.graph.initializer:
         ctx.values[init.name] = _initializer(graph, init)
     _lower_nodes(ctx, model)
-    graph.outputs = [_output(ctx, o.name) for o in model.graph.output]
+    for o in model.graph.output:
+        graph.outputs.append(_output(ctx, o.name))
     graph.output_structure = ({"kind": "tensor", "index": 0} if len(graph.outputs) == 1 else
                               {"kind": "tuple", "items": [{"kind": "tensor", "index": i}
                                                           for i in range(len(graph.outputs))]})

@@ -193,3 +193,13 @@ def test_handwritten(tmp_path, name):
     if feeds is None:
         feeds = [x(*shape) if dtype == F else R.integers(0, 3, shape).astype(np.int64) for _, dtype, shape in inputs]
     check_against_oracles(path, feeds, tol, oracles)
+
+
+def test_outputs_that_alias_inputs_constants_or_each_other(tmp_path):
+    """Graph outputs that are a graph input, a folded constant, or the same value twice each get their own copy."""
+    path = tmp_path / "aliases.onnx"
+    make_model([N("Identity", ["x"], ["same"]), N("Relu", ["x"], ["r"]), N("Identity", ["r"], ["r2"]),
+                N("Shape", ["x"], ["shape"])], [("x", F, (2, 3))],
+               [("same", F, (2, 3)), ("r", F, (2, 3)), ("r2", F, (2, 3)), ("shape", I64, (2,))], path=path)
+    program = check_against_oracles(path, [x(2, 3)])
+    assert [o["name"] for o in program.metadata["outputs"]] == ["same", "r", "r2", "shape"]
