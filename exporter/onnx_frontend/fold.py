@@ -8,7 +8,6 @@ from onnx.reference import ReferenceEvaluator
 
 from pockettorch.exporter.ir import NUMPY_DTYPES
 from pockettorch.exporter.onnx_frontend.load import MAX_OPSET, invalid
-from pockettorch.runtime import error_catalogue as errors
 
 # Never folded: random values differ per run; subgraph ops need their bodies (handled, or refused, by handlers).
 NO_FOLD = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli",

@@ -204,16 +204,16 @@ def lower_gemm(ctx, node):
     if b.is_constant:
         weight = (b.data if trans_b else b.data.T) * alpha
         y = _linear(ctx, a, weight, bias, "" if c is None else "_ab")
+        if c is None:
+            return y
     else:
         y = matmul(ctx, a, b, "_ab", transpose_b=bool(trans_b))
         if alpha != 1.0:
             y = binary(ctx, "MUL", y, scalar(ctx, alpha, y), "_scaled")
         if bias is not None:
-            c = ctx.constant(bias, "bias", "float32")
+            c, beta = ctx.constant(bias, "bias", "float32"), 1.0  # beta is in the bias already
         elif c is None:
             return ctx.op("cast", [y], "float32", y.shape)
-    if c is None:
-        return y
     if beta != 1.0:
         c = binary(ctx, "MUL", c, scalar(ctx, beta, c), "_c")
     return binary(ctx, "ADD", y, c)

@@ -177,10 +177,7 @@ def lower_expand(ctx, node):
     shape = list(np.broadcast_shapes(x.shape, tuple(int(v) for v in ctx.need_const(1, "shape"))))
     if tuple(shape) == x.shape:
         return x
-    if x.is_constant and x.numel == 1:
-        return ctx.op("fill", [], x.dtype, shape, value=float(x.data.reshape(-1)[0])) if x.dtype == "float32" \
-            else ctx.constant(np.broadcast_to(x.data, shape).copy(), node.output[0], x.dtype)
-    return ctx.op("expand", [x], x.dtype, shape, tile=0)
+    return ctx.op("expand", [x], x.dtype, shape, tile=0)  # a constant x with a constant shape was folded
 
 
 @handles("Tile")

@@ -41,6 +41,7 @@ def test_bounds_as_pairs_run_at_every_size(cnn_file):
     assert {s["name"]: (s["min"], s["max"]) for s in meta["symbols"]} == {"batch": (1, 4), "width": (4, 16)}
     assert meta["inputs"][0]["shape"] == [4, 3, 8, 16]  # the plan's sizes: the maxima
     assert meta["outputs"][0]["dynamic"]["0"]["symbol"] == "batch"
+    assert "batch 1..4" in program.summary()  # the arena at the minima, measured by the runtime's shape rules
 
 
 def test_bounds_as_torch_dims(cnn_file):

@@ -56,8 +56,10 @@ case("Where_compare", [N("Greater", ["a", "b"], ["g"]), N("Where", ["g", "a", "b
      [("a", F, (2, 3)), ("b", F, (3,))], [("y", F, None)])
 case("Gemm_transA_alpha_beta", [N("Gemm", ["a", "w", "c"], ["y"], transA=1, transB=1, alpha=0.5, beta=2.0)],
      [("a", F, (4, 3))], [("y", F, None)], {"w": x(5, 4), "c": x(3, 5)})
-case("Gemm_runtime_B", [N("Gemm", ["a", "b", "c"], ["y"], alpha=1.5)], [("a", F, (3, 4)), ("b", F, (4, 5))],
-     [("y", F, None)], {"c": x(5)})
+case("Gemm_runtime_B", [N("Gemm", ["a", "b", "c"], ["y"], alpha=1.5, beta=0.5)],
+     [("a", F, (3, 4)), ("b", F, (4, 5))], [("y", F, None)], {"c": x(5)})
+case("Gemm_runtime_B_transB_matrix_C", [N("Gemm", ["a", "b", "c"], ["y"], transB=1, beta=2.0)],
+     [("a", F, (3, 4)), ("b", F, (5, 4)), ("c", F, (3, 5))], [("y", F, None)])
 case("MatMul_vector", [N("MatMul", ["a", "v"], ["y"])], [("a", F, (2, 3, 4)), ("v", F, (4,))], [("y", F, None)])
 case("MatMul_batched", [N("MatMul", ["a", "b"], ["y"])], [("a", F, (2, 1, 3, 4)), ("b", F, (3, 4, 5))],
      [("y", F, None)])
