@@ -128,14 +128,23 @@ def _check(module, inputs, path, dynamo, opset, tol=1e-4):
     assert source["producer"].startswith("pytorch")
 
 
-@pytest.mark.parametrize("dynamo,opset", FORMS, ids=[f"{'dynamo' if d else 'torchscript'}-{o}" for d, o in FORMS])
-@pytest.mark.parametrize("arch", sorted(ARCHS))
+def _arch_params():
+    """Every architecture in every form; the dynamo exports slower than ~10 s here are marked slow."""
+    for arch in sorted(ARCHS):
+        for dynamo, opset in FORMS:
+            marks = [pytest.mark.slow] if dynamo and arch == "attention_block" else []
+            yield pytest.param(arch, dynamo, opset, marks=marks,
+                               id=f"{arch}-{'dynamo' if dynamo else 'torchscript'}-{opset}")
+
+
+@pytest.mark.parametrize("arch,dynamo,opset", list(_arch_params()))
 def test_architecture(tmp_path, arch, dynamo, opset):
     factory, inputs = ARCHS[arch]
     torch.manual_seed(0)
     _check(factory(), inputs(), tmp_path / f"{arch}.onnx", dynamo, opset)
 
 
+@pytest.mark.slow
 def test_dynamo_opset_20(tmp_path):
     torch.manual_seed(0)
     _check(Indexing(), ARCHS["indexing"][1](), tmp_path / "indexing.onnx", True, 20)
