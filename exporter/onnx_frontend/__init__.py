@@ -19,6 +19,7 @@ from pockettorch.exporter.api import Program, _check_json, finish
 from pockettorch.exporter.capture import sanitize
 from pockettorch.exporter.ir import Graph, Tensor
 from pockettorch.exporter.onnx_frontend import inputs as inputs_mod
+from pockettorch.exporter.onnx_frontend import symbolic
 from pockettorch.exporter.onnx_frontend.context import UNKNOWN, OnnxContext, ir_dtype
 from pockettorch.exporter.onnx_frontend.fold import fold_node
 from pockettorch.exporter.onnx_frontend.load import (MAX_OPSET, MIN_OPSET, default_opset, infer_shapes, invalid,
@@ -129,6 +130,9 @@ def _lower_nodes(ctx: OnnxContext, model: onnx.ModelProto) -> None:
         if node.op_type != "DequantizeLinear" and any(name in ctx.fake_quant for name in node.input):
             raise ctx.unsupported("it reads the int8 output of a QuantizeLinear; int8 programs need the int8 ops "
                                   "(Q->DQ pairs import as float)")
+        if symbolic.check_readers(ctx, node):
+            symbolic.fold(ctx, node)
+            continue
         if fold_node(ctx, node):
             continue
         handler = handlers.get(node.op_type)
@@ -148,6 +152,9 @@ def _lower_nodes(ctx: OnnxContext, model: onnx.ModelProto) -> None:
 
 def _output(ctx: OnnxContext, onnx_name: str) -> Tensor:
     t = ctx.values.get(onnx_name)
+    if onnx_name in ctx.sym_values:
+        raise errors.DynamicShapeError(f"graph output {onnx_name!r} is a shape computed from the dynamic dims; "
+                                       f"PocketTorch outputs tensors of data only")
     if onnx_name in ctx.fake_quant:
         raise errors.UnsupportedOpError(f"graph output {onnx_name!r} is an int8 QuantizeLinear result; int8 "
                                         f"outputs need the int8 ops")

@@ -34,6 +34,7 @@ class OnnxContext:
         self.value_sym = value_sym  # ONNX value -> {dim: symbol or UNKNOWN} from shape inference (dynamic programs)
         self.node: onnx.NodeProto | None = None
         self.fake_quant: dict[str, Tensor] = {}  # QuantizeLinear outputs kept in float (ops_quant.py)
+        self.sym_values: dict[str, np.ndarray] = {}  # shape values of dynamic dims, as expressions (symbolic.py)
 
     # -- errors --
     def where(self) -> str:
@@ -79,11 +80,12 @@ class OnnxContext:
     # -- outputs, emission --
     def new(self, dtype: str, shape, index: int = 0, suffix: str = "", sym: dict | None = None) -> Tensor:
         """A new tensor named after the node's output `index`; a suffix marks a temporary of the lowering.
-        `sym` gives dynamic dims the handler computed; a node output's other dims come from shape inference."""
+        `sym` gives the dynamic dims when the handler computed them (every other dim is then static); without it a
+        node output's dynamic dims come from shape inference."""
         base = self.node.output[index] if index < len(self.node.output) and self.node.output[index] else "t"
         t = self.graph.tensor(sanitize(base) + suffix, dtype, tuple(int(d) for d in shape), sym)
-        if not suffix and getattr(self.graph, "symbols", None):
-            t.sym = self._output_sym(base, t.shape, dict(sym or {}))
+        if not suffix and sym is None and getattr(self.graph, "symbols", None):
+            t.sym = self._output_sym(base, t.shape, {})
         return t
 
     def _output_sym(self, name: str, shape: tuple, sym: dict) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
+from pockettorch.exporter.onnx_frontend import symbolic
 from pockettorch.exporter.onnx_frontend.registry import handles
 from pockettorch.exporter.onnx_frontend.load import invalid
 from pockettorch.runtime import error_catalogue as errors
@@ -26,7 +27,7 @@ def reshape_to(ctx, x, shape: list[int], exprs: list | None = None):
         return ctx.constant(x.data.reshape(shape), ctx.node.output[0], x.dtype)
     if tuple(shape) == x.shape and sym == x.sym:
         return x  # the same data and shape: the ONNX value is x itself
-    out = ctx.new(x.dtype, shape, sym=sym or None)
+    out = ctx.new(x.dtype, shape, sym=sym if exprs is not None else None)
     ctx.emit("reshape", [x], [out])
     return out
 
@@ -35,16 +36,17 @@ def reshape_to(ctx, x, shape: list[int], exprs: list | None = None):
 def lower_reshape(ctx, node):
     x = ctx.input(0)
     spec = [int(v) for v in ctx.need_const(1, "target shape")]
+    targets = symbolic.shape_exprs(ctx, 1) or spec  # dims of a dynamic program as expressions
     allowzero = ctx.attr("allowzero", 0)
     exprs_in = _dim_exprs(x)
     out, exprs = [], []
-    for d, v in enumerate(spec):
+    for d, (v, e) in enumerate(zip(spec, targets)):
         if v == 0 and not allowzero:
             out.append(x.shape[d])
             exprs.append(exprs_in[d])
         else:
             out.append(v)
-            exprs.append(v)
+            exprs.append(e)
     if -1 in spec:
         k = spec.index(-1)
         known = int(np.prod([v for i, v in enumerate(out) if i != k], dtype=np.int64))
@@ -57,7 +59,7 @@ def lower_reshape(ctx, node):
                                            f"multiple of the dynamic dims")
     if int(np.prod(out, dtype=np.int64)) != x.numel:
         raise invalid(f"{ctx.where()}: cannot reshape {list(x.shape)} to {spec}")
-    return reshape_to(ctx, x, out, exprs if x.sym else None)
+    return reshape_to(ctx, x, out, exprs if x.sym or symbolic.shape_exprs(ctx, 1) else None)
 
 
 @handles("Flatten")
@@ -95,7 +97,8 @@ def lower_transpose(ctx, node):
     perm = [int(p) for p in ctx.attr("perm", list(range(len(x.shape)))[::-1])]
     if perm == list(range(len(x.shape))):
         return x
-    return ctx.op("permute", [x], x.dtype, [x.shape[p] for p in perm], perm=perm)
+    sym = {d: x.sym[p] for d, p in enumerate(perm) if p in x.sym}
+    return ctx.op("permute", [x], x.dtype, [x.shape[p] for p in perm], sym=sym if x.sym else None, perm=perm)
 
 
 @handles("Concat")
@@ -174,10 +177,16 @@ def lower_slice(ctx, node):
 @handles("Expand")
 def lower_expand(ctx, node):
     x = ctx.input(0)
-    shape = list(np.broadcast_shapes(x.shape, tuple(int(v) for v in ctx.need_const(1, "shape"))))
-    if tuple(shape) == x.shape:
+    target = [int(v) for v in ctx.need_const(1, "shape")]
+    shape = list(np.broadcast_shapes(x.shape, tuple(target)))
+    exprs = symbolic.shape_exprs(ctx, 1) or []
+    sym = {d + len(shape) - len(exprs): e for d, e in enumerate(exprs) if symbolic.is_dynamic(np.array([e], object))}
+    sym.update({d + len(shape) - len(x.shape): e for d, e in x.sym.items()})
+    if tuple(shape) == x.shape and sym == x.sym:
         return x
-    return ctx.op("expand", [x], x.dtype, shape, tile=0)  # a constant x with a constant shape was folded
+    out = ctx.new(x.dtype, shape, sym=sym)  # a constant x with a constant shape was folded
+    ctx.emit("expand", [x], [out], tile=0)
+    return out
 
 
 @handles("Tile")
@@ -223,7 +232,7 @@ def lower_pad(ctx, node):
                   value=fill if mode == "constant" else 0.0, pads=flat)
 
 
-@handles("Shape", "Size", note="fold to constants (static dims)")
+@handles("Shape", "Size", note="constants; dynamic dims as expressions for Reshape/Expand targets")
 def lower_shape(ctx, node):
     x = ctx.input(0)
     rank = len(x.shape)
@@ -232,15 +241,15 @@ def lower_shape(ctx, node):
     else:
         start, end = ctx.attr("start", 0), ctx.attr("end", rank)
         dims = range(*slice(start, end).indices(rank))
-    dynamic = [d for d in dims if x.sym.get(d) is not None]
-    if dynamic:
-        raise errors.DynamicShapeError(
-            f"{ctx.where()}: it reads the dynamic dim(s) {dynamic} of {x.name} as a value; PocketTorch needs shapes "
-            f"that fold to constants", hint="Export without dynamic_shapes, or re-export the model so reshapes use "
-                                            "0/-1 instead of computed shapes.")
+    values = [x.sym.get(d, x.shape[d]) for d in dims]
     if node.op_type == "Size":
-        return ctx.constant(np.array(x.numel, np.int64), node.output[0], "int64")
-    return ctx.constant(np.array([x.shape[d] for d in dims], np.int64), node.output[0], "int64")
+        values = [sympy.Mul(*values) if values else 1]
+    out = ctx.constant(np.array([x.shape[d] for d in dims] if node.op_type == "Shape" else [x.numel], np.int64)
+                       .reshape(-1 if node.op_type == "Shape" else ()), node.output[0], "int64")
+    expressions = np.array(values, dtype=object).reshape(out.shape)
+    if symbolic.is_dynamic(expressions):
+        ctx.sym_values[node.output[0]] = expressions  # dims of a dynamic program: folded on (symbolic.py)
+    return out
 
 
 @handles("ConstantOfShape", note="constant shape input (folds, or a fill op)")

@@ -11,7 +11,7 @@ import torch
 from onnx import helper
 from torch import nn
 
-from onnx_support import F, check_against_oracles, make_model
+from onnx_support import F, I64, check_against_oracles, make_model
 from pockettorch.exporter.onnx_frontend import export_onnx
 from pockettorch.runtime import error_catalogue as errors
 
@@ -63,13 +63,46 @@ def test_missing_bounds_ask_for_them(cnn_file):
     assert "dynamic_shapes" in info.value.hint and "--input-shape" in info.value.hint
 
 
-def test_shape_read_as_a_value_is_a_clear_error(tmp_path):
-    """Shape of a dynamic dim feeding arithmetic: PocketTorch needs shapes that fold to constants."""
+def test_shape_read_as_data_is_a_clear_error(tmp_path):
+    """Shape of a dynamic dim used as data (cast to float, added to activations): refused, naming the node."""
     path = tmp_path / "m.onnx"
-    make_model([helper.make_node("Shape", ["x"], ["s"], name="shape_of_x"), helper.make_node("Cast", ["s"], ["y"], to=F)],
+    make_model([helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Cast", ["s"], ["y"], to=F, name="to_float")],
                [("x", F, ("n", 3))], [("y", F, (2,))], path=path)
-    with pytest.raises(errors.DynamicShapeError, match="shape_of_x.*dynamic dim"):
+    with pytest.raises(errors.DynamicShapeError, match="to_float.*dynamic dims"):
         export_onnx(path, dynamic_shapes={"x": {0: (1, 4)}})
+    path = tmp_path / "m2.onnx"
+    make_model([helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "i"], ["n"]),
+                helper.make_node("Add", ["n", "x"], ["y"], name="add_size")],
+               [("x", I64, ("n", 3))], [("y", I64, ("n", 3))], {"i": np.array(0, np.int64)}, path=path)
+    with pytest.raises(errors.DynamicShapeError, match="add_size.*run-time data|add_size.*as data"):
+        export_onnx(path, dynamic_shapes={"x": {0: (1, 4)}})
+
+
+class SelfAttention(nn.Module):
+    """Reshapes to heads computed from x.shape: the TorchScript exporter emits Shape -> Gather -> Concat -> Reshape."""
+
+    def __init__(self):
+        super().__init__()
+        self.qkv, self.out, self.norm = nn.Linear(32, 96), nn.Linear(32, 32), nn.LayerNorm(32)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.qkv(self.norm(x)).split(32, dim=-1)
+        q, k, v = (z.reshape(b, t, 4, 8).transpose(1, 2) for z in (q, k, v))
+        a = torch.softmax(q @ k.transpose(-1, -2) / 8 ** 0.5, dim=-1) @ v
+        return x + self.out(a.transpose(1, 2).reshape(b, t, c))
+
+
+def test_shape_arithmetic_on_dynamic_batch_and_sequence(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "attention.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(SelfAttention().eval(), (torch.randn(2, 6, 32),), str(path), dynamo=False,
+                          opset_version=17, input_names=["x"], dynamic_axes={"x": {0: "batch", 1: "seq"}})
+    for b, t in ((2, 16), (1, 3)):
+        check_against_oracles(path, [R.standard_normal((b, t, 32)).astype(np.float32)], oracles=("onnxruntime",),
+                              dynamic_shapes={"x": {0: (1, 2), 1: (2, 16)}})
 
 
 def test_reshape_keeps_the_symbol(tmp_path):
