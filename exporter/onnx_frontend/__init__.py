@@ -140,7 +140,13 @@ def _lower_nodes(ctx: OnnxContext, model: onnx.ModelProto) -> None:
             raise ctx.unsupported(f"operator {node.op_type} has no PocketTorch lowering",
                                   hint="Supported ONNX operators are listed in docs/ONNX.md; rewrite the model "
                                        "around this one or add a handler in exporter/onnx_frontend/.")
-        result = handler(ctx, node)
+        try:
+            result = handler(ctx, node)
+        except errors.PocketTorchError:
+            raise
+        except (ValueError, IndexError, KeyError, TypeError, ArithmeticError) as exc:
+            # an attribute or input the checker let through that the handler cannot use (a hostile file)
+            raise invalid(f"{ctx.where()}: cannot lower it ({type(exc).__name__}: {exc})") from exc
         results = list(result) if isinstance(result, (list, tuple)) else [result]
         for out_name, t in zip(node.output, results):
             if out_name and t is not None:

@@ -14,7 +14,7 @@ def _gates(w: np.ndarray, order: list[int]) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([blocks[k] for k in order], axis=0), dtype=np.float32)
 
 
-def _check(ctx, node, gates: int, seq_len: int):
+def _check(ctx, seq_len: int):
     if ctx.attr("activations") is not None or ctx.attr("clip") is not None or ctx.attr("input_forget", 0):
         raise ctx.unsupported("custom activations, clip and input_forget are not supported (PyTorch's cell only)")
     if ctx.has(4):
@@ -60,7 +60,7 @@ def lower_rnn(ctx, node):
     layout = int(ctx.attr("layout", 0))
     seq, batch = (x.shape[0], x.shape[1]) if layout == 0 else (x.shape[1], x.shape[0])
     hidden = int(ctx.attr("hidden_size"))
-    _check(ctx, node, 4 if lstm else 3, seq)
+    _check(ctx, seq)
     if lstm and ctx.has(7) and np.any(ctx.const(7) if ctx.const(7) is not None else 1):
         raise ctx.unsupported("peephole weights are not supported")
     if not lstm and not ctx.attr("linear_before_reset", 0):

@@ -205,3 +205,18 @@ def test_outputs_that_alias_inputs_constants_or_each_other(tmp_path):
                [("same", F, (2, 3)), ("r", F, (2, 3)), ("r2", F, (2, 3)), ("shape", I64, (2,))], path=path)
     program = check_against_oracles(path, [x(2, 3)])
     assert [o["name"] for o in program.metadata["outputs"]] == ["same", "r", "r2", "shape"]
+
+
+@pytest.mark.parametrize("opset", [13, 15, 19, 21])
+def test_every_opset_in_range(tmp_path, opset):
+    """The same graph (squeeze/unsqueeze with axes inputs, a reduce with axes per opset, Conv, Softmax) at opsets from
+    13 to 21."""
+    reduce = (N("ReduceMean", ["c", "ax"], ["m"], keepdims=1) if opset >= 18 else
+              N("ReduceMean", ["c"], ["m"], axes=[1], keepdims=1))
+    nodes = [N("Unsqueeze", ["x", "ax0"], ["u"]), N("Conv", ["u", "w"], ["c"], pads=[1, 1, 1, 1]), reduce,
+             N("Squeeze", ["m", "ax"], ["q"]), N("Softmax", ["q"], ["y"])]
+    inits = {"ax0": np.array([0], np.int64), "w": x(4, 3, 3, 3), "ax": np.array([1], np.int64)}
+    path = tmp_path / f"m{opset}.onnx"
+    make_model(nodes, [("x", F, (3, 5, 5))], [("y", F, None)], inits, opset, path)
+    program = check_against_oracles(path, [x(3, 5, 5)])
+    assert program.metadata["source"]["opset"] == opset

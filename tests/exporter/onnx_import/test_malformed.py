@@ -153,3 +153,22 @@ def test_bad_dynamic_bounds(tmp_path):
         export_onnx(path, dynamic_shapes={"x": {0: (4, 2)}})
     with pytest.raises(errors.BadModelArgsError, match="not inputs of the model"):
         export_onnx(path, dynamic_shapes={"z": {0: (1, 2)}})
+
+
+def test_corrupted_bytes_never_crash(tmp_path):
+    """Bytes of a valid model flipped at seeded random places: each import succeeds or raises a PocketTorchError."""
+    path = tmp_path / "m.onnx"
+    make_model([N("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), N("Relu", ["c"], ["r"]),
+                N("Reshape", ["r", "s"], ["y"])], [("x", F, (1, 2, 4, 4))], [("y", F, (1, 48))],
+               {"w": np.ones((3, 2, 3, 3), np.float32), "s": np.array([1, -1], np.int64)}, path=path)
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        broken = bytearray(data)
+        for at in rng.integers(0, len(broken), 3):
+            broken[at] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(broken))
+        try:
+            export_onnx(path)
+        except errors.PocketTorchError:
+            pass
