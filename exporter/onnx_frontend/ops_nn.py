@@ -1,8 +1,7 @@
-"""Convolution, dense layers, normalization, softmax and pooling ONNX ops -> conv2d / linear / matmul / *_norm /
-softmax / pools. 1-D convolutions and pools run as 2-D ones with H = 1."""
+"""Convolution, dense layers, normalization and softmax ONNX ops -> conv2d / conv_transpose2d / linear / matmul /
+*_norm / softmax, and the window helpers the pools share. 1-D convolutions run as 2-D ones with H = 1."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from torch.utils._sympy.functions import FloorDiv
@@ -13,7 +12,7 @@ from pockettorch.exporter.onnx_frontend.registry import handles
 from pockettorch.runtime.op_table import enum_value
 
 
-def _float(ctx, i: int):
+def float_input(ctx, i: int):
     x = ctx.input(i)
     if x.dtype != "float32":
         raise ctx.unsupported(f"input {i} is {x.dtype}; this operator runs on float32")
@@ -55,7 +54,7 @@ def window_sym(x, out_shape, kernel, strides, dil, pads, ceil_mode: int = 0) -> 
     return sym
 
 
-def _to2d(ctx, x, suffix: str):
+def to2d(ctx, x, suffix: str):
     """(N, C, L) -> (N, C, 1, L)."""
     return ctx.reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]), suffix,
                        sym={d if d < 2 else d + 1: e for d, e in x.sym.items()})
@@ -71,14 +70,14 @@ def _pad_explicit(ctx, x, begin: list[int], end: list[int], value: float):
                   pads=pads)
 
 
-def _window_input(ctx, x, begin, end, value):
+def window_input(ctx, x, begin, end, value):
     """x and the symmetric pads the op gets (asymmetric ones are padded first)."""
     if list(begin) != list(end):
         return _pad_explicit(ctx, x, begin, end, value), [0] * len(begin)
     return x, list(begin)
 
 
-def _spatial_rank(ctx, x) -> int:
+def spatial_rank(ctx, x) -> int:
     if len(x.shape) not in (3, 4):
         raise ctx.unsupported(f"{len(x.shape) - 2}-D windows are not supported; PocketTorch runs 1-D and 2-D ones")
     return len(x.shape) - 2
@@ -86,11 +85,11 @@ def _spatial_rank(ctx, x) -> int:
 
 @handles("Conv", note="1-D and 2-D, groups/depthwise, pads incl. auto_pad and asymmetric")
 def lower_conv(ctx, node):
-    x, w = _float(ctx, 0), ctx.input(1, "float32")
-    rank = _spatial_rank(ctx, x)
+    x, w = float_input(ctx, 0), ctx.input(1, "float32")
+    rank = spatial_rank(ctx, x)
     kernel = list(w.shape[2:])
     strides, dil, begin, end = window(ctx, list(x.shape[2:]), kernel)
-    x, pads = _window_input(ctx, x, begin, end, 0.0)
+    x, pads = window_input(ctx, x, begin, end, 0.0)
     out_sp = [(x.shape[2 + d] + 2 * pads[d] - (kernel[d] - 1) * dil[d] - 1) // strides[d] + 1 for d in range(rank)]
     inputs = [x, w] + ([ctx.input(2, "float32")] if ctx.has(2) else [])
     groups = int(ctx.attr("group", 1))
@@ -99,7 +98,7 @@ def lower_conv(ctx, node):
         ctx.emit("conv2d", inputs, [out], stride_h=strides[0], stride_w=strides[1], pad_h=pads[0], pad_w=pads[1],
                  dil_h=dil[0], dil_w=dil[1], groups=groups, **NO_ACT)
         return out
-    inputs[:2] = [_to2d(ctx, x, "_2d"), ctx.reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2]))]
+    inputs[:2] = [to2d(ctx, x, "_2d"), ctx.reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2]))]
     y = ctx.op("conv2d", inputs, "float32", [x.shape[0], w.shape[0], 1, out_sp[0]], 0, "_2d", stride_h=1,
                stride_w=strides[0], pad_h=0, pad_w=pads[0], dil_h=1, dil_w=dil[0], groups=groups, **NO_ACT)
     return ctx.reshape(y, (x.shape[0], w.shape[0], out_sp[0]), "")
@@ -107,8 +106,8 @@ def lower_conv(ctx, node):
 
 @handles("ConvTranspose", note="1-D and 2-D, groups, output_padding/output_shape; symmetric pads")
 def lower_conv_transpose(ctx, node):
-    x, w = _float(ctx, 0), ctx.input(1, "float32")
-    rank = _spatial_rank(ctx, x)
+    x, w = float_input(ctx, 0), ctx.input(1, "float32")
+    rank = spatial_rank(ctx, x)
     kernel = list(w.shape[2:])
     n = rank
     strides = list(ctx.attr("strides", [1] * n))
@@ -136,7 +135,7 @@ def lower_conv_transpose(ctx, node):
         return ctx.op("conv_transpose2d", inputs, "float32", [x.shape[0], channels, *out_sp], stride_h=strides[0],
                       stride_w=strides[1], pad_h=begin[0], pad_w=begin[1], dil_h=dil[0], dil_w=dil[1], groups=groups,
                       **NO_ACT)
-    inputs[:2] = [_to2d(ctx, x, "_2d"), ctx.reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2]))]
+    inputs[:2] = [to2d(ctx, x, "_2d"), ctx.reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2]))]
     y = ctx.op("conv_transpose2d", inputs, "float32", [x.shape[0], channels, 1, out_sp[0]], 0, "_2d", stride_h=1,
                stride_w=strides[0], pad_h=0, pad_w=begin[0], dil_h=1, dil_w=dil[0], groups=groups, **NO_ACT)
     return ctx.reshape(y, (x.shape[0], channels, out_sp[0]), "")
@@ -223,7 +222,7 @@ def lower_gemm(ctx, node):
 def lower_batch_norm(ctx, node):
     if ctx.attr("training_mode", 0) or len([o for o in node.output if o]) > 1:
         raise ctx.unsupported("training-mode batch normalization is not supported (inference only)")
-    x = _float(ctx, 0)
+    x = float_input(ctx, 0)
     scale, bias, mean, var = (ctx.input(i, "float32") for i in range(1, 5))
     return ctx.op("batch_norm", [x, mean, var, scale, bias], "float32", x.shape, eps=float(ctx.attr("epsilon", 1e-5)))
 
@@ -232,7 +231,7 @@ def lower_batch_norm(ctx, node):
 def lower_layer_norm(ctx, node):
     if len([o for o in node.output if o]) > 1:
         raise ctx.unsupported("its Mean / InvStdDev outputs are used; PocketTorch computes Y only")
-    x = _float(ctx, 0)
+    x = float_input(ctx, 0)
     rank = len(x.shape)
     axis = ctx.attr("axis", -1)
     axis = axis + rank if axis < 0 else axis
@@ -254,7 +253,7 @@ def lower_layer_norm(ctx, node):
 @handles("InstanceNormalization", "GroupNormalization",
          notes={"GroupNormalization": "per-channel (opset 21) or constant per-group (opset 18) scale and bias"})
 def lower_group_norm(ctx, node):
-    x = _float(ctx, 0)
+    x = float_input(ctx, 0)
     channels = x.shape[1]
     groups = channels if node.op_type == "InstanceNormalization" else int(ctx.attr("num_groups"))
     scale, bias = ctx.input(1, "float32"), ctx.input(2, "float32")
@@ -269,63 +268,7 @@ def lower_group_norm(ctx, node):
 
 @handles("Softmax", "LogSoftmax")
 def lower_softmax(ctx, node):
-    x = _float(ctx, 0)
+    x = float_input(ctx, 0)
     axis = ctx.attr("axis", -1)
     axis = axis + len(x.shape) if axis < 0 else axis
     return ctx.op("softmax", [x], "float32", x.shape, axis=axis, log=int(node.op_type == "LogSoftmax"))
-
-
-def _pool_out(size, k, s, d, pb, pe, ceil_mode):
-    """Output length of a pooling window (torch's rule for ceil mode: the last window starts inside the input)."""
-    span = size + pb + pe - ((k - 1) * d + 1)
-    if not ceil_mode:
-        return span // s + 1
-    out = -(-span // s) + 1
-    if (out - 1) * s >= size + pb:
-        out -= 1
-    return out
-
-
-@handles("MaxPool", "AveragePool", notes={"MaxPool": "1-D and 2-D; pads incl. auto_pad, ceil_mode, dilations",
-                                          "AveragePool": "1-D and 2-D; pads incl. auto_pad, ceil_mode, "
-                                                         "count_include_pad"})
-def lower_pool(ctx, node):
-    if node.op_type == "MaxPool" and len([o for o in node.output if o]) > 1:
-        raise ctx.unsupported("its Indices output is used; PocketTorch computes the values only")
-    x = _float(ctx, 0)
-    rank = _spatial_rank(ctx, x)
-    kernel = list(ctx.attr("kernel_shape"))
-    strides, dil, begin, end = window(ctx, list(x.shape[2:]), kernel)
-    ceil_mode = int(ctx.attr("ceil_mode", 0))
-    is_max = node.op_type == "MaxPool"
-    include_pad = int(ctx.attr("count_include_pad", 0))
-    if begin != end and not is_max and not include_pad:
-        raise ctx.unsupported("asymmetric pads with count_include_pad=0 are not supported")
-    x, pads = _window_input(ctx, x, begin, end, -math.inf if is_max else 0.0)
-    out_sp = [_pool_out(x.shape[2 + d], kernel[d], strides[d], dil[d], pads[d], pads[d], ceil_mode)
-              for d in range(rank)]
-    if rank == 1:
-        x4, kernel, strides, dil, pads = _to2d(ctx, x, "_2d"), [1] + kernel, [1] + strides, [1] + dil, [0] + pads
-        shape4 = (x.shape[0], x.shape[1], 1, out_sp[0])
-    else:
-        x4, shape4 = x, (x.shape[0], x.shape[1], *out_sp)
-    window_params = dict(kernel_h=kernel[0], kernel_w=kernel[1], stride_h=strides[0], stride_w=strides[1],
-                         pad_h=pads[0], pad_w=pads[1])
-    suffix = "" if rank == 2 else "_2d"
-    y = ctx.new("float32", shape4, 0, suffix, sym=window_sym(x4, shape4[2:], kernel, strides, dil, pads, ceil_mode))
-    if is_max:
-        ctx.emit("max_pool2d", [x4], [y], dil_h=dil[0], dil_w=dil[1], **window_params)
-    else:
-        if any(d != 1 for d in dil):
-            raise ctx.unsupported("dilated average pooling is not supported")
-        ctx.emit("avg_pool2d", [x4], [y], count_include_pad=include_pad, divisor=0, **window_params)
-    return y if rank == 2 else ctx.reshape(y, (x.shape[0], x.shape[1], out_sp[0]), "")
-
-
-@handles("GlobalAveragePool", "GlobalMaxPool")
-def lower_global_pool(ctx, node):
-    x = _float(ctx, 0)
-    axes = list(range(2, len(x.shape)))
-    kind = "MEAN" if node.op_type == "GlobalAveragePool" else "MAX"
-    return ctx.op("reduce", [x], "float32", x.shape[:2] + (1,) * len(axes), kind=enum_value("REDUCE", kind),
-                  correction=0, axes=axes)

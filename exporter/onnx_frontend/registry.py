@@ -22,5 +22,5 @@ def handles(*op_types: str, note: str = "", notes: dict[str, str] | None = None)
 
 def load_handlers() -> dict[str, Callable]:
     from pockettorch.exporter.onnx_frontend import (  # noqa: F401  (registration by import)
-        ops_elementwise, ops_nn, ops_shape, ops_index, ops_reduce, ops_resize, ops_rnn, ops_quant, ops_misc)
+        ops_elementwise, ops_nn, ops_pool, ops_shape, ops_index, ops_reduce, ops_resize, ops_rnn, ops_quant, ops_misc)
     return HANDLERS

@@ -42,6 +42,11 @@ def close(got, want, tol: float, what: str) -> None:
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
     if want.dtype.kind in "fc":
+        nan = np.isnan(want)
+        np.testing.assert_array_equal(np.isnan(got), nan, err_msg=f"{what}: NaN positions differ")
+        inf = np.isinf(want)
+        np.testing.assert_array_equal(got[inf], want[inf], err_msg=f"{what}: infinities differ")
+        got, want = got[~nan & ~inf], want[~nan & ~inf]
         scale = max(float(np.abs(want).max()), 1e-6) if want.size else 1.0
         err = float(np.abs(got.astype(np.float64) - want).max()) if want.size else 0.0
         assert err <= tol * scale, f"{what}: max error {err:.3g} > {tol} x {scale:.3g}"
