@@ -17,7 +17,8 @@ ONNX_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.DOUBLE: "floa
 
 def ir_dtype(elem_type: int, where: str) -> str:
     if elem_type not in ONNX_DTYPES:
-        name = onnx.TensorProto.DataType.Name(elem_type) if elem_type in onnx.TensorProto.DataType.values() else elem_type
+        known = elem_type in onnx.TensorProto.DataType.values()
+        name = onnx.TensorProto.DataType.Name(elem_type) if known else elem_type
         raise errors.UnsupportedOpError(f"{where} has element type {name}; PocketTorch holds float32/float16, "
                                         f"int64/int32/int8/uint8 and bool tensors")
     return ONNX_DTYPES[elem_type]

@@ -35,7 +35,8 @@ def binary(ctx, kind: str, a, b, suffix: str = "", index: int = 0):
     params = dict(kind=enum_value("BINARY", kind), **NO_ACT)
     if compute == a.dtype:
         return ctx.op("binary", [a, ctx.cast(b, compute)], compute, shape, index, suffix, **params)
-    tmp = ctx.op("binary", [ctx.cast(a, compute), ctx.cast(b, compute)], compute, shape, index, suffix + "_wide", **params)
+    tmp = ctx.op("binary", [ctx.cast(a, compute), ctx.cast(b, compute)], compute, shape, index, suffix + "_wide",
+                 **params)
     return ctx.op("cast", [tmp], a.dtype, shape, index, suffix)
 
 

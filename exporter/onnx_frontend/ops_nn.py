@@ -9,6 +9,7 @@ from torch.utils._sympy.functions import FloorDiv
 from pockettorch.exporter.lowering.common import NO_ACT
 from pockettorch.exporter.onnx_frontend.ops_elementwise import binary, scalar
 from pockettorch.exporter.onnx_frontend.registry import handles
+from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime.op_table import enum_value
 
 
@@ -38,7 +39,7 @@ def window(ctx, spatial: list[int], kernel: list[int]):
     return strides, dilations, pads[:n], pads[n:]
 
 
-def window_sym(x, out_shape, kernel, strides, dil, pads, ceil_mode: int = 0) -> dict:
+def window_sym(ctx, x, kernel, strides, dil, pads, ceil_mode: int = 0) -> dict:
     """Dynamic dims of a window op's NC* output: the batch dim's symbol and, for dynamic spatial dims,
     (size + 2 * pad - span) // stride + 1 (floor mode)."""
     sym = {0: x.sym[0]} if 0 in x.sym else {}
@@ -47,7 +48,7 @@ def window_sym(x, out_shape, kernel, strides, dil, pads, ceil_mode: int = 0) -> 
         if size is None:
             continue
         if ceil_mode:
-            return sym  # left to shape inference (an error when it cannot name the dim)
+            raise errors.DynamicShapeError(f"{ctx.where()}: ceil_mode pooling over a dynamic dim is not supported")
         span = (kernel[d] - 1) * dil[d] + 1
         sym[2 + d] = FloorDiv(size + 2 * pads[d] - span, strides[d]) + 1 if strides[d] > 1 else \
             size + 2 * pads[d] - span + 1
@@ -94,7 +95,7 @@ def lower_conv(ctx, node):
     inputs = [x, w] + ([ctx.input(2, "float32")] if ctx.has(2) else [])
     groups = int(ctx.attr("group", 1))
     if rank == 2:
-        out = ctx.new("float32", [x.shape[0], w.shape[0], *out_sp], sym=window_sym(x, out_sp, kernel, strides, dil, pads))
+        out = ctx.new("float32", [x.shape[0], w.shape[0], *out_sp], sym=window_sym(ctx, x, kernel, strides, dil, pads))
         ctx.emit("conv2d", inputs, [out], stride_h=strides[0], stride_w=strides[1], pad_h=pads[0], pad_w=pads[1],
                  dil_h=dil[0], dil_w=dil[1], groups=groups, **NO_ACT)
         return out
@@ -117,7 +118,8 @@ def lower_conv_transpose(ctx, node):
     output_shape = ctx.attr("output_shape")
     auto = ctx.attr("auto_pad", "NOTSET")
     if output_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
-        target = list(output_shape)[-n:] if output_shape is not None else [x.shape[2 + d] * strides[d] for d in range(n)]
+        target = list(output_shape)[-n:] if output_shape is not None else \
+            [x.shape[2 + d] * strides[d] for d in range(n)]
         total = [full[d] - target[d] for d in range(n)]
         upper = auto != "SAME_LOWER"
         begin = [t // 2 if upper else t - t // 2 for t in total]

@@ -45,7 +45,7 @@ def lower_pool(ctx, node):
     window_params = dict(kernel_h=kernel[0], kernel_w=kernel[1], stride_h=strides[0], stride_w=strides[1],
                          pad_h=pads[0], pad_w=pads[1])
     suffix = "" if rank == 2 else "_2d"
-    y = ctx.new("float32", shape4, 0, suffix, sym=window_sym(x4, shape4[2:], kernel, strides, dil, pads, ceil_mode))
+    y = ctx.new("float32", shape4, 0, suffix, sym=window_sym(ctx, x4, kernel, strides, dil, pads, ceil_mode))
     if is_max:
         ctx.emit("max_pool2d", [x4], [y], dil_h=dil[0], dil_w=dil[1], **window_params)
     else:

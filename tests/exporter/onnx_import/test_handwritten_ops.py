@@ -120,7 +120,8 @@ case("LayerNorm_axis1_broadcast_scale", [N("LayerNormalization", ["x", "s"], ["y
      [("x", F, (2, 3, 4))], [("y", F, None)], {"s": x(4)})
 case("LogSoftmax_axis0", [N("LogSoftmax", ["x"], ["y"], axis=0)], [("x", F, (3, 4))], [("y", F, None)])
 # opset differences: attributes before, inputs after
-case("Split_13_sizes", [N("Split", ["x", "s"], ["a", "b"], axis=1)], [("x", F, (2, 5))], [("a", F, None), ("b", F, None)],
+case("Split_13_sizes", [N("Split", ["x", "s"], ["a", "b"], axis=1)], [("x", F, (2, 5))],
+     [("a", F, None), ("b", F, None)],
      {"s": np.array([2, 3], np.int64)}, opset=13)
 case("Split_18_num_outputs", [N("Split", ["x"], ["a", "b", "c"], axis=1, num_outputs=3)], [("x", F, (2, 7))],
      [("a", F, None), ("b", F, None), ("c", F, None)], opset=18)
@@ -205,7 +206,8 @@ case("QDQ_weights_fold", [N("DequantizeLinear", ["wq", "ws", "wz"], ["w"]), N("M
 H = 5
 case("LSTM_bidirectional_states", [N("LSTM", ["x", "w", "r", "b", "", "h0", "c0"], ["y", "yh", "yc"],
                                      hidden_size=H, direction="bidirectional")],
-     [("x", F, (4, 2, 3)), ("h0", F, (2, 2, H)), ("c0", F, (2, 2, H))], [("y", F, None), ("yh", F, None), ("yc", F, None)],
+     [("x", F, (4, 2, 3)), ("h0", F, (2, 2, H)), ("c0", F, (2, 2, H))],
+     [("y", F, None), ("yh", F, None), ("yc", F, None)],
      {"w": x(2, 4 * H, 3), "r": x(2, 4 * H, H), "b": x(2, 8 * H)})
 case("GRU_layout1_reverse", [N("GRU", ["x", "w", "r", "b"], ["y", "yh"], hidden_size=H, direction="reverse",
                                linear_before_reset=1, layout=1)],

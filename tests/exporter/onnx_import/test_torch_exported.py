@@ -1,7 +1,7 @@
 """Models exported with torch.onnx.export (TorchScript-based dynamo=False at opsets 14 and 17 for the architectures,
-13 for the zoo; torch.export-based dynamo=True at opset 18, and 20 for one), imported and compared with the original eager module (rel err <= 1e-4): every zoo
-model, and small architectures covering the operators those exporters emit (attention, norms, resizes, recurrent
-layers, indexing). The heavy zoo models are marked slow."""
+13 for the zoo; torch.export-based dynamo=True at opset 18, and 20 for one), imported and compared with the original
+eager module (rel err <= 1e-4): every zoo model, and small architectures covering the operators those exporters emit
+(attention, norms, resizes, recurrent layers, indexing). The heavy zoo models and dynamo exports are marked slow."""
 from __future__ import annotations
 
 import warnings
@@ -153,8 +153,10 @@ def test_dynamo_opset_20(tmp_path):
 HEAVY = {"resnet18", "mobilenet_v2", "transformer_encoder"}
 
 
-@pytest.mark.parametrize("dynamo,opset", ZOO_FORMS, ids=[f"{'dynamo' if d else 'torchscript'}-{o}" for d, o in ZOO_FORMS])
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in sorted(zoo.ZOO)])
+@pytest.mark.parametrize("dynamo,opset", ZOO_FORMS,
+                         ids=[f"{'dynamo' if d else 'torchscript'}-{o}" for d, o in ZOO_FORMS])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
+                                  for n in sorted(zoo.ZOO)])
 def test_zoo_model(tmp_path, name, dynamo, opset):
     module, inputs, _ = zoo.build(name)
     if name == "transformer_encoder" and opset == 13:
