@@ -28,6 +28,7 @@ from pockettorch.exporter.onnx_frontend.registry import load_handlers
 from pockettorch.runtime import error_catalogue as errors
 
 __all__ = ["export_onnx", "supported_ops", "MIN_OPSET", "MAX_OPSET"]
+MAX_TEXT = 256  # longest producer / file name recorded in the program's "source"
 
 
 def supported_ops() -> list[str]:
@@ -66,7 +67,9 @@ def export_onnx(path, example_inputs=None, name=None, metadata=None, dynamic_sha
                               {"kind": "tuple", "items": [{"kind": "tensor", "index": i}
                                                           for i in range(len(graph.outputs))]})
     producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
-    source = {"format": "onnx", "opset": opset, "producer": producer, "file": os.path.basename(path)}
+    # Both strings come from the file: kept short (the loader checks "source" fields; FORMAT.md).
+    source = {"format": "onnx", "opset": opset, "producer": producer[:MAX_TEXT],
+              "file": os.path.basename(path)[:MAX_TEXT]}
     return finish(graph, input_names, output_names, user_meta,
                   {"pockettorch": __version__, "onnx": onnx.__version__}, source)
 

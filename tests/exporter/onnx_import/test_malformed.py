@@ -172,3 +172,12 @@ def test_corrupted_bytes_never_crash(tmp_path):
             export_onnx(path)
         except errors.PocketTorchError:
             pass
+
+
+def test_hostile_producer_is_recorded_short(tmp_path):
+    model = _relu_model(None)
+    model.producer_name, model.producer_version = "x" * 5000, "\x1b[2J"
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    source = export_onnx(path).metadata["source"]
+    assert len(source["producer"]) <= 256 and source["format"] == "onnx" and source["file"] == "m.onnx"
