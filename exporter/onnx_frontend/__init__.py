@@ -55,7 +55,7 @@ def export_onnx(path, example_inputs=None, name=None, metadata=None, dynamic_sha
     graph._names.update(input_names + output_names)
     for (onnx_name, dtype, shape, sym), ir_name in zip(resolved, input_names):
         t = graph.tensor(ir_name, dtype, shape, sym)
-        t.name = ir_name
+        t.name = ir_name  # reserved above (unique_name would add a suffix): inputs keep the model's names
         graph.inputs.append(t)
         ctx.values[onnx_name] = t
     for init in model.graph.initializer:
