@@ -60,7 +60,7 @@ GROUPS = {
     "conv": ("compute/conv/conv_arm.c", "compute/conv/conv_gemm.c", "compute/conv/conv_ksplit.c",
              "compute/conv/conv_pair.c", "compute/conv/conv_x86.c", "compute/winograd/winograd.c",
              "compute/winograd/winograd_x86.c"),
-    "qgemm": ("compute/qgemm/qgemm.c",),  # int8 GEMM (the quantized conv/linear kernels list it in KERNEL_GROUPS)
+    "qgemm": ("compute/qgemm/qgemm.c", "compute/qgemm/qgemm_arm.c", "compute/qgemm/qgemm_x86.c"),  # int8 GEMM (the quantized conv/linear kernels list it in KERNEL_GROUPS)
 }
 KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "conv2d": ("gemm", "conv"),

@@ -55,7 +55,8 @@ def host_harness(tmp_path_factory) -> list[str]:
     return [str(out)]
 
 
-def cross_harness(abi: str, tmp_path_factory, qemu_cpu: str | None = None) -> list[str]:
+def cross_harness(abi: str, tmp_path_factory) -> tuple[list[str], str]:
+    """(launcher prefix, binary) of the harness cross-built for `abi` with zig."""
     if not cross.have_ziglang():
         pytest.skip("needs the ziglang package")
     prefix = cross.launcher(abi)
@@ -68,9 +69,7 @@ def cross_harness(abi: str, tmp_path_factory, qemu_cpu: str | None = None) -> li
            str(HARNESS), *srcs, "-static", "-o", str(out), "-lm", "-lpthread"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=cross.zig_env(build.default_cache_dir().parent))
     assert proc.returncode == 0, proc.stderr[-4000:]
-    if prefix and qemu_cpu:
-        prefix = [*prefix, "-cpu", qemu_cpu]
-    return [*prefix, str(out)]
+    return prefix, str(out)
 
 
 def info(cmd: list[str], isa: str) -> dict:
@@ -259,12 +258,47 @@ def check_path(cmd: list[str], isa: str, kernel: str, tmp_path) -> None:
     run_cases(cmd, isa, gemm_cases() + quant_cases(), tmp_path)
 
 
-HOST_PATHS = [("portable", "portable_4x16")]
+HOST_PATHS = [  # PKT_MAX_ISA, the micro-kernel it must give on a CPU with AVX-512 VNNI and AVX-VNNI (this host)
+    ("portable", "portable_4x16"),
+    ("avx2:", "avx2_4x8"),          # AVX2 without VNNI
+    ("avx2", "avxvnni_6x16"),        # AVX2 with AVX-VNNI
+    ("avx512:", "avx2_4x8"),        # AVX-512 without VNNI: the AVX2 kernel, AVX-512 everything else
+    ("avx512", "avx512vnni_12x32"),
+]
 
 
 @pytest.mark.parametrize("isa,kernel", HOST_PATHS)
 def test_host_paths(host_harness, isa, kernel, tmp_path):
     check_path(host_harness, isa, kernel, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def arm64(tmp_path_factory):
+    return cross_harness("arm64-v8a", tmp_path_factory)
+
+
+ARM64_PATHS = [  # qemu -cpu, PKT_MAX_ISA, the micro-kernel: "max" has dotprod and i8mm, the Cortex-A53 neither
+    ("max", "neon", "neon_i8mm_4x16"),
+    ("max", "neon:dotprod", "neon_sdot_4x16"),
+    ("max", "neon:", "neon_4x8"),
+    ("cortex-a53", "neon", "neon_4x8"),  # detection: no dotprod in the hwcaps
+    ("cortex-a53", "portable", "portable_4x16"),
+]
+
+
+@pytest.mark.parametrize("cpu,isa,kernel", ARM64_PATHS)
+def test_arm64_paths(arm64, cpu, isa, kernel, tmp_path):
+    prefix, binary = arm64
+    cmd = [*prefix, "-cpu", cpu, binary] if prefix else [binary]
+    if not prefix and cpu != "max":
+        pytest.skip("a native arm64 host cannot pick its CPU model")
+    check_path(cmd, isa, kernel, tmp_path)
+
+
+def test_armv7_paths(tmp_path_factory, tmp_path):
+    prefix, binary = cross_harness("armeabi-v7a", tmp_path_factory)
+    for isa, kernel in (("neon", "neon_4x8"), ("portable", "portable_4x16")):
+        check_path([*prefix, binary], isa, kernel, tmp_path)
 
 
 def test_pt2e_static_reference_within_one_lsb(host_harness, tmp_path):

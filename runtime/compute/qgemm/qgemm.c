@@ -8,10 +8,40 @@
 
 /* ---- configs ---- */
 static const pkt_qgemm_config portable = {"portable_4x16", pkt_qgemm_ukernel_portable, 4, 16, 1, 0};
+#if defined(PKT_QGEMM_HAVE_X86)
+static const pkt_qgemm_config avx512vnni = {"avx512vnni_12x32", pkt_qgemm_ukernel_avx512vnni_12x32, 12, 32, 4, 128};
+static const pkt_qgemm_config avxvnni = {"avxvnni_6x16", pkt_qgemm_ukernel_avxvnni_6x16, 6, 16, 4, 128};
+static const pkt_qgemm_config avx2 = {"avx2_4x8", pkt_qgemm_ukernel_avx2_4x8, 4, 8, 4, 0};
+#endif
+#if defined(PKT_QGEMM_HAVE_NEON64)
+static const pkt_qgemm_config neon_i8mm = {"neon_i8mm_4x16", pkt_qgemm_ukernel_neon_i8mm_4x16, 4, 16, 8, 0};
+static const pkt_qgemm_config neon_sdot = {"neon_sdot_4x16", pkt_qgemm_ukernel_neon_sdot_4x16, 4, 16, 4, 0};
+#endif
+#if defined(PKT_QGEMM_HAVE_NEON)
+static const pkt_qgemm_config neon = {"neon_4x8", pkt_qgemm_ukernel_neon_4x8, 4, 8, 1, 0};
+#endif
 
+/* The micro-kernel of the config's ISA and int8 features (an AVX-512 CPU without VNNI takes the AVX2 kernels). */
 const pkt_qgemm_config* pkt_qgemm_config_of(const pkt_isa_config* cfg) {
-  (void)cfg;
-  return &portable;
+  switch (cfg->isa) {
+#if defined(PKT_QGEMM_HAVE_X86)
+    case PKT_ISA_AVX512:
+      if (cfg->features & PKT_CPU_VNNI) return &avx512vnni;
+      /* fall through */
+    case PKT_ISA_AVX2:
+      return cfg->features & PKT_CPU_AVXVNNI ? &avxvnni : &avx2;
+#endif
+#if defined(PKT_QGEMM_HAVE_NEON)
+    case PKT_ISA_NEON:
+#if defined(PKT_QGEMM_HAVE_NEON64)
+      if (cfg->features & PKT_CPU_I8MM) return &neon_i8mm;
+      if (cfg->features & PKT_CPU_DOTPROD) return &neon_sdot;
+#endif
+      return &neon;
+#endif
+    default:
+      return &portable;
+  }
 }
 
 const char* pkt_qgemm_kernel_name(const pkt_isa_config* cfg) { return pkt_qgemm_config_of(cfg)->name; }
@@ -52,25 +82,27 @@ void pkt_qgemm_pack_b(const pkt_isa_config* cfg, const int8_t* B, int64_t stride
 }
 
 /* ---- epilogue ---- */
-void pkt_qgemm_store_row(const qgemm_tile* t, int r, const int32_t* acc) {
+void pkt_qgemm_finish_cols(const qgemm_tile* t, int r, const int32_t* dot, int shift, int j0) {
   const pkt_qgemm_args* g = t->g;
   const int64_t m = t->m0 + r;
+  const int32_t* colsum = qgemm_colsum(t->panel);
+  const int32_t* bias = qgemm_bias(t->panel, pkt_qgemm_config_of(t->cfg)->nr);
+  const int32_t zs = qgemm_row_zp(g, m) + shift;
   if (g->epilogue == PKT_QGEMM_REQUANT) {
-    /* clamp(round(x) + zp, lo, hi) == round(clamp(x, lo - zp, hi - zp)) + zp: the bounds are integers. */
-    const float lo = (float)(g->c_min - g->c_zp), hi = (float)(g->c_max - g->c_zp);
+    const float lo = qgemm_lo(g), hi = qgemm_hi(g);
     int8_t* c = g->C8 + m * g->ldc + t->n0;
-    for (int j = 0; j < t->nr; j++) {
-      float f = (float)acc[j] * g->scale[t->n0 + j];
+    for (int j = j0; j < t->nr; j++) {
+      float f = (float)qgemm_compensate(dot[j], bias[j], zs, colsum[j]) * g->scale[t->n0 + j];
       f = f < lo ? lo : f > hi ? hi : f;
       c[j] = (int8_t)((int32_t)rintf(f) + g->c_zp);
     }
   } else {
     const float s = g->a_scale[m];
     float* c = g->Cf + m * g->ldc + t->n0;
-    for (int j = 0; j < t->nr; j++) c[j] = (float)acc[j] * s * g->w_scale[t->n0 + j];
-    if (g->fbias)
-      for (int j = 0; j < t->nr; j++) c[j] += g->fbias[t->n0 + j];
-    t->cfg->act(c, t->nr, g->act, g->act_min, g->act_max);
+    for (int j = j0; j < t->nr; j++) {
+      c[j] = (float)qgemm_compensate(dot[j], bias[j], zs, colsum[j]) * s * g->w_scale[t->n0 + j];
+      if (g->fbias) c[j] += g->fbias[t->n0 + j];
+    }
   }
 }
 
@@ -90,12 +122,9 @@ void pkt_qgemm_ukernel_portable(const qgemm_tile* t) {
       for (int j = 0; j < NR; j++) acc[r][j] += a * (int32_t)b[j];
     }
   }
-  const int32_t* colsum = qgemm_colsum(t->panel);
-  const int32_t* bias = qgemm_bias(t->panel, NR);
   for (int r = 0; r < t->mr; r++) {
-    int32_t zp = qgemm_row_zp(g, t->m0 + r);
-    for (int j = 0; j < NR; j++) acc[r][j] = qgemm_compensate(acc[r][j], bias[j], zp, colsum[j]);
-    pkt_qgemm_store_row(t, r, acc[r]);
+    pkt_qgemm_finish_cols(t, r, acc[r], 0, 0);
+    qgemm_row_act(t, r);
   }
 }
 
@@ -173,7 +202,7 @@ void pkt_qgemm(const pkt_node* node, const pkt_isa_config* cfg, const pkt_qgemm_
  * quantize_per_tensor then multiplies by 1 / scale computed in double and rounded to float. A row holding NaN
  * or an infinity gets scale NaN (zero point 0, q 0): its products are NaN, as eager's dequantized row gives
  * NaN everywhere it holds a finite value (0 * inf) or a NaN. */
-static void row_qparams(float mn, float mx, float* scale, int32_t* zp, float* inv) {
+void pkt_qgemm_row_qparams(float mn, float mx, float* scale, int32_t* zp, float* inv) {
   mn = mn < 0.f ? mn : 0.f;
   mx = mx > 0.f ? mx : 0.f;
   float s = (mx - mn) / 255.f;
@@ -204,7 +233,7 @@ void pkt_quantize_rows_portable(int64_t M, int64_t K, const float* x, int64_t ld
       continue;
     }
     float inv;
-    row_qparams(mn, mx, &a_scale[m], &a_zp[m], &inv);
+    pkt_qgemm_row_qparams(mn, mx, &a_scale[m], &a_zp[m], &inv);
     const float lo = (float)(-128 - a_zp[m]), hi = (float)(127 - a_zp[m]);
     for (int64_t k = 0; k < K; k++) {
       float f = row[k] * inv;
@@ -216,6 +245,17 @@ void pkt_quantize_rows_portable(int64_t M, int64_t K, const float* x, int64_t ld
 
 void pkt_quantize_rows(const pkt_isa_config* cfg, int64_t M, int64_t K, const float* x, int64_t ldx, int8_t* q,
                        float* a_scale, int32_t* a_zp) {
-  (void)cfg;
+#if defined(PKT_QGEMM_HAVE_X86)
+  if (cfg->isa == PKT_ISA_AVX2 || cfg->isa == PKT_ISA_AVX512) {
+    pkt_quantize_rows_avx2(M, K, x, ldx, q, a_scale, a_zp);
+    return;
+  }
+#endif
+#if defined(PKT_QGEMM_HAVE_NEON)
+  if (cfg->isa == PKT_ISA_NEON) {
+    pkt_quantize_rows_neon(M, K, x, ldx, q, a_scale, a_zp);
+    return;
+  }
+#endif
   pkt_quantize_rows_portable(M, K, x, ldx, q, a_scale, a_zp);
 }

@@ -52,9 +52,43 @@ static inline int32_t qgemm_compensate(int32_t dot, int32_t bias, int32_t zp_shi
   return (int32_t)((uint32_t)dot + (uint32_t)bias - (uint32_t)zp_shift * (uint32_t)colsum);
 }
 
-/* The epilogue for one row of a tile (acc already compensated): REQUANT to int8 or DEQUANT to float with the
- * activation. */
-void pkt_qgemm_store_row(const qgemm_tile* t, int r, const int32_t* acc);
+/* The epilogue for columns [j0, nr) of one row of a tile, from the raw dot products: compensation, then REQUANT
+ * to int8 or DEQUANT to float (the SIMD epilogues run it on their tails). */
+void pkt_qgemm_finish_cols(const qgemm_tile* t, int r, const int32_t* dot, int shift, int j0);
+/* The DEQUANT activation over row r's nr outputs, once the row is written. */
+static inline void qgemm_row_act(const qgemm_tile* t, int r) {
+  const pkt_qgemm_args* g = t->g;
+  if (g->epilogue == PKT_QGEMM_DEQUANT && g->act)
+    t->cfg->act(g->Cf + (t->m0 + r) * g->ldc + t->n0, t->nr, g->act, g->act_min, g->act_max);
+}
+/* The REQUANT bounds in the float domain: clamp(round(x) + zp, lo, hi) == round(clamp(x, lo - zp, hi - zp)) + zp
+ * as the bounds are integers, and x never leaves the range a float converts to int exactly. */
+static inline float qgemm_lo(const pkt_qgemm_args* g) { return (float)(g->c_min - g->c_zp); }
+static inline float qgemm_hi(const pkt_qgemm_args* g) { return (float)(g->c_max - g->c_zp); }
+
+/* SIMD micro-kernels (qgemm_x86.c, qgemm_arm.c) and row quantization. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PKT_QGEMM_HAVE_X86 1
+void pkt_qgemm_ukernel_avx512vnni_12x32(const qgemm_tile* t);
+void pkt_qgemm_ukernel_avxvnni_6x16(const qgemm_tile* t);
+void pkt_qgemm_ukernel_avx2_4x8(const qgemm_tile* t);
+void pkt_quantize_rows_avx2(int64_t M, int64_t K, const float* x, int64_t ldx, int8_t* q, float* a_scale,
+                            int32_t* a_zp);
+#endif
+#if defined(__aarch64__)
+#define PKT_QGEMM_HAVE_NEON64 1
+void pkt_qgemm_ukernel_neon_i8mm_4x16(const qgemm_tile* t);
+void pkt_qgemm_ukernel_neon_sdot_4x16(const qgemm_tile* t);
+#endif
+#if defined(__aarch64__) || (defined(__arm__) && defined(__ARM_NEON))
+#define PKT_QGEMM_HAVE_NEON 1
+void pkt_qgemm_ukernel_neon_4x8(const qgemm_tile* t);
+void pkt_quantize_rows_neon(int64_t M, int64_t K, const float* x, int64_t ldx, int8_t* q, float* a_scale,
+                            int32_t* a_zp);
+#endif
+
+/* One row's quantization parameters from its min and max (finite), as PT2E's choose_qparams.tensor. */
+void pkt_qgemm_row_qparams(float mn, float mx, float* scale, int32_t* zp, float* inv);
 
 /* Portable micro-kernel and quantize_rows, the fallbacks of every config. */
 void pkt_qgemm_ukernel_portable(const qgemm_tile* t);
