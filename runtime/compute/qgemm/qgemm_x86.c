@@ -104,14 +104,19 @@ T512 void pkt_qgemm_ukernel_avx512vnni_12x32(const qgemm_tile* t) {
   __m512i acc[MR][2];
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
   const int64_t K = g->K, kfull = K / 4 * 4;
-  for (int64_t k = 0; k < K; k += 4, w += 4 * NR) {
-    const __m512i b0 = _mm512_loadu_si512(w), b1 = _mm512_loadu_si512(w + 64);
-    for (int r = 0; r < MR; r++) {
-      __m512i a = _mm512_xor_si512(_mm512_set1_epi32(k < kfull ? load_u32(rows[r] + k) : load_tail(rows[r] + k, (int)(K - k))), flip);
-      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, b0);
-      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, b1);
-    }
+#define STEP(LOAD)                                                             \
+  {                                                                            \
+    const __m512i b0 = _mm512_loadu_si512(w), b1 = _mm512_loadu_si512(w + 64); \
+    for (int r = 0; r < MR; r++) {                                             \
+      __m512i a = _mm512_xor_si512(_mm512_set1_epi32(LOAD), flip);             \
+      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, b0);                       \
+      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, b1);                       \
+    }                                                                          \
   }
+  int64_t k = 0;
+  for (; k < kfull; k += 4, w += 4 * NR) STEP(load_u32(rows[r] + k))
+  if (k < K) STEP(load_tail(rows[r] + k, (int)(K - k)))
+#undef STEP
   int32_t dot[NR];
   for (int r = 0; r < t->mr; r++) {
     _mm512_storeu_si512(dot, acc[r][0]);
@@ -131,14 +136,19 @@ T_AVXVNNI void pkt_qgemm_ukernel_avxvnni_6x16(const qgemm_tile* t) {
   __m256i acc[MR][2];
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
   const int64_t K = g->K, kfull = K / 4 * 4;
-  for (int64_t k = 0; k < K; k += 4, w += 4 * NR) {
-    const __m256i b0 = _mm256_loadu_si256((const __m256i*)w), b1 = _mm256_loadu_si256((const __m256i*)(w + 32));
-    for (int r = 0; r < MR; r++) {
-      __m256i a = _mm256_xor_si256(_mm256_set1_epi32(k < kfull ? load_u32(rows[r] + k) : load_tail(rows[r] + k, (int)(K - k))), flip);
-      acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], a, b0);
-      acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], a, b1);
-    }
+#define STEP(LOAD)                                                                                           \
+  {                                                                                                          \
+    const __m256i b0 = _mm256_loadu_si256((const __m256i*)w), b1 = _mm256_loadu_si256((const __m256i*)(w + 32)); \
+    for (int r = 0; r < MR; r++) {                                                                           \
+      __m256i a = _mm256_xor_si256(_mm256_set1_epi32(LOAD), flip);                                           \
+      acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], a, b0);                                                 \
+      acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], a, b1);                                                 \
+    }                                                                                                        \
   }
+  int64_t k = 0;
+  for (; k < kfull; k += 4, w += 4 * NR) STEP(load_u32(rows[r] + k))
+  if (k < K) STEP(load_tail(rows[r] + k, (int)(K - k)))
+#undef STEP
   int32_t dot[NR];
   for (int r = 0; r < t->mr; r++) {
     _mm256_storeu_si256((__m256i*)dot, acc[r][0]);
@@ -159,15 +169,20 @@ T_AVX2 void pkt_qgemm_ukernel_avx2_4x8(const qgemm_tile* t) {
   __m256i lo[MR], hi[MR];
   for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm256_setzero_si256();
   const int64_t K = g->K, kfull = K / 4 * 4;
-  for (int64_t k = 0; k < K; k += 4, w += 4 * NR) {
-    const __m256i b_lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)w));
-    const __m256i b_hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(w + 16)));
-    for (int r = 0; r < MR; r++) {
-      __m256i a = _mm256_cvtepi8_epi16(_mm_set1_epi32(k < kfull ? load_u32(rows[r] + k) : load_tail(rows[r] + k, (int)(K - k))));
-      lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(b_lo, a));
-      hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(b_hi, a));
-    }
+#define STEP(LOAD)                                                                    \
+  {                                                                                   \
+    const __m256i b_lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)w));    \
+    const __m256i b_hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(w + 16))); \
+    for (int r = 0; r < MR; r++) {                                                    \
+      __m256i a = _mm256_cvtepi8_epi16(_mm_set1_epi32(LOAD));                         \
+      lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(b_lo, a));                    \
+      hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(b_hi, a));                    \
+    }                                                                                 \
   }
+  int64_t k = 0;
+  for (; k < kfull; k += 4, w += 4 * NR) STEP(load_u32(rows[r] + k))
+  if (k < K) STEP(load_tail(rows[r] + k, (int)(K - k)))
+#undef STEP
   int32_t dot[NR];
   for (int r = 0; r < t->mr; r++) {
     /* hadd: [c0 c1 c4 c5 | c2 c3 c6 c7]; the 64-bit permute puts the columns in order */
