@@ -94,12 +94,13 @@ void pkt_qgemm_ukernel_neon_4x8(const qgemm_tile* t) {
       hi[r] = vmlal_n_s16(hi[r], vget_high_s16(b), rows[r][k]);
     }
   }
-  int32_t dot[NR];
-  for (int r = 0; r < t->mr; r++) {
-    vst1q_s32(dot, lo[r]);
-    vst1q_s32(dot + 4, hi[r]);
-    finish_row_neon(t, r, dot, NR);
+  /* All MR rows stored (constant indices keep the accumulators in registers), then the mr real ones finished. */
+  int32_t dot[MR][NR];
+  for (int r = 0; r < MR; r++) {
+    vst1q_s32(dot[r], lo[r]);
+    vst1q_s32(dot[r] + 4, hi[r]);
   }
+  for (int r = 0; r < t->mr; r++) finish_row_neon(t, r, dot[r], NR);
 }
 
 #if defined(PKT_QGEMM_HAVE_NEON64)
@@ -129,11 +130,10 @@ __attribute__((target("dotprod"))) void pkt_qgemm_ukernel_neon_sdot_4x16(const q
       acc[r][3] = vdotq_s32(acc[r][3], b3, a);
     }
   }
-  int32_t dot[NR];
-  for (int r = 0; r < t->mr; r++) {
-    for (int v = 0; v < 4; v++) vst1q_s32(dot + 4 * v, acc[r][v]);
-    finish_row_neon(t, r, dot, NR);
-  }
+  int32_t dot[MR][NR];
+  for (int r = 0; r < MR; r++)
+    for (int v = 0; v < 4; v++) vst1q_s32(dot[r] + 4 * v, acc[r][v]);
+  for (int r = 0; r < t->mr; r++) finish_row_neon(t, r, dot[r], NR);
 }
 
 /* ---- smmla: 4 rows (two pairs) x 16 columns (eight pairs), kr 8 ---- */
@@ -163,16 +163,14 @@ __attribute__((target("i8mm"))) void pkt_qgemm_ukernel_neon_i8mm_4x16(const qgem
       acc[1][c] = vmmlaq_s32(acc[1][c], a1, b);
     }
   }
-  int32_t dot[2][NR];
-  for (int p = 0; p < 2; p++) {
-    /* acc[p][c] = [row 2p: col 2c, 2c+1 | row 2p+1: col 2c, 2c+1] */
+  int32_t dot[MR][NR];
+  for (int p = 0; p < 2; p++) /* acc[p][c] = [row 2p: col 2c, 2c+1 | row 2p+1: col 2c, 2c+1] */
     for (int c = 0; c < 8; c += 2) {
       int64x2_t x = vreinterpretq_s64_s32(acc[p][c]), y = vreinterpretq_s64_s32(acc[p][c + 1]);
-      vst1q_s32(dot[0] + 2 * c, vreinterpretq_s32_s64(vzip1q_s64(x, y)));
-      vst1q_s32(dot[1] + 2 * c, vreinterpretq_s32_s64(vzip2q_s64(x, y)));
+      vst1q_s32(dot[2 * p] + 2 * c, vreinterpretq_s32_s64(vzip1q_s64(x, y)));
+      vst1q_s32(dot[2 * p + 1] + 2 * c, vreinterpretq_s32_s64(vzip2q_s64(x, y)));
     }
-    for (int h = 0; h < 2 && 2 * p + h < t->mr; h++) finish_row_neon(t, 2 * p + h, dot[h], NR);
-  }
+  for (int r = 0; r < t->mr; r++) finish_row_neon(t, r, dot[r], NR);
 }
 #endif
 

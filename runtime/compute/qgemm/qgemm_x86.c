@@ -18,6 +18,11 @@
 #define T_AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
 #define T_AVX2 __attribute__((target("avx2,fma")))
 
+/* acc += dot4(a u8, b s8) in place. GCC 12 copies the accumulator of the intrinsic into a fresh register and back
+ * every step (two moves per vpdpbusd); the asm keeps it where it is. */
+#define DPBUSD512(acc, a, b) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b))
+#define DPBUSD256(acc, a, b) __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(a), "x"(b))
+
 static inline int32_t load_u32(const int8_t* p) {
   int32_t v;
   memcpy(&v, p, 4);
@@ -93,6 +98,12 @@ T512 static void finish_row_avx512(const qgemm_tile* t, int r, const int32_t* do
   qgemm_row_act(t, r);
 }
 
+/* The kernels name every accumulator (c<row>_<vector>): GCC keeps an array of them in memory around the asm
+ * statements, and copies them around the loop otherwise. */
+#define ROWS4(X) X(0) X(1) X(2) X(3)
+#define ROWS6(X) ROWS4(X) X(4) X(5)
+#define ROWS12(X) ROWS6(X) X(6) X(7) X(8) X(9) X(10) X(11)
+
 /* ---- AVX-512 VNNI: 12 rows x 32 columns ---- */
 T512 void pkt_qgemm_ukernel_avx512vnni_12x32(const qgemm_tile* t) {
   enum { MR = 12, NR = 32 };
@@ -101,28 +112,38 @@ T512 void pkt_qgemm_ukernel_avx512vnni_12x32(const qgemm_tile* t) {
   const int8_t* rows[MR];
   for (int r = 0; r < MR; r++) rows[r] = g->A + (t->m0 + (r < t->mr ? r : t->mr - 1)) * g->lda;
   const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
-  __m512i acc[MR][2];
-  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+#define DECL(r) __m512i c##r##_0 = _mm512_setzero_si512(), c##r##_1 = _mm512_setzero_si512();
+  ROWS12(DECL)
+#undef DECL
   const int64_t K = g->K, kfull = K / 4 * 4;
-#define STEP(LOAD)                                                             \
+#define ROW(r)                                                 \
+  {                                                            \
+    __m512i a = _mm512_xor_si512(_mm512_set1_epi32(LOAD(r)), flip); \
+    DPBUSD512(c##r##_0, a, b0);                                \
+    DPBUSD512(c##r##_1, a, b1);                                \
+  }
+#define STEP                                                                   \
   {                                                                            \
     const __m512i b0 = _mm512_loadu_si512(w), b1 = _mm512_loadu_si512(w + 64); \
-    for (int r = 0; r < MR; r++) {                                             \
-      __m512i a = _mm512_xor_si512(_mm512_set1_epi32(LOAD), flip);             \
-      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, b0);                       \
-      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, b1);                       \
-    }                                                                          \
+    ROWS12(ROW)                                                                \
   }
   int64_t k = 0;
-  for (; k < kfull; k += 4, w += 4 * NR) STEP(load_u32(rows[r] + k))
-  if (k < K) STEP(load_tail(rows[r] + k, (int)(K - k)))
+#define LOAD(r) load_u32(rows[r] + k)
+  for (; k < kfull; k += 4, w += 4 * NR) STEP
+#undef LOAD
+#define LOAD(r) load_tail(rows[r] + k, (int)(K - k))
+  if (k < K) STEP
+#undef LOAD
 #undef STEP
-  int32_t dot[NR];
-  for (int r = 0; r < t->mr; r++) {
-    _mm512_storeu_si512(dot, acc[r][0]);
-    _mm512_storeu_si512(dot + 16, acc[r][1]);
-    finish_row_avx512(t, r, dot, 128, NR);
-  }
+#undef ROW
+  /* All MR rows stored, then the mr real ones finished. */
+  int32_t dot[MR][NR];
+#define STORE(r)                              \
+  _mm512_storeu_si512(dot[r], c##r##_0);      \
+  _mm512_storeu_si512(dot[r] + 16, c##r##_1);
+  ROWS12(STORE)
+#undef STORE
+  for (int r = 0; r < t->mr; r++) finish_row_avx512(t, r, dot[r], 128, NR);
 }
 
 /* ---- AVX-VNNI: 6 rows x 16 columns ---- */
@@ -133,28 +154,37 @@ T_AVXVNNI void pkt_qgemm_ukernel_avxvnni_6x16(const qgemm_tile* t) {
   const int8_t* rows[MR];
   for (int r = 0; r < MR; r++) rows[r] = g->A + (t->m0 + (r < t->mr ? r : t->mr - 1)) * g->lda;
   const __m256i flip = _mm256_set1_epi32((int)0x80808080u);
-  __m256i acc[MR][2];
-  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+#define DECL(r) __m256i c##r##_0 = _mm256_setzero_si256(), c##r##_1 = _mm256_setzero_si256();
+  ROWS6(DECL)
+#undef DECL
   const int64_t K = g->K, kfull = K / 4 * 4;
-#define STEP(LOAD)                                                                                           \
-  {                                                                                                          \
+#define ROW(r)                                                 \
+  {                                                            \
+    __m256i a = _mm256_xor_si256(_mm256_set1_epi32(LOAD(r)), flip); \
+    DPBUSD256(c##r##_0, a, b0);                                \
+    DPBUSD256(c##r##_1, a, b1);                                \
+  }
+#define STEP                                                                                                  \
+  {                                                                                                           \
     const __m256i b0 = _mm256_loadu_si256((const __m256i*)w), b1 = _mm256_loadu_si256((const __m256i*)(w + 32)); \
-    for (int r = 0; r < MR; r++) {                                                                           \
-      __m256i a = _mm256_xor_si256(_mm256_set1_epi32(LOAD), flip);                                           \
-      acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], a, b0);                                                 \
-      acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], a, b1);                                                 \
-    }                                                                                                        \
+    ROWS6(ROW)                                                                                                \
   }
   int64_t k = 0;
-  for (; k < kfull; k += 4, w += 4 * NR) STEP(load_u32(rows[r] + k))
-  if (k < K) STEP(load_tail(rows[r] + k, (int)(K - k)))
+#define LOAD(r) load_u32(rows[r] + k)
+  for (; k < kfull; k += 4, w += 4 * NR) STEP
+#undef LOAD
+#define LOAD(r) load_tail(rows[r] + k, (int)(K - k))
+  if (k < K) STEP
+#undef LOAD
 #undef STEP
-  int32_t dot[NR];
-  for (int r = 0; r < t->mr; r++) {
-    _mm256_storeu_si256((__m256i*)dot, acc[r][0]);
-    _mm256_storeu_si256((__m256i*)(dot + 8), acc[r][1]);
-    finish_row_avx2(t, r, dot, 128, NR);
-  }
+#undef ROW
+  int32_t dot[MR][NR];
+#define STORE(r)                                           \
+  _mm256_storeu_si256((__m256i*)dot[r], c##r##_0);         \
+  _mm256_storeu_si256((__m256i*)(dot[r] + 8), c##r##_1);
+  ROWS6(STORE)
+#undef STORE
+  for (int r = 0; r < t->mr; r++) finish_row_avx2(t, r, dot[r], 128, NR);
 }
 
 /* ---- AVX2 without VNNI: 4 rows x 8 columns. Per k-group of 4: B's 32 bytes (8 columns x 4 k) sign-extended
@@ -166,30 +196,37 @@ T_AVX2 void pkt_qgemm_ukernel_avx2_4x8(const qgemm_tile* t) {
   const int8_t* w = qgemm_weights(t->panel, NR);
   const int8_t* rows[MR];
   for (int r = 0; r < MR; r++) rows[r] = g->A + (t->m0 + (r < t->mr ? r : t->mr - 1)) * g->lda;
-  __m256i lo[MR], hi[MR];
-  for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm256_setzero_si256();
+#define DECL(r) __m256i lo##r = _mm256_setzero_si256(), hi##r = _mm256_setzero_si256();
+  ROWS4(DECL)
+#undef DECL
   const int64_t K = g->K, kfull = K / 4 * 4;
-#define STEP(LOAD)                                                                    \
-  {                                                                                   \
-    const __m256i b_lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)w));    \
+#define ROW(r)                                                   \
+  {                                                              \
+    __m256i a = _mm256_cvtepi8_epi16(_mm_set1_epi32(LOAD(r)));   \
+    lo##r = _mm256_add_epi32(lo##r, _mm256_madd_epi16(b_lo, a)); \
+    hi##r = _mm256_add_epi32(hi##r, _mm256_madd_epi16(b_hi, a)); \
+  }
+#define STEP                                                                              \
+  {                                                                                       \
+    const __m256i b_lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)w));        \
     const __m256i b_hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(w + 16))); \
-    for (int r = 0; r < MR; r++) {                                                    \
-      __m256i a = _mm256_cvtepi8_epi16(_mm_set1_epi32(LOAD));                         \
-      lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(b_lo, a));                    \
-      hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(b_hi, a));                    \
-    }                                                                                 \
+    ROWS4(ROW)                                                                            \
   }
   int64_t k = 0;
-  for (; k < kfull; k += 4, w += 4 * NR) STEP(load_u32(rows[r] + k))
-  if (k < K) STEP(load_tail(rows[r] + k, (int)(K - k)))
+#define LOAD(r) load_u32(rows[r] + k)
+  for (; k < kfull; k += 4, w += 4 * NR) STEP
+#undef LOAD
+#define LOAD(r) load_tail(rows[r] + k, (int)(K - k))
+  if (k < K) STEP
+#undef LOAD
 #undef STEP
-  int32_t dot[NR];
-  for (int r = 0; r < t->mr; r++) {
-    /* hadd: [c0 c1 c4 c5 | c2 c3 c6 c7]; the 64-bit permute puts the columns in order */
-    __m256i s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[r], hi[r]), 0xD8);
-    _mm256_storeu_si256((__m256i*)dot, s);
-    finish_row_avx2(t, r, dot, 0, NR);
-  }
+#undef ROW
+  int32_t dot[MR][NR];
+  /* hadd: [c0 c1 c4 c5 | c2 c3 c6 c7]; the 64-bit permute puts them in order */
+#define STORE(r) _mm256_storeu_si256((__m256i*)dot[r], _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo##r, hi##r), 0xD8));
+  ROWS4(STORE)
+#undef STORE
+  for (int r = 0; r < t->mr; r++) finish_row_avx2(t, r, dot[r], 0, NR);
 }
 
 /* ---- row quantization: min, max and a finiteness check, then x * inv rounded, 8 lanes at a time ---- */
