@@ -69,11 +69,13 @@ void pkt_qgemm_pack_b(const pkt_isa_config* cfg, const int8_t* B, int64_t stride
       int32_t sum = 0;
       if (n0 + j < N) {
         const int8_t* src = B + (n0 + j) * stride_n;
-        for (int64_t k = 0; k < K; k++) {
-          int8_t v = src[k * stride_k];
-          w[(k / KR) * NR * KR + j * KR + k % KR] = v;
-          sum += v;
-        }
+        int8_t* dst = w + j * KR;
+        for (int64_t k0 = 0; k0 < K; k0 += KR, dst += NR * KR) /* one k-group of column j: KR bytes */
+          for (int64_t k = k0; k < k0 + KR && k < K; k++) {
+            int8_t v = src[k * stride_k];
+            dst[k - k0] = v;
+            sum += v;
+          }
       }
       colsum[j] = sum;
       pbias[j] = bias && n0 + j < N ? bias[n0 + j] : 0;
