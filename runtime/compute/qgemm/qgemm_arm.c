@@ -104,10 +104,21 @@ void pkt_qgemm_ukernel_neon_4x8(const qgemm_tile* t) {
 }
 
 #if defined(PKT_QGEMM_HAVE_NEON64)
-static inline int32_t load_u32(const int8_t* p, int64_t avail) {
-  int32_t v = 0;
-  memcpy(&v, p, (size_t)(avail < 4 ? avail : 4));
+static inline int32_t load_u32(const int8_t* p) {
+  int32_t v;
+  memcpy(&v, p, 4);
   return v;
+}
+/* The last K % kr bytes of a row, zero-filled (the packed B is zero there). */
+static inline int32_t load_tail4(const int8_t* p, int64_t n) {
+  int32_t v = 0;
+  memcpy(&v, p, (size_t)n);
+  return v;
+}
+static inline int8x8_t load_tail8(const int8_t* p, int64_t n) {
+  int8_t tmp[8] = {0};
+  memcpy(tmp, p, (size_t)n);
+  return vld1_s8(tmp);
 }
 
 /* ---- sdot: 4 rows x 16 columns, kr 4 ---- */
@@ -119,17 +130,22 @@ __attribute__((target("dotprod"))) void pkt_qgemm_ukernel_neon_sdot_4x16(const q
   for (int r = 0; r < MR; r++) rows[r] = g->A + (t->m0 + (r < t->mr ? r : t->mr - 1)) * g->lda;
   int32x4_t acc[MR][4];
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = vdupq_n_s32(0);
-  const int64_t K = g->K;
-  for (int64_t k = 0; k < K; k += 4, w += 4 * NR) {
-    int8x16_t b0 = vld1q_s8(w), b1 = vld1q_s8(w + 16), b2 = vld1q_s8(w + 32), b3 = vld1q_s8(w + 48);
-    for (int r = 0; r < MR; r++) {
-      int8x16_t a = vreinterpretq_s8_s32(vdupq_n_s32(load_u32(rows[r] + k, K - k)));
-      acc[r][0] = vdotq_s32(acc[r][0], b0, a);
-      acc[r][1] = vdotq_s32(acc[r][1], b1, a);
-      acc[r][2] = vdotq_s32(acc[r][2], b2, a);
-      acc[r][3] = vdotq_s32(acc[r][3], b3, a);
-    }
+  const int64_t K = g->K, kfull = K / 4 * 4;
+#define STEP(LOAD)                                                                                         \
+  {                                                                                                        \
+    int8x16_t b0 = vld1q_s8(w), b1 = vld1q_s8(w + 16), b2 = vld1q_s8(w + 32), b3 = vld1q_s8(w + 48);       \
+    for (int r = 0; r < MR; r++) {                                                                         \
+      int8x16_t a = vreinterpretq_s8_s32(vdupq_n_s32(LOAD));                                               \
+      acc[r][0] = vdotq_s32(acc[r][0], b0, a);                                                             \
+      acc[r][1] = vdotq_s32(acc[r][1], b1, a);                                                             \
+      acc[r][2] = vdotq_s32(acc[r][2], b2, a);                                                             \
+      acc[r][3] = vdotq_s32(acc[r][3], b3, a);                                                             \
+    }                                                                                                      \
   }
+  int64_t k = 0;
+  for (; k < kfull; k += 4, w += 4 * NR) STEP(load_u32(rows[r] + k))
+  if (k < K) STEP(load_tail4(rows[r] + k, K - k))
+#undef STEP
   int32_t dot[MR][NR];
   for (int r = 0; r < MR; r++)
     for (int v = 0; v < 4; v++) vst1q_s32(dot[r] + 4 * v, acc[r][v]);
@@ -137,13 +153,6 @@ __attribute__((target("dotprod"))) void pkt_qgemm_ukernel_neon_sdot_4x16(const q
 }
 
 /* ---- smmla: 4 rows (two pairs) x 16 columns (eight pairs), kr 8 ---- */
-static inline int8x8_t load8(const int8_t* p, int64_t avail) {
-  if (avail >= 8) return vld1_s8(p);
-  int8_t tmp[8] = {0};
-  memcpy(tmp, p, (size_t)avail);
-  return vld1_s8(tmp);
-}
-
 __attribute__((target("i8mm"))) void pkt_qgemm_ukernel_neon_i8mm_4x16(const qgemm_tile* t) {
   enum { MR = 4, NR = 16 };
   const pkt_qgemm_args* g = t->g;
@@ -153,16 +162,24 @@ __attribute__((target("i8mm"))) void pkt_qgemm_ukernel_neon_i8mm_4x16(const qgem
   int32x4_t acc[2][8];
   for (int p = 0; p < 2; p++)
     for (int c = 0; c < 8; c++) acc[p][c] = vdupq_n_s32(0);
-  const int64_t K = g->K;
-  for (int64_t k = 0; k < K; k += 8, w += 8 * NR) {
-    int8x16_t a0 = vcombine_s8(load8(rows[0] + k, K - k), load8(rows[1] + k, K - k));
-    int8x16_t a1 = vcombine_s8(load8(rows[2] + k, K - k), load8(rows[3] + k, K - k));
-    for (int c = 0; c < 8; c++) {
-      int8x16_t b = vld1q_s8(w + 16 * c); /* columns 2c and 2c + 1, 8 k each */
-      acc[0][c] = vmmlaq_s32(acc[0][c], a0, b);
-      acc[1][c] = vmmlaq_s32(acc[1][c], a1, b);
-    }
+  const int64_t K = g->K, kfull = K / 8 * 8;
+#define STEP(LOAD)                                                                                         \
+  {                                                                                                        \
+    int8x16_t a0 = vcombine_s8(LOAD(rows[0]), LOAD(rows[1])), a1 = vcombine_s8(LOAD(rows[2]), LOAD(rows[3])); \
+    for (int c = 0; c < 8; c++) {                                                                          \
+      int8x16_t b = vld1q_s8(w + 16 * c); /* columns 2c and 2c + 1, 8 k each */                            \
+      acc[0][c] = vmmlaq_s32(acc[0][c], a0, b);                                                            \
+      acc[1][c] = vmmlaq_s32(acc[1][c], a1, b);                                                            \
+    }                                                                                                      \
   }
+  int64_t k = 0;
+#define LOAD(row) vld1_s8(row + k)
+  for (; k < kfull; k += 8, w += 8 * NR) STEP(LOAD)
+#undef LOAD
+#define LOAD(row) load_tail8(row + k, K - k)
+  if (k < K) STEP(LOAD)
+#undef LOAD
+#undef STEP
   int32_t dot[MR][NR];
   for (int p = 0; p < 2; p++) /* acc[p][c] = [row 2p: col 2c, 2c+1 | row 2p+1: col 2c, 2c+1] */
     for (int c = 0; c < 8; c += 2) {
