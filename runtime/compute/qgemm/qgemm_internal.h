@@ -71,7 +71,7 @@ static inline float qgemm_hi(const pkt_qgemm_args* g) { return (float)(g->c_max 
 #define PKT_QGEMM_HAVE_X86 1
 void pkt_qgemm_ukernel_avx512vnni_12x32(const qgemm_tile* t);
 void pkt_qgemm_ukernel_avxvnni_6x16(const qgemm_tile* t);
-void pkt_qgemm_ukernel_avx2_4x8(const qgemm_tile* t);
+void pkt_qgemm_ukernel_avx2_3x8(const qgemm_tile* t);
 void pkt_quantize_rows_avx2(int64_t M, int64_t K, const float* x, int64_t ldx, int8_t* q, float* a_scale,
                             int32_t* a_zp);
 #endif

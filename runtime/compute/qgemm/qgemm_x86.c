@@ -1,8 +1,8 @@
-/* x86-64 int8 GEMM micro-kernels (see qgemm_internal.h for the packed layout, kr 4 for all three):
+/* x86-64 int8 GEMM micro-kernels (see qgemm_internal.h for the packed layout):
  *   avx512vnni_12x32  vpdpbusd on zmm: 24 accumulators of the 32 registers; A shifted to u8 (xor 0x80)
  *   avxvnni_6x16      the same on ymm with the VEX encoding (AVX-VNNI, Alder Lake / Zen 4 and later)
- *   avx2_4x8          no VNNI: A and B sign-extended to int16 and vpmaddwd (pairs of int16 products summed
- *                     into int32 never saturate, unlike vpmaddubsw), one horizontal add per row at the end
+ *   avx2_3x8          no VNNI, kr 8: A and B sign-extended to int16 and vpmaddwd (pairs of int16 products summed
+ *                     into int32 never saturate, unlike vpmaddubsw), horizontal adds per row at the end
  * and the vectorized row quantization. Target attributes only: the file builds without -m flags and runs only
  * where the session's config points at it. Each kernel leaves a row's raw dot products in a small buffer and a
  * vector epilogue (compensation, requantization or dequantization) writes the row. */
@@ -26,6 +26,11 @@
 static inline int32_t load_u32(const int8_t* p) {
   int32_t v;
   memcpy(&v, p, 4);
+  return v;
+}
+static inline long long load_u64(const int8_t* p) {
+  long long v;
+  memcpy(&v, p, 8);
   return v;
 }
 /* The last k % 4 bytes of a row (the packed B is zero there, so the filler bytes do not count). */
@@ -100,8 +105,8 @@ T512 static void finish_row_avx512(const qgemm_tile* t, int r, const int32_t* do
 
 /* The kernels name every accumulator (c<row>_<vector>): GCC keeps an array of them in memory around the asm
  * statements, and copies them around the loop otherwise. */
-#define ROWS4(X) X(0) X(1) X(2) X(3)
-#define ROWS6(X) ROWS4(X) X(4) X(5)
+#define ROWS3(X) X(0) X(1) X(2)
+#define ROWS6(X) ROWS3(X) X(3) X(4) X(5)
 #define ROWS12(X) ROWS6(X) X(6) X(7) X(8) X(9) X(10) X(11)
 
 /* ---- AVX-512 VNNI: 12 rows x 32 columns ---- */
@@ -187,44 +192,53 @@ T_AVXVNNI void pkt_qgemm_ukernel_avxvnni_6x16(const qgemm_tile* t) {
   for (int r = 0; r < t->mr; r++) finish_row_avx2(t, r, dot[r], 128, NR);
 }
 
-/* ---- AVX2 without VNNI: 4 rows x 8 columns. Per k-group of 4: B's 32 bytes (8 columns x 4 k) sign-extended
- * in two halves (columns 0-3, 4-7), the row's 4 bytes broadcast and sign-extended, vpmaddwd gives each column's
- * two pair sums; a horizontal add per row at the end makes the 8 column sums. ---- */
-T_AVX2 void pkt_qgemm_ukernel_avx2_4x8(const qgemm_tile* t) {
-  enum { MR = 4, NR = 8 };
+/* ---- AVX2 without VNNI: 3 rows x 8 columns, kr 8. Per k-group of 8: each row's 8 bytes sign-extended to int16
+ * in both halves of a register, each pair of columns' 16 bytes (column 2p, column 2p + 1) sign-extended; vpmaddwd
+ * sums pairs of int16 products into int32 and never saturates (unlike vpmaddubsw). Two horizontal adds and a
+ * permute per row at the end make the 8 column sums. ---- */
+T_AVX2 void pkt_qgemm_ukernel_avx2_3x8(const qgemm_tile* t) {
+  enum { MR = 3, NR = 8 };
   const pkt_qgemm_args* g = t->g;
   const int8_t* w = qgemm_weights(t->panel, NR);
   const int8_t* rows[MR];
   for (int r = 0; r < MR; r++) rows[r] = g->A + (t->m0 + (r < t->mr ? r : t->mr - 1)) * g->lda;
-#define DECL(r) __m256i lo##r = _mm256_setzero_si256(), hi##r = _mm256_setzero_si256();
-  ROWS4(DECL)
+#define DECL(r) __m256i c##r##_0 = _mm256_setzero_si256(), c##r##_1 = c##r##_0, c##r##_2 = c##r##_0, c##r##_3 = c##r##_0;
+  ROWS3(DECL)
 #undef DECL
-  const int64_t K = g->K, kfull = K / 4 * 4;
-#define ROW(r)                                                   \
-  {                                                              \
-    __m256i a = _mm256_cvtepi8_epi16(_mm_set1_epi32(LOAD(r)));   \
-    lo##r = _mm256_add_epi32(lo##r, _mm256_madd_epi16(b_lo, a)); \
-    hi##r = _mm256_add_epi32(hi##r, _mm256_madd_epi16(b_hi, a)); \
+#define ROW(r) const __m256i a##r = _mm256_cvtepi8_epi16(_mm_set1_epi64x(load_u64(src[r])));
+#define PAIR(p)                                                                          \
+  {                                                                                      \
+    const __m256i b = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(w + 16 * p))); \
+    c0_##p = _mm256_add_epi32(c0_##p, _mm256_madd_epi16(a0, b));                          \
+    c1_##p = _mm256_add_epi32(c1_##p, _mm256_madd_epi16(a1, b));                          \
+    c2_##p = _mm256_add_epi32(c2_##p, _mm256_madd_epi16(a2, b));                          \
   }
-#define STEP                                                                              \
-  {                                                                                       \
-    const __m256i b_lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)w));        \
-    const __m256i b_hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(w + 16))); \
-    ROWS4(ROW)                                                                            \
+  /* One loop body (GCC spills the accumulators when the K tail repeats it): the last k-group reads the rows'
+   * remaining bytes from zero-padded copies. */
+  const int8_t* src[MR] = {rows[0], rows[1], rows[2]};
+  int8_t tail[MR][8];
+  for (int64_t left = g->K; left > 0; left -= 8, w += 8 * NR) {
+    if (left < 8)
+      for (int r = 0; r < MR; r++) {
+        memset(tail[r], 0, 8);
+        memcpy(tail[r], src[r], (size_t)left);
+        src[r] = tail[r];
+      }
+    ROWS3(ROW)
+    PAIR(0) PAIR(1) PAIR(2) PAIR(3)
+    for (int r = 0; r < MR; r++) src[r] += 8;
   }
-  int64_t k = 0;
-#define LOAD(r) load_u32(rows[r] + k)
-  for (; k < kfull; k += 4, w += 4 * NR) STEP
-#undef LOAD
-#define LOAD(r) load_tail(rows[r] + k, (int)(K - k))
-  if (k < K) STEP
-#undef LOAD
-#undef STEP
+#undef PAIR
 #undef ROW
   int32_t dot[MR][NR];
-  /* hadd: [c0 c1 c4 c5 | c2 c3 c6 c7]; the 64-bit permute puts them in order */
-#define STORE(r) _mm256_storeu_si256((__m256i*)dot[r], _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo##r, hi##r), 0xD8));
-  ROWS4(STORE)
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  /* hadd twice: [c0 c2 c4 c6 | c1 c3 c5 c7]; the permute puts them in order */
+#define STORE(r)                                                                                         \
+  _mm256_storeu_si256((__m256i*)dot[r],                                                                \
+                      _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(_mm256_hadd_epi32(c##r##_0, c##r##_1), \
+                                                                    _mm256_hadd_epi32(c##r##_2, c##r##_3)), \
+                                                  order));
+  ROWS3(STORE)
 #undef STORE
   for (int r = 0; r < t->mr; r++) finish_row_avx2(t, r, dot[r], 0, NR);
 }
