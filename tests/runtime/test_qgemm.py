@@ -150,6 +150,8 @@ class Gemm:
                 want = want + self.fbias
             want = {ACT_NONE: want, ACT_RELU: np.maximum(want, 0), ACT_RELU6: np.clip(want, 0, 6),
                     ACT_CLAMP: np.clip(want, self.lo, self.hi)}[self.act]
+            for m in getattr(self, "nan_rows", []):
+                assert np.isnan(got[m, :N]).all(), f"{what}: row {m} (scale NaN) is not all NaN"
             np.testing.assert_allclose(got[:, :N], want, rtol=1e-6, atol=1e-6, err_msg=what)
             assert (got[:, N:] == np.float32(1234.5)).all(), f"{what}: wrote past N"
 
@@ -210,6 +212,11 @@ def gemm_cases(seed: int = 0) -> list:
         Gemm(rng, 70, 100, 130, threads=2, epilogue=DEQUANT, per_row=True),
         Gemm(rng, 3, 200, 90, threads=2),  # few rows: split over panels
     ]
+    for act in (ACT_NONE, ACT_RELU, ACT_CLAMP):  # a row quantize_rows gave scale NaN (it held NaN/inf): NaN out
+        nan_row = Gemm(rng, 6, 37, 19, epilogue=DEQUANT, per_row=True, act=act)
+        nan_row.a_scale[2] = np.nan
+        nan_row.nan_rows = [2]
+        cases.append(nan_row)
     for K in (5, 6, 7, 13, 22):  # rows of A and C exactly K and N long: nothing read or written past them
         cases.append(Gemm(rng, 5, 21, K, pad=(0, 0)))
         cases.append(Gemm(rng, 3, 9, K, pad=(0, 0), epilogue=DEQUANT, per_row=True, b_rows_n=True))
