@@ -7,18 +7,18 @@
 #include <string.h>
 
 /* ---- configs ---- */
-static const pkt_qgemm_config portable = {"portable_4x16", pkt_qgemm_ukernel_portable, 4, 16, 1, 0};
+static const pkt_qgemm_config portable = {"portable_4x16", pkt_qgemm_ukernel_portable, 4, 16, 1};
 #if defined(PKT_QGEMM_HAVE_X86)
-static const pkt_qgemm_config avx512vnni = {"avx512vnni_12x32", pkt_qgemm_ukernel_avx512vnni_12x32, 12, 32, 4, 128};
-static const pkt_qgemm_config avxvnni = {"avxvnni_6x16", pkt_qgemm_ukernel_avxvnni_6x16, 6, 16, 4, 128};
-static const pkt_qgemm_config avx2 = {"avx2_3x8", pkt_qgemm_ukernel_avx2_3x8, 3, 8, 8, 0};
+static const pkt_qgemm_config avx512vnni = {"avx512vnni_12x32", pkt_qgemm_ukernel_avx512vnni_12x32, 12, 32, 4};
+static const pkt_qgemm_config avxvnni = {"avxvnni_6x16", pkt_qgemm_ukernel_avxvnni_6x16, 6, 16, 4};
+static const pkt_qgemm_config avx2 = {"avx2_3x8", pkt_qgemm_ukernel_avx2_3x8, 3, 8, 8};
 #endif
 #if defined(PKT_QGEMM_HAVE_NEON64)
-static const pkt_qgemm_config neon_i8mm = {"neon_i8mm_4x16", pkt_qgemm_ukernel_neon_i8mm_4x16, 4, 16, 8, 0};
-static const pkt_qgemm_config neon_sdot = {"neon_sdot_4x16", pkt_qgemm_ukernel_neon_sdot_4x16, 4, 16, 4, 0};
+static const pkt_qgemm_config neon_i8mm = {"neon_i8mm_4x16", pkt_qgemm_ukernel_neon_i8mm_4x16, 4, 16, 8};
+static const pkt_qgemm_config neon_sdot = {"neon_sdot_4x16", pkt_qgemm_ukernel_neon_sdot_4x16, 4, 16, 4};
 #endif
 #if defined(PKT_QGEMM_HAVE_NEON)
-static const pkt_qgemm_config neon = {"neon_4x8", pkt_qgemm_ukernel_neon_4x8, 4, 8, 1, 0};
+static const pkt_qgemm_config neon = {"neon_4x8", pkt_qgemm_ukernel_neon_4x8, 4, 8, 1};
 #endif
 
 /* The micro-kernel of the config's ISA and int8 features (an AVX-512 CPU without VNNI takes the AVX2 kernels). */

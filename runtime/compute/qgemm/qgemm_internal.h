@@ -4,7 +4,8 @@
  * Packed B: panels of nr columns. A panel is nr int32 column sums, nr int32 biases (0 when none), then the
  * weights as int8 with K rounded up to kr: byte (k, j) at (k / kr) * nr * kr + j * kr + k % kr, zero-padded past
  * K and past N. kr = 1 is K-major; kr = 4 puts each column's four k in one 32-bit lane (vpdpbusd, sdot); kr = 8
- * gives two columns' eight k in 16 bytes (smmla's 2 x 8 operand). The micro-kernel computes the raw dot products
+ * gives two columns' eight k in 16 bytes (smmla's 2 x 8 operand, AVX2's vpmaddwd pairs). The micro-kernel computes
+ * the raw dot products
  * sum_k A'[m, k] B[k, n] with A' = A + shift (x86 VNNI multiplies u8 x s8: shift 128), and the epilogue makes
  *   acc = dot + bias[n] - (a_zp[m] + shift) * colsum[n]
  * (wrapping int32 arithmetic: acc itself fits int32 for every K the kernels take, see PKT_QGEMM_MAX_K). */
@@ -30,7 +31,6 @@ typedef struct pkt_qgemm_config {
   const char* name; /* "<path>_<mr>x<nr>" */
   pkt_qgemm_ukernel ukernel;
   int mr, nr, kr; /* register tile rows, panel width, k per column group */
-  int shift;      /* added to A in the kernel (128: u8 x s8), taken out through the column sums */
 } pkt_qgemm_config;
 const pkt_qgemm_config* pkt_qgemm_config_of(const pkt_isa_config* cfg);
 
