@@ -5,8 +5,8 @@
  * weights as int8 with K rounded up to kr: byte (k, j) at (k / kr) * nr * kr + j * kr + k % kr, zero-padded past
  * K and past N. kr = 1 is K-major; kr = 4 puts each column's four k in one 32-bit lane (vpdpbusd, sdot); kr = 8
  * gives two columns' eight k in 16 bytes (smmla's 2 x 8 operand, AVX2's vpmaddwd pairs). The micro-kernel computes
- * the raw dot products
- * sum_k A'[m, k] B[k, n] with A' = A + shift (x86 VNNI multiplies u8 x s8: shift 128), and the epilogue makes
+ * the raw dot products sum_k A'[m, k] B[k, n] with A' = A + shift (x86 VNNI multiplies u8 x s8: shift 128), and
+ * the epilogue makes
  *   acc = dot + bias[n] - (a_zp[m] + shift) * colsum[n]
  * (wrapping int32 arithmetic: acc itself fits int32 for every K the kernels take, see PKT_QGEMM_MAX_K). */
 #ifndef PKT_QGEMM_INTERNAL_H
