@@ -37,6 +37,7 @@ int pkt_cpu_count(void) { return 1; }
 int pkt_cpu_default_threads(void) { return 1; }
 
 const char* pkt_platform_isa_cap(void) { return "portable"; }
+unsigned pkt_platform_cpu_features(void) { return 0; }
 
 #ifdef PKT_FAULT_INJECTION /* test builds only: core/fault_inject.h */
 const char* pkt_platform_fault_spec(void) { return NULL; }

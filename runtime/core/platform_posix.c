@@ -479,6 +479,30 @@ void pkt_parallel_for_threads(const pkt_node* node, pkt_thread_fn fn, void* ctx)
 
 const char* pkt_platform_isa_cap(void) { return getenv("PKT_MAX_ISA"); }
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+
+#include "backends/cpu/cpu.h"
+/* Linux (and Android) report the armv8.2+ int8 instructions as hwcaps: HWCAP_ASIMDDP, HWCAP2_I8MM. */
+unsigned pkt_platform_cpu_features(void) {
+  unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+  return ((hw >> 20) & 1 ? PKT_CPU_DOTPROD : 0u) | ((hw2 >> 13) & 1 ? PKT_CPU_I8MM : 0u);
+}
+#elif defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+static int apple_has(const char* name) {
+  int v = 0;
+  size_t n = sizeof v;
+  return sysctlbyname(name, &v, &n, NULL, 0) == 0 && v;
+}
+unsigned pkt_platform_cpu_features(void) {
+  return (apple_has("hw.optional.arm.FEAT_DotProd") ? PKT_CPU_DOTPROD : 0u) |
+         (apple_has("hw.optional.arm.FEAT_I8MM") ? PKT_CPU_I8MM : 0u);
+}
+#else
+unsigned pkt_platform_cpu_features(void) { return 0; }
+#endif
+
 #ifdef PKT_FAULT_INJECTION /* test builds only: core/fault_inject.h */
 const char* pkt_platform_fault_spec(void) { return getenv("PKT_FAULT_INJECT"); }
 #endif

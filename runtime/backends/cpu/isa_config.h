@@ -19,10 +19,12 @@ struct pkt_isa_config {
   pkt_vec_exp_sum_fn vec_exp_sum;
   pkt_vec_scale_fn vec_scale;
   pkt_layer_norm_row_fn layer_norm_row;
+  unsigned features; /* PKT_CPU_* bits of this ISA the session may use (the int8 GEMM's dot products) */
 };
 typedef struct pkt_isa_config pkt_isa_config;
 
-/* The config for an ISA this build and CPU can run (an ISA the build lacks gives the portable one). */
+/* The config for an ISA this build and CPU can run (an ISA the build lacks gives the portable one), with the
+ * features of that ISA pkt_cpu_features() reports. */
 const pkt_isa_config* pkt_isa_config_get(pkt_isa isa);
 
 #endif
