@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils import _pytree as pytree
 
+from pockettorch.exporter.control_flow import has_cond, inline_conds
 from pockettorch.runtime import error_catalogue as errors
 
 
@@ -215,6 +216,10 @@ def capture(model, example_inputs, dynamic_shapes=None) -> Captured:
                 raise errors.ExportFailedError(f"torch.export failed: {type(exc).__name__}: {first}") from exc
             projected = any(isinstance(m, torch.nn.LSTM) and m.proj_size > 0 for m in model.modules())
             ep = ep.run_decompositions(decomposition_table(keep_lstm=not projected))
+            if has_cond(ep.graph_module):  # the runtime has no control flow: inline, then capture that
+                flat = inline_conds(ep.module())
+                ep = torch.export.export(flat, args, strict=False, dynamic_shapes=dynamic_shapes)
+                ep = ep.run_decompositions(decomposition_table(keep_lstm=not projected))
     finally:
         model.train(was_training)
 

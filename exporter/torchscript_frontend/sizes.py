@@ -1,0 +1,56 @@
+"""Fold a traced model's size arithmetic back to numbers.
+
+torch.jit.trace records `x.size(0)` as a tensor (prim::NumToTensor) and its use as a Python int as aten::Int, which
+the converter turns into `_local_scalar_dense` (an `.item()`): torch.export then sees a data-dependent value where
+the model only computed with shapes. A program of static shapes knows those numbers: every `.item()` whose value
+depends on no input's data (only on sizes, constants and literals) is replaced by its value at the example inputs.
+"""
+from __future__ import annotations
+
+import torch
+from torch import fx
+
+# Ops that read a tensor's metadata, not its data.
+_SIZE_OPS = {torch.ops.aten.size.int, torch.ops.aten.sym_size.int, torch.ops.aten.size.default,
+             torch.ops.aten.dim.default, torch.ops.aten.numel.default, torch.ops.aten.sym_numel.default}
+_ITEM = torch.ops.aten._local_scalar_dense.default
+
+
+def fold_size_items(gm: fx.GraphModule, args: tuple) -> int:
+    """Replace the `.item()`s computed from sizes only by their values; returns how many were folded."""
+    items = [n for n in gm.graph.nodes if n.op == "call_function" and n.target is _ITEM]
+    if not items:
+        return 0
+    reads_data: dict[fx.Node, bool] = {}
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            reads_data[node] = True
+        elif node.op == "call_function" and node.target in _SIZE_OPS:
+            reads_data[node] = False
+        else:
+            reads_data[node] = any(reads_data.get(a, False) for a in node.all_input_nodes)
+    foldable = [n for n in items if not reads_data[n]]
+    if not foldable:
+        return 0
+    values = _record(gm, args, set(foldable))
+    for node in foldable:
+        node.replace_all_uses_with(values[node])
+        gm.graph.erase_node(node)
+    gm.recompile()
+    return len(foldable)
+
+
+def _record(gm: fx.GraphModule, args: tuple, wanted: set) -> dict:
+    """The values the `wanted` nodes take when gm runs on args."""
+    seen: dict[fx.Node, object] = {}
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, n):
+            value = super().run_node(n)
+            if n in wanted:
+                seen[n] = value
+            return value
+
+    with torch.no_grad():
+        Recorder(gm).run(*args)
+    return seen
