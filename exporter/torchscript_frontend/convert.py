@@ -7,6 +7,8 @@ fails here with the TorchScript op, the source line the archive records, the sub
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import warnings
 
@@ -42,8 +44,10 @@ def to_graph_module(ts_module, args: tuple, static: bool = True) -> torch.fx.Gra
     from torch._export.converter import TS2EPConverter
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the converter's notes on specialised branches and populated state
+        with warnings.catch_warnings(), _quiet_logger("torch._export.non_strict_utils"):
+            # the converter's notes on specialised branches, populated state and the dims its Dim.AUTO retrace
+            # fixes: the program's shapes are the example's anyway
+            warnings.simplefilter("ignore")
             ep = TS2EPConverter(ts_module, args).convert()
             gm = ep.module()
             del gm.train, gm.eval  # module() forbids them; the graph was converted in eval mode, so they change nothing
@@ -55,6 +59,17 @@ def to_graph_module(ts_module, args: tuple, static: bool = True) -> torch.fx.Gra
     if static:
         fold_size_items(gm, args)
     return gm
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _conversion_error(exc: Exception) -> errors.PocketTorchError:
