@@ -185,9 +185,8 @@ def _symbols(ep, args: tuple, per_input: list[dict[int, Any]]) -> list:
     return list(found.values())
 
 
-def capture(model, example_inputs, dynamic_shapes=None) -> Captured:
-    if not isinstance(model, torch.nn.Module):
-        raise errors.BadModelArgsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+def checked_example_inputs(example_inputs) -> tuple:
+    """example_inputs as a tuple of tensors PocketTorch can take (numpy arrays converted), else a clear error."""
     args = _as_tensor_args(example_inputs)
     leaves = pytree.tree_leaves(args)
     if not leaves or not all(isinstance(a, torch.Tensor) for a in leaves):
@@ -195,6 +194,14 @@ def capture(model, example_inputs, dynamic_shapes=None) -> Captured:
         raise errors.BadModelArgsError(
             "example_inputs must hold tensors only" + (f" (found {', '.join(kinds)})" if kinds else " (it is empty)"))
     _check_tensors("input", ((f"example_inputs[{i}]", t) for i, t in enumerate(leaves)))
+    return args
+
+
+def capture(model, example_inputs, dynamic_shapes=None) -> Captured:
+    if not isinstance(model, torch.nn.Module):
+        raise errors.BadModelArgsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    args = checked_example_inputs(example_inputs)
+    leaves = pytree.tree_leaves(args)
     _check_tensors("parameter", model.named_parameters())
     _check_tensors("buffer", model.named_buffers())
     per_input: list[dict[int, Any]] = []

@@ -16,7 +16,7 @@ def export_torchscript(path, example_inputs, name: str | None = None, metadata: 
     example_inputs: a tuple of tensors (or numpy arrays) in forward's order, or a dict by forward's argument names.
     dynamic_shapes: as for pockettorch.export, a tuple in forward's order or a dict by argument name."""
     from pockettorch.exporter.api import export, snake_case
-    from pockettorch.exporter.capture import _as_tensor_args
+    from pockettorch.exporter.capture import checked_example_inputs
     from pockettorch.exporter.example_inputs import by_position
     from pockettorch.exporter.torchscript_frontend.convert import argument_names, to_graph_module
     from pockettorch.exporter.torchscript_frontend.load import load_torchscript
@@ -24,7 +24,7 @@ def export_torchscript(path, example_inputs, name: str | None = None, metadata: 
     path = os.fspath(path)
     ts_module = load_torchscript(path)
     names = argument_names(ts_module)
-    args = _as_tensor_args(by_position(example_inputs, names, "example_inputs"))
+    args = checked_example_inputs(by_position(example_inputs, names, "example_inputs"))
     if dynamic_shapes is not None:
         dynamic_shapes = by_position(dynamic_shapes, names, "dynamic_shapes", missing=None)
     graph_module = to_graph_module(ts_module, args, static=dynamic_shapes is None)
