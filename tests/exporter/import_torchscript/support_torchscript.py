@@ -114,3 +114,11 @@ class ShapeLoop(nn.Module):
         for i in range(x.size(1)):
             y = y + x[:, i:i + 1]
         return y
+
+
+class SizeArithmetic(nn.Module):
+    """Shapes computed from sizes (traced: as tensors, read back as ints)."""
+
+    def forward(self, x):
+        half = x.size(0) // 2
+        return x.reshape(half, x.size(1) * 2, -1).sum(-1) * x.size(2)

@@ -6,7 +6,7 @@ import torch
 
 import pockettorch
 from pockettorch import errors
-from support_torchscript import (BiLSTM, ConstantLoop, ConstantPredicates, DataDependentIf, GRUTagger, ShapeLoop,
+from support_torchscript import (BiLSTM, ConstantLoop, ConstantPredicates, DataDependentIf, GRUTagger, ShapeLoop, SizeArithmetic,
                                  import_and_compare, save)
 
 
@@ -113,3 +113,8 @@ def test_dict_example_inputs_and_dynamic_dims_by_name(tmp_path):
         for n in (3, 16):
             a, b = torch.randn(1, n), torch.randn(1, n)
             torch.testing.assert_close(runtime(a, b), model(a, b), rtol=1e-5, atol=1e-5)
+
+
+def test_traced_size_arithmetic_is_folded(tmp_path):
+    model, inputs = SizeArithmetic(), (torch.randn(4, 3, 5),)
+    import_and_compare(save(model, inputs, tmp_path / "sizes.pt", "trace"), model, inputs)
