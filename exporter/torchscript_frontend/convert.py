@@ -1,14 +1,12 @@
 """TorchScript module -> an fx.GraphModule the normal exporter captures.
 
-torch._export.converter.TS2EPConverter (private, pinned by tests/exporter/import_torchscript/test_converter_pins.py)
-turns the TorchScript graph into an ExportedProgram: loops with a constant trip count are unrolled, `prim::If` on a
+torch._export.converter (private, pinned by tests/exporter/import_torchscript/test_converter_pins.py) turns the
+TorchScript graph into FX: loops with a constant trip count are unrolled, `prim::If` on a
 tensor becomes torch.cond (exporter/control_flow.py inlines it), an `if` on a constant is decided. What it cannot do
 fails here with the TorchScript op, the source line the archive records, the submodule, and a hint.
 """
 from __future__ import annotations
 
-import contextlib
-import logging
 import re
 import warnings
 
@@ -41,16 +39,10 @@ def argument_names(ts_module) -> list[str]:
 def to_graph_module(ts_module, args: tuple, static: bool = True) -> torch.fx.GraphModule:
     """The TorchScript module as a GraphModule whose inputs carry forward's argument names; `static`: the program
     has no dynamic dims, so a traced model's size arithmetic becomes numbers (sizes.py)."""
-    from torch._export.converter import TS2EPConverter
-
     try:
-        with warnings.catch_warnings(), _quiet_logger("torch._export.non_strict_utils"):
-            # the converter's notes on specialised branches, populated state and the dims its Dim.AUTO retrace
-            # fixes: the program's shapes are the example's anyway
-            warnings.simplefilter("ignore")
-            ep = TS2EPConverter(ts_module, args).convert()
-            gm = ep.module()
-            del gm.train, gm.eval  # module() forbids them; the graph was converted in eval mode, so they change nothing
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the converter's notes on specialised branches
+            gm = _convert(ts_module, args)
     except errors.PocketTorchError:
         raise
     except Exception as exc:  # noqa: BLE001 - a private converter: any failure becomes one clear error
@@ -61,15 +53,46 @@ def to_graph_module(ts_module, args: tuple, static: bool = True) -> torch.fx.Gra
     return gm
 
 
-@contextlib.contextmanager
-def _quiet_logger(name: str):
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+def _convert(ts_module, args: tuple) -> torch.fx.GraphModule:
+    """TS2EPConverter.convert() up to its FX graph. Its last step, a torch.export retrace with every dim
+    Dim.AUTO, is left out: capture() exports the graph module itself, at the shapes the program has, and the
+    symbolic retrace took longer than the whole rest of the import."""
+    from torch._export import converter
+    from torch._export.passes.replace_quantized_ops_with_standard_ops_pass import (
+        replace_quantized_ops_with_standard_ops)
+
+    ep_converter = converter.TS2EPConverter(ts_module, args)  # lifts the module's attributes
+    blocks_to_lifted_attrs, name_to_attribute_fqn = converter.get_block_to_lifted_attrs(ep_converter.ts_graph)
+    gm = converter.TS2FXGraphConverter(
+        ep_converter.ts_graph, ep_converter.name_to_param, ep_converter.name_to_buffer, blocks_to_lifted_attrs,
+        ep_converter.name_to_non_tensor_attributes, ep_converter.name_to_constant, name_to_attribute_fqn).convert()
+    replace_quantized_ops_with_standard_ops(gm)
+    _lift_tensor_arguments(gm)
+    return gm
+
+
+def _lift_tensor_arguments(gm: torch.fx.GraphModule) -> None:
+    """Tensors the converter put straight into a node's arguments (an RNN's weight list) become attributes read
+    by get_attr nodes: FX cannot write a tensor literal into the code it generates."""
+    count = 0
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function":
+            continue
+
+        def lift(value):
+            nonlocal count
+            if not isinstance(value, torch.Tensor):
+                return value
+            name = f"_lifted_argument_{count}"
+            count += 1
+            setattr(gm, name, value)
+            with gm.graph.inserting_before(node):
+                return gm.graph.get_attr(name)
+
+        node.args = torch.fx.node.map_aggregate(node.args, lift)
+        node.kwargs = torch.fx.node.map_aggregate(node.kwargs, lift)
+    if count:
+        gm.recompile()
 
 
 def _conversion_error(exc: Exception) -> errors.PocketTorchError:

@@ -10,22 +10,26 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-# Ops that read a tensor's metadata, not its data.
-_SIZE_OPS = {torch.ops.aten.size.int, torch.ops.aten.sym_size.int, torch.ops.aten.size.default,
-             torch.ops.aten.dim.default, torch.ops.aten.numel.default, torch.ops.aten.sym_numel.default}
-_ITEM = torch.ops.aten._local_scalar_dense.default
+# Ops that read a tensor's metadata, not its data (the converter calls some as packets, some as overloads).
+_SIZE_OPS = {torch.ops.aten.size, torch.ops.aten.sym_size, torch.ops.aten.dim, torch.ops.aten.numel,
+             torch.ops.aten.sym_numel}
+_ITEM = torch.ops.aten._local_scalar_dense
+
+
+def _packet(target):
+    return getattr(target, "overloadpacket", target)
 
 
 def fold_size_items(gm: fx.GraphModule, args: tuple) -> int:
     """Replace the `.item()`s computed from sizes only by their values; returns how many were folded."""
-    items = [n for n in gm.graph.nodes if n.op == "call_function" and n.target is _ITEM]
+    items = [n for n in gm.graph.nodes if n.op == "call_function" and _packet(n.target) is _ITEM]
     if not items:
         return 0
     reads_data: dict[fx.Node, bool] = {}
     for node in gm.graph.nodes:
         if node.op == "placeholder":
             reads_data[node] = True
-        elif node.op == "call_function" and node.target in _SIZE_OPS:
+        elif node.op == "call_function" and _packet(node.target) in _SIZE_OPS:
             reads_data[node] = False
         else:
             reads_data[node] = any(reads_data.get(a, False) for a in node.all_input_nodes)

@@ -1,8 +1,12 @@
 """What PocketTorch relies on in torch._export.converter.TS2EPConverter (private, torch 2.13). If torch changes one
 of these, this file says which assumption of exporter/torchscript_frontend/ broke."""
+import inspect
+
 import pytest
 import torch
 from torch._export.converter import TS2EPConverter
+
+from pockettorch.exporter.torchscript_frontend.convert import _convert
 
 from support_torchscript import BiLSTM, ConstantLoop, DataDependentIf, ShapeLoop, SizeArithmetic
 
@@ -47,12 +51,18 @@ def test_traced_sizes_become_item_calls():
     assert torch.ops.aten._local_scalar_dense.default in targets(ep)
 
 
-def test_inputs_are_named_after_torchscript_values_and_module_forbids_eval():
-    ep = convert(torch.nn.Linear(4, 2), (torch.randn(1, 4),))
-    assert list(ep.graph_signature.user_inputs) == ["input_1"]  # convert.py renames them to forward's names
-    gm = ep.module()
-    with pytest.raises(NotImplementedError):
-        gm.eval()  # convert.py removes the instance's override
+def test_the_steps_of_convert_that_the_importer_runs_without_its_retrace():
+    """convert.py's _convert repeats TS2EPConverter.convert() without its Dim.AUTO retrace: the names it calls
+    exist, and the graph module's inputs are named after TorchScript values (convert.py renames them)."""
+    from torch._export import converter
+
+    for name in ("get_block_to_lifted_attrs", "TS2FXGraphConverter", "TS2EPConverter"):
+        assert hasattr(converter, name)
+    source = inspect.getsource(converter.TS2EPConverter.convert)
+    assert "TS2FXGraphConverter(" in source and "replace_quantized_ops_with_standard_ops(gm)" in source
+    assert "retrace_as_exported_program" in source
+    gm = _convert(torch.jit.script(torch.nn.Linear(4, 2)), (torch.randn(1, 4),))
+    assert [n.name for n in gm.graph.nodes if n.op == "placeholder"] == ["input_1"]
 
 
 def test_scripted_lstm_returning_its_state_is_a_converter_limit():

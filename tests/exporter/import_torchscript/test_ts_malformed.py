@@ -100,9 +100,10 @@ def test_hostile_pickle_inside_a_torchscript_archive(member, good, tmp_path):
     assert not marker.exists()
 
 
-def test_tampered_code_in_the_archive(good, tmp_path):
-    path = tmp_path / "tampered.pt"
-    path.write_bytes(rewrite_member(good, "linear.py", b"import os\nos.system('true')\n"))
+@pytest.mark.parametrize("garbage", [b"", b"\x80\x02}q\x00(X", os.urandom(256)], ids=["empty", "cut", "random"])
+def test_garbage_pickle_inside_a_torchscript_archive(garbage, good, tmp_path):
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(rewrite_member(good, "/data.pkl", garbage))
     assert "torch.jit.load could not read" in str(export_error(path))
 
 
