@@ -34,14 +34,13 @@ def built():
     return get
 
 
+CASES = [(name, kind, frozen) for name in zoo.ZOO for kind, frozen in VARIANTS
+         if (name, kind) not in CONVERTER_LIMITS and (kind, frozen) in HEAVY.get(name, VARIANTS)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(zoo.ZOO))
-@pytest.mark.parametrize("kind,frozen", VARIANTS, ids=[f"{k}{'-frozen' if f else ''}" for k, f in VARIANTS])
+@pytest.mark.parametrize("name,kind,frozen", CASES, ids=[f"{n}-{k}{'-frozen' if f else ''}" for n, k, f in CASES])
 def test_zoo_model_imports_from_torchscript(name, kind, frozen, built, tmp_path):
-    if (name, kind) in CONVERTER_LIMITS:
-        pytest.skip("a converter limit, checked by test_script_transformer_fails_clearly")
-    if name in HEAVY and (kind, frozen) not in HEAVY[name]:
-        pytest.skip("kept small for CI: this model's other variants cover tracing, scripting and freezing")
     module, inputs = built(name)
     path = save(module, inputs, tmp_path / f"{name}.pt", kind, frozen)
     program = import_and_compare(path, module, inputs)
@@ -49,8 +48,11 @@ def test_zoo_model_imports_from_torchscript(name, kind, frozen, built, tmp_path)
     assert [i["name"] for i in program.metadata["inputs"]] == ["x"]  # forward's argument name, not the converter's
 
 
-def test_zoo_names_are_covered():
+def test_every_zoo_model_is_covered_traced_and_scripted_or_named_as_a_limit():
     assert set(SMALL_INPUTS) == set(zoo.ZOO)
+    for name in zoo.ZOO:
+        for kind in ("trace", "script"):
+            assert (name, kind) in CONVERTER_LIMITS or any(c[:2] == (name, kind) for c in CASES)
 
 
 @pytest.mark.slow
