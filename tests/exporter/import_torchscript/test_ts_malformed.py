@@ -140,3 +140,27 @@ def test_wrong_example_inputs(inputs, expected, good, tmp_path):
     path.write_bytes(good)
     error = export_error(path, inputs)
     assert expected in f"{error} {error.hint}"
+
+
+def test_mutated_archives_load_or_fail_clearly(good, tmp_path):
+    """Bytes changed inside the archive's members (CRCs kept valid, so torch parses them): each file loads or gives
+    a PocketTorchError, and the process survives."""
+    import random
+
+    from pockettorch.exporter.torchscript_frontend.load import load_torchscript
+
+    rng = random.Random(0)
+    names = [n for n in zipfile.ZipFile(io.BytesIO(good)).namelist()]
+    path = tmp_path / "mutated.pt"
+    for _ in range(40):
+        target = rng.choice(names)
+        with zipfile.ZipFile(io.BytesIO(good)) as src:
+            data = bytearray(src.read(target))
+        for _ in range(rng.randint(1, 4)):
+            if data:
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        path.write_bytes(rewrite_member(good, target, bytes(data)))
+        try:
+            load_torchscript(str(path))
+        except errors.PocketTorchError:
+            pass
