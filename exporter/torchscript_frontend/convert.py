@@ -12,7 +12,7 @@ import warnings
 
 import torch
 
-from pockettorch.exporter.torchscript_frontend.sizes import fold_size_items
+from pockettorch.exporter.torchscript_frontend.sizes import fold_size_items, size_items
 from pockettorch.runtime import error_catalogue as errors
 
 # Why the converter refuses a node (its messages, torch 2.13) -> what the user can do about it.
@@ -50,6 +50,10 @@ def to_graph_module(ts_module, args: tuple, static: bool = True) -> torch.fx.Gra
     _rename_inputs(gm, argument_names(ts_module))
     if static:
         fold_size_items(gm, args)
+    elif size_items(gm):
+        raise errors.DynamicShapeError(
+            "this traced model computes sizes as tensors (torch.jit.trace records x.size() that way), so its shapes "
+            "cannot follow a dynamic dim", hint="export without dynamic dims, or save the model with torch.jit.script")
     return gm
 
 

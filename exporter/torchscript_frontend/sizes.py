@@ -20,11 +20,11 @@ def _packet(target):
     return getattr(target, "overloadpacket", target)
 
 
-def fold_size_items(gm: fx.GraphModule, args: tuple) -> int:
-    """Replace the `.item()`s computed from sizes only by their values; returns how many were folded."""
+def size_items(gm: fx.GraphModule) -> list[fx.Node]:
+    """The `.item()`s whose values depend on sizes, constants and literals only."""
     items = [n for n in gm.graph.nodes if n.op == "call_function" and _packet(n.target) is _ITEM]
     if not items:
-        return 0
+        return []
     reads_data: dict[fx.Node, bool] = {}
     for node in gm.graph.nodes:
         if node.op == "placeholder":
@@ -33,7 +33,12 @@ def fold_size_items(gm: fx.GraphModule, args: tuple) -> int:
             reads_data[node] = False
         else:
             reads_data[node] = any(reads_data.get(a, False) for a in node.all_input_nodes)
-    foldable = [n for n in items if not reads_data[n]]
+    return [n for n in items if not reads_data[n]]
+
+
+def fold_size_items(gm: fx.GraphModule, args: tuple) -> int:
+    """Replace the `.item()`s computed from sizes only by their values; returns how many were folded."""
+    foldable = size_items(gm)
     if not foldable:
         return 0
     values = _record(gm, args, set(foldable))

@@ -118,3 +118,10 @@ def test_dict_example_inputs_and_dynamic_dims_by_name(tmp_path):
 def test_traced_size_arithmetic_is_folded(tmp_path):
     model, inputs = SizeArithmetic(), (torch.randn(4, 3, 5),)
     import_and_compare(save(model, inputs, tmp_path / "sizes.pt", "trace"), model, inputs)
+
+
+def test_traced_size_arithmetic_with_a_dynamic_dim_fails_clearly(tmp_path):
+    model, inputs = SizeArithmetic(), (torch.randn(4, 3, 5),)
+    path = save(model, inputs, tmp_path / "sizes.pt", "trace")
+    with pytest.raises(errors.DynamicShapeError, match="computes sizes as tensors"):
+        pockettorch.export(path, inputs, dynamic_shapes=({0: torch.export.Dim("n", min=2, max=8)},))
