@@ -70,12 +70,22 @@ def _inline_one(gm: fx.GraphModule, cond: fx.Node) -> None:
                 _check_same_meta(true_out, false_out, i, where)
                 with gm.graph.inserting_before(user):
                     replacement = gm.graph.call_function(torch.ops.aten.where.self, (scalar_pred, true_out, false_out))
-            user.replace_all_uses_with(replacement)
+            _replace_uses(user, replacement)
             gm.graph.erase_node(user)
     gm.graph.erase_node(cond)
     for attr in (true_attr, false_attr):
         if not attr.users:
             gm.graph.erase_node(attr)
+
+
+def _replace_uses(node: fx.Node, replacement) -> None:
+    """Every use of `node` reads `replacement`, a node or a constant a branch returned (e.g. an int)."""
+    if isinstance(replacement, fx.Node):
+        node.replace_all_uses_with(replacement)
+        return
+    for use in list(node.users):
+        use.args = fx.node.map_arg(use.args, lambda n: replacement if n is node else n)
+        use.kwargs = fx.node.map_arg(use.kwargs, lambda n: replacement if n is node else n)
 
 
 def _attr(module, target: str):
