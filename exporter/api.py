@@ -18,7 +18,7 @@ from pockettorch.exporter.memory_plan import MemoryPlan, plan_memory
 from pockettorch.exporter.passes import run_passes
 from pockettorch.exporter.serialize import serialize
 from pockettorch.runtime import error_catalogue as errors
-from pockettorch.runtime import metadata_json
+from pockettorch.runtime import metadata_json, provenance
 
 
 def _human(n: int) -> str:
@@ -99,6 +99,8 @@ class Program:
         ]
         if self.metadata.get("symbols"):
             lines.insert(6, self._dynamic_summary())
+        if self.metadata.get("source"):
+            lines.insert(1, "  source:  " + provenance.describe(provenance.source_of(self.metadata)))
         return "\n".join(lines)
 
     def _dynamic_summary(self) -> str:
@@ -143,17 +145,23 @@ def _check_json(metadata: Any) -> dict:
 
 
 def _default_name(model) -> str:
-    name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(model).__name__).lower()
+    return snake_case(type(model).__name__)
+
+
+def snake_case(class_name: str) -> str:
+    """'MobileNetV2' -> 'mobile_net_v2': a program's default name from a class name."""
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
     return name or "model"
 
 
 def export(model, example_inputs, name: str | None = None, metadata: dict | None = None,
-           reference: bool = False, dynamic_shapes=None) -> Program:
+           reference: bool = False, dynamic_shapes=None, source: dict | None = None) -> Program:
     """Export `model` called on `example_inputs` (a tuple, as for torch.export) to a Program.
 
     dynamic_shapes takes torch.export's form (one entry per input: {dim: torch.export.Dim(name, min=, max=)}, or a
     dict by argument name); every dynamic dim needs a max. The memory plan is made for the maxima, and the program
-    runs at any sizes in the ranges (one Dim on several inputs: the same size on each)."""
+    runs at any sizes in the ranges (one Dim on several inputs: the same size on each). `source` says where the
+    model came from (metadata "source"; model-file importers pass theirs, default {"format": "pytorch"})."""
     user_meta = _check_json(metadata)
     captured = capture(model, example_inputs, dynamic_shapes)
     graph = Graph(name or _default_name(model))
@@ -162,7 +170,7 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
     lower(captured.exported, graph, captured.input_names)
     graph.output_structure = captured.output_structure
     program = finish(graph, captured.input_names, captured.output_names, user_meta,
-                     {"pockettorch": __version__, "torch": captured.torch_version})
+                     {"pockettorch": __version__, "torch": captured.torch_version}, source or {"format": "pytorch"})
     if reference:
         program.reference = (
             [_array(t, io["dtype"]) for t, io in zip(captured.example_inputs, program.metadata["inputs"])],
@@ -174,7 +182,7 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
 def finish(graph: Graph, input_names: list[str], output_names: list[str], user_meta: dict, exporter: dict,
            source: dict | None = None) -> Program:
     """The tail every frontend shares: a lowered graph (inputs, outputs, output_structure and symbols set) through
-    the passes and the memory plan into a Program. `source` says where a non-PyTorch program came from."""
+    the passes and the memory plan into a Program. `source` says where the model came from (metadata "source")."""
     pass_counts = run_passes(graph)
     inputs = {id(t) for t in graph.inputs}
     for t, out_name in zip(graph.outputs, output_names):

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils import _pytree as pytree
 
+from pockettorch.exporter.control_flow import has_cond, inline_conds
 from pockettorch.runtime import error_catalogue as errors
 
 
@@ -184,9 +185,8 @@ def _symbols(ep, args: tuple, per_input: list[dict[int, Any]]) -> list:
     return list(found.values())
 
 
-def capture(model, example_inputs, dynamic_shapes=None) -> Captured:
-    if not isinstance(model, torch.nn.Module):
-        raise errors.BadModelArgsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+def checked_example_inputs(example_inputs) -> tuple:
+    """example_inputs as a tuple of tensors PocketTorch can take (numpy arrays converted), else a clear error."""
     args = _as_tensor_args(example_inputs)
     leaves = pytree.tree_leaves(args)
     if not leaves or not all(isinstance(a, torch.Tensor) for a in leaves):
@@ -194,6 +194,14 @@ def capture(model, example_inputs, dynamic_shapes=None) -> Captured:
         raise errors.BadModelArgsError(
             "example_inputs must hold tensors only" + (f" (found {', '.join(kinds)})" if kinds else " (it is empty)"))
     _check_tensors("input", ((f"example_inputs[{i}]", t) for i, t in enumerate(leaves)))
+    return args
+
+
+def capture(model, example_inputs, dynamic_shapes=None) -> Captured:
+    if not isinstance(model, torch.nn.Module):
+        raise errors.BadModelArgsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    args = checked_example_inputs(example_inputs)
+    leaves = pytree.tree_leaves(args)
     _check_tensors("parameter", model.named_parameters())
     _check_tensors("buffer", model.named_buffers())
     per_input: list[dict[int, Any]] = []
@@ -215,6 +223,10 @@ def capture(model, example_inputs, dynamic_shapes=None) -> Captured:
                 raise errors.ExportFailedError(f"torch.export failed: {type(exc).__name__}: {first}") from exc
             projected = any(isinstance(m, torch.nn.LSTM) and m.proj_size > 0 for m in model.modules())
             ep = ep.run_decompositions(decomposition_table(keep_lstm=not projected))
+            if has_cond(ep.graph_module):  # the runtime has no control flow: inline, then capture that
+                flat = inline_conds(ep.module())
+                ep = torch.export.export(flat, args, strict=False, dynamic_shapes=dynamic_shapes)
+                ep = ep.run_decompositions(decomposition_table(keep_lstm=not projected))
     finally:
         model.train(was_training)
 

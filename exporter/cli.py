@@ -64,35 +64,58 @@ def _metadata_option(value: str | None) -> dict:
 _DYNAMIC = re.compile(r"^(?P<input>[^:=]+):(?P<dim>-?\d+)=(?P<min>\d+)\.\.(?P<max>\d+)(?::(?P<symbol>\w+))?$")
 
 
-def _dynamic_option(specs: tuple[str, ...], module, n_inputs: int):
-    """--dynamic INPUT:DIM=MIN..MAX[:SYMBOL] (INPUT a forward argument's name or position; the same SYMBOL on
-    several inputs makes their dims one size) as torch.export's dynamic_shapes, a tuple with one entry per input."""
-    if not specs:
-        return None
-    import inspect
-
+def _dynamic_dims(specs: tuple[str, ...], resolve) -> list[tuple[object, int, object]]:
+    """--dynamic INPUT:DIM=MIN..MAX[:SYMBOL] as [(input key, dim, torch.export.Dim)]: resolve(INPUT) gives the
+    input's key and the name a default symbol starts with; the same SYMBOL on several inputs is one Dim."""
     from torch.export import Dim
 
-    names = list(inspect.signature(module.forward).parameters)[:n_inputs]
-    shapes: list[dict] = [{} for _ in range(n_inputs)]
+    out = []
     dims: dict[str, object] = {}
     for spec in specs:
         m = _DYNAMIC.match(spec)
         if not m:
             raise click.BadParameter(f"{spec!r}: expected INPUT:DIM=MIN..MAX[:SYMBOL], e.g. x:1=1..512",
                                      param_hint="--dynamic")
-        which = m["input"]
-        index = int(which) if which.isdigit() else names.index(which) if which in names else -1
-        if not 0 <= index < n_inputs:
-            raise click.BadParameter(f"{spec!r}: no input {which!r} (inputs: {', '.join(names)})", param_hint="--dynamic")
-        symbol = m["symbol"] or f"{names[index] if index < len(names) else index}_{m['dim']}"
+        key, label = resolve(spec, m["input"])
+        symbol = m["symbol"] or f"{label}_{m['dim']}"
         lo, hi = int(m["min"]), int(m["max"])
         if symbol not in dims:
             dims[symbol] = Dim(symbol, min=lo, max=hi)
         elif (dims[symbol].min, dims[symbol].max) != (lo, hi):
             raise click.BadParameter(f"{spec!r}: symbol {symbol} was given another range", param_hint="--dynamic")
-        shapes[index][int(m["dim"])] = dims[symbol]
+        out.append((key, int(m["dim"]), dims[symbol]))
+    return out
+
+
+def _dynamic_option(specs: tuple[str, ...], module, n_inputs: int):
+    """--dynamic for a builder's module (INPUT a forward argument's name or position) as torch.export's
+    dynamic_shapes, a tuple with one entry per input."""
+    if not specs:
+        return None
+    import inspect
+
+    names = list(inspect.signature(module.forward).parameters)[:n_inputs]
+
+    def resolve(spec, which):
+        index = int(which) if which.isdigit() else names.index(which) if which in names else -1
+        if not 0 <= index < n_inputs:
+            raise click.BadParameter(f"{spec!r}: no input {which!r} (inputs: {', '.join(names)})", param_hint="--dynamic")
+        return index, names[index] if index < len(names) else index
+
+    shapes: list[dict] = [{} for _ in range(n_inputs)]
+    for index, dim, d in _dynamic_dims(specs, resolve):
+        shapes[index][dim] = d
     return tuple(s or None for s in shapes)
+
+
+def _file_dynamic_option(specs: tuple[str, ...]):
+    """--dynamic for a model file, whose inputs the frontend knows: a dict by input name (or position)."""
+    if not specs:
+        return None
+    shapes: dict = {}
+    for key, dim, d in _dynamic_dims(specs, lambda spec, which: (int(which) if which.isdigit() else which, which)):
+        shapes.setdefault(key, {})[dim] = d
+    return shapes
 
 
 @click.command("export")
@@ -104,8 +127,41 @@ def _dynamic_option(specs: tuple[str, ...], module, n_inputs: int):
 @click.option("--quiet", is_flag=True, help="Do not print the summary.")
 @click.option("--dynamic", multiple=True, metavar="INPUT:DIM=MIN..MAX[:SYMBOL]",
               help="Let an input dim take any size in MIN..MAX (repeatable; one SYMBOL on several inputs: one size).")
-def export_command(model, out_path, name, metadata, reference, quiet, dynamic):
-    """Export MODEL (zoo:NAME or FILE.py:FUNCTION returning (module, example_inputs)) to a .ptm program."""
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:D0,D1,...[:DTYPE]",
+              help="A model file's input: random data of this shape (dtype float32 unless given). Repeatable.")
+@click.option("--input", "input_files", multiple=True, metavar="NAME=FILE.npy",
+              help="A model file's input from a .npy file. Repeatable.")
+def export_command(model, out_path, name, metadata, reference, quiet, dynamic, input_shapes, input_files):
+    """Export MODEL to a .ptm program: zoo:NAME, FILE.py:FUNCTION returning (module, example_inputs), or a model
+    file (TorchScript .pt/.pth/.ts or ONNX .onnx) with --input-shape / --input for its example inputs."""
+    from pockettorch.exporter.model_files import is_model_file
+
+    if is_model_file(model):
+        program = _export_model_file(model, name, _metadata_option(metadata), reference, dynamic, input_shapes,
+                                     input_files)
+    else:
+        if input_shapes or input_files:
+            raise click.BadParameter("only for model files (.pt, .onnx, ...); a builder returns its example inputs",
+                                     param_hint="--input-shape/--input")
+        program = _export_builder(model, name, metadata, reference, dynamic)
+    program.save(out_path)
+    if not quiet:
+        click.echo(program.summary())
+    click.echo(f"wrote {out_path}")
+
+
+def _export_model_file(path, name, metadata, reference, dynamic, input_shapes, input_files):
+    from pockettorch.exporter.example_inputs import example_inputs
+    from pockettorch.exporter.model_files import export_file
+
+    if not pathlib.Path(path).is_file():
+        raise click.BadParameter(f"no such file: {path}", param_hint="MODEL")
+    inputs = example_inputs(input_shapes, input_files) if input_shapes or input_files else None  # ONNX: in the file
+    return export_file(path, inputs, name=name, metadata=metadata, reference=reference,
+                       dynamic_shapes=_file_dynamic_option(dynamic))
+
+
+def _export_builder(model, name, metadata, reference, dynamic):
     from pockettorch.exporter import export
 
     module, inputs, meta = load_builder(model)
@@ -113,11 +169,7 @@ def export_command(model, out_path, name, metadata, reference, quiet, dynamic):
     if name is None and model.startswith("zoo:"):
         name = model[4:]
     dynamic_shapes = _dynamic_option(dynamic, module, len(inputs) if isinstance(inputs, (tuple, list)) else 1)
-    program = export(module, inputs, name=name, metadata=meta, reference=reference, dynamic_shapes=dynamic_shapes)
-    program.save(out_path)
-    if not quiet:
-        click.echo(program.summary())
-    click.echo(f"wrote {out_path}")
+    return export(module, inputs, name=name, metadata=meta, reference=reference, dynamic_shapes=dynamic_shapes)
 
 
 COMMANDS = [export_command]

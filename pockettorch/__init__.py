@@ -1,6 +1,7 @@
 """PocketTorch: take a PyTorch model to phones, embedded boards and the host.
 
     program = pockettorch.export(model, example_inputs)   # -> pockettorch.exporter.Program
+    program = pockettorch.export("model.pt", example_inputs)  # TorchScript (.pt/.pth/.ts) or ONNX (.onnx) files
     program.save("model.ptm")
     m = pockettorch.load("model.ptm", num_threads=1)      # the C runtime
     out = m(*example_inputs)
@@ -12,8 +13,15 @@ __version__ = "0.1.0"
 __all__ = ["export", "load", "debug", "PocketTorchError", "__version__"]
 
 
-def export(model, example_inputs, name=None, metadata=None, **options):
-    """Export an nn.Module to a PocketTorch program (see pockettorch.exporter.export)."""
+def export(model, example_inputs=None, name=None, metadata=None, **options):
+    """Export an nn.Module, or a model file (a path: TorchScript .pt/.pth/.ts, ONNX .onnx), to a PocketTorch
+    program (see pockettorch.exporter.export and pockettorch.exporter.model_files.export_file)."""
+    import os
+
+    if isinstance(model, (str, os.PathLike)):
+        from pockettorch.exporter.model_files import export_file
+
+        return export_file(model, example_inputs, name=name, metadata=metadata, **options)
     from pockettorch.exporter import export as _export  # torch is imported only when exporting
 
     return _export(model, example_inputs, name=name, metadata=metadata, **options)

@@ -55,6 +55,7 @@ def describe(path: str) -> dict:
         "outputs": [s._asdict() for s in module.output_specs],
         "user_metadata": module.metadata.get("user", {}),
         "exporter": module.metadata.get("exporter", {}),
+        "source": module.source,
         "reference": None if reference is None else {
             "section_bytes": layout["sections"]["reference"],
             "inputs": [_array_info(a) for a in reference.inputs],
@@ -71,6 +72,7 @@ def _array_info(array) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def inspect_command(model, as_json):
     """Show a .ptm's inputs, outputs, op histogram, sizes, stored reference and format version."""
+    from pockettorch.runtime import provenance
     from pockettorch.runtime.run_outputs import printable
 
     info = describe(model)
@@ -79,6 +81,7 @@ def inspect_command(model, as_json):
         return
     click.echo(f"{info['name']}  (format {info['format']}, {_human(info['file_bytes'])}, "
                f"exported with torch {info['exporter'].get('torch', '?')})")
+    click.echo(f"source: {provenance.describe(info['source'])}")
     for kind in ("inputs", "outputs"):
         click.echo(f"{kind}:")
         for s in info[kind]:

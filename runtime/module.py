@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from pockettorch.runtime import error_catalogue as errors
-from pockettorch.runtime import _native, metadata_json
+from pockettorch.runtime import _native, metadata_json, provenance
 
 # FORMAT.md dtype codes <-> numpy dtypes; names are torch's (float32, int64, ...).
 DTYPES: dict[int, np.dtype] = {
@@ -102,6 +102,7 @@ class Module:
         if not isinstance(self.metadata, dict):
             raise errors.BadMetadataError(f"{label}: metadata is not a JSON object")
         self.name: str = str(self.metadata.get("name", "model"))
+        self.source = provenance.source_of(self.metadata, label)  # where the program came from (or None)
         self.num_threads: int = self._session.num_threads()
         self.isa: str = self._session.isa()  # SIMD path chosen for this CPU (PKT_MAX_ISA caps it)
         self.packed_bytes: int = self._session.packed_bytes()  # weights repacked at load
