@@ -39,6 +39,7 @@ PUBLIC_HEADERS = ("include/pockettorch/pockettorch.h", "include/pockettorch/stat
 HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv_impl.h", "compute/conv/conv_ksplit.h",
            "compute/conv/conv_pair.h", "compute/conv/conv_rows_impl.h", "compute/conv/conv_simd_impl.h",
            "compute/conv/conv_ukernel_impl.h", "compute/gemm/gemm.h", "compute/gemm/gemm_ukernel_impl.h",
+           "compute/qgemm/qgemm.h", "compute/qgemm/qgemm_internal.h",
            "compute/vmath/vec_math_impl.h", "compute/vmath/vmath.h", "compute/winograd/winograd.h",
            "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/fault_inject.h",
            "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/elementwise_util.h", "kernels/pkt_half.h",
@@ -59,6 +60,7 @@ GROUPS = {
     "conv": ("compute/conv/conv_arm.c", "compute/conv/conv_gemm.c", "compute/conv/conv_ksplit.c",
              "compute/conv/conv_pair.c", "compute/conv/conv_x86.c", "compute/winograd/winograd.c",
              "compute/winograd/winograd_x86.c"),
+    "qgemm": ("compute/qgemm/qgemm.c",),  # int8 GEMM (the quantized conv/linear kernels list it in KERNEL_GROUPS)
 }
 KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "conv2d": ("gemm", "conv"),

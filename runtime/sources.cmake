@@ -41,6 +41,9 @@ set(PKT_GROUP_conv
   compute/winograd/winograd.c
   compute/winograd/winograd_x86.c
 )
+set(PKT_GROUP_qgemm
+  compute/qgemm/qgemm.c
+)
 set(PKT_KERNEL_GROUPS_conv2d gemm conv)
 set(PKT_KERNEL_GROUPS_conv_dw_pw gemm conv)
 set(PKT_KERNEL_GROUPS_conv_pw_dw gemm conv)

@@ -1,0 +1,221 @@
+/* int8 GEMM: the family's configs, B packing, the threaded driver, the shared epilogue, the portable
+ * micro-kernel and row quantization (see qgemm.h and qgemm_internal.h). */
+#include "compute/qgemm/qgemm_internal.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- configs ---- */
+static const pkt_qgemm_config portable = {"portable_4x16", pkt_qgemm_ukernel_portable, 4, 16, 1, 0};
+
+const pkt_qgemm_config* pkt_qgemm_config_of(const pkt_isa_config* cfg) {
+  (void)cfg;
+  return &portable;
+}
+
+const char* pkt_qgemm_kernel_name(const pkt_isa_config* cfg) { return pkt_qgemm_config_of(cfg)->name; }
+
+/* ---- packing ---- */
+size_t pkt_qgemm_packed_size(const pkt_isa_config* cfg, int64_t K, int64_t N) {
+  const pkt_qgemm_config* qc = pkt_qgemm_config_of(cfg);
+  int64_t panels = (N + qc->nr - 1) / qc->nr;
+  return (size_t)panels * qgemm_panel_bytes(qc, K);
+}
+
+void pkt_qgemm_pack_b(const pkt_isa_config* cfg, const int8_t* B, int64_t stride_k, int64_t stride_n, int64_t K,
+                      int64_t N, const int32_t* bias, void* packed) {
+  const pkt_qgemm_config* qc = pkt_qgemm_config_of(cfg);
+  const int NR = qc->nr, KR = qc->kr;
+  const int64_t Kp = qgemm_kpad(K, KR);
+  const size_t panel_bytes = qgemm_panel_bytes(qc, K);
+  for (int64_t n0 = 0, p = 0; n0 < N; n0 += NR, p++) {
+    uint8_t* panel = (uint8_t*)packed + (size_t)p * panel_bytes;
+    int32_t* colsum = (int32_t*)(void*)panel;
+    int32_t* pbias = colsum + NR;
+    int8_t* w = (int8_t*)(panel + (size_t)NR * 8u);
+    memset(w, 0, (size_t)(Kp * NR));
+    for (int j = 0; j < NR; j++) {
+      int32_t sum = 0;
+      if (n0 + j < N) {
+        const int8_t* src = B + (n0 + j) * stride_n;
+        for (int64_t k = 0; k < K; k++) {
+          int8_t v = src[k * stride_k];
+          w[(k / KR) * NR * KR + j * KR + k % KR] = v;
+          sum += v;
+        }
+      }
+      colsum[j] = sum;
+      pbias[j] = bias && n0 + j < N ? bias[n0 + j] : 0;
+    }
+  }
+}
+
+/* ---- epilogue ---- */
+void pkt_qgemm_store_row(const qgemm_tile* t, int r, const int32_t* acc) {
+  const pkt_qgemm_args* g = t->g;
+  const int64_t m = t->m0 + r;
+  if (g->epilogue == PKT_QGEMM_REQUANT) {
+    /* clamp(round(x) + zp, lo, hi) == round(clamp(x, lo - zp, hi - zp)) + zp: the bounds are integers. */
+    const float lo = (float)(g->c_min - g->c_zp), hi = (float)(g->c_max - g->c_zp);
+    int8_t* c = g->C8 + m * g->ldc + t->n0;
+    for (int j = 0; j < t->nr; j++) {
+      float f = (float)acc[j] * g->scale[t->n0 + j];
+      f = f < lo ? lo : f > hi ? hi : f;
+      c[j] = (int8_t)((int32_t)rintf(f) + g->c_zp);
+    }
+  } else {
+    const float s = g->a_scale[m];
+    float* c = g->Cf + m * g->ldc + t->n0;
+    for (int j = 0; j < t->nr; j++) c[j] = (float)acc[j] * s * g->w_scale[t->n0 + j];
+    if (g->fbias)
+      for (int j = 0; j < t->nr; j++) c[j] += g->fbias[t->n0 + j];
+    t->cfg->act(c, t->nr, g->act, g->act_min, g->act_max);
+  }
+}
+
+/* ---- portable micro-kernel: 4 rows x a 16-column panel, kr 1 ---- */
+void pkt_qgemm_ukernel_portable(const qgemm_tile* t) {
+  enum { MR = 4, NR = 16 };
+  const pkt_qgemm_args* g = t->g;
+  const int8_t* w = qgemm_weights(t->panel, NR);
+  int32_t acc[MR][NR];
+  memset(acc, 0, sizeof acc);
+  const int8_t* rows[MR];
+  for (int r = 0; r < MR; r++) rows[r] = g->A + (t->m0 + (r < t->mr ? r : t->mr - 1)) * g->lda;
+  for (int64_t k = 0; k < g->K; k++) {
+    const int8_t* b = w + k * NR;
+    for (int r = 0; r < MR; r++) {
+      int32_t a = rows[r][k];
+      for (int j = 0; j < NR; j++) acc[r][j] += a * (int32_t)b[j];
+    }
+  }
+  const int32_t* colsum = qgemm_colsum(t->panel);
+  const int32_t* bias = qgemm_bias(t->panel, NR);
+  for (int r = 0; r < t->mr; r++) {
+    int32_t zp = qgemm_row_zp(g, t->m0 + r);
+    for (int j = 0; j < NR; j++) acc[r][j] = qgemm_compensate(acc[r][j], bias[j], zp, colsum[j]);
+    pkt_qgemm_store_row(t, r, acc[r]);
+  }
+}
+
+/* ---- driver ---- */
+/* Products with fewer multiply-adds than this run on the calling thread. */
+#define QGEMM_SERIAL_MACS (1 << 18)
+
+typedef struct qgemm_job {
+  const pkt_qgemm_args* g;
+  const pkt_isa_config* cfg;
+  const pkt_qgemm_config* qc;
+  size_t panel_bytes;
+  int64_t panels, row_blocks, panels_per_chunk;
+  int split_rows;
+} qgemm_job;
+
+static void run_tile(const qgemm_job* j, int64_t rb, int64_t p) {
+  const pkt_qgemm_args* g = j->g;
+  qgemm_tile t;
+  t.g = g;
+  t.cfg = j->cfg;
+  t.panel = (const uint8_t*)g->packed_b + (size_t)p * j->panel_bytes;
+  t.m0 = rb * j->qc->mr;
+  t.n0 = p * j->qc->nr;
+  t.mr = (int)(g->M - t.m0 < j->qc->mr ? g->M - t.m0 : j->qc->mr);
+  t.nr = (int)(g->N - t.n0 < j->qc->nr ? g->N - t.n0 : j->qc->nr);
+  j->qc->ukernel(&t);
+}
+
+static void qgemm_range(void* ctx, int64_t begin, int64_t end) {
+  const qgemm_job* j = ctx;
+  if (j->split_rows) {
+    /* Panels in chunks that stay in L2 while this task's row blocks stream past them. */
+    for (int64_t p0 = 0; p0 < j->panels; p0 += j->panels_per_chunk) {
+      int64_t p1 = p0 + j->panels_per_chunk < j->panels ? p0 + j->panels_per_chunk : j->panels;
+      for (int64_t rb = begin; rb < end; rb++)
+        for (int64_t p = p0; p < p1; p++) run_tile(j, rb, p);
+    }
+  } else {
+    for (int64_t p = begin; p < end; p++)
+      for (int64_t rb = 0; rb < j->row_blocks; rb++) run_tile(j, rb, p);
+  }
+}
+
+void pkt_qgemm(const pkt_node* node, const pkt_isa_config* cfg, const pkt_qgemm_args* g) {
+  if (g->M <= 0 || g->N <= 0) return;
+  qgemm_job j;
+  j.g = g;
+  j.cfg = cfg;
+  j.qc = pkt_qgemm_config_of(cfg);
+  j.panel_bytes = qgemm_panel_bytes(j.qc, g->K);
+  j.panels = (g->N + j.qc->nr - 1) / j.qc->nr;
+  j.row_blocks = (g->M + j.qc->mr - 1) / j.qc->mr;
+  j.panels_per_chunk = (int64_t)((256u * 1024u) / j.panel_bytes);
+  if (j.panels_per_chunk < 1) j.panels_per_chunk = 1;
+  int threads = node && node->pool ? node->num_threads : 1;
+  if ((double)g->M * (double)g->N * (double)g->K < (double)QGEMM_SERIAL_MACS) threads = 1;
+  /* Split whichever dimension leaves the threads most evenly loaded (rows on a tie), as pkt_gemm does. */
+  j.split_rows = 1;
+  if (threads > 1) {
+    int64_t rows_per = (j.row_blocks + threads - 1) / threads * j.qc->mr;
+    int64_t cols_per = (j.panels + threads - 1) / threads * j.qc->nr;
+    double row_load = (double)(rows_per < g->M ? rows_per : g->M) * (double)g->N;
+    double col_load = (double)(cols_per < g->N ? cols_per : g->N) * (double)g->M;
+    j.split_rows = row_load <= col_load;
+    pkt_parallel_for(node, j.split_rows ? j.row_blocks : j.panels, qgemm_range, &j);
+  } else {
+    qgemm_range(&j, 0, j.row_blocks);
+  }
+}
+
+/* ---- row quantization ---- */
+/* One row's parameters as torch.ops.quantized_decomposed.choose_qparams.tensor computes them in float32 (range
+ * widened to include 0, scale = range / 255 kept >= FLT_EPSILON, zero point -128 - round(min / scale) clamped);
+ * quantize_per_tensor then multiplies by 1 / scale computed in double and rounded to float. A row holding NaN
+ * or an infinity gets scale NaN (zero point 0, q 0): its products are NaN, as eager's dequantized row gives
+ * NaN everywhere it holds a finite value (0 * inf) or a NaN. */
+static void row_qparams(float mn, float mx, float* scale, int32_t* zp, float* inv) {
+  mn = mn < 0.f ? mn : 0.f;
+  mx = mx > 0.f ? mx : 0.f;
+  float s = (mx - mn) / 255.f;
+  s = s > FLT_EPSILON ? s : FLT_EPSILON;
+  float z = -128.f - rintf(mn / s);
+  *zp = (int32_t)(z < -128.f ? -128.f : z > 127.f ? 127.f : z);
+  *scale = s;
+  *inv = (float)(1.0 / (double)s);
+}
+
+void pkt_quantize_rows_portable(int64_t M, int64_t K, const float* x, int64_t ldx, int8_t* q, float* a_scale,
+                                int32_t* a_zp) {
+  for (int64_t m = 0; m < M; m++) {
+    const float* row = x + m * ldx;
+    int8_t* qr = q + m * K;
+    float mn = 0.f, mx = 0.f;
+    int finite = 1;
+    for (int64_t k = 0; k < K; k++) {
+      float v = row[k];
+      finite &= fabsf(v) <= FLT_MAX;
+      mn = v < mn ? v : mn;
+      mx = v > mx ? v : mx;
+    }
+    if (!finite) {
+      a_scale[m] = NAN;
+      a_zp[m] = 0;
+      memset(qr, 0, (size_t)K);
+      continue;
+    }
+    float inv;
+    row_qparams(mn, mx, &a_scale[m], &a_zp[m], &inv);
+    const float lo = (float)(-128 - a_zp[m]), hi = (float)(127 - a_zp[m]);
+    for (int64_t k = 0; k < K; k++) {
+      float f = row[k] * inv;
+      f = f < lo ? lo : f > hi ? hi : f;
+      qr[k] = (int8_t)((int32_t)rintf(f) + a_zp[m]);
+    }
+  }
+}
+
+void pkt_quantize_rows(const pkt_isa_config* cfg, int64_t M, int64_t K, const float* x, int64_t ldx, int8_t* q,
+                       float* a_scale, int32_t* a_zp) {
+  (void)cfg;
+  pkt_quantize_rows_portable(M, K, x, ldx, q, a_scale, a_zp);
+}
