@@ -79,4 +79,18 @@ static inline pkt_status pkt_q_check_window(const pkt_node* n, int64_t dil_h, in
   return PKT_OK;
 }
 
+static inline size_t pkt_q_align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* The requantization multipliers of a GEMM-based kernel: scale[n] = in_scale * w_scale[n] / out_scale (float), and
+ * the float bias as int32 in the accumulator's units, round(b[n] / (in_scale * w_scale[n])) (0 without a bias). */
+static inline void pkt_q_gemm_consts(double in_scale, const float* w_scale, double out_scale, const float* bias,
+                                     int64_t N, float* scale, int32_t* ibias) {
+  for (int64_t i = 0; i < N; i++) {
+    double unit = in_scale * (double)w_scale[i];
+    if (scale) scale[i] = (float)(unit / out_scale);
+    double b = bias ? nearbyint((double)bias[i] / unit) : 0.0;
+    ibias[i] = (int32_t)(b > 2147483647.0 ? 2147483647.0 : b < -2147483648.0 ? -2147483648.0 : (b == b ? b : 0.0));
+  }
+}
+
 #endif
