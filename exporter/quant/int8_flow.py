@@ -48,6 +48,10 @@ def prepare(model, example_inputs, scheme):
     finally:
         model.train(was_training)
     allow_exported_model_train_eval(converted)
+    # A new GraphModule says it is training (its graph is the eval one): export() would "restore" training mode,
+    # which torchao does by rewriting the graph's dropouts into training ones.
+    for sub in converted.modules():
+        sub.training = False
     return converted, dict(quantizer.skipped)
 
 

@@ -78,12 +78,48 @@ class _Rewriter:
             return None
         return self.weights.get(weight_key(t.data))
 
+    def commute_reshapes(self) -> None:
+        """dequantize -> reshape becomes reshape (of the int8) -> dequantize, and reshape -> quantize becomes
+        quantize -> reshape: both are elementwise, so the patterns around a linear on a 3-D input (view -> mm -> view)
+        become dequantize -> linear -> quantize."""
+        users = self.graph.consumers()
+        outputs = {id(t) for t in self.graph.outputs}
+        nodes = self.graph.nodes
+        for r in list(nodes):
+            if r.op != "reshape":
+                continue
+            src = r.inputs[0].producer
+            if src is not None and src.op == "dequantize" and len(users.get(id(src.outputs[0]), [])) == 1 \
+                    and id(src.outputs[0]) not in outputs:
+                first, second = src, r
+            else:
+                (q,) = users.get(id(r.outputs[0]), [None]) if len(users.get(id(r.outputs[0]), [])) == 1 else (None,)
+                if q is None or q.op != "quantize" or id(r.outputs[0]) in outputs:
+                    continue
+                first, second = r, q
+            # first -> second becomes second' -> first': second's op now runs on first's input
+            mid = self.graph.tensor(first.inputs[0].name + "_" + second.op, second.outputs[0].dtype
+                                    if second.op == "quantize" else first.inputs[0].dtype,
+                                    (first.inputs[0] if second.op == "quantize" else second.outputs[0]).shape)
+            end = second.outputs[0]
+            second.inputs, second.outputs = [first.inputs[0]], [mid]
+            first.inputs, first.outputs = [mid], [end]
+            mid.producer, end.producer = second, first
+            i, j = nodes.index(first), nodes.index(second)
+            nodes[i], nodes[j] = second, first
+            users = self.graph.consumers()
+
     def run(self) -> int:
+        self.commute_reshapes()
+        self.users = self.graph.consumers()
         rewritten = 0
         for q in list(self.graph.nodes):
             if q.op != "quantize" or q.params["qmin"] != -128 or q.params["qmax"] != 127:
                 continue
             op = q.inputs[0].producer
+            if op is not None and op.op == "dequantize" and op.params == {k: q.params[k] for k in ("scale", "zp")}:
+                self.graph.replace_uses(q.outputs[0], op.inputs[0])  # a requantization to the same params
+                continue
             if op is None or not self.single_use(q.inputs[0]):
                 continue
             fold = getattr(self, "fold_" + op.op, None)

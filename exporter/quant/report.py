@@ -99,7 +99,10 @@ def _layer_name(n: torch.fx.Node) -> str:
 
 def _static(info: QuantInfo) -> QuantReport:
     args = tuple(info.example_inputs)
+    from torchao.quantization.pt2e.utils import _fuse_conv_bn_
+
     float_gm = torch.export.export(info.float_model.eval(), args, strict=False).module()
+    _fuse_conv_bn_(float_gm)  # as prepare_pt2e does, so a conv's float output is the one the int8 conv computes
     ref = _record(float_gm, args)
     conv = info.quantized_model
     got = _record(conv, args)
