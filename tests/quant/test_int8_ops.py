@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from quant_support import export_int8, lsb_error
+from quant_support import export_int8, int8_errors, lsb_error
 
 
 class Convs(nn.Module):
@@ -110,6 +110,8 @@ def test_int8_ops_match_the_pt2e_reference_within_one_lsb(case):
         g = torch.Generator().manual_seed(100 + seed)
         x = tuple(torch.randn(s, generator=g) * 1.5 for s in shapes)  # beyond the calibration range too
         assert lsb_error(program, x) <= 1.0 + 1e-4
+        errors = int8_errors(program, x)  # every int8 tensor, not only the output
+        assert max(errors.values()) <= 1, errors
 
 
 def test_skipped_modules_stay_float():
