@@ -61,3 +61,51 @@ def int8_errors(program, inputs) -> dict[str, int]:
                 errors[t.origin] = int(np.abs(got.astype(np.int32) - ref).max())
     assert errors, "no int8 tensor was compared"
     return errors
+
+
+def _requant(y: torch.Tensor, p: dict) -> torch.Tensor:
+    q = torch.round(y * (1.0 / p["out_scale"])) + p["out_zp"]
+    return torch.clamp(q, p.get("out_min", -128), p.get("out_max", 127))
+
+
+def _dq(t: np.ndarray, scale: float, zp: int) -> torch.Tensor:
+    return (torch.from_numpy(t.astype(np.float32)) - zp) * scale
+
+
+def replay_errors(program, inputs) -> dict[str, int]:
+    """Per qconv2d / qlinear / qbinary instruction: max |runtime output - the PT2E reference decomposition (dequantize,
+    float op, quantize) applied to the runtime's own int8 inputs|, in steps. Unlike int8_errors this isolates each
+    instruction from the differences its inputs inherit from earlier layers."""
+    import torch.nn.functional as F
+
+    with load(program.to_bytes()) as module:
+        _, per_instruction = module.run_capture([t.numpy() for t in inputs])
+    produced = {id(t): v for node, outs in zip(program.graph.nodes, per_instruction)
+                for t, v in zip(node.outputs, outs)}
+    feeds = {id(t): a.numpy() for t, a in zip(program.graph.inputs, inputs)}
+
+    def value(t):
+        return t.data if t.is_constant else produced.get(id(t), feeds.get(id(t)))
+
+    errors = {}
+    with torch.no_grad():
+        for i, (node, outs) in enumerate(zip(program.graph.nodes, per_instruction)):
+            p = node.params
+            if node.op in ("qconv2d", "qlinear"):
+                x = _dq(value(node.inputs[0]), p["in_scale"], p["in_zp"])
+                scale = torch.from_numpy(node.inputs[2].data)
+                w8 = torch.from_numpy(node.inputs[1].data.astype(np.float32))
+                w = w8 * scale.reshape(-1, *([1] * (w8.dim() - 1)))
+                b = torch.from_numpy(node.inputs[3].data) if len(node.inputs) > 3 else None
+                y = (F.conv2d(x, w, b, (p["stride_h"], p["stride_w"]), (p["pad_h"], p["pad_w"]),
+                              (p["dil_h"], p["dil_w"]), p["groups"]) if node.op == "qconv2d" else F.linear(x, w, b))
+            elif node.op == "qbinary":
+                a = _dq(value(node.inputs[0]), p["a_scale"], p["a_zp"])
+                b = _dq(value(node.inputs[1]), p["b_scale"], p["b_zp"])
+                y = a * b if p["kind"] == 2 else a + b
+            else:
+                continue
+            ref = _requant(y, p).numpy().astype(np.int32)
+            errors[f"{i}:{node.op}"] = int(np.abs(outs[0].astype(np.int32) - ref).max())
+    assert errors, "no instruction was replayed"
+    return errors
