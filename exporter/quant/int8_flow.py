@@ -31,28 +31,63 @@ def prepare(model, example_inputs, scheme):
     from pockettorch.exporter.quant.quantizer import PocketTorchQuantizer
 
     args = _as_tuple(example_inputs)
+    batches = [_as_tuple(b) for b in scheme.calibration]
+    if not batches:
+        raise errors.BadModelArgsError("quant.int8(calibration): the calibration data is empty")
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            captured = torch.export.export(model, args, strict=False).module()
-            quantizer = PocketTorchQuantizer(scheme.skip)
-            prepared = prepare_pt2e(captured, quantizer)
-            batches = 0
-            for batch in scheme.calibration:
-                prepared(*_as_tuple(batch))
-                batches += 1
-            if batches == 0:
-                raise errors.BadModelArgsError("quant.int8(calibration): the calibration data is empty")
-            converted = convert_pt2e(prepared)
+            skip, bad = tuple(scheme.skip), {}
+            for _ in range(2):  # a second pass keeps the layers that quantized badly float
+                captured = torch.export.export(model, args, strict=False).module()
+                quantizer = PocketTorchQuantizer(skip)
+                prepared = prepare_pt2e(captured, quantizer)
+                for batch in batches:
+                    prepared(*batch)
+                converted = convert_pt2e(prepared)
+                found = {m: db for m, db in _badly_quantized(converted, batches[0]).items() if m not in skip}
+                if not found or bad:
+                    break
+                bad, skip = found, skip + tuple(found)
     finally:
         model.train(was_training)
+    notes = dict(quantizer.skipped)
+    for name, reason in notes.items():
+        module = reason.removeprefix("skip=").strip("'")
+        if module in bad:
+            notes[name] = f"kept float: its output quantizes to {bad[module]:.1f} dB (< {BAD_DB:.0f})"
     allow_exported_model_train_eval(converted)
     # A new GraphModule says it is training (its graph is the eval one): export() would "restore" training mode,
     # which torchao does by rewriting the graph's dropouts into training ones.
     for sub in converted.modules():
         sub.training = False
-    return converted, dict(quantizer.skipped)
+    return converted, notes
+
+
+# A layer whose own output quantization (its float value against the dequantized int8, on the first calibration
+# batch) is below this many dB stays float: an int8 grid cannot hold its range (outliers).
+BAD_DB = 15.0
+
+
+def _badly_quantized(converted, batch) -> dict[str, float]:
+    """module path -> SQNR of the layers of the converted model whose output quantizes below BAD_DB."""
+    from pockettorch.exporter.quant.quantizer import module_path
+    from pockettorch.exporter.quant.report import record, sqnr
+
+    values = record(converted, batch)
+    bad: dict[str, float] = {}
+    for n in converted.graph.nodes:
+        if str(n.target) != "quantized_decomposed.quantize_per_tensor.default":
+            continue
+        src, users = n.args[0], list(n.users)
+        if not isinstance(src, torch.fx.Node) or src.op == "placeholder" or not users or src.name not in values:
+            continue
+        paths = module_path(src)
+        db = sqnr(values[src.name], values[users[0].name])
+        if paths and paths[-1] and db < BAD_DB:
+            bad[paths[-1]] = min(db, bad.get(paths[-1], db))
+    return bad
 
 
 def finish(graph: Graph, scheme) -> int:

@@ -69,7 +69,7 @@ class QuantReport:
         return "\n".join(lines)
 
 
-def _record(gm: torch.fx.GraphModule, args) -> dict[str, torch.Tensor]:
+def record(gm: torch.fx.GraphModule, args) -> dict[str, torch.Tensor]:
     values: dict[str, torch.Tensor] = {}
 
     class Rec(torch.fx.Interpreter):
@@ -103,9 +103,9 @@ def _static(info: QuantInfo) -> QuantReport:
 
     float_gm = torch.export.export(info.float_model.eval(), args, strict=False).module()
     _fuse_conv_bn_(float_gm)  # as prepare_pt2e does, so a conv's float output is the one the int8 conv computes
-    ref = _record(float_gm, args)
+    ref = record(float_gm, args)
     conv = info.quantized_model
-    got = _record(conv, args)
+    got = record(conv, args)
     layers, float_ops = [], []
     for n in conv.graph.nodes:
         target = str(n.target)
@@ -119,6 +119,8 @@ def _static(info: QuantInfo) -> QuantReport:
             db = sqnr(ref[src.name], got[users[0].name])
             layers.append(dict(name=_layer_name(src), op=str(src.target).split(".")[-2], sqnr_db=db,
                                scale=float(n.args[1]), zero_point=int(n.args[2]), flagged=db < FLAG_DB))
+        elif n.name in info.notes:
+            float_ops.append(dict(name=_layer_name(n), op=target.split(".")[-2], reason=info.notes[n.name]))
         elif n.op == "call_function" and not target.startswith(QD) and isinstance(got.get(n.name), torch.Tensor) \
                 and got[n.name].dtype == torch.float32 and not _feeds_quantize(n):
             feeds_int8 = any(isinstance(a, torch.fx.Node) and str(a.target).startswith(f"{QD}.dequantize")

@@ -13,12 +13,8 @@ pkt_status pkt_kernel_qmax_pool2d_prepare(const pkt_node* n, size_t* scratch, pk
   return PKT_OK;
 }
 
-typedef struct qmp_job {
-  const pkt_node* n;
-} qmp_job;
-
 static void qmp_planes(void* ctx, int64_t b, int64_t e) {
-  const pkt_node* n = ((const qmp_job*)ctx)->n;
+  const pkt_node* n = ctx;
   const pkt_tensor *x = n->inputs[0], *y = n->outputs[0];
   const int64_t H = x->dims[2], W = x->dims[3], OH = y->dims[2], OW = y->dims[3];
   const int64_t kh = pkt_param_i(n, PKT_QMAX_POOL2D_KERNEL_H), kw = pkt_param_i(n, PKT_QMAX_POOL2D_KERNEL_W);
@@ -45,7 +41,6 @@ static void qmp_planes(void* ctx, int64_t b, int64_t e) {
 }
 
 pkt_status pkt_kernel_qmax_pool2d_run(const pkt_node* n) {
-  qmp_job j = {n};
-  pkt_parallel_for(n, n->outputs[0]->dims[0] * n->outputs[0]->dims[1], qmp_planes, &j);
+  pkt_parallel_for(n, n->outputs[0]->dims[0] * n->outputs[0]->dims[1], qmp_planes, (void*)n);
   return PKT_OK;
 }

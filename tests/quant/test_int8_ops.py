@@ -123,3 +123,32 @@ def test_skipped_modules_stay_float():
     assert hist.get("qlinear") == 1 and hist.get("linear") == 1, hist
     report = program.quant_report()
     assert any(r["reason"] == "skip='b'" for r in report.float_ops), report
+
+
+class TwoBranches(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(8, 8)
+        self.b = nn.Linear(1, 8)
+
+    def forward(self, x):
+        return self.a(x[:, 1:]) + self.b(x[:, :1])
+
+
+def test_a_layer_that_quantizes_badly_stays_float():
+    """Branch b sees values 1e5 times larger in one calibration batch than in the first: on the first its int8 output
+    is mostly zero steps, so b stays float (and the report says why) while a is int8."""
+    import pockettorch
+    from pockettorch import quant
+
+    torch.manual_seed(0)
+    model = TwoBranches().eval()
+    x = torch.randn(4, 9)
+    small, large = x.clone(), x.clone()
+    small[:, 0] *= 1e-3
+    large[:, 0] *= 1e2
+    program = pockettorch.export(model, (x,), quantization=quant.int8([(small,), (large,)]))
+    hist = program.graph.op_histogram()
+    assert hist.get("qlinear") == 1 and hist.get("linear") == 1, hist
+    reasons = [r["reason"] for r in program.quant_report().float_ops]
+    assert any("dB" in r for r in reasons), reasons
