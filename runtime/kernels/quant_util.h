@@ -53,7 +53,7 @@ static inline int8_t pkt_q_round(float v, int32_t zp, int32_t lo, int32_t hi) {
   if (!(v == v)) v = 0.0f;
   if (v > 4e9f) v = 4e9f;
   if (v < -4e9f) v = -4e9f;
-  int64_t q = (int64_t)lrintf(v) + zp;
+  int64_t q = (int64_t)nearbyintf(v) + zp; /* nearbyintf: in the embedded SDK's libm allow-list */
   return (int8_t)(q < lo ? lo : q > hi ? hi : q);
 }
 
@@ -79,6 +79,13 @@ static inline pkt_status pkt_q_check_window(const pkt_node* n, int64_t dil_h, in
   return PKT_OK;
 }
 
+/* round half to even in double with floor only (the embedded SDK's libm allow-list has no nearbyint). */
+static inline double pkt_q_round_even(double v) {
+  double r = floor(v), d = v - r;
+  if (d > 0.5 || (d == 0.5 && r - 2.0 * floor(r / 2.0) != 0.0)) r += 1.0;
+  return r;
+}
+
 static inline size_t pkt_q_align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* The requantization multipliers of a GEMM-based kernel: scale[n] = in_scale * w_scale[n] / out_scale (float), and
@@ -88,7 +95,7 @@ static inline void pkt_q_gemm_consts(double in_scale, const float* w_scale, doub
   for (int64_t i = 0; i < N; i++) {
     double unit = in_scale * (double)w_scale[i];
     if (scale) scale[i] = (float)(unit / out_scale);
-    double b = bias ? nearbyint((double)bias[i] / unit) : 0.0;
+    double b = bias ? pkt_q_round_even((double)bias[i] / unit) : 0.0;
     ibias[i] = (int32_t)(b > 2147483647.0 ? 2147483647.0 : b < -2147483648.0 ? -2147483648.0 : (b == b ? b : 0.0));
   }
 }
