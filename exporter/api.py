@@ -16,6 +16,8 @@ from pockettorch.exporter.ir import NUMPY_DTYPES, Graph
 from pockettorch.exporter.lower import lower
 from pockettorch.exporter.memory_plan import MemoryPlan, plan_memory
 from pockettorch.exporter.passes import run_passes
+from pockettorch.exporter.quant import config as quant_config
+from pockettorch.exporter.quant.report import QuantInfo, scheme_name
 from pockettorch.exporter.serialize import serialize
 from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import metadata_json, provenance
@@ -40,6 +42,7 @@ class Program:
         self.pass_counts = pass_counts
         self.reference = reference  # (example inputs, eager outputs), stored in the REFERENCE section
         self.exported = None  # the torch.export program it was lowered from (the numerical debugger replays it)
+        self.quantization = None  # QuantInfo of a quantized export (quant_report)
         self._bytes: bytes | None = None
 
     @property
@@ -118,6 +121,13 @@ class Program:
         return (f"  dynamic:   {ranges}; arena {_human(self.plan.arena_bytes)} planned for the maxima, "
                 f"{_human(used)} used at the minima")
 
+    def quant_report(self):
+        """Per layer of a quantized program: SQNR of its output against float, scale/zero-point ranges, what stayed
+        float and why; layers under 20 dB are flagged (exporter/quant/report.py)."""
+        from pockettorch.exporter.quant.report import quant_report
+
+        return quant_report(self)
+
     def __repr__(self) -> str:
         return f"<pockettorch.Program {self.name}: {len(self.graph.nodes)} instructions>"
 
@@ -155,22 +165,33 @@ def snake_case(class_name: str) -> str:
 
 
 def export(model, example_inputs, name: str | None = None, metadata: dict | None = None,
-           reference: bool = False, dynamic_shapes=None, source: dict | None = None) -> Program:
+           reference: bool = False, dynamic_shapes=None, source: dict | None = None, quantization=None) -> Program:
     """Export `model` called on `example_inputs` (a tuple, as for torch.export) to a Program.
 
     dynamic_shapes takes torch.export's form (one entry per input: {dim: torch.export.Dim(name, min=, max=)}, or a
     dict by argument name); every dynamic dim needs a max. The memory plan is made for the maxima, and the program
     runs at any sizes in the ranges (one Dim on several inputs: the same size on each). `source` says where the
-    model came from (metadata "source"; model-file importers pass theirs, default {"format": "pytorch"})."""
+    model came from (metadata "source"; model-file importers pass theirs, default {"format": "pytorch"}).
+    quantization: a scheme from `pockettorch.quant` (int8, int8_dynamic, weight_only), or None for float32."""
     user_meta = _check_json(metadata)
+    name = name or _default_name(model)
+    float_model, quant_notes = model, {}
+    if isinstance(quantization, (quant_config.Int8Static, quant_config.Int8Dynamic)):
+        from pockettorch.exporter.quant import int8_flow as quant_int8
+        model, quant_notes = quant_int8.prepare(model, example_inputs, quantization)
+    elif quantization is not None:
+        raise errors.BadModelArgsError(f"quantization must be a scheme from pockettorch.quant, got {quantization!r}")
     captured = capture(model, example_inputs, dynamic_shapes)
-    graph = Graph(name or _default_name(model))
+    graph = Graph(name)
     graph.symbols = captured.symbols
     graph._names.update(captured.output_names)
     lower(captured.exported, graph, captured.input_names)
     graph.output_structure = captured.output_structure
     program = finish(graph, captured.input_names, captured.output_names, user_meta,
-                     {"pockettorch": __version__, "torch": captured.torch_version}, source or {"format": "pytorch"})
+                     {"pockettorch": __version__, "torch": captured.torch_version}, source or {"format": "pytorch"},
+                     quantization)
+    if quantization is not None:
+        program.quantization = QuantInfo(quantization, float_model, model, list(captured.example_inputs), quant_notes)
     if reference:
         program.reference = (
             [_array(t, io["dtype"]) for t, io in zip(captured.example_inputs, program.metadata["inputs"])],
@@ -180,10 +201,13 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
 
 
 def finish(graph: Graph, input_names: list[str], output_names: list[str], user_meta: dict, exporter: dict,
-           source: dict | None = None) -> Program:
+           source: dict | None = None, quantization=None) -> Program:
     """The tail every frontend shares: a lowered graph (inputs, outputs, output_structure and symbols set) through
     the passes and the memory plan into a Program. `source` says where the model came from (metadata "source")."""
     pass_counts = run_passes(graph)
+    if isinstance(quantization, (quant_config.Int8Static, quant_config.Int8Dynamic)):
+        from pockettorch.exporter.quant import int8_flow as quant_int8
+        pass_counts["int8"] = quant_int8.finish(graph, quantization)
     inputs = {id(t) for t in graph.inputs}
     for t, out_name in zip(graph.outputs, output_names):
         if id(t) not in inputs and t.name not in output_names:
@@ -215,6 +239,8 @@ def finish(graph: Graph, input_names: list[str], output_names: list[str], user_m
         meta["source"] = source
     if symbols:
         meta["symbols"] = [{"name": n, "min": lo, "max": hi} for _, n, lo, hi in symbols]
+    if quantization is not None:
+        meta["quantization"] = scheme_name(quantization)
     return Program(graph, plan, meta, pass_counts)
 
 

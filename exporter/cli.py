@@ -14,13 +14,18 @@ from pockettorch.runtime import error_catalogue as errors
 
 def load_builder(spec: str):
     """'zoo:NAME' or 'path/to/file.py:function' -> (module, example_inputs, metadata)."""
+    return build_with_calibration(spec)[:3]
+
+
+def build_with_calibration(spec: str):
+    """As load_builder, plus the calibration data a builder may return fourth (None when it returns none)."""
     if spec.startswith("zoo:"):
         from pockettorch.exporter import zoo
 
         name = spec[4:]
         if name not in zoo.ZOO:
             raise click.BadParameter(f"unknown zoo model '{name}'; available: {', '.join(zoo.ZOO)}", param_hint="MODEL")
-        return zoo.build(name)
+        return (*zoo.build(name), None)
     path, sep, func = spec.rpartition(":")
     if not sep or not path.endswith(".py"):
         raise click.BadParameter(f"'{spec}' is neither zoo:NAME nor FILE.py:FUNCTION", param_hint="MODEL")
@@ -43,10 +48,11 @@ def load_builder(spec: str):
         built = builder()
     except Exception as exc:
         raise errors.BadModelArgsError(f"{func}() in {path} failed: {type(exc).__name__}: {exc}") from None
-    if not isinstance(built, tuple) or len(built) not in (2, 3) or (len(built) == 3 and not isinstance(built[2], dict)):
-        raise errors.BadModelArgsError(f"{func}() must return (module, example_inputs) or "
-                                       "(module, example_inputs, metadata) with metadata a dict")
-    return built if len(built) == 3 else (*built, {})
+    if not isinstance(built, tuple) or len(built) not in (2, 3, 4) or (len(built) >= 3 and not isinstance(built[2], dict)):
+        raise errors.BadModelArgsError(f"{func}() must return (module, example_inputs), (module, example_inputs, "
+                                       "metadata) with metadata a dict, or (module, example_inputs, metadata, "
+                                       "calibration)")
+    return (*built, {}, None) if len(built) == 2 else (*built, None) if len(built) == 3 else built
 
 
 def _metadata_option(value: str | None) -> dict:
@@ -127,23 +133,32 @@ def _file_dynamic_option(specs: tuple[str, ...]):
 @click.option("--quiet", is_flag=True, help="Do not print the summary.")
 @click.option("--dynamic", multiple=True, metavar="INPUT:DIM=MIN..MAX[:SYMBOL]",
               help="Let an input dim take any size in MIN..MAX (repeatable; one SYMBOL on several inputs: one size).")
+@click.option("--quantize", type=click.Choice(["int8", "int8-dynamic", "w4", "w8"]),
+              help="Quantize: static int8 (calibrated), dynamic int8, or int4/int8 weight-only.")
+@click.option("--calibration", type=click.Path(exists=True, dir_okay=False),
+              help="For --quantize int8: an .npz whose arrays (in the inputs' order) hold calibration batches on "
+                   "their first axis; default: the builder's calibration data, else the example inputs.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:D0,D1,...[:DTYPE]",
               help="A model file's input: random data of this shape (dtype float32 unless given). Repeatable.")
 @click.option("--input", "input_files", multiple=True, metavar="NAME=FILE.npy",
               help="A model file's input from a .npy file. Repeatable.")
-def export_command(model, out_path, name, metadata, reference, quiet, dynamic, input_shapes, input_files):
+def export_command(model, out_path, name, metadata, reference, quiet, dynamic, quantize, calibration, input_shapes,
+                   input_files):
     """Export MODEL to a .ptm program: zoo:NAME, FILE.py:FUNCTION returning (module, example_inputs), or a model
     file (TorchScript .pt/.pth/.ts or ONNX .onnx) with --input-shape / --input for its example inputs."""
     from pockettorch.exporter.model_files import is_model_file
 
     if is_model_file(model):
+        if quantize or calibration:
+            raise click.BadParameter("not yet for model files: export the PyTorch model with --quantize",
+                                     param_hint="--quantize/--calibration")
         program = _export_model_file(model, name, _metadata_option(metadata), reference, dynamic, input_shapes,
                                      input_files)
     else:
         if input_shapes or input_files:
             raise click.BadParameter("only for model files (.pt, .onnx, ...); a builder returns its example inputs",
                                      param_hint="--input-shape/--input")
-        program = _export_builder(model, name, metadata, reference, dynamic)
+        program = _export_builder(model, name, metadata, reference, dynamic, quantize, calibration)
     program.save(out_path)
     if not quiet:
         click.echo(program.summary())
@@ -161,15 +176,57 @@ def _export_model_file(path, name, metadata, reference, dynamic, input_shapes, i
                        dynamic_shapes=_file_dynamic_option(dynamic))
 
 
-def _export_builder(model, name, metadata, reference, dynamic):
+def _export_builder(model, name, metadata, reference, dynamic, quantize, calibration):
     from pockettorch.exporter import export
 
-    module, inputs, meta = load_builder(model)
+    module, inputs, meta, built_calibration = build_with_calibration(model)
     meta = {**meta, **_metadata_option(metadata)}
     if name is None and model.startswith("zoo:"):
         name = model[4:]
     dynamic_shapes = _dynamic_option(dynamic, module, len(inputs) if isinstance(inputs, (tuple, list)) else 1)
-    return export(module, inputs, name=name, metadata=meta, reference=reference, dynamic_shapes=dynamic_shapes)
+    scheme = _quantize_option(quantize, calibration, built_calibration, inputs)
+    return export(module, inputs, name=name, metadata=meta, reference=reference, dynamic_shapes=dynamic_shapes,
+                  quantization=scheme)
+
+
+def _quantize_option(kind, calibration_path, built, inputs):
+    """--quantize/--calibration as a pockettorch.quant scheme."""
+    from pockettorch import quant
+
+    if kind is None:
+        if calibration_path:
+            raise click.BadParameter("needs --quantize int8", param_hint="--calibration")
+        return None
+    if kind == "int8-dynamic":
+        return quant.int8_dynamic()
+    if kind in ("w4", "w8"):
+        return quant.weight_only(bits=int(kind[1]))
+    if calibration_path:
+        return quant.int8(_npz_batches(calibration_path, inputs))
+    if built is not None:
+        return quant.int8(built)
+    return quant.int8([tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)])
+
+
+def _npz_batches(path: str, inputs) -> list[tuple]:
+    """Calibration batches from an .npz: array i (in file order) holds input i's batches along axis 0."""
+    import numpy as np
+    import torch
+
+    example = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = [data[k] for k in data.files]
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"not a readable .npz: {exc}", param_hint="--calibration") from None
+    if len(arrays) != len(example) or not arrays:
+        raise click.BadParameter(f"{len(arrays)} arrays for {len(example)} inputs", param_hint="--calibration")
+    for a, x in zip(arrays, example):
+        if a.ndim != x.dim() + 1 or tuple(a.shape[1:]) != tuple(x.shape) or len(a) != len(arrays[0]):
+            raise click.BadParameter(f"an array shaped {list(a.shape)} does not hold batches of {list(x.shape)}",
+                                     param_hint="--calibration")
+    return [tuple(torch.from_numpy(np.ascontiguousarray(a[i], dtype=np.float32)) for a in arrays)
+            for i in range(len(arrays[0]))]
 
 
 COMMANDS = [export_command]

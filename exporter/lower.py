@@ -27,7 +27,8 @@ FOLD_LIMIT_BYTES = 1 << 20
 # Export's runtime checks: nothing to run once shapes and dtypes are static.
 IGNORED = {"aten._assert_tensor_metadata.default", "aten._assert_scalar.default", "aten.sym_constrain_range_for_size.default",
            "aten._assert_async.msg"}
-NO_FOLD = {"aten.rand.default", "aten.randn.default", "aten.empty.memory_format", "aten.dropout.default"}
+NO_FOLD = {"aten.rand.default", "aten.randn.default", "aten.empty.memory_format", "aten.dropout.default",
+           "quantized_decomposed.dequantize_per_channel.default"}  # its rule records the int8 weight
 
 
 def torch_dtype_name(dtype: torch.dtype) -> str:

@@ -56,6 +56,8 @@ def describe(path: str) -> dict:
         "user_metadata": module.metadata.get("user", {}),
         "exporter": module.metadata.get("exporter", {}),
         "source": module.source,
+        "quantization": module.metadata.get("quantization"),
+        "dtypes": dict(Counter(spec.dtype for specs in module.instruction_outputs() for spec in specs).most_common()),
         "reference": None if reference is None else {
             "section_bytes": layout["sections"]["reference"],
             "inputs": [_array_info(a) for a in reference.inputs],
@@ -87,6 +89,8 @@ def inspect_command(model, as_json):
         for s in info[kind]:
             click.echo(f"  {printable(s['name']):<20} {s['dtype']:<8} {list(s['shape'])}")
     click.echo(f"instructions: {info['instructions']}")
+    click.echo(f"quantization: {printable(str(info['quantization'] or 'none'))}; instruction outputs by dtype: "
+               + ", ".join(f"{d} {k}" for d, k in info["dtypes"].items()))
     for op, n in info["ops"].items():
         click.echo(f"  {op:<20} {n}")
     click.echo(f"constants: {_human(info['constants_bytes'])}")

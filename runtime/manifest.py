@@ -43,7 +43,8 @@ HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv
            "compute/vmath/vec_math_impl.h", "compute/vmath/vmath.h", "compute/winograd/winograd.h",
            "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/fault_inject.h",
            "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/elementwise_util.h", "kernels/pkt_half.h",
-           "kernels/pkt_index.h", "kernels/pkt_strided.h", "kernels/recurrent.h")
+           "kernels/pkt_index.h", "kernels/pkt_strided.h", "kernels/recurrent.h",
+           "kernels/quant_util.h")
 
 # What every build compiles beside one platform file: loader, session, status, workspace, ISA detection, the
 # session's ISA config with the vector math every kernel's activations use, and the kernel table.
@@ -71,6 +72,10 @@ KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "lstm": ("gemm",),
     "matmul": ("gemm",),
     "sdpa": ("gemm",),
+    "qconv2d": ("qgemm",),
+    "qlinear": ("qgemm",),
+    "qlinear_dynamic": ("qgemm",),
+    "qmatmul": ("qgemm",),
 }
 
 BINDING = ("python/native.c",)  # the Python extension's own file (setup.py)

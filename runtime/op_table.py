@@ -248,6 +248,48 @@ OPS: tuple[Op, ...] = (
        doc="One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], "
            "w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks "
            "the steps from the last."),
+    # Quantized int8 ops (issue 18, static and dynamic int8). Codes 60-79: a block of their own. Scales are floats
+    # (finite, > 0), zero points int8; per-channel weight scales are a constant f32 input [out channels]; weights are
+    # int8 symmetric (zero point 0). out_min/out_max: the output clamp in int8 (a fused ReLU/ReLU6 narrows it).
+    Op("quantize", 60, (1, 1), 1, _p("scale:float zp:int qmin:int qmax:int"),
+       ("quantized_decomposed.quantize_per_tensor.default",), "quantize", doc="float32 -> int8: clamp(round_half_even(x * (1 / scale)) + zp, qmin, qmax).", shape="same"),
+    Op("dequantize", 61, (1, 1), 1, _p("scale:float zp:int"),
+       ("quantized_decomposed.dequantize_per_tensor.default", "quantized_decomposed.dequantize_per_channel.default"),
+       "dequantize", doc="int8 -> float32: (q - zp) * scale.", shape="same"),
+    Op("qconv2d", 62, (3, 4), 1,
+       _p("stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int groups:int in_scale:float in_zp:int "
+          "out_scale:float out_zp:int out_min:int out_max:int"),
+       (), "qconv2d", packs=True, shape="window",
+       doc="int8 conv2d NCHW: x int8, weight int8 OIHW, weight scales f32 [O], optional f32 bias [O] -> int8; "
+           "acc * (in_scale * w_scale / out_scale) requantized with round-half-even."),
+    Op("qlinear", 63, (3, 4), 1, _p("in_scale:float in_zp:int out_scale:float out_zp:int out_min:int out_max:int"),
+       (), "qlinear", packs=True, shape="linear",
+       doc="int8 linear over the last dim: x int8, weight int8 [N, K], weight scales f32 [N], optional f32 bias [N]."),
+    Op("qbinary", 64, (2, 2), 1,
+       _p("kind:int a_scale:float a_zp:int b_scale:float b_zp:int out_scale:float out_zp:int out_min:int out_max:int"),
+       (), "qbinary", shape="broadcast",
+       doc="int8 add/mul (BINARY kind) with broadcasting: both inputs dequantized, combined in float and "
+           "requantized, as the reference does."),
+    Op("qmax_pool2d", 65, (1, 1), 1,
+       _p("kernel_h:int kernel_w:int stride_h:int stride_w:int pad_h:int pad_w:int dil_h:int dil_w:int"),
+       (), "qmax_pool2d", doc="int8 max pooling NCHW; the output keeps the input's scale and zero point."),
+    Op("qavg_pool2d", 66, (1, 1), 1,
+       _p("kernel_h:int kernel_w:int stride_h:int stride_w:int pad_h:int pad_w:int count_include_pad:int "
+          "divisor:int in_scale:float in_zp:int out_scale:float out_zp:int"),
+       (), "qavg_pool2d", doc="int8 average pooling NCHW (global mean included), requantized; divisor 0: window size."),
+    Op("qconcat", 67, (1, 64), 1, _p("axis:int out_scale:float out_zp:int qparams:ints"), (), "qconcat",
+       shape="concat",
+       doc="int8 concat; qparams holds per input (scale as the bits of a double, zp); an input whose scale or "
+           "zero point differs from the output's is requantized."),
+    Op("qlut", 68, (2, 2), 1, (), (), "qlut", shape="same",
+       doc="int8 -> int8 through a constant 256-entry int8 table (index q + 128): any activation of one value."),
+    Op("qmatmul", 69, (2, 2), 1,
+       _p("transpose_b:int a_scale:float a_zp:int b_scale:float out_scale:float out_zp:int out_min:int out_max:int"),
+       (), "qmatmul", shape="matmul",
+       doc="int8 batched matmul of two activations; b is symmetric (zero point 0)."),
+    Op("qlinear_dynamic", 70, (3, 4), 1, _p(_ACT), (), "qlinear_dynamic", packs=True, shape="linear",
+       doc="float linear with int8 weights [N, K] (scales f32 [N], optional f32 bias): x quantized per row at run "
+           "time, int32 accumulation, float result with a fused activation."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

@@ -54,6 +54,10 @@ set(PKT_KERNEL_GROUPS_gru gemm)
 set(PKT_KERNEL_GROUPS_lstm gemm)
 set(PKT_KERNEL_GROUPS_matmul gemm)
 set(PKT_KERNEL_GROUPS_sdpa gemm)
+set(PKT_KERNEL_GROUPS_qconv2d qgemm)
+set(PKT_KERNEL_GROUPS_qlinear qgemm)
+set(PKT_KERNEL_GROUPS_qlinear_dynamic qgemm)
+set(PKT_KERNEL_GROUPS_qmatmul qgemm)
 
 # Kernels: kernels/<name>.c each, named by the op table.
 set(PKT_ALL_KERNELS
@@ -72,6 +76,7 @@ set(PKT_ALL_KERNELS
   conv_transpose2d
   cumprod
   cumsum
+  dequantize
   embedding_bag
   expand
   fill
@@ -90,6 +95,16 @@ set(PKT_ALL_KERNELS
   max_pool2d
   pad
   permute
+  qavg_pool2d
+  qbinary
+  qconcat
+  qconv2d
+  qlinear
+  qlinear_dynamic
+  qlut
+  qmatmul
+  qmax_pool2d
+  quantize
   reduce
   reshape
   scatter

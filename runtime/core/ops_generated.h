@@ -48,7 +48,18 @@ enum pkt_op {
   PKT_OP_CUMPROD = 53, /* Cumulative product. */
   PKT_OP_GRID_SAMPLE = 54, /* torch grid_sample: x [N, C, H, W] sampled at grid [N, OH, OW, 2] -> [N, C, OH, OW]; mode INTERP nearest/bilinear, padding GRID_PAD. */
   PKT_OP_GRU = 55, /* One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks the steps from the last. */
-  PKT_OP_COUNT_ = 56
+  PKT_OP_QUANTIZE = 60, /* float32 -> int8: clamp(round_half_even(x * (1 / scale)) + zp, qmin, qmax). */
+  PKT_OP_DEQUANTIZE = 61, /* int8 -> float32: (q - zp) * scale. */
+  PKT_OP_QCONV2D = 62, /* int8 conv2d NCHW: x int8, weight int8 OIHW, weight scales f32 [O], optional f32 bias [O] -> int8; acc * (in_scale * w_scale / out_scale) requantized with round-half-even. */
+  PKT_OP_QLINEAR = 63, /* int8 linear over the last dim: x int8, weight int8 [N, K], weight scales f32 [N], optional f32 bias [N]. */
+  PKT_OP_QBINARY = 64, /* int8 add/mul (BINARY kind) with broadcasting: both inputs dequantized, combined in float and requantized, as the reference does. */
+  PKT_OP_QMAX_POOL2D = 65, /* int8 max pooling NCHW; the output keeps the input's scale and zero point. */
+  PKT_OP_QAVG_POOL2D = 66, /* int8 average pooling NCHW (global mean included), requantized; divisor 0: window size. */
+  PKT_OP_QCONCAT = 67, /* int8 concat; qparams holds per input (scale as the bits of a double, zp); an input whose scale or zero point differs from the output's is requantized. */
+  PKT_OP_QLUT = 68, /* int8 -> int8 through a constant 256-entry int8 table (index q + 128): any activation of one value. */
+  PKT_OP_QMATMUL = 69, /* int8 batched matmul of two activations; b is symmetric (zero point 0). */
+  PKT_OP_QLINEAR_DYNAMIC = 70, /* float linear with int8 weights [N, K] (scales f32 [N], optional f32 bias): x quantized per row at run time, int32 accumulation, float result with a fused activation. */
+  PKT_OP_COUNT_ = 71
 };
 
 /* Operand counts and parameter indices per op. */
@@ -402,6 +413,130 @@ enum pkt_op {
 #define PKT_GRU_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_GRU_BATCH_FIRST 0 /* int */
 #define PKT_GRU_REVERSE 1 /* int */
+#define PKT_QUANTIZE_MIN_INPUTS 1
+#define PKT_QUANTIZE_MAX_INPUTS 1
+#define PKT_QUANTIZE_OUTPUTS 1
+#define PKT_QUANTIZE_NUM_PARAMS 4
+#define PKT_QUANTIZE_MIN_PARAMS 4 /* an ints list may be empty */
+#define PKT_QUANTIZE_SCALE 0 /* float */
+#define PKT_QUANTIZE_ZP 1 /* int */
+#define PKT_QUANTIZE_QMIN 2 /* int */
+#define PKT_QUANTIZE_QMAX 3 /* int */
+#define PKT_DEQUANTIZE_MIN_INPUTS 1
+#define PKT_DEQUANTIZE_MAX_INPUTS 1
+#define PKT_DEQUANTIZE_OUTPUTS 1
+#define PKT_DEQUANTIZE_NUM_PARAMS 2
+#define PKT_DEQUANTIZE_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_DEQUANTIZE_SCALE 0 /* float */
+#define PKT_DEQUANTIZE_ZP 1 /* int */
+#define PKT_QCONV2D_MIN_INPUTS 3
+#define PKT_QCONV2D_MAX_INPUTS 4
+#define PKT_QCONV2D_OUTPUTS 1
+#define PKT_QCONV2D_NUM_PARAMS 13
+#define PKT_QCONV2D_MIN_PARAMS 13 /* an ints list may be empty */
+#define PKT_QCONV2D_STRIDE_H 0 /* int */
+#define PKT_QCONV2D_STRIDE_W 1 /* int */
+#define PKT_QCONV2D_PAD_H 2 /* int */
+#define PKT_QCONV2D_PAD_W 3 /* int */
+#define PKT_QCONV2D_DIL_H 4 /* int */
+#define PKT_QCONV2D_DIL_W 5 /* int */
+#define PKT_QCONV2D_GROUPS 6 /* int */
+#define PKT_QCONV2D_IN_SCALE 7 /* float */
+#define PKT_QCONV2D_IN_ZP 8 /* int */
+#define PKT_QCONV2D_OUT_SCALE 9 /* float */
+#define PKT_QCONV2D_OUT_ZP 10 /* int */
+#define PKT_QCONV2D_OUT_MIN 11 /* int */
+#define PKT_QCONV2D_OUT_MAX 12 /* int */
+#define PKT_QLINEAR_MIN_INPUTS 3
+#define PKT_QLINEAR_MAX_INPUTS 4
+#define PKT_QLINEAR_OUTPUTS 1
+#define PKT_QLINEAR_NUM_PARAMS 6
+#define PKT_QLINEAR_MIN_PARAMS 6 /* an ints list may be empty */
+#define PKT_QLINEAR_IN_SCALE 0 /* float */
+#define PKT_QLINEAR_IN_ZP 1 /* int */
+#define PKT_QLINEAR_OUT_SCALE 2 /* float */
+#define PKT_QLINEAR_OUT_ZP 3 /* int */
+#define PKT_QLINEAR_OUT_MIN 4 /* int */
+#define PKT_QLINEAR_OUT_MAX 5 /* int */
+#define PKT_QBINARY_MIN_INPUTS 2
+#define PKT_QBINARY_MAX_INPUTS 2
+#define PKT_QBINARY_OUTPUTS 1
+#define PKT_QBINARY_NUM_PARAMS 9
+#define PKT_QBINARY_MIN_PARAMS 9 /* an ints list may be empty */
+#define PKT_QBINARY_KIND 0 /* int */
+#define PKT_QBINARY_A_SCALE 1 /* float */
+#define PKT_QBINARY_A_ZP 2 /* int */
+#define PKT_QBINARY_B_SCALE 3 /* float */
+#define PKT_QBINARY_B_ZP 4 /* int */
+#define PKT_QBINARY_OUT_SCALE 5 /* float */
+#define PKT_QBINARY_OUT_ZP 6 /* int */
+#define PKT_QBINARY_OUT_MIN 7 /* int */
+#define PKT_QBINARY_OUT_MAX 8 /* int */
+#define PKT_QMAX_POOL2D_MIN_INPUTS 1
+#define PKT_QMAX_POOL2D_MAX_INPUTS 1
+#define PKT_QMAX_POOL2D_OUTPUTS 1
+#define PKT_QMAX_POOL2D_NUM_PARAMS 8
+#define PKT_QMAX_POOL2D_MIN_PARAMS 8 /* an ints list may be empty */
+#define PKT_QMAX_POOL2D_KERNEL_H 0 /* int */
+#define PKT_QMAX_POOL2D_KERNEL_W 1 /* int */
+#define PKT_QMAX_POOL2D_STRIDE_H 2 /* int */
+#define PKT_QMAX_POOL2D_STRIDE_W 3 /* int */
+#define PKT_QMAX_POOL2D_PAD_H 4 /* int */
+#define PKT_QMAX_POOL2D_PAD_W 5 /* int */
+#define PKT_QMAX_POOL2D_DIL_H 6 /* int */
+#define PKT_QMAX_POOL2D_DIL_W 7 /* int */
+#define PKT_QAVG_POOL2D_MIN_INPUTS 1
+#define PKT_QAVG_POOL2D_MAX_INPUTS 1
+#define PKT_QAVG_POOL2D_OUTPUTS 1
+#define PKT_QAVG_POOL2D_NUM_PARAMS 12
+#define PKT_QAVG_POOL2D_MIN_PARAMS 12 /* an ints list may be empty */
+#define PKT_QAVG_POOL2D_KERNEL_H 0 /* int */
+#define PKT_QAVG_POOL2D_KERNEL_W 1 /* int */
+#define PKT_QAVG_POOL2D_STRIDE_H 2 /* int */
+#define PKT_QAVG_POOL2D_STRIDE_W 3 /* int */
+#define PKT_QAVG_POOL2D_PAD_H 4 /* int */
+#define PKT_QAVG_POOL2D_PAD_W 5 /* int */
+#define PKT_QAVG_POOL2D_COUNT_INCLUDE_PAD 6 /* int */
+#define PKT_QAVG_POOL2D_DIVISOR 7 /* int */
+#define PKT_QAVG_POOL2D_IN_SCALE 8 /* float */
+#define PKT_QAVG_POOL2D_IN_ZP 9 /* int */
+#define PKT_QAVG_POOL2D_OUT_SCALE 10 /* float */
+#define PKT_QAVG_POOL2D_OUT_ZP 11 /* int */
+#define PKT_QCONCAT_MIN_INPUTS 1
+#define PKT_QCONCAT_MAX_INPUTS 64
+#define PKT_QCONCAT_OUTPUTS 1
+#define PKT_QCONCAT_NUM_PARAMS 4
+#define PKT_QCONCAT_MIN_PARAMS 3 /* an ints list may be empty */
+#define PKT_QCONCAT_AXIS 0 /* int */
+#define PKT_QCONCAT_OUT_SCALE 1 /* float */
+#define PKT_QCONCAT_OUT_ZP 2 /* int */
+#define PKT_QCONCAT_QPARAMS 3 /* ints */
+#define PKT_QLUT_MIN_INPUTS 2
+#define PKT_QLUT_MAX_INPUTS 2
+#define PKT_QLUT_OUTPUTS 1
+#define PKT_QLUT_NUM_PARAMS 0
+#define PKT_QLUT_MIN_PARAMS 0 /* an ints list may be empty */
+#define PKT_QMATMUL_MIN_INPUTS 2
+#define PKT_QMATMUL_MAX_INPUTS 2
+#define PKT_QMATMUL_OUTPUTS 1
+#define PKT_QMATMUL_NUM_PARAMS 8
+#define PKT_QMATMUL_MIN_PARAMS 8 /* an ints list may be empty */
+#define PKT_QMATMUL_TRANSPOSE_B 0 /* int */
+#define PKT_QMATMUL_A_SCALE 1 /* float */
+#define PKT_QMATMUL_A_ZP 2 /* int */
+#define PKT_QMATMUL_B_SCALE 3 /* float */
+#define PKT_QMATMUL_OUT_SCALE 4 /* float */
+#define PKT_QMATMUL_OUT_ZP 5 /* int */
+#define PKT_QMATMUL_OUT_MIN 6 /* int */
+#define PKT_QMATMUL_OUT_MAX 7 /* int */
+#define PKT_QLINEAR_DYNAMIC_MIN_INPUTS 3
+#define PKT_QLINEAR_DYNAMIC_MAX_INPUTS 4
+#define PKT_QLINEAR_DYNAMIC_OUTPUTS 1
+#define PKT_QLINEAR_DYNAMIC_NUM_PARAMS 3
+#define PKT_QLINEAR_DYNAMIC_MIN_PARAMS 3 /* an ints list may be empty */
+#define PKT_QLINEAR_DYNAMIC_ACT 0 /* int */
+#define PKT_QLINEAR_DYNAMIC_ACT_MIN 1 /* float */
+#define PKT_QLINEAR_DYNAMIC_ACT_MAX 2 /* float */
 
 /* Enumerations carried in parameters. */
 #define PKT_DTYPE_INVALID 0

@@ -97,6 +97,32 @@ class Elementwise(torch.nn.Module):
         return torch.cat([z.exp().clamp(max=3.0), torch.sigmoid(y)], dim=1).permute(1, 0)
 
 
+class QuantNet(torch.nn.Module):
+    """Every int8 op: conv (dense and depthwise), pools, add, concat, a lookup table, linear and matmul."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(2, 4, 3, padding=1)
+        self.dw = torch.nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        a = torch.relu(self.c1(x))
+        b = torch.sigmoid(self.dw(a) + a)
+        c = torch.cat([torch.nn.functional.max_pool2d(b, 2), torch.nn.functional.avg_pool2d(a, 2)], 1)
+        h = self.fc(torch.nn.functional.adaptive_avg_pool2d(c, 1).flatten(1).reshape(2, 4))
+        return torch.matmul(h, h.t())
+
+
+def _quantized_seeds() -> dict:
+    """Seeds exported with a quantization scheme (their new ops' fields get mutated like every other)."""
+    from pockettorch import quant
+
+    g = torch.Generator().manual_seed(1)
+    return {"int8_static": quant.int8([(torch.randn(1, 2, 6, 6, generator=g),) for _ in range(2)]),
+            "int8_dynamic": quant.int8_dynamic()}
+
+
 def _seed_models():
     """(name, module, inputs, required[, dynamic_shapes]): required seeds use only linear/reshape and must export."""
     g = torch.Generator().manual_seed(0)
@@ -123,6 +149,8 @@ def _seed_models():
         ("embedding_dynamic", Embed(), (torch.randint(0, 10, (2, 3), generator=g),), False,
          ({1: Dim("seq", min=1, max=7)},)),
         ("attention_dynamic", Attention(), (r(1, 4, 8),), False, ({1: Dim("seq", min=2, max=6)},)),
+        ("int8_static", QuantNet(), (r(1, 2, 6, 6),), False),
+        ("int8_dynamic", Rank3(), (r(2, 3, 6),), False),
     ]
 
 
@@ -135,8 +163,8 @@ def seeds(tmp_path_factory) -> dict[str, bytes]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                data = pockettorch.export(module, inputs, name=name,
-                                          dynamic_shapes=dynamic[0] if dynamic else None).to_bytes()
+                data = pockettorch.export(module, inputs, name=name, dynamic_shapes=dynamic[0] if dynamic else None,
+                                          quantization=_quantized_seeds().get(name)).to_bytes()
                 pockettorch.load(data)(*inputs)
         except errors.PocketTorchError:
             if required:

@@ -95,6 +95,12 @@ PKT_DECLARE_KERNEL(cumsum)
 #else
 #define PKT_ENTRY_CUMSUM {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_DEQUANTIZE)
+PKT_DECLARE_KERNEL(dequantize)
+#define PKT_ENTRY_DEQUANTIZE {pkt_kernel_dequantize_prepare, pkt_kernel_dequantize_run, 0, 0}
+#else
+#define PKT_ENTRY_DEQUANTIZE {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_EMBEDDING_BAG)
 PKT_DECLARE_KERNEL(embedding_bag)
 #define PKT_ENTRY_EMBEDDING_BAG {pkt_kernel_embedding_bag_prepare, pkt_kernel_embedding_bag_run, 0, 0}
@@ -205,6 +211,69 @@ PKT_DECLARE_KERNEL(permute)
 #define PKT_ENTRY_PERMUTE {pkt_kernel_permute_prepare, pkt_kernel_permute_run, 0, 0}
 #else
 #define PKT_ENTRY_PERMUTE {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QAVG_POOL2D)
+PKT_DECLARE_KERNEL(qavg_pool2d)
+#define PKT_ENTRY_QAVG_POOL2D {pkt_kernel_qavg_pool2d_prepare, pkt_kernel_qavg_pool2d_run, 0, 0}
+#else
+#define PKT_ENTRY_QAVG_POOL2D {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QBINARY)
+PKT_DECLARE_KERNEL(qbinary)
+#define PKT_ENTRY_QBINARY {pkt_kernel_qbinary_prepare, pkt_kernel_qbinary_run, 0, 0}
+#else
+#define PKT_ENTRY_QBINARY {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QCONCAT)
+PKT_DECLARE_KERNEL(qconcat)
+#define PKT_ENTRY_QCONCAT {pkt_kernel_qconcat_prepare, pkt_kernel_qconcat_run, 0, 0}
+#else
+#define PKT_ENTRY_QCONCAT {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QCONV2D)
+PKT_DECLARE_KERNEL(qconv2d)
+PKT_DECLARE_PACKING(qconv2d)
+#define PKT_ENTRY_QCONV2D {pkt_kernel_qconv2d_prepare, pkt_kernel_qconv2d_run, pkt_kernel_qconv2d_pack_size, pkt_kernel_qconv2d_pack}
+#else
+#define PKT_ENTRY_QCONV2D {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QLINEAR)
+PKT_DECLARE_KERNEL(qlinear)
+PKT_DECLARE_PACKING(qlinear)
+#define PKT_ENTRY_QLINEAR {pkt_kernel_qlinear_prepare, pkt_kernel_qlinear_run, pkt_kernel_qlinear_pack_size, pkt_kernel_qlinear_pack}
+#else
+#define PKT_ENTRY_QLINEAR {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QLINEAR_DYNAMIC)
+PKT_DECLARE_KERNEL(qlinear_dynamic)
+PKT_DECLARE_PACKING(qlinear_dynamic)
+#define PKT_ENTRY_QLINEAR_DYNAMIC {pkt_kernel_qlinear_dynamic_prepare, pkt_kernel_qlinear_dynamic_run, pkt_kernel_qlinear_dynamic_pack_size, pkt_kernel_qlinear_dynamic_pack}
+#else
+#define PKT_ENTRY_QLINEAR_DYNAMIC {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QLUT)
+PKT_DECLARE_KERNEL(qlut)
+#define PKT_ENTRY_QLUT {pkt_kernel_qlut_prepare, pkt_kernel_qlut_run, 0, 0}
+#else
+#define PKT_ENTRY_QLUT {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QMATMUL)
+PKT_DECLARE_KERNEL(qmatmul)
+#define PKT_ENTRY_QMATMUL {pkt_kernel_qmatmul_prepare, pkt_kernel_qmatmul_run, 0, 0}
+#else
+#define PKT_ENTRY_QMATMUL {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QMAX_POOL2D)
+PKT_DECLARE_KERNEL(qmax_pool2d)
+#define PKT_ENTRY_QMAX_POOL2D {pkt_kernel_qmax_pool2d_prepare, pkt_kernel_qmax_pool2d_run, 0, 0}
+#else
+#define PKT_ENTRY_QMAX_POOL2D {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QUANTIZE)
+PKT_DECLARE_KERNEL(quantize)
+#define PKT_ENTRY_QUANTIZE {pkt_kernel_quantize_prepare, pkt_kernel_quantize_run, 0, 0}
+#else
+#define PKT_ENTRY_QUANTIZE {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_REDUCE)
 PKT_DECLARE_KERNEL(reduce)
@@ -318,6 +387,17 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_CUMPROD] = PKT_ENTRY_CUMPROD,
     [PKT_OP_GRID_SAMPLE] = PKT_ENTRY_GRID_SAMPLE,
     [PKT_OP_GRU] = PKT_ENTRY_GRU,
+    [PKT_OP_QUANTIZE] = PKT_ENTRY_QUANTIZE,
+    [PKT_OP_DEQUANTIZE] = PKT_ENTRY_DEQUANTIZE,
+    [PKT_OP_QCONV2D] = PKT_ENTRY_QCONV2D,
+    [PKT_OP_QLINEAR] = PKT_ENTRY_QLINEAR,
+    [PKT_OP_QBINARY] = PKT_ENTRY_QBINARY,
+    [PKT_OP_QMAX_POOL2D] = PKT_ENTRY_QMAX_POOL2D,
+    [PKT_OP_QAVG_POOL2D] = PKT_ENTRY_QAVG_POOL2D,
+    [PKT_OP_QCONCAT] = PKT_ENTRY_QCONCAT,
+    [PKT_OP_QLUT] = PKT_ENTRY_QLUT,
+    [PKT_OP_QMATMUL] = PKT_ENTRY_QMATMUL,
+    [PKT_OP_QLINEAR_DYNAMIC] = PKT_ENTRY_QLINEAR_DYNAMIC,
 };
 
 const char* const pkt_op_names[PKT_OP_COUNT_] = {
@@ -365,6 +445,17 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_CUMPROD] = "cumprod",
     [PKT_OP_GRID_SAMPLE] = "grid_sample",
     [PKT_OP_GRU] = "gru",
+    [PKT_OP_QUANTIZE] = "quantize",
+    [PKT_OP_DEQUANTIZE] = "dequantize",
+    [PKT_OP_QCONV2D] = "qconv2d",
+    [PKT_OP_QLINEAR] = "qlinear",
+    [PKT_OP_QBINARY] = "qbinary",
+    [PKT_OP_QMAX_POOL2D] = "qmax_pool2d",
+    [PKT_OP_QAVG_POOL2D] = "qavg_pool2d",
+    [PKT_OP_QCONCAT] = "qconcat",
+    [PKT_OP_QLUT] = "qlut",
+    [PKT_OP_QMATMUL] = "qmatmul",
+    [PKT_OP_QLINEAR_DYNAMIC] = "qlinear_dynamic",
 };
 
 const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {
@@ -420,4 +511,15 @@ const unsigned char pkt_op_shape_rule[PKT_OP_COUNT_] = {
     [PKT_OP_CUMPROD] = PKT_SHAPE_DECLARED,
     [PKT_OP_GRID_SAMPLE] = PKT_SHAPE_DECLARED,
     [PKT_OP_GRU] = PKT_SHAPE_DECLARED,
+    [PKT_OP_QUANTIZE] = PKT_SHAPE_SAME,
+    [PKT_OP_DEQUANTIZE] = PKT_SHAPE_SAME,
+    [PKT_OP_QCONV2D] = PKT_SHAPE_WINDOW,
+    [PKT_OP_QLINEAR] = PKT_SHAPE_LINEAR,
+    [PKT_OP_QBINARY] = PKT_SHAPE_BROADCAST,
+    [PKT_OP_QMAX_POOL2D] = PKT_SHAPE_DECLARED,
+    [PKT_OP_QAVG_POOL2D] = PKT_SHAPE_DECLARED,
+    [PKT_OP_QCONCAT] = PKT_SHAPE_CONCAT,
+    [PKT_OP_QLUT] = PKT_SHAPE_SAME,
+    [PKT_OP_QMATMUL] = PKT_SHAPE_MATMUL,
+    [PKT_OP_QLINEAR_DYNAMIC] = PKT_SHAPE_LINEAR,
 };

@@ -79,7 +79,18 @@ def specs() -> dict[str, tuple[nn.Module, tuple]]:
         "two_inputs": (TwoInputs(), (torch.randn(2, 5, generator=g), torch.randn(2, 5, generator=g))),
         "embedder": (Embedder(), (torch.randint(0, 20, (2, 6), generator=g), torch.tensor([1.5]))),
         "conv_net": (SmallConvNet(), (torch.randn(1, 3, 11, 11, generator=g),)),
+        "int8_net": (SmallConvNet(), (torch.randn(1, 3, 11, 11, generator=g),)),
     }
+
+
+def quantization(name: str):
+    """The scheme a spec is exported with: int8_net is the conv net as a static int8 program."""
+    if name != "int8_net":
+        return None
+    from pockettorch import quant
+
+    g = torch.Generator().manual_seed(1)
+    return quant.int8([(torch.randn(1, 3, 11, 11, generator=g),) for _ in range(2)])
 
 
 def generate_sdk(model: Model, out: pathlib.Path, embed: bool) -> generate.CSdk:

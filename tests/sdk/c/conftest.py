@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import pockettorch
-from c_sdk_support import Model, specs
+from c_sdk_support import Model, quantization, specs
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +17,7 @@ def models(tmp_path_factory) -> dict[str, Model]:
     for name, (module, example) in specs().items():
         module.eval()
         path = root / f"{name}.ptm"
-        pockettorch.export(module, example, name=name).save(path)
+        pockettorch.export(module, example, name=name, quantization=quantization(name)).save(path)
         arrays = [t.numpy() for t in example]
         files = []
         for i, a in enumerate(arrays):

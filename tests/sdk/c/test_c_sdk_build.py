@@ -19,7 +19,7 @@ from support_tools import SANITIZER_ENV
 
 pytestmark = pytest.mark.slow
 
-MODELS = ("two_inputs", "embedder", "conv_net")
+MODELS = ("two_inputs", "embedder", "conv_net", "int8_net")
 WARNINGS = "-Wall -Wextra -Werror -Wno-unused-function -Wno-unused-parameter -Wno-sign-compare"
 
 
