@@ -41,14 +41,15 @@ HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv
            "compute/conv/conv_ukernel_impl.h", "compute/gemm/gemm.h", "compute/gemm/gemm_ukernel_impl.h",
            "compute/vmath/vec_math_impl.h", "compute/vmath/vmath.h", "compute/winograd/winograd.h",
            "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/fault_inject.h",
-           "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/elementwise_util.h", "kernels/pkt_half.h",
+           "core/backend.h", "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/elementwise_util.h", "kernels/pkt_half.h",
            "kernels/pkt_index.h", "kernels/pkt_strided.h", "kernels/recurrent.h")
 
 # What every build compiles beside one platform file: loader, session, status, workspace, ISA detection, the
 # session's ISA config with the vector math every kernel's activations use, and the kernel table.
 CORE = ("backends/cpu/cpu.c", "backends/cpu/isa_config.c", "backends/cpu/kernel_table.c", "compute/vmath/vmath.c",
         "compute/vmath/vmath_arm.c", "compute/vmath/vmath_x86.c", "core/kernel_util.c", "core/loader.c",
-        "core/session.c", "core/status.c", "core/workspace.c", "core/dynamic_shapes.c", "core/shape_rules.c")
+        "core/session.c", "core/status.c", "core/workspace.c", "core/dynamic_shapes.c", "core/shape_rules.c",
+        "core/backend_registry.c")
 # posix: heap, mmap, pthreads. embedded: no heap, files or threads (the C SDK's --embed profile); it compiles
 # to nothing unless its define is set (the SDK writes it at the top of its copy).
 PLATFORMS = {"posix": "core/platform_posix.c", "embedded": "core/platform_embedded.c"}
@@ -71,6 +72,17 @@ KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "sdpa": ("gemm",),
 }
 
+# Delegate backends (core/backend.h, docs/WRITING_A_BACKEND.md), compiled in only when a build names them:
+# name -> {"sources": C files under backends/<name>/, "headers": its headers, "link_libs": libraries it links}.
+# A build with backend B compiles its sources with the define backend_define(B) (PKT_WITH_BACKEND_VULKAN), which
+# lists `pkt_backend_<name>` in core/backend_registry.c; nothing else in the runtime names a backend.
+BACKENDS: dict[str, dict[str, tuple[str, ...]]] = {}
+
+
+def backend_define(name: str) -> str:
+    return f"PKT_WITH_BACKEND_{name.upper()}"
+
+
 BINDING = ("python/native.c",)  # the Python extension's own file (setup.py)
 TOOLS = ("pkt_runner", "pkt_fuzz", "pkt_alloc_fail")  # tools/<name>.c, each a program
 TOOLS_SUPPORT = ("tools/json.c", "tools/npy.c", "tools/stats.c")  # linked into every tool
@@ -92,11 +104,12 @@ def groups_for(kernels) -> list[str]:
     return [g for g in GROUPS if g in wanted]
 
 
-def library_sources(kernels=None, platform: str = "posix") -> list[str]:
-    """The .c files of a runtime build holding `kernels` (every kernel when None)."""
+def library_sources(kernels=None, platform: str = "posix", backends=()) -> list[str]:
+    """The .c files of a runtime build holding `kernels` (every kernel when None) and the delegate `backends`."""
     kernels = KERNELS if kernels is None else sorted(set(kernels))
     groups = [f for g in groups_for(kernels) for f in GROUPS[g]]
-    return [*CORE, PLATFORMS[platform], *groups, *map(kernel_file, kernels)]
+    delegates = [f for b in backends for f in BACKENDS[b]["sources"]]
+    return [*CORE, PLATFORMS[platform], *groups, *map(kernel_file, kernels), *delegates]
 
 
 def selective_defines(kernels=None) -> list[str]:
@@ -107,7 +120,8 @@ def selective_defines(kernels=None) -> list[str]:
 
 def all_files() -> list[str]:
     """Every C source and header the manifest places (build inputs, for hashing and dependency lists)."""
-    c_files = [*CORE, *PLATFORMS.values(), *(f for g in GROUPS.values() for f in g), *map(kernel_file, KERNELS)]
+    c_files = [*CORE, *PLATFORMS.values(), *(f for g in GROUPS.values() for f in g), *map(kernel_file, KERNELS),
+               *(f for b in BACKENDS.values() for f in (*b["sources"], *b.get("headers", ())))]
     tools = [*BINDING, *(f"tools/{t}.c" for t in TOOLS), *TOOLS_SUPPORT, *TOOLS_HEADERS, SIZE_APP]
     return sorted({*PUBLIC_HEADERS, *HEADERS, *c_files, *tools})
 

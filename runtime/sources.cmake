@@ -22,6 +22,7 @@ set(PKT_CORE_SOURCES
   core/workspace.c
   core/dynamic_shapes.c
   core/shape_rules.c
+  core/backend_registry.c
 )
 set(PKT_PLATFORM_posix core/platform_posix.c)
 set(PKT_PLATFORM_embedded core/platform_embedded.c)
