@@ -20,6 +20,7 @@ from pockettorch.exporter.passes import run_passes
 from pockettorch.exporter.serialize import serialize
 from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import metadata_json
+from pockettorch.runtime.ptm_info import delegation_summary
 
 
 def _human(n: int) -> str:
@@ -121,13 +122,6 @@ class Program:
 
     def __repr__(self) -> str:
         return f"<pockettorch.Program {self.name}: {len(self.graph.nodes)} instructions>"
-
-
-def delegation_summary(delegation: dict) -> str:
-    """One line for the partition (METADATA "delegation"): ops per backend, partitions, transfers."""
-    parts = [f"{name} {d['ops']} ops in {d['partitions']} partition{'s' * (d['partitions'] != 1)}, "
-             f"{d['transfers']} transfers" for name, d in sorted(delegation["backends"].items())]
-    return "  delegated: " + "; ".join([*parts, f"cpu {delegation['cpu_ops']} ops"])
 
 
 def _create_temporary(directory: str) -> tuple[int, str]:

@@ -15,11 +15,11 @@ import pytest
 
 from pockettorch.exporter import backends as exporter_backends
 from pockettorch.runtime import build, manifest
-from tests.delegation.elementwise_backend import ElementwiseTestBackend
-from tests.support_tools import BUILD_DIR, have_toolchain
+from fixtures.elementwise_backend import ElementwiseTestBackend
+from support_tools import BUILD_DIR, have_toolchain
 
 HERE = pathlib.Path(__file__).resolve().parent
-BACKEND_C = HERE / "elementwise_backend.c"
+BACKEND_C = HERE.parent / "fixtures" / "elementwise_backend.c"
 # What the test models need: the elementwise kernels, the delegate marker, and linear/sigmoid for CPU-only nodes.
 KERNELS = ("binary", "delegate", "linear", "reshape", "unary")
 
