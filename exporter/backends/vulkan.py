@@ -39,6 +39,8 @@ UNARY_ACTS = {_U["RELU"]: ACT["RELU"], _U["SIGMOID"]: ACT["SIGMOID"], _U["TANH"]
               _U["GELU"]: ACT["GELU"], _U["GELU_TANH"]: ACT["GELU_TANH"], _U["SILU"]: ACT["SILU"],
               _U["HARDSWISH"]: ACT["HARDSWISH"], _U["CLAMP"]: ACT["CLAMP"]}
 _R = {name: i for i, name in enumerate(op_table.ENUMS["REDUCE"])}
+UNARY_MATH = {_U["NEG"]: 101, _U["ABS"]: 102, _U["EXP"]: 103, _U["LOG"]: 104, _U["SQRT"]: 105, _U["RSQRT"]: 106,
+              _U["RECIPROCAL"]: 107}  # binary.comp's one-operand kinds
 REDUCE_KINDS = {_R["SUM"]: 0, _R["MEAN"]: 1, _R["MAX"]: 2, _R["MIN"]: 3}
 OPS = ("conv2d", "conv_pw_dw", "conv_dw_pw", "linear", "matmul", "binary", "unary", "softmax", "layer_norm",
        "max_pool2d", "avg_pool2d", "adaptive_pool2d", "reduce", "sdpa", "concat", "slice", "permute", "reshape",
@@ -96,6 +98,8 @@ class VulkanBackend(Backend):
     @staticmethod
     def _supports_unary(node: Node) -> bool:
         p = node.params
+        if p["kind"] in UNARY_MATH:
+            return True
         return p["kind"] in UNARY_ACTS and (p["kind"] != _U["CLAMP"] or _finite(p["alpha"], p["beta"]))
 
     @staticmethod
@@ -316,10 +320,10 @@ class _Blob:
     def op_unary(self, node: Node):
         x, y = node.inputs[0], node.outputs[0]
         p = node.params
-        act = UNARY_ACTS[p["kind"]]
+        kind, act = UNARY_MATH.get(p["kind"], 100), UNARY_ACTS.get(p["kind"], ACT["NONE"])
         lo, hi = (p["alpha"], p["beta"]) if act == ACT["CLAMP"] else (0.0, 0.0)
         xi = self.t(x)
-        self._elementwise(xi, x.shape, xi, x.shape, y, 100, act, lo, hi)
+        self._elementwise(xi, x.shape, xi, x.shape, y, kind, act, lo, hi)
 
     def _elementwise(self, a, ashape, b, bshape, y: Tensor, kind, act, lo, hi):
         shape = tuple(y.shape) or (1,)

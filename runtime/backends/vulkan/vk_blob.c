@@ -212,9 +212,9 @@ static pkt_status check_strided(const check* c, int bases, int second_slot) {
 static pkt_status check_binary(const check* c) {
   const int32_t* p = c->op->p;
   int k = p[20];
-  if (!(k == 0 || k == 1 || k == 2 || k == 3 || k == 5 || k == 6 || k == 100) || !act_ok(p[21]))
+  if (!(k == 0 || k == 1 || k == 2 || k == 3 || k == 5 || k == 6 || (k >= 100 && k <= 107)) || !act_ok(p[21]))
     return bad(c, "bad kind or act");
-  if (k == 100) {  /* only a is read */
+  if (k >= 100) { /* only a is read */
     pkt_vk_op tmp = *c->op;
     for (int i = 0; i < PKT_VK_MAX_RANK; i++) tmp.p[14 + i] = 0;
     tmp.bind[1] = tmp.bind[0];

@@ -1,6 +1,7 @@
 #version 450
 // Elementwise a (op) b with broadcasting (stride 0 on broadcast dims, up to rank 6) and a fused activation;
-// kind 100 reads only a (an activation on its own).
+// kinds 100.. read only a: 100 identity (an activation on its own), 101 neg, 102 abs, 103 exp, 104 log, 105 sqrt,
+// 106 rsqrt, 107 reciprocal.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -24,8 +25,17 @@ void main() {
   }
   float x = LD(a[ia]), v;
   int kind = pc.p[20];
-  if (kind == 100) {
-    v = x;
+  if (kind >= 100) {
+    switch (kind) {
+      case 101: v = -x; break;
+      case 102: v = abs(x); break;
+      case 103: v = exp(x); break;
+      case 104: v = log(x); break;
+      case 105: v = sqrt(x); break;
+      case 106: v = 1.0 / sqrt(x); break;
+      case 107: v = 1.0 / x; break;
+      default: v = x;
+    }
   } else {
     float z = LD(b[ib]);
     switch (kind) {
