@@ -459,3 +459,5 @@ def _broadcast_strides(shape, out_shape) -> list[int]:
     full = (1,) * (len(out_shape) - len(shape)) + shape
     st = strides(full)
     return [0 if d == 1 and o != 1 else s for d, o, s in zip(full, out_shape, st)]
+
+BACKEND = VulkanBackend
