@@ -15,10 +15,12 @@ from pockettorch.exporter.capture import capture
 from pockettorch.exporter.ir import NUMPY_DTYPES, Graph
 from pockettorch.exporter.lower import lower
 from pockettorch.exporter.memory_plan import MemoryPlan, plan_memory
+from pockettorch.exporter.partition import partition
 from pockettorch.exporter.passes import run_passes
 from pockettorch.exporter.serialize import serialize
 from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import metadata_json
+from pockettorch.runtime.ptm_info import delegation_summary
 
 
 def _human(n: int) -> str:
@@ -99,6 +101,8 @@ class Program:
         ]
         if self.metadata.get("symbols"):
             lines.insert(6, self._dynamic_summary())
+        if "delegation" in self.metadata:
+            lines.append(delegation_summary(self.metadata["delegation"]))
         return "\n".join(lines)
 
     def _dynamic_summary(self) -> str:
@@ -148,12 +152,16 @@ def _default_name(model) -> str:
 
 
 def export(model, example_inputs, name: str | None = None, metadata: dict | None = None,
-           reference: bool = False, dynamic_shapes=None) -> Program:
+           reference: bool = False, dynamic_shapes=None, backends=None, backend_options=None) -> Program:
     """Export `model` called on `example_inputs` (a tuple, as for torch.export) to a Program.
 
     dynamic_shapes takes torch.export's form (one entry per input: {dim: torch.export.Dim(name, min=, max=)}, or a
     dict by argument name); every dynamic dim needs a max. The memory plan is made for the maxima, and the program
-    runs at any sizes in the ranges (one Dim on several inputs: the same size on each)."""
+    runs at any sizes in the ranges (one Dim on several inputs: the same size on each).
+
+    backends (["vulkan"]) delegates the subgraphs those backends support to them (exporter/partition.py); the CPU
+    instructions stay beside each delegate as its fallback. backend_options: per backend, e.g.
+    {"vulkan": {"precision": "fp16"}}."""
     user_meta = _check_json(metadata)
     captured = capture(model, example_inputs, dynamic_shapes)
     graph = Graph(name or _default_name(model))
@@ -166,6 +174,7 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
     for t, out_name in zip(graph.outputs, captured.output_names):
         if id(t) not in inputs and t.name not in captured.output_names:
             t.name = out_name  # outputs carry the model's output names into the file
+    delegation = partition(graph, list(backends), backend_options) if backends else None
     plan = plan_memory(graph)
 
     sym_names = {sym: (name, lo, hi) for sym, name, lo, hi in captured.symbols}
@@ -180,7 +189,7 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
 
     meta = {
         "name": graph.name,
-        "format": "1.2" if captured.symbols else "1.1",
+        "format": "1.3" if delegation and delegation.partitions else "1.2" if captured.symbols else "1.1",
         "inputs": [io(t, n) for t, n in zip(graph.inputs, captured.input_names)],
         "outputs": [io(t, n) for t, n in zip(graph.outputs, captured.output_names)],
         "output_structure": captured.output_structure,
@@ -189,6 +198,8 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
         "debug": _debug_info(graph),
         "exporter": {"pockettorch": __version__, "torch": captured.torch_version},
     }
+    if delegation is not None:
+        meta["delegation"] = delegation.as_dict()
     if captured.symbols:
         meta["symbols"] = [{"name": n, "min": lo, "max": hi} for _, n, lo, hi in captured.symbols]
     ref = None

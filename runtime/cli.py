@@ -53,6 +53,8 @@ def describe(path: str) -> dict:
         "ops": dict(hist.most_common()),
         "inputs": [s._asdict() for s in module.input_specs],
         "outputs": [s._asdict() for s in module.output_specs],
+        "delegation": module.metadata.get("delegation"),
+        "delegates": module.delegates,
         "user_metadata": module.metadata.get("user", {}),
         "exporter": module.metadata.get("exporter", {}),
         "reference": None if reference is None else {
@@ -93,6 +95,7 @@ def inspect_command(model, as_json):
         arena += f" (naive sum {_human(info['naive_bytes'])}, {saved:.0f}% saved; "
         arena += f"lower bound {_human(info['lower_bound_bytes'])})"
     click.echo(arena)
+    _echo_delegation(info)
     ref = info["reference"]
     if ref:
         tensors = ref["inputs"] + ref["outputs"]
@@ -103,6 +106,20 @@ def inspect_command(model, as_json):
         click.echo("reference: none (export with --reference to store inputs and outputs for `verify`)")
     if info["user_metadata"]:
         click.echo("metadata keys: " + ", ".join(printable(k) for k in sorted(info["user_metadata"])))
+
+
+def _echo_delegation(info: dict) -> None:
+    """The partition the exporter made (ops per backend, partitions, transfers) and where each delegate runs here."""
+    from pockettorch.runtime.ptm_info import delegation_summary
+    from pockettorch.runtime.run_outputs import printable
+
+    if info["delegation"]:
+        click.echo(delegation_summary(info["delegation"]).strip())
+    stored = (info["delegation"] or {}).get("delegates", [])
+    for k, d in enumerate(info["delegates"]):
+        ops = f", {stored[k]['ops']} ops" if k < len(stored) else ""
+        where = f"runs on {d['device']} ({d['driver']})" if d["active"] else f"inactive here ({d['reason']})"
+        click.echo(printable(f"delegate {k}: {d['backend']}{ops}, {where}"))
 
 
 def make_inputs(module, files: tuple[str, ...], seed: int = 0) -> list[np.ndarray]:

@@ -248,6 +248,12 @@ OPS: tuple[Op, ...] = (
        doc="One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], "
            "w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks "
            "the steps from the last."),
+    # Delegation to accelerator backends (issue 19). Codes 85-89: a block of its own.
+    Op("delegate", 85, (0, 256), 256, _p("delegate:int fallback:int"), (), "delegate",
+       doc="Runs entry `delegate` of the DELEGATES section on its backend (inputs, outputs: the subgraph's, in the "
+           "blob's order) and then skips the `fallback` instructions after it, which compute the same outputs on "
+           "the CPU; when the backend is not compiled in, not available or fails to initialize, the session runs "
+           "those instead (FORMAT.md, DELEGATES)."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

@@ -68,6 +68,7 @@ set(PKT_ALL_KERNELS
   conv_transpose2d
   cumprod
   cumsum
+  delegate
   embedding_bag
   expand
   fill

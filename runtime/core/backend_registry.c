@@ -9,7 +9,7 @@
 #ifdef PKT_WITH_BACKEND_VULKAN
 extern const pkt_backend pkt_backend_vulkan;
 #endif
-/* A test-only backend (tests/runtime/backend/elementwise_backend.c), compiled only into test builds. */
+/* A test-only backend (tests/fixtures/elementwise_backend.c), compiled only into test builds. */
 #ifdef PKT_WITH_BACKEND_TEST_ELEMENTWISE
 extern const pkt_backend pkt_backend_test_elementwise;
 #endif

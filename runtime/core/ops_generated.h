@@ -48,7 +48,8 @@ enum pkt_op {
   PKT_OP_CUMPROD = 53, /* Cumulative product. */
   PKT_OP_GRID_SAMPLE = 54, /* torch grid_sample: x [N, C, H, W] sampled at grid [N, OH, OW, 2] -> [N, C, OH, OW]; mode INTERP nearest/bilinear, padding GRID_PAD. */
   PKT_OP_GRU = 55, /* One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks the steps from the last. */
-  PKT_OP_COUNT_ = 56
+  PKT_OP_DELEGATE = 85, /* Runs entry `delegate` of the DELEGATES section on its backend (inputs, outputs: the subgraph's, in the blob's order) and then skips the `fallback` instructions after it, which compute the same outputs on the CPU; when the backend is not compiled in, not available or fails to initialize, the session runs those instead (FORMAT.md, DELEGATES). */
+  PKT_OP_COUNT_ = 86
 };
 
 /* Operand counts and parameter indices per op. */
@@ -402,6 +403,13 @@ enum pkt_op {
 #define PKT_GRU_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_GRU_BATCH_FIRST 0 /* int */
 #define PKT_GRU_REVERSE 1 /* int */
+#define PKT_DELEGATE_MIN_INPUTS 0
+#define PKT_DELEGATE_MAX_INPUTS 256
+#define PKT_DELEGATE_OUTPUTS 256
+#define PKT_DELEGATE_NUM_PARAMS 2
+#define PKT_DELEGATE_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_DELEGATE_DELEGATE 0 /* int */
+#define PKT_DELEGATE_FALLBACK 1 /* int */
 
 /* Enumerations carried in parameters. */
 #define PKT_DTYPE_INVALID 0

@@ -95,6 +95,12 @@ PKT_DECLARE_KERNEL(cumsum)
 #else
 #define PKT_ENTRY_CUMSUM {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_DELEGATE)
+PKT_DECLARE_KERNEL(delegate)
+#define PKT_ENTRY_DELEGATE {pkt_kernel_delegate_prepare, pkt_kernel_delegate_run, 0, 0}
+#else
+#define PKT_ENTRY_DELEGATE {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_EMBEDDING_BAG)
 PKT_DECLARE_KERNEL(embedding_bag)
 #define PKT_ENTRY_EMBEDDING_BAG {pkt_kernel_embedding_bag_prepare, pkt_kernel_embedding_bag_run, 0, 0}
@@ -318,6 +324,7 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_CUMPROD] = PKT_ENTRY_CUMPROD,
     [PKT_OP_GRID_SAMPLE] = PKT_ENTRY_GRID_SAMPLE,
     [PKT_OP_GRU] = PKT_ENTRY_GRU,
+    [PKT_OP_DELEGATE] = PKT_ENTRY_DELEGATE,
 };
 
 const char* const pkt_op_names[PKT_OP_COUNT_] = {
@@ -365,6 +372,7 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_CUMPROD] = "cumprod",
     [PKT_OP_GRID_SAMPLE] = "grid_sample",
     [PKT_OP_GRU] = "gru",
+    [PKT_OP_DELEGATE] = "delegate",
 };
 
 const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {
@@ -420,4 +428,5 @@ const unsigned char pkt_op_shape_rule[PKT_OP_COUNT_] = {
     [PKT_OP_CUMPROD] = PKT_SHAPE_DECLARED,
     [PKT_OP_GRID_SAMPLE] = PKT_SHAPE_DECLARED,
     [PKT_OP_GRU] = PKT_SHAPE_DECLARED,
+    [PKT_OP_DELEGATE] = PKT_SHAPE_DECLARED,
 };
