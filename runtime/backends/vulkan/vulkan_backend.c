@@ -379,8 +379,10 @@ static pkt_status check_io(const vk_session* s, const pkt_backend_io* io, pkt_er
     int is_in = i < io->n_inputs;
     const pkt_tensor* t = is_in ? io->inputs[i] : io->outputs[i - io->n_inputs];
     const pkt_vk_tensor* v = &b->tensors[is_in ? b->inputs[i] : b->outputs[i - io->n_inputs]];
-    int same = t && t->dtype == PKT_F32 && t->rank == (int)v->rank;
-    for (int d = 0; same && d < t->rank; d++) same = t->dims[d] == (int64_t)v->dims[d];
+    /* a 0-d tensor is [1] in the blob */
+    int scalar = t && t->rank == 0 && v->rank == 1 && v->dims[0] == 1;
+    int same = t && t->dtype == PKT_F32 && (t->rank == (int)v->rank || scalar);
+    for (int d = 0; same && !scalar && d < t->rank; d++) same = t->dims[d] == (int64_t)v->dims[d];
     if (!same)
       return pkt_fail(err, is_in ? PKT_INPUT_SHAPE : PKT_BAD_IO, "vulkan: delegate %s %d is not the float32 tensor "
                       "of the shape its blob was compiled for", is_in ? "input" : "output",
