@@ -17,3 +17,13 @@ def vk(tmp_path_factory):
     if not h.available():
         pytest.skip("no Vulkan device (lavapipe: mesa-vulkan-drivers, make install)")
     return h
+
+
+@pytest.fixture
+def vk_module_env(monkeypatch):
+    """pockettorch.load's sessions on lavapipe; skipped when the binding was built without the Vulkan backend."""
+    from pockettorch.runtime import manifest
+    if "vulkan" not in manifest.buildable_backends():
+        pytest.skip("the binding has no Vulkan backend (glslangValidator / Vulkan headers missing)")
+    for k, v in vkharness.lavapipe_env({}).items():
+        monkeypatch.setenv(k, v)
