@@ -38,3 +38,14 @@ int vkh_run(const void* blob, size_t size, int n_in, float** in_data, const int*
   pkt_backend_vulkan.destroy(h);
   return st;
 }
+
+#include "backends/vulkan/vk_blob.h"
+
+/* Parse and validate only (no device): the status, and the message in errbuf. */
+int vkh_parse(const void* blob, size_t size, char* errbuf, size_t errsize) {
+  pkt_vk_blob b;
+  pkt_err err = {errbuf, errsize};
+  pkt_status st = pkt_vk_blob_parse(blob, size, &b, &err);
+  if (st == PKT_OK) pkt_vk_blob_free(&b);
+  return st;
+}

@@ -59,6 +59,13 @@ class Harness:
     def available(self) -> bool:
         return bool(self.lib.vkh_available())
 
+    def parse(self, blob: bytes) -> tuple[int, str]:
+        """pkt_vk_blob_parse alone: (status, message)."""
+        err = ctypes.create_string_buffer(512)
+        buf = ctypes.create_string_buffer(bytes(blob), max(len(blob), 1))
+        st = self.lib.vkh_parse(buf, ctypes.c_size_t(len(blob)), err, ctypes.c_size_t(512))
+        return st, err.value.decode()
+
     def run(self, blob: bytes, inputs: list[np.ndarray], out_shapes: list[tuple], runs: int = 1):
         """(status, error message, outputs)."""
         inputs = [np.ascontiguousarray(a, dtype=np.float32) for a in inputs]
