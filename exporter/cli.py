@@ -95,6 +95,19 @@ def _dynamic_option(specs: tuple[str, ...], module, n_inputs: int):
     return tuple(s or None for s in shapes)
 
 
+def _backend_options(specs: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """--backend-option NAME:KEY=VALUE -> {NAME: {KEY: VALUE}}."""
+    options: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        backend, sep, rest = spec.partition(":")
+        key, eq, value = rest.partition("=")
+        if not (sep and eq and backend and key):
+            raise click.BadParameter(f"{spec!r}: expected NAME:KEY=VALUE, e.g. vulkan:precision=fp16",
+                                     param_hint="--backend-option")
+        options.setdefault(backend, {})[key] = value
+    return options
+
+
 @click.command("export")
 @click.argument("model")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Where to write the .ptm.")
@@ -104,7 +117,11 @@ def _dynamic_option(specs: tuple[str, ...], module, n_inputs: int):
 @click.option("--quiet", is_flag=True, help="Do not print the summary.")
 @click.option("--dynamic", multiple=True, metavar="INPUT:DIM=MIN..MAX[:SYMBOL]",
               help="Let an input dim take any size in MIN..MAX (repeatable; one SYMBOL on several inputs: one size).")
-def export_command(model, out_path, name, metadata, reference, quiet, dynamic):
+@click.option("--backend", "backends", multiple=True, metavar="NAME",
+              help="Delegate what backend NAME supports to it (repeatable, e.g. vulkan); the CPU ops stay as fallback.")
+@click.option("--backend-option", "backend_options", multiple=True, metavar="NAME:KEY=VALUE",
+              help="An option for a backend, e.g. vulkan:precision=fp16 (repeatable).")
+def export_command(model, out_path, name, metadata, reference, quiet, dynamic, backends, backend_options):
     """Export MODEL (zoo:NAME or FILE.py:FUNCTION returning (module, example_inputs)) to a .ptm program."""
     from pockettorch.exporter import export
 
@@ -113,7 +130,8 @@ def export_command(model, out_path, name, metadata, reference, quiet, dynamic):
     if name is None and model.startswith("zoo:"):
         name = model[4:]
     dynamic_shapes = _dynamic_option(dynamic, module, len(inputs) if isinstance(inputs, (tuple, list)) else 1)
-    program = export(module, inputs, name=name, metadata=meta, reference=reference, dynamic_shapes=dynamic_shapes)
+    program = export(module, inputs, name=name, metadata=meta, reference=reference, dynamic_shapes=dynamic_shapes,
+                     backends=list(backends) or None, backend_options=_backend_options(backend_options))
     program.save(out_path)
     if not quiet:
         click.echo(program.summary())

@@ -103,3 +103,6 @@ set(PKT_ALL_KERNELS
 # Linked into every tool (tools/<name>.c).
 set(PKT_TOOLS_SUPPORT_SOURCES tools/json.c tools/npy.c tools/stats.c)
 set(PKT_TOOLS_INCLUDE_DIRS tools)
+
+# Delegate backends, compiled in when PKT_BACKENDS names them (core/backend_registry.c lists each under its define).
+set(PKT_ALL_BACKENDS)

@@ -204,7 +204,8 @@ static pkt_session* locked_session(SessionObject* self) {
 static int Session_init(SessionObject* self, PyObject* args, PyObject* kwds) {
   PyObject* program;
   int threads = 1, strict_backends = 0;
-  if (!PyArg_ParseTuple(args, "O!|ip", &ProgramType, &program, &threads, &strict_backends)) return -1;
+  const char* backends = NULL; /* None: every backend compiled in */
+  if (!PyArg_ParseTuple(args, "O!|ipz", &ProgramType, &program, &threads, &strict_backends, &backends)) return -1;
   const pkt_program* prog = program_of((ProgramObject*)program);
   if (!prog) return -1;
   if (self->initialized) {
@@ -215,6 +216,7 @@ static int Session_init(SessionObject* self, PyObject* args, PyObject* kwds) {
   pkt_session_options opt = pkt_session_options_default();
   opt.num_threads = threads;
   opt.strict_backends = strict_backends;
+  opt.backends = backends; /* read during pkt_session_create only */
   char err[512] = "";
   pkt_status st;
   pkt_session* session = NULL;

@@ -1,0 +1,56 @@
+"""`pockettorch export --backend`, `run --backend` and `inspect` on delegated programs (in-process, the test backend
+registered with the exporter; the binding has no test backend compiled in, so its delegates run their fallbacks)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from pockettorch.cli import cli
+from pockettorch.exporter import backends as registry
+
+import delegation_support as support
+from fixtures.elementwise_backend import ElementwiseTestBackend
+
+BUILDER = '''
+import torch
+
+class M(torch.nn.Module):
+    def forward(self, x, y):
+        return torch.relu(torch.relu(x + y) * y)
+
+def build():
+    return M(), (torch.randn(2, 8), torch.randn(2, 8))
+'''
+
+
+@pytest.fixture
+def delegated(tmp_path):
+    support.register_test_backend()
+    (tmp_path / "m.py").write_text(BUILDER)
+    out = tmp_path / "m.ptm"
+    result = CliRunner().invoke(cli, ["export", f"{tmp_path / 'm.py'}:build", "--out", str(out), "--backend",
+                                      "test_elementwise", "--backend-option", "test_elementwise:precision=fp16"])
+    registry.unregister(ElementwiseTestBackend.name)
+    assert result.exit_code == 0, result.output
+    assert "ops in 1 partition, 3 transfers; cpu 0 ops" in result.output
+    return str(out)
+
+
+def test_run_backend_cpu_and_strict_backend(delegated, tmp_path):
+    result = CliRunner().invoke(cli, ["run", delegated, "--iters", "2", "--warmup", "0", "--backend", "cpu", "--profile",
+                                      "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "delegate 0 (test_elementwise) runs on the CPU: backend 'test_elementwise' is not among" in result.output
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert [d["active"] for d in r["delegates"]] == [False]
+    assert {row["op"] for row in r["ops"]} == {"delegate", "binary", "unary"}  # inactive: the fallback ran
+    result = CliRunner().invoke(cli, ["run", delegated, "--iters", "1", "--backend", "test_elementwise"])
+    assert result.exit_code != 0 and "not compiled into this runtime" in str(result.exception)
+
+
+def test_bad_backend_option_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(cli, ["export", "zoo:mlp", "--out", str(tmp_path / "m.ptm"),
+                                      "--backend-option", "precision=fp16"])
+    assert result.exit_code == 2 and "NAME:KEY=VALUE" in result.output
