@@ -57,7 +57,7 @@ pkgs, dirs = packages()
 # Data files of the packages. The runtime's C files ship as its manifest lists them (the SDK generators and the tool
 # builds compile them), with the files that build them.
 package_data = {
-    "pockettorch.runtime": [*MANIFEST["all_files"](), "sources.cmake", "CMakeLists.txt", "FORMAT.md", "templates/*.j2",
+    "pockettorch.runtime": [*MANIFEST["all_files"](), *MANIFEST["backend_support_files"](), "sources.cmake", "CMakeLists.txt", "FORMAT.md", "templates/*.j2",
                             "tools/*.md"],
     "pockettorch.device": ["schemas/*.json", "farm/dashboard_templates/*.j2"],
     "pockettorch.sdk_templates": ["templates/**/*"],

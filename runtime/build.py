@@ -43,7 +43,7 @@ def available_kernels() -> list[str]:
 
 def _sources() -> list[pathlib.Path]:
     """Every build input: the manifest's files, the manifest itself and the CMake files."""
-    names = [*manifest.all_files(), "manifest.py", "sources.cmake", "CMakeLists.txt"]
+    names = [*manifest.all_files(), *manifest.backend_support_files(), "manifest.py", "sources.cmake", "CMakeLists.txt"]
     return [RUNTIME_DIR / n for n in sorted(names)]
 
 

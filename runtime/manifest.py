@@ -139,16 +139,21 @@ def selective_defines(kernels=None) -> list[str]:
 def all_files() -> list[str]:
     """Every C source and header the manifest places (build inputs, for hashing and dependency lists)."""
     c_files = [*CORE, *PLATFORMS.values(), *(f for g in GROUPS.values() for f in g), *map(kernel_file, KERNELS),
-               *(f for b in BACKENDS.values() for k in ("sources", "headers", "generator", "data")
-                 for f in b.get(k, ()))]
+               *(f for b in BACKENDS.values() for f in (*b["sources"], *b.get("headers", ())))]
     tools = [*BINDING, *(f"tools/{t}.c" for t in TOOLS), *TOOLS_SUPPORT, *TOOLS_HEADERS, SIZE_APP]
     return sorted({*PUBLIC_HEADERS, *HEADERS, *c_files, *tools})
 
 
+def backend_support_files() -> list[str]:
+    """The backends' generators and the files they read (shaders): build inputs that are not C."""
+    return sorted({f for b in BACKENDS.values() for k in ("generator", "data") for f in b.get(k, ())})
+
+
 def binding_files() -> list[str]:
     """What the Python binding is compiled from: its file, the full library and every runtime header."""
-    backend_files = [f for b in BACKENDS.values() for k in ("headers", "generator", "data") for f in b.get(k, ())]
-    return sorted({*BINDING, *library_sources(backends=tuple(BACKENDS)), *PUBLIC_HEADERS, *HEADERS, *backend_files})
+    backend_headers = [f for b in BACKENDS.values() for f in b.get("headers", ())]
+    return sorted({*BINDING, *library_sources(backends=tuple(BACKENDS)), *PUBLIC_HEADERS, *HEADERS, *backend_headers,
+                   *backend_support_files()})
 
 
 def buildable_backends() -> list[str]:
