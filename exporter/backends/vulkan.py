@@ -118,7 +118,9 @@ class VulkanBackend(Backend):
     @staticmethod
     def _supports_slice(node: Node) -> bool:
         p = node.params
-        return p["step"] >= 1 and 0 <= p["start"] < node.inputs[0].shape[p["axis"] % len(node.inputs[0].shape)]
+        x, y = node.inputs[0], node.outputs[0]
+        axis = p["axis"] % len(x.shape)
+        return p["step"] >= 1 and 0 <= p["start"] and p["start"] + (y.shape[axis] - 1) * p["step"] < x.shape[axis]
 
     @staticmethod
     def _supports_expand(node: Node) -> bool:
@@ -169,10 +171,8 @@ class _Blob:
         self.tensors: list[tuple[int, tuple[int, ...], np.ndarray | None]] = []
         self.index: dict[int, int] = {}
         self.ops: list[tuple[int, list[int], list[int], list[float]]] = []
-        outputs = {id(t) for t in sg.outputs}
         self.inputs = [self._add(t, CONSTANT if t.is_constant else INPUT) for t in sg.inputs]
         self.outputs = [self._add(t, OUTPUT) for t in sg.outputs]
-        self._outputs = outputs
 
     def _add(self, t: Tensor, kind: int) -> int:
         if id(t) in self.index:

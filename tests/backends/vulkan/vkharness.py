@@ -94,14 +94,7 @@ class Harness:
 
 
 def whole_graph(graph, options=None) -> Subgraph:
-    """Every node of an exported graph as one subgraph (what the partitioner makes when all of it is supported)."""
-    consts = []
-    seen = {id(t) for t in graph.inputs}
-    for n in graph.nodes:
-        for t in n.inputs:
-            if t.is_constant and id(t) not in seen:
-                seen.add(id(t))
-                consts.append(t)
+    """Every node of an exported graph as one subgraph (the constants it reads are embedded in the blob)."""
     return Subgraph(list(graph.nodes), list(graph.inputs), list(graph.outputs), dict(options or {}))
 
 
