@@ -43,7 +43,7 @@ def available_kernels() -> list[str]:
 
 def _sources() -> list[pathlib.Path]:
     """Every build input: the manifest's files, the manifest itself and the CMake files."""
-    names = [*manifest.all_files(), "manifest.py", "sources.cmake", "CMakeLists.txt"]
+    names = [*manifest.all_files(), *manifest.backend_support_files(), "manifest.py", "sources.cmake", "CMakeLists.txt"]
     return [RUNTIME_DIR / n for n in sorted(names)]
 
 
@@ -116,13 +116,22 @@ def direct_build(kernels: Sequence[str] | None, backends: Sequence[str] = ()) ->
     sources for `kernels` (all when None) and delegate `backends` and the tools' support files, with its flags,
     defines and include dirs, as CMakeLists.txt. Append tools/<tool>.c, -o, the LINK_LIBS and backend_libs(backends).
     Shared with cross.py."""
+    backends = [b for b in backends if b in manifest.buildable_backends()]  # as CMake: left out without its tools
     srcs = [str(RUNTIME_DIR / f) for f in (*manifest.library_sources(kernels, backends=backends),
                                            *manifest.TOOLS_SUPPORT)]
+    srcs += [f for b in backends for f in manifest.generate_backend_sources(b, _generated_dir())]
     flags = [*manifest.COMPILE_FLAGS, *(f"-D{d}" for d in manifest.selective_defines(kernels)),
              *(f"-D{manifest.backend_define(b)}" for b in backends),
              *include_flags((*manifest.PUBLIC_INCLUDE_DIRS, *manifest.PRIVATE_INCLUDE_DIRS,
                              *manifest.TOOLS_INCLUDE_DIRS))]
     return srcs, flags
+
+
+def _generated_dir() -> pathlib.Path:
+    """Where direct builds put generated sources (the Vulkan SPIR-V), keyed by the runtime's sources."""
+    h = hashlib.sha256()
+    hash_sources(h)
+    return default_cache_dir().parent / "generated" / h.hexdigest()[:16]
 
 
 def backend_libs(backends: Sequence[str]) -> list[str]:

@@ -12,6 +12,7 @@ A build = CORE + one platform file + the selected kernels + the compute groups t
 """
 from __future__ import annotations
 
+import os
 import pathlib
 import runpy
 import sys
@@ -77,6 +78,23 @@ KERNEL_GROUPS = {  # kernel -> compute groups it calls into
 # A build with backend B compiles its sources with the define backend_define(B) (PKT_WITH_BACKEND_VULKAN), which
 # lists `pkt_backend_<name>` in core/backend_registry.c; nothing else in the runtime names a backend.
 BACKENDS: dict[str, dict[str, tuple[str, ...]]] = {}
+# Vulkan compute (backends/vulkan/): the loader is dlopen'ed (libdl), the SPIR-V is generated at build time by its
+# `generator` (a script run as `python3 <generator> OUT.c`, whose available() says whether this machine has the
+# shader compiler and the Vulkan headers; without them a build leaves the backend out).
+BACKENDS["vulkan"] = {
+    "sources": ("backends/vulkan/vk_blob.c", "backends/vulkan/vk_context.c", "backends/vulkan/vk_loader.c",
+                "backends/vulkan/vulkan_backend.c"),
+    "headers": ("backends/vulkan/vk_blob.h", "backends/vulkan/vk_context.h", "backends/vulkan/vk_loader.h",
+                "backends/vulkan/vk_shaders.h"),
+    "link_libs": ("dl",),
+    "generator": ("backends/vulkan/shaders.py",),
+    "generated": ("vk_shaders.c",),
+    "data": ("backends/vulkan/shaders/binary.comp", "backends/vulkan/shaders/common.glsl",
+             "backends/vulkan/shaders/conv_direct.comp", "backends/vulkan/shaders/copy.comp",
+             "backends/vulkan/shaders/gemm.comp", "backends/vulkan/shaders/layer_norm.comp",
+             "backends/vulkan/shaders/pool.comp", "backends/vulkan/shaders/reduce.comp",
+             "backends/vulkan/shaders/softmax.comp"),
+}
 
 
 def backend_define(name: str) -> str:
@@ -126,10 +144,37 @@ def all_files() -> list[str]:
     return sorted({*PUBLIC_HEADERS, *HEADERS, *c_files, *tools})
 
 
+def backend_support_files() -> list[str]:
+    """The backends' generators and the files they read (shaders): build inputs that are not C."""
+    return sorted({f for b in BACKENDS.values() for k in ("generator", "data") for f in b.get(k, ())})
+
+
 def binding_files() -> list[str]:
     """What the Python binding is compiled from: its file, the full library and every runtime header."""
-    return sorted({*BINDING, *library_sources(), *PUBLIC_HEADERS, *HEADERS})
+    backend_headers = [f for b in BACKENDS.values() for f in b.get("headers", ())]
+    return sorted({*BINDING, *library_sources(backends=tuple(BACKENDS)), *PUBLIC_HEADERS, *HEADERS, *backend_headers,
+                   *backend_support_files()})
+
+
+def buildable_backends() -> list[str]:
+    """The BACKENDS this machine can compile in (their generator's available()); PKT_BACKENDS="a,b" (or "") narrows
+    the choice, e.g. to check a build without Vulkan."""
+    wanted = os.environ.get("PKT_BACKENDS")
+    names = [b for b in BACKENDS if wanted is None or b in wanted.split(",")]
+    return [b for b in names if all(runpy.run_path(str(RUNTIME_DIR / g))["available"]() for g in
+                                    BACKENDS[b].get("generator", ()))]
+
+
+def generate_backend_sources(name: str, out_dir) -> list[str]:
+    """Run backend `name`'s generators into out_dir; the absolute paths of the C files they wrote."""
+    out = []
+    for gen, target in zip(BACKENDS[name].get("generator", ()), BACKENDS[name].get("generated", ())):
+        path = pathlib.Path(out_dir) / name / target
+        runpy.run_path(str(RUNTIME_DIR / gen))["generate"](path)
+        out.append(str(path))
+    return out
 
 
 if __name__ == "__main__":  # the Makefile's dependency list
     sys.stdout.write("".join(f"runtime/{f}\n" for f in binding_files()))
+
