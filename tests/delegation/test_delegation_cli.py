@@ -54,3 +54,13 @@ def test_bad_backend_option_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(cli, ["export", "zoo:mlp", "--out", str(tmp_path / "m.ptm"),
                                       "--backend-option", "precision=fp16"])
     assert result.exit_code == 2 and "NAME:KEY=VALUE" in result.output
+
+
+def test_bench_result_names_the_backend_device_and_driver():
+    from pockettorch.device.bench import backend_summary
+
+    ran = {"backend": "vulkan", "active": True, "device": "llvmpipe", "driver": "Mesa 22.3", "reason": ""}
+    fell_back = {"backend": "vulkan", "active": False, "device": "", "driver": "", "reason": "has no device here"}
+    assert backend_summary([fell_back, ran]) == {"name": "vulkan", "device": "llvmpipe", "driver": "Mesa 22.3",
+                                                 "delegates": 2, "active": 1}
+    assert backend_summary([fell_back])["name"] == "cpu" and backend_summary([])["delegates"] == 0
