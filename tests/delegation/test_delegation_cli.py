@@ -64,3 +64,14 @@ def test_bench_result_names_the_backend_device_and_driver():
     assert backend_summary([fell_back, ran]) == {"name": "vulkan", "device": "llvmpipe", "driver": "Mesa 22.3",
                                                  "delegates": 2, "active": 1}
     assert backend_summary([fell_back])["name"] == "cpu" and backend_summary([])["delegates"] == 0
+
+
+def test_trace_shows_a_delegate_as_one_named_slice():
+    from pockettorch.device.trace import build_trace
+
+    result = {"model": "m", "samples_ms": [1.0], "instructions": [
+        {"index": 0, "op": "delegate", "source": "delegate to vulkan", "ms": 0.5, "backend": "vulkan", "device_ms": 0.4},
+        {"index": 3, "op": "unary", "source": "", "ms": 0.1}]}
+    ops = [e for e in build_trace(result)["traceEvents"] if e.get("cat") == "op"]
+    assert [e["name"] for e in ops] == ["delegate (vulkan)", "unary"]
+    assert ops[0]["args"]["device_ms"] == 0.4 and ops[0]["dur"] == 500.0
