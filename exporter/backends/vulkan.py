@@ -171,14 +171,15 @@ class _Blob:
         self.tensors: list[tuple[int, tuple[int, ...], np.ndarray | None]] = []
         self.index: dict[int, int] = {}
         self.ops: list[tuple[int, list[int], list[int], list[float]]] = []
-        self.inputs = [self._add(t, CONSTANT if t.is_constant else INPUT) for t in sg.inputs]
+        # A constant input is the program's: the runtime passes it at init, so the blob does not store it again.
+        self.inputs = [self._add(t, CONSTANT if t.is_constant else INPUT, embed=False) for t in sg.inputs]
         self.outputs = [self._add(t, OUTPUT) for t in sg.outputs]
 
-    def _add(self, t: Tensor, kind: int) -> int:
+    def _add(self, t: Tensor, kind: int, embed: bool = True) -> int:
         if id(t) in self.index:
             return self.index[id(t)]
         shape = tuple(t.shape) or (1,)
-        data = np.ascontiguousarray(t.data, dtype=np.float32).reshape(-1) if kind == CONSTANT else None
+        data = np.ascontiguousarray(t.data, dtype=np.float32).reshape(-1) if kind == CONSTANT and embed else None
         self.tensors.append((kind, shape, data))
         self.index[id(t)] = len(self.tensors) - 1
         return self.index[id(t)]

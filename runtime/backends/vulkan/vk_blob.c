@@ -51,7 +51,9 @@ static pkt_status parse_tensors(const uint8_t* base, size_t size, uint64_t off, 
     }
     uint64_t doff = rd64(r + 32), dbytes = rd64(r + 40);
     t->data = NULL;
-    if (t->kind == PKT_VK_T_CONSTANT) {
+    if (t->kind == PKT_VK_T_CONSTANT && doff == 0 && dbytes == 0) {
+      /* a program constant the delegate receives as an input: read from there at init (parse_io checks it is one) */
+    } else if (t->kind == PKT_VK_T_CONSTANT) {
       if (dbytes != (uint64_t)t->numel * 4 || doff % 16 != 0 || !fits(doff, dbytes, 1, size))
         return pkt_fail(err, PKT_BAD_OFFSET, "vulkan blob: constant %u: %llu bytes at %llu (expected %lld float32, "
                         "16-byte aligned, inside the %zu-byte blob)", i, (unsigned long long)dbytes,
@@ -82,6 +84,13 @@ static pkt_status parse_io(const uint8_t* p, uint32_t n, uint32_t kind, uint32_t
   }
   if (listed != of_kind)
     return pkt_fail(err, PKT_BAD_IO, "vulkan blob: %u %ss listed but %u tensors are %ss", listed, what, of_kind, what);
+  if (kind == PKT_VK_T_INPUT) /* a constant without data in the blob must come through an input */
+    for (uint32_t t = 0; t < b->n_tensors; t++) {
+      if (b->tensors[t].kind != PKT_VK_T_CONSTANT || b->tensors[t].data) continue;
+      uint32_t i = 0;
+      while (i < n && out[i] != t) i++;
+      if (i == n) return pkt_fail(err, PKT_BAD_IO, "vulkan blob: constant %u has neither data nor an input", t);
+    }
   return PKT_OK;
 }
 

@@ -4,9 +4,10 @@
  *     u32 precision (0 fp32, 1 fp16 storage), u32 flags (0), u64 tensors_offset, u64 ops_offset, u64 io_offset,
  *     u64 reserved (0)
  *   tensors (48 bytes each): u32 kind (0 intermediate, 1 input, 2 output, 3 constant), u32 rank (1..6),
- *     u32 dims[6], u64 data_offset, u64 data_bytes (constants: float32 data in the blob, 16-byte aligned)
+ *     u32 dims[6], u64 data_offset, u64 data_bytes (constants: float32 data in the blob, 16-byte aligned; both 0
+ *     for a program constant the delegate receives as an input: uploaded from there at init, not stored twice)
  *   io: n_inputs then n_outputs u32 tensor indices, in the delegate's input/output order (an input may name a
- *     constant: the program passes it, the blob already holds it)
+ *     constant: read at init only)
  *   ops (160 bytes each): u32 op (a pkt_vk_shader), i32 bind[5] (tensor index per binding, -1 unused),
  *     i32 p[28], f32 f[4] (the push constants, as the shader reads them), u32 reserved[2]
  *
@@ -31,7 +32,7 @@ typedef struct pkt_vk_tensor {
   uint32_t kind, rank;
   uint32_t dims[PKT_VK_MAX_RANK];
   int64_t numel;
-  const float* data; /* constants: inside the blob */
+  const float* data; /* constants: inside the blob, or NULL when an input brings them */
 } pkt_vk_tensor;
 
 typedef struct pkt_vk_op {

@@ -141,8 +141,16 @@ static pkt_status one_time_submit(vk_session* s, VkCommandBuffer cb, pkt_err* er
   return PKT_OK;
 }
 
+/* A constant's float32 data: in the blob, or the delegate input that names it (a program constant). */
+static const float* constant_data(const vk_session* s, uint32_t t, const pkt_backend_io* io) {
+  if (s->blob.tensors[t].data) return s->blob.tensors[t].data;
+  for (uint32_t i = 0; i < s->blob.n_inputs; i++)
+    if (s->blob.inputs[i] == t) return (const float*)io->inputs[i]->data;
+  return NULL;
+}
+
 /* The weights, once: a temporary host buffer, one copy command, then it is freed. */
-static pkt_status upload_constants(vk_session* s, pkt_err* err) {
+static pkt_status upload_constants(vk_session* s, const pkt_backend_io* io, pkt_err* err) {
   const pkt_vk_blob* b = &s->blob;
   const pkt_vk_fns* f = &s->ctx.fn;
   VkDeviceSize total = 0;
@@ -153,6 +161,9 @@ static pkt_status upload_constants(vk_session* s, pkt_err* err) {
       n++;
     }
   if (n == 0) return PKT_OK;
+  for (uint32_t i = 0; i < b->n_tensors; i++)
+    if (b->tensors[i].kind == PKT_VK_T_CONSTANT && !constant_data(s, i, io))
+      return pkt_fail(err, PKT_BAD_IO, "vulkan: constant input %u has no data at init", i);
   VkBufferCopy* regions = calloc(n, sizeof *regions);
   if (!regions) return pkt_fail(err, PKT_OUT_OF_MEMORY, "vulkan: out of memory");
   vk_buffer up = {0};
@@ -163,7 +174,7 @@ static pkt_status upload_constants(vk_session* s, pkt_err* err) {
     uint32_t k = 0;
     for (uint32_t i = 0; i < b->n_tensors; i++) {
       if (b->tensors[i].kind != PKT_VK_T_CONSTANT) continue;
-      store(s, (char*)up.mapped + at, b->tensors[i].data, b->tensors[i].numel);
+      store(s, (char*)up.mapped + at, constant_data(s, i, io), b->tensors[i].numel);
       regions[k++] = (VkBufferCopy){at, s->offset[i], s->range[i]};
       at += s->range[i];
     }
@@ -423,7 +434,7 @@ static pkt_status build(vk_session* s, const pkt_backend_io* io, pkt_err* err) {
     VkQueryPoolCreateInfo qpi = {VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, NULL, 0, VK_QUERY_TYPE_TIMESTAMP, 2, 0};
     VK_TRY(f->vkCreateQueryPool(s->ctx.device, &qpi, NULL, &s->queries), "vkCreateQueryPool");
   }
-  if ((st = upload_constants(s, err)) != PKT_OK) return st;
+  if ((st = upload_constants(s, io, err)) != PKT_OK) return st;
   if ((st = make_pipelines(s, err)) != PKT_OK) return st;
   if ((st = make_descriptors(s, err)) != PKT_OK) return st;
   return record(s, err);

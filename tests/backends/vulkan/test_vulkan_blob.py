@@ -129,3 +129,23 @@ def test_unavailable_without_driver_or_loader(vk):
                                      "VK_ICD_FILENAMES": "/nonexistent/icd.json"}) == "False"
     # no loader library at all (dlopen fails)
     assert _available_in_child(lib, {"PKT_VK_LOADER_LIB": "/nonexistent/libvulkan.so.1"}) == "False"
+
+
+def test_constants_from_inputs_are_not_stored_twice(vk, small):
+    """As the partitioner makes them: the program's constants are delegate inputs, passed at init, not in the blob."""
+    from pockettorch.exporter.backends.base import Subgraph
+    m, x, sg, embedded = small
+    consts = list({id(t): t for n in sg.nodes for t in n.inputs if t.is_constant}.values())
+    sub = Subgraph(sg.nodes, [*sg.inputs, *consts], sg.outputs)
+    blob = VulkanBackend().compile(sub)
+    assert len(blob) < len(embedded) - sum(t.nbytes for t in consts) + 64 * len(consts)
+    st, msg, [y] = vk.run(blob, [x.numpy(), *(t.data for t in consts)], [tuple(t.shape) for t in sg.outputs])
+    assert st == 0, msg
+    np.testing.assert_allclose(y, m(x).detach().numpy(), rtol=1e-4, atol=1e-5)
+    # without its input entry, a constant with no data is refused
+    b = bytearray(blob)
+    io_off = struct.unpack_from("<Q", blob, 48)[0]
+    struct.pack_into("<I", b, 16, 1)  # n_inputs: only the graph input is listed now
+    struct.pack_into("<I", b, io_off + 4, struct.unpack_from("<I", blob, io_off + 4 * len(sub.inputs))[0])
+    st, msg = vk.parse(bytes(b))
+    assert st == BAD_IO and "neither data nor an input" in msg, msg
