@@ -36,20 +36,28 @@ def runtime_paths(files):
     return [os.path.normpath(os.path.join("runtime", f)) for f in files]
 
 
+# Delegate backends whose build tools this machine has (Vulkan: glslangValidator and the Vulkan headers); their
+# generated sources (the SPIR-V as C arrays) go under build/generated/.
+BACKENDS = MANIFEST["buildable_backends"]()
+GENERATED = [os.path.relpath(f, HERE) for b in BACKENDS
+             for f in MANIFEST["generate_backend_sources"](b, os.path.join(HERE, "build", "generated"))]
+
 native = Extension(
     "pockettorch.runtime._native",
-    sources=runtime_paths([*MANIFEST["BINDING"], *MANIFEST["library_sources"]()]),  # every kernel
-    define_macros=[tuple(d.split("=")) for d in MANIFEST["selective_defines"]()],
+    sources=[*runtime_paths([*MANIFEST["BINDING"], *MANIFEST["library_sources"](backends=BACKENDS)]),
+             *GENERATED],  # every kernel
+    define_macros=[tuple(d.split("=")) for d in MANIFEST["selective_defines"]()] +
+                  [(MANIFEST["backend_define"](b), "1") for b in BACKENDS],
     include_dirs=runtime_paths([*MANIFEST["PUBLIC_INCLUDE_DIRS"], *MANIFEST["PRIVATE_INCLUDE_DIRS"]]),
     extra_compile_args=list(MANIFEST["COMPILE_FLAGS"]),
-    libraries=list(MANIFEST["LINK_LIBS"]),
+    libraries=[*MANIFEST["LINK_LIBS"], *(lib for b in BACKENDS for lib in MANIFEST["BACKENDS"][b]["link_libs"])],
 )
 
 pkgs, dirs = packages()
 # Data files of the packages. The runtime's C files ship as its manifest lists them (the SDK generators and the tool
 # builds compile them), with the files that build them.
 package_data = {
-    "pockettorch.runtime": [*MANIFEST["all_files"](), "sources.cmake", "CMakeLists.txt", "FORMAT.md", "templates/*.j2",
+    "pockettorch.runtime": [*MANIFEST["all_files"](), *MANIFEST["backend_support_files"](), "sources.cmake", "CMakeLists.txt", "FORMAT.md", "templates/*.j2",
                             "tools/*.md"],
     "pockettorch.device": ["schemas/*.json", "farm/dashboard_templates/*.j2"],
     "pockettorch.sdk_templates": ["templates/**/*"],

@@ -31,6 +31,7 @@ class BenchOptions:
     power: bool = False
     keep: bool = False
     timeout: float = 600.0
+    backend: str | None = None  # delegates on this backend only, and they must run there ("cpu": every fallback)
 
 
 def _sha256(path: str | os.PathLike) -> str:
@@ -41,7 +42,8 @@ def _sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def deploy(device: Device, model: str | os.PathLike, runner: str | os.PathLike | None = None) -> dict[str, Any]:
+def deploy(device: Device, model: str | os.PathLike, runner: str | os.PathLike | None = None,
+           backend: str | None = None) -> dict[str, Any]:
     """Push the runner and the model unless identical files are already there (by sha256).
 
     The model is checked by the C loader first, so a bad file fails at once, before a runner is built or pushed."""
@@ -51,7 +53,7 @@ def deploy(device: Device, model: str | os.PathLike, runner: str | os.PathLike |
     if device.info().platform == "ios":  # no runner binary on an iPhone: the benchmark app runs the model
         return device.deploy(str(model), _sha256(model))
     if runner is None:
-        runner = runner_for(device.info())
+        runner = runner_for(device.info(), backend)
     pushed, skipped = [], []
     remote = {}
     for kind, local in (("runner", runner), ("model", model)):
@@ -72,6 +74,8 @@ def deploy(device: Device, model: str | os.PathLike, runner: str | os.PathLike |
 def _runner_argv(paths: dict, options: BenchOptions, iters: int, warmup: int, flags: list[str]) -> list[str]:
     argv = [paths["runner"], paths["model"], "--iters", str(iters), "--warmup", str(warmup),
             "--threads", str(options.threads)] + flags
+    if options.backend:
+        argv += ["--backend", options.backend]
     if options.cpus:
         argv = ["taskset", "-c", options.cpus] + argv
     return argv
@@ -117,6 +121,16 @@ def _flags(before: dict, after: dict) -> list[str]:
     return flags
 
 
+def backend_summary(delegates: list[dict]) -> dict[str, Any]:
+    """What the run ran on: the backend, device and driver of its delegates that ran, else the CPU."""
+    active = [d for d in delegates if d.get("active")]
+    if not active:
+        return {"name": "cpu", "device": "", "driver": "", "delegates": len(delegates), "active": 0}
+    d = active[0]
+    return {"name": d["backend"], "device": d["device"], "driver": d["driver"], "delegates": len(delegates),
+            "active": len(active)}
+
+
 def bench(device: Device, model: str | os.PathLike, options: BenchOptions) -> dict[str, Any]:
     """Run the model on the device and return the result (schema pockettorch.bench/1, docs/bench_result.md).
 
@@ -125,7 +139,7 @@ def bench(device: Device, model: str | os.PathLike, options: BenchOptions) -> di
     result: dict[str, Any] = {"schema": BENCH_SCHEMA, "device": info.as_dict(), "options": dataclasses.asdict(options),
                               "model_file": os.path.basename(str(model)), "model_sha256": _sha256(model)}
     try:
-        result["deploy"] = deploy(device, model)
+        result["deploy"] = deploy(device, model, backend=options.backend)
         result["state_before"] = device.state()
         if options.cooldown > 0:
             time.sleep(options.cooldown)
@@ -143,6 +157,7 @@ def bench(device: Device, model: str | os.PathLike, options: BenchOptions) -> di
         runner = json.loads(run.stdout)
         runner.pop("schema", None)  # pockettorch.run/1 fields, inside a pockettorch.bench/1 result
         result.update(runner)
+        result["backend"] = backend_summary(runner.get("delegates") or [])
         result["state_after"] = device.state()
         if options.profile_ops and info.platform != "ios":  # the iOS benchmark app has no per-op profile
             result.update(_profile_once(device, result["deploy"], options))

@@ -95,6 +95,10 @@ def _print_result(r: dict) -> None:
                f"peak RSS {r.get('peak_rss_kb', 0) / 1024:.1f} MiB, arena {r.get('arena_bytes', 0) / 2**20:.1f} MiB")
     click.echo("  latency ms: " + "  ".join(f"{k} {lat[k]:.3f}" for k in ("min", "median", "p90", "p99", "mean", "std",
                                                                           "trimmed_mean") if lat.get(k) is not None))
+    b = r.get("backend") or {}
+    if b.get("delegates"):
+        where = f"{b['device']} ({b['driver']})" if b["active"] else "the CPU (fallbacks)"
+        click.echo(f"  backend {b['name']}: {b['active']} of {b['delegates']} delegate(s) on {where}")
     if r.get("ops"):
         click.echo("  per-op times of one extra profiled inference (not part of the latencies above):")
     for row in r.get("ops") or []:
@@ -124,6 +128,8 @@ def _print_result(r: dict) -> None:
 @click.option("--power", is_flag=True, help="Sample power during the measured window.")
 @click.option("--keep", is_flag=True, help="Leave the runner and model on the device.")
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(1), help="Seconds before the run is abandoned.")
+@click.option("--backend", metavar="NAME", help="Run delegates on backend NAME (e.g. vulkan) and fail unless they do; "
+              "'cpu': every delegate's CPU fallback.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the result JSON here.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False), help="Write a Chrome trace-event JSON (Perfetto).")
 def bench_command(model, serial, adb_server, json_path, trace_path, **opts):

@@ -25,8 +25,13 @@ def build_trace(result: dict[str, Any]) -> dict[str, Any]:
         t_us += ms * 1000.0
     for row in result.get("instructions") or []:
         dur = row["ms"] * 1000.0
-        events.append({"ph": "X", "pid": PID, "tid": OPS_TID, "name": row["op"], "cat": "op", "ts": t_us, "dur": dur,
-                       "args": {"source": row.get("source", ""), "index": row.get("index")}})
+        args = {"source": row.get("source", ""), "index": row.get("index")}
+        name = row["op"]
+        if "backend" in row:  # a delegate: one slice, named by where it ran, with the backend's device time
+            name = f"delegate ({row['backend']})"
+            args.update(backend=row["backend"], device_ms=row.get("device_ms", 0.0))
+        events.append({"ph": "X", "pid": PID, "tid": OPS_TID, "name": name, "cat": "op", "ts": t_us, "dur": dur,
+                       "args": args})
         t_us += dur
     power = result.get("power") or {}
     for sample in power.get("samples") or []:

@@ -15,12 +15,14 @@ from pockettorch.exporter.capture import capture
 from pockettorch.exporter.ir import NUMPY_DTYPES, Graph
 from pockettorch.exporter.lower import lower
 from pockettorch.exporter.memory_plan import MemoryPlan, plan_memory
+from pockettorch.exporter.partition import partition
 from pockettorch.exporter.passes import run_passes
 from pockettorch.exporter.quant import config as quant_config
 from pockettorch.exporter.quant.report import QuantInfo, scheme_name
 from pockettorch.exporter.serialize import serialize
 from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import metadata_json, provenance
+from pockettorch.runtime.ptm_info import delegation_summary
 
 
 def _human(n: int) -> str:
@@ -104,6 +106,8 @@ class Program:
             lines.insert(6, self._dynamic_summary())
         if self.metadata.get("source"):
             lines.insert(1, "  source:  " + provenance.describe(provenance.source_of(self.metadata)))
+        if "delegation" in self.metadata:
+            lines.append(delegation_summary(self.metadata["delegation"]))
         return "\n".join(lines)
 
     def _dynamic_summary(self) -> str:
@@ -165,14 +169,19 @@ def snake_case(class_name: str) -> str:
 
 
 def export(model, example_inputs, name: str | None = None, metadata: dict | None = None,
-           reference: bool = False, dynamic_shapes=None, source: dict | None = None, quantization=None) -> Program:
+           reference: bool = False, dynamic_shapes=None, source: dict | None = None, quantization=None,
+           backends=None, backend_options=None) -> Program:
     """Export `model` called on `example_inputs` (a tuple, as for torch.export) to a Program.
 
     dynamic_shapes takes torch.export's form (one entry per input: {dim: torch.export.Dim(name, min=, max=)}, or a
     dict by argument name); every dynamic dim needs a max. The memory plan is made for the maxima, and the program
     runs at any sizes in the ranges (one Dim on several inputs: the same size on each). `source` says where the
     model came from (metadata "source"; model-file importers pass theirs, default {"format": "pytorch"}).
-    quantization: a scheme from `pockettorch.quant` (int8, int8_dynamic, weight_only), or None for float32."""
+    quantization: a scheme from `pockettorch.quant` (int8, int8_dynamic, weight_only), or None for float32.
+
+    backends (["vulkan"]) delegates the subgraphs those backends support to them (exporter/partition.py); the CPU
+    instructions stay beside each delegate as its fallback. backend_options: per backend, e.g.
+    {"vulkan": {"precision": "fp16"}}."""
     user_meta = _check_json(metadata)
     name = name or _default_name(model)
     float_model, quant_notes = model, {}
@@ -189,7 +198,7 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
     graph.output_structure = captured.output_structure
     program = finish(graph, captured.input_names, captured.output_names, user_meta,
                      {"pockettorch": __version__, "torch": captured.torch_version}, source or {"format": "pytorch"},
-                     quantization)
+                     quantization, backends, backend_options)
     if quantization is not None:
         program.quantization = QuantInfo(quantization, float_model, model, list(captured.example_inputs), quant_notes)
     if reference:
@@ -201,7 +210,7 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
 
 
 def finish(graph: Graph, input_names: list[str], output_names: list[str], user_meta: dict, exporter: dict,
-           source: dict | None = None, quantization=None) -> Program:
+           source: dict | None = None, quantization=None, backends=None, backend_options=None) -> Program:
     """The tail every frontend shares: a lowered graph (inputs, outputs, output_structure and symbols set) through
     the passes and the memory plan into a Program. `source` says where the model came from (metadata "source")."""
     pass_counts = run_passes(graph)
@@ -212,6 +221,7 @@ def finish(graph: Graph, input_names: list[str], output_names: list[str], user_m
     for t, out_name in zip(graph.outputs, output_names):
         if id(t) not in inputs and t.name not in output_names:
             t.name = out_name  # outputs carry the model's output names into the file
+    delegation = partition(graph, list(backends), backend_options) if backends else None
     plan = plan_memory(graph)
     symbols = getattr(graph, "symbols", [])
     sym_names = {sym: (name, lo, hi) for sym, name, lo, hi in symbols}
@@ -226,7 +236,7 @@ def finish(graph: Graph, input_names: list[str], output_names: list[str], user_m
 
     meta = {
         "name": graph.name,
-        "format": "1.2" if symbols else "1.1",
+        "format": "1.3" if delegation and delegation.partitions else "1.2" if symbols else "1.1",
         "inputs": [io(t, n) for t, n in zip(graph.inputs, input_names)],
         "outputs": [io(t, n) for t, n in zip(graph.outputs, output_names)],
         "output_structure": graph.output_structure,
@@ -237,6 +247,8 @@ def finish(graph: Graph, input_names: list[str], output_names: list[str], user_m
     }
     if source is not None:
         meta["source"] = source
+    if delegation is not None:
+        meta["delegation"] = delegation.as_dict()
     if symbols:
         meta["symbols"] = [{"name": n, "min": lo, "max": hi} for _, n, lo, hi in symbols]
     if quantization is not None:

@@ -124,6 +124,19 @@ def _file_dynamic_option(specs: tuple[str, ...]):
     return shapes
 
 
+def _backend_options(specs: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """--backend-option NAME:KEY=VALUE -> {NAME: {KEY: VALUE}}."""
+    options: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        backend, sep, rest = spec.partition(":")
+        key, eq, value = rest.partition("=")
+        if not (sep and eq and backend and key):
+            raise click.BadParameter(f"{spec!r}: expected NAME:KEY=VALUE, e.g. vulkan:precision=fp16",
+                                     param_hint="--backend-option")
+        options.setdefault(backend, {})[key] = value
+    return options
+
+
 @click.command("export")
 @click.argument("model")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Where to write the .ptm.")
@@ -138,27 +151,32 @@ def _file_dynamic_option(specs: tuple[str, ...]):
 @click.option("--calibration", type=click.Path(exists=True, dir_okay=False),
               help="For --quantize int8: an .npz whose arrays (in the inputs' order) hold calibration batches on "
                    "their first axis; default: the builder's calibration data, else the example inputs.")
+@click.option("--backend", "backends", multiple=True, metavar="NAME",
+              help="Delegate what backend NAME supports to it (repeatable, e.g. vulkan); the CPU ops stay as fallback.")
+@click.option("--backend-option", "backend_options", multiple=True, metavar="NAME:KEY=VALUE",
+              help="An option for a backend, e.g. vulkan:precision=fp16 (repeatable).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:D0,D1,...[:DTYPE]",
               help="A model file's input: random data of this shape (dtype float32 unless given). Repeatable.")
 @click.option("--input", "input_files", multiple=True, metavar="NAME=FILE.npy",
               help="A model file's input from a .npy file. Repeatable.")
 def export_command(model, out_path, name, metadata, reference, quiet, dynamic, quantize, calibration, input_shapes,
-                   input_files):
+                   input_files, backends, backend_options):
     """Export MODEL to a .ptm program: zoo:NAME, FILE.py:FUNCTION returning (module, example_inputs), or a model
     file (TorchScript .pt/.pth/.ts or ONNX .onnx) with --input-shape / --input for its example inputs."""
     from pockettorch.exporter.model_files import is_model_file
 
     if is_model_file(model):
-        if quantize or calibration:
-            raise click.BadParameter("not yet for model files: export the PyTorch model with --quantize",
-                                     param_hint="--quantize/--calibration")
+        if quantize or calibration or backends:
+            raise click.BadParameter("not yet for model files: export the PyTorch model with these options",
+                                     param_hint="--quantize/--calibration/--backend")
         program = _export_model_file(model, name, _metadata_option(metadata), reference, dynamic, input_shapes,
                                      input_files)
     else:
         if input_shapes or input_files:
             raise click.BadParameter("only for model files (.pt, .onnx, ...); a builder returns its example inputs",
                                      param_hint="--input-shape/--input")
-        program = _export_builder(model, name, metadata, reference, dynamic, quantize, calibration)
+        program = _export_builder(model, name, metadata, reference, dynamic, quantize, calibration, backends,
+                                  _backend_options(backend_options))
     program.save(out_path)
     if not quiet:
         click.echo(program.summary())
@@ -176,7 +194,7 @@ def _export_model_file(path, name, metadata, reference, dynamic, input_shapes, i
                        dynamic_shapes=_file_dynamic_option(dynamic))
 
 
-def _export_builder(model, name, metadata, reference, dynamic, quantize, calibration):
+def _export_builder(model, name, metadata, reference, dynamic, quantize, calibration, backends, backend_options):
     from pockettorch.exporter import export
 
     module, inputs, meta, built_calibration = build_with_calibration(model)
@@ -186,7 +204,7 @@ def _export_builder(model, name, metadata, reference, dynamic, quantize, calibra
     dynamic_shapes = _dynamic_option(dynamic, module, len(inputs) if isinstance(inputs, (tuple, list)) else 1)
     scheme = _quantize_option(quantize, calibration, built_calibration, inputs)
     return export(module, inputs, name=name, metadata=meta, reference=reference, dynamic_shapes=dynamic_shapes,
-                  quantization=scheme)
+                  quantization=scheme, backends=list(backends) or None, backend_options=backend_options)
 
 
 def _quantize_option(kind, calibration_path, built, inputs):

@@ -74,6 +74,8 @@ def plan_memory(graph: Graph) -> MemoryPlan:
             new_buffer(t)
     for i, node in enumerate(graph.nodes):
         for out in node.outputs:
+            if id(out) in buffer_of:  # a delegate's output, planned at the delegate instruction before its fallback
+                continue
             src = node.inputs[0] if node.inputs else None
             shared = buffer_of.get(id(src)) if src is not None and not src.is_constant else None
             holds_input = shared is not None and any(id(t) in inputs for t in shared.tensors)

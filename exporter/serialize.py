@@ -20,9 +20,11 @@ SECTION_ENTRY = 24
 TENSOR_ENTRY = 96
 NO_STRING = 0xFFFFFFFF
 ALIGN = 64
-SECTIONS = ("TENSORS", "CONSTANTS", "INSTRUCTIONS", "IO", "METADATA", "STRINGS", "REFERENCE", "SHAPES")  # kinds 1..8
+SECTIONS = ("TENSORS", "CONSTANTS", "INSTRUCTIONS", "IO", "METADATA", "STRINGS", "REFERENCE", "SHAPES",
+            "DELEGATES")  # kinds 1..9
 # File order: REFERENCE last, so that dropping it only cuts the file's end.
-FILE_ORDER = ("TENSORS", "CONSTANTS", "INSTRUCTIONS", "IO", "METADATA", "SHAPES", "STRINGS", "REFERENCE")
+FILE_ORDER = ("TENSORS", "CONSTANTS", "DELEGATES", "INSTRUCTIONS", "IO", "METADATA", "SHAPES", "STRINGS", "REFERENCE")
+DELEGATE_ENTRY = 32
 
 
 def _pad(buf: bytearray, align: int) -> None:
@@ -70,6 +72,17 @@ def encode_reference(inputs: list[np.ndarray], outputs: list[np.ndarray]) -> byt
         REFERENCE_ENTRY.pack_into(body, 8 + REFERENCE_ENTRY.size * i, DTYPE_CODES[a.dtype.name], a.ndim, 0, 0,
                                   len(body), a.nbytes, *dims)
         body += a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+    return bytes(body)
+
+
+def encode_delegates(delegates: list[tuple[str, bytes]], strings: "_Strings") -> bytes:
+    """The DELEGATES section: count, one entry per delegate (backend name, blob offset and size), then the blobs,
+    each 64-byte aligned from the section's start."""
+    body = bytearray(struct.pack("<II", len(delegates), 0) + bytes(DELEGATE_ENTRY * len(delegates)))
+    for i, (backend, blob) in enumerate(delegates):
+        _pad(body, ALIGN)
+        struct.pack_into("<IIQQQ", body, 8 + DELEGATE_ENTRY * i, strings.ref(backend), 0, len(body), len(blob), 0)
+        body += blob
     return bytes(body)
 
 
@@ -123,6 +136,9 @@ def serialize(graph: Graph, plan: MemoryPlan, metadata: dict,
               "METADATA": meta_sec, "STRINGS": strings.data}
     if shapes_sec is not None:
         bodies["SHAPES"] = shapes_sec
+    delegates = getattr(graph, "delegates", [])
+    if delegates:
+        bodies["DELEGATES"] = encode_delegates(delegates, strings)
     if reference is not None:
         bodies["REFERENCE"] = encode_reference(*reference)
 
@@ -137,7 +153,8 @@ def serialize(graph: Graph, plan: MemoryPlan, metadata: dict,
         table.append((kind, len(out), len(bodies[name])))
         out += bodies[name]
     _pad(out, ALIGN)
-    version = (1, 2) if shapes_sec is not None else VERSION  # 1.2 adds SHAPES; static programs stay 1.1
+    # 1.2 adds SHAPES, 1.3 DELEGATES; other programs stay 1.1
+    version = (1, 3) if delegates else (1, 2) if shapes_sec is not None else VERSION
     struct.pack_into("<4sHHIIQQI", out, 0, MAGIC, *version, HEADER_SIZE, len(table), len(out),
                      plan.arena_bytes, 0)
     for i, (kind, offset, size) in enumerate(table):

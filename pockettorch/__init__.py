@@ -27,11 +27,11 @@ def export(model, example_inputs=None, name=None, metadata=None, **options):
     return _export(model, example_inputs, name=name, metadata=metadata, **options)
 
 
-def load(path_or_bytes, num_threads=1):
+def load(path_or_bytes, num_threads=1, strict_backends=False, backends=None):
     """Load a .ptm program into the C runtime (see pockettorch.runtime.load)."""
     from pockettorch.runtime import load as _load
 
-    return _load(path_or_bytes, num_threads=num_threads)
+    return _load(path_or_bytes, num_threads=num_threads, strict_backends=strict_backends, backends=backends)
 
 
 def debug(model, example_inputs, **options):

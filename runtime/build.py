@@ -43,7 +43,7 @@ def available_kernels() -> list[str]:
 
 def _sources() -> list[pathlib.Path]:
     """Every build input: the manifest's files, the manifest itself and the CMake files."""
-    names = [*manifest.all_files(), "manifest.py", "sources.cmake", "CMakeLists.txt"]
+    names = [*manifest.all_files(), *manifest.backend_support_files(), "manifest.py", "sources.cmake", "CMakeLists.txt"]
     return [RUNTIME_DIR / n for n in sorted(names)]
 
 
@@ -111,34 +111,65 @@ def include_flags(dirs: Iterable[str]) -> list[str]:
     return [f"-I{RUNTIME_DIR / d}" for d in dirs]
 
 
-def direct_build(kernels: Sequence[str] | None) -> tuple[list[str], list[str]]:
+def direct_build(kernels: Sequence[str] | None, backends: Sequence[str] = ()) -> tuple[list[str], list[str]]:
     """(sources, flags) that compile a tool with the C compiler directly, without CMake: the manifest's library
-    sources for `kernels` (all when None) and the tools' support files, with its flags, defines and include dirs,
-    as CMakeLists.txt. Append tools/<tool>.c, -o and the LINK_LIBS. Shared with cross.py."""
-    srcs = [str(RUNTIME_DIR / f) for f in (*manifest.library_sources(kernels), *manifest.TOOLS_SUPPORT)]
+    sources for `kernels` (all when None) and delegate `backends` and the tools' support files, with its flags,
+    defines and include dirs, as CMakeLists.txt. Append tools/<tool>.c, -o, the LINK_LIBS and backend_libs(backends).
+    Shared with cross.py."""
+    backends = [b for b in backends if b in manifest.buildable_backends()]  # as CMake: left out without its tools
+    srcs = [str(RUNTIME_DIR / f) for f in (*manifest.library_sources(kernels, backends=backends),
+                                           *manifest.TOOLS_SUPPORT)]
+    srcs += [f for b in backends for f in manifest.generate_backend_sources(b, _generated_dir())]
     flags = [*manifest.COMPILE_FLAGS, *(f"-D{d}" for d in manifest.selective_defines(kernels)),
+             *(f"-D{manifest.backend_define(b)}" for b in backends),
              *include_flags((*manifest.PUBLIC_INCLUDE_DIRS, *manifest.PRIVATE_INCLUDE_DIRS,
                              *manifest.TOOLS_INCLUDE_DIRS))]
     return srcs, flags
 
 
-def _build_direct(out: pathlib.Path, sanitize: bool, kernels: list[str] | None, defines: Sequence[str]) -> None:
-    srcs, flags = direct_build(kernels)
+def _generated_dir() -> pathlib.Path:
+    """Where direct builds put generated sources (the Vulkan SPIR-V), keyed by the runtime's sources."""
+    h = hashlib.sha256()
+    hash_sources(h)
+    return default_cache_dir().parent / "generated" / h.hexdigest()[:16]
+
+
+def backend_libs(backends: Sequence[str]) -> list[str]:
+    """-l flags for the libraries the delegate backends link."""
+    return [f"-l{lib}" for b in backends for lib in manifest.BACKENDS[b].get("link_libs", ())]
+
+
+def _check_backends(backends: Iterable[str]) -> list[str]:
+    backends = sorted(set(backends))
+    missing = [b for b in backends if b not in manifest.BACKENDS]
+    if missing:
+        raise errors.InvalidArgumentError(f"no delegate backend {', '.join(missing)} in this runtime's sources "
+                                          f"(available: {', '.join(manifest.BACKENDS) or 'none'})")
+    return backends
+
+
+def _build_direct(out: pathlib.Path, sanitize: bool, kernels: list[str] | None, defines: Sequence[str],
+                  backends: Sequence[str] = ()) -> None:
+    srcs, flags = direct_build(kernels, backends)
     if sanitize:
         flags += manifest.SANITIZE_FLAGS
     flags += [f"-D{d}" for d in defines]
     for tool in TOOLS:
         extra = [ALLOC_FAIL_WRAP] if tool == "pkt_alloc_fail" else []
         _run([_compiler(), *flags, str(RUNTIME_DIR / "tools" / f"{tool}.c"), *srcs, "-o", str(out / tool),
-              *extra, *(f"-l{lib}" for lib in manifest.LINK_LIBS)], out)
+              *extra, *backend_libs(backends), *(f"-l{lib}" for lib in manifest.LINK_LIBS)], out)
 
 
 def build_tools(build_dir: str | os.PathLike | None = None, sanitize: bool = False,
                 kernels: Iterable[str] | None = None, cmake_args: Sequence[str] = (),
-                fault_injection: bool = False) -> dict[str, str]:
+                fault_injection: bool = False, backends: Iterable[str] = ()) -> dict[str, str]:
     """Build (or reuse) the tools; returns {tool name: absolute path} for the tools that exist.
-    fault_injection: a test build whose sessions read PKT_FAULT_INJECT (runtime/core/fault_inject.h)."""
+    fault_injection: a test build whose sessions read PKT_FAULT_INJECT (runtime/core/fault_inject.h).
+    backends: delegate backends to compile in (runtime/manifest.py BACKENDS), e.g. ["vulkan"]."""
     kernels = _check_kernels(kernels)
+    backends = _check_backends(backends)
+    if backends:
+        cmake_args = [*cmake_args, f"-DPKT_BACKENDS={';'.join(backends)}"]
     root = pathlib.Path(build_dir) if build_dir is not None else default_cache_dir()
     root = root.expanduser().resolve()
     defines = [manifest.FAULT_INJECTION_DEFINE] if fault_injection else []
@@ -146,7 +177,7 @@ def build_tools(build_dir: str | os.PathLike | None = None, sanitize: bool = Fal
         cmake_args = [*cmake_args, "-DCMAKE_C_FLAGS=" + " ".join(f"-D{d}" for d in defines)]
     key = source_hash(sanitize, kernels, cmake_args)
     kind = "asan" if sanitize else "release"
-    final = root / f"{kind}{'-fault' if fault_injection else ''}-{key}"
+    final = root / f"{kind}{'-fault' if fault_injection else ''}{''.join('-' + b for b in backends)}-{key}"
     with _locked(root / ".lock"):
         if not (final / "BUILD_OK").exists():
             root.mkdir(parents=True, exist_ok=True)
@@ -155,7 +186,7 @@ def build_tools(build_dir: str | os.PathLike | None = None, sanitize: bool = Fal
                 if shutil.which("cmake"):
                     _build_cmake(tmp, sanitize, kernels, cmake_args)
                 else:
-                    _build_direct(tmp, sanitize, kernels, defines)
+                    _build_direct(tmp, sanitize, kernels, defines, backends)
                 publish(tmp, final, key)
             finally:
                 if tmp.exists():
@@ -172,9 +203,11 @@ def publish(tmp: pathlib.Path, final: pathlib.Path, key: str) -> None:
 
 
 def build_runner(build_dir: str | os.PathLike | None = None, sanitize: bool = False,
-                 kernels: Iterable[str] | None = None, fault_injection: bool = False) -> str:
-    """Build (or reuse) pkt_runner and return its path."""
-    return build_tools(build_dir, sanitize=sanitize, kernels=kernels, fault_injection=fault_injection)["pkt_runner"]
+                 kernels: Iterable[str] | None = None, fault_injection: bool = False,
+                 backends: Iterable[str] = ()) -> str:
+    """Build (or reuse) pkt_runner (with the delegate `backends` compiled in) and return its path."""
+    return build_tools(build_dir, sanitize=sanitize, kernels=kernels, fault_injection=fault_injection,
+                       backends=backends)["pkt_runner"]
 
 
 def build_fuzzer(build_dir: str | os.PathLike | None = None, sanitize: bool = True,

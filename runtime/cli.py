@@ -16,10 +16,15 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def _load(path: str, threads: int):
+def _load(path: str, threads: int, backend: str | None = None):
+    """backend: None, each delegate's own backend when it can run (else its fallback); "cpu": every fallback; a
+    name: only that backend, and its delegates must run on it."""
     from pockettorch.runtime import load  # the binding and numpy: only once a command runs
 
-    return load(path, num_threads=threads)
+    if backend is None:
+        return load(path, num_threads=threads)
+    return load(path, num_threads=threads, backends=[] if backend == "cpu" else [backend],
+                strict_backends=backend != "cpu")
 
 
 def _human(n: int) -> str:
@@ -53,6 +58,8 @@ def describe(path: str) -> dict:
         "ops": dict(hist.most_common()),
         "inputs": [s._asdict() for s in module.input_specs],
         "outputs": [s._asdict() for s in module.output_specs],
+        "delegation": module.metadata.get("delegation"),
+        "delegates": module.delegates,
         "user_metadata": module.metadata.get("user", {}),
         "exporter": module.metadata.get("exporter", {}),
         "source": module.source,
@@ -100,6 +107,7 @@ def inspect_command(model, as_json):
         arena += f" (naive sum {_human(info['naive_bytes'])}, {saved:.0f}% saved; "
         arena += f"lower bound {_human(info['lower_bound_bytes'])})"
     click.echo(arena)
+    _echo_delegation(info)
     ref = info["reference"]
     if ref:
         tensors = ref["inputs"] + ref["outputs"]
@@ -110,6 +118,20 @@ def inspect_command(model, as_json):
         click.echo("reference: none (export with --reference to store inputs and outputs for `verify`)")
     if info["user_metadata"]:
         click.echo("metadata keys: " + ", ".join(printable(k) for k in sorted(info["user_metadata"])))
+
+
+def _echo_delegation(info: dict) -> None:
+    """The partition the exporter made (ops per backend, partitions, transfers) and where each delegate runs here."""
+    from pockettorch.runtime.ptm_info import delegation_summary
+    from pockettorch.runtime.run_outputs import printable
+
+    if info["delegation"]:
+        click.echo(delegation_summary(info["delegation"]).strip())
+    stored = (info["delegation"] or {}).get("delegates", [])
+    for k, d in enumerate(info["delegates"]):
+        ops = f", {stored[k]['ops']} ops" if k < len(stored) else ""
+        where = f"runs on {d['device']} ({d['driver']})" if d["active"] else f"inactive here ({d['reason']})"
+        click.echo(printable(f"delegate {k}: {d['backend']}{ops}, {where}"))
 
 
 def make_inputs(module, files: tuple[str, ...], seed: int = 0) -> list[np.ndarray]:
@@ -142,10 +164,10 @@ def make_inputs(module, files: tuple[str, ...], seed: int = 0) -> list[np.ndarra
 
 
 def measure(path: str, inputs_from: tuple[str, ...], iters: int, warmup: int, threads: int,
-            profile: bool = False) -> tuple[dict, list[tuple[str, np.ndarray]]]:
+            profile: bool = False, backend: str | None = None) -> tuple[dict, list[tuple[str, np.ndarray]]]:
     """The run's results (`pockettorch.run/1`) and the (name, array) outputs of its first inference."""
     t0 = time.perf_counter()
-    module = _load(path, threads)
+    module = _load(path, threads, backend)
     load_ms = (time.perf_counter() - t0) * 1e3
     inputs = make_inputs(module, inputs_from)
     t0 = time.perf_counter()
@@ -162,7 +184,7 @@ def measure(path: str, inputs_from: tuple[str, ...], iters: int, warmup: int, th
         "schema": RUN_SCHEMA, "model": module.name, "runtime": "python", "threads": module.num_threads,
         "iters": iters, "warmup": warmup, "load_ms": load_ms, "first_inference_ms": first_ms,
         "latency_ms": latency_stats(samples), "arena_bytes": module.arena_bytes,
-        "packed_bytes": module.packed_bytes, "isa": module.isa,
+        "packed_bytes": module.packed_bytes, "isa": module.isa, "delegates": module.delegates,
     }
     if profile:
         module.set_profiling(True)
@@ -170,13 +192,25 @@ def measure(path: str, inputs_from: tuple[str, ...], iters: int, warmup: int, th
         times = module.profile_ns()
         module.set_profiling(False)
         per_op: dict[str, list[float]] = {}
-        for (op, _), ns in zip(module.instructions(), times):
+        for op, ns in _profile_slices(module, times):
             per_op.setdefault(op, []).append(ns / 1e6)
         total = sum(sum(v) for v in per_op.values()) or 1.0
         result["ops"] = sorted(({"op": op, "calls": len(v), "total_ms": sum(v), "avg_ms": sum(v) / len(v),
                                  "share": sum(v) / total} for op, v in per_op.items()),
                                key=lambda r: -r["total_ms"])
     return result, list(zip((s.name for s in module.output_specs), outputs))
+
+
+def _profile_slices(module, times: list[int]) -> list[tuple[str, int]]:
+    """(op, ns) per instruction that ran: a delegate that ran on its backend is one slice, "delegate:<backend>",
+    and its fallback instructions (which did not run) are left out."""
+    skipped, names = set(), {}
+    for d in module.delegates:
+        if d["active"]:
+            skipped.update(range(d["instruction"] + 1, d["instruction"] + 1 + d["fallback"]))
+            names[d["instruction"]] = f"delegate:{d['backend']}"
+    return [(names.get(i, op), ns) for i, ((op, _), ns) in enumerate(zip(module.instructions(), times))
+            if i not in skipped]
 
 
 @click.command("run")
@@ -190,13 +224,19 @@ def measure(path: str, inputs_from: tuple[str, ...], iters: int, warmup: int, th
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), help="Write the results as JSON.")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False),
               help="Folder to write each output to, as <output name>.npy (created when missing).")
-def run_command(model, iters, warmup, threads, inputs, profile, json_path, output_dir):
+@click.option("--backend", metavar="NAME",
+              help="Run delegates on backend NAME only and fail unless they do (e.g. vulkan); 'cpu': every "
+                   "delegate's CPU fallback. Default: each delegate's backend when this runtime has it, else the CPU.")
+def run_command(model, iters, warmup, threads, inputs, profile, json_path, output_dir, backend):
     """Run a .ptm on the host's C runtime, report latency statistics and summarise (or save) the outputs."""
     from pockettorch.runtime import run_outputs
 
-    r, outputs = measure(model, inputs, iters, warmup, threads, profile)
+    r, outputs = measure(model, inputs, iters, warmup, threads, profile, backend)
     lat = r["latency_ms"]
     click.echo(f"{r['model']}: {r['threads']} thread(s), {r['isa']}, {iters} iterations after {warmup} warm-up")
+    for k, d in enumerate(r["delegates"]):
+        where = f"{d['device']} ({d['driver']})" if d["active"] else f"the CPU: {d['reason']}"
+        click.echo(run_outputs.printable(f"  delegate {k} ({d['backend']}) runs on {where}"))
     click.echo(f"  load {r['load_ms']:.2f} ms, first inference {r['first_inference_ms']:.3f} ms")
     click.echo("  latency ms: " + "  ".join(f"{k} {lat[k]:.3f}" for k in ("min", "median", "p90", "p99", "mean", "std")))
     for row in r.get("ops", [])[:15]:

@@ -12,6 +12,7 @@ A build = CORE + one platform file + the selected kernels + the compute groups t
 """
 from __future__ import annotations
 
+import os
 import pathlib
 import runpy
 import sys
@@ -42,15 +43,16 @@ HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv
            "compute/qgemm/qgemm.h", "compute/qgemm/qgemm_internal.h",
            "compute/vmath/vec_math_impl.h", "compute/vmath/vmath.h", "compute/winograd/winograd.h",
            "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/fault_inject.h",
-           "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/elementwise_util.h", "kernels/pkt_half.h",
-           "kernels/pkt_index.h", "kernels/pkt_strided.h", "kernels/recurrent.h",
-           "kernels/quant_util.h")
+           "core/backend.h", "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/elementwise_util.h",
+           "kernels/pkt_half.h", "kernels/pkt_index.h", "kernels/pkt_strided.h", "kernels/quant_util.h",
+           "kernels/recurrent.h")
 
 # What every build compiles beside one platform file: loader, session, status, workspace, ISA detection, the
 # session's ISA config with the vector math every kernel's activations use, and the kernel table.
 CORE = ("backends/cpu/cpu.c", "backends/cpu/isa_config.c", "backends/cpu/kernel_table.c", "compute/vmath/vmath.c",
         "compute/vmath/vmath_arm.c", "compute/vmath/vmath_x86.c", "core/kernel_util.c", "core/loader.c",
-        "core/session.c", "core/status.c", "core/workspace.c", "core/dynamic_shapes.c", "core/shape_rules.c")
+        "core/session.c", "core/status.c", "core/workspace.c", "core/dynamic_shapes.c", "core/shape_rules.c",
+        "core/backend_registry.c")
 # posix: heap, mmap, pthreads. embedded: no heap, files or threads (the C SDK's --embed profile); it compiles
 # to nothing unless its define is set (the SDK writes it at the top of its copy).
 PLATFORMS = {"posix": "core/platform_posix.c", "embedded": "core/platform_embedded.c"}
@@ -78,6 +80,34 @@ KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "qmatmul": ("qgemm",),
 }
 
+# Delegate backends (core/backend.h, docs/WRITING_A_BACKEND.md), compiled in only when a build names them:
+# name -> {"sources": C files under backends/<name>/, "headers": its headers, "link_libs": libraries it links}.
+# A build with backend B compiles its sources with the define backend_define(B) (PKT_WITH_BACKEND_VULKAN), which
+# lists `pkt_backend_<name>` in core/backend_registry.c; nothing else in the runtime names a backend.
+BACKENDS: dict[str, dict[str, tuple[str, ...]]] = {}
+# Vulkan compute (backends/vulkan/): the loader is dlopen'ed (libdl), the SPIR-V is generated at build time by its
+# `generator` (a script run as `python3 <generator> OUT.c`, whose available() says whether this machine has the
+# shader compiler and the Vulkan headers; without them a build leaves the backend out).
+BACKENDS["vulkan"] = {
+    "sources": ("backends/vulkan/vk_blob.c", "backends/vulkan/vk_context.c", "backends/vulkan/vk_loader.c",
+                "backends/vulkan/vulkan_backend.c"),
+    "headers": ("backends/vulkan/vk_blob.h", "backends/vulkan/vk_context.h", "backends/vulkan/vk_loader.h",
+                "backends/vulkan/vk_shaders.h"),
+    "link_libs": ("dl",),
+    "generator": ("backends/vulkan/shaders.py",),
+    "generated": ("vk_shaders.c",),
+    "data": ("backends/vulkan/shaders/binary.comp", "backends/vulkan/shaders/common.glsl",
+             "backends/vulkan/shaders/conv_direct.comp", "backends/vulkan/shaders/copy.comp",
+             "backends/vulkan/shaders/gemm.comp", "backends/vulkan/shaders/layer_norm.comp",
+             "backends/vulkan/shaders/pool.comp", "backends/vulkan/shaders/reduce.comp",
+             "backends/vulkan/shaders/softmax.comp"),
+}
+
+
+def backend_define(name: str) -> str:
+    return f"PKT_WITH_BACKEND_{name.upper()}"
+
+
 BINDING = ("python/native.c",)  # the Python extension's own file (setup.py)
 TOOLS = ("pkt_runner", "pkt_fuzz", "pkt_alloc_fail")  # tools/<name>.c, each a program
 TOOLS_SUPPORT = ("tools/json.c", "tools/npy.c", "tools/stats.c")  # linked into every tool
@@ -99,11 +129,12 @@ def groups_for(kernels) -> list[str]:
     return [g for g in GROUPS if g in wanted]
 
 
-def library_sources(kernels=None, platform: str = "posix") -> list[str]:
-    """The .c files of a runtime build holding `kernels` (every kernel when None)."""
+def library_sources(kernels=None, platform: str = "posix", backends=()) -> list[str]:
+    """The .c files of a runtime build holding `kernels` (every kernel when None) and the delegate `backends`."""
     kernels = KERNELS if kernels is None else sorted(set(kernels))
     groups = [f for g in groups_for(kernels) for f in GROUPS[g]]
-    return [*CORE, PLATFORMS[platform], *groups, *map(kernel_file, kernels)]
+    delegates = [f for b in backends for f in BACKENDS[b]["sources"]]
+    return [*CORE, PLATFORMS[platform], *groups, *map(kernel_file, kernels), *delegates]
 
 
 def selective_defines(kernels=None) -> list[str]:
@@ -114,15 +145,43 @@ def selective_defines(kernels=None) -> list[str]:
 
 def all_files() -> list[str]:
     """Every C source and header the manifest places (build inputs, for hashing and dependency lists)."""
-    c_files = [*CORE, *PLATFORMS.values(), *(f for g in GROUPS.values() for f in g), *map(kernel_file, KERNELS)]
+    c_files = [*CORE, *PLATFORMS.values(), *(f for g in GROUPS.values() for f in g), *map(kernel_file, KERNELS),
+               *(f for b in BACKENDS.values() for f in (*b["sources"], *b.get("headers", ())))]
     tools = [*BINDING, *(f"tools/{t}.c" for t in TOOLS), *TOOLS_SUPPORT, *TOOLS_HEADERS, SIZE_APP]
     return sorted({*PUBLIC_HEADERS, *HEADERS, *c_files, *tools})
 
 
+def backend_support_files() -> list[str]:
+    """The backends' generators and the files they read (shaders): build inputs that are not C."""
+    return sorted({f for b in BACKENDS.values() for k in ("generator", "data") for f in b.get(k, ())})
+
+
 def binding_files() -> list[str]:
     """What the Python binding is compiled from: its file, the full library and every runtime header."""
-    return sorted({*BINDING, *library_sources(), *PUBLIC_HEADERS, *HEADERS})
+    backend_headers = [f for b in BACKENDS.values() for f in b.get("headers", ())]
+    return sorted({*BINDING, *library_sources(backends=tuple(BACKENDS)), *PUBLIC_HEADERS, *HEADERS, *backend_headers,
+                   *backend_support_files()})
+
+
+def buildable_backends() -> list[str]:
+    """The BACKENDS this machine can compile in (their generator's available()); PKT_BACKENDS="a,b" (or "") narrows
+    the choice, e.g. to check a build without Vulkan."""
+    wanted = os.environ.get("PKT_BACKENDS")
+    names = [b for b in BACKENDS if wanted is None or b in wanted.split(",")]
+    return [b for b in names if all(runpy.run_path(str(RUNTIME_DIR / g))["available"]() for g in
+                                    BACKENDS[b].get("generator", ()))]
+
+
+def generate_backend_sources(name: str, out_dir) -> list[str]:
+    """Run backend `name`'s generators into out_dir; the absolute paths of the C files they wrote."""
+    out = []
+    for gen, target in zip(BACKENDS[name].get("generator", ()), BACKENDS[name].get("generated", ())):
+        path = pathlib.Path(out_dir) / name / target
+        runpy.run_path(str(RUNTIME_DIR / gen))["generate"](path)
+        out.append(str(path))
+    return out
 
 
 if __name__ == "__main__":  # the Makefile's dependency list
     sys.stdout.write("".join(f"runtime/{f}\n" for f in binding_files()))
+

@@ -70,7 +70,8 @@ class Module:
     parallel. close() (or a `with` block) frees the native session at once; later calls raise.
     """
 
-    def __init__(self, source: str | os.PathLike | bytes, num_threads: int = 1):
+    def __init__(self, source: str | os.PathLike | bytes, num_threads: int = 1, strict_backends: bool = False,
+                 backends=None):
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
             raise errors.InvalidArgumentError(f"num_threads must be an integer >= 0 (0 = all cores), got {num_threads!r}")
         if not isinstance(source, (bytes, bytearray)):
@@ -80,7 +81,8 @@ class Module:
         label = "program" if isinstance(source, (bytes, bytearray)) else source
         try:
             self._program = _native.Program(bytes(source) if isinstance(source, bytearray) else source)
-            self._session = _native.Session(self._program, num_threads)
+            self._session = _native.Session(self._program, num_threads, bool(strict_backends),
+                                            None if backends is None else ",".join(backends))
         except _native.NativeError as exc:
             _raise_native(exc, f"{label}: ")
         self.input_specs: list[TensorSpec] = [_spec(e) for e in self._program.inputs()]
@@ -125,6 +127,17 @@ class Module:
         except _native.NativeError as exc:
             _raise_native(exc, f"{self.name}: ")
         return [tuple(o) for o in outputs], used
+
+    @property
+    def delegates(self) -> list[dict[str, Any]]:
+        """Where each delegated subgraph runs: one dict per delegate with `backend` ("vulkan"), `device` and `driver`
+        (what the backend runs on; "" when inactive), `active` (False: its CPU fallback runs, and `reason` says
+        why), `instruction` and `fallback` (its instruction and the CPU instructions after it) and `last_device_ns`
+        (the device time of the last call when the backend measures it, else 0)."""
+        try:
+            return self._session.delegates()
+        except _native.NativeError as exc:
+            _raise_native(exc, f"{self.name}: ")
 
     def packed_weights(self) -> bytes:
         """A copy of the weights the kernels repacked when the module was loaded (never again, at any shape)."""
@@ -265,6 +278,9 @@ def _tensor_to_numpy(spec: TensorSpec, tensor) -> np.ndarray:
         raise errors.InputDtypeError(f"input '{spec.name}' cannot be read as a {spec.dtype} array ({exc})") from None
 
 
-def load(source: str | os.PathLike | bytes, num_threads: int = 1) -> Module:
-    """Load a .ptm file (or its bytes) into the C runtime."""
-    return Module(source, num_threads=num_threads)
+def load(source: str | os.PathLike | bytes, num_threads: int = 1, strict_backends: bool = False,
+         backends=None) -> Module:
+    """Load a .ptm file (or its bytes) into the C runtime. A delegate whose backend is not compiled in, not
+    available here or fails to initialize runs its CPU fallback; strict_backends=True raises instead. backends
+    (None: every backend compiled in) lists the backends delegates may use; [] runs every fallback."""
+    return Module(source, num_threads=num_threads, strict_backends=strict_backends, backends=backends)

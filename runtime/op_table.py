@@ -290,6 +290,12 @@ OPS: tuple[Op, ...] = (
     Op("qlinear_dynamic", 70, (3, 4), 1, _p(_ACT), (), "qlinear_dynamic", packs=True, shape="linear",
        doc="float linear with int8 weights [N, K] (scales f32 [N], optional f32 bias): x quantized per row at run "
            "time, int32 accumulation, float result with a fused activation."),
+    # Delegation to accelerator backends (issue 19). Codes 85-89: a block of its own.
+    Op("delegate", 85, (0, 256), 256, _p("delegate:int fallback:int"), (), "delegate",
+       doc="Runs entry `delegate` of the DELEGATES section on its backend (inputs, outputs: the subgraph's, in the "
+           "blob's order) and then skips the `fallback` instructions after it, which compute the same outputs on "
+           "the CPU; when the backend is not compiled in, not available or fails to initialize, the session runs "
+           "those instead (FORMAT.md, DELEGATES)."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

@@ -110,3 +110,10 @@ def without_reference(data: bytes) -> bytes:
         struct.pack_into("<IIQQ", out, HEADER_SIZE + SECTION_ENTRY * i, kind, 0, offset, size)
     struct.pack_into("<IQ", out, 12, len(kept), len(out))
     return bytes(out)
+
+
+def delegation_summary(delegation: dict) -> str:
+    """One line for the partition (METADATA "delegation"): ops per backend, partitions, transfers."""
+    parts = [f"{name} {d['ops']} ops in {d['partitions']} partition{'s' * (d['partitions'] != 1)}, "
+             f"{d['transfers']} transfers" for name, d in sorted(delegation["backends"].items())]
+    return "  delegated: " + "; ".join([*parts, f"cpu {delegation['cpu_ops']} ops"])

@@ -22,6 +22,7 @@ set(PKT_CORE_SOURCES
   core/workspace.c
   core/dynamic_shapes.c
   core/shape_rules.c
+  core/backend_registry.c
 )
 set(PKT_PLATFORM_posix core/platform_posix.c)
 set(PKT_PLATFORM_embedded core/platform_embedded.c)
@@ -76,6 +77,7 @@ set(PKT_ALL_KERNELS
   conv_transpose2d
   cumprod
   cumsum
+  delegate
   dequantize
   embedding_bag
   expand
@@ -121,3 +123,11 @@ set(PKT_ALL_KERNELS
 # Linked into every tool (tools/<name>.c).
 set(PKT_TOOLS_SUPPORT_SOURCES tools/json.c tools/npy.c tools/stats.c)
 set(PKT_TOOLS_INCLUDE_DIRS tools)
+
+# Delegate backends, compiled in when PKT_BACKENDS names them (core/backend_registry.c lists each under its define).
+set(PKT_ALL_BACKENDS vulkan)
+set(PKT_BACKEND_SOURCES_vulkan backends/vulkan/vk_blob.c backends/vulkan/vk_context.c backends/vulkan/vk_loader.c backends/vulkan/vulkan_backend.c)
+set(PKT_BACKEND_LIBS_vulkan dl)
+set(PKT_BACKEND_GENERATOR_vulkan backends/vulkan/shaders.py)
+set(PKT_BACKEND_GENERATED_vulkan vk_shaders.c)
+set(PKT_BACKEND_DATA_vulkan backends/vulkan/shaders/binary.comp backends/vulkan/shaders/common.glsl backends/vulkan/shaders/conv_direct.comp backends/vulkan/shaders/copy.comp backends/vulkan/shaders/gemm.comp backends/vulkan/shaders/layer_norm.comp backends/vulkan/shaders/pool.comp backends/vulkan/shaders/reduce.comp backends/vulkan/shaders/softmax.comp)

@@ -52,8 +52,29 @@ def _kernel_table(kernels: tuple[str, ...]) -> bytes:
     return head.encode() + _read("backends/cpu/kernel_table.c")
 
 
-def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), platform: str = "posix") -> RuntimeSources:
-    """Sources for a build holding `kernels` (file stems under runtime/kernels/), for one platform layer."""
+def _backend_files(backends: tuple[str, ...]) -> dict[str, bytes]:
+    """The delegate backends' sources and headers, their generated sources (e.g. Vulkan's SPIR-V, made here by the
+    backend's generator, so the app's build needs no shader compiler) and the registry with their defines."""
+    import tempfile
+
+    files: dict[str, bytes] = {}
+    for b in backends:
+        spec = runtime_manifest.BACKENDS[b]
+        for rel in (*spec["sources"], *spec.get("headers", ())):
+            files[rel] = _read(rel)
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in runtime_manifest.generate_backend_sources(b, tmp):
+                files[f"backends/{b}/{posixpath.basename(path)}"] = open(path, "rb").read()
+    defines = "".join(f"#define {runtime_manifest.backend_define(b)} 1\n" for b in backends)
+    head = f"/* Delegate backends compiled into this SDK. */\n{defines}".encode()
+    files["core/backend_registry.c"] = head + _read("core/backend_registry.c")
+    return files
+
+
+def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), platform: str = "posix",
+           backends: tuple[str, ...] = ()) -> RuntimeSources:
+    """Sources for a build holding `kernels` (file stems under runtime/kernels/) and the delegate `backends`, for
+    one platform layer."""
     unknown = sorted(set(kernels) - set(ALL_KERNELS))
     if unknown:
         raise ValueError(f"unknown kernels {unknown}; known: {list(ALL_KERNELS)}")
@@ -66,6 +87,8 @@ def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), plat
         rel = PLATFORMS[platform]
         files[rel] = f"#define {runtime_manifest.PLATFORM_DEFINES[platform]} 1\n".encode() + files[rel]
     files["backends/cpu/kernel_table.c"] = _kernel_table(kernels)
+    if backends:
+        files.update(_backend_files(tuple(backends)))
     core_bytes = sum(len(v) for v in files.values())
 
     costs, groups_seen = [], set()
@@ -82,11 +105,27 @@ def select(kernels: tuple[str, ...] | list[str], ops: tuple[str, ...] = (), plat
     return RuntimeSources(dict(sorted(files.items())), tuple(costs), core_bytes)
 
 
-def for_model(info, all_kernels: bool = False, platform: str = "posix") -> RuntimeSources:
-    """The sources for a ModelInfo's kernels, or every kernel (for apps that also load other programs)."""
+def for_model(info, all_kernels: bool = False, platform: str = "posix", backends: tuple[str, ...] = ()) -> RuntimeSources:
+    """The sources for a ModelInfo's kernels, or every kernel (for apps that also load other programs), and the
+    delegate `backends` (runtime/manifest.py BACKENDS)."""
     if all_kernels:
-        return select(ALL_KERNELS, platform=platform)
-    return select(info.kernels, info.ops, platform)
+        return select(ALL_KERNELS, platform=platform, backends=backends)
+    return select(info.kernels, info.ops, platform, backends)
+
+
+def check_backends(backends, offered: tuple[str, ...], target: str, note: str = "") -> tuple[str, ...]:
+    """The backends an SDK for `target` compiles in; one it does not offer is refused with what it offers (and
+    `note`: why)."""
+    from pockettorch.runtime import error_catalogue as errors
+
+    for b in backends:
+        if b not in runtime_manifest.BACKENDS:
+            raise errors.InvalidArgumentError(f"no delegate backend {b!r} in this runtime "
+                                              f"(available: {', '.join(runtime_manifest.BACKENDS) or 'none'})")
+        if b not in offered:
+            raise errors.InvalidArgumentError(f"the {target} SDK does not offer the {b} backend "
+                                              f"(it offers: {', '.join(offered) or 'the CPU kernels only'}){note}")
+    return tuple(dict.fromkeys(backends))
 
 
 def manifest(sources: RuntimeSources) -> dict:

@@ -8,8 +8,10 @@
 enum { HEADER_SIZE = 64, SECTION_ENTRY = 24, TENSOR_ENTRY = 96, MAX_SECTIONS = 64 };
 /* REFERENCE (since 1.1) is optional: placed and bounds-checked like the others, never parsed (tools read it).
  * SHAPES (since 1.2) is optional: a program without it is static (dynamic_shapes.c parses it). */
+/* DELEGATES (since 1.3) is optional: a program without it runs on the CPU kernels only. */
 enum { SEC_TENSORS = 1, SEC_CONSTANTS, SEC_INSTRUCTIONS, SEC_IO, SEC_METADATA, SEC_STRINGS, SEC_REFERENCE, SEC_SHAPES,
-       SEC_KINDS_ };
+       SEC_DELEGATES, SEC_KINDS_ };
+enum { DELEGATE_ENTRY = 32, MAX_DELEGATES = 256, MAX_BACKEND_NAME = 64 };
 #define NO_STRING 0xFFFFFFFFu
 #define MAX_DIM ((int64_t)1 << 31)
 
@@ -122,7 +124,7 @@ static pkt_status parse_sections(pkt_program* p, section sec[SEC_KINDS_], pkt_er
     sec[kind] = (section){off, size, 1};
   }
   for (int k = 1; k < SEC_KINDS_; k++) {
-    if (!sec[k].present && k != SEC_REFERENCE && k != SEC_SHAPES) return pkt_fail(err, PKT_BAD_SECTION, "section kind %d is missing", k);
+    if (!sec[k].present && k != SEC_REFERENCE && k != SEC_SHAPES && k != SEC_DELEGATES) return pkt_fail(err, PKT_BAD_SECTION, "section kind %d is missing", k);
     for (int j = 1; j < k; j++) {
       if (sec[k].size && sec[j].size && sec[k].offset < sec[j].offset + sec[j].size &&
           sec[j].offset < sec[k].offset + sec[k].size)
@@ -282,6 +284,46 @@ static pkt_status parse_io(pkt_program* p, const section* sec, pkt_err* err) {
   return PKT_OK;
 }
 
+/* DELEGATES: the table, then the blobs, each 64-byte aligned inside the section, in entry order, none overlapping. */
+static pkt_status parse_delegates(pkt_program* p, const section* sec, const section* strings, pkt_err* err) {
+  const uint8_t* b = p->base + sec->offset;
+  if (sec->size < 8) return pkt_fail(err, PKT_TRUNCATED, "delegate section is too small");
+  uint32_t count = rd32(b);
+  if (rd32(b + 4) != 0) return pkt_fail(err, PKT_BAD_SECTION, "delegate section: reserved word after the count is not 0");
+  if (count == 0 || count > MAX_DELEGATES)
+    return pkt_fail(err, PKT_BAD_SECTION, "delegate section holds %u delegates, expected 1..%d", count, MAX_DELEGATES);
+  const uint64_t table_end = 8 + (uint64_t)count * DELEGATE_ENTRY;
+  if (table_end > sec->size) return pkt_fail(err, PKT_TRUNCATED, "delegate section holds fewer than its %u entries", count);
+  p->n_delegates = (int)count;
+  p->delegates = pkt_ws_calloc(p->ws, count, sizeof(pkt_delegate));
+  if (!p->delegates) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for %u delegates", count);
+  uint64_t prev_end = table_end;
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t* e = b + table_end - (uint64_t)(count - i) * DELEGATE_ENTRY;
+    pkt_delegate* d = &p->delegates[i];
+    uint32_t name = rd32(e);
+    uint64_t off = rd64(e + 8), size = rd64(e + 16);
+    if (rd32(e + 4) != 0 || rd64(e + 24) != 0)
+      return pkt_fail(err, PKT_BAD_SECTION, "delegate %u: reserved fields are not 0", i);
+    d->backend = name == NO_STRING ? NULL : string_at(strings, p->base, name);
+    if (!d->backend || !d->backend[0] || strlen(d->backend) > MAX_BACKEND_NAME)
+      return pkt_fail(err, PKT_BAD_OFFSET, "delegate %u: its backend name is missing, empty, longer than %d bytes or "
+                      "outside the string section", i, MAX_BACKEND_NAME);
+    if (off % PKT_ALIGNMENT)
+      return pkt_fail(err, PKT_BAD_ALIGNMENT, "delegate %u (%s): blob offset %llu is not 64-byte aligned", i, d->backend,
+                      (unsigned long long)off);
+    if (size == 0 || off < prev_end || !fits(off, size, sec->size))
+      return pkt_fail(err, PKT_BAD_OFFSET, "delegate %u (%s): blob at %llu+%llu is empty, overlaps the table or the blob "
+                      "before it, or runs past the %llu-byte section", i, d->backend, (unsigned long long)off,
+                      (unsigned long long)size, (unsigned long long)sec->size);
+    d->blob = b + off;
+    d->blob_size = size;
+    d->instruction = -1;
+    prev_end = off + size;
+  }
+  return PKT_OK;
+}
+
 /* An output may share arena bytes with an input only as an exact alias of input 0, and only for ops the
  * op table marks in-place (the planner's reshape aliasing and in-place elementwise ops). Any other overlap would let a kernel's writes change input data it has
  * already validated, e.g. the indices of take/gather, between the check and the use. Inputs are sorted
@@ -351,47 +393,146 @@ static pkt_status check_overlaps(const pkt_program* p, int i, const pkt_instruct
   return PKT_OK;
 }
 
+/* Tensor states during the dataflow check. */
+enum { UNWRITTEN = 0, WRITTEN, PROGRAM_INPUT, IN_FALLBACK, FALLBACK_ONLY };
+/* Roles in the delegate whose fallback range is open (a bit mask, cleared when the range closes). */
+enum { DELEGATE_INPUT = 1, DELEGATE_OUTPUT = 2 };
+
+static int64_t param_at(const pkt_instruction* ins, int k) {
+  int64_t v;
+  memcpy(&v, ins->params + k, sizeof v);
+  return v;
+}
+
+/* A delegate instruction opens its fallback range: its entry is used once, the range lies inside the program,
+ * its outputs are distinct arena tensors nothing wrote yet. They count as written when the range has written them. */
+static pkt_status open_delegate(pkt_program* p, int i, const pkt_instruction* ins, uint8_t* state, uint8_t* role,
+                                int* range_end, pkt_err* err) {
+  if (ins->n_params != PKT_DELEGATE_NUM_PARAMS)
+    return pkt_fail(err, PKT_BAD_PARAMS, "instruction %d (delegate) has %d parameters, expected %d", i, ins->n_params,
+                    PKT_DELEGATE_NUM_PARAMS);
+  if (p->n_symbols) return pkt_fail(err, PKT_NOT_SUPPORTED, "instruction %d: delegates need static shapes", i);
+  const int64_t d = param_at(ins, 0), fallback = param_at(ins, 1);
+  if (d < 0 || d >= p->n_delegates)
+    return pkt_fail(err, PKT_BAD_PARAMS, "instruction %d (delegate) names delegate %lld of %d", i, (long long)d, p->n_delegates);
+  if (p->delegates[d].instruction >= 0)
+    return pkt_fail(err, PKT_BAD_PARAMS, "instruction %d (delegate) reuses delegate %lld of instruction %d", i,
+                    (long long)d, p->delegates[d].instruction);
+  if (fallback < 1 || fallback > (int64_t)p->n_instructions - 1 - i)
+    return pkt_fail(err, PKT_BAD_PARAMS, "instruction %d (delegate %lld): a fallback of %lld instructions does not fit "
+                    "the %d after it", i, (long long)d, (long long)fallback, p->n_instructions - 1 - i);
+  if (ins->n_outputs == 0) return pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (delegate %lld) has no outputs", i, (long long)d);
+  p->delegates[d].instruction = i;
+  p->delegates[d].fallback = (int)fallback;
+  *range_end = i + (int)fallback;
+  const uint8_t* ops = (const uint8_t*)ins->operands;
+  for (int k = 0; k < ins->n_inputs; k++) role[rd32(ops + 4 * k)] |= DELEGATE_INPUT;
+  for (int k = 0; k < ins->n_outputs; k++) {
+    uint32_t t = rd32(ops + 4 * (ins->n_inputs + k));
+    if (p->tensors[t].storage != 0 || state[t] != UNWRITTEN || (role[t] & DELEGATE_OUTPUT))
+      return pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (delegate %lld): output %d (%s) is a constant, an input, "
+                      "already written or listed twice", i, (long long)d, k, p->tensors[t].name);
+    role[t] |= DELEGATE_OUTPUT;
+  }
+  return PKT_OK;
+}
+
+/* The range closes: the fallback wrote every delegate output; what else it wrote only exists when the fallback
+ * runs, so no later instruction or program output may read it. */
+static pkt_status close_delegate(const pkt_program* p, int i, uint8_t* state, uint8_t* role, pkt_err* err) {
+  const pkt_instruction* del = &p->instructions[i];
+  const uint8_t* ops = (const uint8_t*)del->operands;
+  pkt_status st = PKT_OK;
+  for (int k = 0; k < del->n_outputs; k++) {
+    uint32_t t = rd32(ops + 4 * (del->n_inputs + k));
+    if (state[t] != IN_FALLBACK && st == PKT_OK)
+      st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (delegate): its fallback never writes output %d (%s)", i, k,
+                    p->tensors[t].name);
+    state[t] = WRITTEN;
+  }
+  for (int j = i + 1; j <= i + (int)param_at(del, 1); j++) {
+    const pkt_instruction* ins = &p->instructions[j];
+    const uint8_t* o = (const uint8_t*)ins->operands;
+    for (int k = 0; k < ins->n_outputs; k++) {
+      uint32_t t = rd32(o + 4 * (ins->n_inputs + k));
+      if (state[t] == IN_FALLBACK) state[t] = FALLBACK_ONLY;
+    }
+  }
+  for (int k = 0; k < del->n_inputs + del->n_outputs; k++) role[rd32(ops + 4 * k)] = 0;
+  return st;
+}
+
 /* Meaning: every tensor read is a constant, an input, or written earlier; no tensor written twice;
- * inputs and constants never written. */
+ * inputs and constants never written. A delegate's fallback reads only the delegate's inputs, constants and what
+ * it wrote itself (so the delegate's input list is complete), and writes every delegate output. */
 static pkt_status check_dataflow(pkt_program* p, pkt_err* err) {
   int max_inputs = 0;
   for (int i = 0; i < p->n_instructions; i++)
     if (p->instructions[i].n_inputs > max_inputs) max_inputs = p->instructions[i].n_inputs;
-  uint8_t* written = pkt_ws_calloc(p->ws, (size_t)p->n_tensors + 1, 1);
+  uint8_t* state = pkt_ws_calloc(p->ws, (size_t)p->n_tensors + 1, 1);
+  uint8_t* role = pkt_ws_calloc(p->ws, (size_t)p->n_tensors + 1, 1);
   span* spans = pkt_ws_calloc(p->ws, (size_t)max_inputs + 1, sizeof(span));
-  if (!written || !spans) {
+  if (!state || !role || !spans) {
     pkt_ws_free(p->ws, spans);
-    pkt_ws_free(p->ws, written);
+    pkt_ws_free(p->ws, role);
+    pkt_ws_free(p->ws, state);
     return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for dataflow check");
   }
   pkt_status st = PKT_OK;
-  for (int k = 0; k < p->n_inputs; k++) written[p->io[k]] = 2;
+  int open = -1, range_end = -1; /* the delegate instruction whose fallback range is open, and its last instruction */
+  for (int k = 0; k < p->n_inputs; k++) state[p->io[k]] = PROGRAM_INPUT;
   for (int i = 0; i < p->n_instructions && st == PKT_OK; i++) {
     const pkt_instruction* ins = &p->instructions[i];
     const uint8_t* ops = (const uint8_t*)ins->operands;
+    const int is_delegate = ins->op == PKT_OP_DELEGATE;
+    if (is_delegate && open >= 0) {
+      st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (delegate) lies inside the fallback of instruction %d", i, open);
+      break;
+    }
     for (int k = 0; k < ins->n_inputs; k++) {
       uint32_t t = rd32(ops + 4 * k);
-      if (p->tensors[t].storage == 0 && !written[t]) {
-        st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s) reads tensor %u (%s) before it is written", i,
-                      pkt_op_names[ins->op], t, p->tensors[t].name);
+      if (p->tensors[t].storage != 0) continue;
+      if (state[t] == UNWRITTEN || state[t] == FALLBACK_ONLY) {
+        st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s) reads tensor %u (%s) before it is written%s", i,
+                      pkt_op_names[ins->op], t, p->tensors[t].name,
+                      state[t] == FALLBACK_ONLY ? " (only a delegate's fallback writes it)" : "");
+        break;
+      }
+      if (open >= 0 && state[t] != IN_FALLBACK && !(role[t] & DELEGATE_INPUT)) {
+        st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s) in the fallback of delegate instruction %d reads tensor "
+                      "%u (%s), which is not one of the delegate's inputs", i, pkt_op_names[ins->op], open, t,
+                      p->tensors[t].name);
         break;
       }
     }
-    for (int k = 0; k < ins->n_outputs && st == PKT_OK; k++) {
+    if (st == PKT_OK && is_delegate) {
+      st = open_delegate(p, i, ins, state, role, &range_end, err);
+      if (st == PKT_OK) open = i;
+    }
+    for (int k = 0; k < ins->n_outputs && st == PKT_OK && !is_delegate; k++) {
       uint32_t t = rd32(ops + 4 * (ins->n_inputs + k));
-      if (p->tensors[t].storage != 0 || written[t])
+      if (p->tensors[t].storage != 0 || state[t] != UNWRITTEN)
         st = pkt_fail(err, PKT_BAD_OPERANDS, "instruction %d (%s) writes tensor %u (%s), which is %s", i, pkt_op_names[ins->op],
                       t, p->tensors[t].name, p->tensors[t].storage ? "a constant" : "already written or an input");
-      written[t] = 1;
+      state[t] = open >= 0 ? IN_FALLBACK : WRITTEN;
     }
     if (st == PKT_OK) st = check_overlaps(p, i, ins, spans, err);
+    if (st == PKT_OK && open >= 0 && i == range_end) {
+      st = close_delegate(p, open, state, role, err);
+      open = -1;
+    }
   }
+  for (int d = 0; d < p->n_delegates && st == PKT_OK; d++)
+    if (p->delegates[d].instruction < 0)
+      st = pkt_fail(err, PKT_BAD_SECTION, "delegate %d (%s) has no delegate instruction", d, p->delegates[d].backend);
   for (int k = 0; k < p->n_outputs && st == PKT_OK; k++) {
     uint32_t t = p->io[p->n_inputs + k];
-    if (!written[t]) st = pkt_fail(err, PKT_BAD_IO, "output %d (%s) is never written", k, p->tensors[t].name);
+    if (state[t] != WRITTEN) st = pkt_fail(err, PKT_BAD_IO, "output %d (%s) is never written%s", k, p->tensors[t].name,
+                                            state[t] == FALLBACK_ONLY ? " outside a delegate's fallback" : "");
   }
   pkt_ws_free(p->ws, spans);
-  pkt_ws_free(p->ws, written);
+  pkt_ws_free(p->ws, role);
+  pkt_ws_free(p->ws, state);
   return st;
 }
 
@@ -409,11 +550,13 @@ static pkt_status parse(pkt_program* p, pkt_err* err) {
   p->strings = (const char*)p->base + sec[SEC_STRINGS].offset;
   p->strings_size = sec[SEC_STRINGS].size;
   if (sec[SEC_SHAPES].present && (st = pkt_parse_shapes(p, sec[SEC_SHAPES].offset, sec[SEC_SHAPES].size, err))) return st;
+  if (sec[SEC_DELEGATES].present && (st = parse_delegates(p, &sec[SEC_DELEGATES], &sec[SEC_STRINGS], err))) return st;
   return check_dataflow(p, err);
 }
 
 void pkt_program_free(pkt_program* p) {
   if (!p) return;
+  pkt_ws_free(p->ws, p->delegates);
   pkt_ws_free(p->ws, p->exprs);
   pkt_ws_free(p->ws, p->symbols);
   pkt_ws_free(p->ws, p->io);

@@ -59,7 +59,8 @@ enum pkt_op {
   PKT_OP_QLUT = 68, /* int8 -> int8 through a constant 256-entry int8 table (index q + 128): any activation of one value. */
   PKT_OP_QMATMUL = 69, /* int8 batched matmul of two activations; b is symmetric (zero point 0). */
   PKT_OP_QLINEAR_DYNAMIC = 70, /* float linear with int8 weights [N, K] (scales f32 [N], optional f32 bias): x quantized per row at run time, int32 accumulation, float result with a fused activation. */
-  PKT_OP_COUNT_ = 71
+  PKT_OP_DELEGATE = 85, /* Runs entry `delegate` of the DELEGATES section on its backend (inputs, outputs: the subgraph's, in the blob's order) and then skips the `fallback` instructions after it, which compute the same outputs on the CPU; when the backend is not compiled in, not available or fails to initialize, the session runs those instead (FORMAT.md, DELEGATES). */
+  PKT_OP_COUNT_ = 86
 };
 
 /* Operand counts and parameter indices per op. */
@@ -537,6 +538,13 @@ enum pkt_op {
 #define PKT_QLINEAR_DYNAMIC_ACT 0 /* int */
 #define PKT_QLINEAR_DYNAMIC_ACT_MIN 1 /* float */
 #define PKT_QLINEAR_DYNAMIC_ACT_MAX 2 /* float */
+#define PKT_DELEGATE_MIN_INPUTS 0
+#define PKT_DELEGATE_MAX_INPUTS 256
+#define PKT_DELEGATE_OUTPUTS 256
+#define PKT_DELEGATE_NUM_PARAMS 2
+#define PKT_DELEGATE_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_DELEGATE_DELEGATE 0 /* int */
+#define PKT_DELEGATE_FALLBACK 1 /* int */
 
 /* Enumerations carried in parameters. */
 #define PKT_DTYPE_INVALID 0

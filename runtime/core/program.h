@@ -36,6 +36,16 @@ typedef struct pkt_instruction {
   const char* source;
 } pkt_instruction;
 
+/* A DELEGATES entry (FORMAT.md): the backend that runs it, its blob (in the file, 64-byte aligned) and where its
+ * delegate instruction and the fallback instructions after it are. */
+typedef struct pkt_delegate {
+  const char* backend;
+  const uint8_t* blob;
+  uint64_t blob_size;
+  int instruction; /* the delegate instruction's index */
+  int fallback;    /* how many instructions after it compute the same outputs on the CPU */
+} pkt_delegate;
+
 struct pkt_program {
   pkt_workspace* ws;   /* where this program's and its sessions' tables live; NULL: the heap */
   const uint8_t* base; /* the file bytes */
@@ -58,6 +68,9 @@ struct pkt_program {
   pkt_instruction* instructions;
   int n_inputs, n_outputs;
   uint32_t* io; /* inputs then outputs */
+
+  int n_delegates; /* 0: everything runs on the CPU kernels */
+  pkt_delegate* delegates;
 
   int n_symbols; /* 0: every shape is static */
   pkt_symbol* symbols;

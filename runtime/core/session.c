@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "backends/cpu/isa_config.h"
+#include "core/backend.h"
 #include "core/fault_inject.h"
 #include "core/program.h"
 
@@ -11,6 +12,14 @@
 #else
 #define FAULT_ARMED(s) 0
 #endif
+
+/* A delegate in this session: its backend's handle when the backend runs it, or NULL and why its fallback runs. */
+typedef struct session_delegate {
+  const pkt_backend* backend; /* NULL: not compiled into this build */
+  void* handle;               /* NULL: the CPU fallback runs */
+  pkt_backend_io io;          /* the delegate instruction's operands in the session's tensors */
+  char reason[200];
+} session_delegate;
 
 struct pkt_session {
   const pkt_program* program;
@@ -39,11 +48,12 @@ struct pkt_session {
   void** saved_data;       /* tensors' data while prepare() sees only constants' (pkt_session_run's re-check) */
   int shapes_dirty;        /* an input's shape changed since the last propagation */
   int64_t symbols[PKT_MAX_SYMBOLS];
+  session_delegate* delegates; /* one per program delegate */
   char error[256];         /* what the last failed call found (pkt_session_error) */
 };
 
 pkt_session_options pkt_session_options_default(void) {
-  pkt_session_options o = {1, NULL, 0};
+  pkt_session_options o = {1, NULL, 0, 0, NULL};
   return o;
 }
 
@@ -376,10 +386,77 @@ size_t pkt_session_required_arena(const pkt_program* program, int num_threads) {
 
 void pkt_session_free(pkt_session* s) {
   if (!s) return;
+  for (int d = 0; s->delegates && d < s->program->n_delegates; d++)
+    if (s->delegates[d].handle) s->delegates[d].backend->destroy(s->delegates[d].handle);
+  pkt_ws_free(s->program->ws, s->delegates);
   pkt_threadpool_free(s->pool);
   if (s->owns_arena) pkt_aligned_free(s->arena);
   free_tables(s);
   pkt_ws_free(s->program->ws, s);
+}
+
+/* Each delegate runs on its backend when the backend is compiled in, available and initializes; otherwise its CPU
+ * fallback runs, or (strict) the session is not created. Runs once the arena holds every tensor. */
+/* 1 when `name` is one of the comma-separated `list`'s entries (NULL: every backend). */
+static int backend_enabled(const char* list, const char* name) {
+  if (!list) return 1;
+  const size_t n = strlen(name);
+  for (const char* p = list; *p;) {
+    const char* end = strchr(p, ',');
+    const size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == n && memcmp(p, name, n) == 0) return 1;
+    p += len + (end != NULL);
+  }
+  return 0;
+}
+
+static pkt_status start_delegates(pkt_session* s, const pkt_session_options* opt, pkt_err* err) {
+  const pkt_program* p = s->program;
+  if (!p->n_delegates) return PKT_OK;
+  s->delegates = pkt_ws_calloc(p->ws, (size_t)p->n_delegates, sizeof(session_delegate));
+  if (!s->delegates) return pkt_fail(err, PKT_OUT_OF_MEMORY, "no memory for the session's delegates");
+  for (int k = 0; k < p->n_delegates; k++) {
+    const pkt_delegate* pd = &p->delegates[k];
+    session_delegate* d = &s->delegates[k];
+    const pkt_node* n = &s->nodes[pd->instruction];
+    d->io = (pkt_backend_io){n->n_inputs, n->n_outputs, n->inputs, n->outputs};
+    d->backend = pkt_backend_find(pd->backend);
+    pkt_status st = PKT_NOT_SUPPORTED;
+    pkt_err reason = {d->reason, sizeof d->reason};
+    if (!backend_enabled(opt->backends, pd->backend)) {
+      pkt_fail(&reason, st, "backend '%s' is not among the session's backends (\"%s\")", pd->backend, opt->backends);
+      continue;
+    } else if (!d->backend) {
+      pkt_fail(&reason, st, "backend '%s' is not compiled into this runtime", pd->backend);
+    } else if (!d->backend->is_available()) {
+      pkt_fail(&reason, st, "backend '%s' has no device here", pd->backend);
+    } else {
+      char detail[160] = "";
+      pkt_err init_err = {detail, sizeof detail};
+      st = d->backend->init(pd->blob, (size_t)pd->blob_size, &d->io, &d->handle, &init_err);
+      if (st) {
+        d->handle = NULL;
+        pkt_fail(&reason, st, "backend '%s' could not initialize: %s", pd->backend, detail);
+      }
+    }
+    if (!d->handle && opt->strict_backends)
+      return pkt_fail(err, st, "delegate %d (instruction %d): %s, and strict_backends forbids its CPU fallback", k,
+                      pd->instruction, d->reason);
+  }
+  return PKT_OK;
+}
+
+int pkt_session_num_delegates(const pkt_session* s) { return s ? s->program->n_delegates : 0; }
+
+pkt_status pkt_session_delegate_info(const pkt_session* s, int index, pkt_delegate_info* info) {
+  if (!s || !info || index < 0 || index >= s->program->n_delegates) return PKT_INVALID_ARGUMENT;
+  const pkt_delegate* pd = &s->program->delegates[index];
+  const session_delegate* d = &s->delegates[index];
+  const pkt_backend* b = d->handle ? d->backend : NULL;
+  *info = (pkt_delegate_info){pd->backend, b ? b->device_name(d->handle) : "", b ? b->driver_name(d->handle) : "",
+                              d->reason, b != NULL, pd->instruction, pd->fallback,
+                              b && b->last_device_ns ? b->last_device_ns(d->handle) : 0};
+  return PKT_OK;
 }
 
 pkt_status pkt_session_create(const pkt_program* program, const pkt_session_options* options, pkt_session** out,
@@ -443,6 +520,7 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
       s->kernels[i]->pack(&s->nodes[i], s->arena + packed_offset + s->packed_offset[i]);
     }
   }
+  if ((st = start_delegates(s, &opt, &err))) goto fail;
   *out = s;
   return PKT_OK;
 fail:
@@ -493,12 +571,35 @@ pkt_status pkt_session_set_input(pkt_session* s, int i, const void* data, size_t
   return PKT_OK;
 }
 
+/* Instruction i: an active delegate runs on its backend and skips its fallback range; anything else runs its kernel
+ * (an inactive delegate's kernel computes nothing and its fallback follows). */
+static pkt_status run_instruction(pkt_session* s, int i, int* next) {
+  const pkt_node* n = &s->nodes[i];
+  *next = i + 1;
+  if (n->op == PKT_OP_DELEGATE) {
+    const int64_t k = pkt_param_i(n, PKT_DELEGATE_DELEGATE);
+    session_delegate* d = &s->delegates[k];
+    if (d->handle) {
+      *next = i + 1 + s->program->delegates[k].fallback;
+      pkt_status st = d->backend->execute(d->handle, &d->io);
+      if (st) {
+        pkt_err err = {s->error, sizeof s->error};
+        pkt_fail(&err, st, "delegate %lld (backend '%s', instruction %d) failed to execute", (long long)k,
+                 d->backend->name, i);
+      }
+      return st;
+    }
+  }
+  return s->kernels[i]->run(n);
+}
+
 /* The run loop with profiling, the instruction hook or (test builds) fault injection. */
 static pkt_status run_observed(pkt_session* s) {
   const int n = s->program->n_instructions;
-  for (int i = 0; i < n; i++) {
+  if (s->profiling) memset(s->profile_ns, 0, (size_t)n * sizeof *s->profile_ns); /* skipped fallbacks: 0 */
+  for (int i = 0, next; i < n; i = next) {
     uint64_t t0 = s->profiling ? pkt_now_ns() : 0;
-    pkt_status st = s->kernels[i]->run(&s->nodes[i]);
+    pkt_status st = run_instruction(s, i, &next);
     if (s->profiling) s->profile_ns[i] = pkt_now_ns() - t0;
     if (st) return st;
 #ifdef PKT_FAULT_INJECTION
@@ -517,8 +618,8 @@ pkt_status pkt_session_run(pkt_session* s) {
   }
   const int n = s->program->n_instructions;
   if (s->profiling || s->hook || FAULT_ARMED(s)) return run_observed(s);
-  for (int i = 0; i < n; i++) {
-    pkt_status st = s->kernels[i]->run(&s->nodes[i]);
+  for (int i = 0, next; i < n; i = next) {
+    pkt_status st = run_instruction(s, i, &next);
     if (st) return st;
   }
   return PKT_OK;

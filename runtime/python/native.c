@@ -203,8 +203,9 @@ static pkt_session* locked_session(SessionObject* self) {
 
 static int Session_init(SessionObject* self, PyObject* args, PyObject* kwds) {
   PyObject* program;
-  int threads = 1;
-  if (!PyArg_ParseTuple(args, "O!|i", &ProgramType, &program, &threads)) return -1;
+  int threads = 1, strict_backends = 0;
+  const char* backends = NULL; /* None: every backend compiled in */
+  if (!PyArg_ParseTuple(args, "O!|ipz", &ProgramType, &program, &threads, &strict_backends, &backends)) return -1;
   const pkt_program* prog = program_of((ProgramObject*)program);
   if (!prog) return -1;
   if (self->initialized) {
@@ -214,6 +215,8 @@ static int Session_init(SessionObject* self, PyObject* args, PyObject* kwds) {
   self->initialized = 1;
   pkt_session_options opt = pkt_session_options_default();
   opt.num_threads = threads;
+  opt.strict_backends = strict_backends;
+  opt.backends = backends; /* read during pkt_session_create only */
   char err[512] = "";
   pkt_status st;
   pkt_session* session = NULL;
@@ -649,6 +652,25 @@ static PyObject* Session_isa(SessionObject* self, PyObject* unused) {
   return PyUnicode_FromString(isa);
 }
 
+/* [{backend, device, driver, active, reason, instruction, fallback, last_device_ns}] per delegate. */
+static PyObject* Session_delegates(SessionObject* self, PyObject* unused) {
+  pkt_session* s = locked_session(self);
+  if (!s) return NULL;
+  PyObject* list = PyList_New(0);
+  for (int k = 0; list && k < pkt_session_num_delegates(s); k++) {
+    pkt_delegate_info d;
+    pkt_session_delegate_info(s, k, &d);
+    PyObject* item = Py_BuildValue("{s:s,s:s,s:s,s:O,s:s,s:i,s:i,s:K}", "backend", d.backend, "device", d.device,
+                                   "driver", d.driver, "active", d.active ? Py_True : Py_False, "reason", d.reason,
+                                   "instruction", d.instruction, "fallback", d.fallback, "last_device_ns",
+                                   (unsigned long long)d.last_device_ns);
+    if (!item || PyList_Append(list, item)) Py_CLEAR(list);
+    Py_XDECREF(item);
+  }
+  PyThread_release_lock(self->lock);
+  return list;
+}
+
 /* Free the session now (waiting for a run in progress); later calls raise. Calling it again does nothing. */
 static PyObject* Session_close(SessionObject* self, PyObject* unused) {
   lock_session(self);
@@ -662,6 +684,7 @@ static PyObject* Session_close(SessionObject* self, PyObject* unused) {
 static PyMethodDef Session_methods[] = {
     {"packed_bytes", (PyCFunction)Session_packed_bytes, METH_NOARGS, "bytes of weights repacked at load"},
     {"isa", (PyCFunction)Session_isa, METH_NOARGS, "SIMD instruction set in use"},
+    {"delegates", (PyCFunction)Session_delegates, METH_NOARGS, "[dict] per delegate: where it runs and why"},
     {"run", (PyCFunction)Session_run, METH_VARARGS,
      "run(inputs, outputs[, capture, offsets]): read inputs in place, execute, copy outputs out; with a capture "
      "buffer and int64 offsets, also copy every instruction's outputs there as it runs"},

@@ -112,3 +112,8 @@ void jw_null(jw* w) {
   pre_value(w, last_was_key(w));
   puts_(w, "null");
 }
+
+void jw_bool(jw* w, int v) {
+  pre_value(w, last_was_key(w));
+  puts_(w, v ? "true" : "false");
+}

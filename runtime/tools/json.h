@@ -26,5 +26,6 @@ void jw_string_n(jw* w, const char* s, size_t n);
 void jw_int(jw* w, int64_t v);
 void jw_double(jw* w, double v); /* non-finite values are written as null */
 void jw_null(jw* w);
+void jw_bool(jw* w, int v);
 
 #endif

@@ -9,7 +9,7 @@
  * loads the mutant with pkt_program_load_buffer (copy=1, sometimes copy=0 from an exact-size aligned
  * buffer), walks the whole query API, and if it loads creates a session (1 thread, sometimes 2, sometimes
  * a caller arena) and runs it twice on random input bytes. Offsets are biased towards the structural
- * sections (header, section table, tensors, instructions, io, strings) of the seed.
+ * sections (header, section table, tensors, instructions, io, strings, shapes, delegates) of the seed.
  *
  * It never decides pass/fail itself beyond "did not crash": run it under ASan/UBSan (PKT_SANITIZE=ON).
  * Prints a summary JSON (schema pockettorch.fuzz/1) with outcome counts per status. With --crash-dir,

@@ -38,6 +38,8 @@ typedef struct options {
   int profile;
   int samples;  /* --samples: every timed latency in the JSON */
   int progress; /* --progress: each timed latency on stderr as it is measured (kept if the run is cut short) */
+  const char* backend; /* --backend: the one delegate backend to use ("cpu": none); its delegates must run on it */
+  int strict_backends; /* --strict-backends: every delegate must run on its backend */
 } options;
 
 static void usage(FILE* f) {
@@ -57,6 +59,10 @@ static void usage(FILE* f) {
           "  --samples       every timed latency in the JSON (\"samples_ms\")\n"
           "  --progress      print \"pkt-sample I MS\" on stderr after each timed run\n"
           "  --json FILE     also write the JSON object to FILE\n"
+          "  --backend NAME  run delegates of backend NAME only, and fail unless they all run on it;\n"
+          "                  'cpu' runs every delegate's CPU fallback (default: each delegate's backend when\n"
+          "                  compiled in and available, else its fallback)\n"
+          "  --strict-backends  fail unless every delegate runs on its backend\n"
           "Prints one JSON object (schema " RUN_SCHEMA ", see RUN_JSON.md) to stdout.\n"
           "Exit status: 0 ok, 1 load/run/input error, 2 bad usage.\n");
 }
@@ -145,6 +151,12 @@ static int parse_args(int argc, char** argv, options* o) {
       o->samples = 1;
     } else if (!strcmp(a, "--progress")) {
       o->progress = 1;
+    } else if (!strcmp(a, "--backend")) {
+      NEED_VALUE();
+      if (!*v || strchr(v, ',')) return usage_error("--backend takes one backend name, got '%s'", v);
+      o->backend = v;
+    } else if (!strcmp(a, "--strict-backends")) {
+      o->strict_backends = 1;
     } else if (a[0] == '-' && a[1] != 0) {
       return usage_error("unknown option %s", a);
     } else if (!o->model) {
@@ -530,6 +542,8 @@ int main(int argc, char** argv) {
   double* samples = NULL;
   double* instr_ms = NULL;
   op_total* ops = NULL;
+  unsigned char* skipped = NULL; /* per instruction: in the fallback of a delegate that runs on its backend */
+  uint64_t* device_ns = NULL;    /* per delegate: device time summed over the timed runs */
   input_set inputs = {0, NULL, NULL, NULL};
   jw w;
   jw_init(&w);
@@ -542,6 +556,8 @@ int main(int argc, char** argv) {
   if (st) return run_error(st, "cannot load %s: %s", o.model, err[0] ? err : pkt_status_message(st));
   pkt_session_options so = pkt_session_options_default();
   so.num_threads = (int)o.threads;
+  so.strict_backends = o.strict_backends || (o.backend && strcmp(o.backend, "cpu") != 0);
+  if (o.backend) so.backends = strcmp(o.backend, "cpu") ? o.backend : "";
   st = pkt_session_create(prog, &so, &sess, err, sizeof err);
   if (st) {
     rc = run_error(st, "cannot prepare %s: %s", o.model, err[0] ? err : pkt_status_message(st));
@@ -554,9 +570,12 @@ int main(int argc, char** argv) {
 
   int n_instr = pkt_program_num_instructions(prog);
   const uint64_t* prof = pkt_session_profile_ns(sess);
+  const int n_delegates = pkt_session_num_delegates(sess);
   samples = calloc((size_t)o.iters, sizeof *samples);
   ops = calloc((size_t)n_instr + 1, sizeof *ops);
-  if (!samples || !ops) {
+  skipped = calloc((size_t)n_instr + 1, 1);
+  device_ns = calloc((size_t)n_delegates + 1, sizeof *device_ns);
+  if (!samples || !ops || !skipped || !device_ns) {
     rc = run_error(PKT_OUT_OF_MEMORY, "no memory for %ld latency samples", o.iters);
     goto done;
   }
@@ -600,9 +619,16 @@ int main(int argc, char** argv) {
       goto done;
     }
   }
+  /* a delegate that runs is one slice of the profile: its fallback instructions never run */
+  for (int k = 0; k < n_delegates; k++) {
+    pkt_delegate_info d;
+    pkt_session_delegate_info(sess, k, &d);
+    for (int i = d.instruction + 1; d.active && i <= d.instruction + d.fallback; i++) skipped[i] = 1;
+  }
   /* per-instruction totals accumulate over the timed runs */
   int n_ops = 0;
   for (int i = 0; i < n_instr; i++) {
+    if (skipped[i]) continue;
     const char* name = pkt_program_instruction_op(prog, i);
     int k = 0;
     while (k < n_ops && strcmp(ops[k].op, name) != 0) k++;
@@ -632,10 +658,16 @@ int main(int argc, char** argv) {
     }
     if (o.profile && prof)
       for (int k = 0; k < n_instr; k++) instr_ms[k] += (double)prof[k] / 1e6;
+    for (int k = 0; k < n_delegates; k++) {
+      pkt_delegate_info d;
+      pkt_session_delegate_info(sess, k, &d);
+      device_ns[k] += d.last_device_ns;
+    }
   }
   pkt_session_enable_profiling(sess, 0);
   double profile_total = 0;
   for (int i = 0; i < n_instr; i++) {
+    if (skipped[i]) continue;
     const char* name = pkt_program_instruction_op(prog, i);
     for (int k = 0; k < n_ops; k++)
       if (!strcmp(ops[k].op, name)) {
@@ -691,6 +723,23 @@ int main(int argc, char** argv) {
   jw_key(&w, "mean"); jw_double(&w, ls.mean);
   jw_key(&w, "std"); jw_double(&w, ls.std);
   jw_end_object(&w);
+  jw_key(&w, "delegates");
+  jw_begin_array(&w);
+  for (int k = 0; k < n_delegates; k++) {
+    pkt_delegate_info d;
+    pkt_session_delegate_info(sess, k, &d);
+    jw_begin_object(&w);
+    jw_key(&w, "backend"); jw_string(&w, d.backend);
+    jw_key(&w, "active"); jw_bool(&w, d.active);
+    jw_key(&w, "device"); jw_string(&w, d.device);
+    jw_key(&w, "driver"); jw_string(&w, d.driver);
+    jw_key(&w, "reason"); jw_string(&w, d.reason);
+    jw_key(&w, "instruction"); jw_int(&w, d.instruction);
+    jw_key(&w, "fallback"); jw_int(&w, d.fallback);
+    jw_key(&w, "device_ms"); jw_double(&w, (double)device_ns[k] / 1e6 / (double)o.iters);
+    jw_end_object(&w);
+  }
+  jw_end_array(&w);
   jw_key(&w, "arena_bytes"); jw_int(&w, (int64_t)pkt_program_arena_bytes(prog));
   jw_key(&w, "peak_rss_kb"); jw_int(&w, peak_rss_kb());
   if (o.profile) {
@@ -709,11 +758,19 @@ int main(int argc, char** argv) {
     jw_key(&w, "instructions");
     jw_begin_array(&w);
     for (int i = 0; i < n_instr; i++) {
+      if (skipped[i]) continue;
       jw_begin_object(&w);
       jw_key(&w, "index"); jw_int(&w, i);
       jw_key(&w, "op"); jw_string(&w, pkt_program_instruction_op(prog, i));
       jw_key(&w, "source"); jw_string(&w, pkt_program_instruction_source(prog, i));
       jw_key(&w, "ms"); jw_double(&w, instr_ms[i] / (double)o.iters);
+      for (int k = 0; k < n_delegates; k++) { /* a delegate's slice: where it ran, and its device time */
+        pkt_delegate_info d;
+        pkt_session_delegate_info(sess, k, &d);
+        if (d.instruction != i) continue;
+        jw_key(&w, "backend"); jw_string(&w, d.active ? d.backend : "cpu");
+        jw_key(&w, "device_ms"); jw_double(&w, (double)device_ns[k] / 1e6 / (double)o.iters);
+      }
       jw_end_object(&w);
     }
     jw_end_array(&w);
@@ -749,6 +806,8 @@ done:
   free(samples);
   free(instr_ms);
   free(ops);
+  free(skipped);
+  free(device_ns);
   pkt_session_free(sess);
   pkt_program_free(prog);
   return rc;

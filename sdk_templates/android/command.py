@@ -19,14 +19,17 @@ from pockettorch.runtime import error_catalogue as errors
               help="Keep the tensors stored by `export --reference` in the embedded model (left out by default).")
 @click.option("--force", is_flag=True,
               help="Replace an SDK of another kind (android, ios, c) generated into --out before.")
+@click.option("--backend", "backends", multiple=True, metavar="NAME",
+              help="Compile delegate backend NAME in (vulkan: links the NDK's libvulkan, API 24+; its shaders are "
+                   "compiled to SPIR-V here and embedded); the model's delegates then run on it.")
 def command(model: str, out: str, package: str, class_name: str | None, all_kernels: bool,
-            with_reference: bool, force: bool) -> None:
+            with_reference: bool, force: bool, backends: tuple[str, ...]) -> None:
     """Generate an Android library module (Kotlin + JNI) with a typed class for MODEL."""
     from pockettorch.sdk_templates import render
     from pockettorch.sdk_templates.android import generator
 
     try:
-        sdk = generator.generate(model, package, class_name, all_kernels, with_reference)
+        sdk = generator.generate(model, package, class_name, all_kernels, with_reference, backends)
         render.write_tree(out, sdk.files, generator.TARGET, force)
     except errors.InvalidArgumentError as exc:
         raise click.UsageError(str(exc)) from None

@@ -21,6 +21,10 @@ from pockettorch.sdk_templates import model_info, names, render, sources
 
 TARGET = "android"
 MIN_SDK = 24
+# Delegate backends the Android SDK compiles in on request (--backend), and the NDK libraries each links: every
+# Android 7.0+ (API 24, MIN_SDK) device has the Vulkan loader, libvulkan.so, in the NDK's sysroot.
+OFFERED_BACKENDS = ("vulkan",)
+BACKEND_NDK_LIBS = {"vulkan": ("vulkan",)}
 COMPILE_SDK = 36
 JVM_TARGET = 17
 ABIS = ("arm64-v8a", "armeabi-v7a", "x86_64")
@@ -76,15 +80,17 @@ def _class_name(info: model_info.ModelInfo, class_name: str | None) -> str:
 
 
 def generate(model_path, package: str, class_name: str | None = None, all_kernels: bool = False,
-             with_reference: bool = False) -> AndroidSdk:
+             with_reference: bool = False, backends: tuple[str, ...] = ()) -> AndroidSdk:
     """Everything the module holds, as {relative path: content}; raises the catalogue's errors on bad input.
 
     all_kernels: compile every kernel in, not only the model's (for apps that load other programs at run time,
-    such as a benchmark app); the default selective build holds only what this model needs."""
+    such as a benchmark app); the default selective build holds only what this model needs. backends: delegate
+    backends to compile in (OFFERED_BACKENDS), with their generated sources and the NDK libraries they link."""
     names.check_package(package)
+    backends = sources.check_backends(backends, OFFERED_BACKENDS, TARGET)
     info = model_info.read_model(model_path, with_reference)
     cls = _class_name(info, class_name)
-    runtime = sources.for_model(info, all_kernels)
+    runtime = sources.for_model(info, all_kernels, backends=backends)
     kernels = tuple(k.kernel for k in runtime.kernels)
     lib = "pockettorch_" + names.snake(cls, "model")
     asset = names.snake(info.name, "model") + ".ptm"
@@ -105,6 +111,9 @@ def generate(model_path, package: str, class_name: str | None = None, all_kernel
         "include_dirs": sources.include_dirs("runtime", public=True) + sources.include_dirs("runtime", public=False),
         "c_sources": ["pockettorch_jni.c"] + [f"runtime/{p}" for p in runtime.c_files],
         "kernels": list(kernels),
+        "backends": list(backends),
+        "link_libs": list(dict.fromkeys(lib for b in backends for lib in (
+            *runtime_manifest.BACKENDS[b].get("link_libs", ()), *BACKEND_NDK_LIBS.get(b, ())))),
     }
     env = render.environment(TARGET)
     kotlin_root = "src/main/kotlin/" + package.replace(".", "/")
@@ -119,6 +128,7 @@ def generate(model_path, package: str, class_name: str | None = None, all_kernel
         "src/main/cpp/pockettorch_jni.c": env.get_template("pockettorch_jni.c.j2").render(ctx),
         "pockettorch-manifest.json": json.dumps({
             "model": info.name, "sha256": info.sha256, "class": f"{package}.{cls}", "ops": list(info.ops),
+            "backends": list(backends),
             "runtime_sources": sources.manifest(runtime)}, indent=2, sort_keys=True) + "\n",
     }
     for rel, data in runtime.files.items():

@@ -18,11 +18,19 @@ import click
               help="Keep the tensors stored by `export --reference` in the embedded model (left out by default).")
 @click.option("--force", is_flag=True,
               help="Replace an SDK of another kind (android, ios, c) generated into --out before.")
-def command(model, out, module_name, class_name, all_kernels, with_reference, force):
+@click.option("--backend", "backends", multiple=True, metavar="NAME",
+              help="A delegate backend to compile in: none is offered on iOS yet (no Vulkan there; Metal is a later "
+                   "backend), so a model's delegates run their CPU fallback.")
+def command(model, out, module_name, class_name, all_kernels, with_reference, force, backends):
     """Generate a Swift package (iOS 15+, macOS 12+) that runs MODEL through a typed Swift API."""
     from pockettorch.runtime import error_catalogue as errors
-    from pockettorch.sdk_templates import model_info
+    from pockettorch.sdk_templates import model_info, sources
     from pockettorch.sdk_templates.ios import generator, swift_api
+
+    try:
+        sources.check_backends(backends, generator.OFFERED_BACKENDS, "iOS", generator.BACKENDS_NOTE)
+    except errors.InvalidArgumentError as exc:
+        raise click.UsageError(exc.detail) from None
 
     info = model_info.read_model(model, with_reference)
     try:

@@ -16,6 +16,10 @@ from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import manifest as runtime_manifest
 from pockettorch.sdk_templates import model_info, render, sources
 from pockettorch.sdk_templates.ios import reference, swift_api
+# Delegate backends the Swift package offers: none yet. Apple platforms have no Vulkan driver (MoltenVK would be a
+# third-party layer over Metal); a Metal backend is a later one. A model's delegates run their CPU fallback here.
+OFFERED_BACKENDS: tuple[str, ...] = ()
+BACKENDS_NOTE = "; Vulkan is not offered on iOS, where Metal is the GPU API (a Metal backend is a later one)"
 
 TARGET = "ios"
 MODEL_RESOURCE = "model.ptm"

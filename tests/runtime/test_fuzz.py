@@ -123,6 +123,33 @@ def _quantized_seeds() -> dict:
             "int8_dynamic": quant.int8_dynamic()}
 
 
+class SplitElementwise(torch.nn.Module):
+    """Delegated to the test backend around a sigmoid: two delegates, each before its CPU fallback."""
+
+    def forward(self, x, y):
+        a = torch.relu(x + y) * y
+        return torch.relu((torch.sigmoid(a) + a) * x)
+
+
+def _delegated_seed() -> tuple[str, bytes]:
+    """A program with a DELEGATES section: the fuzzer's builds have no backend compiled in, so mutants reach the
+    loader's delegate checks and the fallback path (fixtures/elementwise_backend.py writes the blobs)."""
+    from fixtures.elementwise_backend import ElementwiseTestBackend
+
+    from pockettorch.exporter import backends
+
+    backends.register(ElementwiseTestBackend)
+    try:
+        g = torch.Generator().manual_seed(1)
+        x, y = torch.randn(2, 8, generator=g), torch.randn(2, 8, generator=g)
+        data = pockettorch.export(SplitElementwise(), (x, y), name="delegated",
+                                  backends=[ElementwiseTestBackend.name]).to_bytes()
+    finally:
+        backends.unregister(ElementwiseTestBackend.name)
+    pockettorch.load(data)(x, y)
+    return "delegated", data
+
+
 def _seed_models():
     """(name, module, inputs, required[, dynamic_shapes]): required seeds use only linear/reshape and must export."""
     g = torch.Generator().manual_seed(0)
@@ -172,6 +199,9 @@ def seeds(tmp_path_factory) -> dict[str, bytes]:
             continue  # its lowering or kernel is not in this tree yet
         (d / f"{name}.ptm").write_bytes(data)
         out[str(d / f"{name}.ptm")] = data
+    name, data = _delegated_seed()
+    (d / f"{name}.ptm").write_bytes(data)
+    out[str(d / f"{name}.ptm")] = data
     assert len(out) >= 5
     return out
 

@@ -13,7 +13,7 @@ from support_tools import run_tool, tools
 
 LATENCY_KEYS = {"min", "median", "p90", "p99", "mean", "std"}
 TOP_KEYS = {"schema", "model", "runtime", "threads", "isa", "iters", "warmup", "load_ms", "first_inference_ms", "latency_ms",
-            "arena_bytes", "peak_rss_kb"}
+            "arena_bytes", "peak_rss_kb", "delegates"}
 
 
 class TwoHeads(torch.nn.Module):

@@ -95,6 +95,12 @@ PKT_DECLARE_KERNEL(cumsum)
 #else
 #define PKT_ENTRY_CUMSUM {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_DELEGATE)
+PKT_DECLARE_KERNEL(delegate)
+#define PKT_ENTRY_DELEGATE {pkt_kernel_delegate_prepare, pkt_kernel_delegate_run, 0, 0}
+#else
+#define PKT_ENTRY_DELEGATE {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_DEQUANTIZE)
 PKT_DECLARE_KERNEL(dequantize)
 #define PKT_ENTRY_DEQUANTIZE {pkt_kernel_dequantize_prepare, pkt_kernel_dequantize_run, 0, 0}
@@ -398,6 +404,7 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_QLUT] = PKT_ENTRY_QLUT,
     [PKT_OP_QMATMUL] = PKT_ENTRY_QMATMUL,
     [PKT_OP_QLINEAR_DYNAMIC] = PKT_ENTRY_QLINEAR_DYNAMIC,
+    [PKT_OP_DELEGATE] = PKT_ENTRY_DELEGATE,
 };
 
 const char* const pkt_op_names[PKT_OP_COUNT_] = {
@@ -456,6 +463,7 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_QLUT] = "qlut",
     [PKT_OP_QMATMUL] = "qmatmul",
     [PKT_OP_QLINEAR_DYNAMIC] = "qlinear_dynamic",
+    [PKT_OP_DELEGATE] = "delegate",
 };
 
 const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {
@@ -522,4 +530,5 @@ const unsigned char pkt_op_shape_rule[PKT_OP_COUNT_] = {
     [PKT_OP_QLUT] = PKT_SHAPE_SAME,
     [PKT_OP_QMATMUL] = PKT_SHAPE_MATMUL,
     [PKT_OP_QLINEAR_DYNAMIC] = PKT_SHAPE_LINEAR,
+    [PKT_OP_DELEGATE] = PKT_SHAPE_DECLARED,
 };

@@ -118,6 +118,13 @@ typedef struct pkt_session_options {
   int num_threads;   /* 0: one per big core available; never more than the cores available */
   void* arena;       /* optional caller memory, 64-byte aligned, >= pkt_session_arena_bytes() */
   size_t arena_size;
+  /* Delegates (FORMAT.md, DELEGATES): 0 (default) runs a delegate's CPU fallback when its backend is not compiled
+   * in, not available on this device or fails to initialize; 1 fails pkt_session_create instead (PKT_NOT_SUPPORTED,
+   * or the backend's status), naming the delegate and the reason. */
+  int strict_backends;
+  /* NULL (default): delegates may use every backend compiled in; else a comma-separated list of the backends they
+   * may use ("" = the CPU kernels only): a delegate of another backend runs its fallback (strict or not). */
+  const char* backends;
 } pkt_session_options;
 
 pkt_session_options pkt_session_options_default(void);
@@ -170,6 +177,23 @@ const char* pkt_session_error(const pkt_session* session);
 
 /* Execute all instructions. Allocates nothing. */
 pkt_status pkt_session_run(pkt_session* session);
+
+/* Delegates: where each of the program's delegated subgraphs runs in this session. `active` 0 means its CPU
+ * fallback runs, and `reason` says why (not compiled in, not available, init failed). device and driver name what
+ * the backend runs on ("" when inactive). last_device_ns: the device time of the last run's execute when the
+ * backend measures it (timestamp queries), else 0. The strings live as long as the session. */
+typedef struct pkt_delegate_info {
+  const char* backend;
+  const char* device;
+  const char* driver;
+  const char* reason;
+  int active;
+  int instruction; /* the delegate instruction; the `fallback` instructions after it are skipped when active */
+  int fallback;
+  uint64_t last_device_ns;
+} pkt_delegate_info;
+int pkt_session_num_delegates(const pkt_session* session);
+pkt_status pkt_session_delegate_info(const pkt_session* session, int index, pkt_delegate_info* info);
 
 /* Per-instruction profiling: when enabled, run() records each instruction's time in nanoseconds. */
 void pkt_session_enable_profiling(pkt_session* session, int enabled);
