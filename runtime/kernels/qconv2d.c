@@ -115,13 +115,13 @@ static void qc_dw_planes(void* ctx, int64_t b, int64_t e) {
     int8_t* yp = y + p * q->P;
     for (int64_t oy = 0; oy < q->OH; oy++)
       for (int64_t ox = 0; ox < q->OW; ox++) {
-        int32_t acc = j->ibias[c];
+        int64_t acc = j->ibias[c]; /* 64-bit: a saturated int32 bias (a huge float bias) plus the sums must not wrap */
         for (int64_t ky = 0; ky < q->kh; ky++) {
           int64_t iy = oy * q->sh - q->ph + ky * q->dh;
           if (iy < 0 || iy >= q->H) continue;
           for (int64_t kx = 0; kx < q->kw; kx++) {
             int64_t ix = ox * q->sw - q->pw + kx * q->dw;
-            if (ix >= 0 && ix < q->W) acc += (xp[iy * q->W + ix] - j->iz) * wc[ky * q->kw + kx];
+            if (ix >= 0 && ix < q->W) acc += (int64_t)(xp[iy * q->W + ix] - j->iz) * wc[ky * q->kw + kx];
           }
         }
         yp[oy * q->OW + ox] = pkt_q_round((float)acc * j->scale[c], j->oz, j->lo, j->hi);

@@ -145,7 +145,9 @@ typedef struct qgemm_job {
 
 static void run_tile(const qgemm_job* j, int64_t rb, int64_t p) {
   const pkt_qgemm_args* g = j->g;
+  int32_t dot[QGEMM_MAX_TILE];
   qgemm_tile t;
+  t.dot = dot;
   t.g = g;
   t.cfg = j->cfg;
   t.panel = (const uint8_t*)g->packed_b + (size_t)p * j->panel_bytes;

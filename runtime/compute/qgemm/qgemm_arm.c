@@ -95,7 +95,7 @@ void pkt_qgemm_ukernel_neon_4x8(const qgemm_tile* t) {
     }
   }
   /* All MR rows stored (constant indices keep the accumulators in registers), then the mr real ones finished. */
-  int32_t dot[MR][NR];
+  int32_t(*dot)[NR] = (int32_t(*)[NR])t->dot; /* the caller's (qgemm_tile.dot) */
   for (int r = 0; r < MR; r++) {
     vst1q_s32(dot[r], lo[r]);
     vst1q_s32(dot[r] + 4, hi[r]);
@@ -146,7 +146,7 @@ __attribute__((target("dotprod"))) void pkt_qgemm_ukernel_neon_sdot_4x16(const q
   for (; k < kfull; k += 4, w += 4 * NR) STEP(load_u32(rows[r] + k))
   if (k < K) STEP(load_tail4(rows[r] + k, K - k))
 #undef STEP
-  int32_t dot[MR][NR];
+  int32_t(*dot)[NR] = (int32_t(*)[NR])t->dot; /* the caller's (qgemm_tile.dot) */
   for (int r = 0; r < MR; r++)
     for (int v = 0; v < 4; v++) vst1q_s32(dot[r] + 4 * v, acc[r][v]);
   for (int r = 0; r < t->mr; r++) finish_row_neon(t, r, dot[r], NR);
@@ -180,7 +180,7 @@ __attribute__((target("i8mm"))) void pkt_qgemm_ukernel_neon_i8mm_4x16(const qgem
   if (k < K) STEP(LOAD)
 #undef LOAD
 #undef STEP
-  int32_t dot[MR][NR];
+  int32_t(*dot)[NR] = (int32_t(*)[NR])t->dot; /* the caller's (qgemm_tile.dot) */
   for (int p = 0; p < 2; p++) /* acc[p][c] = [row 2p: col 2c, 2c+1 | row 2p+1: col 2c, 2c+1] */
     for (int c = 0; c < 8; c += 2) {
       int64x2_t x = vreinterpretq_s64_s32(acc[p][c]), y = vreinterpretq_s64_s32(acc[p][c + 1]);

@@ -18,12 +18,18 @@
 #define PKT_QGEMM_MAX_K 65535
 
 /* One micro-kernel call: rows [m0, m0 + mr) x the columns [n0, n0 + nr) of one panel, epilogue included. */
+#define QGEMM_MAX_TILE (12 * 32) /* the largest MR x NR of any micro-kernel (avx512vnni_12x32) */
+
 typedef struct qgemm_tile {
   const pkt_qgemm_args* g;
   const pkt_isa_config* cfg;
   const uint8_t* panel;
   int64_t m0, n0;
   int mr, nr;
+  /* Room for the SIMD kernels' MR x NR int32 sums between the dot products and the epilogue. It lives in the
+   * caller's frame: a kernel's own array would sit in its 64-byte-realigned AVX-512 frame, which ASan's fake
+   * stack (detect_stack_use_after_return) does not honour, so aligned spills there fault. */
+  int32_t* dot;
 } qgemm_tile;
 typedef void (*pkt_qgemm_ukernel)(const qgemm_tile* t);
 

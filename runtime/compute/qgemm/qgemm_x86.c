@@ -142,7 +142,7 @@ T512 void pkt_qgemm_ukernel_avx512vnni_12x32(const qgemm_tile* t) {
 #undef STEP
 #undef ROW
   /* All MR rows stored, then the mr real ones finished. */
-  int32_t dot[MR][NR];
+  int32_t(*dot)[NR] = (int32_t(*)[NR])t->dot; /* the caller's (qgemm_tile.dot) */
 #define STORE(r)                              \
   _mm512_storeu_si512(dot[r], c##r##_0);      \
   _mm512_storeu_si512(dot[r] + 16, c##r##_1);
@@ -183,7 +183,7 @@ T_AVXVNNI void pkt_qgemm_ukernel_avxvnni_6x16(const qgemm_tile* t) {
 #undef LOAD
 #undef STEP
 #undef ROW
-  int32_t dot[MR][NR];
+  int32_t(*dot)[NR] = (int32_t(*)[NR])t->dot; /* the caller's (qgemm_tile.dot) */
 #define STORE(r)                                           \
   _mm256_storeu_si256((__m256i*)dot[r], c##r##_0);         \
   _mm256_storeu_si256((__m256i*)(dot[r] + 8), c##r##_1);
@@ -230,7 +230,7 @@ T_AVX2 void pkt_qgemm_ukernel_avx2_3x8(const qgemm_tile* t) {
   }
 #undef PAIR
 #undef ROW
-  int32_t dot[MR][NR];
+  int32_t(*dot)[NR] = (int32_t(*)[NR])t->dot; /* the caller's (qgemm_tile.dot) */
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   /* hadd twice: [c0 c2 c4 c6 | c1 c3 c5 c7]; the permute puts them in order */
 #define STORE(r)                                                                                         \
