@@ -248,6 +248,11 @@ OPS: tuple[Op, ...] = (
        doc="One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], "
            "w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks "
            "the steps from the last."),
+    # Dynamic-shape creation ops (issue 17). Codes 56-59: a block of its own.
+    Op("arange", 56, (0, 0), 1, _p("start:float step:float"),
+       ("aten.arange.start_step", "aten.arange.start", "aten.arange.default"), "arange",
+       doc="out[i] = start + i * step (in double, converted to the output's dtype); the length is the output's "
+           "dim: a torch.arange whose end is a dynamic size (a static one is folded into a constant)."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

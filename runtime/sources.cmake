@@ -54,6 +54,7 @@ set(PKT_KERNEL_GROUPS_sdpa gemm)
 set(PKT_ALL_KERNELS
   adaptive_pool2d
   advanced_index
+  arange
   arg_reduce
   avg_pool2d
   batch_norm

@@ -48,7 +48,8 @@ enum pkt_op {
   PKT_OP_CUMPROD = 53, /* Cumulative product. */
   PKT_OP_GRID_SAMPLE = 54, /* torch grid_sample: x [N, C, H, W] sampled at grid [N, OH, OW, 2] -> [N, C, OH, OW]; mode INTERP nearest/bilinear, padding GRID_PAD. */
   PKT_OP_GRU = 55, /* One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks the steps from the last. */
-  PKT_OP_COUNT_ = 56
+  PKT_OP_ARANGE = 56, /* out[i] = start + i * step (in double, converted to the output's dtype); the length is the output's dim: a torch.arange whose end is a dynamic size (a static one is folded into a constant). */
+  PKT_OP_COUNT_ = 57
 };
 
 /* Operand counts and parameter indices per op. */
@@ -402,6 +403,13 @@ enum pkt_op {
 #define PKT_GRU_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_GRU_BATCH_FIRST 0 /* int */
 #define PKT_GRU_REVERSE 1 /* int */
+#define PKT_ARANGE_MIN_INPUTS 0
+#define PKT_ARANGE_MAX_INPUTS 0
+#define PKT_ARANGE_OUTPUTS 1
+#define PKT_ARANGE_NUM_PARAMS 2
+#define PKT_ARANGE_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_ARANGE_START 0 /* float */
+#define PKT_ARANGE_STEP 1 /* float */
 
 /* Enumerations carried in parameters. */
 #define PKT_DTYPE_INVALID 0

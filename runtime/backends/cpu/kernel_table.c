@@ -14,6 +14,12 @@ PKT_DECLARE_KERNEL(advanced_index)
 #else
 #define PKT_ENTRY_ADVANCED_INDEX {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_ARANGE)
+PKT_DECLARE_KERNEL(arange)
+#define PKT_ENTRY_ARANGE {pkt_kernel_arange_prepare, pkt_kernel_arange_run, 0, 0}
+#else
+#define PKT_ENTRY_ARANGE {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_ARG_REDUCE)
 PKT_DECLARE_KERNEL(arg_reduce)
 #define PKT_ENTRY_ARG_REDUCE {pkt_kernel_arg_reduce_prepare, pkt_kernel_arg_reduce_run, 0, 0}
@@ -318,6 +324,7 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_CUMPROD] = PKT_ENTRY_CUMPROD,
     [PKT_OP_GRID_SAMPLE] = PKT_ENTRY_GRID_SAMPLE,
     [PKT_OP_GRU] = PKT_ENTRY_GRU,
+    [PKT_OP_ARANGE] = PKT_ENTRY_ARANGE,
 };
 
 const char* const pkt_op_names[PKT_OP_COUNT_] = {
@@ -365,6 +372,7 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_CUMPROD] = "cumprod",
     [PKT_OP_GRID_SAMPLE] = "grid_sample",
     [PKT_OP_GRU] = "gru",
+    [PKT_OP_ARANGE] = "arange",
 };
 
 const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {
@@ -420,4 +428,5 @@ const unsigned char pkt_op_shape_rule[PKT_OP_COUNT_] = {
     [PKT_OP_CUMPROD] = PKT_SHAPE_DECLARED,
     [PKT_OP_GRID_SAMPLE] = PKT_SHAPE_DECLARED,
     [PKT_OP_GRU] = PKT_SHAPE_DECLARED,
+    [PKT_OP_ARANGE] = PKT_SHAPE_DECLARED,
 };
