@@ -64,12 +64,13 @@ def check_installed(name: str) -> dict:
 def do_export(args) -> dict:
     check_installed(args.runtime)
     import torch  # noqa: F401
-    from pockettorch.exporter import zoo
+
+    import models
 
     common.ensure_inputs(args.model, args.workdir)
     path = peers.artifact_path(args.workdir, args.model, args.runtime)
     path.parent.mkdir(parents=True, exist_ok=True)
-    module, inputs, _ = zoo.build(args.model)
+    module, inputs, _ = models.build(args.model)
     t0 = time.perf_counter()
     tmp = path.with_name(path.name + ".tmp" + path.suffix)
     peers.adapter(args.runtime).export(args.model, module, inputs, str(tmp))
