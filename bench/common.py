@@ -22,15 +22,16 @@ def model_dir(workdir, model: str) -> pathlib.Path:
 
 
 def ensure_inputs(model: str, workdir) -> None:
-    """Write the zoo's seeded example inputs and eager's outputs on them as .npy (once per workdir)."""
+    """Write the model's seeded example inputs and eager's outputs on them as .npy (once per workdir)."""
     d = model_dir(workdir, model)
     if (d / "inputs_0.npy").exists() and (d / "reference_0.npy").exists():
         return
     import torch
     from torch.utils._pytree import tree_leaves
-    from pockettorch.exporter import zoo
 
-    module, inputs, _ = zoo.build(model)
+    import models
+
+    module, inputs, _ = models.build(model)
     with torch.inference_mode():
         outs = tree_leaves(module(*inputs))
     d.mkdir(parents=True, exist_ok=True)
@@ -89,9 +90,10 @@ def count_flops(model: str, inputs: tuple | None = None) -> int:
 
     import torch
     from torch.utils.flop_counter import FlopCounterMode
-    from pockettorch.exporter import zoo
 
-    module, example, _ = zoo.build(model)
+    import models
+
+    module, example, _ = models.build(model)
     inputs = example if inputs is None else inputs
     counter = FlopCounterMode(display=False)
     with warnings.catch_warnings():

@@ -1,7 +1,8 @@
-"""Benchmark PocketTorch against its peers on the zoo models, interleaved, in one run.
+"""Benchmark PocketTorch against its peers on the zoo models (and bench/models.py's), interleaved, in one run.
 
     python bench/compare.py [--models mlp resnet18 ...] [--threads 1 2] [--iters 50] [--json out.json]
     python bench/compare.py --onnx model.onnx [...]   # PocketTorch (importing the file) vs ONNX Runtime on it
+    python bench/compare.py --models bert_base bert_base_seq32 --section compare-bert
 
 For every model: export it once per runtime (each export in its own subprocess), then for every thread count
 start one fresh `measure_one.py --serve` process per runtime (load time, file size and peak RSS come from it),
@@ -33,15 +34,19 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
+import models  # noqa: E402
 import results_md  # noqa: E402
 import peers  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 MEASURE_ONE = str(HERE / "measure_one.py")
 RUNNER = "pkt_runner"  # the column of PocketTorch's C runner binary
-PEERS = [p for p in peers.ORDER if p != "pockettorch"]
+PEERS = [p for p in peers.ORDER if p not in peers.OWN]
+DYNAMIC = "pockettorch_dynamic"  # only on models with dynamic dims (bench/models.py); compared with `pockettorch`
 LABELS = {name: peers.adapter(name).LABEL for name in peers.ORDER} | {RUNNER: "PocketTorch C runner"}
 MODELS = ["mobilenet_v2", "resnet18", "transformer_encoder", "mlp", "lstm"]
+# `--models bert_base bert_base_seq32 --section compare-bert`: the BERT-base encoder against the peers at seq 128,
+# and the program exported with seq dynamic (1..128) beside the ones exported for 128 and for 32.
 
 
 class Failed(Exception):
@@ -293,6 +298,16 @@ def _cell(res: dict | None, notes: dict) -> str:
     return f"{_fmt_ms(lat['median'])} / {_fmt_ms(lat['p90'])}"
 
 
+def _dynamic_ratio(res: dict) -> str:
+    """The dynamic program's median over the fixed-shape one's, timed in the same rounds ('-' where not run)."""
+    dyn, fixed = res.get(DYNAMIC), res.get("pockettorch")
+    if dyn is None:
+        return "-"
+    if dyn.get("status") != "ok" or (fixed or {}).get("status") != "ok":
+        return "n/a"
+    return f"{dyn['latency_ms']['median'] / fixed['latency_ms']['median']:.2f}x"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -324,8 +339,11 @@ def report(run: dict) -> str:
                 r = res.get(mine, {})
                 row.append(f"{r['latency_ms']['median'] / ok[best]:.2f}x" if best and r.get("status") == "ok"
                            else "n/a")
+        if DYNAMIC in cols:
+            row.append(_dynamic_ratio(res))
         rows.append(row)
     ratio_cols = ["PocketTorch / best"] + (["C runner / best"] if RUNNER in cols else [])
+    ratio_cols += ["dynamic / fixed"] if DYNAMIC in cols else []
     out.append(_table(["model", "threads", "other load"] + [LABELS[c] for c in cols] + ["best peer"] + ratio_cols,
                       rows))
     out += ["", "(other load: cores kept busy by processes outside this benchmark while the row was timed; "
@@ -402,11 +420,16 @@ def session_isa(run: dict) -> str:
     return "unknown"
 
 
-def write_results_md(path: pathlib.Path, run: dict, text: str) -> str:
-    """Write this run as the RESULTS.md section of its ISA (other ISAs' sections stay); returns the key."""
+def write_results_md(path: pathlib.Path, run: dict, text: str, section: str = "compare") -> str:
+    """Write this run as the RESULTS.md section `<section>-<isa>` (other sections stay); returns the key."""
     m = run["machine"]
     isa = session_isa(run)
     cap = os.environ.get("PKT_MAX_ISA")
+    described = [f"- {name}: {models.BENCH[name].description}" for name in run["args"]["models"] if name in models.BENCH]
+    if DYNAMIC in run["columns"]:
+        described.append(f"- {LABELS[DYNAMIC]}: one program exported with the sequence length dynamic "
+                         f"(1..{models.SEQ_BOUND}), timed in the same rounds as the `PocketTorch` column's program, "
+                         f"exported for exactly the row's length; `dynamic / fixed` is the ratio of their medians")
     loads = [c["loadavg_before"][0] for c in run["cells"]] + [c["loadavg_after"][0] for c in run["cells"]]
     head = [
         f"## Same-run comparison, PocketTorch on {isa}" + (f" (capped: PKT_MAX_ISA={cap})" if cap else ""), "",
@@ -419,11 +442,16 @@ def write_results_md(path: pathlib.Path, run: dict, text: str) -> str:
         "- versions: " + ", ".join(f"{k} {v}" for k, v in run["versions"].items()),
         f"- iterations: {run['args']['iters']} timed per runtime after {run['args']['warmup']} warm-up runs (and at least "
         f"{common.WARMUP_S} s), in rounds of {run['args']['chunk']} with rotating order, {run['args']['rewarm']} untimed "
-        f"runs (and at least {common.REWARM_S * 1e3:.0f} ms) opening each round", "", "",
+        f"runs (and at least {common.REWARM_S * 1e3:.0f} ms) opening each round", *described, "", "",
     ]
-    key = f"compare-{isa}" + ("-capped" if cap else "")
+    key = f"{section}-{isa}" + ("-capped" if cap else "")
     results_md.write_section(path, key, "\n".join(head) + text)
     return key
+
+
+def _section_name(value: str) -> str:
+    results_md._markers(value)  # lower-case letters, digits, '-' and '_'
+    return value
 
 
 def main(argv=None) -> int:
@@ -444,14 +472,14 @@ def main(argv=None) -> int:
     ap.add_argument("--no-runner", action="store_true", help="leave out PocketTorch's C runner column")
     ap.add_argument("--json", help="also write all results (samples included) as JSON")
     ap.add_argument("--results", default=str(HERE / "RESULTS.md"), help="markdown report ('' for none)")
+    ap.add_argument("--section", default="compare", type=_section_name,
+                    help="RESULTS.md section: <section>-<isa> (default compare; e.g. compare-bert for the BERT rows)")
     args = ap.parse_args(argv)
     if args.iters < 1 or args.chunk < 1 or min(args.threads) < 1:
         ap.error("--iters, --chunk and --threads must be >= 1")
-    from pockettorch.exporter import zoo
-
-    unknown = [m for m in args.models if m not in zoo.ZOO]
+    unknown = [m for m in args.models if m not in models.names()]
     if unknown:
-        ap.error(f"unknown model(s) {', '.join(unknown)}; zoo: {', '.join(zoo.ZOO)}")
+        ap.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(models.names())}")
     workdir = pathlib.Path(args.workdir).resolve()
     args.workdir = str(workdir)
     onnx_files: dict[str, str] = {}  # model name -> ONNX file
@@ -475,9 +503,10 @@ def main(argv=None) -> int:
            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
            "machine": common.machine_info(), "versions": package_versions(), "peak": peak,
            "args": vars(args), "runner_note": runner_note, "flops": {}, "exports": {}, "cells": [],
-           "columns": [r for r in peers.ORDER if r in args.runtimes] + ([RUNNER] if runner_bin else [])}
-    runtimes = [r for r in peers.ORDER if r in args.runtimes]
+           "columns": [r for r in peers.ORDER if r in args.runtimes and (
+               r != DYNAMIC or any(models.dynamic_shapes(m) for m in args.models))] + ([RUNNER] if runner_bin else [])}
     for model in args.models:
+        runtimes = [r for r in peers.ORDER if r in args.runtimes and (r != DYNAMIC or models.dynamic_shapes(model))]
         print(f"{model}:", file=sys.stderr)
         if model in onnx_files:
             onnx_input.ensure_inputs(onnx_files[model], workdir)
@@ -497,7 +526,7 @@ def main(argv=None) -> int:
     text = report(run)
     print(text)
     if args.results:
-        key = write_results_md(pathlib.Path(args.results), run, text)
+        key = write_results_md(pathlib.Path(args.results), run, text, args.section)
         print(f"\nwrote section {key} of {args.results}", file=sys.stderr)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(run, indent=1) + "\n")

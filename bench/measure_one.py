@@ -75,12 +75,13 @@ def do_export(args) -> dict:
         os.replace(tmp, path)
         return {"status": "ok", "export_s": time.perf_counter() - t0, "file_bytes": path.stat().st_size}
     import torch  # noqa: F401
-    from pockettorch.exporter import zoo
+
+    import models
 
     common.ensure_inputs(args.model, args.workdir)
     path = peers.artifact_path(args.workdir, args.model, args.runtime)
     path.parent.mkdir(parents=True, exist_ok=True)
-    module, inputs, _ = zoo.build(args.model)
+    module, inputs, _ = models.build(args.model)
     t0 = time.perf_counter()
     tmp = path.with_name(path.name + ".tmp" + path.suffix)
     peers.adapter(args.runtime).export(args.model, module, inputs, str(tmp))

@@ -210,6 +210,35 @@ def build_runner(build_dir: str | os.PathLike | None = None, sanitize: bool = Fa
                        backends=backends)["pkt_runner"]
 
 
+def build_binding(build_dir: str | os.PathLike | None = None, fault_injection: bool = False) -> str:
+    """Build (or reuse) a copy of the Python binding (pockettorch.runtime._native, every kernel, as setup.py builds
+    it) and return the path of its shared library. fault_injection: a test build whose sessions read
+    PKT_FAULT_INJECT, for the in-process debugger's tests (load it as pockettorch.runtime._native before the
+    package imports it, in a process of its own); the installed binding never carries it."""
+    import sysconfig
+
+    root = (pathlib.Path(build_dir) if build_dir is not None else default_cache_dir()).expanduser().resolve()
+    defines = [*manifest.selective_defines(), *([manifest.FAULT_INJECTION_DEFINE] if fault_injection else [])]
+    python = sysconfig.get_paths()["include"]
+    key = source_hash(False, None, ["binding", python, *defines])
+    name = "_native" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+    final = root / f"binding{'-fault' if fault_injection else ''}-{key}"
+    with _locked(root / ".lock"):
+        if not (final / "BUILD_OK").exists():
+            tmp = pathlib.Path(tempfile.mkdtemp(prefix=".build-", dir=root))
+            try:
+                srcs = [str(RUNTIME_DIR / f) for f in (*manifest.BINDING, *manifest.library_sources())]
+                flags = [*manifest.COMPILE_FLAGS, "-fPIC", "-shared", f"-I{python}", *(f"-D{d}" for d in defines),
+                         *include_flags((*manifest.PUBLIC_INCLUDE_DIRS, *manifest.PRIVATE_INCLUDE_DIRS))]
+                _run([_compiler(), *flags, *srcs, "-o", str(tmp / name), *(f"-l{lib}" for lib in manifest.LINK_LIBS)],
+                     tmp)
+                publish(tmp, final, key)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+    return str(final / name)
+
+
 def build_fuzzer(build_dir: str | os.PathLike | None = None, sanitize: bool = True,
                  kernels: Iterable[str] | None = None) -> str:
     """Build (or reuse) pkt_fuzz (sanitized by default) and return its path."""

@@ -43,9 +43,9 @@ HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv
            "compute/qgemm/qgemm.h", "compute/qgemm/qgemm_internal.h",
            "compute/vmath/vec_math_impl.h", "compute/vmath/vmath.h", "compute/winograd/winograd.h",
            "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/fault_inject.h",
-           "core/backend.h", "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/elementwise_util.h",
-           "kernels/pkt_half.h", "kernels/pkt_index.h", "kernels/pkt_strided.h", "kernels/quant_util.h",
-           "kernels/recurrent.h")
+           "core/backend.h", "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/cumulative.h",
+           "kernels/elementwise_util.h", "kernels/pkt_half.h", "kernels/pkt_index.h", "kernels/pkt_strided.h",
+           "kernels/quant_util.h", "kernels/recurrent.h")
 
 # What every build compiles beside one platform file: loader, session, status, workspace, ISA detection, the
 # session's ISA config with the vector math every kernel's activations use, and the kernel table.

@@ -296,6 +296,11 @@ OPS: tuple[Op, ...] = (
            "blob's order) and then skips the `fallback` instructions after it, which compute the same outputs on "
            "the CPU; when the backend is not compiled in, not available or fails to initialize, the session runs "
            "those instead (FORMAT.md, DELEGATES)."),
+    # Dynamic-shape creation ops (issue 17). Codes 56-59: a block of its own.
+    Op("arange", 56, (0, 0), 1, _p("start:float step:float"),
+       ("aten.arange.start_step", "aten.arange.start", "aten.arange.default"), "arange",
+       doc="out[i] = start + i * step (in double, converted to the output's dtype); the length is the output's "
+           "dim: a torch.arange whose end is a dynamic size (a static one is folded into a constant)."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

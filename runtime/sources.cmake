@@ -64,6 +64,7 @@ set(PKT_KERNEL_GROUPS_qmatmul qgemm)
 set(PKT_ALL_KERNELS
   adaptive_pool2d
   advanced_index
+  arange
   arg_reduce
   avg_pool2d
   batch_norm

@@ -75,3 +75,28 @@ class ThreadsMLP(torch.nn.Module):
 
     def forward(self, x):
         return self.net(x)
+
+
+class DynamicTokens(torch.nn.Module):
+    """The dynamic-length tests' model (runner, C SDK): [1, seq, 8] tokens with a [1, seq] padding mask -> attention
+    over the tokens, then a projection to [1, seq, 3]."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+        self.out = torch.nn.Linear(8, 3)
+
+    def forward(self, x, mask):
+        y, _ = self.attn(x, x, x, key_padding_mask=mask, need_weights=False)
+        return self.out(y)
+
+
+def export_dynamic_tokens(path, max_len: int, seed: int) -> DynamicTokens:
+    """A DynamicTokens with weights from `seed`, saved to `path` with the length of both inputs dynamic
+    (Dim seq, 1..max_len); returns the model (eval mode) for eager references."""
+    torch.manual_seed(seed)
+    model = DynamicTokens().eval()
+    seq = torch.export.Dim("seq", min=1, max=max_len)
+    example = (torch.randn(1, 6, 8), torch.zeros(1, 6, dtype=torch.bool))
+    pockettorch.export(model, example, dynamic_shapes=({1: seq}, {1: seq})).save(path)
+    return model

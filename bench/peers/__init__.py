@@ -16,7 +16,8 @@ import importlib
 import os
 import pathlib
 
-ORDER = ["pockettorch", "ort", "executorch", "litert", "torch_eager"]
+ORDER = ["pockettorch", "ort", "executorch", "litert", "torch_eager", "pockettorch_dynamic"]
+OWN = ("pockettorch", "pockettorch_dynamic")  # PocketTorch's columns; the rest are its peers
 
 
 class Runner:
@@ -45,9 +46,10 @@ def prepare(name: str, model: str, inputs, threads: int, workdir: str | os.PathL
     path = artifact_path(workdir, model, name)
     if not path.exists():
         import torch  # noqa: F401  (export needs torch; load may not)
-        from pockettorch.exporter import zoo
 
-        module, example, _ = zoo.build(model)
+        import models
+
+        module, example, _ = models.build(model)
         path.parent.mkdir(parents=True, exist_ok=True)
         mod.export(model, module, example, str(path))
     runner = mod.load(str(path), model, inputs, threads)

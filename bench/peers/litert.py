@@ -21,6 +21,18 @@ def export(model, module, inputs, path) -> None:
     litert_torch.convert(module, inputs).export(path)
 
 
+def _as_input(a, detail):
+    """LiteRT converts int64 inputs (token ids) to int32: an app passes int32, so the ids are converted once,
+    here, when every value fits (anything else stays as it is and set_tensor reports the mismatch)."""
+    import numpy as np
+
+    want = np.dtype(detail["dtype"])
+    if a.dtype != want and a.dtype.kind == want.kind == "i" and a.size and \
+            np.iinfo(want).min <= a.min() and a.max() <= np.iinfo(want).max:
+        return a.astype(want)
+    return a
+
+
 class _Runner(Runner):
     def __init__(self, interp, inputs):
         self.interp = interp
@@ -30,7 +42,7 @@ class _Runner(Runner):
         for d, a in zip(details, inputs):
             if tuple(d["shape"]) != a.shape:
                 raise ValueError(f"input {d['name']} has shape {tuple(d['shape'])}, expected {a.shape}")
-        self.feeds = [(d["index"], a) for d, a in zip(details, inputs)]
+        self.feeds = [(d["index"], _as_input(a, d)) for d, a in zip(details, inputs)]
         self.outs = [d["index"] for d in interp.get_output_details()]
 
     def run(self):

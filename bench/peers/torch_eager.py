@@ -1,4 +1,4 @@
-"""PyTorch eager on CPU, the reference: the zoo module with its state_dict loaded, under inference_mode."""
+"""PyTorch eager on CPU, the reference: the model's module with its state_dict loaded, under inference_mode."""
 from __future__ import annotations
 
 from peers import Runner
@@ -33,12 +33,12 @@ class _Runner(Runner):
 
 def load(path, model, inputs, threads) -> Runner:
     import torch
-    from pockettorch.exporter import zoo
+
+    import models
 
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
-    with torch.device("meta"):  # no random init: the weights come from the file
-        module = zoo.ZOO[model].factory().eval()
+    module = models.factory(model)  # the weights come from the file
     module.load_state_dict(torch.load(path, weights_only=True), assign=True)
     r = _Runner(module, [torch.from_numpy(a) for a in inputs])
     r.notes = f"torch.set_num_threads({torch.get_num_threads()}), interop 1, inference_mode"

@@ -62,7 +62,8 @@ def lowers(op: str, *names: str):
 
 def load_rules() -> dict[str, Callable]:
     # Importing the modules registers their rules.
-    from pockettorch.exporter.lowering import conv, elementwise, indexing, nn, reduce, sequence, shape, sorting  # noqa: F401
+    from pockettorch.exporter.lowering import (  # noqa: F401
+        conv, creation, elementwise, indexing, nn, reduce, sequence, shape, sorting)
     from pockettorch.exporter.lowering import quant  # noqa: F401
 
     return RULES

@@ -60,9 +60,9 @@ def lower_transpose(ctx, node):
 
 def _slice(ctx, x, axis: int, start: int, step: int, out):
     """Emit slice(x) into `out` (whose dim `axis` is the slice length); identity slices return x."""
-    if out.shape == x.shape and start == 0:
+    if out.shape == x.shape and start == 0 and out.sym == x.sym:
         return x
-    if x.is_constant:
+    if x.is_constant and not out.sym:  # a dynamic length (a buffer cut to the call's size) is sliced at run time
         index = [slice(None)] * len(x.shape)
         index[axis] = slice(start, start + out.shape[axis] * step, step)
         return ctx.graph.constant(x.data[tuple(index)], out.name, x.dtype)

@@ -40,6 +40,11 @@ typedef struct pkt_node {
   int num_threads;
   const pkt_isa_config* cfg; /* the session's ISA config: every SIMD path comes from here */
   const void* packed;    /* this node's repacked weights (pack_size/pack), 64-byte aligned, or NULL */
+  /* The program has dynamic dims: a later call may give the operands any dims up to their bound_dims (the session
+   * refuses a dim past its bound). prepare() runs first at the bounds, and the scratch it asks for then is all
+   * the session ever plans, so it must cover every such shape: a kernel whose need is not non-decreasing in
+   * every dim (a loop order or band chosen by size) asks, when this is set, for a bound that is. */
+  int dynamic;
 } pkt_node;
 
 /* Error detail sink for prepare(). */

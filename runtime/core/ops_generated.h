@@ -60,6 +60,7 @@ enum pkt_op {
   PKT_OP_QMATMUL = 69, /* int8 batched matmul of two activations; b is symmetric (zero point 0). */
   PKT_OP_QLINEAR_DYNAMIC = 70, /* float linear with int8 weights [N, K] (scales f32 [N], optional f32 bias): x quantized per row at run time, int32 accumulation, float result with a fused activation. */
   PKT_OP_DELEGATE = 85, /* Runs entry `delegate` of the DELEGATES section on its backend (inputs, outputs: the subgraph's, in the blob's order) and then skips the `fallback` instructions after it, which compute the same outputs on the CPU; when the backend is not compiled in, not available or fails to initialize, the session runs those instead (FORMAT.md, DELEGATES). */
+  PKT_OP_ARANGE = 56, /* out[i] = start + i * step (in double, converted to the output's dtype); the length is the output's dim: a torch.arange whose end is a dynamic size (a static one is folded into a constant). */
   PKT_OP_COUNT_ = 86
 };
 
@@ -545,6 +546,13 @@ enum pkt_op {
 #define PKT_DELEGATE_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_DELEGATE_DELEGATE 0 /* int */
 #define PKT_DELEGATE_FALLBACK 1 /* int */
+#define PKT_ARANGE_MIN_INPUTS 0
+#define PKT_ARANGE_MAX_INPUTS 0
+#define PKT_ARANGE_OUTPUTS 1
+#define PKT_ARANGE_NUM_PARAMS 2
+#define PKT_ARANGE_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_ARANGE_START 0 /* float */
+#define PKT_ARANGE_STEP 1 /* float */
 
 /* Enumerations carried in parameters. */
 #define PKT_DTYPE_INVALID 0

@@ -109,6 +109,7 @@ static pkt_status build_nodes(pkt_session* s, size_t* max_scratch, pkt_err* err)
     n->params = ins->params;
     n->num_threads = s->num_threads; /* prepare() may size per-thread scratch */
     n->cfg = s->cfg;
+    n->dynamic = p->n_symbols > 0;
     for (int k = 0; k < ins->n_inputs + ins->n_outputs; k++) {
       uint32_t idx;
       memcpy(&idx, ins->operands + k, sizeof idx);
@@ -164,9 +165,9 @@ static size_t arena_layout(const pkt_session* s, size_t scratch, size_t* scratch
 
 /* ---- Dynamic shapes: the plan, the packed weights and the arena are made once, for the symbols' upper bounds;
  * a call at another shape recomputes every tensor's dims by the ops' shape rules (shape_rules.c) and asks each
- * kernel's prepare() to check them again (no packing, no allocation). Scratch is the one size that may not
- * shrink with the shape (a kernel may pick another loop order on a smaller input), so the session sizes it for
- * the largest need over sampled shapes and a call that would need more fails instead of overrunning. */
+ * kernel's prepare() to check them again (no packing, no allocation). Scratch is planned at the bounds, where
+ * kernels ask for enough for every smaller shape (plan_dynamic_scratch); a call is still checked against it, so
+ * a kernel that broke that rule would fail the call (ARENA_TOO_SMALL) instead of overrunning. */
 
 /* Current shapes of the inputs from the symbols' values (static dims as planned). */
 static void inputs_from_symbols(pkt_session* s) {
@@ -185,7 +186,8 @@ static void inputs_from_symbols(pkt_session* s) {
 }
 
 /* Every instruction's output shapes from its inputs', each node prepared again at them; *max_scratch the most
- * scratch a node asks for. prepare() sees data only on constants, as at session creation. */
+ * scratch a node asks for (node->dynamic stays set, so kernels give the same kind of figure as at the bounds).
+ * prepare() sees data only on constants, as at session creation. */
 static pkt_status propagate(pkt_session* s, size_t* max_scratch, pkt_err* err) {
   const pkt_program* p = s->program;
   for (int i = 0; i < p->n_tensors; i++) {
@@ -210,61 +212,15 @@ static pkt_status propagate(pkt_session* s, size_t* max_scratch, pkt_err* err) {
   return st;
 }
 
-/* Values tried for one symbol when sizing scratch: its bounds, the powers of two and 3 x 2^k between them, and
- * every value of a range of at most 64. */
-static int symbol_samples(const pkt_symbol* sym, int64_t* out, int cap) {
-  int n = 0;
-  if (sym->max - sym->min < 64) {
-    for (int64_t v = sym->min; v <= sym->max && n < cap; v++) out[n++] = v;
-    return n;
-  }
-  out[n++] = sym->min;
-  for (int64_t v = 2; v < sym->max && n < cap - 2; v *= 2) {
-    if (v > sym->min) out[n++] = v;
-    if (v + v / 2 > sym->min && v + v / 2 < sym->max) out[n++] = v + v / 2;
-  }
-  out[n++] = sym->max;
-  return n;
-}
-
-enum { MAX_SAMPLES = 80, MAX_COMBINATIONS = 4096 };
-
-/* Scratch for every sampled shape: all combinations of the symbols' samples when there are at most
- * MAX_COMBINATIONS, else each symbol's samples with the others at their bounds. Ends at the bounds. */
-static pkt_status plan_dynamic_scratch(pkt_session* s, size_t* scratch, pkt_err* err) {
+/* Scratch of a dynamic program: build_nodes() prepared every node at the bounds (the plan's dims), and with
+ * node->dynamic set each kernel asked for scratch that covers every shape whose dims are at most those (kernel.h);
+ * pkt_infer_output_shapes refuses a dim past its bound, so no call in range can need more. The symbols start at
+ * their maxima, the shapes the nodes were prepared at. */
+static void plan_dynamic_scratch(pkt_session* s, size_t scratch) {
   const pkt_program* p = s->program;
-  int64_t samples[PKT_MAX_SYMBOLS][MAX_SAMPLES];
-  int count[PKT_MAX_SYMBOLS], pos[PKT_MAX_SYMBOLS] = {0};
-  uint64_t combinations = 1;
-  for (int k = 0; k < p->n_symbols; k++) {
-    count[k] = symbol_samples(&p->symbols[k], samples[k], MAX_SAMPLES);
-    combinations = combinations > MAX_COMBINATIONS ? combinations : combinations * (uint64_t)count[k];
-  }
-  const int cross = combinations <= MAX_COMBINATIONS;
-  pkt_status st = PKT_OK;
-  for (int vary = 0; st == PKT_OK && vary < (cross ? 1 : p->n_symbols); vary++) {
-    for (int k = 0; k < p->n_symbols; k++) pos[k] = cross || k == vary ? 0 : count[k] - 1;
-    for (;;) {
-      for (int k = 0; k < p->n_symbols; k++) s->symbols[k] = samples[k][pos[k]];
-      inputs_from_symbols(s);
-      size_t need;
-      if ((st = propagate(s, &need, err))) break;
-      if (need > *scratch) *scratch = need;
-      int k = 0; /* next combination (odometer), or next value of the varied symbol */
-      for (; k < p->n_symbols; k++) {
-        if (!cross && k != vary) continue;
-        if (++pos[k] < count[k]) break;
-        pos[k] = 0;
-      }
-      if (k == p->n_symbols) break;
-    }
-  }
   for (int k = 0; k < p->n_symbols; k++) s->symbols[k] = p->symbols[k].max;
   inputs_from_symbols(s);
-  size_t at_bound;
-  if (st == PKT_OK) st = propagate(s, &at_bound, err);
-  s->scratch_capacity = *scratch;
-  return st;
+  s->scratch_capacity = scratch;
 }
 
 pkt_status pkt_session_set_input_shape(pkt_session* s, int index, const int64_t* dims, int rank, char* err_buf,
@@ -374,8 +330,7 @@ size_t pkt_session_required_arena_isa(const pkt_program* program, int num_thread
   pkt_err err = {NULL, 0};
   size_t total = 0;
   if (!program) return 0;
-  if (build_nodes(&s, &scratch, &err) == PKT_OK && (!program->n_symbols || plan_dynamic_scratch(&s, &scratch, &err) == PKT_OK))
-    total = arena_layout(&s, scratch, &scratch_offset, &packed_offset);
+  if (build_nodes(&s, &scratch, &err) == PKT_OK) total = arena_layout(&s, scratch, &scratch_offset, &packed_offset);
   free_tables(&s);
   return total;
 }
@@ -475,8 +430,8 @@ pkt_status pkt_session_create(const pkt_program* program, const pkt_session_opti
 #endif
   size_t scratch = 0;
   pkt_status st = build_nodes(s, &scratch, &err);
-  if (st == PKT_OK && program->n_symbols) st = plan_dynamic_scratch(s, &scratch, &err);
   if (st) goto fail;
+  if (program->n_symbols) plan_dynamic_scratch(s, scratch);
   size_t packed_offset;
   size_t need = arena_layout(s, scratch, &s->scratch_offset, &packed_offset);
   if (need == SIZE_MAX) {

@@ -189,6 +189,10 @@ pkt_status pkt_infer_output_shapes(const pkt_program* p, const pkt_instruction* 
       }
       if (v < 0 || v > ((int64_t)1 << 31) || (v && numel > ((uint64_t)1 << 40) / (uint64_t)v))
         return pkt_fail(err, PKT_BAD_SHAPE, "%s: dim %d is %lld", desc->name, d, (long long)v);
+      /* kernels plan scratch at the bounds for every smaller shape (kernel.h), so no dim may pass its bound */
+      if (v > desc->dims[d])
+        return pkt_fail(err, PKT_BAD_SHAPE, "%s: dim %d is %lld at this shape, past the %lld the plan holds", desc->name,
+                        d, (long long)v, (long long)desc->dims[d]);
       out->dims[d] = v;
       numel *= (uint64_t)v;
     }

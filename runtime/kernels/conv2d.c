@@ -96,6 +96,15 @@ static int64_t conv_slot_floats(const conv_geom* g, int order, int nr) {
   return order == CONV_BY_LINES ? g->K * conv_line_ld(g, nr) : g->K * nr;
 }
 
+/* conv_slot_floats' bound over every loop order conv_loop_order can pick at any size (a dynamic program's plan,
+ * kernel.h): non-decreasing in the dims, as ROW_BLOCKS is picked only while its panels fit 1.5 x L2. */
+static int64_t conv_slot_floats_bound(const conv_geom* g, int nr) {
+  const int64_t blocks = conv_slot_floats(g, CONV_BY_ROW_BLOCKS, nr), cap = CONV_L2_BYTES * 3 / 2 / (int64_t)sizeof(float);
+  const int64_t lines = conv_slot_floats(g, CONV_BY_LINES, nr), panels = conv_slot_floats(g, CONV_BY_PANELS, nr);
+  const int64_t most = lines > panels ? lines : panels;
+  return (blocks < cap ? blocks : cap) > most ? (blocks < cap ? blocks : cap) : most;
+}
+
 /* Bytes of packed weights for the GEMM path (0 when it does not apply). */
 static uint64_t conv_gemm_packed_bytes(const conv_geom* g, int mr) {
   if (g->Cg <= 1 || g->Og <= 0) return 0;
@@ -144,8 +153,8 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
   const int wg = conv_weight_constant(n) ? pkt_winograd_tile(n) : 0;
   const uint64_t T = (uint64_t)conv_threads(n);
   const uint64_t limit = (uint64_t)1 << 46;
-  if (conv_dw_flat(&g, &impl)) {
-    /* reads the input in place: no scratch */
+  if (conv_dw_flat(&g, &impl) && !n->dynamic) {
+    /* reads the input in place: no scratch (a dynamic program plans the plane: flat or not by width) */
   } else if (g.Cg == 1) {
     int64_t rows, ps;
     conv_dw_layout(&g, &rows, &ps);
@@ -160,7 +169,8 @@ pkt_status pkt_kernel_conv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err
         (uint64_t)(g.O + g.groups * impl.mr) > limit / ((uint64_t)g.K * sizeof(float)))
       return pkt_fail(err, PKT_BAD_OPERANDS, "convolution window of %lld elements is too large", (long long)g.K);
     int order = conv_loop_order(&g, impl.mr, impl.nr, conv_threads(n));
-    *scratch = (size_t)(T * (uint64_t)conv_slot_floats(&g, order, impl.nr) * sizeof(float));
+    int64_t slot = n->dynamic ? conv_slot_floats_bound(&g, impl.nr) : conv_slot_floats(&g, order, impl.nr);
+    *scratch = (size_t)(T * (uint64_t)slot * sizeof(float));
     if (conv_ksplit_wanted(&g, (int)T)) {
       if ((uint64_t)g.O * (uint64_t)g.P > limit / (T * sizeof(float)))
         return pkt_fail(err, PKT_BAD_OPERANDS, "output of %lld x %lld is too large", (long long)g.O, (long long)g.P);

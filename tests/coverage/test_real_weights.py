@@ -90,3 +90,27 @@ def test_padded_batch_with_attention_mask_matches(bert_and_tokenizer, reference_
     got = _runtime(encoder, inputs)
     assert F.cosine_similarity(eager, reference_embeddings).min().item() >= MIN_COSINE
     assert F.cosine_similarity(got, eager).min().item() >= MIN_COSINE
+
+
+def test_one_dynamic_program_serves_every_length(bert_and_tokenizer, reference_embeddings):
+    """One export with the sequence length dynamic (1..128): the batch tokenized at 2, 7 (truncated), 32 and 128
+    tokens (padded, with the attention mask) runs on one session and matches eager at each length."""
+    bert, tokenizer = bert_and_tokenizer
+    encoder = MeanPooledEncoder(bert).eval()
+    seq = torch.export.Dim("seq", min=1, max=128)
+    example = tokenizer(SENTENCES, padding=True, return_tensors="pt")
+    program = pockettorch.export(encoder, (example["input_ids"], example["attention_mask"]), name="minilm",
+                                 dynamic_shapes=({1: seq}, {1: seq}))
+    encoder.eval()
+    with pockettorch.load(program.to_bytes(), num_threads=2) as runtime:
+        for length in (2, 7, 32, 128):
+            batch = tokenizer(SENTENCES, padding="max_length", truncation=True, max_length=length, return_tensors="pt")
+            inputs = (batch["input_ids"], batch["attention_mask"])
+            assert inputs[0].shape == (len(SENTENCES), length)
+            with torch.no_grad():
+                eager = encoder(*inputs)
+            got = runtime(*inputs)
+            assert F.cosine_similarity(got, eager).min().item() >= MIN_COSINE
+            torch.testing.assert_close(got, eager, rtol=1e-4, atol=1e-4)
+            if length >= 32:  # every sentence whole: sentence-transformers' own embeddings
+                assert F.cosine_similarity(got, reference_embeddings).min().item() >= MIN_COSINE

@@ -293,6 +293,15 @@ class Case:
     inputs: tuple
     threads: int = 1
     tol: float = 1e-4
+    dynamic_shapes: tuple | None = None  # torch.export's; the inputs' sizes lie inside the ranges
+
+
+class Positions(nn.Module):
+    """A dynamic length's positions (arange), as BERT's embeddings make them."""
+
+    def forward(self, x):
+        n = x.shape[1]
+        return x + torch.arange(n).float() * 0.5, torch.arange(2, 2 * n + 2, 2, dtype=torch.int32)
 
 
 def cases() -> list[Case]:
@@ -329,6 +338,8 @@ def cases() -> list[Case]:
         Case("data", Fn(lambda m, *a: data_movement(m, *a), emb=rnd(10, 6, seed=9)).eval(),
              (rnd(2, 3, 5), ints(2, 4, hi=5), ints(2, 3, 4, hi=5, seed=2), rnd(2, 2, 5, seed=3),
               rnd(1, 2, 4, 6, seed=4))),
+        Case("positions", Positions().eval(), (rnd(2, 9),),
+             dynamic_shapes=({1: torch.export.Dim("n", min=1, max=16)},)),
     ]
 
 
@@ -349,7 +360,7 @@ def models(tmp_path_factory) -> dict[str, Exported]:
     for case in cases():
         d = root / case.name
         d.mkdir()
-        program = pockettorch.export(case.module, case.inputs, name=case.name)
+        program = pockettorch.export(case.module, case.inputs, name=case.name, dynamic_shapes=case.dynamic_shapes)
         program.save(d / "model.ptm")
         files = []
         for k, t in enumerate(case.inputs):

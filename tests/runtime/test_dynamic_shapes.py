@@ -14,8 +14,8 @@ from pockettorch import errors
 
 
 class _Encoder(torch.nn.Module):
-    """A BERT-like encoder: token embeddings, transformer layers with a padding mask, masked mean pooling.
-    (No position embeddings: a dynamic torch.arange is not lowered yet.)"""
+    """A BERT-like encoder: token embeddings, transformer layers with a padding mask, masked mean pooling
+    (transformers' BertModel itself: test_dynamic_bert.py)."""
 
     def __init__(self, vocab=60, dim=32):
         super().__init__()

@@ -5,34 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch.export import Dim
 
-import pockettorch
+from support import export_dynamic_tokens
 from support_tools import run_tool, tools
-
-
-class _Tokens(torch.nn.Module):
-    """[1, seq, 8] tokens with a [1, seq] mask -> attention over the tokens, then a projection."""
-
-    def __init__(self):
-        super().__init__()
-        self.attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
-        self.out = torch.nn.Linear(8, 3)
-
-    def forward(self, x, mask):
-        y, _ = self.attn(x, x, x, key_padding_mask=mask, need_weights=False)
-        return self.out(y)
 
 
 @pytest.fixture(scope="module")
 def program(tmp_path_factory):
-    torch.manual_seed(3)
-    model = _Tokens().eval()
-    seq = Dim("seq", min=1, max=24)
     path = tmp_path_factory.mktemp("dyn") / "tokens.ptm"
-    pockettorch.export(model, (torch.randn(1, 6, 8), torch.zeros(1, 6, dtype=torch.bool)),
-                       dynamic_shapes=({1: seq}, {1: seq})).save(path)
-    return model, path
+    return export_dynamic_tokens(path, max_len=24, seed=3), path
 
 
 def _inputs(tmp_path, length: int):

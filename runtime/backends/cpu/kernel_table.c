@@ -14,6 +14,12 @@ PKT_DECLARE_KERNEL(advanced_index)
 #else
 #define PKT_ENTRY_ADVANCED_INDEX {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_ARANGE)
+PKT_DECLARE_KERNEL(arange)
+#define PKT_ENTRY_ARANGE {pkt_kernel_arange_prepare, pkt_kernel_arange_run, 0, 0}
+#else
+#define PKT_ENTRY_ARANGE {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_ARG_REDUCE)
 PKT_DECLARE_KERNEL(arg_reduce)
 #define PKT_ENTRY_ARG_REDUCE {pkt_kernel_arg_reduce_prepare, pkt_kernel_arg_reduce_run, 0, 0}
@@ -405,6 +411,7 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_QMATMUL] = PKT_ENTRY_QMATMUL,
     [PKT_OP_QLINEAR_DYNAMIC] = PKT_ENTRY_QLINEAR_DYNAMIC,
     [PKT_OP_DELEGATE] = PKT_ENTRY_DELEGATE,
+    [PKT_OP_ARANGE] = PKT_ENTRY_ARANGE,
 };
 
 const char* const pkt_op_names[PKT_OP_COUNT_] = {
@@ -464,6 +471,7 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_QMATMUL] = "qmatmul",
     [PKT_OP_QLINEAR_DYNAMIC] = "qlinear_dynamic",
     [PKT_OP_DELEGATE] = "delegate",
+    [PKT_OP_ARANGE] = "arange",
 };
 
 const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {
@@ -531,4 +539,5 @@ const unsigned char pkt_op_shape_rule[PKT_OP_COUNT_] = {
     [PKT_OP_QMATMUL] = PKT_SHAPE_MATMUL,
     [PKT_OP_QLINEAR_DYNAMIC] = PKT_SHAPE_LINEAR,
     [PKT_OP_DELEGATE] = PKT_SHAPE_DECLARED,
+    [PKT_OP_ARANGE] = PKT_SHAPE_DECLARED,
 };

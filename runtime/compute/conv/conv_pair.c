@@ -89,7 +89,15 @@ pkt_status conv_pair_prepare(const pkt_node* n, const conv_pair_op* op, size_t* 
       (uint64_t)(p.dw_rows + 1) * (uint64_t)(d->sw * p.dw_ps) > limit / 64)
     return pkt_fail(err, PKT_BAD_OPERANDS, "images of %lld x %lld with %lld channels are too large to fuse",
                     (long long)d->H, (long long)d->W, (long long)d->C);
-  *scratch = (size_t)((uint64_t)session_threads(n) * (uint64_t)p.slot * sizeof(float));
+  uint64_t slot = (uint64_t)p.slot;
+  if (n->dynamic) { /* a bound non-decreasing in the dims (kernel.h): the bands' rows are within their budget
+                     * unless one row's are over it, and the padded plane is planned whether or not the
+                     * depthwise kernel reads in place (which depends on the width) */
+    const int64_t row = p.dw.C * p.pw.W, budget = CONV_PAIR_BAND_BYTES / (int64_t)sizeof(float);
+    const int64_t mid = mid_rows(&p, 1) * row > budget ? mid_rows(&p, 1) * row : budget;
+    slot = (uint64_t)(round16(mid) + round16(p.pw.K * impl.nr) + round16((p.dw_rows + 1) * p.dw.sw * p.dw_ps));
+  }
+  *scratch = (size_t)((uint64_t)session_threads(n) * slot * sizeof(float));
   return PKT_OK;
 }
 

@@ -148,7 +148,15 @@ size_t pkt_winograd_packed_size(const pkt_node* n, int m) {
 size_t pkt_winograd_scratch_size(const pkt_node* n, int m) {
   wg_plan p;
   wg_make_plan(n, m, &p);
-  return p.total_bytes;
+  if (!n->dynamic) return p.total_bytes;
+  /* A bound non-decreasing in the dims (kernel.h) on wg_make_plan's sizes: the band copy is within its budget
+   * unless one tile row exceeds it, a block holds at most WG_TB_MAX tiles (F(2x2): the V budget's, or 12), and
+   * an output-channel chunk at most Op. */
+  const int64_t fpos = p.npos * (int64_t)sizeof(float);
+  const int64_t tile_row = (m + 2) * p.Wp * p.Cp, tb = m == 2 ? max64(12, WG2_V_BUDGET / (fpos * p.Cp)) : WG_TB_MAX;
+  const int64_t xp = max64(WG_XP_BUDGET / (int64_t)sizeof(float), tile_row);
+  const int64_t slot = p.npos * tb * (p.Cp + p.Op) + 16 * 16;
+  return (size_t)(p.Op + xp + p.T * slot) * sizeof(float);
 }
 
 /* U = G g G^T for every (o, c), in double, into the (m + 2)^2 packed [C x O] matrices. One GEMM panel

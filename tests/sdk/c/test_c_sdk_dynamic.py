@@ -10,25 +10,13 @@ import numpy as np
 import pytest
 import torch
 from c_sdk_support import run
-from torch.export import Dim
 
-import pockettorch
 from pockettorch.runtime.error_catalogue import BY_NAME
 from pockettorch.sdk_templates.c_sdk import generate
+from support import export_dynamic_tokens
 
 HERE = pathlib.Path(__file__).parent
 INPUT_SHAPE = BY_NAME["INPUT_SHAPE"].code
-
-
-class Tokens(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
-        self.out = torch.nn.Linear(8, 3)
-
-    def forward(self, x, mask):
-        y, _ = self.attn(x, x, x, key_padding_mask=mask, need_weights=False)
-        return self.out(y)
 
 
 def _inputs(seq: int):
@@ -42,12 +30,9 @@ def _inputs(seq: int):
 def built(tmp_path_factory):
     if shutil.which("gcc") is None or shutil.which("make") is None:
         pytest.skip("gcc and make are needed")
-    torch.manual_seed(5)
-    model = Tokens().eval()
     out = tmp_path_factory.mktemp("c_dynamic")
     ptm = out / "tok.ptm"
-    seq = Dim("seq", min=1, max=20)
-    pockettorch.export(model, _inputs(4), dynamic_shapes=({1: seq}, {1: seq})).save(ptm)
+    model = export_dynamic_tokens(ptm, max_len=20, seed=5)
     sdk = out / "sdk"
     generate.generate(ptm, sdk, prefix="tok")
     header = (sdk / "tok.h").read_text()
