@@ -16,6 +16,7 @@ from pockettorch.exporter.ir import NUMPY_DTYPES, Graph
 from pockettorch.exporter.lower import lower
 from pockettorch.exporter.memory_plan import MemoryPlan, plan_memory
 from pockettorch.exporter.passes import run_passes
+from pockettorch.exporter.quant.config import WeightOnly
 from pockettorch.exporter.serialize import serialize
 from pockettorch.runtime import error_catalogue as errors
 from pockettorch.runtime import metadata_json
@@ -148,12 +149,13 @@ def _default_name(model) -> str:
 
 
 def export(model, example_inputs, name: str | None = None, metadata: dict | None = None,
-           reference: bool = False, dynamic_shapes=None) -> Program:
+           reference: bool = False, dynamic_shapes=None, quantization=None) -> Program:
     """Export `model` called on `example_inputs` (a tuple, as for torch.export) to a Program.
 
     dynamic_shapes takes torch.export's form (one entry per input: {dim: torch.export.Dim(name, min=, max=)}, or a
     dict by argument name); every dynamic dim needs a max. The memory plan is made for the maxima, and the program
-    runs at any sizes in the ranges (one Dim on several inputs: the same size on each)."""
+    runs at any sizes in the ranges (one Dim on several inputs: the same size on each).
+    quantization: a scheme from `pockettorch.quant` (None: float32 throughout)."""
     user_meta = _check_json(metadata)
     captured = capture(model, example_inputs, dynamic_shapes)
     graph = Graph(name or _default_name(model))
@@ -162,6 +164,10 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
     lower(captured.exported, graph, captured.input_names)
     graph.output_structure = captured.output_structure
     pass_counts = run_passes(graph)
+    quant_meta = None
+    if isinstance(quantization, WeightOnly):
+        from pockettorch.exporter.quant import wo_rewrite
+        quant_meta = wo_rewrite.apply(graph, quantization, *wo_rewrite.module_names(captured.exported))
     inputs = {id(t) for t in graph.inputs}
     for t, out_name in zip(graph.outputs, captured.output_names):
         if id(t) not in inputs and t.name not in captured.output_names:
@@ -189,6 +195,8 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
         "debug": _debug_info(graph),
         "exporter": {"pockettorch": __version__, "torch": captured.torch_version},
     }
+    if quant_meta is not None:
+        meta["quantization"] = quant_meta
     if captured.symbols:
         meta["symbols"] = [{"name": n, "min": lo, "max": hi} for _, n, lo, hi in captured.symbols]
     ref = None

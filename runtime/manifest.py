@@ -43,6 +43,7 @@ HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv
            "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/fault_inject.h",
            "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/elementwise_util.h", "kernels/pkt_half.h",
            "kernels/pkt_index.h", "kernels/pkt_strided.h", "kernels/recurrent.h")
+HEADERS += ("compute/wogemm/wogemm.h", "compute/wogemm/wogemm_impl.h", "kernels/wo_weight.h")  # weight-only (issue 18)
 
 # What every build compiles beside one platform file: loader, session, status, workspace, ISA detection, the
 # session's ISA config with the vector math every kernel's activations use, and the kernel table.
@@ -60,6 +61,7 @@ GROUPS = {
              "compute/conv/conv_pair.c", "compute/conv/conv_x86.c", "compute/winograd/winograd.c",
              "compute/winograd/winograd_x86.c"),
 }
+GROUPS["wogemm"] = ("compute/wogemm/wogemm.c", "compute/wogemm/wogemm_arm.c", "compute/wogemm/wogemm_x86.c")
 KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "conv2d": ("gemm", "conv"),
     "conv_dw_pw": ("gemm", "conv"),  # winograd.c in the conv group calls the GEMM
@@ -70,6 +72,7 @@ KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "matmul": ("gemm",),
     "sdpa": ("gemm",),
 }
+KERNEL_GROUPS["linear_wo"] = ("wogemm",)
 
 BINDING = ("python/native.c",)  # the Python extension's own file (setup.py)
 TOOLS = ("pkt_runner", "pkt_fuzz", "pkt_alloc_fail")  # tools/<name>.c, each a program

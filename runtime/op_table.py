@@ -248,6 +248,15 @@ OPS: tuple[Op, ...] = (
        doc="One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], "
            "w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks "
            "the steps from the last."),
+    # Weight-only quantization (issue 18). Codes 80-84: a block of its own.
+    Op("linear_wo", 80, (3, 4), 1, _p("bits:int group_size:int " + _ACT), (), "linear_wo",
+       doc="y = act(x @ W^T + b) with W [N, K] quantized in groups of group_size along K (symmetric, no zero point): "
+           "x, qweight (bits 8: int8 [N, K]; bits 4: uint8 [N, K/2], k even in the low nibble, each nibble q + 8), "
+           "scales float32 [N, K/group_size], optional bias [N]; W[n, k] = q[n, k] * scales[n, k / group_size]. "
+           "Unpacked in registers, never dequantized into memory.", shape="linear"),
+    Op("embedding_wo", 81, (3, 3), 1, _p("bits:int group_size:int"), (), "embedding_wo",
+       doc="out[i, :] = rows of a table [V, D] quantized as linear_wo's weight: qweight, indices (int64/int32, any "
+           "shape), scales [V, D/group_size] -> indices.shape + [D]; an index outside [0, V) is an error."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

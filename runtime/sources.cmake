@@ -41,6 +41,11 @@ set(PKT_GROUP_conv
   compute/winograd/winograd.c
   compute/winograd/winograd_x86.c
 )
+set(PKT_GROUP_wogemm
+  compute/wogemm/wogemm.c
+  compute/wogemm/wogemm_arm.c
+  compute/wogemm/wogemm_x86.c
+)
 set(PKT_KERNEL_GROUPS_conv2d gemm conv)
 set(PKT_KERNEL_GROUPS_conv_dw_pw gemm conv)
 set(PKT_KERNEL_GROUPS_conv_pw_dw gemm conv)
@@ -49,6 +54,7 @@ set(PKT_KERNEL_GROUPS_gru gemm)
 set(PKT_KERNEL_GROUPS_lstm gemm)
 set(PKT_KERNEL_GROUPS_matmul gemm)
 set(PKT_KERNEL_GROUPS_sdpa gemm)
+set(PKT_KERNEL_GROUPS_linear_wo wogemm)
 
 # Kernels: kernels/<name>.c each, named by the op table.
 set(PKT_ALL_KERNELS
@@ -68,6 +74,7 @@ set(PKT_ALL_KERNELS
   cumprod
   cumsum
   embedding_bag
+  embedding_wo
   expand
   fill
   flip
@@ -79,6 +86,7 @@ set(PKT_ALL_KERNELS
   interpolate
   layer_norm
   linear
+  linear_wo
   logical
   lstm
   matmul

@@ -48,7 +48,9 @@ enum pkt_op {
   PKT_OP_CUMPROD = 53, /* Cumulative product. */
   PKT_OP_GRID_SAMPLE = 54, /* torch grid_sample: x [N, C, H, W] sampled at grid [N, OH, OW, 2] -> [N, C, OH, OW]; mode INTERP nearest/bilinear, padding GRID_PAD. */
   PKT_OP_GRU = 55, /* One layer and direction of a GRU: x [B, T, I] (batch_first) or [T, B, I], h0 [B, H], w_ih [3H, I], w_hh [3H, H], b_ih [3H], b_hh [3H] -> y (x's layout, H features), h_n; gates r, z, n; reverse walks the steps from the last. */
-  PKT_OP_COUNT_ = 56
+  PKT_OP_LINEAR_WO = 80, /* y = act(x @ W^T + b) with W [N, K] quantized in groups of group_size along K (symmetric, no zero point): x, qweight (bits 8: int8 [N, K]; bits 4: uint8 [N, K/2], k even in the low nibble, each nibble q + 8), scales float32 [N, K/group_size], optional bias [N]; W[n, k] = q[n, k] * scales[n, k / group_size]. Unpacked in registers, never dequantized into memory. */
+  PKT_OP_EMBEDDING_WO = 81, /* out[i, :] = rows of a table [V, D] quantized as linear_wo's weight: qweight, indices (int64/int32, any shape), scales [V, D/group_size] -> indices.shape + [D]; an index outside [0, V) is an error. */
+  PKT_OP_COUNT_ = 82
 };
 
 /* Operand counts and parameter indices per op. */
@@ -402,6 +404,23 @@ enum pkt_op {
 #define PKT_GRU_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_GRU_BATCH_FIRST 0 /* int */
 #define PKT_GRU_REVERSE 1 /* int */
+#define PKT_LINEAR_WO_MIN_INPUTS 3
+#define PKT_LINEAR_WO_MAX_INPUTS 4
+#define PKT_LINEAR_WO_OUTPUTS 1
+#define PKT_LINEAR_WO_NUM_PARAMS 5
+#define PKT_LINEAR_WO_MIN_PARAMS 5 /* an ints list may be empty */
+#define PKT_LINEAR_WO_BITS 0 /* int */
+#define PKT_LINEAR_WO_GROUP_SIZE 1 /* int */
+#define PKT_LINEAR_WO_ACT 2 /* int */
+#define PKT_LINEAR_WO_ACT_MIN 3 /* float */
+#define PKT_LINEAR_WO_ACT_MAX 4 /* float */
+#define PKT_EMBEDDING_WO_MIN_INPUTS 3
+#define PKT_EMBEDDING_WO_MAX_INPUTS 3
+#define PKT_EMBEDDING_WO_OUTPUTS 1
+#define PKT_EMBEDDING_WO_NUM_PARAMS 2
+#define PKT_EMBEDDING_WO_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_EMBEDDING_WO_BITS 0 /* int */
+#define PKT_EMBEDDING_WO_GROUP_SIZE 1 /* int */
 
 /* Enumerations carried in parameters. */
 #define PKT_DTYPE_INVALID 0
