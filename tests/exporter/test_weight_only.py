@@ -9,6 +9,8 @@ float32 has them. Also: what stays float and why, the metadata, file sizes, and 
 fields (bad scales, group sizes and packed sizes in a hand-edited file give a clear error, not a crash)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -67,14 +69,21 @@ SHAPES = [(1, 64, 37, 32, 1), (1, 256, 70, 64, 2), (3, 96, 5, 32, 1), (5, 128, 3
 @pytest.mark.parametrize("bits", [4, 8])
 @pytest.mark.parametrize("M,K,N,group,threads", SHAPES)
 def test_linear_matches_dequantized_reference(isa, bits, M, K, N, group, threads):
+    data, x, want = _linear_case(bits, M, K, N, group)
+    with pockettorch.load(data, num_threads=threads) as rt:
+        assert rt.isa == isa
+        _close(rt(x), want)
+
+
+@functools.lru_cache(maxsize=None)
+def _linear_case(bits, M, K, N, group):
+    """(program bytes, input, reference): exported once, run on every ISA."""
     torch.manual_seed(M * 7 + K + N)
     layer = nn.Linear(K, N).eval()
     x = torch.randn(M, K)
     program = pockettorch.export(layer, (x,), quantization=quant.weight_only(bits=bits, group_size=group))
     assert [n.op for n in program.graph.nodes] == ["linear_wo"]
-    with pockettorch.load(program.to_bytes(), num_threads=threads) as rt:
-        assert rt.isa == isa
-        _close(rt(x), _reference_linear(layer, x, bits, group))
+    return program.to_bytes(), x, _reference_linear(layer, x, bits, group)
 
 
 @pytest.mark.parametrize("bits", [4, 8])
@@ -163,8 +172,8 @@ def test_weights_with_nan_stay_float():
 
 def test_file_size_of_a_linear_heavy_model():
     """w8 about a quarter of fp32 and w4 about an eighth (plus one float scale per 32 weights)."""
-    model = nn.Sequential(*[nn.Linear(512, 512) for _ in range(4)]).eval()
-    x = torch.randn(1, 512)
+    model = nn.Sequential(*[nn.Linear(256, 256) for _ in range(4)]).eval()
+    x = torch.randn(1, 256)
     size = {b: len(pockettorch.export(model, (x,), quantization=quant.weight_only(bits=b, group_size=32)).to_bytes())
             for b in (4, 8)}
     fp32 = len(pockettorch.export(model, (x,)).to_bytes())
@@ -199,13 +208,12 @@ def test_loader_rejects_bad_scales(bad):
 
 def test_loader_rejects_bad_group_sizes_and_packed_sizes():
     layer = nn.Linear(64, 8).eval()
+    program = pockettorch.export(layer, (torch.randn(1, 64),), quantization=quant.weight_only(bits=4, group_size=32))
+    params = program.graph.nodes[0].params
     for group in (0, 3, 48, -32):  # zero, odd, not dividing K, negative
-        program = pockettorch.export(layer, (torch.randn(1, 64),),
-                                     quantization=quant.weight_only(bits=4, group_size=32))
-        program.graph.nodes[0].params["group_size"] = group
+        params["group_size"], program._bytes = group, None
         with pytest.raises(errors.PocketTorchError, match="group size"):
             pockettorch.load(program.to_bytes())
-    program = pockettorch.export(layer, (torch.randn(1, 64),), quantization=quant.weight_only(bits=4, group_size=32))
-    program.graph.nodes[0].params["bits"] = 8  # the uint8 [8, 32] int4 pack read as int8 [8, 64]
+    params["group_size"], params["bits"], program._bytes = 32, 8, None  # the uint8 [8, 32] int4 pack read as int8
     with pytest.raises(errors.PocketTorchError):
         pockettorch.load(program.to_bytes())
