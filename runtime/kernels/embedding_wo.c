@@ -8,7 +8,7 @@ pkt_status pkt_kernel_embedding_wo_prepare(const pkt_node* n, size_t* scratch, p
                                      PKT_EMBEDDING_WO_NUM_PARAMS, err);
   if (st) return st;
   const pkt_tensor *idx = n->inputs[1], *y = n->outputs[0];
-  int64_t bits = pkt_param_i(n, PKT_EMBEDDING_WO_BITS), group = pkt_param_i(n, PKT_EMBEDDING_WO_GROUP_SIZE), V, D;
+  int64_t bits = pkt_param_i(n, PKT_EMBEDDING_WO_BITS), group = pkt_param_i(n, PKT_EMBEDDING_WO_GROUP_SIZE), V = 0, D = 0;
   if ((st = pkt_wo_check_weight(n->inputs[0], n->inputs[2], bits, group, &V, &D, err))) return st;
   if (idx->dtype != PKT_I64 && idx->dtype != PKT_I32)
     return pkt_fail(err, PKT_BAD_OPERANDS, "indices are %s, expected int64 or int32", pkt_dtype_name(idx->dtype));

@@ -8,7 +8,7 @@ pkt_status pkt_kernel_linear_wo_prepare(const pkt_node* n, size_t* scratch, pkt_
                                      PKT_LINEAR_WO_NUM_PARAMS, err);
   if (st) return st;
   const pkt_tensor *x = n->inputs[0], *y = n->outputs[0];
-  int64_t bits = pkt_param_i(n, PKT_LINEAR_WO_BITS), group = pkt_param_i(n, PKT_LINEAR_WO_GROUP_SIZE), N, K;
+  int64_t bits = pkt_param_i(n, PKT_LINEAR_WO_BITS), group = pkt_param_i(n, PKT_LINEAR_WO_GROUP_SIZE), N = 0, K = 0;
   if ((st = pkt_wo_check_weight(n->inputs[1], n->inputs[2], bits, group, &N, &K, err))) return st;
   if ((st = pkt_check_dtype(x, PKT_F32, "input", err)) || (st = pkt_check_dtype(y, PKT_F32, "output", err))) return st;
   if (x->rank < 1 || y->rank != x->rank)

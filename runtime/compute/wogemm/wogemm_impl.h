@@ -35,7 +35,7 @@ __attribute__((always_inline)) WO_TARGET static inline void WO_BLOCK(int bits, i
         }
         for (int r = 0; r < NB; r++) {
           V lo, hi;
-          W4(q + r * ldq + k / 2, lo, hi);
+          W4(q + r * ldq + (k >> 1), lo, hi); /* k >= 0: a shift, not a signed division */
           for (int m = 0; m < MB; m++) acc[m][r] = VFMA(xo[m], hi, VFMA(xe[m], lo, acc[m][r]));
         }
       }
