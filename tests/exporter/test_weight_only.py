@@ -177,7 +177,7 @@ def test_file_size_of_a_linear_heavy_model():
     size = {b: len(pockettorch.export(model, (x,), quantization=quant.weight_only(bits=b, group_size=32)).to_bytes())
             for b in (4, 8)}
     fp32 = len(pockettorch.export(model, (x,)).to_bytes())
-    assert size[8] / fp32 < 0.29 and size[4] / fp32 < 0.16
+    assert size[8] / fp32 < 0.30 and size[4] / fp32 < 0.17  # 0.281 and 0.156 of the weights, plus metadata
 
 
 def _corrupt(program, node_op: str, which: int, fn) -> bytes:
