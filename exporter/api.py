@@ -128,6 +128,10 @@ class Program:
     def quant_report(self):
         """Per layer of a quantized program: SQNR of its output against float, scale/zero-point ranges, what stayed
         float and why; layers under 20 dB are flagged (exporter/quant/report.py)."""
+        if isinstance(self.metadata.get("quantization"), dict):  # weight-only: its own report
+            from pockettorch.exporter.quant.wo_report import quant_report as weight_only_report
+
+            return weight_only_report(self)
         from pockettorch.exporter.quant.report import quant_report
 
         return quant_report(self)
@@ -188,7 +192,7 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
     if isinstance(quantization, (quant_config.Int8Static, quant_config.Int8Dynamic)):
         from pockettorch.exporter.quant import int8_flow as quant_int8
         model, quant_notes = quant_int8.prepare(model, example_inputs, quantization)
-    elif quantization is not None:
+    elif quantization is not None and not isinstance(quantization, quant_config.WeightOnly):
         raise errors.BadModelArgsError(f"quantization must be a scheme from pockettorch.quant, got {quantization!r}")
     captured = capture(model, example_inputs, dynamic_shapes)
     graph = Graph(name)
@@ -198,8 +202,8 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
     graph.output_structure = captured.output_structure
     program = finish(graph, captured.input_names, captured.output_names, user_meta,
                      {"pockettorch": __version__, "torch": captured.torch_version}, source or {"format": "pytorch"},
-                     quantization, backends, backend_options)
-    if quantization is not None:
+                     quantization, backends, backend_options, captured.exported)
+    if isinstance(quantization, (quant_config.Int8Static, quant_config.Int8Dynamic)):
         program.quantization = QuantInfo(quantization, float_model, model, list(captured.example_inputs), quant_notes)
     if reference:
         program.reference = (
@@ -210,13 +214,19 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
 
 
 def finish(graph: Graph, input_names: list[str], output_names: list[str], user_meta: dict, exporter: dict,
-           source: dict | None = None, quantization=None, backends=None, backend_options=None) -> Program:
+           source: dict | None = None, quantization=None, backends=None, backend_options=None,
+           exported=None) -> Program:
     """The tail every frontend shares: a lowered graph (inputs, outputs, output_structure and symbols set) through
     the passes and the memory plan into a Program. `source` says where the model came from (metadata "source")."""
     pass_counts = run_passes(graph)
     if isinstance(quantization, (quant_config.Int8Static, quant_config.Int8Dynamic)):
         from pockettorch.exporter.quant import int8_flow as quant_int8
         pass_counts["int8"] = quant_int8.finish(graph, quantization)
+    quant_meta = scheme_name(quantization) if quantization is not None else None
+    if isinstance(quantization, quant_config.WeightOnly):  # module names (for skip) come from the torch.export graph
+        from pockettorch.exporter.quant import wo_rewrite
+        names = wo_rewrite.module_names(exported) if exported is not None else ({}, set())
+        quant_meta = wo_rewrite.apply(graph, quantization, *names)
     inputs = {id(t) for t in graph.inputs}
     for t, out_name in zip(graph.outputs, output_names):
         if id(t) not in inputs and t.name not in output_names:
@@ -251,8 +261,8 @@ def finish(graph: Graph, input_names: list[str], output_names: list[str], user_m
         meta["delegation"] = delegation.as_dict()
     if symbols:
         meta["symbols"] = [{"name": n, "min": lo, "max": hi} for _, n, lo, hi in symbols]
-    if quantization is not None:
-        meta["quantization"] = scheme_name(quantization)
+    if quant_meta is not None:
+        meta["quantization"] = quant_meta
     return Program(graph, plan, meta, pass_counts)
 
 

@@ -46,6 +46,7 @@ HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv
            "core/backend.h", "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/cumulative.h",
            "kernels/elementwise_util.h", "kernels/pkt_half.h", "kernels/pkt_index.h", "kernels/pkt_strided.h",
            "kernels/quant_util.h", "kernels/recurrent.h")
+HEADERS += ("compute/wogemm/wogemm.h", "compute/wogemm/wogemm_impl.h", "kernels/wo_weight.h")  # weight-only (issue 18)
 
 # What every build compiles beside one platform file: loader, session, status, workspace, ISA detection, the
 # session's ISA config with the vector math every kernel's activations use, and the kernel table.
@@ -65,6 +66,7 @@ GROUPS = {
              "compute/winograd/winograd_x86.c"),
     "qgemm": ("compute/qgemm/qgemm.c", "compute/qgemm/qgemm_arm.c", "compute/qgemm/qgemm_x86.c"),  # int8 GEMM (the quantized conv/linear kernels list it in KERNEL_GROUPS)
 }
+GROUPS["wogemm"] = ("compute/wogemm/wogemm.c", "compute/wogemm/wogemm_arm.c", "compute/wogemm/wogemm_x86.c")
 KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "conv2d": ("gemm", "conv"),
     "conv_dw_pw": ("gemm", "conv"),  # winograd.c in the conv group calls the GEMM
@@ -79,6 +81,7 @@ KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "qlinear_dynamic": ("qgemm",),
     "qmatmul": ("qgemm",),
 }
+KERNEL_GROUPS["linear_wo"] = ("wogemm",)
 
 # Delegate backends (core/backend.h, docs/WRITING_A_BACKEND.md), compiled in only when a build names them:
 # name -> {"sources": C files under backends/<name>/, "headers": its headers, "link_libs": libraries it links}.

@@ -301,6 +301,15 @@ OPS: tuple[Op, ...] = (
        ("aten.arange.start_step", "aten.arange.start", "aten.arange.default"), "arange",
        doc="out[i] = start + i * step (in double, converted to the output's dtype); the length is the output's "
            "dim: a torch.arange whose end is a dynamic size (a static one is folded into a constant)."),
+    # Weight-only quantization (issue 18). Codes 80-84: a block of its own.
+    Op("linear_wo", 80, (3, 4), 1, _p("bits:int group_size:int " + _ACT), (), "linear_wo",
+       doc="y = act(x @ W^T + b) with W [N, K] quantized in groups of group_size along K (symmetric, no zero point): "
+           "x, qweight (bits 8: int8 [N, K]; bits 4: uint8 [N, K/2], k even in the low nibble, each nibble q + 8), "
+           "scales float32 [N, K/group_size], optional bias [N]; W[n, k] = q[n, k] * scales[n, k / group_size]. "
+           "Unpacked in registers, never dequantized into memory.", shape="linear"),
+    Op("embedding_wo", 81, (3, 3), 1, _p("bits:int group_size:int"), (), "embedding_wo",
+       doc="out[i, :] = rows of a table [V, D] quantized as linear_wo's weight: qweight, indices (int64/int32, any "
+           "shape), scales [V, D/group_size] -> indices.shape + [D]; an index outside [0, V) is an error."),
 )
 
 BY_NAME = {op.name: op for op in OPS}

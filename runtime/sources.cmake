@@ -47,6 +47,11 @@ set(PKT_GROUP_qgemm
   compute/qgemm/qgemm_arm.c
   compute/qgemm/qgemm_x86.c
 )
+set(PKT_GROUP_wogemm
+  compute/wogemm/wogemm.c
+  compute/wogemm/wogemm_arm.c
+  compute/wogemm/wogemm_x86.c
+)
 set(PKT_KERNEL_GROUPS_conv2d gemm conv)
 set(PKT_KERNEL_GROUPS_conv_dw_pw gemm conv)
 set(PKT_KERNEL_GROUPS_conv_pw_dw gemm conv)
@@ -59,6 +64,7 @@ set(PKT_KERNEL_GROUPS_qconv2d qgemm)
 set(PKT_KERNEL_GROUPS_qlinear qgemm)
 set(PKT_KERNEL_GROUPS_qlinear_dynamic qgemm)
 set(PKT_KERNEL_GROUPS_qmatmul qgemm)
+set(PKT_KERNEL_GROUPS_linear_wo wogemm)
 
 # Kernels: kernels/<name>.c each, named by the op table.
 set(PKT_ALL_KERNELS
@@ -81,6 +87,7 @@ set(PKT_ALL_KERNELS
   delegate
   dequantize
   embedding_bag
+  embedding_wo
   expand
   fill
   flip
@@ -92,6 +99,7 @@ set(PKT_ALL_KERNELS
   interpolate
   layer_norm
   linear
+  linear_wo
   logical
   lstm
   matmul

@@ -61,6 +61,8 @@ enum pkt_op {
   PKT_OP_QLINEAR_DYNAMIC = 70, /* float linear with int8 weights [N, K] (scales f32 [N], optional f32 bias): x quantized per row at run time, int32 accumulation, float result with a fused activation. */
   PKT_OP_DELEGATE = 85, /* Runs entry `delegate` of the DELEGATES section on its backend (inputs, outputs: the subgraph's, in the blob's order) and then skips the `fallback` instructions after it, which compute the same outputs on the CPU; when the backend is not compiled in, not available or fails to initialize, the session runs those instead (FORMAT.md, DELEGATES). */
   PKT_OP_ARANGE = 56, /* out[i] = start + i * step (in double, converted to the output's dtype); the length is the output's dim: a torch.arange whose end is a dynamic size (a static one is folded into a constant). */
+  PKT_OP_LINEAR_WO = 80, /* y = act(x @ W^T + b) with W [N, K] quantized in groups of group_size along K (symmetric, no zero point): x, qweight (bits 8: int8 [N, K]; bits 4: uint8 [N, K/2], k even in the low nibble, each nibble q + 8), scales float32 [N, K/group_size], optional bias [N]; W[n, k] = q[n, k] * scales[n, k / group_size]. Unpacked in registers, never dequantized into memory. */
+  PKT_OP_EMBEDDING_WO = 81, /* out[i, :] = rows of a table [V, D] quantized as linear_wo's weight: qweight, indices (int64/int32, any shape), scales [V, D/group_size] -> indices.shape + [D]; an index outside [0, V) is an error. */
   PKT_OP_COUNT_ = 86
 };
 
@@ -553,6 +555,23 @@ enum pkt_op {
 #define PKT_ARANGE_MIN_PARAMS 2 /* an ints list may be empty */
 #define PKT_ARANGE_START 0 /* float */
 #define PKT_ARANGE_STEP 1 /* float */
+#define PKT_LINEAR_WO_MIN_INPUTS 3
+#define PKT_LINEAR_WO_MAX_INPUTS 4
+#define PKT_LINEAR_WO_OUTPUTS 1
+#define PKT_LINEAR_WO_NUM_PARAMS 5
+#define PKT_LINEAR_WO_MIN_PARAMS 5 /* an ints list may be empty */
+#define PKT_LINEAR_WO_BITS 0 /* int */
+#define PKT_LINEAR_WO_GROUP_SIZE 1 /* int */
+#define PKT_LINEAR_WO_ACT 2 /* int */
+#define PKT_LINEAR_WO_ACT_MIN 3 /* float */
+#define PKT_LINEAR_WO_ACT_MAX 4 /* float */
+#define PKT_EMBEDDING_WO_MIN_INPUTS 3
+#define PKT_EMBEDDING_WO_MAX_INPUTS 3
+#define PKT_EMBEDDING_WO_OUTPUTS 1
+#define PKT_EMBEDDING_WO_NUM_PARAMS 2
+#define PKT_EMBEDDING_WO_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_EMBEDDING_WO_BITS 0 /* int */
+#define PKT_EMBEDDING_WO_GROUP_SIZE 1 /* int */
 
 /* Enumerations carried in parameters. */
 #define PKT_DTYPE_INVALID 0

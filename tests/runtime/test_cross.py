@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils import _pytree as pytree
 
 import pockettorch
+from pockettorch import quant
 from pockettorch.runtime import cross, manifest
 from pockettorch.runtime.op_table import OPS
 from support_tools import BUILD_DIR
@@ -279,6 +280,33 @@ class NanThroughFusedOps(nn.Module):
                 torch.clamp(v + 0.5, 0.0, 1.0))
 
 
+class WeightOnly(nn.Module):
+    """Weight-only quantized layers (linear_wo, embedding_wo): an embedding table, a batch-1 GEMV with odd N and a
+    small-M GEMM over K of several groups (with NaN/inf in its input)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(8)
+        self.emb, self.fc1, self.fc2 = nn.Embedding(20, 64), nn.Linear(64, 37), nn.Linear(128, 19)
+
+    def forward(self, ids, x, x2):
+        return self.emb(ids), F.gelu(self.fc1(x)), self.fc2(x2)
+
+
+def dequantized(module: nn.Module, bits: int) -> nn.Module:
+    """A copy whose linear and embedding weights are torchao's dequantized ones (the weight-only reference)."""
+    import copy
+
+    from pockettorch.exporter.quant import wo_rewrite
+
+    ref = copy.deepcopy(module)
+    with torch.no_grad():
+        for m in ref.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                m.weight.copy_(wo_rewrite.dequantize_weight(*wo_rewrite.quantize_weight(m.weight, bits, 32), bits, 32))
+    return ref
+
+
 def poisoned(t: torch.Tensor) -> torch.Tensor:
     flat = t.clone().view(-1)
     for k, value in enumerate((float("nan"), float("inf"), float("-inf"))):
@@ -294,6 +322,8 @@ class Case:
     threads: int = 1
     tol: float = 1e-4
     dynamic_shapes: tuple | None = None  # torch.export's; the inputs' sizes lie inside the ranges
+    quantization: object = None  # a pockettorch.quant scheme; then `reference` gives the expected outputs
+    reference: nn.Module | None = None
 
 
 class Positions(nn.Module):
@@ -335,6 +365,10 @@ def cases() -> list[Case]:
                                              rnd(2, 5, 6, seed=2), rnd(4, 1, 6, seed=3)), threads=2),
         Case("nan", NanThroughFusedOps().eval(), (poisoned(rnd(1, 4, 12, 12, seed=6)), poisoned(rnd(3, 12, seed=7))),
              threads=2),
+        *(Case(f"weight_only_w{b}", WeightOnly().eval(), (ints(2, 3, hi=20), rnd(1, 64, seed=1),
+                                                           poisoned(rnd(5, 128, seed=2))),
+               threads=2, quantization=quant.weight_only(bits=b, group_size=32),
+               reference=dequantized(WeightOnly().eval(), b)) for b in (4, 8)),
         Case("data", Fn(lambda m, *a: data_movement(m, *a), emb=rnd(10, 6, seed=9)).eval(),
              (rnd(2, 3, 5), ints(2, 4, hi=5), ints(2, 3, 4, hi=5, seed=2), rnd(2, 2, 5, seed=3),
               rnd(1, 2, 4, 6, seed=4))),
@@ -360,14 +394,15 @@ def models(tmp_path_factory) -> dict[str, Exported]:
     for case in cases():
         d = root / case.name
         d.mkdir()
-        program = pockettorch.export(case.module, case.inputs, name=case.name, dynamic_shapes=case.dynamic_shapes)
+        program = pockettorch.export(case.module, case.inputs, name=case.name, dynamic_shapes=case.dynamic_shapes,
+                                     quantization=case.quantization)
         program.save(d / "model.ptm")
         files = []
         for k, t in enumerate(case.inputs):
             np.save(d / f"in_{k}.npy", t.numpy())
             files.append(d / f"in_{k}.npy")
         with torch.no_grad():
-            expected = case.module(*case.inputs)
+            expected = (case.reference or case.module)(*case.inputs)
         leaves = [t.numpy() for t in pytree.tree_leaves(expected)]
         ops = {op for op, _ in pockettorch.load(d / "model.ptm").instructions()}
         out[case.name] = Exported(d / "model.ptm", files, leaves, case.threads, case.tol, ops)

@@ -19,7 +19,7 @@ import torch
 from torch.export import Dim
 
 import pockettorch
-from pockettorch import errors
+from pockettorch import errors, quant
 from support_tools import SANITIZER_ENV, run_tool, tools
 
 # ≥ 20,000 mutations in total (the small seeds run ~50k mutants/s under ASan), split over two processes
@@ -178,6 +178,12 @@ def _seed_models():
         ("attention_dynamic", Attention(), (r(1, 4, 8),), False, ({1: Dim("seq", min=2, max=6)},)),
         ("int8_static", QuantNet(), (r(1, 2, 6, 6),), False),
         ("int8_dynamic", Rank3(), (r(2, 3, 6),), False),
+        # weight-only quantized (linear_wo, embedding_wo): mutations reach the bits, group size, packed size and
+        # scale checks
+        ("linear_w4", torch.nn.Sequential(torch.nn.Linear(32, 7), torch.nn.ReLU()), (r(3, 32),), True, None,
+         quant.weight_only(bits=4, group_size=16)),
+        ("embedding_w8", torch.nn.Embedding(10, 32), (torch.randint(0, 10, (2, 3), generator=g),), True, None,
+         quant.weight_only(bits=8, group_size=8)),
     ]
 
 
@@ -185,13 +191,14 @@ def _seed_models():
 def seeds(tmp_path_factory) -> dict[str, bytes]:
     d = tmp_path_factory.mktemp("seeds")
     out = {}
-    for name, module, inputs, required, *dynamic in _seed_models():
+    for name, module, inputs, required, *extra in _seed_models():
         module.eval()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                data = pockettorch.export(module, inputs, name=name, dynamic_shapes=dynamic[0] if dynamic else None,
-                                          quantization=_quantized_seeds().get(name)).to_bytes()
+                data = pockettorch.export(module, inputs, name=name, dynamic_shapes=extra[0] if extra else None,
+                                          quantization=extra[1] if len(extra) > 1 else
+                                          _quantized_seeds().get(name)).to_bytes()
                 pockettorch.load(data)(*inputs)
         except errors.PocketTorchError:
             if required:

@@ -10,7 +10,7 @@
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_BINARY) || defined(PKT_WITH_UNARY) ||                  \
     defined(PKT_WITH_CONV2D) || defined(PKT_WITH_CONV_DW_PW) || defined(PKT_WITH_CONV_PW_DW) ||              \
     defined(PKT_WITH_CONV_TRANSPOSE2D) || defined(PKT_WITH_LINEAR) || defined(PKT_WITH_LSTM) ||              \
-    defined(PKT_WITH_MATMUL) || defined(PKT_WITH_SDPA)
+    defined(PKT_WITH_MATMUL) || defined(PKT_WITH_SDPA) || defined(PKT_WITH_LINEAR_WO)
 #define MAPS(act, vmap, vbinary) act, vmap, vbinary
 #else
 #define MAPS(act, vmap, vbinary) pkt_act_portable, pkt_vmap_portable, NULL

@@ -119,6 +119,12 @@ PKT_DECLARE_KERNEL(embedding_bag)
 #else
 #define PKT_ENTRY_EMBEDDING_BAG {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_EMBEDDING_WO)
+PKT_DECLARE_KERNEL(embedding_wo)
+#define PKT_ENTRY_EMBEDDING_WO {pkt_kernel_embedding_wo_prepare, pkt_kernel_embedding_wo_run, 0, 0}
+#else
+#define PKT_ENTRY_EMBEDDING_WO {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_EXPAND)
 PKT_DECLARE_KERNEL(expand)
 #define PKT_ENTRY_EXPAND {pkt_kernel_expand_prepare, pkt_kernel_expand_run, 0, 0}
@@ -186,6 +192,12 @@ PKT_DECLARE_PACKING(linear)
 #define PKT_ENTRY_LINEAR {pkt_kernel_linear_prepare, pkt_kernel_linear_run, pkt_kernel_linear_pack_size, pkt_kernel_linear_pack}
 #else
 #define PKT_ENTRY_LINEAR {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_LINEAR_WO)
+PKT_DECLARE_KERNEL(linear_wo)
+#define PKT_ENTRY_LINEAR_WO {pkt_kernel_linear_wo_prepare, pkt_kernel_linear_wo_run, 0, 0}
+#else
+#define PKT_ENTRY_LINEAR_WO {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_LOGICAL)
 PKT_DECLARE_KERNEL(logical)
@@ -412,6 +424,8 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_QLINEAR_DYNAMIC] = PKT_ENTRY_QLINEAR_DYNAMIC,
     [PKT_OP_DELEGATE] = PKT_ENTRY_DELEGATE,
     [PKT_OP_ARANGE] = PKT_ENTRY_ARANGE,
+    [PKT_OP_LINEAR_WO] = PKT_ENTRY_LINEAR_WO,
+    [PKT_OP_EMBEDDING_WO] = PKT_ENTRY_EMBEDDING_WO,
 };
 
 const char* const pkt_op_names[PKT_OP_COUNT_] = {
@@ -472,6 +486,8 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_QLINEAR_DYNAMIC] = "qlinear_dynamic",
     [PKT_OP_DELEGATE] = "delegate",
     [PKT_OP_ARANGE] = "arange",
+    [PKT_OP_LINEAR_WO] = "linear_wo",
+    [PKT_OP_EMBEDDING_WO] = "embedding_wo",
 };
 
 const unsigned char pkt_op_inplace[PKT_OP_COUNT_] = {
@@ -540,4 +556,6 @@ const unsigned char pkt_op_shape_rule[PKT_OP_COUNT_] = {
     [PKT_OP_QLINEAR_DYNAMIC] = PKT_SHAPE_LINEAR,
     [PKT_OP_DELEGATE] = PKT_SHAPE_DECLARED,
     [PKT_OP_ARANGE] = PKT_SHAPE_DECLARED,
+    [PKT_OP_LINEAR_WO] = PKT_SHAPE_LINEAR,
+    [PKT_OP_EMBEDDING_WO] = PKT_SHAPE_DECLARED,
 };

@@ -1,0 +1,101 @@
+/* Weight-only GEMV / small-M GEMM driver and the portable micro-kernels (see wogemm.h). */
+#include "compute/wogemm/wogemm.h"
+
+#define WO_W8 pkt_wogemm_w8_portable
+#define WO_W4 pkt_wogemm_w4_portable
+#define WO_BLOCK wo_block_portable
+#define WO_TARGET
+#define V float
+#define VL 1
+#define VZERO() 0.f
+#define VLOAD(p) (*(p))
+#define VSET(f) (f)
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VHSUM(v) (v)
+#define W8(p) ((float)*(const int8_t*)(p))
+#define W4(p, lo, hi) (lo = (float)((*(p) & 15) - 8), hi = (float)((*(p) >> 4) - 8))
+#include "compute/wogemm/wogemm_impl.h"
+
+static const pkt_wogemm_config configs[] = {
+    [PKT_ISA_PORTABLE] = {"portable", 1, pkt_wogemm_w8_portable, pkt_wogemm_w4_portable},
+#ifdef PKT_WOGEMM_HAVE_NEON
+    [PKT_ISA_NEON] = {"neon", 4, pkt_wogemm_w8_neon, pkt_wogemm_w4_neon},
+#endif
+#ifdef PKT_WOGEMM_HAVE_X86
+    [PKT_ISA_AVX2] = {"avx2", 8, pkt_wogemm_w8_avx2, pkt_wogemm_w4_avx2},
+    [PKT_ISA_AVX512] = {"avx512", 16, pkt_wogemm_w8_avx512, pkt_wogemm_w4_avx512},
+#endif
+};
+
+const pkt_wogemm_config* pkt_wogemm_config_of(const pkt_isa_config* cfg) {
+  unsigned i = (unsigned)cfg->isa;
+  return i < sizeof configs / sizeof configs[0] && configs[i].w8 ? &configs[i] : &configs[PKT_ISA_PORTABLE];
+}
+
+const pkt_wogemm_config* pkt_wogemm_config_for(const pkt_isa_config* cfg, int bits, int group_size) {
+  const pkt_wogemm_config* c = pkt_wogemm_config_of(cfg);
+  int step = bits == 8 ? c->vl : 2 * c->vl;
+  return group_size % step == 0 ? c : &configs[PKT_ISA_PORTABLE];
+}
+
+/* int4 on a SIMD config reads x reordered per step of 2 vl: the even elements, then the odd ones. */
+static int reorders(const pkt_wogemm_config* c, int bits) { return bits == 4 && c->vl > 1; }
+
+size_t pkt_wogemm_scratch_bytes(const pkt_isa_config* cfg, int bits, int group_size, int64_t M, int64_t K) {
+  if (!reorders(pkt_wogemm_config_for(cfg, bits, group_size), bits) || M <= 0 || K <= 0) return 0;
+  if ((uint64_t)M > SIZE_MAX / sizeof(float) / (uint64_t)K) return SIZE_MAX;
+  return (size_t)M * (size_t)K * sizeof(float);
+}
+
+static void reorder_x(int64_t M, int64_t K, int vl, const float* x, float* xp) {
+  const int64_t step = 2 * (int64_t)vl;
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t k0 = 0; k0 < K; k0 += step)
+      for (int j = 0; j < vl; j++) {
+        xp[m * K + k0 + j] = x[m * K + k0 + 2 * j];
+        xp[m * K + k0 + vl + j] = x[m * K + k0 + 2 * j + 1];
+      }
+}
+
+typedef struct wo_job {
+  const pkt_wogemm_args* a;
+  pkt_wogemm_ukernel uk;
+  const float* x;
+  pkt_act_fn act_fn;
+} wo_job;
+
+/* Chunks of 16 weight rows (begin / end count chunks), every x row against them. */
+static void wo_range(void* ctx, int64_t begin, int64_t end) {
+  const wo_job* j = ctx;
+  const pkt_wogemm_args* a = j->a;
+  const int64_t n0 = begin * 16, n1 = end * 16 < a->N ? end * 16 : a->N, groups = a->K / a->group_size;
+  const int64_t ldq = a->bits == 8 ? a->K : a->K / 2;
+  for (int64_t m = 0; m < a->M; m += PKT_WOGEMM_MR) {
+    int mb = (int)(a->M - m < PKT_WOGEMM_MR ? a->M - m : PKT_WOGEMM_MR);
+    j->uk(mb, n1 - n0, a->K, a->group_size, j->x + m * a->K, a->K, (const uint8_t*)a->q + n0 * ldq, ldq,
+          a->scales + n0 * groups, a->y + m * a->N + n0, a->N);
+  }
+  for (int64_t m = 0; m < a->M; m++) {
+    float* y = a->y + m * a->N + n0;
+    if (a->bias)
+      for (int64_t n = 0; n < n1 - n0; n++) y[n] += a->bias[n0 + n];
+    j->act_fn(y, n1 - n0, a->act, a->act_min, a->act_max);
+  }
+}
+
+void pkt_wogemm(const pkt_node* node, const pkt_isa_config* cfg, const pkt_wogemm_args* a) {
+  if (a->M <= 0 || a->N <= 0) return;
+  const pkt_wogemm_config* c = pkt_wogemm_config_for(cfg, a->bits, a->group_size);
+  wo_job j = {a, a->bits == 8 ? c->w8 : c->w4, a->x, cfg->act};
+  if (reorders(c, a->bits) && a->K > 0) {
+    reorder_x(a->M, a->K, c->vl, a->x, a->scratch);
+    j.x = a->scratch;
+  }
+  int64_t chunks = (a->N + 15) / 16;
+  int threads = node && node->pool ? node->num_threads : 1;
+  if ((double)a->M * (double)a->N * (double)a->K < (double)(1 << 17)) threads = 1;
+  if (threads > 1)
+    pkt_parallel_for(node, chunks, wo_range, &j);
+  else
+    wo_range(&j, 0, chunks);
+}
