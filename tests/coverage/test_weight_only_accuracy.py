@@ -2,7 +2,7 @@
 quantized weight-only, w8 and w4 with groups of 32, run on the C runtime, every linear and embedding table really
 quantized. w8 keeps every sentence embedding at cosine >= 0.99 with the fp32 model's (measured 0.99985). w4 with
 round-to-nearest groups of 32 (torchao's choose_qparams_affine, symmetric) measures 0.956: short of the issue's 0.99
-(torchao's HQQ scale-only reaches 0.962, groups of 16 0.966; docs/quantization-weight-only.md), so the w4 bar here is
+(torchao's HQQ scale-only reaches 0.962, groups of 16 0.966; docs/QUANTIZATION.md, weight-only section), so the w4 bar here is
 the measured figure's floor, and it catches a kernel or packing error (those give cosines far below)."""
 import pytest
 import torch
