@@ -206,7 +206,20 @@ void pkt_qgemm(const pkt_node* node, const pkt_isa_config* cfg, const pkt_qgemm_
  * quantize_per_tensor then multiplies by 1 / scale computed in double and rounded to float. A row holding NaN
  * or an infinity gets scale NaN (zero point 0, q 0): its products are NaN, as eager's dequantized row gives
  * NaN everywhere it holds a finite value (0 * inf) or a NaN. */
-void pkt_qgemm_row_qparams(float mn, float mx, float* scale, int32_t* zp, float* inv) {
+int pkt_qgemm_row_qparams(const float* row, int64_t k, int64_t K, float mn, float mx, int finite, int8_t* qr,
+                          float* scale, int32_t* zp, float* inv) {
+  for (; k < K; k++) {
+    float v = row[k];
+    finite &= fabsf(v) <= FLT_MAX;
+    mn = v < mn ? v : mn;
+    mx = v > mx ? v : mx;
+  }
+  if (!finite) {
+    *scale = NAN;
+    *zp = 0;
+    memset(qr, 0, (size_t)K);
+    return 0;
+  }
   mn = mn < 0.f ? mn : 0.f;
   mx = mx > 0.f ? mx : 0.f;
   float s = (mx - mn) / 255.f;
@@ -215,6 +228,7 @@ void pkt_qgemm_row_qparams(float mn, float mx, float* scale, int32_t* zp, float*
   *zp = (int32_t)(z < -128.f ? -128.f : z > 127.f ? 127.f : z);
   *scale = s;
   *inv = (float)(1.0 / (double)s);
+  return 1;
 }
 
 void pkt_quantize_rows_portable(int64_t M, int64_t K, const float* x, int64_t ldx, int8_t* q, float* a_scale,
@@ -222,22 +236,8 @@ void pkt_quantize_rows_portable(int64_t M, int64_t K, const float* x, int64_t ld
   for (int64_t m = 0; m < M; m++) {
     const float* row = x + m * ldx;
     int8_t* qr = q + m * K;
-    float mn = 0.f, mx = 0.f;
-    int finite = 1;
-    for (int64_t k = 0; k < K; k++) {
-      float v = row[k];
-      finite &= fabsf(v) <= FLT_MAX;
-      mn = v < mn ? v : mn;
-      mx = v > mx ? v : mx;
-    }
-    if (!finite) {
-      a_scale[m] = NAN;
-      a_zp[m] = 0;
-      memset(qr, 0, (size_t)K);
-      continue;
-    }
     float inv;
-    pkt_qgemm_row_qparams(mn, mx, &a_scale[m], &a_zp[m], &inv);
+    if (!pkt_qgemm_row_qparams(row, 0, K, 0.f, 0.f, 1, qr, &a_scale[m], &a_zp[m], &inv)) continue;
     const float lo = (float)(-128 - a_zp[m]), hi = (float)(127 - a_zp[m]);
     for (int64_t k = 0; k < K; k++) {
       float f = row[k] * inv;

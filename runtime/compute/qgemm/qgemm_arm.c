@@ -216,20 +216,8 @@ void pkt_quantize_rows_neon(int64_t M, int64_t K, const float* x, int64_t ldx, i
       mn[0] = mn[i] < mn[0] ? mn[i] : mn[0];
       mx[0] = mx[i] > mx[0] ? mx[i] : mx[0];
     }
-    for (; k < K; k++) {
-      float v = row[k];
-      finite &= fabsf(v) <= FLT_MAX;
-      mn[0] = v < mn[0] ? v : mn[0];
-      mx[0] = v > mx[0] ? v : mx[0];
-    }
-    if (!finite) {
-      a_scale[m] = NAN;
-      a_zp[m] = 0;
-      memset(qr, 0, (size_t)K);
-      continue;
-    }
     float inv;
-    pkt_qgemm_row_qparams(mn[0], mx[0], &a_scale[m], &a_zp[m], &inv);
+    if (!pkt_qgemm_row_qparams(row, k, K, mn[0], mx[0], finite, qr, &a_scale[m], &a_zp[m], &inv)) continue;
     const float lof = (float)(-128 - a_zp[m]), hif = (float)(127 - a_zp[m]);
     const float32x4_t vinv = vdupq_n_f32(inv), lo = vdupq_n_f32(lof), hi = vdupq_n_f32(hif);
     const int32x4_t zp = vdupq_n_s32(a_zp[m]);

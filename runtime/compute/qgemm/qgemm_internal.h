@@ -93,8 +93,12 @@ void pkt_quantize_rows_neon(int64_t M, int64_t K, const float* x, int64_t ldx, i
                             int32_t* a_zp);
 #endif
 
-/* One row's quantization parameters from its min and max (finite), as PT2E's choose_qparams.tensor. */
-void pkt_qgemm_row_qparams(float mn, float mx, float* scale, int32_t* zp, float* inv);
+/* One row's quantization parameters, as PT2E's choose_qparams.tensor, once the caller's lanes have scanned [0, k)
+ * into mn, mx (finite: no NaN/inf there): the scalar tail [k, K) joins the scan; a row holding NaN or inf gets
+ * scale NaN, zero point 0 and q 0 and returns 0, any other gets scale, zero point and 1/scale (returns 1: the caller
+ * quantizes it). */
+int pkt_qgemm_row_qparams(const float* row, int64_t k, int64_t K, float mn, float mx, int finite, int8_t* qr,
+                          float* scale, int32_t* zp, float* inv);
 
 /* Portable micro-kernel and quantize_rows, the fallbacks of every config. */
 void pkt_qgemm_ukernel_portable(const qgemm_tile* t);

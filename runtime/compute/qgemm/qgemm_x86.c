@@ -266,20 +266,8 @@ T_AVX2 void pkt_quantize_rows_avx2(int64_t M, int64_t K, const float* x, int64_t
       mn[0] = mn[i] < mn[0] ? mn[i] : mn[0];
       mx[0] = mx[i] > mx[0] ? mx[i] : mx[0];
     }
-    for (; k < K; k++) {
-      float v = row[k];
-      finite &= fabsf(v) <= FLT_MAX;
-      mn[0] = v < mn[0] ? v : mn[0];
-      mx[0] = v > mx[0] ? v : mx[0];
-    }
-    if (!finite) {
-      a_scale[m] = NAN;
-      a_zp[m] = 0;
-      memset(qr, 0, (size_t)K);
-      continue;
-    }
     float inv;
-    pkt_qgemm_row_qparams(mn[0], mx[0], &a_scale[m], &a_zp[m], &inv);
+    if (!pkt_qgemm_row_qparams(row, k, K, mn[0], mx[0], finite, qr, &a_scale[m], &a_zp[m], &inv)) continue;
     const float lof = (float)(-128 - a_zp[m]), hif = (float)(127 - a_zp[m]);
     const __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(lof), hi = _mm256_set1_ps(hif);
     const __m256i zp = _mm256_set1_epi32(a_zp[m]);
