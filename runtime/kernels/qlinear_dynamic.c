@@ -17,23 +17,9 @@ pkt_status pkt_kernel_qlinear_dynamic_prepare(const pkt_node* n, size_t* scratch
                                      PKT_QLINEAR_DYNAMIC_NUM_PARAMS, err);
   if (st) return st;
   const pkt_tensor *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
-  if ((st = pkt_check_dtype(x, PKT_F32, "input", err)) || (st = pkt_check_dtype(w, PKT_I8, "weight", err)) ||
-      (st = pkt_check_dtype(y, PKT_F32, "output", err)))
+  if ((st = pkt_check_dtype(x, PKT_F32, "input", err)) || (st = pkt_check_dtype(y, PKT_F32, "output", err)) ||
+      (st = pkt_q_check_linear(n, PKT_QGEMM_MAX_K, err)))
     return st;
-  if (!w->data) return pkt_fail(err, PKT_BAD_OPERANDS, "the int8 weight must be a constant");
-  if (x->rank < 1 || w->rank != 2 || y->rank != x->rank || x->dims[x->rank - 1] != w->dims[1] ||
-      y->dims[y->rank - 1] != w->dims[0])
-    return pkt_fail(err, PKT_BAD_OPERANDS, "input, weight [N, K] and output shapes do not match");
-  for (int d = 0; d < x->rank - 1; d++)
-    if (x->dims[d] != y->dims[d]) return pkt_fail(err, PKT_BAD_OPERANDS, "output dim %d differs from input", d);
-  if (w->dims[1] > PKT_QGEMM_MAX_K) return pkt_fail(err, PKT_BAD_OPERANDS, "K %lld is too large", (long long)w->dims[1]);
-  if ((st = pkt_q_check_scales(n->inputs[2], w->dims[0], err))) return st;
-  if (n->n_inputs == 4) {
-    if ((st = pkt_check_dtype(n->inputs[3], PKT_F32, "bias", err))) return st;
-    if (n->inputs[3]->numel != w->dims[0])
-      return pkt_fail(err, PKT_BAD_OPERANDS, "the bias has %lld elements, expected %lld", (long long)n->inputs[3]->numel,
-                      (long long)w->dims[0]);
-  }
   int64_t M = w->dims[0] ? y->numel / w->dims[0] : 0;
   if (M > ((int64_t)1 << 40) / (w->dims[1] + 1)) return pkt_fail(err, PKT_BAD_OPERANDS, "input too large");
   *scratch = qd_scratch(M, w->dims[1]);

@@ -48,6 +48,28 @@ static inline pkt_status pkt_q_check_scales(const pkt_tensor* t, int64_t n, pkt_
   return PKT_OK;
 }
 
+/* What qlinear and qlinear_dynamic share: x [..., K] -> y [..., N] with a constant int8 weight [N, K] (K <= max_k),
+ * N weight scales (input 2) and an optional constant f32 bias [N] (input 3); dtypes of x and y are the caller's. */
+static inline pkt_status pkt_q_check_linear(const pkt_node* n, int64_t max_k, pkt_err* err) {
+  const pkt_tensor *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
+  pkt_status st = pkt_check_dtype(w, PKT_I8, "weight", err);
+  if (st) return st;
+  if (!w->data) return pkt_fail(err, PKT_BAD_OPERANDS, "the int8 weight must be a constant");
+  if (x->rank < 1 || w->rank != 2 || y->rank != x->rank || x->dims[x->rank - 1] != w->dims[1] ||
+      y->dims[y->rank - 1] != w->dims[0])
+    return pkt_fail(err, PKT_BAD_OPERANDS, "input, weight [N, K] and output shapes do not match");
+  for (int d = 0; d < x->rank - 1; d++)
+    if (x->dims[d] != y->dims[d]) return pkt_fail(err, PKT_BAD_OPERANDS, "output dim %d differs from input", d);
+  if (w->dims[1] > max_k) return pkt_fail(err, PKT_BAD_OPERANDS, "K %lld is too large", (long long)w->dims[1]);
+  if ((st = pkt_q_check_scales(n->inputs[2], w->dims[0], err))) return st;
+  if (n->n_inputs == 4) {
+    if ((st = pkt_check_dtype(n->inputs[3], PKT_F32, "bias", err))) return st;
+    if (!n->inputs[3]->data || n->inputs[3]->numel != w->dims[0])
+      return pkt_fail(err, PKT_BAD_OPERANDS, "the bias must be a constant of %lld floats", (long long)w->dims[0]);
+  }
+  return PKT_OK;
+}
+
 /* clamp(round_half_even(v) + zp, lo, hi); NaN gives zp (the reference's float-to-int cast is undefined there). */
 static inline int8_t pkt_q_round(float v, int32_t zp, int32_t lo, int32_t hi) {
   if (!(v == v)) v = 0.0f;

@@ -6,6 +6,7 @@ import torch
 
 import pockettorch
 from pockettorch import quant
+from pockettorch.exporter.quant.report import record
 from pockettorch.runtime.module import load
 
 
@@ -40,17 +41,7 @@ def lsb_error(program, inputs) -> float:
 def int8_errors(program, inputs) -> dict[str, int]:
     """Per int8 tensor the runtime writes: max |runtime - reference| in quantization steps (integers), the
     reference being the torch.export program the runtime was lowered from (the PT2E-converted model) run in eager."""
-    values: dict[str, torch.Tensor] = {}
-
-    class Recorder(torch.fx.Interpreter):
-        def run_node(self, n):
-            out = super().run_node(n)
-            if isinstance(out, torch.Tensor):
-                values[n.name] = out
-            return out
-
-    with torch.no_grad():
-        Recorder(program.exported.module()).run(*inputs)
+    values = record(program.exported.module(), inputs)
     with load(program.to_bytes()) as module:
         _, per_instruction = module.run_capture([t.numpy() for t in inputs])
     errors = {}
