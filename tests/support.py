@@ -100,3 +100,20 @@ def export_dynamic_tokens(path, max_len: int, seed: int) -> DynamicTokens:
     example = (torch.randn(1, 6, 8), torch.zeros(1, 6, dtype=torch.bool))
     pockettorch.export(model, example, dynamic_shapes=({1: seq}, {1: seq})).save(path)
     return model
+
+
+class QuantNet(torch.nn.Module):
+    """Every int8 op: conv (dense and depthwise), pools, add, concat, a lookup table, linear and matmul."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(2, 4, 3, padding=1)
+        self.dw = torch.nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        a = torch.relu(self.c1(x))
+        b = torch.sigmoid(self.dw(a) + a)
+        c = torch.cat([torch.nn.functional.max_pool2d(b, 2), torch.nn.functional.avg_pool2d(a, 2)], 1)
+        h = self.fc(torch.nn.functional.adaptive_avg_pool2d(c, 1).flatten(1).reshape(2, 4))
+        return torch.matmul(h, h.t())

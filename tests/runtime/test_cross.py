@@ -26,6 +26,7 @@ import pockettorch
 from pockettorch import quant
 from pockettorch.runtime import cross, manifest
 from pockettorch.runtime.op_table import OPS
+from support import QuantNet
 from support_tools import BUILD_DIR
 
 pytestmark = pytest.mark.slow
@@ -323,7 +324,8 @@ class Case:
     tol: float = 1e-4
     dynamic_shapes: tuple | None = None  # torch.export's; the inputs' sizes lie inside the ranges
     quantization: object = None  # a pockettorch.quant scheme; then `reference` gives the expected outputs
-    reference: nn.Module | None = None
+    reference: nn.Module | None = None  # int8 schemes: the exporter's PT2E reference model when None
+    backends: tuple[str, ...] = ()  # delegated at export; the cross runners have no backend, so the fallback runs
 
 
 class Positions(nn.Module):
@@ -374,6 +376,13 @@ def cases() -> list[Case]:
               rnd(1, 2, 4, 6, seed=4))),
         Case("positions", Positions().eval(), (rnd(2, 9),),
              dynamic_shapes=({1: torch.export.Dim("n", min=1, max=16)},)),
+        # int8 against the PT2E reference (static) or float (dynamic): within an LSB or two of the output's range
+        Case("int8_static", QuantNet().eval(), (rnd(1, 2, 6, 6),), threads=2, tol=2e-2,
+             quantization=quant.int8([(rnd(1, 2, 6, 6, seed=k),) for k in range(4)])),
+        Case("int8_dynamic", nn.Sequential(nn.Linear(40, 24), nn.GELU(), nn.Linear(24, 8)).eval(), (rnd(3, 5, 40),),
+             threads=2, tol=5e-2, quantization=quant.int8_dynamic()),
+        Case("delegated", nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 4)).eval(), (rnd(3, 12),),
+             backends=("vulkan",)),
     ]
 
 
@@ -395,14 +404,15 @@ def models(tmp_path_factory) -> dict[str, Exported]:
         d = root / case.name
         d.mkdir()
         program = pockettorch.export(case.module, case.inputs, name=case.name, dynamic_shapes=case.dynamic_shapes,
-                                     quantization=case.quantization)
+                                     quantization=case.quantization, backends=list(case.backends) or None)
         program.save(d / "model.ptm")
         files = []
         for k, t in enumerate(case.inputs):
             np.save(d / f"in_{k}.npy", t.numpy())
             files.append(d / f"in_{k}.npy")
         with torch.no_grad():
-            expected = (case.reference or case.module)(*case.inputs)
+            reference = case.reference or (program.quantization.quantized_model if program.quantization else None)
+            expected = (reference or case.module)(*case.inputs)
         leaves = [t.numpy() for t in pytree.tree_leaves(expected)]
         ops = {op for op, _ in pockettorch.load(d / "model.ptm").instructions()}
         out[case.name] = Exported(d / "model.ptm", files, leaves, case.threads, case.tol, ops)

@@ -20,6 +20,7 @@ from torch.export import Dim
 
 import pockettorch
 from pockettorch import errors, quant
+from support import QuantNet
 from support_tools import SANITIZER_ENV, run_tool, tools
 
 # ≥ 20,000 mutations in total (the small seeds run ~50k mutants/s under ASan), split over two processes
@@ -95,23 +96,6 @@ class Elementwise(torch.nn.Module):
     def forward(self, x, y):
         z = torch.where(x > y, x * y, x - y)
         return torch.cat([z.exp().clamp(max=3.0), torch.sigmoid(y)], dim=1).permute(1, 0)
-
-
-class QuantNet(torch.nn.Module):
-    """Every int8 op: conv (dense and depthwise), pools, add, concat, a lookup table, linear and matmul."""
-
-    def __init__(self):
-        super().__init__()
-        self.c1 = torch.nn.Conv2d(2, 4, 3, padding=1)
-        self.dw = torch.nn.Conv2d(4, 4, 3, padding=1, groups=4)
-        self.fc = torch.nn.Linear(4, 4)
-
-    def forward(self, x):
-        a = torch.relu(self.c1(x))
-        b = torch.sigmoid(self.dw(a) + a)
-        c = torch.cat([torch.nn.functional.max_pool2d(b, 2), torch.nn.functional.avg_pool2d(a, 2)], 1)
-        h = self.fc(torch.nn.functional.adaptive_avg_pool2d(c, 1).flatten(1).reshape(2, 4))
-        return torch.matmul(h, h.t())
 
 
 def _quantized_seeds() -> dict:
