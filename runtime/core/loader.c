@@ -284,6 +284,13 @@ static pkt_status parse_io(pkt_program* p, const section* sec, pkt_err* err) {
   return PKT_OK;
 }
 
+/* strlen(s) > max, reading at most max + 1 bytes (no strlen: the embedded build links only mem* and <math.h>). */
+static int name_longer_than(const char* s, size_t max) {
+  size_t n = 0;
+  while (n <= max && s[n]) n++;
+  return n > max;
+}
+
 /* DELEGATES: the table, then the blobs, each 64-byte aligned inside the section, in entry order, none overlapping. */
 static pkt_status parse_delegates(pkt_program* p, const section* sec, const section* strings, pkt_err* err) {
   const uint8_t* b = p->base + sec->offset;
@@ -306,7 +313,7 @@ static pkt_status parse_delegates(pkt_program* p, const section* sec, const sect
     if (rd32(e + 4) != 0 || rd64(e + 24) != 0)
       return pkt_fail(err, PKT_BAD_SECTION, "delegate %u: reserved fields are not 0", i);
     d->backend = name == NO_STRING ? NULL : string_at(strings, p->base, name);
-    if (!d->backend || !d->backend[0] || strlen(d->backend) > MAX_BACKEND_NAME)
+    if (!d->backend || !d->backend[0] || name_longer_than(d->backend, MAX_BACKEND_NAME))
       return pkt_fail(err, PKT_BAD_OFFSET, "delegate %u: its backend name is missing, empty, longer than %d bytes or "
                       "outside the string section", i, MAX_BACKEND_NAME);
     if (off % PKT_ALIGNMENT)

@@ -96,7 +96,7 @@ void pkt_qgemm_finish_cols(const qgemm_tile* t, int r, const int32_t* dot, int s
     for (int j = j0; j < t->nr; j++) {
       float f = (float)qgemm_compensate(dot[j], bias[j], zs, colsum[j]) * g->scale[t->n0 + j];
       f = f < lo ? lo : f > hi ? hi : f;
-      c[j] = (int8_t)((int32_t)rintf(f) + g->c_zp);
+      c[j] = (int8_t)((int32_t)nearbyintf(f) + g->c_zp);
     }
   } else {
     const float s = g->a_scale[m];
@@ -224,7 +224,7 @@ int pkt_qgemm_row_qparams(const float* row, int64_t k, int64_t K, float mn, floa
   mx = mx > 0.f ? mx : 0.f;
   float s = (mx - mn) / 255.f;
   s = s > FLT_EPSILON ? s : FLT_EPSILON;
-  float z = -128.f - rintf(mn / s);
+  float z = -128.f - nearbyintf(mn / s);
   *zp = (int32_t)(z < -128.f ? -128.f : z > 127.f ? 127.f : z);
   *scale = s;
   *inv = (float)(1.0 / (double)s);
@@ -242,7 +242,7 @@ void pkt_quantize_rows_portable(int64_t M, int64_t K, const float* x, int64_t ld
     for (int64_t k = 0; k < K; k++) {
       float f = row[k] * inv;
       f = f < lo ? lo : f > hi ? hi : f;
-      qr[k] = (int8_t)((int32_t)rintf(f) + a_zp[m]);
+      qr[k] = (int8_t)((int32_t)nearbyintf(f) + a_zp[m]);
     }
   }
 }

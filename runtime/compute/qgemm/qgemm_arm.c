@@ -230,7 +230,7 @@ void pkt_quantize_rows_neon(int64_t M, int64_t K, const float* x, int64_t ldx, i
     for (; k < K; k++) {
       float f = row[k] * inv;
       f = f < lof ? lof : f > hif ? hif : f;
-      qr[k] = (int8_t)((int32_t)rintf(f) + a_zp[m]);
+      qr[k] = (int8_t)((int32_t)nearbyintf(f) + a_zp[m]);
     }
   }
 }

@@ -280,7 +280,7 @@ T_AVX2 void pkt_quantize_rows_avx2(int64_t M, int64_t K, const float* x, int64_t
     for (; k < K; k++) {
       float f = row[k] * inv;
       f = f < lof ? lof : f > hif ? hif : f;
-      qr[k] = (int8_t)((int32_t)rintf(f) + a_zp[m]);
+      qr[k] = (int8_t)((int32_t)nearbyintf(f) + a_zp[m]);
     }
   }
 }

@@ -66,7 +66,7 @@ def zig():
     return cross.zig_command()
 
 
-@pytest.mark.parametrize("name", ["conv_net", "embedder"])
+@pytest.mark.parametrize("name", ["conv_net", "embedder", "int8_net"])
 def test_embedded_sdk_compiles_freestanding_for_cortex_m4(zig, models, name, tmp_path):
     sdk = generate_sdk(models[name], tmp_path / "sdk", embed=True)
     root = tmp_path / "sdk"
