@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/cpu/cpu.h"
 #include "core/program.h"
 
 void* pkt_platform_calloc(size_t n, size_t size) { return calloc(n, size); }
@@ -482,7 +483,6 @@ const char* pkt_platform_isa_cap(void) { return getenv("PKT_MAX_ISA"); }
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 
-#include "backends/cpu/cpu.h"
 /* Linux (and Android) report the armv8.2+ int8 instructions as hwcaps: HWCAP_ASIMDDP, HWCAP2_I8MM. */
 unsigned pkt_platform_cpu_features(void) {
   unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);

@@ -86,7 +86,7 @@ def test_cli_reports_a_divergence_and_exits_1(fault_runner, tmp_path, capsys, mo
     """Through the host runner: the table's first row is the faulty op, the JSON names it, the exit code is 1."""
     import pockettorch.device.bench as device_bench
 
-    monkeypatch.setattr(device_bench, "runner_for", lambda info: fault_runner)  # the CLI deploys the release build
+    monkeypatch.setattr(device_bench, "runner_for", lambda info, backend=None: fault_runner)  # the CLI deploys the release build
     monkeypatch.setenv("PKT_FAULT_INJECT", "softmax")  # the host device's runner inherits the environment
     out = tmp_path / "r.json"
     assert main(["debug", f"{MODELS}:build", "--device", "host", "--json", str(out)]) == 1

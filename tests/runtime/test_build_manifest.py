@@ -32,10 +32,15 @@ def test_setup_py_compiles_the_manifest():
     with mock.patch("setuptools.setup") as setup:
         runpy.run_path(str(ROOT / "setup.py"))
     (ext,) = setup.call_args.kwargs["ext_modules"]
-    assert sorted(ext.sources) == sorted(f"runtime/{f}" for f in (*manifest.BINDING, *manifest.library_sources()))
+    backends = manifest.buildable_backends()  # the delegate backends this machine can build (Vulkan: glslang)
+    generated = [s for s in ext.sources if not s.startswith("runtime/")]  # their SPIR-V as C, under build/generated
+    assert len(generated) == sum(len(manifest.BACKENDS[b].get("generated", ())) for b in backends)
+    assert sorted(s for s in ext.sources if s.startswith("runtime/")) == sorted(
+        f"runtime/{f}" for f in (*manifest.BINDING, *manifest.library_sources(backends=backends)))
     assert ext.extra_compile_args == list(manifest.COMPILE_FLAGS)
     assert ext.include_dirs == ["runtime/include", "runtime"]
-    assert [f"{k}={v}" for k, v in ext.define_macros] == manifest.selective_defines()
+    assert [f"{k}={v}" for k, v in ext.define_macros] == [*manifest.selective_defines(),
+                                                          *(f"{manifest.backend_define(b)}=1" for b in backends)]
 
 
 def test_direct_and_cross_builds_compile_the_manifest():

@@ -14,9 +14,11 @@ from support_tools import BUILD_DIR
 # The arm64-v8a -Os core (the minimal app with the core and the reshape kernel, stripped) measured 25,448 bytes,
 # then 29,408 once the session's ISA config and the vector math every kernel's activations use joined the core
 # (issue 16; ExecuTorch's CI caps its core at 52,168), then 39,048 with bounded dynamic shapes (issue 17: the SHAPES
-# section's validation, the op table's shape rules and the re-check of each instruction at a new shape).
+# section's validation, the op table's shape rules and the re-check of each instruction at a new shape), then
+# 48,784 with delegation (issue 19: the DELEGATES section's checks, the backend registry, delegate start-up and
+# fallback in the session) and the int8 CPU features (issue 18: dotprod/i8mm/VNNI detection in the ISA config).
 # Raise this only with a reason in the commit.
-CORE_BUDGET_ARM64_OS = 40_960
+CORE_BUDGET_ARM64_OS = 51_200
 
 needs_zig = pytest.mark.skipif(not cross.have_ziglang(), reason="needs the ziglang package")
 

@@ -12,6 +12,8 @@ struct RunReport: Encodable {
     let loadMs: Double
     let firstInferenceMs: Double
     let latencyMs: LatencyStats
+    /// No delegate backend is offered on iOS yet (Vulkan is Android's; Metal comes later): always empty.
+    let delegates: [String] = []
     let arenaBytes: Int
     let peakRssKb: Int
     let samplesMs: [Double]
