@@ -59,6 +59,17 @@ def max_abs_err(outputs, reference) -> float | str:
     return worst
 
 
+def sqnr_db(outputs, reference) -> float | None:
+    """Signal-to-quantization-noise ratio of the outputs against eager's, in dB over all output elements (the
+    accuracy figure of quantized rows; float runtimes reach 100 dB or more). None when shapes differ."""
+    outputs = [np.asarray(o, np.float64) for o in outputs]
+    if len(outputs) != len(reference) or any(o.shape != r.shape for o, r in zip(outputs, reference)):
+        return None
+    signal = sum(float(np.sum(np.square(r.astype(np.float64)))) for r in reference)
+    noise = sum(float(np.sum(np.square(o - r.astype(np.float64)))) for o, r in zip(outputs, reference))
+    return float("inf") if noise == 0 else 10 * float(np.log10(signal / noise)) if signal > 0 else float("-inf")
+
+
 def _status_kb(key: str) -> int:
     try:
         with open("/proc/self/status") as f:

@@ -314,6 +314,35 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _fmt_sqnr(x) -> str:
+    return "-" if x is None else "exact" if x == float("inf") else f"{x:.1f}"
+
+
+def quantized_vs_float(run: dict) -> list[str]:
+    """Per quantized row (`<model>@<scheme>`) whose float model ran in the same run: each runtime's quantized
+    median and file over its own float ones (below 1.0x: faster, smaller)."""
+    import quant_variants
+
+    cells = {(c["model"], c["threads"]): c["results"] for c in run["cells"]}
+    rows = []
+    for (model, threads), res in cells.items():
+        base, scheme = quant_variants.split(model)
+        floats = cells.get((base, threads))
+        if not scheme or floats is None:
+            continue
+        for c in run["columns"]:
+            q, f = res.get(c, {}), floats.get(c, {})
+            if q.get("status") == f.get("status") == "ok":
+                rows.append([base, scheme, str(threads), LABELS[c],
+                             f"{q['latency_ms']['median'] / f['latency_ms']['median']:.2f}x "
+                             f"({f['latency_ms']['median'] / q['latency_ms']['median']:.2f}x faster)",
+                             f"{q['file_bytes'] / f['file_bytes']:.3f}x", _fmt_sqnr(q.get("sqnr_db"))])
+    if not rows:
+        return []
+    return ["", "### Quantized over float, same runtime, same run (median latency, file size; SQNR vs fp32 eager)", "",
+            _table(["model", "scheme", "threads", "runtime", "latency", "file", "SQNR dB"], rows)]
+
+
 def report(run: dict) -> str:
     notes: dict[str, tuple[int, str]] = {}
     cols = [c for c in run["columns"]]
@@ -372,7 +401,7 @@ def report(run: dict) -> str:
         for c in cols:
             r = cell["results"].get(c, {})
             if r.get("status") != "ok":
-                rows.append([cell["model"], LABELS[c], _cell(r, notes), "", "", "", "", "", ""])
+                rows.append([cell["model"], LABELS[c], _cell(r, notes), "", "", "", "", "", "", ""])
                 continue
             rss = r.get("peak_rss_kb", 0) / 1024
             base = r.get("rss_before_load_kb")
@@ -382,9 +411,10 @@ def report(run: dict) -> str:
                          f"{r['file_bytes'] / 2**20:.2f}", f"{r['load_ms']:.2f}",
                          f"{r['first_inference_ms']:.2f}", f"{rss:.0f}",
                          f"{rss - base / 1024:.0f}" if base else "-",
-                         f"{err:.2e}" if isinstance(err, float) else str(err or "-")])
+                         f"{err:.2e}" if isinstance(err, float) else str(err or "-"), _fmt_sqnr(r.get("sqnr_db"))])
     out.append(_table(["model", "runtime", "export s", "file MiB", "load ms", "first run ms", "peak RSS MiB",
-                       "RSS over imports MiB", "max abs err"], rows))
+                       "RSS over imports MiB", "max abs err", "SQNR dB vs eager"], rows))
+    out += quantized_vs_float(run)
 
     if notes:
         out += ["", "### Missing and failed", ""]
@@ -425,7 +455,11 @@ def write_results_md(path: pathlib.Path, run: dict, text: str, section: str = "c
     m = run["machine"]
     isa = session_isa(run)
     cap = os.environ.get("PKT_MAX_ISA")
+    import quant_variants
+
     described = [f"- {name}: {models.BENCH[name].description}" for name in run["args"]["models"] if name in models.BENCH]
+    schemes = {quant_variants.split(name)[1] for name in run["args"]["models"]} - {None}
+    described += [f"- `@{s}` rows: {quant_variants.SCHEMES[s]}" for s in sorted(schemes)]
     if DYNAMIC in run["columns"]:
         described.append(f"- {LABELS[DYNAMIC]}: one program exported with the sequence length dynamic "
                          f"(1..{models.SEQ_BOUND}), timed in the same rounds as the `PocketTorch` column's program, "
@@ -469,6 +503,9 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=1800, help="seconds for one export or one worker answer")
     ap.add_argument("--workdir", default=str(common.DEFAULT_WORKDIR))
     ap.add_argument("--reuse-artifacts", action="store_true", help="keep artifacts already in --workdir")
+    ap.add_argument("--export-only", action="store_true",
+                    help="only write the artifacts into --workdir (time them later, on a quiet machine, with "
+                         "--reuse-artifacts)")
     ap.add_argument("--no-runner", action="store_true", help="leave out PocketTorch's C runner column")
     ap.add_argument("--json", help="also write all results (samples included) as JSON")
     ap.add_argument("--results", default=str(HERE / "RESULTS.md"), help="markdown report ('' for none)")
@@ -477,7 +514,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.iters < 1 or args.chunk < 1 or min(args.threads) < 1:
         ap.error("--iters, --chunk and --threads must be >= 1")
-    unknown = [m for m in args.models if m not in models.names()]
+    unknown = [m for m in args.models if not models.known(m)]
     if unknown:
         ap.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(models.names())}")
     workdir = pathlib.Path(args.workdir).resolve()
@@ -516,10 +553,15 @@ def main(argv=None) -> int:
             run["flops"][model] = common.count_flops(model)
         exports = run["exports"][model] = export_all(model, runtimes, workdir, args.timeout, args.reuse_artifacts,
                                                      onnx_files.get(model))
+        if args.export_only:
+            continue
         for threads in args.threads:
             print(f"  timing {model} with {threads} thread(s) ...", file=sys.stderr)
             cell = measure_cell(model, threads, runtimes, exports, runner_bin, args)
             run["cells"].append({"model": model, "threads": threads, **cell})
+    if args.export_only:
+        print(json.dumps(run["exports"], indent=1))
+        return 0 if all(r["status"] == "ok" for e in run["exports"].values() for r in e.values()) else 1
     print("measuring the one-core peak again ...", file=sys.stderr)
     peak["after_gflops"] = common.measure_peak_gflops(peak["n"], peak["seconds"])
     peak["gflops"] = max(peak["before_gflops"], peak["after_gflops"])

@@ -105,7 +105,8 @@ def open_runner(args):
     info = {"status": "ok", "runtime": args.runtime, "model": args.model, "threads": args.threads,
             "versions": versions, "notes": runner.notes, "file_bytes": path.stat().st_size,
             "load_ms": load_ms, "first_inference_ms": first_ms, "rss_before_load_kb": rss_before,
-            "rss_after_load_kb": common.rss_kb(), "max_abs_err": common.max_abs_err(outputs, reference)}
+            "rss_after_load_kb": common.rss_kb(), "max_abs_err": common.max_abs_err(outputs, reference),
+            "sqnr_db": common.sqnr_db(outputs, reference)}
     return runner, info
 
 

@@ -43,6 +43,28 @@ class BenchModel:
     dynamic: bool = False  # its sequence dim (dim 1 of every input) is also exported dynamic, 1..SEQ_BOUND
 
 
+def _ffn_stack():
+    """Four transformer feed-forward blocks (1024 -> 4096 -> 1024, GELU, residual) on one token: 32M weights read
+    once a run, like a small language model decoding, the shape weight-only int4/int8 is for."""
+    import torch
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.up, self.down = torch.nn.Linear(1024, 4096), torch.nn.Linear(4096, 1024)
+
+        def forward(self, x):
+            return x + self.down(torch.nn.functional.gelu(self.up(x)))
+
+    return torch.nn.Sequential(*(Block() for _ in range(4)))
+
+
+def _ffn_inputs():
+    import torch
+
+    return (torch.randn(1, 1, 1024, generator=torch.Generator().manual_seed(0)),)  # [batch, token, hidden]
+
+
 def _token_inputs(seq: int):
     def make():
         import torch
@@ -58,6 +80,8 @@ BENCH: dict[str, BenchModel] = {m.name: m for m in (
                _bert_encoder, _token_inputs(128), dynamic=True),
     BenchModel("bert_base_seq32", "the same BertModel at seq 32", _bert_encoder, _token_inputs(32),
                dynamic=True),
+    BenchModel("ffn_stack", "4 feed-forward blocks (Linear 1024->4096, GELU, Linear 4096->1024, residual), batch 1 "
+               "token: weight-bandwidth-bound, like LLM decoding", _ffn_stack, _ffn_inputs),
 )}
 
 
@@ -67,10 +91,22 @@ def names() -> list[str]:
     return [*zoo.ZOO, *BENCH]
 
 
+def known(name: str) -> bool:
+    """A model of names(), or one with a quantization suffix (quant_variants: `mobilenet_v2@int8`)."""
+    import quant_variants
+
+    try:
+        base, _ = quant_variants.split(name)
+    except ValueError:
+        return False
+    return base in names()
+
+
 def factory(name: str):
     """The model's module, in eval mode, for weights loaded from a state_dict: the zoo's on the meta device (no
     random init); the bench's with real tensors (their non-persistent buffers, e.g. BERT's position_ids, are in no
     state_dict)."""
+    name = _base(name)
     if name in BENCH:
         return BENCH[name].factory().eval()
     import torch
@@ -82,6 +118,7 @@ def factory(name: str):
 
 def build(name: str, seed: int = 0):
     """(module in eval mode, example inputs, metadata), deterministic for a seed."""
+    name = _base(name)
     if name not in BENCH:
         from pockettorch.exporter import zoo
 
@@ -96,9 +133,19 @@ def build(name: str, seed: int = 0):
 
 def dynamic_shapes(name: str):
     """torch.export's dynamic_shapes (sequence dim 1..SEQ_BOUND on every input), or None for a fixed-shape model."""
-    if name not in BENCH or not BENCH[name].dynamic:
+    import quant_variants
+
+    name, scheme = quant_variants.split(name)
+    if scheme or name not in BENCH or not BENCH[name].dynamic:  # quantized rows: fixed shapes only
         return None
     from torch.export import Dim
 
     seq = Dim("seq", min=1, max=SEQ_BOUND)
     return tuple({1: seq} for _ in BENCH[name].inputs())
+
+
+def _base(name: str) -> str:
+    """The float model a quantized row stands for (`mobilenet_v2@int8` -> `mobilenet_v2`)."""
+    import quant_variants
+
+    return quant_variants.split(name)[0]

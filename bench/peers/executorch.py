@@ -20,10 +20,41 @@ def export(model, module, inputs, path) -> None:
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
+    import quant_variants
+
+    _, scheme = quant_variants.split(model)
+    if scheme == "int8":
+        module = _quantize_static(module, inputs, quant_variants.calibration(model, inputs))
+    elif scheme == "w4":
+        _quantize_w4(module)
     ep = torch.export.export(module, inputs)
     program = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()
     with open(path, "wb") as f:
         f.write(program.buffer)
+
+
+def _quantize_static(module, inputs, batches):
+    """ExecuTorch's int8 route: XNNPACKQuantizer (symmetric, per-channel weights) through torchao's PT2E."""
+    import torch
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
+                                                                          get_symmetric_quantization_config)
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    prepared = prepare_pt2e(torch.export.export(module, inputs).module(), quantizer)
+    for batch in batches:
+        prepared(*batch)
+    return convert_pt2e(prepared)
+
+
+def _quantize_w4(module) -> None:
+    """XNNPACK's int4 path for linears: torchao's Int8DynamicActivationIntxWeightConfig (int4 weights in groups of
+    32; XNNPACK quantizes the activations to int8 per token at run time: it has no float-activation int4 GEMM)."""
+    import torch
+    from torchao.quantization import Int8DynamicActivationIntxWeightConfig, quantize_
+    from torchao.quantization.granularity import PerGroup
+
+    quantize_(module, Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int4, weight_granularity=PerGroup(32)))
 
 
 class _Runner(Runner):

@@ -15,8 +15,13 @@ def versions() -> dict:
 
 def export(model, module, inputs, path) -> None:
     import pockettorch
+    import quant_variants
+    from pockettorch import quant
 
-    pockettorch.export(module, inputs, name=model).save(path)
+    base, scheme = quant_variants.split(model)
+    scheme = {None: None, "int8": lambda: quant.int8(quant_variants.calibration(model, inputs)),
+              "w4": lambda: quant.weight_only(bits=4, group_size=32)}[scheme]
+    pockettorch.export(module, inputs, name=base, quantization=scheme and scheme()).save(path)
 
 
 class _Runner(Runner):

@@ -15,6 +15,12 @@ def versions() -> dict:
 def export(model, module, inputs, path) -> None:
     import torch
 
+    import quant_variants
+
+    _, scheme = quant_variants.split(model)
+    if scheme:
+        quant_variants.refuse(NAME, scheme, "eager runs the float model (the rows' accuracy reference)")
+
     torch.save(module.state_dict(), path)
 
 
