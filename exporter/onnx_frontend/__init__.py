@@ -19,6 +19,7 @@ from pockettorch.exporter.api import Program, _check_json, finish
 from pockettorch.exporter.capture import sanitize
 from pockettorch.exporter.ir import Graph, Tensor
 from pockettorch.exporter.onnx_frontend import inputs as inputs_mod
+from pockettorch.exporter.onnx_frontend import quantize
 from pockettorch.exporter.onnx_frontend import symbolic
 from pockettorch.exporter.onnx_frontend.context import UNKNOWN, OnnxContext, ir_dtype
 from pockettorch.exporter.onnx_frontend.fold import fold_node
@@ -35,14 +36,18 @@ def supported_ops() -> list[str]:
     return sorted(load_handlers())
 
 
-def export_onnx(path, example_inputs=None, name=None, metadata=None, dynamic_shapes=None) -> Program:
+def export_onnx(path, example_inputs=None, name=None, metadata=None, dynamic_shapes=None, quantization=None,
+                backends=None, backend_options=None) -> Program:
     """Import the ONNX model at `path` as a Program.
 
     example_inputs (arrays or tensors, one per graph input) fix the sizes of dims the graph leaves open; without
     them the graph's static shapes are used. dynamic_shapes gives bounds to dynamic dims, by input name or position:
-    {dim: torch.export.Dim(name, min=, max=)} or {dim: (min, max)}; the program then runs at any size in range."""
+    {dim: torch.export.Dim(name, min=, max=)} or {dim: (min, max)}; the program then runs at any size in range.
+    quantization (a pockettorch.quant scheme; quantize.py says what each does to an ONNX model), backends and
+    backend_options: as for pockettorch.export."""
     path = os.fspath(path)
     user_meta = _check_json(metadata)
+    quantize.check_scheme(quantization)
     model = load_model(path)
     opset = default_opset(model)
     resolved, symbols = inputs_mod.resolve(model, _numpy(example_inputs), dynamic_shapes)
@@ -71,7 +76,8 @@ def export_onnx(path, example_inputs=None, name=None, metadata=None, dynamic_sha
     source = {"format": "onnx", "opset": opset, "producer": producer[:MAX_TEXT],
               "file": os.path.basename(path)[:MAX_TEXT]}
     return finish(graph, input_names, output_names, user_meta,
-                  {"pockettorch": __version__, "onnx": onnx.__version__}, source)
+                  {"pockettorch": __version__, "onnx": onnx.__version__}, source, quantization, backends,
+                  backend_options, layer_names=quantize.layer_names(graph))
 
 
 def _numpy(example_inputs):

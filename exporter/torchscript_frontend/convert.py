@@ -48,6 +48,8 @@ def to_graph_module(ts_module, args: tuple, static: bool = True) -> torch.fx.Gra
     except Exception as exc:  # noqa: BLE001 - a private converter: any failure becomes one clear error
         raise _conversion_error(exc) from exc
     _rename_inputs(gm, argument_names(ts_module))
+    _name_modules_by_weights(gm, ts_module)
+    _canonical_convolutions(gm)
     if static:
         fold_size_items(gm, args)
     elif size_items(gm):
@@ -96,6 +98,41 @@ def _lift_tensor_arguments(gm: torch.fx.GraphModule) -> None:
         node.args = torch.fx.node.map_aggregate(node.args, lift)
         node.kwargs = torch.fx.node.map_aggregate(node.kwargs, lift)
     if count:
+        gm.recompile()
+
+
+def _name_modules_by_weights(gm: torch.fx.GraphModule, ts_module) -> None:
+    """The converter's graph is flat (no nn_module_stack, which torch.export carries through): an op that reads the
+    parameters of one submodule (`3.weight`, `3.bias`) is marked as that module's, so quantization's `skip`, the
+    quant report and inspect name layers as for a Python model. Frozen modules hold constants: they stay unnamed."""
+    kinds = {name: m.original_name for name, m in ts_module.named_modules()}
+    for node in gm.graph.nodes:
+        if node.op != "call_function" or node.meta.get("nn_module_stack"):
+            continue
+        owners = set()
+        torch.fx.node.map_arg((node.args, node.kwargs), lambda a: owners.add(
+            str(a.target).rpartition(".")[0]) if a.op == "get_attr" and "." in str(a.target) else None)
+        owners.discard("")
+        if len(owners) == 1 and (owner := owners.pop()) in kinds:
+            node.meta["nn_module_stack"] = {"L__self___" + owner.replace(".", "_"): (owner, kinds[owner])}
+
+
+def _canonical_convolutions(gm: torch.fx.GraphModule) -> None:
+    """A traced conv arrives as aten.convolution (TorchScript's aten::_convolution); as the aten.conv1d/conv2d a
+    Python model exports it is what the int8 quantizer and the lowerings' fusions match."""
+    aten = torch.ops.aten
+    changed = False
+    for node in gm.graph.nodes:
+        if node.target is not aten.convolution.default or len(node.args) != 9 or node.kwargs:
+            continue
+        x, w, b, stride, padding, dilation, transposed, output_padding, groups = node.args
+        rank = len(stride) if isinstance(stride, (list, tuple)) else 0
+        if transposed or rank not in (1, 2) or any(output_padding):
+            continue
+        node.target = aten.conv2d.default if rank == 2 else aten.conv1d.default
+        node.args = (x, w, b, stride, padding, dilation, groups)
+        changed = True
+    if changed:
         gm.recompile()
 
 
