@@ -12,6 +12,7 @@ import warnings
 
 import torch
 
+from pockettorch.exporter.torchscript_frontend.fast_paths import resolve_fast_paths
 from pockettorch.exporter.torchscript_frontend.sizes import fold_size_items, size_items
 from pockettorch.runtime import error_catalogue as errors
 
@@ -43,6 +44,8 @@ def to_graph_module(ts_module, args: tuple, static: bool = True) -> torch.fx.Gra
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the converter's notes on specialised branches
             gm = _convert(ts_module, args)
+        with torch.no_grad():
+            gm(*args)  # what the converter wrote must run (it can emit calls that fail only when run)
     except errors.PocketTorchError:
         raise
     except Exception as exc:  # noqa: BLE001 - a private converter: any failure becomes one clear error
@@ -68,13 +71,38 @@ def _convert(ts_module, args: tuple) -> torch.fx.GraphModule:
         replace_quantized_ops_with_standard_ops)
 
     ep_converter = converter.TS2EPConverter(ts_module, args)  # lifts the module's attributes
+    resolve_fast_paths(ep_converter.ts_graph, ts_module)  # nn.TransformerEncoderLayer & co. (fast_paths.py)
     blocks_to_lifted_attrs, name_to_attribute_fqn = converter.get_block_to_lifted_attrs(ep_converter.ts_graph)
     gm = converter.TS2FXGraphConverter(
         ep_converter.ts_graph, ep_converter.name_to_param, ep_converter.name_to_buffer, blocks_to_lifted_attrs,
         ep_converter.name_to_non_tensor_attributes, ep_converter.name_to_constant, name_to_attribute_fqn).convert()
     replace_quantized_ops_with_standard_ops(gm)
+    _replace_local_functions(gm)
     _lift_tensor_arguments(gm)
     return gm
+
+
+def _float_of(t):
+    return t.to(dtype=torch.float).item() if isinstance(t, torch.Tensor) else float(t)
+
+
+# Functions the converter defines inside its handlers (aten::Float -> `to_float_tensor`): the code FX generates looks
+# them up as module attributes, where they are not; the same function at module level.
+_LOCAL_FUNCTIONS = {"to_float_tensor": _float_of}
+
+
+def _replace_local_functions(gm: torch.fx.GraphModule) -> None:
+    for module in gm.modules():  # torch.cond's branches are submodules
+        if not isinstance(module, torch.fx.GraphModule):
+            continue
+        changed = False
+        for node in module.graph.nodes:
+            name = getattr(node.target, "__qualname__", "")
+            if node.op == "call_function" and "<locals>" in name and name.rsplit(".", 1)[-1] in _LOCAL_FUNCTIONS:
+                node.target = _LOCAL_FUNCTIONS[name.rsplit(".", 1)[-1]]
+                changed = True
+        if changed:
+            module.recompile()
 
 
 def _lift_tensor_arguments(gm: torch.fx.GraphModule) -> None:
