@@ -132,6 +132,10 @@ class Program:
             from pockettorch.exporter.quant.wo_report import quant_report as weight_only_report
 
             return weight_only_report(self)
+        if self.quantization is None and self.metadata.get("quantization") in ("int8", "int8-dynamic"):
+            raise errors.NotSupportedError("quant_report() compares each layer with the PyTorch model, which an "
+                                           "imported ONNX model does not have",
+                                           hint="compare the program's outputs with onnxruntime on the same file")
         from pockettorch.exporter.quant.report import quant_report
 
         return quant_report(self)

@@ -19,6 +19,7 @@ DequantizeLinear, and a DequantizeLinear of a run-time tensor PocketTorch did no
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
 from pockettorch.exporter.lowering.quant import int8_weights, weight_key
 from pockettorch.exporter.onnx_frontend.ops_elementwise import binary, unary
@@ -29,8 +30,17 @@ SHIFT = {np.dtype(np.uint8): -128, np.dtype(np.int8): 0}  # uint8 values held as
 
 
 def _zero_point(ctx) -> np.ndarray:
-    zp = ctx.const(2) if ctx.has(2) else np.zeros((), np.uint8)
-    if ctx.has(2) and zp is None:
+    if not ctx.has(2) and ctx.node.op_type == "DequantizeLinear":  # no zero point: 0 of the input's type
+        return np.zeros((), ctx.quantized.get(ctx.node.input[0], np.dtype(np.int8)))
+    if not ctx.has(2):  # no zero point: 0 of the output_dtype attribute's type (opset 21), uint8 by default
+        output_dtype = ctx.attr("output_dtype", 0)
+        if output_dtype not in (0, onnx.TensorProto.UINT8, onnx.TensorProto.INT8):
+            raise ctx.unsupported(f"output_dtype {onnx.TensorProto.DataType.Name(output_dtype)} (int8 and uint8 "
+                                  f"are supported)" if output_dtype in onnx.TensorProto.DataType.values()
+                                  else f"output_dtype {output_dtype}")
+        return np.zeros((), np.int8 if output_dtype == onnx.TensorProto.INT8 else np.uint8)
+    zp = ctx.const(2)
+    if zp is None:
         raise ctx.unsupported("its zero point is computed at run time")
     zp = np.asarray(zp)
     if zp.dtype not in RANGES:
@@ -84,7 +94,7 @@ def lower_quantize(ctx, node):
                   suffix="_round")
         q = binary(ctx, "ADD", q, ctx.constant(zp, "zero_point", "float32"), "_zp")
         q = unary(ctx, "CLAMP", q, float(lo), float(hi), suffix="_q")
-    ctx.quantized[node.output[0]] = q
+    ctx.quantized[node.output[0]] = _zero_point(ctx).dtype
     return q
 
 

@@ -141,6 +141,8 @@ def test_small_cnn_runs_int8_within_one_step_of_onnxruntime(tmp_path, activation
     assert hist.get("quantize") == 1 and hist.get("dequantize") == 1  # float at the program's edges only
     assert program.metadata["quantization"] == "int8" and not _float_ops(program)
     assert _steps_from_ort(program, qdq, shape) <= 1.0 + 1e-4
+    with pytest.raises(errors.NotSupportedError, match="onnxruntime"):
+        program.quant_report()  # no PyTorch model to compare layers with
     path = tmp_path / "q.ptm"
     program.save(path)
     info = json.loads(CliRunner().invoke(cli, ["inspect", str(path), "--json"]).output)
@@ -193,6 +195,24 @@ def test_per_axis_activation_quantization_stays_float(tmp_path):
     with pockettorch.load(program.to_bytes()) as runtime:
         got = np.asarray(runtime(x))
     np.testing.assert_allclose(got, _ort(path, False).run(None, {"x": x})[0], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("output_dtype", [None, TensorProto.INT8], ids=["uint8-default", "int8"])
+def test_quantize_without_zero_point(tmp_path, output_dtype):
+    """No zero point: 0 of uint8, or of opset 21's output_dtype; the DequantizeLinear follows its input's type."""
+    path = tmp_path / "q.onnx"
+    attrs = {} if output_dtype is None else {"output_dtype": output_dtype}
+    model = make_model([helper.make_node("QuantizeLinear", ["x", "s"], ["q"], **attrs),
+                        helper.make_node("DequantizeLinear", ["q", "s"], ["y"])],
+                       [("x", TensorProto.FLOAT, [9])], [("y", TensorProto.FLOAT, [9])], {"s": np.float32(0.1)},
+                       opset=21)
+    model.ir_version = 10
+    onnx.save(model, str(path))
+    x = np.linspace(-20, 20, 9).astype(np.float32)
+    program = pockettorch.export(path)
+    assert program.graph.op_histogram() == {"quantize": 1, "dequantize": 1}
+    with pockettorch.load(program.to_bytes()) as runtime:
+        np.testing.assert_array_equal(np.asarray(runtime(x)), _ort(path, False).run(None, {"x": x})[0])
 
 
 def test_int8_tensors_the_runtime_cannot_take_are_refused(tmp_path):
