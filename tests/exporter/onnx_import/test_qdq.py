@@ -180,6 +180,22 @@ def test_matmul_model(tmp_path, symmetric):
     assert worst["optimized"] <= (1.0 if symmetric else worst["ort_self"] + 1.0) + 1e-4, worst
 
 
+def test_dynamic_batch(tmp_path):
+    """A QDQ model with a dynamic batch dim runs int8 at every size in the bounds given."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4)).eval()
+    float_path = tmp_path / "f.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, 16),), str(float_path), dynamo=False, input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": {0: "batch"}})
+    qdq = _quantize(float_path, tmp_path / "q.onnx", (3, 16), "uint8")
+    program = pockettorch.export(qdq, dynamic_shapes={"x": {0: (1, 8)}})
+    assert program.graph.op_histogram() == {"qlinear": 2, "quantize": 1, "dequantize": 1}
+    for batch in (1, 5, 8):
+        assert _steps_from_ort(program, qdq, (batch, 16), n=1) <= 1.0 + 1e-4
+
+
 def test_per_axis_activation_quantization_stays_float(tmp_path):
     """A per-channel QuantizeLinear of an activation has no int8 form in the runtime: a float fake-quant."""
     scale = np.array([0.05, 0.1, 0.02], np.float32)
