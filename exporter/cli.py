@@ -240,9 +240,12 @@ def _file_quantize_option(kind, calibration_path, inputs):
             return quant.int8([inputs] if inputs is not None else [])
         return _quantize_option(kind, calibration_path, None, inputs)
     try:
-        with np.load(calibration_path, allow_pickle=False) as data:
+        data = np.load(calibration_path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("it holds one array (.npy); save the batches with numpy.savez")
+        with data:
             arrays = {k: np.asarray(data[k]) for k in data.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
         raise click.BadParameter(f"not a readable .npz: {exc}", param_hint="--calibration") from None
     arrays = {k: a.astype(np.float32) if a.dtype == np.float64 else a for k, a in arrays.items()}
     if not arrays or any(a.ndim < 1 for a in arrays.values()) or len({len(a) for a in arrays.values()}) != 1:

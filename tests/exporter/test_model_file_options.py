@@ -190,3 +190,7 @@ def test_cli_calibration_that_does_not_fit_a_model_file_is_a_usage_error(tmp_pat
     result = CliRunner().invoke(cli, ["export", str(path), "--out", str(tmp_path / "m.ptm"), "--input-shape",
                                       "x:1,3,8,8", "--quantize", "int8", "--calibration", str(tmp_path / "bad.npz")])
     assert result.exit_code == 2 and "--calibration" in result.output and "does not hold batches" in result.output
+    np.save(tmp_path / "one.npy", np.zeros((2, 1, 3, 8, 8), np.float32))
+    result = CliRunner().invoke(cli, ["export", str(path), "--out", str(tmp_path / "m.ptm"), "--input-shape",
+                                      "x:1,3,8,8", "--quantize", "int8", "--calibration", str(tmp_path / "one.npy")])
+    assert result.exit_code == 2 and "numpy.savez" in result.output
