@@ -132,6 +132,10 @@ class Program:
             from pockettorch.exporter.quant.wo_report import quant_report as weight_only_report
 
             return weight_only_report(self)
+        if self.quantization is None and self.metadata.get("quantization") in ("int8", "int8-dynamic"):
+            raise errors.NotSupportedError("quant_report() compares each layer with the PyTorch model, which an "
+                                           "imported ONNX model does not have",
+                                           hint="compare the program's outputs with onnxruntime on the same file")
         from pockettorch.exporter.quant.report import quant_report
 
         return quant_report(self)
@@ -215,17 +219,20 @@ def export(model, example_inputs, name: str | None = None, metadata: dict | None
 
 def finish(graph: Graph, input_names: list[str], output_names: list[str], user_meta: dict, exporter: dict,
            source: dict | None = None, quantization=None, backends=None, backend_options=None,
-           exported=None) -> Program:
+           exported=None, layer_names: dict[str, str] | None = None) -> Program:
     """The tail every frontend shares: a lowered graph (inputs, outputs, output_structure and symbols set) through
-    the passes and the memory plan into a Program. `source` says where the model came from (metadata "source")."""
+    the passes and the memory plan into a Program. `source` says where the model came from (metadata "source").
+    layer_names: instruction cover -> the layer name quantization's `skip` matches, for frontends without a
+    torch.export program (ONNX: the node names); by default the module names of `exported`."""
     pass_counts = run_passes(graph)
     if isinstance(quantization, (quant_config.Int8Static, quant_config.Int8Dynamic)):
         from pockettorch.exporter.quant import int8_flow as quant_int8
-        pass_counts["int8"] = quant_int8.finish(graph, quantization)
+        pass_counts["int8"] = quant_int8.finish(graph, quantization, layer_names)
     quant_meta = scheme_name(quantization) if quantization is not None else None
     if isinstance(quantization, quant_config.WeightOnly):  # module names (for skip) come from the torch.export graph
         from pockettorch.exporter.quant import wo_rewrite
-        names = wo_rewrite.module_names(exported) if exported is not None else ({}, set())
+        names = (wo_rewrite.module_names(exported) if exported is not None else
+                 (layer_names or {}, set()))  # a model file's frontend: no aten.embedding nodes to name
         quant_meta = wo_rewrite.apply(graph, quantization, *names)
     inputs = {id(t) for t in graph.inputs}
     for t, out_name in zip(graph.outputs, output_names):

@@ -166,11 +166,8 @@ def export_command(model, out_path, name, metadata, reference, quiet, dynamic, q
     from pockettorch.exporter.model_files import is_model_file
 
     if is_model_file(model):
-        if quantize or calibration or backends:
-            raise click.BadParameter("not yet for model files: export the PyTorch model with these options",
-                                     param_hint="--quantize/--calibration/--backend")
         program = _export_model_file(model, name, _metadata_option(metadata), reference, dynamic, input_shapes,
-                                     input_files)
+                                     input_files, quantize, calibration, backends, _backend_options(backend_options))
     else:
         if input_shapes or input_files:
             raise click.BadParameter("only for model files (.pt, .onnx, ...); a builder returns its example inputs",
@@ -183,15 +180,18 @@ def export_command(model, out_path, name, metadata, reference, quiet, dynamic, q
     click.echo(f"wrote {out_path}")
 
 
-def _export_model_file(path, name, metadata, reference, dynamic, input_shapes, input_files):
+def _export_model_file(path, name, metadata, reference, dynamic, input_shapes, input_files, quantize, calibration,
+                       backends, backend_options):
     from pockettorch.exporter.example_inputs import example_inputs
     from pockettorch.exporter.model_files import export_file
 
     if not pathlib.Path(path).is_file():
         raise click.BadParameter(f"no such file: {path}", param_hint="MODEL")
     inputs = example_inputs(input_shapes, input_files) if input_shapes or input_files else None  # ONNX: in the file
+    scheme = _file_quantize_option(quantize, calibration, inputs)
     return export_file(path, inputs, name=name, metadata=metadata, reference=reference,
-                       dynamic_shapes=_file_dynamic_option(dynamic))
+                       dynamic_shapes=_file_dynamic_option(dynamic), quantization=scheme,
+                       backends=list(backends) or None, backend_options=backend_options)
 
 
 def _export_builder(model, name, metadata, reference, dynamic, quantize, calibration, backends, backend_options):
@@ -224,6 +224,47 @@ def _quantize_option(kind, calibration_path, built, inputs):
     if built is not None:
         return quant.int8(built)
     return quant.int8([tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)])
+
+
+def _file_quantize_option(kind, calibration_path, inputs):
+    """--quantize/--calibration for a model file, whose example inputs are numpy arrays (a dict by name or a tuple
+    in order). An .npz's batches are dicts by name when the inputs are named (or, without example inputs, when
+    its arrays are named: np.savez(x=...)), else tuples in file order. Without --calibration, static int8
+    calibrates on the example inputs."""
+    import numpy as np
+
+    from pockettorch import quant
+
+    if kind != "int8" or not calibration_path:
+        if kind == "int8":
+            return quant.int8([inputs] if inputs is not None else [])
+        return _quantize_option(kind, calibration_path, None, inputs)
+    try:
+        data = np.load(calibration_path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("it holds one array (.npy); save the batches with numpy.savez")
+        with data:
+            arrays = {k: np.asarray(data[k]) for k in data.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise click.BadParameter(f"not a readable .npz: {exc}", param_hint="--calibration") from None
+    arrays = {k: a.astype(np.float32) if a.dtype == np.float64 else a for k, a in arrays.items()}
+    if not arrays or any(a.ndim < 1 for a in arrays.values()) or len({len(a) for a in arrays.values()}) != 1:
+        raise click.BadParameter("its arrays must hold the same number of batches on their first axis",
+                                 param_hint="--calibration")
+    by_name = isinstance(inputs, dict) or (inputs is None and not all(k.startswith("arr_") for k in arrays))
+    if inputs is not None:
+        examples = inputs if isinstance(inputs, dict) else dict(zip(arrays, inputs))
+        if len(arrays) != len(inputs) or set(arrays) != set(examples):
+            raise click.BadParameter(f"arrays {list(arrays)} do not match the inputs {list(examples)}",
+                                     param_hint="--calibration")
+        for k, x in examples.items():
+            if tuple(arrays[k].shape[1:]) != tuple(np.shape(x)):
+                raise click.BadParameter(f"array {k!r} shaped {list(arrays[k].shape)} does not hold batches of "
+                                         f"{list(np.shape(x))}", param_hint="--calibration")
+    n = len(next(iter(arrays.values())))
+    if by_name:
+        return quant.int8([{k: a[i] for k, a in arrays.items()} for i in range(n)])
+    return quant.int8([tuple(a[i] for a in arrays.values()) for i in range(n)])
 
 
 def _npz_batches(path: str, inputs) -> list[tuple]:

@@ -40,8 +40,13 @@ _WHAT = {"zip": "a zip archive (TorchScript or torch.save)", "pickle": "a pickle
 
 
 def export_file(path, example_inputs=None, name: str | None = None, metadata: dict | None = None,
-                dynamic_shapes=None, reference: bool = False):
-    """Export the TorchScript (.pt, .pth, .ts) or ONNX (.onnx) model at `path` to a Program."""
+                dynamic_shapes=None, reference: bool = False, quantization=None, backends=None,
+                backend_options=None):
+    """Export the TorchScript (.pt, .pth, .ts) or ONNX (.onnx) model at `path` to a Program.
+
+    quantization, backends and backend_options as for pockettorch.export: a TorchScript file becomes a torch.export
+    program and takes every scheme; an ONNX file takes them as exporter/onnx_frontend/quantize.py says."""
+    options = dict(quantization=quantization, backends=backends, backend_options=backend_options)
     path = os.fspath(path)
     if not os.path.exists(path):
         raise errors.IoError(f"no such file: {path}")
@@ -54,7 +59,7 @@ def export_file(path, example_inputs=None, name: str | None = None, metadata: di
         if found in ("zip", "pickle", "ptm"):
             raise errors.BadModelArgsError(f"{label} is named .onnx but is {_WHAT[found]}",
                                            hint="rename it to what it is (.pt for TorchScript)")
-        return _export_onnx(path, example_inputs, name, metadata, dynamic_shapes, reference)
+        return _export_onnx(path, example_inputs, name, metadata, dynamic_shapes, reference, options)
     if suffix in TORCHSCRIPT_SUFFIXES:
         if found == "onnx":
             raise errors.BadModelArgsError(f"{label} is named {suffix} but looks like {_WHAT[found]}",
@@ -68,12 +73,12 @@ def export_file(path, example_inputs=None, name: str | None = None, metadata: di
         from pockettorch.exporter.torchscript_frontend import export_torchscript
 
         return export_torchscript(path, example_inputs, name=name, metadata=metadata, dynamic_shapes=dynamic_shapes,
-                                  reference=reference)
+                                  reference=reference, **options)
     raise errors.BadModelArgsError(f"{label}: unknown model file type {suffix or '(no suffix)'}",
                                    hint=f"PocketTorch imports {', '.join(SUFFIXES)} files")
 
 
-def _export_onnx(path, example_inputs, name, metadata, dynamic_shapes, reference):
+def _export_onnx(path, example_inputs, name, metadata, dynamic_shapes, reference, options):
     try:
         from pockettorch.exporter.onnx_frontend import export_onnx
     except ImportError as exc:
@@ -87,4 +92,4 @@ def _export_onnx(path, example_inputs, name, metadata, dynamic_shapes, reference
         raise errors.NotSupportedError("--reference is not available for ONNX models yet",
                                        hint="export without --reference; compare with onnxruntime instead")
     return export_onnx(path, example_inputs=example_inputs, name=name, metadata=metadata,
-                       dynamic_shapes=dynamic_shapes)
+                       dynamic_shapes=dynamic_shapes, **options)

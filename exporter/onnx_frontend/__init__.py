@@ -18,7 +18,10 @@ from pockettorch import __version__
 from pockettorch.exporter.api import Program, _check_json, finish
 from pockettorch.exporter.capture import sanitize
 from pockettorch.exporter.ir import Graph, Tensor
+from pockettorch.exporter.quant.config import Int8Static
 from pockettorch.exporter.onnx_frontend import inputs as inputs_mod
+from pockettorch.exporter.onnx_frontend import ops_quant
+from pockettorch.exporter.onnx_frontend import quantize
 from pockettorch.exporter.onnx_frontend import symbolic
 from pockettorch.exporter.onnx_frontend.context import UNKNOWN, OnnxContext, ir_dtype
 from pockettorch.exporter.onnx_frontend.fold import fold_node
@@ -35,14 +38,21 @@ def supported_ops() -> list[str]:
     return sorted(load_handlers())
 
 
-def export_onnx(path, example_inputs=None, name=None, metadata=None, dynamic_shapes=None) -> Program:
+def export_onnx(path, example_inputs=None, name=None, metadata=None, dynamic_shapes=None, quantization=None,
+                backends=None, backend_options=None) -> Program:
     """Import the ONNX model at `path` as a Program.
 
     example_inputs (arrays or tensors, one per graph input) fix the sizes of dims the graph leaves open; without
     them the graph's static shapes are used. dynamic_shapes gives bounds to dynamic dims, by input name or position:
-    {dim: torch.export.Dim(name, min=, max=)} or {dim: (min, max)}; the program then runs at any size in range."""
+    {dim: torch.export.Dim(name, min=, max=)} or {dim: (min, max)}; the program then runs at any size in range.
+    quantization (a pockettorch.quant scheme; quantize.py says what each does to an ONNX model), backends and
+    backend_options: as for pockettorch.export."""
     path = os.fspath(path)
     user_meta = _check_json(metadata)
+    quantize.check_scheme(quantization)
+    if isinstance(quantization, Int8Static) and quantization is not quantize.QDQ:
+        return _static_int8(path, example_inputs, name, metadata, dynamic_shapes, quantization, backends,
+                            backend_options)
     model = load_model(path)
     opset = default_opset(model)
     resolved, symbols = inputs_mod.resolve(model, _numpy(example_inputs), dynamic_shapes)
@@ -70,8 +80,25 @@ def export_onnx(path, example_inputs=None, name=None, metadata=None, dynamic_sha
     # Both strings come from the file: kept short (the loader checks "source" fields; FORMAT.md).
     source = {"format": "onnx", "opset": opset, "producer": producer[:MAX_TEXT],
               "file": os.path.basename(path)[:MAX_TEXT]}
+    quantization = quantize.for_graph(graph, quantization)
     return finish(graph, input_names, output_names, user_meta,
-                  {"pockettorch": __version__, "onnx": onnx.__version__}, source)
+                  {"pockettorch": __version__, "onnx": onnx.__version__}, source, quantization, backends,
+                  backend_options, layer_names=quantize.layer_names(graph))
+
+
+def _static_int8(path, example_inputs, name, metadata, dynamic_shapes, scheme, backends, backend_options):
+    """A float file quantized by ONNX Runtime (static_int8.py), imported as the QDQ model it becomes."""
+    from pockettorch.exporter.onnx_frontend import static_int8
+
+    if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in load_model(path).graph.node):
+        raise errors.BadModelArgsError(f"{os.path.basename(path)} is already quantized (QDQ): it imports as an int8 "
+                                       f"program", hint="export it without quantization=")
+    with static_int8.temporary_directory() as workdir:
+        qdq = static_int8.quantize_file(path, scheme.calibration, scheme.skip, workdir)
+        program = export_onnx(qdq, example_inputs, name or os.path.splitext(os.path.basename(path))[0], metadata,
+                              dynamic_shapes, None, backends, backend_options)
+    program.metadata["source"]["file"] = os.path.basename(path)[:MAX_TEXT]
+    return program
 
 
 def _numpy(example_inputs):
@@ -130,13 +157,15 @@ def _lower_nodes(ctx: OnnxContext, model: onnx.ModelProto) -> None:
             if name and name not in ctx.values:
                 raise invalid(f"{ctx.where()} reads {name!r}, which no node, input or "
                                                f"initializer defines (a missing initializer?)")
-        if node.op_type != "DequantizeLinear" and any(name in ctx.fake_quant for name in node.input):
-            raise ctx.unsupported("it reads the int8 output of a QuantizeLinear; int8 programs need the int8 ops "
-                                  "(Q->DQ pairs import as float)")
+        if node.op_type != "DequantizeLinear" and any(name in ctx.quantized for name in node.input):
+            raise ctx.unsupported("it reads the quantized output of a QuantizeLinear; PocketTorch imports QDQ "
+                                  "models, where a DequantizeLinear reads it")
         if symbolic.check_readers(ctx, node):
             symbolic.fold(ctx, node)
             continue
         if fold_node(ctx, node):
+            if node.op_type == "DequantizeLinear":
+                ops_quant.register_weight(ctx, node)
             continue
         handler = handlers.get(node.op_type)
         if handler is None:
@@ -164,9 +193,10 @@ def _output(ctx: OnnxContext, onnx_name: str) -> Tensor:
     if onnx_name in ctx.sym_values:
         raise errors.DynamicShapeError(f"graph output {onnx_name!r} is a shape computed from the dynamic dims; "
                                        f"PocketTorch outputs tensors of data only")
-    if onnx_name in ctx.fake_quant:
-        raise errors.UnsupportedOpError(f"graph output {onnx_name!r} is an int8 QuantizeLinear result; int8 "
-                                        f"outputs need the int8 ops")
+    if onnx_name in ctx.quantized:
+        raise errors.UnsupportedOpError(f"graph output {onnx_name!r} is a QuantizeLinear result; PocketTorch "
+                                        f"programs output float tensors",
+                                        hint="end the model with a DequantizeLinear")
     if t is None:
         raise invalid(f"graph output {onnx_name!r} is not computed by any node")
     if t.is_constant or any(t is i for i in ctx.graph.inputs) or any(t is o for o in ctx.graph.outputs):

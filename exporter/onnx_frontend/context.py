@@ -34,7 +34,7 @@ class OnnxContext:
         self.values: dict[str, Tensor] = {}
         self.value_sym = value_sym  # ONNX value -> {dim: symbol or UNKNOWN} from shape inference (dynamic programs)
         self.node: onnx.NodeProto | None = None
-        self.fake_quant: dict[str, Tensor] = {}  # QuantizeLinear outputs kept in float (ops_quant.py)
+        self.quantized: dict[str, np.dtype] = {}  # QuantizeLinear outputs -> their ONNX type (ops_quant.py)
         self.sym_values: dict[str, np.ndarray] = {}  # shape values of dynamic dims, as expressions (symbolic.py)
 
     # -- errors --

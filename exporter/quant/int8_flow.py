@@ -90,18 +90,23 @@ def _badly_quantized(converted, batch) -> dict[str, float]:
     return bad
 
 
-def finish(graph: Graph, scheme) -> int:
-    """Make the lowered graph's quantized patterns int8 instructions; returns how many."""
+def finish(graph: Graph, scheme, layer_names: dict[str, str] | None = None) -> int:
+    """Make the lowered graph's quantized patterns int8 instructions; returns how many. layer_names (instruction
+    cover -> the layer name `skip` matches; default: the module path in each instruction's source) is how a model
+    file's frontend names its layers (ONNX: node names)."""
     if isinstance(scheme, Int8Static):
         from pockettorch.exporter.quant.lower_int8 import lower_int8
 
         return lower_int8(graph)
-    return _dynamic_linears(graph, scheme.skip)
+    return _dynamic_linears(graph, scheme.skip, layer_names)
 
 
-def _skipped(node: Node, skip: tuple[str, ...]) -> bool:
-    path = node.source.split(" ", 1)[0]
-    return any(path == s or path.startswith(s + ".") for s in skip)
+def _skipped(node: Node, skip: tuple[str, ...], layer_names: dict[str, str] | None = None) -> bool:
+    if layer_names is not None:
+        path = next((layer_names[c] for c in node.covers if c in layer_names), "")
+    else:
+        path = node.source.split(" ", 1)[0]
+    return any(path == s or path.startswith(s + ".") or path.startswith(s + "/") for s in skip)
 
 
 def quantize_weight(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -117,11 +122,11 @@ def quantize_weight(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q.numpy(), scale.float().numpy()
 
 
-def _dynamic_linears(graph: Graph, skip: tuple[str, ...]) -> int:
+def _dynamic_linears(graph: Graph, skip: tuple[str, ...], layer_names: dict[str, str] | None = None) -> int:
     count = 0
     for i, node in enumerate(graph.nodes):
         w = node.inputs[1] if node.op == "linear" and len(node.inputs) > 1 else None
-        if w is None or not w.is_constant or node.inputs[0].dtype != "float32" or _skipped(node, skip):
+        if w is None or not w.is_constant or node.inputs[0].dtype != "float32" or _skipped(node, skip, layer_names):
             continue
         q, scale = quantize_weight(w.data)
         inputs = [node.inputs[0], graph.constant(q, w.name + "_i8", "int8"), graph.constant(scale, w.name + "_scale")]

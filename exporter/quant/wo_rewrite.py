@@ -68,7 +68,7 @@ def _layer(node: Node, modules: dict[str, str], embeddings: set[str]) -> tuple[s
 
 
 def _why_float(weight: Tensor, name: str, scheme: WeightOnly) -> str | None:
-    if any(name == s or name.startswith(s + ".") for s in scheme.skip):
+    if any(name == s or name.startswith(s + ".") or name.startswith(s + "/") for s in scheme.skip):
         return "skipped by the user"
     cols = weight.shape[1]
     if cols < scheme.group_size or cols % scheme.group_size:

@@ -12,6 +12,7 @@ import warnings
 
 import torch
 
+from pockettorch.exporter.torchscript_frontend.fast_paths import resolve_fast_paths
 from pockettorch.exporter.torchscript_frontend.sizes import fold_size_items, size_items
 from pockettorch.runtime import error_catalogue as errors
 
@@ -43,11 +44,15 @@ def to_graph_module(ts_module, args: tuple, static: bool = True) -> torch.fx.Gra
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the converter's notes on specialised branches
             gm = _convert(ts_module, args)
+        with torch.no_grad():
+            gm(*args)  # what the converter wrote must run (it can emit calls that fail only when run)
     except errors.PocketTorchError:
         raise
     except Exception as exc:  # noqa: BLE001 - a private converter: any failure becomes one clear error
         raise _conversion_error(exc) from exc
     _rename_inputs(gm, argument_names(ts_module))
+    _name_modules_by_weights(gm, ts_module)
+    _canonical_convolutions(gm)
     if static:
         fold_size_items(gm, args)
     elif size_items(gm):
@@ -66,13 +71,38 @@ def _convert(ts_module, args: tuple) -> torch.fx.GraphModule:
         replace_quantized_ops_with_standard_ops)
 
     ep_converter = converter.TS2EPConverter(ts_module, args)  # lifts the module's attributes
+    resolve_fast_paths(ep_converter.ts_graph, ts_module)  # nn.TransformerEncoderLayer & co. (fast_paths.py)
     blocks_to_lifted_attrs, name_to_attribute_fqn = converter.get_block_to_lifted_attrs(ep_converter.ts_graph)
     gm = converter.TS2FXGraphConverter(
         ep_converter.ts_graph, ep_converter.name_to_param, ep_converter.name_to_buffer, blocks_to_lifted_attrs,
         ep_converter.name_to_non_tensor_attributes, ep_converter.name_to_constant, name_to_attribute_fqn).convert()
     replace_quantized_ops_with_standard_ops(gm)
+    _replace_local_functions(gm)
     _lift_tensor_arguments(gm)
     return gm
+
+
+def _float_of(t):
+    return t.to(dtype=torch.float).item() if isinstance(t, torch.Tensor) else float(t)
+
+
+# Functions the converter defines inside its handlers (aten::Float -> `to_float_tensor`): the code FX generates looks
+# them up as module attributes, where they are not; the same function at module level.
+_LOCAL_FUNCTIONS = {"to_float_tensor": _float_of}
+
+
+def _replace_local_functions(gm: torch.fx.GraphModule) -> None:
+    for module in gm.modules():  # torch.cond's branches are submodules
+        if not isinstance(module, torch.fx.GraphModule):
+            continue
+        changed = False
+        for node in module.graph.nodes:
+            name = getattr(node.target, "__qualname__", "")
+            if node.op == "call_function" and "<locals>" in name and name.rsplit(".", 1)[-1] in _LOCAL_FUNCTIONS:
+                node.target = _LOCAL_FUNCTIONS[name.rsplit(".", 1)[-1]]
+                changed = True
+        if changed:
+            module.recompile()
 
 
 def _lift_tensor_arguments(gm: torch.fx.GraphModule) -> None:
@@ -96,6 +126,41 @@ def _lift_tensor_arguments(gm: torch.fx.GraphModule) -> None:
         node.args = torch.fx.node.map_aggregate(node.args, lift)
         node.kwargs = torch.fx.node.map_aggregate(node.kwargs, lift)
     if count:
+        gm.recompile()
+
+
+def _name_modules_by_weights(gm: torch.fx.GraphModule, ts_module) -> None:
+    """The converter's graph is flat (no nn_module_stack, which torch.export carries through): an op that reads the
+    parameters of one submodule (`3.weight`, `3.bias`) is marked as that module's, so quantization's `skip`, the
+    quant report and inspect name layers as for a Python model. Frozen modules hold constants: they stay unnamed."""
+    kinds = {name: m.original_name for name, m in ts_module.named_modules()}
+    for node in gm.graph.nodes:
+        if node.op != "call_function" or node.meta.get("nn_module_stack"):
+            continue
+        owners = set()
+        torch.fx.node.map_arg((node.args, node.kwargs), lambda a: owners.add(
+            str(a.target).rpartition(".")[0]) if a.op == "get_attr" and "." in str(a.target) else None)
+        owners.discard("")
+        if len(owners) == 1 and (owner := owners.pop()) in kinds:
+            node.meta["nn_module_stack"] = {"L__self___" + owner.replace(".", "_"): (owner, kinds[owner])}
+
+
+def _canonical_convolutions(gm: torch.fx.GraphModule) -> None:
+    """A traced conv arrives as aten.convolution (TorchScript's aten::_convolution); as the aten.conv1d/conv2d a
+    Python model exports it is what the int8 quantizer and the lowerings' fusions match."""
+    aten = torch.ops.aten
+    changed = False
+    for node in gm.graph.nodes:
+        if node.target is not aten.convolution.default or len(node.args) != 9 or node.kwargs:
+            continue
+        x, w, b, stride, padding, dilation, transposed, output_padding, groups = node.args
+        rank = len(stride) if isinstance(stride, (list, tuple)) else 0
+        if transposed or rank not in (1, 2) or any(output_padding):
+            continue
+        node.target = aten.conv2d.default if rank == 2 else aten.conv1d.default
+        node.args = (x, w, b, stride, padding, dilation, groups)
+        changed = True
+    if changed:
         gm.recompile()
 
 

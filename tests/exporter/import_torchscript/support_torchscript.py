@@ -122,3 +122,39 @@ class SizeArithmetic(nn.Module):
     def forward(self, x):
         half = x.size(0) // 2
         return x.reshape(half, x.size(1) * 2, -1).sum(-1) * x.size(2)
+
+
+class SelfAttention(nn.Module):
+    """nn.MultiheadAttention on its own, returning the averaged attention weights too (its fast path is scripted
+    with it, dropped at import: exporter/torchscript_frontend/fast_paths.py)."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(32, 4, batch_first=True)
+
+    def forward(self, x):
+        y, weights = self.attn(x, x, x)
+        return y, weights
+
+
+class SequenceFirstEncoder(nn.Module):
+    """nn.TransformerEncoder of pre-norm GELU layers on (seq, batch, dim) inputs."""
+
+    def __init__(self):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(32, 4, 64, activation="gelu", norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+    def forward(self, x):
+        return self.encoder(x)
+
+
+class PaddedEncoderLayer(nn.Module):
+    """A layer given a key padding mask: scripted, F._canonical_mask's casts are beyond the converter."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
+
+    def forward(self, x, mask):
+        return self.layer(x, src_key_padding_mask=mask)

@@ -6,7 +6,8 @@ import torch
 
 import pockettorch
 from pockettorch import errors
-from support_torchscript import (BiLSTM, ConstantLoop, ConstantPredicates, DataDependentIf, GRUTagger, ShapeLoop, SizeArithmetic,
+from support_torchscript import (BiLSTM, ConstantLoop, ConstantPredicates, DataDependentIf, GRUTagger,
+                                 PaddedEncoderLayer, SelfAttention, SequenceFirstEncoder, ShapeLoop, SizeArithmetic,
                                  import_and_compare, save)
 
 
@@ -15,6 +16,25 @@ def test_scripted_gru_runs_as_gru_ops(tmp_path):
     model, inputs = GRUTagger(), (torch.randn(2, 7, 12),)
     program = import_and_compare(save(model, inputs, tmp_path / "gru.pt", "script"), model, inputs)
     assert program.graph.op_histogram()["gru"] == 2  # one op per layer, as from Python
+
+
+@pytest.mark.parametrize("model,shape", [(SelfAttention, (2, 5, 32)), (SequenceFirstEncoder, (5, 2, 32))],
+                         ids=["multihead_attention", "seq_first_prenorm_encoder"])
+def test_scripted_attention_fast_paths_are_dropped(model, shape, tmp_path):
+    """Scripted attention modules carry PyTorch's fused fast paths; the program keeps the reference code (the same
+    program as from Python) and matches eager, which takes the fast path under no_grad."""
+    torch.manual_seed(0)
+    model, inputs = model().eval(), (torch.randn(shape),)
+    program = import_and_compare(save(model, inputs, tmp_path / "attn.pt", "script"), model, inputs)
+    assert program.graph.op_histogram() == pockettorch.export(model, inputs).graph.op_histogram()
+
+
+def test_scripted_padding_mask_fails_clearly(tmp_path):
+    model = PaddedEncoderLayer().eval()
+    inputs = (torch.randn(2, 5, 32), torch.tensor([[False] * 5, [False] * 3 + [True] * 2]))
+    with pytest.raises(errors.ExportFailedError) as info:
+        pockettorch.export(save(model, inputs, tmp_path / "pad.pt", "script"), inputs)
+    assert "TorchScript conversion failed" in str(info.value) and "torch.jit.trace" in info.value.hint
 
 
 def test_traced_bidirectional_lstm_with_hidden_state(tmp_path):
