@@ -142,7 +142,7 @@ def test_int8_fallback_mixes_bits_and_reports_it():
     assert max(alone[n] for n, b in bits.items() if b == 8) <= min(alone[n] for n, b in bits.items() if b == 4)
     rows = {r["name"]: r for r in wo_report.quant_report(program)}
     assert {n: r["dtype"] for n, r in rows.items()} == {n: f"w{b}" for n, b in bits.items()}
-    assert all(r["method"] == "gptq" and r["sqnr_db"] > 20 for r in rows.values())
+    assert all(r["method"] == ("gptq" if r["dtype"] == "w4" else "rtn") and r["sqnr_db"] > 20 for r in rows.values())
     with pockettorch.load(program.to_bytes()) as runtime:
         held_out = _correlated(16, 64, seed=80)
         got, want = runtime(held_out), _reference(program, held_out)
