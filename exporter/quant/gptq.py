@@ -65,14 +65,18 @@ def gptq_quantize(w: torch.Tensor, hessian: torch.Tensor, bits: int, group_size:
 
 
 class HessianAccumulator:
-    """X^T X over every row of a layer's inputs (the leading dims flattened), summed in float64, and the rows."""
+    """X^T X over every row of a layer's inputs (the leading dims flattened), and the number of rows."""
 
     def __init__(self, features: int):
-        self.h = torch.zeros(features, features, dtype=torch.float64)
+        self._h = torch.zeros(features, features, dtype=torch.float32)  # float32: ample for tens of batches
         self.rows = 0
 
     def add(self, x: torch.Tensor) -> None:
         x = x.detach().reshape(-1, x.shape[-1]).to(torch.float32)
         x = x[torch.isfinite(x).all(dim=1)]  # a NaN row would poison H; the kernels treat it as eager does
-        self.h += (x.T @ x).to(torch.float64)  # one batch's product in float32 (fast), the running sum in float64
+        self._h.addmm_(x.T, x)
         self.rows += x.shape[0]
+
+    @property
+    def h(self) -> torch.Tensor:
+        return self._h.to(torch.float64)
