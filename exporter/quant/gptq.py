@@ -65,13 +65,18 @@ def gptq_quantize(w: torch.Tensor, hessian: torch.Tensor, bits: int, group_size:
 
 
 class HessianAccumulator:
-    """X^T X over every row of a layer's inputs (the leading dims flattened), and the number of rows."""
+    """X^T X over every row of a layer's inputs (the leading dims flattened), and the number of rows (-1: a value
+    that cannot be the layer's input was seen)."""
 
     def __init__(self, features: int):
         self._h = torch.zeros(features, features, dtype=torch.float32)  # float32: ample for tens of batches
         self.rows = 0
 
     def add(self, x: torch.Tensor) -> None:
+        if x.dim() == 0 or x.shape[-1] != self._h.shape[0] or not x.is_floating_point():
+            self.rows = -1  # not the layer's input after all: the layer falls back to round-to-nearest
+        if self.rows < 0:
+            return
         x = x.detach().reshape(-1, x.shape[-1]).to(torch.float32)
         x = x[torch.isfinite(x).all(dim=1)]  # a NaN row would poison H; the kernels treat it as eager does
         self._h.addmm_(x.T, x)

@@ -60,9 +60,12 @@ def quantize(uses: dict[int, WeightUse], scheme, exported) -> tuple[dict[int, Qu
     def one(key: int, bits: int) -> Quantized:
         u = uses[key]
         a = acc.get(key)
-        if a is not None and a.rows and bits == scheme.bits:
-            q, s = gptq_quantize(u.weight, a.h, bits, scheme.group_size)
-            return Quantized(q, s, bits, "gptq")
+        if a is not None and a.rows > 0 and bits == scheme.bits and bool(torch.isfinite(a.h).all()):
+            try:
+                q, s = gptq_quantize(u.weight, a.h, bits, scheme.group_size)
+                return Quantized(q, s, bits, "gptq")
+            except torch.linalg.LinAlgError:  # H not positive definite even damped: round to nearest
+                pass
         q, s = quantize_weight(u.weight, bits, scheme.group_size)
         return Quantized(q, s, bits, "rtn")
 

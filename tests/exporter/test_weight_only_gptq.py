@@ -159,3 +159,13 @@ def test_calibration_errors_are_clear():
         pockettorch.export(model, (x,), quantization=quant.weight_only(4, 32, calibration=[]))
     with pytest.raises(errors.BadModelArgsError, match=r"shaped \[\(2, 48\)\]"):
         pockettorch.export(model, (x,), quantization=quant.weight_only(4, 32, calibration=[(torch.randn(2, 48),)]))
+
+
+def test_hessian_accumulator_refuses_values_that_are_not_the_layers_input():
+    from pockettorch.exporter.quant.gptq import HessianAccumulator
+
+    acc = HessianAccumulator(4)
+    acc.add(torch.ones(3, 4))
+    assert acc.rows == 3 and torch.equal(acc.h, torch.full((4, 4), 3.0, dtype=torch.float64))
+    acc.add(torch.ones(2, 5))  # another width: the layer is then rounded to nearest
+    assert acc.rows == -1
