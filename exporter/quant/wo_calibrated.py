@@ -5,7 +5,7 @@ Linears are quantized by GPTQ (gptq.py) from their input Hessians on the calibra
 input features to spread an error over, are rounded to nearest. With min_sqnr_db (int4 only), each layer's damage
 is measured alone on the last calibration batch, held out of GPTQ (relative error energy of the model's outputs
 with only that weight quantized, wo_calibrate.Sensitivity). The errors of separate layers add up closely (on
-all-MiniLM-L6-v2 the sum of the 37 lone errors is within 5% of the error with all quantized), so layers move to
+all-MiniLM-L6-v2 the sum of the 37 lone errors is within ~10% of the error with all quantized), so layers move to
 int8, the most damaging for their size first, until the summed estimate reaches min_sqnr_db. int8 layers are
 rounded to nearest (their error is ~25 dB below int4's; GPTQ would change little). The runtime runs int4 and int8
 layers side by side as is.

@@ -64,8 +64,8 @@ def test_weight_only_with_an_npz_is_gptq_and_min_sqnr_mixes_in_int8(tmp_path):
 
     np.savez(tmp_path / "cal.npz", x=np.random.default_rng(0).standard_normal((4, 2, 64)).astype(np.float32))
     cal = ("--calibration", str(tmp_path / "cal.npz"))
-    for args, method in ((("build_wide", "--quantize", "w4"), "rtn"), (("build_wide", "--quantize", "w4", *cal), "gptq"),
-                         (("build_wide", "--quantize", "w4", *cal, "--min-sqnr", "60"), "gptq")):
+    w4 = ("build_wide", "--quantize", "w4")
+    for args, method in ((w4, "rtn"), ((*w4, *cal), "gptq"), ((*w4, *cal, "--min-sqnr", "60"), "gptq")):
         info, _ = _export(tmp_path, *args)
         assert info["ops"]["linear_wo"] == 2
         meta = pockettorch.load(str(tmp_path / "m.ptm")).metadata["quantization"]
