@@ -169,3 +169,16 @@ def test_hessian_accumulator_refuses_values_that_are_not_the_layers_input():
     assert acc.rows == 3 and torch.equal(acc.h, torch.full((4, 4), 3.0, dtype=torch.float64))
     acc.add(torch.ones(2, 5))  # another width: the layer is then rounded to nearest
     assert acc.rows == -1
+
+
+def test_a_dynamic_export_calibrates_on_batches_of_any_size_in_its_range():
+    model = Mlp().eval()
+    rows = torch.export.Dim("rows", min=1, max=64)
+    calibration = [(_correlated(r, 64, seed=300 + r),) for r in (5, 40, 64, 9)]
+    program = pockettorch.export(model, (_correlated(16, 64, seed=90),), dynamic_shapes=({0: rows},),
+                                 quantization=quant.weight_only(4, 32, calibration=calibration))
+    assert [l["method"] for l in program.metadata["quantization"]["layers"]] == ["gptq"] * 3
+    with pockettorch.load(program.to_bytes()) as runtime:
+        x = _correlated(7, 64, seed=91)
+        got, want = runtime(x), _reference(program, x)
+    assert float((got.double() - want).abs().max()) <= 2e-5 * float(want.abs().max())
