@@ -233,7 +233,7 @@ def finish(graph: Graph, input_names: list[str], output_names: list[str], user_m
         from pockettorch.exporter.quant import wo_rewrite
         names = (wo_rewrite.module_names(exported) if exported is not None else
                  (layer_names or {}, set()))  # a model file's frontend: no aten.embedding nodes to name
-        quant_meta = wo_rewrite.apply(graph, quantization, *names)
+        quant_meta = wo_rewrite.apply(graph, quantization, *names, exported=exported)
     inputs = {id(t) for t in graph.inputs}
     for t, out_name in zip(graph.outputs, output_names):
         if id(t) not in inputs and t.name not in output_names:

@@ -150,7 +150,11 @@ def _backend_options(specs: tuple[str, ...]) -> dict[str, dict[str, str]]:
               help="Quantize: static int8 (calibrated), dynamic int8, or int4/int8 weight-only.")
 @click.option("--calibration", type=click.Path(exists=True, dir_okay=False),
               help="For --quantize int8: an .npz whose arrays (in the inputs' order) hold calibration batches on "
-                   "their first axis; default: the builder's calibration data, else the example inputs.")
+                   "their first axis; default: the builder's calibration data, else the example inputs. For w4/w8: "
+                   "the same, and it makes the linears GPTQ-quantized (without it: round-to-nearest).")
+@click.option("--min-sqnr", "min_sqnr", type=float, metavar="DB",
+              help="For --quantize w4 with calibration: store the layers that hurt the outputs most as int8 until "
+                   "the outputs' estimated SQNR reaches DB.")
 @click.option("--backend", "backends", multiple=True, metavar="NAME",
               help="Delegate what backend NAME supports to it (repeatable, e.g. vulkan); the CPU ops stay as fallback.")
 @click.option("--backend-option", "backend_options", multiple=True, metavar="NAME:KEY=VALUE",
@@ -159,21 +163,24 @@ def _backend_options(specs: tuple[str, ...]) -> dict[str, dict[str, str]]:
               help="A model file's input: random data of this shape (dtype float32 unless given). Repeatable.")
 @click.option("--input", "input_files", multiple=True, metavar="NAME=FILE.npy",
               help="A model file's input from a .npy file. Repeatable.")
-def export_command(model, out_path, name, metadata, reference, quiet, dynamic, quantize, calibration, input_shapes,
-                   input_files, backends, backend_options):
+def export_command(model, out_path, name, metadata, reference, quiet, dynamic, quantize, calibration, min_sqnr,
+                   input_shapes, input_files, backends, backend_options):
     """Export MODEL to a .ptm program: zoo:NAME, FILE.py:FUNCTION returning (module, example_inputs), or a model
     file (TorchScript .pt/.pth/.ts or ONNX .onnx) with --input-shape / --input for its example inputs."""
     from pockettorch.exporter.model_files import is_model_file
 
     if is_model_file(model):
+        if min_sqnr is not None:
+            raise click.BadParameter("only for PyTorch models (a builder): GPTQ calibrates the float module",
+                                     param_hint="--min-sqnr")
         program = _export_model_file(model, name, _metadata_option(metadata), reference, dynamic, input_shapes,
                                      input_files, quantize, calibration, backends, _backend_options(backend_options))
     else:
         if input_shapes or input_files:
             raise click.BadParameter("only for model files (.pt, .onnx, ...); a builder returns its example inputs",
                                      param_hint="--input-shape/--input")
-        program = _export_builder(model, name, metadata, reference, dynamic, quantize, calibration, backends,
-                                  _backend_options(backend_options))
+        program = _export_builder(model, name, metadata, reference, dynamic, (quantize, calibration, min_sqnr),
+                                  backends, _backend_options(backend_options))
     program.save(out_path)
     if not quiet:
         click.echo(program.summary())
@@ -194,7 +201,8 @@ def _export_model_file(path, name, metadata, reference, dynamic, input_shapes, i
                        backends=list(backends) or None, backend_options=backend_options)
 
 
-def _export_builder(model, name, metadata, reference, dynamic, quantize, calibration, backends, backend_options):
+def _export_builder(model, name, metadata, reference, dynamic, quantize, backends, backend_options):
+    """quantize: (--quantize, --calibration, --min-sqnr)."""
     from pockettorch.exporter import export
 
     module, inputs, meta, built_calibration = build_with_calibration(model)
@@ -202,23 +210,27 @@ def _export_builder(model, name, metadata, reference, dynamic, quantize, calibra
     if name is None and model.startswith("zoo:"):
         name = model[4:]
     dynamic_shapes = _dynamic_option(dynamic, module, len(inputs) if isinstance(inputs, (tuple, list)) else 1)
-    scheme = _quantize_option(quantize, calibration, built_calibration, inputs)
+    scheme = _quantize_option(*quantize, built_calibration, inputs)
     return export(module, inputs, name=name, metadata=meta, reference=reference, dynamic_shapes=dynamic_shapes,
                   quantization=scheme, backends=list(backends) or None, backend_options=backend_options)
 
 
-def _quantize_option(kind, calibration_path, built, inputs):
-    """--quantize/--calibration as a pockettorch.quant scheme."""
+def _quantize_option(kind, calibration_path, min_sqnr, built, inputs):
+    """--quantize/--calibration/--min-sqnr as a pockettorch.quant scheme."""
     from pockettorch import quant
 
+    if min_sqnr is not None and (kind != "w4" or not (calibration_path or built is not None)):
+        raise click.BadParameter("needs --quantize w4 and calibration data", param_hint="--min-sqnr")
     if kind is None:
         if calibration_path:
-            raise click.BadParameter("needs --quantize int8", param_hint="--calibration")
+            raise click.BadParameter("needs --quantize int8, w4 or w8", param_hint="--calibration")
         return None
     if kind == "int8-dynamic":
         return quant.int8_dynamic()
     if kind in ("w4", "w8"):
-        return quant.weight_only(bits=int(kind[1]))
+        # GPTQ with the given .npz, else with the builder's calibration data; round-to-nearest without either
+        batches = _npz_batches(calibration_path, inputs) if calibration_path else built
+        return quant.weight_only(bits=int(kind[1]), calibration=batches, min_sqnr_db=min_sqnr)
     if calibration_path:
         return quant.int8(_npz_batches(calibration_path, inputs))
     if built is not None:
@@ -235,10 +247,13 @@ def _file_quantize_option(kind, calibration_path, inputs):
 
     from pockettorch import quant
 
+    if kind in ("w4", "w8") and calibration_path:
+        raise click.BadParameter("for w4/w8 only with PyTorch models (a builder): GPTQ calibrates the float module; "
+                                 "a model file is quantized round-to-nearest", param_hint="--calibration")
     if kind != "int8" or not calibration_path:
         if kind == "int8":
             return quant.int8([inputs] if inputs is not None else [])
-        return _quantize_option(kind, calibration_path, None, inputs)
+        return _quantize_option(kind, calibration_path, None, None, inputs)
     try:
         data = np.load(calibration_path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
@@ -284,7 +299,9 @@ def _npz_batches(path: str, inputs) -> list[tuple]:
         if a.ndim != x.dim() + 1 or tuple(a.shape[1:]) != tuple(x.shape) or len(a) != len(arrays[0]):
             raise click.BadParameter(f"an array shaped {list(a.shape)} does not hold batches of {list(x.shape)}",
                                      param_hint="--calibration")
-    return [tuple(torch.from_numpy(np.ascontiguousarray(a[i], dtype=np.float32)) for a in arrays)
+    # each batch in its example input's dtype (token ids stay integers)
+    dtypes = [x.numpy().dtype if isinstance(x, torch.Tensor) else np.float32 for x in example]
+    return [tuple(torch.from_numpy(np.ascontiguousarray(a[i], dtype=d)) for a, d in zip(arrays, dtypes))
             for i in range(len(arrays[0]))]
 
 

@@ -29,7 +29,8 @@ def layer_sqnr(program, inputs) -> dict[str, float]:
 
 
 def quant_report(program, inputs=None) -> list[dict]:
-    """One row a layer: name, op, "w4"/"w8" or "float", group size, scale range, SQNR (with inputs: the example
+    """One row a layer: name, op, "w4"/"w8" (per layer: the int8 fallback mixes them) or "float", "gptq"/"rtn",
+    group size, scale range, SQNR (with inputs: the example
     inputs stored with `reference=True` when None) and "flag" when under 20 dB; float layers carry the reason."""
     q = program.metadata.get("quantization") or {}
     if q.get("scheme") != "weight_only":
@@ -41,7 +42,8 @@ def quant_report(program, inputs=None) -> list[dict]:
     rows = []
     for layer in q["layers"]:
         db = sqnr.get(layer["output"])
-        rows.append({"name": layer["name"], "op": layer["op"], "dtype": f"w{q['bits']}", "group_size": q["group_size"],
+        rows.append({"name": layer["name"], "op": layer["op"], "dtype": f"w{layer.get('bits', q['bits'])}",
+                     "method": layer.get("method", "rtn"), "group_size": q["group_size"],
                      "scale_range": scales.get(layer["output"]), "sqnr_db": db,
                      "flag": db is not None and db < FLAG_DB})
     rows += [{"name": f["name"], "op": f["op"], "dtype": "float", "reason": f["reason"]} for f in q["float"]]

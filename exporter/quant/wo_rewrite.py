@@ -9,6 +9,11 @@ stored is torchao's reference. int4 is packed two a byte (runtime/op_table.py, l
 
 Layers stay float, with the reason recorded in the program's metadata ("quantization"), when the user skips their
 module, when the group size does not divide their K, or when their weight holds NaN or infinities.
+
+With calibration data (`quant.weight_only(bits, group_size, calibration=batches)`), linears are quantized by GPTQ
+(gptq.py, Hessians from wo_calibrate.py) into the same stored format; embeddings, which have no input features to
+compensate over, stay round-to-nearest (wo_calibrated.py); with min_sqnr_db the layers that hurt the outputs most
+move to int8. Each layer's entry records its "bits" and "method" ("gptq" or "rtn").
 """
 from __future__ import annotations
 
@@ -27,16 +32,25 @@ def _primitives():
     return MappingType, choose_qparams_affine, quantize_affine, dequantize_affine
 
 
+def group_scales(w: torch.Tensor, bits: int, group_size: int) -> torch.Tensor:
+    """float32 [R, C / group_size]: torchao's symmetric scale of each group of w [R, C] (also what GPTQ uses)."""
+    MappingType, choose_qparams_affine, _, _ = _primitives()
+    qmin, qmax = QRANGE[bits]
+    w = w.detach().to(torch.float32)
+    scale, _ = choose_qparams_affine(w, MappingType.SYMMETRIC, (1, group_size), torch.int8, qmin, qmax,
+                                     zero_point_dtype=torch.int8)
+    return scale.reshape(w.shape[0], w.shape[1] // group_size).to(torch.float32)
+
+
 def quantize_weight(w: torch.Tensor, bits: int, group_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(q int8 [R, C] in the bits' range, scales float32 [R, C / group_size]) by torchao, symmetric."""
-    MappingType, choose_qparams_affine, quantize_affine, _ = _primitives()
+    _, _, quantize_affine, _ = _primitives()
     qmin, qmax = QRANGE[bits]
-    block = (1, group_size)
     w = w.detach().to(torch.float32)
-    scale, zero_point = choose_qparams_affine(w, MappingType.SYMMETRIC, block, torch.int8, qmin, qmax,
-                                              zero_point_dtype=torch.int8)
-    q = quantize_affine(w, block, scale, zero_point, torch.int8, qmin, qmax)
-    return q, scale.reshape(w.shape[0], w.shape[1] // group_size).to(torch.float32)
+    scales = group_scales(w, bits, group_size)
+    q = quantize_affine(w, (1, group_size), scales, torch.zeros_like(scales, dtype=torch.int8), torch.int8,
+                        qmin, qmax)
+    return q, scales
 
 
 def dequantize_weight(q: torch.Tensor, scales: torch.Tensor, bits: int, group_size: int) -> torch.Tensor:
@@ -78,29 +92,35 @@ def _why_float(weight: Tensor, name: str, scheme: WeightOnly) -> str | None:
     return None
 
 
-def apply(graph: Graph, scheme: WeightOnly, modules: dict[str, str], embeddings: set[str]) -> dict:
+def apply(graph: Graph, scheme: WeightOnly, modules: dict[str, str], embeddings: set[str], exported=None) -> dict:
     """Rewrite `graph` in place; the metadata entry describing what was done.
 
     modules: torch.export node name -> the qualified name of the module it belongs to (covers are node names);
-    embeddings: the names of the aten.embedding nodes (other takes of a constant stay as they are)."""
-    done: dict[int, tuple[Tensor, Tensor]] = {}  # a weight shared by several layers is quantized once
-    layers, kept = [], []
+    embeddings: the names of the aten.embedding nodes (other takes of a constant stay as they are);
+    exported: the torch.export program `graph` was lowered from (calibration runs it)."""
+    found, kept = [], []
     for i, node in enumerate(graph.nodes):
-        found = _layer(node, modules, embeddings)
-        if found is None:
+        layer = _layer(node, modules, embeddings)
+        if layer is None:
             continue
-        kind, name = found
+        kind, name = layer
         weight = node.inputs[1] if kind == "linear" else node.inputs[0]
         reason = _why_float(weight, name, scheme)
         if reason:
             kept.append({"name": name, "op": kind, "reason": reason})
-            continue
-        if id(weight) not in done:
-            q, scales = quantize_weight(torch.from_numpy(weight.data), scheme.bits, scheme.group_size)
-            done[id(weight)] = (graph.constant(pack(q, scheme.bits), weight.name + "_q"),
-                                graph.constant(scales.numpy(), weight.name + "_scales"))
-        qt, st = done[id(weight)]
-        params = {"bits": scheme.bits, "group_size": scheme.group_size}
+        else:
+            found.append((i, node, kind, name, weight))
+    chosen, extra = _quantize_weights(graph, found, scheme, exported)
+
+    stored: dict[int, tuple[Tensor, Tensor]] = {}  # a weight shared by several layers is stored once
+    layers = []
+    for i, node, kind, name, weight in found:
+        qz = chosen[id(weight)]
+        if id(weight) not in stored:
+            stored[id(weight)] = (graph.constant(pack(qz.q, qz.bits), weight.name + "_q"),
+                                  graph.constant(qz.scales.numpy(), weight.name + "_scales"))
+        qt, st = stored[id(weight)]
+        params = {"bits": qz.bits, "group_size": scheme.group_size}
         if kind == "linear":
             inputs = [node.inputs[0], qt, st, *node.inputs[2:]]
             new = Node("linear_wo", inputs, node.outputs, {**params, **node.params}, node.source, node.covers)
@@ -109,9 +129,41 @@ def apply(graph: Graph, scheme: WeightOnly, modules: dict[str, str], embeddings:
         for t in new.outputs:
             t.producer = new
         graph.nodes[i] = new
-        layers.append({"name": name, "op": kind, "shape": list(weight.shape), "output": node.outputs[0].origin})
+        entry = {"name": name, "op": kind, "shape": list(weight.shape), "output": node.outputs[0].origin,
+                 "bits": qz.bits, "method": qz.method}
+        if qz.alone_sqnr_db is not None:
+            entry["alone_sqnr_db"] = qz.alone_sqnr_db
+        layers.append(entry)
     return {"scheme": "weight_only", "bits": scheme.bits, "group_size": scheme.group_size, "symmetric": True,
-            "layers": layers, "float": kept}
+            "method": "gptq" if scheme.calibration is not None else "rtn", **extra, "layers": layers, "float": kept}
+
+
+def _user_inputs(graph: Graph, exported) -> dict[int, str]:
+    """{id(graph input tensor): its torch.export placeholder's name} (a model input carries no origin)."""
+    if exported is None:
+        return {}
+    from torch.export.graph_signature import InputKind
+    names = [s.arg.name for s in exported.graph_signature.input_specs if s.kind == InputKind.USER_INPUT]
+    return {id(t): n for t, n in zip(graph.inputs, names)} if len(names) == len(graph.inputs) else {}
+
+
+def _quantize_weights(graph: Graph, found, scheme: WeightOnly, exported) -> tuple[dict, dict]:
+    """{id(weight tensor): Quantized} for every weight in `found`, and extra metadata (calibrated runs)."""
+    from pockettorch.exporter.quant.wo_calibrated import Quantized, WeightUse, quantize
+
+    uses: dict[int, WeightUse] = {}
+    user_inputs = _user_inputs(graph, exported)
+    for _, node, kind, _, weight in found:
+        use = uses.setdefault(id(weight), WeightUse(torch.from_numpy(weight.data), kind))
+        if kind == "linear":
+            x = node.inputs[0]
+            use.inputs.append(user_inputs.get(id(x), x.origin))
+    if scheme.calibration is None:
+        return {key: Quantized(*quantize_weight(u.weight, scheme.bits, scheme.group_size), scheme.bits, "rtn")
+                for key, u in uses.items()}, {}
+    if exported is None:
+        raise ValueError("quant.weight_only(calibration=...) needs the torch.export program of the model")
+    return quantize(uses, scheme, exported)
 
 
 def module_names(exported: torch.export.ExportedProgram) -> tuple[dict[str, str], set[str]]:
