@@ -45,7 +45,7 @@ HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv
            "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/fault_inject.h",
            "core/backend.h", "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/cumulative.h",
            "kernels/elementwise_util.h", "kernels/pkt_half.h", "kernels/pkt_index.h", "kernels/pkt_strided.h",
-           "kernels/quant_util.h", "kernels/recurrent.h")
+           "kernels/quant_util.h", "kernels/recurrent.h", "kernels/qrecurrent.h")
 HEADERS += ("compute/wogemm/wogemm.h", "compute/wogemm/wogemm_impl.h", "kernels/wo_weight.h")  # weight-only (issue 18)
 
 # What every build compiles beside one platform file: loader, session, status, workspace, ISA detection, the
@@ -79,6 +79,8 @@ KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "qconv2d": ("qgemm",),
     "qlinear": ("qgemm",),
     "qlinear_dynamic": ("qgemm",),
+    "qlstm_dynamic": ("qgemm",),
+    "qgru_dynamic": ("qgemm",),
     "qmatmul": ("qgemm",),
 }
 KERNEL_GROUPS["linear_wo"] = ("wogemm",)

@@ -290,6 +290,14 @@ OPS: tuple[Op, ...] = (
     Op("qlinear_dynamic", 70, (3, 4), 1, _p(_ACT), (), "qlinear_dynamic", packs=True, shape="linear",
        doc="float linear with int8 weights [N, K] (scales f32 [N], optional f32 bias): x quantized per row at run "
            "time, int32 accumulation, float result with a fused activation."),
+    Op("qlstm_dynamic", 71, (8, 8), 3, _p("batch_first:int reverse:int"), (), "qlstm_dynamic", packs=True,
+       doc="lstm with int8 weights: x, h0, c0, w_ih int8 [4H, I], w_hh int8 [4H, H], bias f32 [4H], w_ih scales "
+           "f32 [4H], w_hh scales f32 [4H]; the rows of x and of h at each step are quantized at run time (as "
+           "qlinear_dynamic's), gates and state float."),
+    Op("qgru_dynamic", 72, (8, 8), 2, _p("batch_first:int reverse:int"), (), "qgru_dynamic", packs=True,
+       doc="gru with int8 weights: x, h0, w_ih int8 [3H, I], w_hh int8 [3H, H], b_ih, b_hh f32 [3H], w_ih scales "
+           "f32 [3H], w_hh scales f32 [3H]; the rows of x and of h at each step are quantized at run time, gates "
+           "and state float."),
     # Delegation to accelerator backends (issue 19). Codes 85-89: a block of its own.
     Op("delegate", 85, (0, 256), 256, _p("delegate:int fallback:int"), (), "delegate",
        doc="Runs entry `delegate` of the DELEGATES section on its backend (inputs, outputs: the subgraph's, in the "

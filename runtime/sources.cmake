@@ -63,6 +63,8 @@ set(PKT_KERNEL_GROUPS_sdpa gemm)
 set(PKT_KERNEL_GROUPS_qconv2d qgemm)
 set(PKT_KERNEL_GROUPS_qlinear qgemm)
 set(PKT_KERNEL_GROUPS_qlinear_dynamic qgemm)
+set(PKT_KERNEL_GROUPS_qlstm_dynamic qgemm)
+set(PKT_KERNEL_GROUPS_qgru_dynamic qgemm)
 set(PKT_KERNEL_GROUPS_qmatmul qgemm)
 set(PKT_KERNEL_GROUPS_linear_wo wogemm)
 
@@ -110,8 +112,10 @@ set(PKT_ALL_KERNELS
   qbinary
   qconcat
   qconv2d
+  qgru_dynamic
   qlinear
   qlinear_dynamic
+  qlstm_dynamic
   qlut
   qmatmul
   qmax_pool2d

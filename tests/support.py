@@ -117,3 +117,41 @@ class QuantNet(torch.nn.Module):
         c = torch.cat([torch.nn.functional.max_pool2d(b, 2), torch.nn.functional.avg_pool2d(a, 2)], 1)
         h = self.fc(torch.nn.functional.adaptive_avg_pool2d(c, 1).flatten(1).reshape(2, 4))
         return torch.matmul(h, h.t())
+
+
+class QuantRecurrent(torch.nn.Module):
+    """Every shape of the dynamic int8 recurrent kernels (qlstm_dynamic, qgru_dynamic): several sequences
+    (batch_first, stacked, bidirectional; the step's GEMM with the projection added after) and one sequence
+    (seq-first; the projection row as the step's bias), with and without biases, an initial state given or zero."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(4)
+        self.lstm_b = torch.nn.LSTM(12, 20, 2, batch_first=True, bidirectional=True)
+        self.lstm_1 = torch.nn.LSTM(12, 24, bias=False)
+        self.gru_b = torch.nn.GRU(12, 18, 2, batch_first=True, bidirectional=True)
+        self.gru_1 = torch.nn.GRU(12, 16)
+
+    def forward(self, x, s, h0, c0):
+        return self.lstm_b(x), self.lstm_1(s, (h0, c0)), self.gru_b(x), self.gru_1(s)
+
+    @staticmethod
+    def inputs() -> tuple:
+        g = torch.Generator().manual_seed(1)
+        return (torch.randn(3, 7, 12, generator=g), torch.randn(9, 1, 12, generator=g) * 2,
+                torch.randn(1, 1, 24, generator=g) * 0.5, torch.randn(1, 1, 24, generator=g) * 0.5)
+
+
+class QuantRecurrentReference(torch.nn.Module):
+    """QuantRecurrent's forward with its layers as dynamic int8 computes them (exporter/quant/qrnn_reference.py)."""
+
+    def __init__(self, m: QuantRecurrent):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x, s, h0, c0):
+        from pockettorch.exporter.quant.qrnn_reference import dynamic_recurrent
+
+        m = self.m
+        return (dynamic_recurrent(m.lstm_b, x), dynamic_recurrent(m.lstm_1, s, (h0, c0)),
+                dynamic_recurrent(m.gru_b, x), dynamic_recurrent(m.gru_1, s))

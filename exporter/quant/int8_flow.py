@@ -4,8 +4,9 @@ Static: `prepare` runs torchao's PT2E flow (prepare_pt2e with PocketTorchQuantiz
 returns the converted model; export() captures and lowers it like any model, and `finish` folds its
 dequantize -> op -> quantize patterns into int8 instructions. Program inputs and outputs stay float32 (a quantize
 at entry, a dequantize at exit), so SDKs and runners carry an int8 program unchanged.
-Dynamic: the model is exported in float; `finish` makes every linear with a constant weight a qlinear_dynamic
-(weights int8 symmetric per output channel from torchao's observer; activations quantized per row at run time).
+Dynamic: the model is exported in float; `finish` makes every linear with a constant weight a qlinear_dynamic and
+every lstm / gru layer a qlstm_dynamic / qgru_dynamic (weights int8 symmetric per output channel from torchao's
+observer; activations quantized per row at run time).
 """
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def finish(graph: Graph, scheme, layer_names: dict[str, str] | None = None) -> i
         from pockettorch.exporter.quant.lower_int8 import lower_int8
 
         return lower_int8(graph)
-    return _dynamic_linears(graph, scheme.skip, layer_names)
+    return _dynamic_linears(graph, scheme.skip, layer_names) + _dynamic_recurrent(graph, scheme.skip, layer_names)
 
 
 def _skipped(node: Node, skip: tuple[str, ...], layer_names: dict[str, str] | None = None) -> bool:
@@ -132,6 +133,33 @@ def _dynamic_linears(graph: Graph, skip: tuple[str, ...], layer_names: dict[str,
         inputs = [node.inputs[0], graph.constant(q, w.name + "_i8", "int8"), graph.constant(scale, w.name + "_scale")]
         new = Node("qlinear_dynamic", inputs + node.inputs[2:3], node.outputs, dict(node.params), node.source,
                    list(node.covers))
+        for t in new.outputs:
+            t.producer = new
+        graph.nodes[i] = new
+        count += 1
+    return count
+
+
+# float recurrent op -> (its int8 form, the index of w_ih; w_hh follows it). The int8 ops take the two weights'
+# scales as inputs 6 and 7.
+RECURRENT = {"lstm": ("qlstm_dynamic", 3), "gru": ("qgru_dynamic", 2)}
+
+
+def _dynamic_recurrent(graph: Graph, skip: tuple[str, ...], layer_names: dict[str, str] | None = None) -> int:
+    count = 0
+    for i, node in enumerate(graph.nodes):
+        if node.op not in RECURRENT or node.inputs[0].dtype != "float32" or _skipped(node, skip, layer_names):
+            continue
+        op, wi = RECURRENT[node.op]
+        weights = node.inputs[wi:wi + 2]
+        if not all(w.is_constant for w in weights):
+            continue
+        inputs, scales = list(node.inputs), []
+        for j, w in enumerate(weights):
+            q, scale = quantize_weight(w.data)
+            inputs[wi + j] = graph.constant(q, w.name + "_i8", "int8")
+            scales.append(graph.constant(scale, w.name + "_scale"))
+        new = Node(op, inputs + scales, node.outputs, dict(node.params), node.source, list(node.covers))
         for t in new.outputs:
             t.producer = new
         graph.nodes[i] = new

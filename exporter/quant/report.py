@@ -3,8 +3,9 @@ zero point, and what stayed float and why. Layers under FLAG_DB are flagged.
 
 Static int8: the layers are the PT2E-converted model's quantize points (each int8 instruction's output); the float
 values come from the float model's own export graph, whose node names the converted graph keeps.
-Dynamic int8: the layers are the linears; their outputs with per-row int8 activations and int8 weights are
-emulated in torch and compared with the float linear on the calibration inputs (the example inputs).
+Dynamic int8: the layers are the linears, LSTMs and GRUs; their outputs with per-row int8 activations and int8
+weights are emulated in torch (qrnn_reference.py for the recurrent ones) and compared with the float module's on the
+calibration inputs (the example inputs).
 """
 from __future__ import annotations
 
@@ -139,11 +140,11 @@ def _dynamic(info: QuantInfo) -> QuantReport:
 
     def hook(name):
         def fn(mod, inputs, output):
-            seen.append((name, mod, inputs[0].detach(), output.detach()))
+            seen.append((name, mod, inputs, output))
         return fn
 
     handles = [m.register_forward_hook(hook(name)) for name, m in model.named_modules()
-               if isinstance(m, torch.nn.Linear)]
+               if isinstance(m, (torch.nn.Linear, torch.nn.LSTM, torch.nn.GRU))]
     try:
         with torch.no_grad():
             model(*info.example_inputs)
@@ -151,10 +152,15 @@ def _dynamic(info: QuantInfo) -> QuantReport:
         for h in handles:
             h.remove()
     skip = info.scheme.skip
-    for name, mod, x, y in seen:
+    for name, mod, inputs, y in seen:
+        op = "linear" if isinstance(mod, torch.nn.Linear) else type(mod).__name__.lower()
         if any(name == s or name.startswith(s + ".") for s in skip):
-            float_ops.append(dict(name=name, op="linear", reason="skip"))
+            float_ops.append(dict(name=name, op=op, reason="skip"))
             continue
+        if op != "linear":
+            float_ops.extend(_dynamic_recurrent(name, op, mod, inputs, y, layers))
+            continue
+        x, y = inputs[0].detach(), y.detach()
         q, s = quantize_weight(mod.weight.detach().numpy())
         w = torch.from_numpy(q).float() * torch.from_numpy(s)[:, None]
         xq = dynamic_rows(x.reshape(-1, x.shape[-1]))
@@ -162,6 +168,22 @@ def _dynamic(info: QuantInfo) -> QuantReport:
         db = sqnr(y, yq)
         layers.append(dict(name=name, op="linear", sqnr_db=db, scale=None, zero_point=None, flagged=db < FLAG_DB))
     return QuantReport("int8-dynamic", layers, float_ops)
+
+
+def _dynamic_recurrent(name, op, mod, inputs, out, layers) -> list[dict]:
+    """Append the LSTM/GRU's row (its output sequence with int8 weights and activations against float) to layers;
+    returns the float_ops entry of one the exporter keeps float."""
+    from pockettorch.exporter.quant.qrnn_reference import dynamic_recurrent
+
+    if getattr(mod, "proj_size", 0):
+        reason = "proj_size: no int8 LSTM kernel; decomposed, its weight products run as qlinear_dynamic"
+        return [dict(name=name, op=op, reason=reason)]
+    if inputs[0].dim() != 3:
+        return [dict(name=name, op=op, reason="unbatched input")]
+    got = dynamic_recurrent(mod, inputs[0], inputs[1] if len(inputs) > 1 else None)[0]
+    db = sqnr(out[0], got)
+    layers.append(dict(name=name, op=op, sqnr_db=db, scale=None, zero_point=None, flagged=db < FLAG_DB))
+    return []
 
 
 def dynamic_rows(x: torch.Tensor) -> torch.Tensor:

@@ -59,6 +59,8 @@ enum pkt_op {
   PKT_OP_QLUT = 68, /* int8 -> int8 through a constant 256-entry int8 table (index q + 128): any activation of one value. */
   PKT_OP_QMATMUL = 69, /* int8 batched matmul of two activations; b is symmetric (zero point 0). */
   PKT_OP_QLINEAR_DYNAMIC = 70, /* float linear with int8 weights [N, K] (scales f32 [N], optional f32 bias): x quantized per row at run time, int32 accumulation, float result with a fused activation. */
+  PKT_OP_QLSTM_DYNAMIC = 71, /* lstm with int8 weights: x, h0, c0, w_ih int8 [4H, I], w_hh int8 [4H, H], bias f32 [4H], w_ih scales f32 [4H], w_hh scales f32 [4H]; the rows of x and of h at each step are quantized at run time (as qlinear_dynamic's), gates and state float. */
+  PKT_OP_QGRU_DYNAMIC = 72, /* gru with int8 weights: x, h0, w_ih int8 [3H, I], w_hh int8 [3H, H], b_ih, b_hh f32 [3H], w_ih scales f32 [3H], w_hh scales f32 [3H]; the rows of x and of h at each step are quantized at run time, gates and state float. */
   PKT_OP_DELEGATE = 85, /* Runs entry `delegate` of the DELEGATES section on its backend (inputs, outputs: the subgraph's, in the blob's order) and then skips the `fallback` instructions after it, which compute the same outputs on the CPU; when the backend is not compiled in, not available or fails to initialize, the session runs those instead (FORMAT.md, DELEGATES). */
   PKT_OP_ARANGE = 56, /* out[i] = start + i * step (in double, converted to the output's dtype); the length is the output's dim: a torch.arange whose end is a dynamic size (a static one is folded into a constant). */
   PKT_OP_LINEAR_WO = 80, /* y = act(x @ W^T + b) with W [N, K] quantized in groups of group_size along K (symmetric, no zero point): x, qweight (bits 8: int8 [N, K]; bits 4: uint8 [N, K/2], k even in the low nibble, each nibble q + 8), scales float32 [N, K/group_size], optional bias [N]; W[n, k] = q[n, k] * scales[n, k / group_size]. Unpacked in registers, never dequantized into memory. */
@@ -541,6 +543,20 @@ enum pkt_op {
 #define PKT_QLINEAR_DYNAMIC_ACT 0 /* int */
 #define PKT_QLINEAR_DYNAMIC_ACT_MIN 1 /* float */
 #define PKT_QLINEAR_DYNAMIC_ACT_MAX 2 /* float */
+#define PKT_QLSTM_DYNAMIC_MIN_INPUTS 8
+#define PKT_QLSTM_DYNAMIC_MAX_INPUTS 8
+#define PKT_QLSTM_DYNAMIC_OUTPUTS 3
+#define PKT_QLSTM_DYNAMIC_NUM_PARAMS 2
+#define PKT_QLSTM_DYNAMIC_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_QLSTM_DYNAMIC_BATCH_FIRST 0 /* int */
+#define PKT_QLSTM_DYNAMIC_REVERSE 1 /* int */
+#define PKT_QGRU_DYNAMIC_MIN_INPUTS 8
+#define PKT_QGRU_DYNAMIC_MAX_INPUTS 8
+#define PKT_QGRU_DYNAMIC_OUTPUTS 2
+#define PKT_QGRU_DYNAMIC_NUM_PARAMS 2
+#define PKT_QGRU_DYNAMIC_MIN_PARAMS 2 /* an ints list may be empty */
+#define PKT_QGRU_DYNAMIC_BATCH_FIRST 0 /* int */
+#define PKT_QGRU_DYNAMIC_REVERSE 1 /* int */
 #define PKT_DELEGATE_MIN_INPUTS 0
 #define PKT_DELEGATE_MAX_INPUTS 256
 #define PKT_DELEGATE_OUTPUTS 256

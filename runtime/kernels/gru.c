@@ -21,27 +21,9 @@ pkt_status pkt_kernel_gru_prepare(const pkt_node* n, size_t* scratch, pkt_err* e
     if ((st = pkt_check_dtype(n->outputs[i], PKT_F32, "output", err))) return st;
   pkt_rnn_dims d;
   pkt_rnn_read(n, PKT_GRU_BATCH_FIRST, PKT_GRU_REVERSE, 3, &d);
-  const pkt_tensor *x = n->inputs[0], *h0 = n->inputs[1], *wih = n->inputs[2], *whh = n->inputs[3],
-                   *bih = n->inputs[4], *bhh = n->inputs[5], *y = n->outputs[0], *hn = n->outputs[1];
-  if (x->rank != 3 || h0->rank != 2 || wih->rank != 2 || whh->rank != 2 || bih->rank != 1 || bhh->rank != 1 ||
-      y->rank != 3 || hn->rank != 2)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "ranks input %d, h0 %d, w_ih %d, w_hh %d, b_ih %d, b_hh %d, output %d, "
-                    "h_n %d; expected 3, 2, 2, 2, 1, 1, 3, 2", x->rank, h0->rank, wih->rank, whh->rank, bih->rank,
-                    bhh->rank, y->rank, hn->rank);
-  const int64_t G = d.G;
-  if (d.H < 1 || h0->dims[0] != d.B || wih->dims[0] != G || wih->dims[1] != d.I || whh->dims[0] != G ||
-      whh->dims[1] != d.H || bih->numel != G || bhh->numel != G || y->dims[0] != x->dims[0] ||
-      y->dims[1] != x->dims[1] || y->dims[2] != d.H || hn->dims[0] != d.B || hn->dims[1] != d.H)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "input [%lld, %lld, %lld], h0 [%lld, %lld], w_ih [%lld, %lld] and w_hh "
-                    "[%lld, %lld] do not make a GRU layer of hidden size %lld",
-                    (long long)x->dims[0], (long long)x->dims[1], (long long)x->dims[2], (long long)h0->dims[0],
-                    (long long)h0->dims[1], (long long)wih->dims[0], (long long)wih->dims[1], (long long)whh->dims[0],
-                    (long long)whh->dims[1], (long long)d.H);
-  if (!wih->data || !whh->data || !bih->data || !bhh->data)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "the weights and biases must be constants (the exporter emits only those)");
+  if ((st = pkt_gru_check_shapes(n, &d, err))) return st;
   /* scratch: every step's input projection, one step's hidden projection, h */
-  if ((st = pkt_rnn_check_size(&d, "a GRU", err))) return st;
-  *scratch = (size_t)(((uint64_t)d.T * d.B * G + (uint64_t)d.B * G + (uint64_t)d.B * d.H) * sizeof(float));
+  *scratch = (size_t)(((uint64_t)d.T * d.B * d.G + (uint64_t)d.B * d.G + (uint64_t)d.B * d.H) * sizeof(float));
   return PKT_OK;
 }
 
@@ -82,18 +64,8 @@ pkt_status pkt_kernel_gru_run(const pkt_node* n) {
       pkt_gemm_args a = {B, G, H, h, H, (const float*)n->packed + hh, hg, G, bhh, PKT_ACT_NONE, 0.f, 0.f, 0};
       pkt_gemm(n, n->cfg, &a);
     }
-    for (int64_t b = 0; b < B; b++) {
-      const float* p = proj + (row0 + b * step) * G;
-      float *g = hg + b * G, *hb = h + b * H;
-      for (int64_t j = 0; j < 2 * H; j++) g[j] += p[j]; /* r, z pre-activations */
-      n->cfg->act(g, 2 * H, PKT_ACT_SIGMOID, 0.f, 0.f);
-      const float *r = g, *z = g + H;
-      float* nn = g + 2 * H;
-      for (int64_t j = 0; j < H; j++) nn[j] = p[2 * H + j] + r[j] * nn[j];
-      n->cfg->act(nn, H, PKT_ACT_TANH, 0.f, 0.f);
-      float* yb = y + (row0 + b * step) * H;
-      for (int64_t j = 0; j < H; j++) yb[j] = hb[j] = (hb[j] - nn[j]) * z[j] + nn[j];
-    }
+    for (int64_t b = 0; b < B; b++)
+      pkt_gru_cell(n, hg + b * G, proj + (row0 + b * step) * G, h + b * H, y + (row0 + b * step) * H, H);
   }
   memcpy(hn, h, (size_t)(B * H) * sizeof(float));
   return PKT_OK;

@@ -20,29 +20,9 @@ pkt_status pkt_kernel_lstm_prepare(const pkt_node* n, size_t* scratch, pkt_err* 
     if ((st = pkt_check_dtype(n->outputs[i], PKT_F32, "output", err))) return st;
   pkt_rnn_dims d;
   pkt_rnn_read(n, PKT_LSTM_BATCH_FIRST, PKT_LSTM_REVERSE, 4, &d);
-  const pkt_tensor *x = n->inputs[0], *h0 = n->inputs[1], *c0 = n->inputs[2], *wih = n->inputs[3],
-                   *whh = n->inputs[4], *b = n->inputs[5], *y = n->outputs[0];
-  if (x->rank != 3 || h0->rank != 2 || c0->rank != 2 || wih->rank != 2 || whh->rank != 2 || b->rank != 1 ||
-      y->rank != 3)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "ranks input %d, h0 %d, c0 %d, w_ih %d, w_hh %d, bias %d, output %d; "
-                    "expected 3, 2, 2, 2, 2, 1, 3", x->rank, h0->rank, c0->rank, wih->rank, whh->rank, b->rank, y->rank);
-  const int64_t G = d.G;
-  if (d.H < 1 || h0->dims[0] != d.B || h0->dims[1] != d.H || c0->dims[0] != d.B || c0->dims[1] != d.H ||
-      wih->dims[0] != G || wih->dims[1] != d.I || whh->dims[0] != G || whh->dims[1] != d.H || b->numel != G ||
-      y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1] || y->dims[2] != d.H)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "input [%lld, %lld, %lld], h0 [%lld, %lld], w_ih [%lld, %lld] and w_hh "
-                    "[%lld, %lld] do not make an LSTM layer of hidden size %lld",
-                    (long long)x->dims[0], (long long)x->dims[1], (long long)x->dims[2], (long long)h0->dims[0],
-                    (long long)h0->dims[1], (long long)wih->dims[0], (long long)wih->dims[1], (long long)whh->dims[0],
-                    (long long)whh->dims[1], (long long)d.H);
-  for (int i = 1; i < 3; i++)
-    if (n->outputs[i]->rank != 2 || n->outputs[i]->dims[0] != d.B || n->outputs[i]->dims[1] != d.H)
-      return pkt_fail(err, PKT_BAD_OPERANDS, "h_n and c_n must be [%lld, %lld]", (long long)d.B, (long long)d.H);
-  if (!wih->data || !whh->data || !b->data)
-    return pkt_fail(err, PKT_BAD_OPERANDS, "the weights and bias must be constants (the exporter emits only those)");
+  if ((st = pkt_lstm_check_shapes(n, &d, err))) return st;
   /* scratch: every step's input projection, one step's gates, h, c and tanh(c) */
-  if ((st = pkt_rnn_check_size(&d, "an LSTM", err))) return st;
-  *scratch = (size_t)(((uint64_t)d.T * d.B * G + (uint64_t)d.B * G + 3 * (uint64_t)d.B * d.H) * sizeof(float));
+  *scratch = (size_t)(((uint64_t)d.T * d.B * d.G + (uint64_t)d.B * d.G + 3 * (uint64_t)d.B * d.H) * sizeof(float));
   return PKT_OK;
 }
 
@@ -90,17 +70,8 @@ pkt_status pkt_kernel_lstm_run(const pkt_node* n) {
         for (int64_t j = 0; j < G; j++) g[j] += p[j];
       }
     }
-    for (int64_t b = 0; b < B; b++) {
-      float *g = gates + b * G, *hb = h + b * H, *cb = c + b * H, *tb = tc + b * H;
-      n->cfg->act(g, 2 * H, PKT_ACT_SIGMOID, 0.f, 0.f);     /* i, f */
-      n->cfg->act(g + 2 * H, H, PKT_ACT_TANH, 0.f, 0.f);    /* g */
-      n->cfg->act(g + 3 * H, H, PKT_ACT_SIGMOID, 0.f, 0.f); /* o */
-      const float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
-      for (int64_t j = 0; j < H; j++) tb[j] = cb[j] = gf[j] * cb[j] + gi[j] * gg[j];
-      n->cfg->act(tb, H, PKT_ACT_TANH, 0.f, 0.f);
-      float* yb = y + (row0 + b * step) * H;
-      for (int64_t j = 0; j < H; j++) yb[j] = hb[j] = go[j] * tb[j];
-    }
+    for (int64_t b = 0; b < B; b++)
+      pkt_lstm_cell(n, gates + b * G, h + b * H, c + b * H, tc + b * H, y + (row0 + b * step) * H, H);
   }
   memcpy(hn, h, (size_t)(B * H) * sizeof(float));
   memcpy(cn, c, (size_t)(B * H) * sizeof(float));

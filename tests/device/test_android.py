@@ -14,13 +14,14 @@ import torch
 from torch import nn
 
 import pockettorch
-from pockettorch import errors
+from pockettorch import errors, quant
 from pockettorch.cli import main
 from pockettorch.device.android import AndroidBackend
 from pockettorch.device.bench import BenchOptions, bench, verify
 
 from fixtures.adb_device import AdbDeviceDouble  # noqa: E402
 from fixtures.adb_server import AdbServer, find_adb  # noqa: E402
+from support import QuantNet  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 cross = pytest.importorskip("pockettorch.runtime.cross")
@@ -69,6 +70,58 @@ def model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.ptm"
     pockettorch.export(m, (torch.randn(1, 3, 8, 8),), name="tiny", reference=True).save(path)
     return path
+
+
+class KeywordSpotter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm, self.fc = nn.LSTM(16, 32, batch_first=True), nn.Linear(32, 4)
+
+    def forward(self, x):
+        return self.fc(self.lstm(x)[0][:, -1])
+
+
+def _quantized_cases():
+    """name -> (module, inputs, scheme, an op the program must hold)."""
+    g = torch.Generator().manual_seed(2)
+    torch.manual_seed(2)
+    return {
+        "int8": (QuantNet(), (torch.randn(1, 2, 6, 6, generator=g),),
+                 quant.int8([(torch.randn(1, 2, 6, 6, generator=g),) for _ in range(4)]), "qconv2d"),
+        "int8_dynamic": (KeywordSpotter(), (torch.randn(2, 7, 16, generator=g),), quant.int8_dynamic(),
+                         "qlstm_dynamic"),
+        "w4": (nn.Sequential(nn.Linear(64, 96), nn.GELU(), nn.Linear(96, 8)), (torch.randn(3, 64, generator=g),),
+               quant.weight_only(bits=4, group_size=32), "linear_wo"),
+    }
+
+
+@pytest.fixture(scope="module")
+def quantized(tmp_path_factory):
+    """name -> (program path, the op it must run): each program's REFERENCE section holds the Python runtime's
+    outputs on the host (not eager's), so `verify` on the phone checks the arm64 runner against them."""
+    out = {}
+    folder = tmp_path_factory.mktemp("quantized")
+    for name, (module, inputs, scheme, op) in _quantized_cases().items():
+        program = pockettorch.export(module.eval(), inputs, name=name, reference=True, quantization=scheme)
+        with pockettorch.load(program.to_bytes()) as host:
+            outputs = host.run_numpy([t.numpy() for t in inputs])
+        program.reference = (program.reference[0], outputs)
+        program._bytes = None
+        program.save(folder / f"{name}.ptm")
+        out[name] = (folder / f"{name}.ptm", op)
+    return out
+
+
+@pytest.mark.parametrize("name", ["int8", "int8_dynamic", "w4"])
+def test_quantized_programs_run_unchanged_on_the_phone(server, phone, quantized, name):
+    """Static int8, dynamic int8 (an LSTM) and int4 weight-only programs through the harness like any model: the
+    arm64 runner on the double (NEON int8 / weight-only kernels) gives the host Python runtime's outputs."""
+    path, op = quantized[name]
+    device = _device(server, phone())
+    r = verify(device, path, tol=1e-5)
+    assert r["pass"] and r["model"] == name, r
+    b = bench(device, path, BenchOptions(iters=3, warmup=1, profile_ops=True))
+    assert b["isa"] == "neon" and op in {o["op"] for o in b["ops"]}, b["ops"]
 
 
 def _device(server, double):

@@ -26,7 +26,7 @@ import pockettorch
 from pockettorch import quant
 from pockettorch.runtime import cross, manifest
 from pockettorch.runtime.op_table import OPS
-from support import QuantNet
+from support import QuantNet, QuantRecurrent, QuantRecurrentReference
 from support_tools import BUILD_DIR
 
 pytestmark = pytest.mark.slow
@@ -381,6 +381,9 @@ def cases() -> list[Case]:
              quantization=quant.int8([(rnd(1, 2, 6, 6, seed=k),) for k in range(4)])),
         Case("int8_dynamic", nn.Sequential(nn.Linear(40, 24), nn.GELU(), nn.Linear(24, 8)).eval(), (rnd(3, 5, 40),),
              threads=2, tol=5e-2, quantization=quant.int8_dynamic()),
+        # LSTM/GRU with int8 weights against the same math in torch (exporter/quant/qrnn_reference.py)
+        Case("int8_recurrent", (recurrent := QuantRecurrent().eval()), QuantRecurrent.inputs(), threads=2, tol=1e-4,
+             quantization=quant.int8_dynamic(), reference=QuantRecurrentReference(recurrent)),
         Case("delegated", nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 4)).eval(), (rnd(3, 12),),
              backends=("vulkan",)),
     ]
@@ -511,6 +514,25 @@ def test_portable_path_matches_eager(target, models, tmp_path):
     """PKT_MAX_ISA=portable: the plain C kernels on the same target (the NEON GEMM's reference)."""
     report = run_and_compare(target, models["linear"], tmp_path, env={"PKT_MAX_ISA": "portable"})
     assert report["isa"] == "portable"
+
+
+# PKT_MAX_ISA caps per ABI: every int8 GEMM path of the target (arm64 under qemu's default "max" CPU: i8mm, sdot,
+# plain NEON, portable; armv7: NEON, portable; x86-64: as tests/quant/test_int8_recurrent.py; x86: portable only)
+INT8_CAPS = {"arm64-v8a": ("neon", "neon:dotprod", "neon:", "portable"), "armeabi-v7a": ("neon", "portable"),
+             "x86": ("portable",), "x86_64": ("avx512", "avx512:", "avx2", "avx2:", "portable")}
+
+
+def test_int8_recurrent_on_every_int8_path(target, models, tmp_path):
+    """The dynamic int8 LSTM/GRU on each int8 GEMM micro-kernel the target has (the caps above the CPU's own
+    level run the CPU's, which is still checked)."""
+    rank = {"portable": 0, "neon": 1, "avx2": 2, "avx512": 3}
+    best = EXPECTED_ISA[target[0]] or pockettorch.load(models["int8_recurrent"].path).isa
+    for cap in INT8_CAPS[target[0]]:
+        out = tmp_path / cap.replace(":", "_")
+        out.mkdir()
+        report = run_and_compare(target, models["int8_recurrent"], out, env={"PKT_MAX_ISA": cap})
+        want = cap.split(":")[0]
+        assert report["isa"] == (want if rank[want] <= rank[best] else best), (cap, report["isa"])
 
 
 def test_runner_is_static_for_the_abi(target):

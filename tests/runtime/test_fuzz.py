@@ -98,13 +98,24 @@ class Elementwise(torch.nn.Module):
         return torch.cat([z.exp().clamp(max=3.0), torch.sigmoid(y)], dim=1).permute(1, 0)
 
 
+class Recurrent(torch.nn.Module):
+    """A stacked LSTM (several sequences) and a GRU: under int8_dynamic, qlstm_dynamic and qgru_dynamic."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm, self.gru = torch.nn.LSTM(4, 5, 2, batch_first=True), torch.nn.GRU(4, 3)
+
+    def forward(self, x):
+        return self.lstm(x)[0], self.gru(x)[1]
+
+
 def _quantized_seeds() -> dict:
     """Seeds exported with a quantization scheme (their new ops' fields get mutated like every other)."""
     from pockettorch import quant
 
     g = torch.Generator().manual_seed(1)
     return {"int8_static": quant.int8([(torch.randn(1, 2, 6, 6, generator=g),) for _ in range(2)]),
-            "int8_dynamic": quant.int8_dynamic()}
+            "int8_dynamic": quant.int8_dynamic(), "int8_recurrent": quant.int8_dynamic()}
 
 
 class SplitElementwise(torch.nn.Module):
@@ -162,6 +173,7 @@ def _seed_models():
         ("attention_dynamic", Attention(), (r(1, 4, 8),), False, ({1: Dim("seq", min=2, max=6)},)),
         ("int8_static", QuantNet(), (r(1, 2, 6, 6),), False),
         ("int8_dynamic", Rank3(), (r(2, 3, 6),), False),
+        ("int8_recurrent", Recurrent(), (r(2, 3, 4),), False),
         # weight-only quantized (linear_wo, embedding_wo): mutations reach the bits, group size, packed size and
         # scale checks
         ("linear_w4", torch.nn.Sequential(torch.nn.Linear(32, 7), torch.nn.ReLU()), (r(3, 32),), True, None,

@@ -261,6 +261,13 @@ PKT_DECLARE_PACKING(qconv2d)
 #else
 #define PKT_ENTRY_QCONV2D {0, 0, 0, 0}
 #endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QGRU_DYNAMIC)
+PKT_DECLARE_KERNEL(qgru_dynamic)
+PKT_DECLARE_PACKING(qgru_dynamic)
+#define PKT_ENTRY_QGRU_DYNAMIC {pkt_kernel_qgru_dynamic_prepare, pkt_kernel_qgru_dynamic_run, pkt_kernel_qgru_dynamic_pack_size, pkt_kernel_qgru_dynamic_pack}
+#else
+#define PKT_ENTRY_QGRU_DYNAMIC {0, 0, 0, 0}
+#endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QLINEAR)
 PKT_DECLARE_KERNEL(qlinear)
 PKT_DECLARE_PACKING(qlinear)
@@ -274,6 +281,13 @@ PKT_DECLARE_PACKING(qlinear_dynamic)
 #define PKT_ENTRY_QLINEAR_DYNAMIC {pkt_kernel_qlinear_dynamic_prepare, pkt_kernel_qlinear_dynamic_run, pkt_kernel_qlinear_dynamic_pack_size, pkt_kernel_qlinear_dynamic_pack}
 #else
 #define PKT_ENTRY_QLINEAR_DYNAMIC {0, 0, 0, 0}
+#endif
+#if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QLSTM_DYNAMIC)
+PKT_DECLARE_KERNEL(qlstm_dynamic)
+PKT_DECLARE_PACKING(qlstm_dynamic)
+#define PKT_ENTRY_QLSTM_DYNAMIC {pkt_kernel_qlstm_dynamic_prepare, pkt_kernel_qlstm_dynamic_run, pkt_kernel_qlstm_dynamic_pack_size, pkt_kernel_qlstm_dynamic_pack}
+#else
+#define PKT_ENTRY_QLSTM_DYNAMIC {0, 0, 0, 0}
 #endif
 #if !defined(PKT_SELECTIVE_BUILD) || defined(PKT_WITH_QLUT)
 PKT_DECLARE_KERNEL(qlut)
@@ -422,6 +436,8 @@ const pkt_kernel pkt_kernel_table[PKT_OP_COUNT_] = {
     [PKT_OP_QLUT] = PKT_ENTRY_QLUT,
     [PKT_OP_QMATMUL] = PKT_ENTRY_QMATMUL,
     [PKT_OP_QLINEAR_DYNAMIC] = PKT_ENTRY_QLINEAR_DYNAMIC,
+    [PKT_OP_QLSTM_DYNAMIC] = PKT_ENTRY_QLSTM_DYNAMIC,
+    [PKT_OP_QGRU_DYNAMIC] = PKT_ENTRY_QGRU_DYNAMIC,
     [PKT_OP_DELEGATE] = PKT_ENTRY_DELEGATE,
     [PKT_OP_ARANGE] = PKT_ENTRY_ARANGE,
     [PKT_OP_LINEAR_WO] = PKT_ENTRY_LINEAR_WO,
@@ -484,6 +500,8 @@ const char* const pkt_op_names[PKT_OP_COUNT_] = {
     [PKT_OP_QLUT] = "qlut",
     [PKT_OP_QMATMUL] = "qmatmul",
     [PKT_OP_QLINEAR_DYNAMIC] = "qlinear_dynamic",
+    [PKT_OP_QLSTM_DYNAMIC] = "qlstm_dynamic",
+    [PKT_OP_QGRU_DYNAMIC] = "qgru_dynamic",
     [PKT_OP_DELEGATE] = "delegate",
     [PKT_OP_ARANGE] = "arange",
     [PKT_OP_LINEAR_WO] = "linear_wo",
@@ -554,6 +572,8 @@ const unsigned char pkt_op_shape_rule[PKT_OP_COUNT_] = {
     [PKT_OP_QLUT] = PKT_SHAPE_SAME,
     [PKT_OP_QMATMUL] = PKT_SHAPE_MATMUL,
     [PKT_OP_QLINEAR_DYNAMIC] = PKT_SHAPE_LINEAR,
+    [PKT_OP_QLSTM_DYNAMIC] = PKT_SHAPE_DECLARED,
+    [PKT_OP_QGRU_DYNAMIC] = PKT_SHAPE_DECLARED,
     [PKT_OP_DELEGATE] = PKT_SHAPE_DECLARED,
     [PKT_OP_ARANGE] = PKT_SHAPE_DECLARED,
     [PKT_OP_LINEAR_WO] = PKT_SHAPE_LINEAR,

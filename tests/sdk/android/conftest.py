@@ -1,5 +1,6 @@
 """Fixtures for the Android SDK tests: small exported models (an image classifier with labels, two inputs, int64
-token ids, dict outputs), their generated SDKs, and those SDKs built with the real tools (android_support.py).
+token ids, dict outputs; quantized programs: static int8, dynamic int8, int4 weight-only), their generated SDKs,
+and those SDKs built with the real tools (android_support.py).
 
 Everything expensive is session-scoped, batched and cached by content: one kotlinc call compiles every SDK plus
 the host tests, one gcc call per SDK builds its JNI library.
@@ -17,10 +18,12 @@ from torch import nn
 from torch.export import Dim
 
 import pockettorch
+from pockettorch import quant
 from pockettorch.sdk_templates import render
 from pockettorch.sdk_templates.android import generator
 from android_support import (HERE, RUNTIME_JARS, GeneratedSdk, javac_stubs, jni_library, kotlinc, readme_snippet,
                              require_kotlin, run_java)
+from support import QuantNet
 
 # ---- the models ------------------------------------------------------------------------------------------
 
@@ -61,6 +64,30 @@ class DictHeads(nn.Module):
         return {"logits": logits, "class": torch.softmax(logits, dim=-1)}
 
 
+class KeywordSpotter(nn.Module):
+    """An LSTM and a linear head: under dynamic int8, qlstm_dynamic and qlinear_dynamic."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(5)
+        self.lstm, self.fc = nn.LSTM(16, 32, batch_first=True), nn.Linear(32, 4)
+
+    def forward(self, x):
+        return self.fc(self.lstm(x)[0][:, -1])
+
+
+class LinearHeavy(nn.Module):
+    """Two linears and an embedding-free MLP: under weight_only(bits=4), linear_wo."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(6)
+        self.fc1, self.fc2 = nn.Linear(64, 96), nn.Linear(96, 8)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
 IMAGE = {"layout": "NCHW", "size": [8, 8], "channels": "RGB", "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3]}
 LABELS = ["cat", "dog", "bird", "fish", "frog"]
 
@@ -74,6 +101,7 @@ class Case:
     metadata: dict
     class_name: str | None = None
     dynamic_shapes: tuple | None = None  # torch.export's form: the program takes those dims at any size in range
+    quantization: object = None  # a pockettorch.quant scheme
 
     @property
     def package(self) -> str:
@@ -90,6 +118,13 @@ def _cases() -> list[Case]:
         Case("heads", DictHeads(), (torch.randn(1, 6, generator=g),), "dict_heads", {}, class_name="Heads"),
         Case("dynamic", TokenEmbed(), (torch.tensor([[1, 7, 3]], dtype=torch.int64),), "token_embed_dynamic", {},
              dynamic_shapes=({1: Dim("seq", min=1, max=6)},)),
+        # quantized programs keep float32 inputs and outputs: the SDK carries them unchanged (QuantizedHost.kt)
+        Case("int8", QuantNet().eval(), (torch.randn(1, 2, 6, 6, generator=g),), "int8_net", {}, class_name="Int8Net",
+             quantization=quant.int8([(torch.randn(1, 2, 6, 6, generator=g),) for _ in range(4)])),
+        Case("int8dyn", KeywordSpotter().eval(), (torch.randn(1, 5, 16, generator=g),), "int8_dynamic_net", {},
+             class_name="Int8DynamicNet", quantization=quant.int8_dynamic()),
+        Case("w4", LinearHeavy().eval(), (torch.randn(1, 64, generator=g),), "w4_net", {}, class_name="W4Net",
+             quantization=quant.weight_only(bits=4, group_size=32)),
     ]
 
 
@@ -107,7 +142,7 @@ def sdks(sdk_root) -> dict[str, GeneratedSdk]:
         folder.mkdir()
         ptm = folder / f"{case.name}.ptm"
         pockettorch.export(case.module, case.inputs, name=case.name, metadata=case.metadata,
-                           dynamic_shapes=case.dynamic_shapes).save(ptm)
+                           dynamic_shapes=case.dynamic_shapes, quantization=case.quantization).save(ptm)
         for i, t in enumerate(case.inputs):
             np.ascontiguousarray(t.numpy()).tofile(folder / f"input_{i}.bin")
         sdk = generator.generate(ptm, case.package, case.class_name)

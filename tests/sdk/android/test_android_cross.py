@@ -59,7 +59,7 @@ def arm64_runners(sdks):
         return dict(zip(sdks, pool.map(arm64_runner, sdks.values())))
 
 
-@pytest.mark.parametrize("key", ["classifier", "multi", "embed", "heads"])
+@pytest.mark.parametrize("key", ["classifier", "multi", "embed", "heads", "int8", "int8dyn", "w4"])
 def test_selective_runtime_runs_on_arm64(key, sdks, arm64_runners, tmp_path):
     runner = arm64_runners[key] / "pkt_runner"
     log = (arm64_runners[key] / "zig.log").read_text()

@@ -90,3 +90,18 @@ def test_image_normalization_matches_numpy(layout, channels, run_host_test, tmp_
     want = values.transpose(2, 0, 1) if layout == "NCHW" else values
     got = np.fromfile(tmp_path / "out.bin", dtype=np.float32)
     np.testing.assert_allclose(got, want.reshape(-1), atol=1e-5)
+
+
+@pytest.mark.parametrize("key", ["int8", "int8dyn", "w4"])
+def test_quantized_programs_match_python_runtime(key, sdks, run_host_test, tmp_path):
+    """Static int8, dynamic int8 (an LSTM and a linear) and int4 weight-only programs through the generated typed
+    class and its JNI library: the same outputs as `pockettorch.load`."""
+    sdk = sdks[key]
+    ops = {op for op, _ in pockettorch.load(sdk.ptm).instructions()}
+    assert {"int8": "qconv2d", "int8dyn": "qlstm_dynamic", "w4": "linear_wo"}[key] in ops, ops  # it is quantized
+    proc = run_host_test("com.test.quantized.QuantizedHostKt", key, sdk.ptm, sdk.ptm.parent / "input_0.bin", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{key} host test passed" in proc.stdout
+    (want,) = pockettorch.load(sdk.ptm).run_numpy([t.numpy() for t in sdk.case.inputs])
+    got = np.fromfile(tmp_path / "output_0.bin", dtype=np.float32)
+    assert got.size == want.size and np.max(np.abs(got - want.reshape(-1))) <= 1e-5
