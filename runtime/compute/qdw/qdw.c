@@ -9,7 +9,9 @@ size_t pkt_qdw_scratch(int64_t H, int64_t W, int64_t sh, int64_t sw, int64_t ph,
   pkt_qdw_layout L;
   pkt_qdw_geometry(H, W, sh, sw, ph, pw, &L);
   const int64_t sums = (L.Wq > PKT_QDW_BAND ? L.Wq : PKT_QDW_BAND) + PKT_QDW_SLACK;
-  size_t bytes = (size_t)(sh * sw * L.Hq * L.Wq + PKT_QDW_SLACK) * 2u + (size_t)sums * 4u;
+  /* the phases of int16 (qdw_impl.h), or of int16 pairs (the x86 pair kernel): room for the larger */
+  const int64_t halves = sh * (sw > 2 ? sw : 2) * L.Hq * L.Wq + 2 * PKT_QDW_SLACK;
+  size_t bytes = (size_t)halves * 2u + (size_t)sums * 4u;
   return (bytes + 63) & ~(size_t)63;
 }
 
