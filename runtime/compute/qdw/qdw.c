@@ -11,7 +11,7 @@ size_t pkt_qdw_scratch(int64_t H, int64_t W, int64_t sh, int64_t sw, int64_t ph,
   const int64_t sums = (L.Wq > PKT_QDW_BAND ? L.Wq : PKT_QDW_BAND) + PKT_QDW_SLACK;
   /* the phases of int16 (qdw_impl.h), or of int16 pairs (the x86 pair kernel): room for the larger */
   const int64_t halves = sh * (sw > 2 ? sw : 2) * L.Hq * L.Wq + 2 * PKT_QDW_SLACK;
-  size_t bytes = (size_t)halves * 2u + (size_t)sums * 4u;
+  size_t bytes = (size_t)halves * 2u + 64u + (size_t)sums * 4u; /* 64: the sums start aligned */
   return (bytes + 63) & ~(size_t)63;
 }
 
