@@ -75,6 +75,30 @@ static int pair_kernel_fits(const pkt_qdw_args* a) {
   return a->dw == 1 && (a->sw == 1 || a->sw == 2) && a->kh * ((a->kw + 1) / 2) <= PAIR_TAPS;
 }
 
+/* acc[j] = bias + sum over the taps of pairs(base + off[t] + j) . wp[t], for j in [0, n) rounded up to 8 (reads up
+ * to 7 pairs of slack past the plane, sums dropped). */
+T_AVX2 __attribute__((always_inline)) static inline void pair_sums(const int32_t* base, const int64_t* off,
+                                                                   const __m256i* wp, int taps, __m256i bias, int64_t n,
+                                                                   int32_t* acc) {
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m256i s0 = bias, s1 = bias;
+    for (int t = 0; t < taps; t++) {
+      const int32_t* p = base + off[t] + j;
+      s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)p), wp[t]));
+      s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)(p + 8)), wp[t]));
+    }
+    _mm256_storeu_si256((__m256i*)(acc + j), s0);
+    _mm256_storeu_si256((__m256i*)(acc + j + 8), s1);
+  }
+  for (; j < n; j += 8) {
+    __m256i s0 = bias;
+    for (int t = 0; t < taps; t++)
+      s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)(base + off[t] + j)), wp[t]));
+    _mm256_storeu_si256((__m256i*)(acc + j), s0);
+  }
+}
+
 T_AVX2 static void pair_plane_avx2(const pkt_qdw_args* a) {
   const int64_t sh = a->sh, sw = a->sw, OW = a->OW;
   pkt_qdw_layout L;
@@ -101,18 +125,29 @@ T_AVX2 static void pair_plane_avx2(const pkt_qdw_args* a) {
       for (; s + 16 <= W; s += 16)
         _mm256_storeu_si256((__m256i*)(d + pw + s),
                             _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(src + s))), vz));
+      if (s < W && W >= 16) { /* the last 16 columns again, overlapping */
+        s = W - 16;
+        _mm256_storeu_si256((__m256i*)(d + pw + s),
+                            _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(src + s))), vz));
+        s = W;
+      }
       for (; s < W; s++) d[pw + s] = (int16_t)(src[s] - iz);
       memset(d + pw + W, 0, (size_t)(2 * Wq - pw - W) * 2u);
     } else { /* q[i] = (v[i], v[i + 1]), v[c] = src[c - pw] */
       if (pw >= 2) memset(dst, 0, (size_t)(pw - 1) * 4u);
       if (pw >= 1) dst[pw - 1] = (int32_t)((uint32_t)(uint16_t)(src[0] - iz) << 16);
       int64_t s = 0;
-      for (; s + 17 <= W; s += 16) {
+      for (;;) { /* 16 pairs a step, the last step moved back to end at W - 1 (overlapping) */
+        if (s + 17 > W) {
+          if (s >= W - 1 || W < 17) break;
+          s = W - 17;
+        }
         const __m256i v0 = _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(src + s))), vz);
         const __m256i v1 = _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(src + s + 1))), vz);
         const __m256i lo = _mm256_unpacklo_epi16(v0, v1), hi = _mm256_unpackhi_epi16(v0, v1);
         _mm256_storeu_si256((__m256i*)(dst + pw + s), _mm256_permute2x128_si256(lo, hi, 0x20));
         _mm256_storeu_si256((__m256i*)(dst + pw + s + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+        s += 16;
       }
       for (; s + 1 < W; s++)
         dst[pw + s] = (int32_t)((uint32_t)(uint16_t)(src[s] - iz) | ((uint32_t)(uint16_t)(src[s + 1] - iz) << 16));
@@ -138,24 +173,10 @@ T_AVX2 static void pair_plane_avx2(const pkt_qdw_args* a) {
   for (int64_t oy0 = 0; oy0 < a->OH; oy0 += band) {
     const int64_t oy1 = oy0 + band < a->OH ? oy0 + band : a->OH;
     const int64_t n = (oy1 - oy0 - 1) * Wq + OW;
-    const int32_t* base = q + oy0 * Wq;
-    int64_t j = 0;
-    for (; j + 16 <= n; j += 16) {
-      __m256i s0 = bias, s1 = bias;
-      for (int t = 0; t < taps; t++) {
-        const int32_t* p = base + off[t] + j;
-        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)p), wp[t]));
-        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)(p + 8)), wp[t]));
-      }
-      _mm256_storeu_si256((__m256i*)(acc + j), s0);
-      _mm256_storeu_si256((__m256i*)(acc + j + 8), s1);
-    }
-    for (; j < n; j += 8) { /* reads up to 7 pairs of slack past the plane, sums dropped */
-      __m256i s0 = bias;
-      for (int t = 0; t < taps; t++)
-        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)(base + off[t] + j)), wp[t]));
-      _mm256_storeu_si256((__m256i*)(acc + j), s0);
-    }
+    if (taps == 6)
+      pair_sums(q + oy0 * Wq, off, wp, 6, bias, n, acc); /* 3x3: the count known, the weights in registers */
+    else
+      pair_sums(q + oy0 * Wq, off, wp, taps, bias, n, acc);
     for (int64_t oy = oy0; oy < oy1; oy++)
       requant_avx2_slack(acc + (oy - oy0) * Wq, OW, a->scale, a->oz, a->lo, a->hi, a->y + oy * OW);
   }
