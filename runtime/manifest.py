@@ -46,6 +46,7 @@ HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv
            "core/backend.h", "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/cumulative.h",
            "kernels/elementwise_util.h", "kernels/pkt_half.h", "kernels/pkt_index.h", "kernels/pkt_strided.h",
            "kernels/quant_util.h", "kernels/recurrent.h", "kernels/qrecurrent.h")
+HEADERS += ("compute/qdw/qdw.h", "compute/qdw/qdw_impl.h")  # int8 depthwise (issue 18)
 HEADERS += ("compute/wogemm/wogemm.h", "compute/wogemm/wogemm_impl.h", "kernels/wo_weight.h")  # weight-only (issue 18)
 
 # What every build compiles beside one platform file: loader, session, status, workspace, ISA detection, the
@@ -66,6 +67,7 @@ GROUPS = {
              "compute/winograd/winograd_x86.c"),
     "qgemm": ("compute/qgemm/qgemm.c", "compute/qgemm/qgemm_arm.c", "compute/qgemm/qgemm_x86.c"),  # int8 GEMM (the quantized conv/linear kernels list it in KERNEL_GROUPS)
 }
+GROUPS["qdw"] = ("compute/qdw/qdw.c", "compute/qdw/qdw_arm.c", "compute/qdw/qdw_x86.c")  # int8 depthwise rows
 GROUPS["wogemm"] = ("compute/wogemm/wogemm.c", "compute/wogemm/wogemm_arm.c", "compute/wogemm/wogemm_x86.c")
 KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "conv2d": ("gemm", "conv"),
@@ -76,7 +78,7 @@ KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "lstm": ("gemm",),
     "matmul": ("gemm",),
     "sdpa": ("gemm",),
-    "qconv2d": ("qgemm",),
+    "qconv2d": ("qgemm", "qdw"),
     "qlinear": ("qgemm",),
     "qlinear_dynamic": ("qgemm",),
     "qlstm_dynamic": ("qgemm",),

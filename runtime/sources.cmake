@@ -47,6 +47,11 @@ set(PKT_GROUP_qgemm
   compute/qgemm/qgemm_arm.c
   compute/qgemm/qgemm_x86.c
 )
+set(PKT_GROUP_qdw
+  compute/qdw/qdw.c
+  compute/qdw/qdw_arm.c
+  compute/qdw/qdw_x86.c
+)
 set(PKT_GROUP_wogemm
   compute/wogemm/wogemm.c
   compute/wogemm/wogemm_arm.c
@@ -60,7 +65,7 @@ set(PKT_KERNEL_GROUPS_gru gemm)
 set(PKT_KERNEL_GROUPS_lstm gemm)
 set(PKT_KERNEL_GROUPS_matmul gemm)
 set(PKT_KERNEL_GROUPS_sdpa gemm)
-set(PKT_KERNEL_GROUPS_qconv2d qgemm)
+set(PKT_KERNEL_GROUPS_qconv2d qgemm qdw)
 set(PKT_KERNEL_GROUPS_qlinear qgemm)
 set(PKT_KERNEL_GROUPS_qlinear_dynamic qgemm)
 set(PKT_KERNEL_GROUPS_qlstm_dynamic qgemm)

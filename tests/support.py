@@ -102,6 +102,30 @@ def export_dynamic_tokens(path, max_len: int, seed: int) -> DynamicTokens:
     return model
 
 
+class QuantConvNet(torch.nn.Module):
+    """The int8 conv kernels' paths: depthwise 3x3 stride 1 and 2, 5x5 stride 2, dilated (compute/qdw), 1x1 read in
+    place, strided 1x1, dense and grouped 3x3 (the GEMM with per-call packing), on sizes that leave vector tails."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        c = 8
+        self.pw = torch.nn.Conv2d(3, c, 1)
+        self.dws = torch.nn.ModuleList([torch.nn.Conv2d(c, c, 3, 1, 1, groups=c), torch.nn.Conv2d(c, c, 3, 2, 1, groups=c),
+                                        torch.nn.Conv2d(c, c, 5, 2, 2, groups=c),
+                                        torch.nn.Conv2d(c, c, 3, 1, 2, dilation=2, groups=c)])
+        self.dense = torch.nn.Conv2d(c, 12, 3, 2, 1)
+        self.grouped = torch.nn.Conv2d(12, 12, 3, 1, 1, groups=3)
+        self.down = torch.nn.Conv2d(12, 4, 1, 2)
+
+    def forward(self, x):
+        y = torch.nn.functional.relu6(self.pw(x))
+        y = torch.nn.functional.relu6(self.dws[1](self.dws[0](y)))
+        z = self.dws[3](self.dws[2](y))
+        y = self.down(torch.relu(self.grouped(self.dense(y))))
+        return torch.cat([y.flatten(1), z.flatten(1)], 1)
+
+
 class QuantNet(torch.nn.Module):
     """Every int8 op: conv (dense and depthwise), pools, add, concat, a lookup table, linear and matmul."""
 

@@ -1,11 +1,15 @@
 /* qconv2d: int8 conv2d NCHW, weight int8 OIHW (symmetric per output channel), float bias made int32 at pack time.
- * Depthwise (one input and one output channel a group): a direct loop with int32 accumulation. Otherwise per image
- * and group: im2col of (x) into [OH*OW, K] int8 (padding holds in_zp, so it adds 0), the int8 GEMM (compute/qgemm)
- * with its requantizing epilogue into [OH*OW, O/g], then the transpose into NCHW. Packed: the per-channel
- * multipliers and int32 biases, then (not depthwise) one GEMM pack per group. */
+ * Depthwise (one input and one output channel a group): compute/qdw's row kernels, int32 sums (a channel whose bias
+ * could make them wrap takes the direct int64 loop here). Otherwise per image and group, the int8 GEMM
+ * (compute/qgemm) with the weights as A [Og, K] and the activations as B [K, P]: a 1x1 stride-1 unpadded conv
+ * packs the input plane as it is, any other first writes its im2col [K, P] (rows of the input, padding iz so it
+ * adds 0); the output rows are NCHW as they come. The input zero point goes into a per-output-channel bias,
+ * ibias[o] - iz * sum_k W[o, k] (int32, wrapping as the GEMM's sums do), with the per-channel multipliers as the
+ * GEMM's per-row terms. Packed: the multipliers and int32 biases, then (not depthwise) the per-row biases. */
 #include "core/kernel.h"
 #include "compute/qgemm/qgemm.h"
 #include "compute/qgemm/qgemm_internal.h"
+#include "compute/qdw/qdw.h"
 #include "kernels/quant_util.h"
 
 PKT_DECLARE_PACKING(qconv2d)
@@ -28,8 +32,20 @@ static void qc_geometry(const pkt_node* n, qc_geom* q) {
 
 static int qc_depthwise(const qc_geom* q) { return q->Cg == 1 && q->Og == 1; }
 
-static size_t qc_scratch(const qc_geom* q) {
-  return qc_depthwise(q) ? 0 : pkt_q_align64((size_t)(q->P * q->K)) + (size_t)(q->P * q->Og);
+static size_t qc_dw_slice(const qc_geom* q) {
+  return pkt_qdw_scratch(q->H, q->W, q->sh, q->sw, q->ph, q->pw);
+}
+
+/* A 1x1 conv with stride 1 and no padding: its input plane is the GEMM's B as it is. */
+static int qc_pointwise(const qc_geom* q) {
+  return q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->ph == 0 && q->pw == 0;
+}
+
+static size_t qc_col_bytes(const qc_geom* q) { return qc_pointwise(q) ? 0 : pkt_q_align64((size_t)(q->K * q->P)); }
+
+static size_t qc_scratch(const pkt_node* n, const qc_geom* q) {
+  if (qc_depthwise(q)) return (size_t)(n->num_threads > 1 ? n->num_threads : 1) * qc_dw_slice(q);
+  return qc_col_bytes(q) + pkt_q_align64(pkt_qgemm_packed_size(n->cfg, q->K, q->P));
 }
 
 pkt_status pkt_kernel_qconv2d_prepare(const pkt_node* n, size_t* scratch, pkt_err* err) {
@@ -65,19 +81,16 @@ pkt_status pkt_kernel_qconv2d_prepare(const pkt_node* n, size_t* scratch, pkt_er
     if (!n->inputs[3]->data || n->inputs[3]->numel != q.O)
       return pkt_fail(err, PKT_BAD_OPERANDS, "the bias must be a constant of %lld floats", (long long)q.O);
   }
-  *scratch = qc_scratch(&q);
+  *scratch = qc_scratch(n, &q);
   return PKT_OK;
 }
 
 static size_t qc_consts_bytes(const qc_geom* q) { return pkt_q_align64((size_t)q->O * 8u); }
-static size_t qc_group_bytes(const pkt_node* n, const qc_geom* q) {
-  return pkt_q_align64(pkt_qgemm_packed_size(n->cfg, q->K, q->Og));
-}
 
 size_t pkt_kernel_qconv2d_pack_size(const pkt_node* n) {
   qc_geom q;
   qc_geometry(n, &q);
-  return qc_consts_bytes(&q) + (qc_depthwise(&q) ? 0 : (size_t)q.g * qc_group_bytes(n, &q));
+  return qc_consts_bytes(&q) + (qc_depthwise(&q) ? 0 : pkt_q_align64((size_t)q.O * 4u));
 }
 
 void pkt_kernel_qconv2d_pack(const pkt_node* n, void* packed) {
@@ -90,9 +103,13 @@ void pkt_kernel_qconv2d_pack(const pkt_node* n, void* packed) {
                     n->n_inputs == 4 ? n->inputs[3]->data : NULL, q.O, scale, ibias);
   if (qc_depthwise(&q)) return;
   const int8_t* w = n->inputs[1]->data;
-  for (int64_t g = 0; g < q.g; g++)
-    pkt_qgemm_pack_b(n->cfg, w + g * q.Og * q.K, 1, q.K, q.K, q.Og, ibias + g * q.Og,
-                     (char*)packed + qc_consts_bytes(&q) + (size_t)g * qc_group_bytes(n, &q));
+  const uint32_t iz = (uint32_t)(int32_t)pkt_param_i(n, PKT_QCONV2D_IN_ZP);
+  int32_t* row_bias = (int32_t*)(void*)((char*)packed + qc_consts_bytes(&q));
+  for (int64_t o = 0; o < q.O; o++) {
+    uint32_t sum = 0;
+    for (int64_t k = 0; k < q.K; k++) sum += (uint32_t)(int32_t)w[o * q.K + k];
+    row_bias[o] = (int32_t)((uint32_t)ibias[o] - iz * sum);
+  }
 }
 
 typedef struct qc_job {
@@ -103,48 +120,85 @@ typedef struct qc_job {
   int32_t iz, oz, lo, hi;
 } qc_job;
 
-/* Depthwise planes [b, e) of N*C: direct accumulation, the same requantization as the GEMM's epilogue. */
-static void qc_dw_planes(void* ctx, int64_t b, int64_t e) {
-  const qc_job* j = ctx;
+/* One depthwise plane p of N*C, directly with int64 sums: the reference of the row kernels (compute/qdw), and the
+ * path of a channel whose bias is so large that their int32 sums could wrap. */
+static void qc_dw_plane_scalar(const qc_job* j, int64_t p) {
   const qc_geom* q = j->q;
   const int8_t *x = j->n->inputs[0]->data, *w = j->n->inputs[1]->data;
   int8_t* y = j->n->outputs[0]->data;
+  const int64_t c = p % q->C;
+  const int8_t *xp = x + p * q->H * q->W, *wc = w + c * q->kh * q->kw;
+  int8_t* yp = y + p * q->P;
+  for (int64_t oy = 0; oy < q->OH; oy++)
+    for (int64_t ox = 0; ox < q->OW; ox++) {
+      int64_t acc = j->ibias[c]; /* 64-bit: a saturated int32 bias (a huge float bias) plus the sums must not wrap */
+      for (int64_t ky = 0; ky < q->kh; ky++) {
+        int64_t iy = oy * q->sh - q->ph + ky * q->dh;
+        if (iy < 0 || iy >= q->H) continue;
+        for (int64_t kx = 0; kx < q->kw; kx++) {
+          int64_t ix = ox * q->sw - q->pw + kx * q->dw;
+          if (ix >= 0 && ix < q->W) acc += (int64_t)(xp[iy * q->W + ix] - j->iz) * wc[ky * q->kw + kx];
+        }
+      }
+      yp[oy * q->OW + ox] = pkt_q_round((float)acc * j->scale[c], j->oz, j->lo, j->hi);
+    }
+}
+
+/* Thread `index` of `count`: its share of the N*C planes, in its slice of the scratch. */
+static void qc_dw_thread(void* ctx, int index, int count) {
+  const qc_job* j = ctx;
+  const qc_geom* q = j->q;
+  const int64_t planes = q->N * q->C, b = planes * index / count, e = planes * (index + 1) / count;
+  pkt_qdw_args a = {0};
+  a.H = q->H, a.W = q->W, a.kh = q->kh, a.kw = q->kw, a.sh = q->sh, a.sw = q->sw, a.ph = q->ph, a.pw = q->pw;
+  a.dh = q->dh, a.dw = q->dw, a.OH = q->OH, a.OW = q->OW, a.iz = j->iz, a.oz = j->oz, a.lo = j->lo, a.hi = j->hi;
+  a.buf = (char*)j->n->scratch + (size_t)index * qc_dw_slice(q);
   for (int64_t p = b; p < e; p++) {
     const int64_t c = p % q->C;
-    const int8_t *xp = x + p * q->H * q->W, *wc = w + c * q->kh * q->kw;
-    int8_t* yp = y + p * q->P;
-    for (int64_t oy = 0; oy < q->OH; oy++)
-      for (int64_t ox = 0; ox < q->OW; ox++) {
-        int64_t acc = j->ibias[c]; /* 64-bit: a saturated int32 bias (a huge float bias) plus the sums must not wrap */
-        for (int64_t ky = 0; ky < q->kh; ky++) {
-          int64_t iy = oy * q->sh - q->ph + ky * q->dh;
-          if (iy < 0 || iy >= q->H) continue;
-          for (int64_t kx = 0; kx < q->kw; kx++) {
-            int64_t ix = ox * q->sw - q->pw + kx * q->dw;
-            if (ix >= 0 && ix < q->W) acc += (int64_t)(xp[iy * q->W + ix] - j->iz) * wc[ky * q->kw + kx];
-          }
-        }
-        yp[oy * q->OW + ox] = pkt_q_round((float)acc * j->scale[c], j->oz, j->lo, j->hi);
-      }
+    if (!pkt_qdw_exact(j->ibias[c], j->scale[c], q->kh, q->kw)) {
+      qc_dw_plane_scalar(j, p);
+      continue;
+    }
+    a.x = (const int8_t*)j->n->inputs[0]->data + p * q->H * q->W;
+    a.w = (const int8_t*)j->n->inputs[1]->data + c * q->kh * q->kw;
+    a.y = (int8_t*)j->n->outputs[0]->data + p * q->P;
+    a.bias = j->ibias[c], a.scale = j->scale[c];
+    pkt_qdw_plane(j->n->cfg, &a);
   }
 }
 
-/* A [P, K] for image b, group g: row p = output position, column (c, ky, kx) as the weight's. */
-static void qc_im2col(const qc_job* j, int64_t b, int64_t g, int8_t* A) {
+/* B [K, P] for image b, group g: row k = (c, ky, kx) as the weight's, column p = output position; each output row's
+ * run of input columns copied (memcpy at stride 1), padding iz. */
+static void qc_im2col(const qc_job* j, int64_t b, int64_t g, int8_t* B) {
   const qc_geom* q = j->q;
   const int8_t* x = (const int8_t*)j->n->inputs[0]->data + (b * q->C + g * q->Cg) * q->H * q->W;
-  for (int64_t oy = 0; oy < q->OH; oy++)
-    for (int64_t ox = 0; ox < q->OW; ox++) {
-      int8_t* row = A + (oy * q->OW + ox) * q->K;
-      for (int64_t c = 0; c < q->Cg; c++)
-        for (int64_t ky = 0; ky < q->kh; ky++) {
-          int64_t iy = oy * q->sh - q->ph + ky * q->dh;
-          for (int64_t kx = 0; kx < q->kw; kx++) {
-            int64_t ix = ox * q->sw - q->pw + kx * q->dw;
-            *row++ = (iy >= 0 && iy < q->H && ix >= 0 && ix < q->W) ? x[(c * q->H + iy) * q->W + ix] : (int8_t)j->iz;
+  const int iz = j->iz;
+  for (int64_t c = 0; c < q->Cg; c++)
+    for (int64_t ky = 0; ky < q->kh; ky++)
+      for (int64_t kx = 0; kx < q->kw; kx++) {
+        int8_t* row = B + ((c * q->kh + ky) * q->kw + kx) * q->P;
+        /* output columns [lo, hi) read input columns inside the row */
+        const int64_t off = kx * q->dw - q->pw;
+        int64_t lo = off >= 0 ? 0 : (-off + q->sw - 1) / q->sw;
+        int64_t hi = q->W - off <= 0 ? 0 : (q->W - off + q->sw - 1) / q->sw;
+        if (hi > q->OW) hi = q->OW;
+        if (lo > hi) lo = hi;
+        for (int64_t oy = 0; oy < q->OH; oy++) {
+          int8_t* r = row + oy * q->OW;
+          const int64_t iy = oy * q->sh - q->ph + ky * q->dh;
+          if (iy < 0 || iy >= q->H) {
+            memset(r, iz, (size_t)q->OW);
+            continue;
           }
+          const int8_t* src = x + (c * q->H + iy) * q->W;
+          memset(r, iz, (size_t)lo);
+          if (q->sw == 1)
+            memcpy(r + lo, src + lo + off, (size_t)(hi - lo));
+          else
+            for (int64_t ox = lo; ox < hi; ox++) r[ox] = src[ox * q->sw + off];
+          memset(r + hi, iz, (size_t)(q->OW - hi));
         }
-    }
+      }
 }
 
 pkt_status pkt_kernel_qconv2d_run(const pkt_node* n) {
@@ -155,35 +209,41 @@ pkt_status pkt_kernel_qconv2d_run(const pkt_node* n) {
               (int32_t)pkt_param_i(n, PKT_QCONV2D_IN_ZP), (int32_t)pkt_param_i(n, PKT_QCONV2D_OUT_ZP),
               (int32_t)pkt_param_i(n, PKT_QCONV2D_OUT_MIN), (int32_t)pkt_param_i(n, PKT_QCONV2D_OUT_MAX)};
   if (qc_depthwise(&q)) {
-    pkt_parallel_for(n, q.N * q.C, qc_dw_planes, &j);
+    pkt_parallel_for_threads(n, qc_dw_thread, &j);
     return PKT_OK;
   }
-  int8_t* A = n->scratch;
-  int8_t* Cm = A + pkt_q_align64((size_t)(q.P * q.K));
+  int8_t* col = n->scratch;
+  void* packed_b = (char*)n->scratch + qc_col_bytes(&q);
+  const int8_t *x = n->inputs[0]->data, *w = n->inputs[1]->data;
+  const int32_t* row_bias = (const int32_t*)(const void*)((const char*)n->packed + qc_consts_bytes(&q));
   int8_t* y = n->outputs[0]->data;
+  const int32_t no_zp = 0; /* A is the symmetric weight */
   pkt_qgemm_args g;
   memset(&g, 0, sizeof g);
-  g.M = q.P;
-  g.N = q.Og;
+  g.M = q.Og;
+  g.N = q.P;
   g.K = q.K;
-  g.A = A;
   g.lda = q.K;
-  g.a_zp = &j.iz;
+  g.a_zp = &no_zp;
+  g.packed_b = packed_b;
   g.epilogue = PKT_QGEMM_REQUANT;
-  g.C8 = Cm;
-  g.ldc = q.Og;
+  g.ldc = q.P;
   g.c_zp = j.oz;
   g.c_min = j.lo;
   g.c_max = j.hi;
   for (int64_t b = 0; b < q.N; b++)
     for (int64_t gr = 0; gr < q.g; gr++) {
-      qc_im2col(&j, b, gr, A);
-      g.packed_b = (const char*)n->packed + qc_consts_bytes(&q) + (size_t)gr * qc_group_bytes(n, &q);
-      g.scale = j.scale + gr * q.Og;
+      const int8_t* B = x + (b * q.C + gr * q.Cg) * q.H * q.W;
+      if (!qc_pointwise(&q)) {
+        qc_im2col(&j, b, gr, col);
+        B = col;
+      }
+      pkt_qgemm_pack_b_rows(n, n->cfg, B, q.P, q.K, q.P, packed_b);
+      g.A = w + gr * q.Og * q.K;
+      g.C8 = y + (b * q.O + gr * q.Og) * q.P;
+      g.row_scale = j.scale + gr * q.Og;
+      g.row_bias = row_bias + gr * q.Og;
       pkt_qgemm(n, n->cfg, &g);
-      int8_t* yg = y + (b * q.O + gr * q.Og) * q.P;
-      for (int64_t p = 0; p < q.P; p++)
-        for (int64_t o = 0; o < q.Og; o++) yg[o * q.P + p] = Cm[p * q.Og + o];
     }
   return PKT_OK;
 }

@@ -6,6 +6,9 @@
 #define PKT_QUANT_UTIL_H
 
 #include <math.h>
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/kernel.h"
 
@@ -75,7 +78,13 @@ static inline int8_t pkt_q_round(float v, int32_t zp, int32_t lo, int32_t hi) {
   if (!(v == v)) v = 0.0f;
   if (v > 4e9f) v = 4e9f;
   if (v < -4e9f) v = -4e9f;
+#if defined(__x86_64__) && defined(__SSE2__)
+  /* cvtss2si rounds as nearbyintf does (the MXCSR mode, half to even), inline: baseline x86-64 has no roundss, so
+   * nearbyintf would be a libm call per element */
+  int64_t q = (int64_t)_mm_cvtss_si64(_mm_set_ss(v)) + zp;
+#else
   int64_t q = (int64_t)nearbyintf(v) + zp; /* nearbyintf: in the embedded SDK's libm allow-list */
+#endif
   return (int8_t)(q < lo ? lo : q > hi ? hi : q);
 }
 

@@ -26,7 +26,7 @@ import pockettorch
 from pockettorch import quant
 from pockettorch.runtime import cross, manifest
 from pockettorch.runtime.op_table import OPS
-from support import QuantNet, QuantRecurrent, QuantRecurrentReference
+from support import QuantConvNet, QuantNet, QuantRecurrent, QuantRecurrentReference
 from support_tools import BUILD_DIR
 
 pytestmark = pytest.mark.slow
@@ -379,6 +379,8 @@ def cases() -> list[Case]:
         # int8 against the PT2E reference (static) or float (dynamic): within an LSB or two of the output's range
         Case("int8_static", QuantNet().eval(), (rnd(1, 2, 6, 6),), threads=2, tol=2e-2,
              quantization=quant.int8([(rnd(1, 2, 6, 6, seed=k),) for k in range(4)])),
+        Case("int8_convs", QuantConvNet().eval(), (rnd(2, 3, 19, 23),), threads=2, tol=2e-2,
+             quantization=quant.int8([(rnd(2, 3, 19, 23, seed=k),) for k in range(4)])),
         Case("int8_dynamic", nn.Sequential(nn.Linear(40, 24), nn.GELU(), nn.Linear(24, 8)).eval(), (rnd(3, 5, 40),),
              threads=2, tol=5e-2, quantization=quant.int8_dynamic()),
         # LSTM/GRU with int8 weights against the same math in torch (exporter/quant/qrnn_reference.py)

@@ -83,6 +83,58 @@ void pkt_qgemm_pack_b(const pkt_isa_config* cfg, const int8_t* B, int64_t stride
   }
 }
 
+/* Panels [p0, p1) of B rows [K, N]: each k-group's KR rows read in order, column sums on the way (per call: the
+ * packed bias is 0). */
+void pkt_qgemm_pack_rows_portable(const pkt_qgemm_config* qc, const int8_t* B, int64_t ldb, int64_t K, int64_t N,
+                                  int64_t p0, int64_t p1, void* packed) {
+  const int NR = qc->nr, KR = qc->kr;
+  const size_t panel_bytes = qgemm_panel_bytes(qc, K);
+  for (int64_t p = p0; p < p1; p++) {
+    uint8_t* panel = (uint8_t*)packed + (size_t)p * panel_bytes;
+    int32_t* colsum = (int32_t*)(void*)panel;
+    int8_t* w = (int8_t*)(panel + (size_t)NR * 8u);
+    const int64_t n0 = p * NR, nc = N - n0 < NR ? N - n0 : NR;
+    memset(panel, 0, panel_bytes);
+    for (int64_t k = 0; k < K; k++) {
+      const int8_t* src = B + k * ldb + n0;
+      int8_t* dst = w + (k / KR) * NR * KR + k % KR;
+      for (int64_t j = 0; j < nc; j++) {
+        dst[j * KR] = src[j];
+        colsum[j] += src[j];
+      }
+    }
+  }
+}
+
+typedef struct pack_rows_job {
+  const pkt_qgemm_config* qc;
+  const pkt_isa_config* cfg;
+  const int8_t* B;
+  int64_t ldb, K, N;
+  void* packed;
+} pack_rows_job;
+
+static void pack_rows_range(void* ctx, int64_t p0, int64_t p1) {
+  const pack_rows_job* j = ctx;
+#if defined(PKT_QGEMM_HAVE_X86)
+  if (j->qc->kr == 4 && (j->cfg->isa == PKT_ISA_AVX2 || j->cfg->isa == PKT_ISA_AVX512)) {
+    pkt_qgemm_pack_rows_kr4_avx2(j->qc, j->B, j->ldb, j->K, j->N, p0, p1, j->packed);
+    return;
+  }
+#endif
+  pkt_qgemm_pack_rows_portable(j->qc, j->B, j->ldb, j->K, j->N, p0, p1, j->packed);
+}
+
+void pkt_qgemm_pack_b_rows(const pkt_node* node, const pkt_isa_config* cfg, const int8_t* B, int64_t ldb, int64_t K,
+                           int64_t N, void* packed) {
+  pack_rows_job j = {pkt_qgemm_config_of(cfg), cfg, B, ldb, K, N, packed};
+  const int64_t panels = (N + j.qc->nr - 1) / j.qc->nr;
+  if (node && node->pool && (double)K * (double)N >= (double)(1 << 16))
+    pkt_parallel_for(node, panels, pack_rows_range, &j);
+  else
+    pack_rows_range(&j, 0, panels);
+}
+
 /* ---- epilogue ---- */
 void pkt_qgemm_finish_cols(const qgemm_tile* t, int r, const int32_t* dot, int shift, int j0) {
   const pkt_qgemm_args* g = t->g;
@@ -93,8 +145,11 @@ void pkt_qgemm_finish_cols(const qgemm_tile* t, int r, const int32_t* dot, int s
   if (g->epilogue == PKT_QGEMM_REQUANT) {
     const float lo = qgemm_lo(g), hi = qgemm_hi(g);
     int8_t* c = g->C8 + m * g->ldc + t->n0;
+    const int32_t rb = qgemm_row_bias(g, m);
+    const float* cs = qgemm_col_scale(t);
     for (int j = j0; j < t->nr; j++) {
-      float f = (float)qgemm_compensate(dot[j], bias[j], zs, colsum[j]) * g->scale[t->n0 + j];
+      float f = (float)(int32_t)((uint32_t)qgemm_compensate(dot[j], bias[j], zs, colsum[j]) + (uint32_t)rb) *
+                (cs ? cs[j] : g->row_scale[m]);
       f = f < lo ? lo : f > hi ? hi : f;
       c[j] = (int8_t)((int32_t)nearbyintf(f) + g->c_zp);
     }

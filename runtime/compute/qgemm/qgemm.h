@@ -40,6 +40,11 @@ typedef struct pkt_qgemm_args {
   const float* fbias;   /* N or NULL */
   int act;              /* PKT_ACT_* */
   float act_min, act_max;
+  /* REQUANT, optional: M int32 biases added to every column of their row, and M multipliers that replace scale[n]
+   * (a convolution with the weights as A and the activations as B writes NCHW rows: per output channel = per row).
+   * NULL: none, and scale[n]. */
+  const int32_t* row_bias;
+  const float* row_scale;
 } pkt_qgemm_args;
 
 /* Bytes of packed B (weights, column sums and the int32 bias) for this config. */
@@ -48,6 +53,10 @@ size_t pkt_qgemm_packed_size(const pkt_isa_config* cfg, int64_t K, int64_t N);
  * bias: N int32 values (REQUANT: round(fbias / (a_scale * w_scale[n]))) or NULL. */
 void pkt_qgemm_pack_b(const pkt_isa_config* cfg, const int8_t* B, int64_t stride_k, int64_t stride_n, int64_t K,
                       int64_t N, const int32_t* bias, void* packed);
+/* Pack B given row-major ([K, N], row stride ldb: activations, packed on every call) on the node's threads (node
+ * may be NULL: serial), as pkt_qgemm_pack_b(cfg, B, ldb, 1, K, N, NULL, packed) packs it. */
+void pkt_qgemm_pack_b_rows(const pkt_node* node, const pkt_isa_config* cfg, const int8_t* B, int64_t ldb, int64_t K,
+                           int64_t N, void* packed);
 /* Run on the node's threads (node may be NULL: serial). */
 void pkt_qgemm(const pkt_node* node, const pkt_isa_config* cfg, const pkt_qgemm_args* args);
 

@@ -36,13 +36,15 @@ static void finish_row_neon(const qgemm_tile* t, int r, const int32_t* dot, int 
   int j = 0;
   if (g->epilogue == PKT_QGEMM_REQUANT) {
     const float32x4_t lo = vdupq_n_f32(qgemm_lo(g)), hi = vdupq_n_f32(qgemm_hi(g));
-    const int32x4_t czp = vdupq_n_s32(g->c_zp);
-    const float* scale = g->scale + t->n0;
+    const int32x4_t czp = vdupq_n_s32(g->c_zp), rb = vdupq_n_s32(qgemm_row_bias(g, m));
+    const float* scale = qgemm_col_scale(t);
+    const float32x4_t rs = vdupq_n_f32(scale ? 0.f : g->row_scale[m]);
     int8_t* c = g->C8 + m * g->ldc + t->n0;
     for (; j + 8 <= t->nr; j += 8) {
-      float32x4_t f0 = vmulq_f32(vcvtq_f32_s32(compensate(dot + j, bias + j, colsum + j, zs)), vld1q_f32(scale + j));
-      float32x4_t f1 =
-          vmulq_f32(vcvtq_f32_s32(compensate(dot + j + 4, bias + j + 4, colsum + j + 4, zs)), vld1q_f32(scale + j + 4));
+      float32x4_t f0 = vmulq_f32(vcvtq_f32_s32(vaddq_s32(compensate(dot + j, bias + j, colsum + j, zs), rb)),
+                                 scale ? vld1q_f32(scale + j) : rs);
+      float32x4_t f1 = vmulq_f32(vcvtq_f32_s32(vaddq_s32(compensate(dot + j + 4, bias + j + 4, colsum + j + 4, zs), rb)),
+                                 scale ? vld1q_f32(scale + j + 4) : rs);
       int32x4_t q0 = vaddq_s32(round_s32(vminq_f32(vmaxq_f32(f0, lo), hi)), czp);
       int32x4_t q1 = vaddq_s32(round_s32(vminq_f32(vmaxq_f32(f1, lo), hi)), czp);
       vst1_s8(c + j, vqmovn_s16(vcombine_s16(vqmovn_s32(q0), vqmovn_s32(q1))));

@@ -52,6 +52,9 @@ static inline const int8_t* qgemm_weights(const uint8_t* panel, int nr) {
   return (const int8_t*)(panel + (size_t)nr * 8u);
 }
 static inline int32_t qgemm_row_zp(const pkt_qgemm_args* g, int64_t m) { return g->a_zp[g->a_zp_per_row ? m : 0]; }
+/* REQUANT's optional per-row terms (pkt_qgemm_args.row_bias, row_scale). */
+static inline int32_t qgemm_row_bias(const pkt_qgemm_args* g, int64_t m) { return g->row_bias ? g->row_bias[m] : 0; }
+static inline const float* qgemm_col_scale(const qgemm_tile* t) { return t->g->row_scale ? NULL : t->g->scale + t->n0; }
 
 /* acc = dot + bias - (zp + shift) * colsum with int32 wrap-around (defined through uint32). */
 static inline int32_t qgemm_compensate(int32_t dot, int32_t bias, int32_t zp_shift, int32_t colsum) {
@@ -72,6 +75,10 @@ static inline void qgemm_row_act(const qgemm_tile* t, int r) {
 static inline float qgemm_lo(const pkt_qgemm_args* g) { return (float)(g->c_min - g->c_zp); }
 static inline float qgemm_hi(const pkt_qgemm_args* g) { return (float)(g->c_max - g->c_zp); }
 
+/* Packing B rows [K, N] per call: panels [p0, p1) (qgemm.c's portable packer, or an ISA's). */
+void pkt_qgemm_pack_rows_portable(const pkt_qgemm_config* qc, const int8_t* B, int64_t ldb, int64_t K, int64_t N,
+                                  int64_t p0, int64_t p1, void* packed);
+
 /* SIMD micro-kernels (qgemm_x86.c, qgemm_arm.c) and row quantization. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PKT_QGEMM_HAVE_X86 1
@@ -80,6 +87,8 @@ void pkt_qgemm_ukernel_avxvnni_6x16(const qgemm_tile* t);
 void pkt_qgemm_ukernel_avx2_3x8(const qgemm_tile* t);
 void pkt_quantize_rows_avx2(int64_t M, int64_t K, const float* x, int64_t ldx, int8_t* q, float* a_scale,
                             int32_t* a_zp);
+void pkt_qgemm_pack_rows_kr4_avx2(const pkt_qgemm_config* qc, const int8_t* B, int64_t ldb, int64_t K, int64_t N,
+                                  int64_t p0, int64_t p1, void* packed);
 #endif
 #if defined(__aarch64__)
 #define PKT_QGEMM_HAVE_NEON64 1

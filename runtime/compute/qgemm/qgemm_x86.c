@@ -50,13 +50,16 @@ T_AVX2 static void finish_row_avx2(const qgemm_tile* t, int r, const int32_t* do
   int j = 0;
   if (g->epilogue == PKT_QGEMM_REQUANT) {
     const __m256 lo = _mm256_set1_ps(qgemm_lo(g)), hi = _mm256_set1_ps(qgemm_hi(g));
-    const __m256i czp = _mm256_set1_epi32(g->c_zp);
+    const __m256i czp = _mm256_set1_epi32(g->c_zp), rb = _mm256_set1_epi32(qgemm_row_bias(g, m));
+    const float* cs = qgemm_col_scale(t);
+    const __m256 rs = _mm256_set1_ps(cs ? 0.f : g->row_scale[m]);
     int8_t* c = g->C8 + m * g->ldc + t->n0;
     for (; j + 8 <= t->nr; j += 8) {
       __m256i acc = _mm256_add_epi32(_mm256_loadu_si256((const __m256i*)(dot + j)),
                                      _mm256_loadu_si256((const __m256i*)(bias + j)));
-      acc = _mm256_sub_epi32(acc, _mm256_mullo_epi32(zs, _mm256_loadu_si256((const __m256i*)(colsum + j))));
-      __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(g->scale + t->n0 + j));
+      acc = _mm256_sub_epi32(_mm256_add_epi32(acc, rb),
+                             _mm256_mullo_epi32(zs, _mm256_loadu_si256((const __m256i*)(colsum + j))));
+      __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), cs ? _mm256_loadu_ps(cs + j) : rs);
       f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
       __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), czp); /* MXCSR default: nearest, ties to even */
       __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
@@ -90,7 +93,8 @@ T512 static void finish_row_avx512(const qgemm_tile* t, int r, const int32_t* do
     acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(zs, _mm512_loadu_si512(colsum + j)));
     __m512 f = _mm512_cvtepi32_ps(acc);
     if (g->epilogue == PKT_QGEMM_REQUANT) {
-      f = _mm512_mul_ps(f, _mm512_maskz_loadu_ps(k, g->scale + t->n0 + j));
+      if (g->row_bias) f = _mm512_cvtepi32_ps(_mm512_add_epi32(acc, _mm512_set1_epi32(g->row_bias[m])));
+      f = _mm512_mul_ps(f, g->row_scale ? _mm512_set1_ps(g->row_scale[m]) : _mm512_maskz_loadu_ps(k, g->scale + t->n0 + j));
       f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(qgemm_lo(g))), _mm512_set1_ps(qgemm_hi(g)));
       __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(g->c_zp));
       _mm512_mask_cvtepi32_storeu_epi8(g->C8 + m * g->ldc + t->n0 + j, k, q);
@@ -241,6 +245,49 @@ T_AVX2 void pkt_qgemm_ukernel_avx2_3x8(const qgemm_tile* t) {
   ROWS3(STORE)
 #undef STORE
   for (int r = 0; r < t->mr; r++) finish_row_avx2(t, r, dot[r], 0, NR);
+}
+
+/* ---- packing B rows per call, kr 4 (the VNNI kernels): per k-group of 4 rows and 16 columns, two rounds of byte
+ * and word unpacks give each column's 4 bytes in one 32-bit lane; vpmaddubsw/vpmaddwd against ones sum them into
+ * the column sums. Partial groups and panels go through a zero-filled copy. ---- */
+T_AVX2 void pkt_qgemm_pack_rows_kr4_avx2(const pkt_qgemm_config* qc, const int8_t* B, int64_t ldb, int64_t K,
+                                         int64_t N, int64_t p0, int64_t p1, void* packed) {
+  const int NR = qc->nr; /* 16 or 32 */
+  const size_t panel_bytes = qgemm_panel_bytes(qc, K);
+  const __m128i ones8 = _mm_set1_epi8(1), ones16 = _mm_set1_epi16(1);
+  for (int64_t p = p0; p < p1; p++) {
+    uint8_t* panel = (uint8_t*)packed + (size_t)p * panel_bytes;
+    int8_t* w = (int8_t*)(panel + (size_t)NR * 8u);
+    const int64_t n0 = p * NR, nc = N - n0 < NR ? N - n0 : NR;
+    __m128i sums[8];
+    for (int h = 0; h < NR / 4; h++) sums[h] = _mm_setzero_si128();
+    for (int64_t k0 = 0; k0 < K; k0 += 4, w += 4 * NR) {
+      for (int h = 0; h < NR / 16; h++) {
+        __m128i x[4];
+        for (int r = 0; r < 4; r++) {
+          if (k0 + r < K && nc >= 16 * (h + 1)) {
+            x[r] = _mm_loadu_si128((const __m128i*)(B + (k0 + r) * ldb + n0 + 16 * h));
+          } else {
+            int8_t tmp[16] = {0};
+            const int64_t m = nc - 16 * h;
+            if (k0 + r < K && m > 0) memcpy(tmp, B + (k0 + r) * ldb + n0 + 16 * h, (size_t)(m < 16 ? m : 16));
+            x[r] = _mm_loadu_si128((const __m128i*)tmp);
+          }
+        }
+        const __m128i t0 = _mm_unpacklo_epi8(x[0], x[1]), t1 = _mm_unpackhi_epi8(x[0], x[1]);
+        const __m128i u0 = _mm_unpacklo_epi8(x[2], x[3]), u1 = _mm_unpackhi_epi8(x[2], x[3]);
+        const __m128i o[4] = {_mm_unpacklo_epi16(t0, u0), _mm_unpackhi_epi16(t0, u0), _mm_unpacklo_epi16(t1, u1),
+                              _mm_unpackhi_epi16(t1, u1)};
+        for (int q = 0; q < 4; q++) {
+          _mm_storeu_si128((__m128i*)(w + 64 * h + 16 * q), o[q]);
+          sums[4 * h + q] = _mm_add_epi32(sums[4 * h + q], _mm_madd_epi16(_mm_maddubs_epi16(ones8, o[q]), ones16));
+        }
+      }
+    }
+    int32_t* colsum = (int32_t*)(void*)panel;
+    for (int h = 0; h < NR / 4; h++) _mm_storeu_si128((__m128i*)(colsum + 4 * h), sums[h]);
+    memset(colsum + NR, 0, (size_t)NR * 4u); /* bias */
+  }
 }
 
 /* ---- row quantization: min, max and a finiteness check, then x * inv rounded, 8 lanes at a time ---- */
