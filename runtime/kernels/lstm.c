@@ -64,11 +64,7 @@ pkt_status pkt_kernel_lstm_run(const pkt_node* n) {
     } else {
       pkt_gemm_args a = {B, G, H, h, H, (const float*)n->packed + hh, gates, G, NULL, PKT_ACT_NONE, 0.f, 0.f, 0};
       pkt_gemm(n, n->cfg, &a);
-      for (int64_t b = 0; b < B; b++) {
-        const float* p = proj + (row0 + b * step) * G;
-        float* g = gates + b * G;
-        for (int64_t j = 0; j < G; j++) g[j] += p[j];
-      }
+      pkt_rnn_add_rows(gates, proj, row0, step, B, G);
     }
     for (int64_t b = 0; b < B; b++)
       pkt_lstm_cell(n, gates + b * G, h + b * H, c + b * H, tc + b * H, y + (row0 + b * step) * H, H);

@@ -61,11 +61,7 @@ pkt_status pkt_kernel_qlstm_dynamic_run(const pkt_node* n) {
     const int64_t row0 = d.batch_first ? t : t * B, step = d.batch_first ? T : 1;
     /* one sequence: its projection row is the step's bias; several: added after */
     pkt_qrnn_project(n, &rows, B, H, G, h, H, whh, s_hh, B == 1 ? proj + row0 * G : NULL, gates);
-    for (int64_t b = 0; b < B && B > 1; b++) {
-      const float* p = proj + (row0 + b * step) * G;
-      float* g = gates + b * G;
-      for (int64_t j = 0; j < G; j++) g[j] += p[j];
-    }
+    if (B > 1) pkt_rnn_add_rows(gates, proj, row0, step, B, G);
     for (int64_t b = 0; b < B; b++)
       pkt_lstm_cell(n, gates + b * G, h + b * H, c + b * H, tc + b * H, y + (row0 + b * step) * H, H);
   }

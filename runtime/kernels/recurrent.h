@@ -109,6 +109,16 @@ static inline pkt_status pkt_gru_check_shapes(const pkt_node* n, const pkt_rnn_d
 
 /* One LSTM step of one sequence: g [4H] holds the gates' pre-activations (i, f, g, o); updates c and h, writes
  * tanh(c) to tc and h to y. */
+/* gates[b] += proj[row0 + b * step] for the B sequences of one step (the input projection of every step was computed
+ * up front, rows of G). */
+static inline void pkt_rnn_add_rows(float* gates, const float* proj, int64_t row0, int64_t step, int64_t B, int64_t G) {
+  for (int64_t b = 0; b < B; b++) {
+    const float* p = proj + (row0 + b * step) * G;
+    float* g = gates + b * G;
+    for (int64_t j = 0; j < G; j++) g[j] += p[j];
+  }
+}
+
 static inline void pkt_lstm_cell(const pkt_node* n, float* g, float* h, float* c, float* tc, float* y, int64_t H) {
   n->cfg->act(g, 2 * H, PKT_ACT_SIGMOID, 0.f, 0.f);     /* i, f */
   n->cfg->act(g + 2 * H, H, PKT_ACT_TANH, 0.f, 0.f);    /* g */

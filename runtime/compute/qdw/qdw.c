@@ -20,20 +20,9 @@ int pkt_qdw_exact(int32_t bias, float scale, int64_t kh, int64_t kw) {
   return fabs((double)bias) + most < 2147483647.0 && isfinite(scale);
 }
 
-/* clamp(round_half_even(acc * scale) + oz, lo, hi), as the GEMM epilogue and pkt_q_round compute it. */
-__attribute__((always_inline)) static inline void qdw_requant_portable(const int32_t* acc, int64_t n, float scale,
-                                                                       int32_t oz, int32_t lo, int32_t hi, int8_t* y) {
-  const float flo = (float)(lo - oz), fhi = (float)(hi - oz);
-  for (int64_t i = 0; i < n; i++) {
-    float f = (float)acc[i] * scale;
-    f = f < flo ? flo : f > fhi ? fhi : f;
-    y[i] = (int8_t)((int32_t)nearbyintf(f) + oz);
-  }
-}
-
 #define QD_NAME(x) x##_portable
 #define QD_TARGET
-#define QD_REQUANT qdw_requant_portable
+#define QD_REQUANT pkt_qdw_requant_scalar
 #include "compute/qdw/qdw_impl.h"
 #undef QD_NAME
 #undef QD_TARGET

@@ -13,6 +13,8 @@
 #include "core/kernel.h"
 #include "backends/cpu/isa_config.h"
 
+#include <math.h>
+
 typedef struct pkt_qdw_args {
   const int8_t* x; /* [H, W] */
   int64_t H, W;
@@ -33,6 +35,18 @@ int pkt_qdw_exact(int32_t bias, float scale, int64_t kh, int64_t kw);
 void pkt_qdw_plane(const pkt_isa_config* cfg, const pkt_qdw_args* a);
 /* "avx512", "avx2", "neon" or "portable", for tests. */
 const char* pkt_qdw_kernel_name(const pkt_isa_config* cfg);
+
+/* clamp(round_half_even(acc * scale) + oz, lo, hi), as the GEMM epilogue and pkt_q_round compute it: the portable
+ * row requantization and the SIMD ones' tails. */
+static inline void pkt_qdw_requant_scalar(const int32_t* acc, int64_t n, float scale, int32_t oz, int32_t lo,
+                                          int32_t hi, int8_t* y) {
+  const float flo = (float)(lo - oz), fhi = (float)(hi - oz);
+  for (int64_t i = 0; i < n; i++) {
+    float f = (float)acc[i] * scale;
+    f = f < flo ? flo : f > fhi ? fhi : f;
+    y[i] = (int8_t)((int32_t)nearbyintf(f) + oz);
+  }
+}
 
 /* Internals: the row requantization each ISA provides, and the plane body (qdw_impl.h) instantiated with it. */
 typedef void (*pkt_qdw_requant_fn)(const int32_t* acc, int64_t n, float scale, int32_t oz, int32_t lo, int32_t hi,

@@ -27,11 +27,7 @@ __attribute__((always_inline)) static inline void requant_neon(const int32_t* ac
     int16x8_t w = vcombine_s16(vmovn_s32(vaddq_s32(q0, z)), vmovn_s32(vaddq_s32(q1, z)));
     vst1_s8(y + i, vmovn_s16(w));
   }
-  for (; i < n; i++) {
-    float f = (float)acc[i] * scale;
-    f = f < lof ? lof : f > hif ? hif : f;
-    y[i] = (int8_t)((int32_t)nearbyintf(f) + oz);
-  }
+  pkt_qdw_requant_scalar(acc + i, n - i, scale, oz, lo, hi, y + i);
 }
 
 #define QD_NAME(x) x##_neon

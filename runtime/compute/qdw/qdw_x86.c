@@ -35,11 +35,7 @@ T_AVX2 __attribute__((always_inline)) static inline void requant_avx2(const int3
     __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
     _mm_storel_epi64((__m128i*)(y + i), _mm_packs_epi16(w, w));
   }
-  for (; i < n; i++) {
-    float f = (float)acc[i] * scale;
-    f = f < lof ? lof : f > hif ? hif : f;
-    y[i] = (int8_t)((int32_t)nearbyintf(f) + oz);
-  }
+  pkt_qdw_requant_scalar(acc + i, n - i, scale, oz, lo, hi, y + i);
 }
 
 /* requant_avx2 whose last partial vector reads up to 7 sums past n (the pair kernel's sums have that slack). */
