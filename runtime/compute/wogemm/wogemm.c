@@ -23,7 +23,8 @@ static const pkt_wogemm_config configs[] = {
 #endif
 #ifdef PKT_WOGEMM_HAVE_X86
     [PKT_ISA_AVX2] = {"avx2", 8, pkt_wogemm_w8_avx2, pkt_wogemm_w4_avx2},
-    [PKT_ISA_AVX512] = {"avx512", 16, pkt_wogemm_w8_avx512, pkt_wogemm_w4_avx512},
+    [PKT_ISA_AVX512] = {"avx512", 16, pkt_wogemm_w8_avx512, pkt_wogemm_w4_avx512, pkt_wogemm_w4_avx512_fits,
+                        pkt_wogemm_pack_w4_avx512, 128},
 #endif
 };
 
@@ -32,19 +33,33 @@ const pkt_wogemm_config* pkt_wogemm_config_of(const pkt_isa_config* cfg) {
   return i < sizeof configs / sizeof configs[0] && configs[i].w8 ? &configs[i] : &configs[PKT_ISA_PORTABLE];
 }
 
-const pkt_wogemm_config* pkt_wogemm_config_for(const pkt_isa_config* cfg, int bits, int group_size) {
-  const pkt_wogemm_config* c = pkt_wogemm_config_of(cfg);
-  int step = bits == 8 ? c->vl : 2 * c->vl;
-  return group_size % step == 0 ? c : &configs[PKT_ISA_PORTABLE];
+static int fits(const pkt_wogemm_config* c, int bits, int group_size) {
+  if (bits == 8) return group_size % c->vl == 0;
+  return c->w4_fits ? c->w4_fits(group_size) : group_size % (2 * c->vl) == 0;
 }
 
-/* int4 on a SIMD config reads x reordered per step of 2 vl: the even elements, then the odd ones. */
+const pkt_wogemm_config* pkt_wogemm_config_for(const pkt_isa_config* cfg, int bits, int group_size) {
+  const pkt_wogemm_config* c = pkt_wogemm_config_of(cfg);
+  for (unsigned i = (unsigned)(c - configs); i > PKT_ISA_PORTABLE; i--) /* a build's lower x86 ISAs run here too */
+    if (configs[i].w8 && fits(&configs[i], bits, group_size)) return &configs[i];
+  return &configs[PKT_ISA_PORTABLE];
+}
+
+/* int4 on a SIMD config reads x reordered: per step of 2 vl, the even elements then the odd ones, or w4_pack's. */
 static int reorders(const pkt_wogemm_config* c, int bits) { return bits == 4 && c->vl > 1; }
 
+/* x's row stride in the scratch: K, or K padded to w4_pack's blocks. */
+static int64_t packed_k(const pkt_wogemm_config* c, int64_t K) {
+  return c->w4_pack ? (K + c->w4_block - 1) / c->w4_block * c->w4_block : K;
+}
+
 size_t pkt_wogemm_scratch_bytes(const pkt_isa_config* cfg, int bits, int group_size, int64_t M, int64_t K) {
-  if (!reorders(pkt_wogemm_config_for(cfg, bits, group_size), bits) || M <= 0 || K <= 0) return 0;
-  if ((uint64_t)M > SIZE_MAX / sizeof(float) / (uint64_t)K) return SIZE_MAX;
-  return (size_t)M * (size_t)K * sizeof(float);
+  const pkt_wogemm_config* c = pkt_wogemm_config_for(cfg, bits, group_size);
+  if (!reorders(c, bits) || M <= 0 || K <= 0) return 0;
+  if (K > INT64_MAX - 1024) return SIZE_MAX;
+  const int64_t Kp = packed_k(c, K);
+  if ((uint64_t)M > SIZE_MAX / sizeof(float) / (uint64_t)Kp) return SIZE_MAX;
+  return (size_t)M * (size_t)Kp * sizeof(float);
 }
 
 static void reorder_x(int64_t M, int64_t K, int vl, const float* x, float* xp) {
@@ -61,6 +76,7 @@ typedef struct wo_job {
   const pkt_wogemm_args* a;
   pkt_wogemm_ukernel uk;
   const float* x;
+  int64_t ldx;
   pkt_act_fn act_fn;
 } wo_job;
 
@@ -72,7 +88,7 @@ static void wo_range(void* ctx, int64_t begin, int64_t end) {
   const int64_t ldq = a->bits == 8 ? a->K : a->K / 2;
   for (int64_t m = 0; m < a->M; m += PKT_WOGEMM_MR) {
     int mb = (int)(a->M - m < PKT_WOGEMM_MR ? a->M - m : PKT_WOGEMM_MR);
-    j->uk(mb, n1 - n0, a->K, a->group_size, j->x + m * a->K, a->K, (const uint8_t*)a->q + n0 * ldq, ldq,
+    j->uk(mb, n1 - n0, a->K, a->group_size, j->x + m * j->ldx, j->ldx, (const uint8_t*)a->q + n0 * ldq, ldq,
           a->scales + n0 * groups, a->y + m * a->N + n0, a->N);
   }
   for (int64_t m = 0; m < a->M; m++) {
@@ -86,10 +102,14 @@ static void wo_range(void* ctx, int64_t begin, int64_t end) {
 void pkt_wogemm(const pkt_node* node, const pkt_isa_config* cfg, const pkt_wogemm_args* a) {
   if (a->M <= 0 || a->N <= 0) return;
   const pkt_wogemm_config* c = pkt_wogemm_config_for(cfg, a->bits, a->group_size);
-  wo_job j = {a, a->bits == 8 ? c->w8 : c->w4, a->x, cfg->act};
+  wo_job j = {a, a->bits == 8 ? c->w8 : c->w4, a->x, a->K, cfg->act};
   if (reorders(c, a->bits) && a->K > 0) {
-    reorder_x(a->M, a->K, c->vl, a->x, a->scratch);
+    if (c->w4_pack)
+      c->w4_pack(a->M, a->K, a->x, a->scratch);
+    else
+      reorder_x(a->M, a->K, c->vl, a->x, a->scratch);
     j.x = a->scratch;
+    j.ldx = packed_k(c, a->K);
   }
   int64_t chunks = (a->N + 15) / 16;
   int threads = node && node->pool ? node->num_threads : 1;

@@ -7,7 +7,8 @@
  * high one, each stored as q + 8 (0..15). A SIMD step reads VL bytes and gets the low nibbles (the even elements)
  * and the high ones (the odd elements) as two vectors, so x is first reordered per step of 2 VL elements (its
  * even elements, then its odd ones) into scratch (pkt_wogemm_scratch_bytes); a group that is not a whole number of
- * steps runs on the portable C, which needs no reordering.
+ * steps runs on the next ISA down whose steps fit it (at last the portable C, which needs no reordering). AVX-512's
+ * int4 kernel reads x in its own order instead (wogemm_w4_avx512.c: blocks of 128 k, K padded to whole blocks).
  * Implementations: portable C, AVX2+FMA, AVX-512, arm64 NEON; chosen through the session's ISA config. */
 #ifndef PKT_WOGEMM_H
 #define PKT_WOGEMM_H
@@ -34,13 +35,20 @@ typedef struct pkt_wogemm_args {
 typedef void (*pkt_wogemm_ukernel)(int mb, int64_t nrows, int64_t K, int G, const float* x, int64_t ldx,
                                    const uint8_t* q, int64_t ldq, const float* s, float* y, int64_t ldy);
 
+/* int4 with its own x order: whether it takes groups of G, and x [M][K] into that order (pack_bytes of scratch). */
+typedef int (*pkt_wogemm_w4_fits)(int G);
+typedef void (*pkt_wogemm_w4_pack)(int64_t M, int64_t K, const float* x, float* xp);
+
 typedef struct pkt_wogemm_config {
   const char* name;
-  int vl; /* float lanes a step: int8 groups must be a multiple of vl, int4 groups of 2 vl (else portable) */
+  int vl; /* float lanes a step: int8 groups must be a multiple of vl, int4 groups of 2 vl (else a lower ISA's) */
   pkt_wogemm_ukernel w8, w4;
+  pkt_wogemm_w4_fits w4_fits; /* NULL: x reordered even / odd per step of 2 vl, as above */
+  pkt_wogemm_w4_pack w4_pack;
+  int w4_block;               /* w4_pack pads K to a multiple of it */
 } pkt_wogemm_config;
 const pkt_wogemm_config* pkt_wogemm_config_of(const pkt_isa_config* cfg);
-/* The config a node runs: the session's, or the portable one when its groups do not fit the session's steps. */
+/* The config a node runs: the session's, or the next ISA down (at last the portable one) whose steps fit its groups. */
 const pkt_wogemm_config* pkt_wogemm_config_for(const pkt_isa_config* cfg, int bits, int group_size);
 
 size_t pkt_wogemm_scratch_bytes(const pkt_isa_config* cfg, int bits, int group_size, int64_t M, int64_t K);
@@ -59,6 +67,8 @@ void pkt_wogemm_w4_avx2(int mb, int64_t nrows, int64_t K, int G, const float* x,
                         int64_t ldq, const float* s, float* y, int64_t ldy);
 void pkt_wogemm_w8_avx512(int mb, int64_t nrows, int64_t K, int G, const float* x, int64_t ldx, const uint8_t* q,
                           int64_t ldq, const float* s, float* y, int64_t ldy);
+int pkt_wogemm_w4_avx512_fits(int G);
+void pkt_wogemm_pack_w4_avx512(int64_t M, int64_t K, const float* x, float* xp);
 void pkt_wogemm_w4_avx512(int mb, int64_t nrows, int64_t K, int G, const float* x, int64_t ldx, const uint8_t* q,
                           int64_t ldq, const float* s, float* y, int64_t ldy);
 #endif

@@ -1,10 +1,10 @@
 /* The weight-only micro-kernels (wogemm.h), one template instantiated per ISA. The includer defines:
- *   WO_W8, WO_W4     the two functions' names
+ *   WO_W8, WO_W4     the two functions' names (no WO_W4: the ISA has its own int4 kernel)
  *   WO_TARGET        a function attribute (the ISA's target) or nothing
  *   V, VL            the float vector type and its lanes
  *   VZERO() VLOAD(p) VSET(f) VFMA(a, b, c) = a * b + c, VHSUM(v) = the sum of the lanes
  *   W8(p)            VL int8 values at p as floats
- *   W4(p, lo, hi)    VL bytes at p: lo = their low nibbles - 8, hi = their high nibbles - 8, as floats
+ *   W4(p, lo, hi)    (with WO_W4) VL bytes at p: lo = their low nibbles - 8, hi = their high nibbles - 8, as floats
  * A block computes MB rows of x against NB weight rows; x is read once a step for all NB rows and every weight
  * step is unpacked once for all MB rows. Constant MB, NB: the compiler keeps the accumulators in registers. */
 
@@ -28,6 +28,7 @@ __attribute__((always_inline)) WO_TARGET static inline void WO_BLOCK(int bits, i
           for (int m = 0; m < MB; m++) acc[m][r] = VFMA(xv[m], w, acc[m][r]);
         }
       } else {
+#ifdef WO_W4
         V xe[PKT_WOGEMM_MR], xo[PKT_WOGEMM_MR];
         for (int m = 0; m < MB; m++) {
           xe[m] = VLOAD(x + m * ldx + k);
@@ -38,6 +39,7 @@ __attribute__((always_inline)) WO_TARGET static inline void WO_BLOCK(int bits, i
           W4(q + r * ldq + (k >> 1), lo, hi); /* k >= 0: a shift, not a signed division */
           for (int m = 0; m < MB; m++) acc[m][r] = VFMA(xo[m], hi, VFMA(xe[m], lo, acc[m][r]));
         }
+#endif
       }
     }
     for (int r = 0; r < NB; r++) {
@@ -69,5 +71,7 @@ __attribute__((always_inline)) WO_TARGET static inline void WO_BLOCK(int bits, i
     }                                                                                                              \
   }
 WO_DEFINE(WO_W8, 8)
+#ifdef WO_W4
 WO_DEFINE(WO_W4, 4)
+#endif
 #undef WO_DEFINE

@@ -1,4 +1,5 @@
-/* x86-64 weight-only micro-kernels: wogemm_impl.h for AVX2+FMA (8 lanes) and AVX-512 (16 lanes). Target attributes
+/* x86-64 weight-only micro-kernels: wogemm_impl.h for AVX2+FMA (8 lanes) and AVX-512's int8 (16 lanes; its int4 is
+ * wogemm_w4_avx512.c). Target attributes
  * only: the file builds without -m flags and runs only where the session's config points at it. */
 #include "compute/wogemm/wogemm.h"
 
@@ -46,7 +47,6 @@ __attribute__((target("avx2,fma"), always_inline)) static inline float wo_hsum25
 #undef W4
 
 #define WO_W8 pkt_wogemm_w8_avx512
-#define WO_W4 pkt_wogemm_w4_avx512
 #define WO_BLOCK wo_block_avx512
 #define WO_TARGET __attribute__((target("avx512f")))
 #define V __m512
@@ -57,12 +57,6 @@ __attribute__((target("avx2,fma"), always_inline)) static inline float wo_hsum25
 #define VFMA _mm512_fmadd_ps
 #define VHSUM _mm512_reduce_add_ps
 #define W8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(p))))
-#define W4(p, lo, hi)                                                                                \
-  do {                                                                                               \
-    __m512i b_ = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(p))), e_ = _mm512_set1_epi32(8); \
-    lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(b_, _mm512_set1_epi32(15)), e_));      \
-    hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(b_, 4), e_));                         \
-  } while (0)
 #include "compute/wogemm/wogemm_impl.h"
 
 #endif
