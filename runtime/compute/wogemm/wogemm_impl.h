@@ -5,6 +5,9 @@
  *   VZERO() VLOAD(p) VSET(f) VFMA(a, b, c) = a * b + c, VHSUM(v) = the sum of the lanes
  *   W8(p)            VL int8 values at p as floats
  *   W4(p, lo, hi)    (with WO_W4) VL bytes at p: lo = their low nibbles - 8, hi = their high nibbles - 8, as floats
+ *   WO_PREFETCH(p)   (optional) a prefetch of the cache line at p: each group prefetches its rows WO_PF bytes
+ *                    ahead, or at a row's end the same place in the next block of rows (the parallel row streams
+ *                    are ones the hardware prefetcher follows poorly)
  * A block computes MB rows of x against NB weight rows; x is read once a step for all NB rows and every weight
  * step is unpacked once for all MB rows. Constant MB, NB: the compiler keeps the accumulators in registers. */
 
@@ -17,6 +20,10 @@ __attribute__((always_inline)) WO_TARGET static inline void WO_BLOCK(int bits, i
     for (int r = 0; r < NB; r++) total[m][r] = VZERO();
   const int64_t groups = K / G, per_step = bits == 8 ? VL : 2 * VL;
   for (int64_t g = 0; g < groups; g++) {
+#ifdef WO_PREFETCH
+    const int64_t at = g * G * bits / 8 + WO_PF, pf = at < ldq ? at : at + (NB - 1) * ldq;
+    for (int r = 0; r < NB; r++) WO_PREFETCH(q + r * ldq + pf);
+#endif
     for (int m = 0; m < MB; m++)
       for (int r = 0; r < NB; r++) acc[m][r] = VZERO();
     for (int64_t k = g * G; k < (g + 1) * G; k += per_step) {

@@ -13,6 +13,8 @@ __attribute__((target("avx2,fma"), always_inline)) static inline float wo_hsum25
   return _mm_cvtss_f32(a);
 }
 
+#define WO_PREFETCH(p) _mm_prefetch((const char*)(p), _MM_HINT_T0) /* both ISAs (wogemm_impl.h) */
+#define WO_PF 2048
 #define WO_W8 pkt_wogemm_w8_avx2
 #define WO_W4 pkt_wogemm_w4_avx2
 #define WO_BLOCK wo_block_avx2
