@@ -56,7 +56,7 @@ static int64_t packed_k(const pkt_wogemm_config* c, int64_t K) {
 size_t pkt_wogemm_scratch_bytes(const pkt_isa_config* cfg, int bits, int group_size, int64_t M, int64_t K) {
   const pkt_wogemm_config* c = pkt_wogemm_config_for(cfg, bits, group_size);
   if (!reorders(c, bits) || M <= 0 || K <= 0) return 0;
-  if (K > INT64_MAX - 1024) return SIZE_MAX;
+  if (K > INT64_MAX - 1024) return SIZE_MAX; /* padding K to w4_block cannot overflow */
   const int64_t Kp = packed_k(c, K);
   if ((uint64_t)M > SIZE_MAX / sizeof(float) / (uint64_t)Kp) return SIZE_MAX;
   return (size_t)M * (size_t)Kp * sizeof(float);

@@ -35,7 +35,7 @@ typedef struct pkt_wogemm_args {
 typedef void (*pkt_wogemm_ukernel)(int mb, int64_t nrows, int64_t K, int G, const float* x, int64_t ldx,
                                    const uint8_t* q, int64_t ldq, const float* s, float* y, int64_t ldy);
 
-/* int4 with its own x order: whether it takes groups of G, and x [M][K] into that order (pack_bytes of scratch). */
+/* int4 with its own x order: whether it takes groups of G, and x [M][K] into that order (into the scratch). */
 typedef int (*pkt_wogemm_w4_fits)(int G);
 typedef void (*pkt_wogemm_w4_pack)(int64_t M, int64_t K, const float* x, float* xp);
 

@@ -34,11 +34,12 @@ void pkt_wogemm_pack_w4_avx512(int64_t M, int64_t K, const float* x, float* xp) 
 }
 
 /* One block: total[m][r] += the block's sums of x row m times weight row r, times their lanes' scales (the weight
- * bytes under qm, the block's scales s[r * groups + 0..] under sm, lane i's at sidx). */
+ * bytes under qm, the block's scales s[r * groups + 0..] under sm, lane i's at sidx); prefetches pq bytes and ps
+ * scales on. */
 T512 __attribute__((always_inline)) static inline void w4_step(int MB, int NB, const float* x, int64_t ldx,
                                                                 const uint8_t* q, int64_t ldq, const float* s,
-                                                                int64_t groups, int64_t pq, int64_t ps, __mmask16 qm, __mmask16 sm,
-                                                                __m512i sidx, __m512 total[][4]) {
+                                                                int64_t groups, int64_t pq, int64_t ps, __mmask16 qm,
+                                                                __mmask16 sm, __m512i sidx, __m512 total[][4]) {
   const __m512 lut = _mm512_setr_ps(-8.f, -7.f, -6.f, -5.f, -4.f, -3.f, -2.f, -1.f, 0.f, 1.f, 2.f, 3.f, 4.f, 5.f, 6.f,
                                     7.f);
   __m512i v[4];
@@ -98,7 +99,8 @@ T512 void pkt_wogemm_w4_avx512(int mb, int64_t nrows, int64_t K, int G, const fl
                                int64_t ldq, const float* s, float* y, int64_t ldy) {
   const int64_t groups = K / G;
   int64_t n = 0;
-#define W4_AT(MB, NB, M) w4_block(MB, NB, K, G, x + (M) * ldx, ldx, q + n * ldq, ldq, s + n * groups, y + (M) * ldy + n, ldy)
+#define W4_AT(MB, NB, M) \
+  w4_block(MB, NB, K, G, x + (M) * ldx, ldx, q + n * ldq, ldq, s + n * groups, y + (M) * ldy + n, ldy)
   for (; n + 4 <= nrows; n += 4) {
     int m = 0;
     for (; m + 2 <= mb; m += 2) W4_AT(2, 4, m);

@@ -1,6 +1,6 @@
 /* x86-64 weight-only micro-kernels: wogemm_impl.h for AVX2+FMA (8 lanes) and AVX-512's int8 (16 lanes; its int4 is
- * wogemm_w4_avx512.c). Target attributes
- * only: the file builds without -m flags and runs only where the session's config points at it. */
+ * wogemm_w4_avx512.c). Target attributes only: the file builds without -m flags and runs only where the session's
+ * config points at it. */
 #include "compute/wogemm/wogemm.h"
 
 #if defined(PKT_WOGEMM_HAVE_X86)
