@@ -56,6 +56,7 @@ set(PKT_GROUP_wogemm
   compute/wogemm/wogemm.c
   compute/wogemm/wogemm_arm.c
   compute/wogemm/wogemm_x86.c
+  compute/wogemm/wogemm_w4_avx512.c
 )
 set(PKT_KERNEL_GROUPS_conv2d gemm conv)
 set(PKT_KERNEL_GROUPS_conv_dw_pw gemm conv)
