@@ -234,9 +234,38 @@ T_AVX2 static void dequantize256(const int8_t* x, int32_t zp, float scale, float
   }
 }
 
+/* The max pooling row step for dilation 1 and stride 1 or 2 (n >= 32 or 16 outputs): the max of kw shifted loads of
+ * t, and for stride 2 its even bytes; the last vector overlaps the one before instead of a scalar tail. */
+T_AVX2 INLINE __m256i hmax_window(const int8_t* t, int64_t kw) {
+  __m256i m = _mm256_loadu_si256((const __m256i*)(const void*)t);
+  for (int64_t k = 1; k < kw; k++) m = _mm256_max_epi8(m, _mm256_loadu_si256((const __m256i*)(const void*)(t + k)));
+  return m;
+}
+
+T_AVX2 INLINE int hmax_avx2(const int8_t* t, int8_t* y, int64_t n, int64_t kw, int64_t sw, int64_t dw) {
+  if (dw != 1 || kw > 32 || !(sw == 1 ? n >= 32 : sw == 2 && n >= 16)) return 0;
+  if (sw == 1) {
+    for (int64_t i = 0;; i += 32) {
+      if (i > n - 32) i = n - 32;
+      _mm256_storeu_si256((__m256i*)(void*)(y + i), hmax_window(t + i, kw));
+      if (i == n - 32) return 1;
+    }
+  }
+  const __m256i even = _mm256_set1_epi16(0xff);
+  for (int64_t i = 0;; i += 16) {
+    if (i > n - 16) i = n - 16;
+    __m256i w = _mm256_and_si256(hmax_window(t + 2 * i, kw), even);
+    w = _mm256_permute4x64_epi64(_mm256_packus_epi16(w, w), 0x08);
+    _mm_storeu_si128((__m128i*)(void*)(y + i), _mm256_castsi256_si128(w));
+    if (i == n - 16) return 1;
+  }
+}
+
 #define QP_NAME(x) x##_avx2
 #define QP_TARGET T_AVX2
+#define QP_HMAX hmax_avx2
 #include "compute/qelem/qelem_pool_impl.h"
+#undef QP_HMAX
 #undef QP_NAME
 #undef QP_TARGET
 
