@@ -1,5 +1,5 @@
-"""The int8 elementwise and max pooling kernels (compute/qelem: qbinary, quantize, dequantize, qconcat's
-requantization, qmax_pool2d) bit-exactly against a NumPy reference of the kernels' float32 arithmetic, on every x86
+"""The int8 elementwise and pooling kernels (compute/qelem: qbinary, quantize, dequantize, qconcat's
+requantization, qmax_pool2d; and qavg_pool2d's sums) bit-exactly against a NumPy reference of the kernels' float32 arithmetic, on every x86
 path this host runs (PKT_MAX_ISA caps the session's ISA config), with 1 and 2 threads.
 
 The reference takes each instruction's own inputs from the runtime (run_capture): qbinary dequantizes each input,
@@ -37,7 +37,27 @@ def _dq(x: np.ndarray, scale: float, zp: int) -> np.ndarray:
 
 
 def _inv(scale: float) -> float:
-    return float(np.float32(1.0 / scale))
+    with np.errstate(over="ignore"):
+        return float(np.float32(1.0 / scale))
+
+
+def _avg_pool(p, x: np.ndarray, out_shape) -> np.ndarray:
+    """qavg_pool2d's own arithmetic: the int64 sum of (x - zp) over the window's cells inside the input, times
+    float32(in_scale) over float32(count) (the divisor, or the cells with or without padding), requantized."""
+    H, W = x.shape[2:]
+    kh, kw, sh, sw, ph, pw = (p[k] for k in ("kernel_h", "kernel_w", "stride_h", "stride_w", "pad_h", "pad_w"))
+    xs = x.astype(np.int64) - p["in_zp"]
+    mean = np.zeros(out_shape, np.float32)
+    for oy in range(out_shape[2]):
+        for ox in range(out_shape[3]):
+            y0, x0 = oy * sh - ph, ox * sw - pw
+            y1, x1 = min(y0 + kh, H + ph), min(x0 + kw, W + pw)
+            padded = (y1 - y0) * (x1 - x0)
+            y0, x0, y1, x1 = max(y0, 0), max(x0, 0), min(y1, H), min(x1, W)
+            s = xs[:, :, y0:y1, x0:x1].sum((2, 3)).astype(np.float32)
+            count = p["divisor"] or (padded if p["count_include_pad"] else (y1 - y0) * (x1 - x0))
+            mean[:, :, oy, ox] = s * np.float32(p["in_scale"]) / np.float32(count)
+    return _q(mean, _inv(p["out_scale"]), p["out_zp"], -128, 127)
 
 
 def _reference(node, ins: list[np.ndarray], out_shape) -> np.ndarray:
@@ -56,6 +76,8 @@ def _reference(node, ins: list[np.ndarray], out_shape) -> np.ndarray:
         k, s = (p["kernel_h"], p["kernel_w"]), (p["stride_h"], p["stride_w"])
         y = F.max_pool2d(x, k, s, (p["pad_h"], p["pad_w"]), (p["dil_h"], p["dil_w"]), ceil_mode=True)
         return y[:, :, :out_shape[2], :out_shape[3]].numpy().astype(np.int8)  # ceil or floor mode
+    if node.op == "qavg_pool2d":
+        return _avg_pool(p, ins[0], out_shape)
     if node.op == "qconcat":
         parts, qp = [], p["qparams"]
         for i, x in enumerate(ins):
@@ -66,7 +88,7 @@ def _reference(node, ins: list[np.ndarray], out_shape) -> np.ndarray:
     raise AssertionError(node.op)
 
 
-OPS = ("qbinary", "quantize", "dequantize", "qmax_pool2d", "qconcat")
+OPS = ("qbinary", "quantize", "dequantize", "qmax_pool2d", "qavg_pool2d", "qconcat")
 
 
 def _check(program, inputs, isa, monkeypatch, threads=1) -> dict[str, int]:
@@ -107,12 +129,14 @@ class Binary(nn.Module):
 
 
 class Pools(nn.Module):
-    """The resnet stem's 3x3 stride 2 pad 1, 2x2 stride 2, 3x3 stride 1, ceil mode, dilation, a (3, 2) window."""
+    """Max: the resnet stem's 3x3 stride 2 pad 1, 2x2 stride 2, 3x3 stride 1, ceil mode, dilation, a (3, 2) window;
+    average: padding counted or not, ceil mode, the global average."""
 
     def forward(self, x):
         outs = [F.max_pool2d(x, 3, 2, 1), F.max_pool2d(x, 2, 2), F.max_pool2d(x, 3, 1, 1),
                 F.max_pool2d(x, 3, 2, ceil_mode=True), F.max_pool2d(x, 3, 1, 1, dilation=2),
-                F.max_pool2d(x, (3, 2), (2, 1), (1, 1))]
+                F.max_pool2d(x, (3, 2), (2, 1), (1, 1)), F.avg_pool2d(x, 3, 2, 1),
+                F.avg_pool2d(x, 2, ceil_mode=True, count_include_pad=False), F.adaptive_avg_pool2d(x, 1)]
         return torch.cat([o.flatten(1) for o in outs], 1)
 
 
@@ -138,7 +162,7 @@ def test_bit_exact_per_isa(programs, name, isa, monkeypatch):
     op, expected = ("qbinary", 6) if name.startswith("binary") else ("qmax_pool2d", 6)
     for threads in (1, 2):
         checked = _check(program, x, isa, monkeypatch, threads)
-        assert checked[op] == expected, checked
+        assert checked[op] == expected and checked.get("qavg_pool2d", 0) == (3 if op == "qmax_pool2d" else 0), checked
         assert checked["quantize"] >= 1 and checked["dequantize"] >= 1 and checked["qconcat"] == 1, checked
 
 
