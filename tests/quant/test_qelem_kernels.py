@@ -1,6 +1,6 @@
 """The int8 elementwise and pooling kernels (compute/qelem: qbinary, quantize, dequantize, qconcat's
-requantization, qmax_pool2d; and qavg_pool2d's sums) bit-exactly against a NumPy reference of the kernels' float32 arithmetic, on every x86
-path this host runs (PKT_MAX_ISA caps the session's ISA config), with 1 and 2 threads.
+requantization, qmax_pool2d; and qavg_pool2d's sums) bit-exactly against a NumPy reference of the kernels' float32
+arithmetic, on every x86 path this host runs (PKT_MAX_ISA caps the session's ISA config), with 1 and 2 threads.
 
 The reference takes each instruction's own inputs from the runtime (run_capture): qbinary dequantizes each input,
 (float32(q - zp) * float32(scale)), adds or multiplies in float32, multiplies by float32(1 / out_scale), rounds half
@@ -106,8 +106,9 @@ def _check(program, inputs, isa, monkeypatch, threads=1) -> dict[str, int]:
         ins = [t.data if t.data is not None else values[id(t)] for t in node.inputs]
         want, got = _reference(node, ins, outs[0].shape), outs[0]
         same = (got.view(np.int32) == want.view(np.int32)) if got.dtype == np.float32 else got == want
+        where = np.argwhere(~same)[:3].tolist()
         assert same.all(), f"{isa} x{threads} instruction {i} {node.op} ({getattr(node, 'source', '')}) " \
-                           f"{node.params}: {(~same).sum()} of {same.size} differ, first at {np.argwhere(~same)[:3].tolist()}"
+                           f"{node.params}: {(~same).sum()} of {same.size} differ, first at {where}"
         checked[node.op] = checked.get(node.op, 0) + 1
     return checked
 

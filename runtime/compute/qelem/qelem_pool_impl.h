@@ -1,9 +1,9 @@
 /* The int8 max pooling plane, included once per ISA with QP_NAME(x) (the ISA's suffix) and QP_TARGET (its target
  * attribute), the loops vectorized by the compiler for that target. Output columns go in tiles whose input span fits
  * a stack row t (t[j] = input column c0 + j, -128 outside the input): per output row, t is the max of the window's
- * rows inside the input (contiguous runs, in one pass for up to 3 rows), then each output is the max of its kw cells of t. A window wider than
- * half the row takes the reference loop. QP_HMAX(t, y, n, kw, sw, dw), when defined, is an ISA's own horizontal
- * step for the cases it takes (returns 1), reading up to QP_SLACK bytes past the span. */
+ * rows inside the input (contiguous runs, up to 3 rows in one pass), then each output is the max of its kw cells of
+ * t. A window wider than half the row takes the reference loop. QP_HMAX(t, y, n, kw, sw, dw), when defined, is an
+ * ISA's own horizontal step for the cases it takes (returns 1), reading up to QP_SLACK bytes past the span. */
 
 #define QP_SPAN 2048
 #define QP_ROWS 8 /* rows gathered before a pass over them */
@@ -11,13 +11,13 @@
 
 /* t[0..n) = the max of the rows r[0..nr) (nr >= 1), in one pass for up to 3 rows */
 QP_TARGET static void QP_NAME(qp_vmax)(int8_t* t, const int8_t* const* r, int nr, int64_t n) {
-  const int8_t *r0 = r[0], *restrict r1 = r[nr > 1], *restrict r2 = r[nr > 2 ? 2 : 0];
+  const int8_t *r0 = r[0], *r1 = r[nr > 1], *r2 = r[nr > 2 ? 2 : 0]; /* r0 may be t (rows folded) */
   for (int64_t i = 0; i < n; i++) {
     int8_t m = r0[i] > r1[i] ? r0[i] : r1[i];
     t[i] = m > r2[i] ? m : r2[i];
   }
   for (int k = 3; k < nr; k++) {
-    const int8_t* restrict rk = r[k];
+    const int8_t* rk = r[k];
     for (int64_t i = 0; i < n; i++) t[i] = t[i] > rk[i] ? t[i] : rk[i];
   }
 }
