@@ -99,7 +99,3 @@ void pkt_qelem_dequantize(const pkt_isa_config* cfg, const int8_t* x, int32_t zp
 void pkt_qelem_max_plane(const pkt_isa_config* cfg, const pkt_qelem_pool* p, const int8_t* x, int8_t* y) {
   impl(cfg)->max_plane(p, x, y);
 }
-
-const char* pkt_qelem_kernel_name(const pkt_isa_config* cfg) {
-  return pkt_isa_name(impl(cfg) == &pkt_qelem_portable ? PKT_ISA_PORTABLE : cfg->isa);
-}

@@ -41,9 +41,6 @@ typedef struct pkt_qelem_pool {
 /* One plane of int8 max pooling, window cells outside the input excluded (-128 when none is inside). */
 void pkt_qelem_max_plane(const pkt_isa_config* cfg, const pkt_qelem_pool* p, const int8_t* x, int8_t* y);
 
-/* "avx512", "avx2", "neon" or "portable": the implementation the rows run with, for tests. */
-const char* pkt_qelem_kernel_name(const pkt_isa_config* cfg);
-
 /* ---- Internals shared by the implementations. ---- */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PKT_QELEM_HAVE_X86 1
