@@ -47,6 +47,7 @@ HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv
            "kernels/elementwise_util.h", "kernels/pkt_half.h", "kernels/pkt_index.h", "kernels/pkt_strided.h",
            "kernels/quant_util.h", "kernels/recurrent.h", "kernels/qrecurrent.h")
 HEADERS += ("compute/qdw/qdw.h", "compute/qdw/qdw_impl.h")  # int8 depthwise (issue 18)
+HEADERS += ("compute/qelem/qelem.h", "compute/qelem/qelem_pool_impl.h")  # int8 elementwise and max pooling (issue 18)
 HEADERS += ("compute/wogemm/wogemm.h", "compute/wogemm/wogemm_impl.h", "kernels/wo_weight.h")  # weight-only (issue 18)
 
 # What every build compiles beside one platform file: loader, session, status, workspace, ISA detection, the
@@ -68,6 +69,7 @@ GROUPS = {
     "qgemm": ("compute/qgemm/qgemm.c", "compute/qgemm/qgemm_arm.c", "compute/qgemm/qgemm_x86.c"),  # int8 GEMM (the quantized conv/linear kernels list it in KERNEL_GROUPS)
 }
 GROUPS["qdw"] = ("compute/qdw/qdw.c", "compute/qdw/qdw_arm.c", "compute/qdw/qdw_x86.c")  # int8 depthwise rows
+GROUPS["qelem"] = ("compute/qelem/qelem.c", "compute/qelem/qelem_arm.c", "compute/qelem/qelem_x86.c")  # int8 rows
 GROUPS["wogemm"] = ("compute/wogemm/wogemm.c", "compute/wogemm/wogemm_arm.c", "compute/wogemm/wogemm_x86.c",
                     "compute/wogemm/wogemm_w4_avx512.c")
 KERNEL_GROUPS = {  # kernel -> compute groups it calls into
@@ -87,6 +89,8 @@ KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "qmatmul": ("qgemm",),
 }
 KERNEL_GROUPS["linear_wo"] = ("wogemm",)
+KERNEL_GROUPS.update(qbinary=("qelem",), quantize=("qelem",), dequantize=("qelem",), qconcat=("qelem",),
+                     qmax_pool2d=("qelem",))
 
 # Delegate backends (core/backend.h, docs/WRITING_A_BACKEND.md), compiled in only when a build names them:
 # name -> {"sources": C files under backends/<name>/, "headers": its headers, "link_libs": libraries it links}.

@@ -52,6 +52,11 @@ set(PKT_GROUP_qdw
   compute/qdw/qdw_arm.c
   compute/qdw/qdw_x86.c
 )
+set(PKT_GROUP_qelem
+  compute/qelem/qelem.c
+  compute/qelem/qelem_arm.c
+  compute/qelem/qelem_x86.c
+)
 set(PKT_GROUP_wogemm
   compute/wogemm/wogemm.c
   compute/wogemm/wogemm_arm.c
@@ -73,6 +78,11 @@ set(PKT_KERNEL_GROUPS_qlstm_dynamic qgemm)
 set(PKT_KERNEL_GROUPS_qgru_dynamic qgemm)
 set(PKT_KERNEL_GROUPS_qmatmul qgemm)
 set(PKT_KERNEL_GROUPS_linear_wo wogemm)
+set(PKT_KERNEL_GROUPS_qbinary qelem)
+set(PKT_KERNEL_GROUPS_quantize qelem)
+set(PKT_KERNEL_GROUPS_dequantize qelem)
+set(PKT_KERNEL_GROUPS_qconcat qelem)
+set(PKT_KERNEL_GROUPS_qmax_pool2d qelem)
 
 # Kernels: kernels/<name>.c each, named by the op table.
 set(PKT_ALL_KERNELS

@@ -1,4 +1,5 @@
-/* dequantize: int8 -> float32, (float)(q - zp) * (float)scale as the PT2E reference. */
+/* dequantize: int8 -> float32, (float)(q - zp) * (float)scale as the PT2E reference (compute/qelem's rows). */
+#include "compute/qelem/qelem.h"
 #include "core/kernel.h"
 #include "kernels/quant_util.h"
 
@@ -14,21 +15,27 @@ pkt_status pkt_kernel_dequantize_prepare(const pkt_node* n, size_t* scratch, pkt
   return PKT_OK;
 }
 
+/* Blocks of DQ_BLOCK elements, the unit split across threads. */
+#define DQ_BLOCK 16384
+
 typedef struct dq_job {
+  const pkt_isa_config* cfg;
   const int8_t* x;
   float* y;
+  int64_t n;
   float scale;
   int32_t zp;
 } dq_job;
 
 static void dq_range(void* ctx, int64_t b, int64_t e) {
   const dq_job* j = ctx;
-  for (int64_t i = b; i < e; i++) j->y[i] = (float)(j->x[i] - j->zp) * j->scale;
+  const int64_t end = e * DQ_BLOCK < j->n ? e * DQ_BLOCK : j->n;
+  pkt_qelem_dequantize(j->cfg, j->x + b * DQ_BLOCK, j->zp, j->scale, j->y + b * DQ_BLOCK, end - b * DQ_BLOCK);
 }
 
 pkt_status pkt_kernel_dequantize_run(const pkt_node* n) {
-  dq_job j = {n->inputs[0]->data, n->outputs[0]->data, (float)pkt_param_f(n, PKT_DEQUANTIZE_SCALE),
-              (int32_t)pkt_param_i(n, PKT_DEQUANTIZE_ZP)};
-  pkt_parallel_for(n, n->outputs[0]->numel, dq_range, &j);
+  dq_job j = {n->cfg, n->inputs[0]->data, n->outputs[0]->data, n->outputs[0]->numel,
+              (float)pkt_param_f(n, PKT_DEQUANTIZE_SCALE), (int32_t)pkt_param_i(n, PKT_DEQUANTIZE_ZP)};
+  pkt_parallel_for(n, (j.n + DQ_BLOCK - 1) / DQ_BLOCK, dq_range, &j);
   return PKT_OK;
 }

@@ -17,6 +17,18 @@ pkt_status pkt_kernel_qavg_pool2d_prepare(const pkt_node* n, size_t* scratch, pk
   return PKT_OK;
 }
 
+/* The sum of n int8 (0 when n <= 0), in int32 over runs short enough not to wrap (the compiler vectorizes the inner loop). */
+static int64_t qap_sum(const int8_t* p, int64_t n) {
+  int64_t sum = 0;
+  for (int64_t i = 0; i < n; i += 1 << 20) {
+    const int64_t m = n - i < (1 << 20) ? n - i : (1 << 20);
+    int32_t s = 0;
+    for (int64_t k = 0; k < m; k++) s += p[i + k];
+    sum += s;
+  }
+  return sum;
+}
+
 static void qap_planes(void* ctx, int64_t b, int64_t e) {
   const pkt_node* n = ctx;
   const pkt_tensor *x = n->inputs[0], *y = n->outputs[0];
@@ -40,9 +52,12 @@ static void qap_planes(void* ctx, int64_t b, int64_t e) {
         if (x0 < 0) x0 = 0;
         if (y1 > H) y1 = H;
         if (x1 > W) x1 = W;
-        int64_t sum = 0;
-        for (int64_t iy = y0; iy < y1; iy++)
-          for (int64_t ix = x0; ix < x1; ix++) sum += xp[iy * W + ix] - iz;
+        int64_t sum = 0; /* of (x - iz): of x, less iz per cell */
+        if (x0 == 0 && x1 == W) /* whole rows: one run (global average) */
+          sum = qap_sum(xp + y0 * W, (y1 - y0) * W);
+        else
+          for (int64_t iy = y0; iy < y1; iy++) sum += qap_sum(xp + iy * W + x0, x1 - x0);
+        sum -= (int64_t)iz * (y1 > y0 && x1 > x0 ? (y1 - y0) * (x1 - x0) : 0);
         int64_t count = div ? div : cip ? padded : (y1 - y0) * (x1 - x0);
         float mean = count > 0 ? (float)sum * in_scale / (float)count : 0.0f;
         yp[oy * OW + ox] = pkt_q_round(mean * inv, oz, -128, 127);

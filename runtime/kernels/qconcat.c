@@ -1,6 +1,7 @@
 /* qconcat: int8 concat along one axis. The qparams param holds per input (scale as the bits of a double, zero
  * point); an input quantized like the output is copied, any other is dequantized and quantized again, as the
- * reference does. */
+ * reference does (compute/qelem's rows). */
+#include "compute/qelem/qelem.h"
 #include "core/kernel.h"
 #include "kernels/quant_util.h"
 
@@ -44,7 +45,7 @@ pkt_status pkt_kernel_qconcat_run(const pkt_node* n) {
   for (int d = (int)axis + 1; d < y->rank; d++) inner *= y->dims[d];
   const double out_scale = pkt_param_f(n, PKT_QCONCAT_OUT_SCALE);
   const int32_t oz = (int32_t)pkt_param_i(n, PKT_QCONCAT_OUT_ZP);
-  const float inv = pkt_q_inv(out_scale);
+  const pkt_qelem_out q = {pkt_q_inv(out_scale), oz, -128, 127};
   int8_t* out = y->data;
   for (int64_t o = 0; o < outer; o++)
     for (int i = 0; i < n->n_inputs; i++) {
@@ -55,8 +56,7 @@ pkt_status pkt_kernel_qconcat_run(const pkt_node* n) {
       if (qc_scale(n, i) == out_scale && iz == oz) {
         if (len) memcpy(out, src, (size_t)len);
       } else {
-        const float s = (float)qc_scale(n, i);
-        for (int64_t k = 0; k < len; k++) out[k] = pkt_q_round((float)(src[k] - iz) * s * inv, oz, -128, 127);
+        pkt_qelem_requantize(n->cfg, src, iz, (float)qc_scale(n, i), out, len, &q);
       }
       out += len;
     }

@@ -1,4 +1,6 @@
-/* quantize: float32 -> int8, clamp(round_half_even(x * (1 / scale)) + zp, qmin, qmax) as the PT2E reference. */
+/* quantize: float32 -> int8, clamp(round_half_even(x * (1 / scale)) + zp, qmin, qmax) as the PT2E reference
+ * (compute/qelem's rows). */
+#include "compute/qelem/qelem.h"
 #include "core/kernel.h"
 #include "kernels/quant_util.h"
 
@@ -15,22 +17,27 @@ pkt_status pkt_kernel_quantize_prepare(const pkt_node* n, size_t* scratch, pkt_e
   return PKT_OK;
 }
 
+/* Blocks of Q_BLOCK elements, the unit split across threads. */
+#define Q_BLOCK 16384
+
 typedef struct q_job {
+  const pkt_isa_config* cfg;
   const float* x;
   int8_t* y;
-  float inv;
-  int32_t zp, lo, hi;
+  int64_t n;
+  pkt_qelem_out o;
 } q_job;
 
 static void q_range(void* ctx, int64_t b, int64_t e) {
   const q_job* j = ctx;
-  for (int64_t i = b; i < e; i++) j->y[i] = pkt_q_round(j->x[i] * j->inv, j->zp, j->lo, j->hi);
+  const int64_t end = e * Q_BLOCK < j->n ? e * Q_BLOCK : j->n;
+  pkt_qelem_quantize(j->cfg, j->x + b * Q_BLOCK, j->y + b * Q_BLOCK, end - b * Q_BLOCK, &j->o);
 }
 
 pkt_status pkt_kernel_quantize_run(const pkt_node* n) {
-  q_job j = {n->inputs[0]->data, n->outputs[0]->data, pkt_q_inv(pkt_param_f(n, PKT_QUANTIZE_SCALE)),
-             (int32_t)pkt_param_i(n, PKT_QUANTIZE_ZP), (int32_t)pkt_param_i(n, PKT_QUANTIZE_QMIN),
-             (int32_t)pkt_param_i(n, PKT_QUANTIZE_QMAX)};
-  pkt_parallel_for(n, n->outputs[0]->numel, q_range, &j);
+  q_job j = {n->cfg, n->inputs[0]->data, n->outputs[0]->data, n->outputs[0]->numel,
+             {pkt_q_inv(pkt_param_f(n, PKT_QUANTIZE_SCALE)), (int32_t)pkt_param_i(n, PKT_QUANTIZE_ZP),
+              (int32_t)pkt_param_i(n, PKT_QUANTIZE_QMIN), (int32_t)pkt_param_i(n, PKT_QUANTIZE_QMAX)}};
+  pkt_parallel_for(n, (j.n + Q_BLOCK - 1) / Q_BLOCK, q_range, &j);
   return PKT_OK;
 }
