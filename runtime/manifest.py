@@ -67,7 +67,8 @@ GROUPS = {
              "compute/winograd/winograd_x86.c"),
     "qgemm": ("compute/qgemm/qgemm.c", "compute/qgemm/qgemm_arm.c", "compute/qgemm/qgemm_x86.c"),  # int8 GEMM (the quantized conv/linear kernels list it in KERNEL_GROUPS)
 }
-GROUPS["qdw"] = ("compute/qdw/qdw.c", "compute/qdw/qdw_arm.c", "compute/qdw/qdw_x86.c")  # int8 depthwise rows
+GROUPS["qdw"] = ("compute/qdw/qdw.c", "compute/qdw/qdw_arm.c", "compute/qdw/qdw_x86.c",
+                 "compute/qdw/qdw_avx512vnni.c")  # int8 depthwise rows
 GROUPS["wogemm"] = ("compute/wogemm/wogemm.c", "compute/wogemm/wogemm_arm.c", "compute/wogemm/wogemm_x86.c")
 KERNEL_GROUPS = {  # kernel -> compute groups it calls into
     "conv2d": ("gemm", "conv"),

@@ -56,6 +56,12 @@ void pkt_qdw_plane_portable(const pkt_qdw_args* a);
 #define PKT_QDW_HAVE_X86 1
 void pkt_qdw_plane_avx512(const pkt_qdw_args* a);
 void pkt_qdw_plane_avx2(const pkt_qdw_args* a);
+void pkt_qdw_plane_avx512vnni(const pkt_qdw_args* a); /* pair kernel only (pkt_qdw_pair_fits) */
+/* The x86 pair kernels (qdw_x86.c): dilation 1 along W, stride 1 or 2 along W, up to PKT_QDW_PAIR_TAPS pairs of taps. */
+#define PKT_QDW_PAIR_TAPS 32
+static inline int pkt_qdw_pair_fits(const pkt_qdw_args* a) {
+  return a->dw == 1 && (a->sw == 1 || a->sw == 2) && a->kh * ((a->kw + 1) / 2) <= PKT_QDW_PAIR_TAPS;
+}
 #endif
 #if defined(__aarch64__) || (defined(__arm__) && defined(__ARM_NEON))
 #define PKT_QDW_HAVE_NEON 1
