@@ -116,8 +116,7 @@ TV void pkt_qdw_plane_avx512vnni(const pkt_qdw_args* a) {
   __m512i wq[PKT_QDW_PAIR_TAPS];
   int taps = 0;
   uint32_t wsum = 0;
-  for (int64_t ky = 0; ky < a->kh; ky++) {
-    const int64_t ry = ky * a->dh;
+  for (int64_t ky = 0, pr = 0, qr = 0; ky < a->kh; ky++) { /* row ky * dh: phase pr, row qr, stepped */
     for (int64_t kx = 0; kx < a->kw; kx += 4) {
       uint32_t packed = 0;
       for (int64_t i = 0; i < 4 && kx + i < a->kw; i++) {
@@ -125,9 +124,10 @@ TV void pkt_qdw_plane_avx512vnni(const pkt_qdw_args* a) {
         packed |= (uint32_t)(uint8_t)wv << (8 * i);
         wsum += (uint32_t)(int32_t)wv;
       }
-      off[taps] = (ry % sh) * phase + (ry / sh) * Wu + kx;
+      off[taps] = pr * phase + qr * Wu + kx;
       wq[taps++] = _mm512_set1_epi32((int32_t)packed);
     }
+    for (pr += a->dh; pr >= sh; pr -= sh) qr++;
   }
   const vq r = {_mm512_set1_ps(a->scale), _mm512_set1_ps((float)(a->lo - a->oz)),
                 _mm512_set1_ps((float)(a->hi - a->oz)), _mm512_set1_epi32(a->oz)};
