@@ -10,8 +10,8 @@
  * The outputs f = P * i + m (P = 4 / sw phases m, 16 lanes i) then read 4 consecutive bytes at a dword-aligned step:
  * one unaligned 64-byte load gives the 16 lanes' bytes for taps 4t .. 4t + 3 of a row, with no shuffle. A 3x3
  * window is 3 vpdpbusd per 16 outputs. The P vectors of sums are requantized in registers (vcvtps2dq rounds half
- * to even under the default MXCSR) and their low bytes merged back into f order (byte m of dword i), 64 (stride 1)
- * or 32 outputs a store into a band's staging, whose OW columns are then copied to y. */
+ * to even under the default MXCSR), narrowed by saturating packs and shuffled back into f order, 64 (stride 1) or
+ * 32 outputs a store into a band's staging, whose OW columns are then copied to y. */
 #include "compute/qdw/qdw.h"
 
 #if defined(PKT_QDW_HAVE_X86)
@@ -166,8 +166,10 @@ TV void pkt_qdw_plane_avx512vnni(const pkt_qdw_args* a) {
     /* the band's last output row reads padded rows up to (oy1 - 1) * sh + (kh - 1) * dh (the whole vectors past it
      * may read rows not built yet: their results are dropped) */
     const int64_t need = (oy1 - 1) * sh + (a->kh - 1) * a->dh + 1;
-    if (built < need) build_rows(a, u, Wu, phase, built, need);
-    built = need;
+    if (built < need) {
+      build_rows(a, u, Wu, phase, built, need);
+      built = need;
+    }
     const int64_t n = (oy1 - oy0 - 1) * Wq + OW;
     if (taps == 3) /* 3x3: the count known, the weights in registers */
       band(u + oy0 * Wu, sw, off, wq, 3, bias, n, &r, out);
