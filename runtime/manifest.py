@@ -68,7 +68,8 @@ GROUPS = {
              "compute/winograd/winograd_x86.c"),
     "qgemm": ("compute/qgemm/qgemm.c", "compute/qgemm/qgemm_arm.c", "compute/qgemm/qgemm_x86.c"),  # int8 GEMM (the quantized conv/linear kernels list it in KERNEL_GROUPS)
 }
-GROUPS["qdw"] = ("compute/qdw/qdw.c", "compute/qdw/qdw_arm.c", "compute/qdw/qdw_x86.c")  # int8 depthwise rows
+GROUPS["qdw"] = ("compute/qdw/qdw.c", "compute/qdw/qdw_arm.c", "compute/qdw/qdw_x86.c",
+                 "compute/qdw/qdw_avx512vnni.c")  # int8 depthwise rows
 GROUPS["qelem"] = ("compute/qelem/qelem.c", "compute/qelem/qelem_arm.c", "compute/qelem/qelem_x86.c")  # int8 rows
 GROUPS["wogemm"] = ("compute/wogemm/wogemm.c", "compute/wogemm/wogemm_arm.c", "compute/wogemm/wogemm_x86.c",
                     "compute/wogemm/wogemm_w4_avx512.c")

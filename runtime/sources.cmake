@@ -51,6 +51,7 @@ set(PKT_GROUP_qdw
   compute/qdw/qdw.c
   compute/qdw/qdw_arm.c
   compute/qdw/qdw_x86.c
+  compute/qdw/qdw_avx512vnni.c
 )
 set(PKT_GROUP_qelem
   compute/qelem/qelem.c

@@ -1,7 +1,8 @@
 """qconv2d's kernels bit-exactly against an integer reference, on every x86 path this host runs (PKT_MAX_ISA caps the
-session's ISA config): the depthwise row kernels (compute/qdw: the x86 pair kernel for stride 1/2 and the generic
-phase kernel for other strides and dilations, portable C), and the GEMM path with the weights as A and the activations
-packed per call as B (1x1 stride 1 read in place, im2col otherwise; every qgemm micro-kernel, the kr 4 row packer).
+session's ISA config): the depthwise row kernels (compute/qdw: the x86 pair kernel, or the AVX512_VNNI quad kernel,
+for stride 1/2 and the generic phase kernel for other strides and dilations, portable C), and the GEMM path with the
+weights as A and the activations packed per call as B (1x1 stride 1 read in place, im2col otherwise; every qgemm
+micro-kernel, the kr 4 row packer).
 
 The reference takes each qconv2d instruction's own int8 input from the runtime (run_capture) and computes what the
 kernel always computed: acc = sum (x - in_zp) * w + round_half_even(bias / (in_scale * w_scale)) (int32: the GEMM's
@@ -20,8 +21,8 @@ from pockettorch.runtime.module import load
 
 from quant_support import export_int8
 
-# PKT_MAX_ISA values: AVX-512 with VNNI (avx512vnni GEMM, kr 4 packer), AVX-512 / AVX2 without VNNI (avx2 GEMM,
-# portable packer), portable; the depthwise kernel follows the ISA (avx512, avx2: pair kernel; portable: C).
+# PKT_MAX_ISA values: AVX-512 with VNNI (avx512vnni GEMM, kr 4 packer; depthwise quad kernel), AVX-512 / AVX2
+# without VNNI (avx2 GEMM, portable packer; depthwise pair kernel), portable (C).
 ISAS = ("avx512", "avx512:", "avx2:", "portable")
 
 
@@ -42,6 +43,24 @@ class DepthwiseNet(nn.Module):
             y = conv(x)
             outs.append((F.relu6(y) if i % 2 else y).flatten(1))
         return torch.cat(outs, 1)
+
+
+class DepthwiseWideNet(nn.Module):
+    """Depthwise on wider rows (the x86 kernels' full vectors, row ends and narrow rows): 3x3 stride 1 and 2 with
+    padding 0, 1, 2, 5x5 and 7x7 (two quads a row on AVX512_VNNI) stride 1 and 2, a 4x4 window, stride 2 along H
+    only, a 1x3 window."""
+
+    def __init__(self, c=4):
+        super().__init__()
+        self.convs = nn.ModuleList([
+            nn.Conv2d(c, c, 3, 1, 1, groups=c), nn.Conv2d(c, c, 3, 2, 1, groups=c), nn.Conv2d(c, c, 3, 1, 2, groups=c),
+            nn.Conv2d(c, c, 3, 2, 0, groups=c), nn.Conv2d(c, c, 5, 1, 2, groups=c), nn.Conv2d(c, c, 5, 2, 2, groups=c),
+            nn.Conv2d(c, c, 7, 1, 3, groups=c), nn.Conv2d(c, c, 7, 2, 1, groups=c), nn.Conv2d(c, c, 4, 2, 1, groups=c),
+            nn.Conv2d(c, c, 3, (2, 1), 1, groups=c), nn.Conv2d(c, c, (1, 3), 1, (0, 1), groups=c)])
+
+    def forward(self, x):
+        outs = [conv(x) for conv in self.convs]
+        return torch.cat([(F.relu6(y) if i % 3 == 1 else y).flatten(1) for i, y in enumerate(outs)], 1)
 
 
 class DenseNet(nn.Module):
@@ -106,17 +125,19 @@ def programs():
     torch.manual_seed(0)
     out = {}
     for name, model, shape in (("depthwise", DepthwiseNet(), (2, 6, 17, 22)), ("dense", DenseNet(), (2, 3, 29, 34)),
-                               ("depthwise_narrow", DepthwiseNet(3), (1, 3, 9, 7))):
+                               ("depthwise_narrow", DepthwiseNet(3), (1, 3, 9, 7)),
+                               ("depthwise_wide", DepthwiseWideNet(), (1, 4, 13, 131)),
+                               ("depthwise_even", DepthwiseWideNet(), (2, 4, 16, 64))):
         x = (torch.randn(shape),)
         out[name] = (export_int8(model.eval(), x), x)
     return out
 
 
 @pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("name", ["depthwise", "dense", "depthwise_narrow"])
+@pytest.mark.parametrize("name", ["depthwise", "dense", "depthwise_narrow", "depthwise_wide", "depthwise_even"])
 def test_qconv2d_bit_exact_per_isa(programs, name, isa, monkeypatch):
     program, x = programs[name]
-    expected = {"depthwise": 7, "dense": 7, "depthwise_narrow": 7}[name]
+    expected = {"depthwise": 7, "dense": 7, "depthwise_narrow": 7, "depthwise_wide": 11, "depthwise_even": 11}[name]
     assert _check(program, x, isa, monkeypatch) == expected
 
 

@@ -47,7 +47,12 @@ static pkt_isa qdw_isa(const pkt_isa_config* cfg) {
 void pkt_qdw_plane(const pkt_isa_config* cfg, const pkt_qdw_args* a) {
   switch (qdw_isa(cfg)) {
 #if defined(PKT_QDW_HAVE_X86)
-    case PKT_ISA_AVX512: pkt_qdw_plane_avx512(a); return;
+    case PKT_ISA_AVX512:
+      if ((cfg->features & PKT_CPU_VNNI) && pkt_qdw_pair_fits(a))
+        pkt_qdw_plane_avx512vnni(a); /* VNNI comes with AVX512BW */
+      else
+        pkt_qdw_plane_avx512(a);
+      return;
     case PKT_ISA_AVX2: pkt_qdw_plane_avx2(a); return;
 #endif
 #if defined(PKT_QDW_HAVE_NEON)

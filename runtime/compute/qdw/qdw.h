@@ -5,8 +5,8 @@
  * stride phases, so every tap reads one contiguous run over a band of output rows and the loops vectorize; a row of
  * int32 sums is requantized at once (qdw_impl.h). acc stays int32: the caller keeps a bias with
  * |bias| + kh*kw*255*128 >= 2^31 (and a non-finite scale) on its own scalar path, where the sum does not wrap.
- * Implementations: portable C, AVX-512, AVX2 (qdw_x86.c), NEON (qdw_arm.c), chosen through the session's ISA config;
- * every one gives the same bytes. */
+ * Implementations: portable C, AVX512_VNNI (qdw_avx512vnni.c), AVX-512, AVX2 (qdw_x86.c), NEON (qdw_arm.c), chosen
+ * through the session's ISA config; every one gives the same bytes. */
 #ifndef PKT_QDW_H
 #define PKT_QDW_H
 
@@ -56,6 +56,12 @@ void pkt_qdw_plane_portable(const pkt_qdw_args* a);
 #define PKT_QDW_HAVE_X86 1
 void pkt_qdw_plane_avx512(const pkt_qdw_args* a);
 void pkt_qdw_plane_avx2(const pkt_qdw_args* a);
+void pkt_qdw_plane_avx512vnni(const pkt_qdw_args* a); /* the quad kernel, when pkt_qdw_pair_fits */
+/* The x86 pair and quad kernels: dilation 1 along W, stride 1 or 2 along W, up to PKT_QDW_PAIR_TAPS taps. */
+#define PKT_QDW_PAIR_TAPS 32
+static inline int pkt_qdw_pair_fits(const pkt_qdw_args* a) {
+  return a->dw == 1 && (a->sw == 1 || a->sw == 2) && a->kh * ((a->kw + 1) / 2) <= PKT_QDW_PAIR_TAPS;
+}
 #endif
 #if defined(__aarch64__) || (defined(__arm__) && defined(__ARM_NEON))
 #define PKT_QDW_HAVE_NEON 1

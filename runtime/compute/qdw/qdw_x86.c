@@ -60,16 +60,11 @@ T_AVX2 __attribute__((always_inline)) static inline void requant_avx2_slack(cons
   }
 }
 
-/* ---- The pair kernel (dilation 1 along W, stride 1 or 2 along W, up to PAIR_TAPS pairs of taps): each padded row
- * r is stored as int32 pairs q[i] = (v[sw*i], v[sw*i + 1]) (v = x - iz, 0 in the padding), in sh row phases of
+/* ---- The pair kernel (pkt_qdw_pair_fits: dilation 1 along W, stride 1 or 2 along W, not too many taps): each padded
+ * row r is stored as int32 pairs q[i] = (v[sw*i], v[sw*i + 1]) (v = x - iz, 0 in the padding), in sh row phases of
  * [Hq][Wq] as qdw_impl.h's; taps kx and kx + 1 of output column ox read the pair at ox + kx / sw (kx even when
  * sw = 2; every kx when sw = 1), so one vpmaddwd against (w[kx], w[kx + 1]) adds both, and a last odd tap pairs with
  * weight 0. The sums of 8 outputs stay in a register over every tap. ---- */
-#define PAIR_TAPS 32
-
-static int pair_kernel_fits(const pkt_qdw_args* a) {
-  return a->dw == 1 && (a->sw == 1 || a->sw == 2) && a->kh * ((a->kw + 1) / 2) <= PAIR_TAPS;
-}
 
 /* acc[j] = bias + sum over the taps of pairs(base + off[t] + j) . wp[t], for j in [0, n) rounded up to 8 (reads up
  * to 7 pairs of slack past the plane, sums dropped). */
@@ -152,8 +147,8 @@ T_AVX2 static void pair_plane_avx2(const pkt_qdw_args* a) {
     }
   }
   /* the pair taps: offset in q and (w0, w1) */
-  int64_t off[PAIR_TAPS];
-  __m256i wp[PAIR_TAPS];
+  int64_t off[PKT_QDW_PAIR_TAPS];
+  __m256i wp[PKT_QDW_PAIR_TAPS];
   int taps = 0;
   for (int64_t ky = 0; ky < a->kh; ky++) {
     const int64_t ry = ky * a->dh;
@@ -187,7 +182,7 @@ T_AVX2 static void pair_plane_avx2(const pkt_qdw_args* a) {
 #undef QD_REQUANT
 
 void pkt_qdw_plane_avx512(const pkt_qdw_args* a) {
-  if (pair_kernel_fits(a))
+  if (pkt_qdw_pair_fits(a))
     pair_plane_avx2(a); /* ymm: AVX-512F alone has no 512-bit vpmaddwd */
   else
     pkt_qdw_plane_avx512_generic(a);
@@ -199,7 +194,7 @@ void pkt_qdw_plane_avx512(const pkt_qdw_args* a) {
 #include "compute/qdw/qdw_impl.h"
 
 void pkt_qdw_plane_avx2(const pkt_qdw_args* a) {
-  if (pair_kernel_fits(a))
+  if (pkt_qdw_pair_fits(a))
     pair_plane_avx2(a);
   else
     pkt_qdw_plane_avx2_generic(a);
