@@ -1,0 +1,276 @@
+/* The AVX-512 VNNI int8 convolution GEMM (see qgemm_conv.h). Packed block: panels of NR = 48 columns, each Kp / 4
+ * k-groups of 192 bytes (vector v's 64 bytes hold columns 16v..16v+15, a column's four k in one 32-bit lane), u8. */
+#include "compute/qgemm/qgemm_conv.h"
+#include "compute/qgemm/qgemm_internal.h"
+
+#include <string.h>
+
+enum { MR = 8, NR = 48, GROUP = 4 * NR, L2_BLOCK = 256 * 1024 };
+
+static int64_t kpad(int64_t K) { return (K + 3) / 4 * 4; }
+static int64_t panels_of(int64_t P) { return (P + NR - 1) / NR; }
+/* Panels per packed block: as many as keep it within L2_BLOCK bytes, at least one. */
+static int64_t block_panels(int64_t K, int64_t P) {
+  int64_t b = L2_BLOCK / (kpad(K) * NR), all = panels_of(P);
+  return b < 1 ? 1 : b > all ? all : b;
+}
+/* Four gathered rows of a block (plus room for a vector store past their end), then the block. */
+static size_t rows_bytes(int64_t K, int64_t P) { return (size_t)(4 * (block_panels(K, P) * NR + 64) + 63) / 64 * 64; }
+
+size_t pkt_qconv_gemm_slice(int64_t K, int64_t P) {
+  return rows_bytes(K, P) + (size_t)(block_panels(K, P) * NR * kpad(K));
+}
+
+#if defined(PKT_QGEMM_HAVE_X86)
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vnni")))
+
+int pkt_qconv_gemm_supported(const pkt_isa_config* cfg) {
+  return cfg->isa == PKT_ISA_AVX512 && (cfg->features & PKT_CPU_VNNI);
+}
+
+/* ---- gathering: row k of the im2col matrix over columns [n0, n0 + nc), int8 with padding iz ---- */
+T512 static void gather_s2(int8_t* dst, const int8_t* src, int64_t n) {
+  /* dst[i] = src[2 i]: 64 bytes in, the even ones out (vpmovwb), never reading past src[2 (n - 1)] */
+  for (int64_t i = 0; i < n; i += 32) {
+    const int64_t left = 2 * (n - i) - 1;
+    const __mmask64 m = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+    _mm256_storeu_si256((__m256i*)(dst + i), _mm512_cvtepi16_epi8(_mm512_maskz_loadu_epi8(m, src + 2 * i)));
+  }
+}
+
+T512 static void im2col_row(const pkt_qconv_gemm_args* a, int64_t k, int64_t n0, int64_t nc, int8_t* dst) {
+  const int64_t kx = k % a->kw, ky = k / a->kw % a->kh, c = k / (a->kw * a->kh);
+  const int64_t off = kx * a->dw - a->pw;
+  /* output columns [lo, hi) of a row read input columns inside it */
+  int64_t lo = off >= 0 ? 0 : (-off + a->sw - 1) / a->sw;
+  int64_t hi = a->W - off <= 0 ? 0 : (a->W - off + a->sw - 1) / a->sw;
+  if (hi > a->OW) hi = a->OW;
+  if (lo > hi) lo = hi;
+  const int iz = a->iz;
+  for (int64_t p = n0, end = n0 + nc; p < end;) {
+    const int64_t oy = p / a->OW, ox0 = p - oy * a->OW, ox1 = a->OW < ox0 + end - p ? a->OW : ox0 + end - p;
+    int8_t* d = dst + (p - n0); /* d[i] is column ox0 + i */
+    const int64_t iy = oy * a->sh - a->ph + ky * a->dh;
+    if (iy < 0 || iy >= a->H) {
+      memset(d, iz, (size_t)(ox1 - ox0));
+    } else {
+      const int8_t* s = a->x + (c * a->H + iy) * a->W; /* column ox reads s[ox * sw + off] */
+      const int64_t b = lo > ox0 ? (lo < ox1 ? lo : ox1) : ox0, e = hi < ox1 ? (hi > b ? hi : b) : ox1;
+      memset(d, iz, (size_t)(b - ox0));
+      if (a->sw == 1)
+        memcpy(d + (b - ox0), s + b + off, (size_t)(e - b));
+      else if (a->sw == 2) /* may store up to 31 bytes past e: rewritten next, or the row's slack */
+        gather_s2(d + (b - ox0), s + 2 * b + off, e - b);
+      else
+        for (int64_t ox = b; ox < e; ox++) d[ox - ox0] = s[ox * a->sw + off];
+      memset(d + (e - ox0), iz, (size_t)(ox1 - e));
+    }
+    p += ox1 - ox0;
+  }
+}
+
+/* Columns [n0, n0 + nc) packed into panels at out: per k-group, its four rows (gathered, or read in place for a 1x1
+ * stride-1 unpadded conv; zeros past K, where the weights' tail is zero too) interleaved 16 columns at a time. */
+T512 static void pack_block(const pkt_qconv_gemm_args* a, int pointwise, int64_t n0, int64_t nc, int8_t* rows,
+                            uint8_t* out) {
+  const int64_t Kp = kpad(a->K), P = a->OH * a->OW, stride = nc + 64;
+  const __m128i flip = _mm_set1_epi8((char)0x80);
+  for (int64_t k0 = 0; k0 < Kp; k0 += 4) {
+    const int8_t* src[4];
+    for (int r = 0; r < 4; r++) {
+      int8_t* row = rows + r * stride;
+      if (k0 + r >= a->K) {
+        memset(row, 0, (size_t)nc);
+        src[r] = row;
+      } else if (pointwise) {
+        src[r] = a->x + (k0 + r) * P + n0;
+      } else {
+        im2col_row(a, k0 + r, n0, nc, row);
+        src[r] = row;
+      }
+    }
+    uint8_t* g = out + k0 * NR;
+    for (int64_t j = 0; j < nc; j += 16) {
+      __m128i x[4];
+      for (int r = 0; r < 4; r++) {
+        if (j + 16 <= nc) {
+          x[r] = _mm_loadu_si128((const __m128i*)(src[r] + j));
+        } else {
+          int8_t tmp[16] = {0};
+          memcpy(tmp, src[r] + j, (size_t)(nc - j));
+          x[r] = _mm_loadu_si128((const __m128i*)tmp);
+        }
+      }
+      const __m128i t0 = _mm_unpacklo_epi8(x[0], x[1]), t1 = _mm_unpackhi_epi8(x[0], x[1]);
+      const __m128i u0 = _mm_unpacklo_epi8(x[2], x[3]), u1 = _mm_unpackhi_epi8(x[2], x[3]);
+      uint8_t* d = g + (j / NR) * (NR * Kp) + (j % NR) * 4;
+      _mm_storeu_si128((__m128i*)d, _mm_xor_si128(_mm_unpacklo_epi16(t0, u0), flip));
+      _mm_storeu_si128((__m128i*)(d + 16), _mm_xor_si128(_mm_unpackhi_epi16(t0, u0), flip));
+      _mm_storeu_si128((__m128i*)(d + 32), _mm_xor_si128(_mm_unpacklo_epi16(t1, u1), flip));
+      _mm_storeu_si128((__m128i*)(d + 48), _mm_xor_si128(_mm_unpackhi_epi16(t1, u1), flip));
+    }
+  }
+}
+
+/* ---- micro-kernel: rows [m0, m0 + mr) x one panel's nc columns (NV = ceil(nc / 16) vectors) ---- */
+/* acc += dot4(b u8, the 4 weight bytes at p broadcast, s8). The asm keeps the accumulator in place (GCC copies an
+ * intrinsic's) and takes the broadcast from memory. */
+#define DP_MEM(acc, b, p) __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(b), "m"(*(const int32_t*)(p)))
+#define DP_REG(acc, b, a) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(a))
+#define ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+typedef struct conv_tile {
+  const pkt_qconv_gemm_args* a;
+  const uint8_t* panel;
+  int64_t m0, n0;
+  int mr, nc;
+} conv_tile;
+
+static inline __attribute__((always_inline)) int32_t tail_bytes(const int8_t* p, int n) {
+  int32_t v = 0;
+  memcpy(&v, p, (size_t)n);
+  return v;
+}
+
+/* NV is a constant at each call: the branches on it fold away, and so do the unused accumulators. */
+#define DECL(r) __m512i c##r##_0 = _mm512_setzero_si512(), c##r##_1 = c##r##_0, c##r##_2 = c##r##_0;
+#define ROW_MEM(r)                                 \
+  {                                                \
+    const int8_t* p = rw[r] + k;                   \
+    DP_MEM(c##r##_0, b0, p);                       \
+    if (NV > 1) DP_MEM(c##r##_1, b1, p);           \
+    if (NV > 2) DP_MEM(c##r##_2, b2, p);           \
+  }
+#define ROW_TAIL(r)                                                                   \
+  {                                                                                   \
+    const __m512i wr = _mm512_set1_epi32(tail_bytes(rw[r] + k, (int)(K - k)));       \
+    DP_REG(c##r##_0, b0, wr);                                                         \
+    if (NV > 1) DP_REG(c##r##_1, b1, wr);                                             \
+    if (NV > 2) DP_REG(c##r##_2, b2, wr);                                             \
+  }
+/* One vector of a row: + row bias, * row scale, clamped, rounded (MXCSR: nearest even), + zero point, stored. */
+#define OUT(r, v)                                                                                                \
+  {                                                                                                              \
+    const int left = t->nc - 16 * (v);                                                                           \
+    const __mmask16 km = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);                        \
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(c##r##_##v, rb)), rs);                          \
+    f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);                                                                 \
+    _mm512_mask_cvtepi32_storeu_epi8(y + (r) * ldy + 16 * (v), km, _mm512_add_epi32(_mm512_cvtps_epi32(f), czp)); \
+  }
+#define FINISH(r)                                                     \
+  if ((r) < t->mr) {                                                  \
+    const __m512i rb = _mm512_set1_epi32(a->row_bias[t->m0 + (r)]);   \
+    const __m512 rs = _mm512_set1_ps(a->row_scale[t->m0 + (r)]);      \
+    OUT(r, 0)                                                         \
+    if (NV > 1) OUT(r, 1)                                             \
+    if (NV > 2) OUT(r, 2)                                             \
+  }
+
+T512 static inline __attribute__((always_inline)) void ukernel(const conv_tile* t, const int NV) {
+  const pkt_qconv_gemm_args* a = t->a;
+  const int64_t K = a->K, kfull = K / 4 * 4;
+  const int8_t* rw[MR];
+  for (int r = 0; r < MR; r++) rw[r] = a->w + (t->m0 + (r < t->mr ? r : t->mr - 1)) * K;
+  const uint8_t* b = t->panel;
+  ROWS8(DECL)
+  int64_t k = 0;
+  __m512i b0, b1 = _mm512_setzero_si512(), b2 = b1;
+  for (; k < kfull; k += 4, b += GROUP) {
+    b0 = _mm512_loadu_si512(b);
+    if (NV > 1) b1 = _mm512_loadu_si512(b + 64);
+    if (NV > 2) b2 = _mm512_loadu_si512(b + 128);
+    ROWS8(ROW_MEM)
+  }
+  if (k < K) {
+    b0 = _mm512_loadu_si512(b);
+    if (NV > 1) b1 = _mm512_loadu_si512(b + 64);
+    if (NV > 2) b2 = _mm512_loadu_si512(b + 128);
+    ROWS8(ROW_TAIL)
+  }
+  const __m512 lo = _mm512_set1_ps((float)(a->c_min - a->c_zp)), hi = _mm512_set1_ps((float)(a->c_max - a->c_zp));
+  const __m512i czp = _mm512_set1_epi32(a->c_zp);
+  const int64_t ldy = a->OH * a->OW;
+  int8_t* y = a->y + t->m0 * ldy + t->n0;
+  ROWS8(FINISH)
+}
+
+T512 static void ukernel_1(const conv_tile* t) { ukernel(t, 1); }
+T512 static void ukernel_2(const conv_tile* t) { ukernel(t, 2); }
+T512 static void ukernel_3(const conv_tile* t) { ukernel(t, 3); }
+
+/* ---- driver ---- */
+typedef struct conv_job {
+  const pkt_qconv_gemm_args* a;
+  char* scratch;
+  size_t slice;
+  int64_t panels, row_blocks, block;
+  int pointwise, split_cols;
+} conv_job;
+
+static void conv_thread(void* ctx, int index, int count) {
+  const conv_job* j = ctx;
+  const pkt_qconv_gemm_args* a = j->a;
+  const int64_t P = a->OH * a->OW, Kp = kpad(a->K);
+  int64_t p0 = 0, p1 = j->panels, r0 = 0, r1 = j->row_blocks;
+  if (j->split_cols)
+    p0 = j->panels * index / count, p1 = j->panels * (index + 1) / count;
+  else
+    r0 = j->row_blocks * index / count, r1 = j->row_blocks * (index + 1) / count;
+  if (p0 >= p1 || r0 >= r1) return;
+  int8_t* rows = (int8_t*)j->scratch + (size_t)index * j->slice;
+  uint8_t* packed = (uint8_t*)rows + rows_bytes(a->K, P);
+  for (int64_t pb = p0; pb < p1; pb += j->block) {
+    const int64_t pe = pb + j->block < p1 ? pb + j->block : p1, n0 = pb * NR;
+    const int64_t nc = (pe * NR < P ? pe * NR : P) - n0;
+    pack_block(a, j->pointwise, n0, nc, rows, packed);
+    conv_tile t;
+    t.a = a;
+    for (int64_t rb = r0; rb < r1; rb++) {
+      t.m0 = rb * MR;
+      t.mr = (int)(a->M - t.m0 < MR ? a->M - t.m0 : MR);
+      for (int64_t p = pb; p < pe; p++) {
+        t.panel = packed + (p - pb) * NR * Kp;
+        t.n0 = p * NR;
+        t.nc = (int)(P - t.n0 < NR ? P - t.n0 : NR);
+        if (t.nc > 32)
+          ukernel_3(&t);
+        else if (t.nc > 16)
+          ukernel_2(&t);
+        else
+          ukernel_1(&t);
+      }
+    }
+  }
+}
+
+void pkt_qconv_gemm(const pkt_node* node, const pkt_qconv_gemm_args* a, void* scratch) {
+  const int64_t P = a->OH * a->OW;
+  if (a->M <= 0 || P <= 0) return;
+  conv_job j;
+  j.a = a;
+  j.scratch = scratch;
+  j.slice = pkt_qconv_gemm_slice(a->K, P);
+  j.panels = panels_of(P);
+  j.row_blocks = (a->M + MR - 1) / MR;
+  j.block = block_panels(a->K, P);
+  j.pointwise = a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->ph == 0 && a->pw == 0;
+  const int threads = node && node->pool && node->num_threads > 1 ? node->num_threads : 1;
+  /* Columns while every thread gets a few panels (each packs only its own), else row blocks (each packs all). */
+  j.split_cols = j.panels >= 4 * threads || j.row_blocks < threads;
+  if (threads > 1)
+    pkt_parallel_for_threads(node, conv_thread, &j);
+  else
+    conv_thread(&j, 0, 1);
+}
+
+#else
+int pkt_qconv_gemm_supported(const pkt_isa_config* cfg) {
+  (void)cfg;
+  return 0;
+}
+void pkt_qconv_gemm(const pkt_node* node, const pkt_qconv_gemm_args* a, void* scratch) {
+  (void)node, (void)a, (void)scratch;
+}
+#endif
