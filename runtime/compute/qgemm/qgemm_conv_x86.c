@@ -128,14 +128,18 @@ typedef struct conv_tile {
   int mr, nc;
 } conv_tile;
 
+/* The last n = 1..3 weight bytes of a row, zero above (no memcpy call: it would spill the accumulators). */
 static inline __attribute__((always_inline)) int32_t tail_bytes(const int8_t* p, int n) {
-  int32_t v = 0;
-  memcpy(&v, p, (size_t)n);
-  return v;
+  uint32_t v = (uint8_t)p[0];
+  if (n > 1) v |= (uint32_t)(uint8_t)p[1] << 8;
+  if (n > 2) v |= (uint32_t)(uint8_t)p[2] << 16;
+  return (int32_t)v;
 }
 
 /* NV is a constant at each call: the branches on it fold away, and so do the unused accumulators. */
-#define DECL(r) __m512i c##r##_0 = _mm512_setzero_si512(), c##r##_1 = c##r##_0, c##r##_2 = c##r##_0;
+/* The sums start at the row's bias (the same int32 result, wrapping). */
+#define DECL(r) __m512i c##r##_0 = _mm512_set1_epi32(a->row_bias[m0 + ((r) < mr ? (r) : mr - 1)]), c##r##_1 = c##r##_0, \
+                        c##r##_2 = c##r##_0;
 #define ROW_MEM(r)                                 \
   {                                                \
     const int8_t* p = rw[r] + k;                   \
@@ -150,19 +154,18 @@ static inline __attribute__((always_inline)) int32_t tail_bytes(const int8_t* p,
     if (NV > 1) DP_REG(c##r##_1, b1, wr);                                             \
     if (NV > 2) DP_REG(c##r##_2, b2, wr);                                             \
   }
-/* One vector of a row: + row bias, * row scale, clamped, rounded (MXCSR: nearest even), + zero point, stored. */
+/* One vector of a row: * row scale, clamped, rounded (MXCSR: nearest even), + zero point, stored. */
 #define OUT(r, v)                                                                                                \
   {                                                                                                              \
-    const int left = t->nc - 16 * (v);                                                                           \
+    const int left = nc - 16 * (v);                                                                              \
     const __mmask16 km = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);                        \
-    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(c##r##_##v, rb)), rs);                          \
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(c##r##_##v), rs);                                                \
     f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);                                                                 \
     _mm512_mask_cvtepi32_storeu_epi8(y + (r) * ldy + 16 * (v), km, _mm512_add_epi32(_mm512_cvtps_epi32(f), czp)); \
   }
 #define FINISH(r)                                                     \
-  if ((r) < t->mr) {                                                  \
-    const __m512i rb = _mm512_set1_epi32(a->row_bias[t->m0 + (r)]);   \
-    const __m512 rs = _mm512_set1_ps(a->row_scale[t->m0 + (r)]);      \
+  if ((r) < mr) {                                                     \
+    const __m512 rs = _mm512_set1_ps(scale[r]);                       \
     OUT(r, 0)                                                         \
     if (NV > 1) OUT(r, 1)                                             \
     if (NV > 2) OUT(r, 2)                                             \
@@ -170,9 +173,10 @@ static inline __attribute__((always_inline)) int32_t tail_bytes(const int8_t* p,
 
 T512 static inline __attribute__((always_inline)) void ukernel(const conv_tile* t, const int NV) {
   const pkt_qconv_gemm_args* a = t->a;
-  const int64_t K = a->K, kfull = K / 4 * 4;
+  const int64_t K = a->K, kfull = K / 4 * 4, m0 = t->m0;
+  const int mr = t->mr, nc = t->nc; /* locals: the int8 stores below could alias *t */
   const int8_t* rw[MR];
-  for (int r = 0; r < MR; r++) rw[r] = a->w + (t->m0 + (r < t->mr ? r : t->mr - 1)) * K;
+  for (int r = 0; r < MR; r++) rw[r] = a->w + (m0 + (r < mr ? r : mr - 1)) * K;
   const uint8_t* b = t->panel;
   ROWS8(DECL)
   int64_t k = 0;
@@ -192,7 +196,8 @@ T512 static inline __attribute__((always_inline)) void ukernel(const conv_tile* 
   const __m512 lo = _mm512_set1_ps((float)(a->c_min - a->c_zp)), hi = _mm512_set1_ps((float)(a->c_max - a->c_zp));
   const __m512i czp = _mm512_set1_epi32(a->c_zp);
   const int64_t ldy = a->OH * a->OW;
-  int8_t* y = a->y + t->m0 * ldy + t->n0;
+  int8_t* y = a->y + m0 * ldy + t->n0;
+  const float* scale = a->row_scale + m0;
   ROWS8(FINISH)
 }
 
