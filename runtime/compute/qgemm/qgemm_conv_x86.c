@@ -30,44 +30,53 @@ int pkt_qconv_gemm_supported(const pkt_isa_config* cfg) {
   return cfg->isa == PKT_ISA_AVX512 && (cfg->features & PKT_CPU_VNNI);
 }
 
-/* ---- gathering: row k of the im2col matrix over columns [n0, n0 + nc), int8 with padding iz ---- */
-T512 static void gather_s2(int8_t* dst, const int8_t* src, int64_t n) {
-  /* dst[i] = src[2 i]: 64 bytes in, the even ones out (vpmovwb), never reading past src[2 (n - 1)] */
-  for (int64_t i = 0; i < n; i += 32) {
-    const int64_t left = 2 * (n - i) - 1;
-    const __mmask64 m = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
-    _mm256_storeu_si256((__m256i*)(dst + i), _mm512_cvtepi16_epi8(_mm512_maskz_loadu_epi8(m, src + 2 * i)));
-  }
+/* ---- gathering: row k of the im2col matrix over columns [n0, n0 + nc), int8 with padding iz. Stride 1 and 2 take
+ * masked loads (input bytes outside the row's valid columns read as iz, and never touched), 64 output bytes a
+ * store: a store may run up to 63 bytes past its segment, which the next segment rewrites (or the row's slack). */
+static inline __mmask64 range_mask(int64_t lo, int64_t hi) { /* bits [lo, hi) of 64 */
+  lo = lo < 0 ? 0 : lo;
+  hi = hi > 64 ? 64 : hi;
+  if (hi <= lo) return 0;
+  return (hi == 64 ? ~(__mmask64)0 : (((__mmask64)1 << hi) - 1)) & ~(((__mmask64)1 << lo) - 1);
 }
+/* s + i for an i that may point outside the row: only its masked-in bytes are read. */
+static inline const int8_t* at(const int8_t* s, int64_t i) { return (const int8_t*)((uintptr_t)s + (uintptr_t)i); }
 
 T512 static void im2col_row(const pkt_qconv_gemm_args* a, int64_t k, int64_t n0, int64_t nc, int8_t* dst) {
   const int64_t kx = k % a->kw, ky = k / a->kw % a->kh, c = k / (a->kw * a->kh);
-  const int64_t off = kx * a->dw - a->pw;
+  const int64_t off = kx * a->dw - a->pw, sw = a->sw;
   /* output columns [lo, hi) of a row read input columns inside it */
-  int64_t lo = off >= 0 ? 0 : (-off + a->sw - 1) / a->sw;
-  int64_t hi = a->W - off <= 0 ? 0 : (a->W - off + a->sw - 1) / a->sw;
+  int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+  int64_t hi = a->W - off <= 0 ? 0 : (a->W - off + sw - 1) / sw;
   if (hi > a->OW) hi = a->OW;
   if (lo > hi) lo = hi;
   const int iz = a->iz;
+  const __m512i pad = _mm512_set1_epi8((char)iz);
   for (int64_t p = n0, end = n0 + nc; p < end;) {
     const int64_t oy = p / a->OW, ox0 = p - oy * a->OW, ox1 = a->OW < ox0 + end - p ? a->OW : ox0 + end - p;
     int8_t* d = dst + (p - n0); /* d[i] is column ox0 + i */
     const int64_t iy = oy * a->sh - a->ph + ky * a->dh;
+    p += ox1 - ox0;
     if (iy < 0 || iy >= a->H) {
-      memset(d, iz, (size_t)(ox1 - ox0));
+      for (int64_t ox = ox0; ox < ox1; ox += 64) _mm512_storeu_si512(d + (ox - ox0), pad);
+      continue;
+    }
+    const int8_t* s = a->x + (c * a->H + iy) * a->W; /* column ox reads s[ox * sw + off] */
+    if (sw == 1) {
+      for (int64_t ox = ox0; ox < ox1; ox += 64)
+        _mm512_storeu_si512(d + (ox - ox0), _mm512_mask_loadu_epi8(pad, range_mask(lo - ox, hi - ox), at(s, ox + off)));
+    } else if (sw == 2) { /* column ox0 + i is the even byte 2i of the window: vpmovwb keeps those */
+      for (int64_t ox = ox0; ox < ox1; ox += 32) {
+        const __mmask64 m = range_mask(2 * (lo - ox), 2 * (hi - ox) - 1);
+        _mm256_storeu_si256((__m256i*)(d + (ox - ox0)),
+                            _mm512_cvtepi16_epi8(_mm512_mask_loadu_epi8(pad, m, at(s, 2 * ox + off))));
+      }
     } else {
-      const int8_t* s = a->x + (c * a->H + iy) * a->W; /* column ox reads s[ox * sw + off] */
       const int64_t b = lo > ox0 ? (lo < ox1 ? lo : ox1) : ox0, e = hi < ox1 ? (hi > b ? hi : b) : ox1;
       memset(d, iz, (size_t)(b - ox0));
-      if (a->sw == 1)
-        memcpy(d + (b - ox0), s + b + off, (size_t)(e - b));
-      else if (a->sw == 2) /* may store up to 31 bytes past e: rewritten next, or the row's slack */
-        gather_s2(d + (b - ox0), s + 2 * b + off, e - b);
-      else
-        for (int64_t ox = b; ox < e; ox++) d[ox - ox0] = s[ox * a->sw + off];
+      for (int64_t ox = b; ox < e; ox++) d[ox - ox0] = s[ox * sw + off];
       memset(d + (e - ox0), iz, (size_t)(ox1 - e));
     }
-    p += ox1 - ox0;
   }
 }
 
