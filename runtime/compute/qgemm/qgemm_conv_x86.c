@@ -14,8 +14,8 @@ static int64_t block_panels(int64_t K, int64_t P) {
   int64_t b = L2_BLOCK / (kpad(K) * NR), all = panels_of(P);
   return b < 1 ? 1 : b > all ? all : b;
 }
-/* Four gathered rows of a block (plus room for a vector store past their end), then the block. */
-static size_t rows_bytes(int64_t K, int64_t P) { return (size_t)(4 * (block_panels(K, P) * NR + 64) + 63) / 64 * 64; }
+/* Two groups' four gathered rows of a block (plus room for a vector store past their end), then the block. */
+static size_t rows_bytes(int64_t K, int64_t P) { return (size_t)(8 * (block_panels(K, P) * NR + 64) + 63) / 64 * 64; }
 
 size_t pkt_qconv_gemm_slice(int64_t K, int64_t P) {
   return rows_bytes(K, P) + (size_t)(block_panels(K, P) * NR * kpad(K));
@@ -42,9 +42,13 @@ static inline __mmask64 range_mask(int64_t lo, int64_t hi) { /* bits [lo, hi) of
 /* s + i for an i that may point outside the row: only its masked-in bytes are read. */
 static inline const int8_t* at(const int8_t* s, int64_t i) { return (const int8_t*)((uintptr_t)s + (uintptr_t)i); }
 
-T512 static void im2col_row(const pkt_qconv_gemm_args* a, int64_t k, int64_t n0, int64_t nc, int8_t* dst) {
-  const int64_t kx = k % a->kw, ky = k / a->kw % a->kh, c = k / (a->kw * a->kh);
-  const int64_t off = kx * a->dw - a->pw, sw = a->sw;
+/* Row (c, ky, kx) over nc columns from output position (oy, ox). */
+typedef struct krow {
+  int64_t c, ky, kx;
+} krow;
+
+T512 static void im2col_row(const pkt_qconv_gemm_args* a, krow k, int64_t oy, int64_t ox, int64_t nc, int8_t* dst) {
+  const int64_t off = k.kx * a->dw - a->pw, sw = a->sw;
   /* output columns [lo, hi) of a row read input columns inside it */
   int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
   int64_t hi = a->W - off <= 0 ? 0 : (a->W - off + sw - 1) / sw;
@@ -52,63 +56,79 @@ T512 static void im2col_row(const pkt_qconv_gemm_args* a, int64_t k, int64_t n0,
   if (lo > hi) lo = hi;
   const int iz = a->iz;
   const __m512i pad = _mm512_set1_epi8((char)iz);
-  for (int64_t p = n0, end = n0 + nc; p < end;) {
-    const int64_t oy = p / a->OW, ox0 = p - oy * a->OW, ox1 = a->OW < ox0 + end - p ? a->OW : ox0 + end - p;
-    int8_t* d = dst + (p - n0); /* d[i] is column ox0 + i */
-    const int64_t iy = oy * a->sh - a->ph + ky * a->dh;
-    p += ox1 - ox0;
+  const int8_t* plane = a->x + k.c * a->H * a->W;
+  int64_t iy = oy * a->sh - a->ph + k.ky * a->dh;
+  for (int64_t done = 0, ox0 = ox; done < nc; ox0 = 0, iy += a->sh) {
+    const int64_t ox1 = a->OW < ox0 + nc - done ? a->OW : ox0 + nc - done;
+    int8_t* d = dst + done; /* d[i] is column ox0 + i */
+    done += ox1 - ox0;
     if (iy < 0 || iy >= a->H) {
-      for (int64_t ox = ox0; ox < ox1; ox += 64) _mm512_storeu_si512(d + (ox - ox0), pad);
+      for (int64_t o = ox0; o < ox1; o += 64) _mm512_storeu_si512(d + (o - ox0), pad);
       continue;
     }
-    const int8_t* s = a->x + (c * a->H + iy) * a->W; /* column ox reads s[ox * sw + off] */
+    const int8_t* s = plane + iy * a->W; /* column o reads s[o * sw + off] */
     if (sw == 1) {
-      for (int64_t ox = ox0; ox < ox1; ox += 64)
-        _mm512_storeu_si512(d + (ox - ox0), _mm512_mask_loadu_epi8(pad, range_mask(lo - ox, hi - ox), at(s, ox + off)));
+      for (int64_t o = ox0; o < ox1; o += 64)
+        _mm512_storeu_si512(d + (o - ox0), _mm512_mask_loadu_epi8(pad, range_mask(lo - o, hi - o), at(s, o + off)));
     } else if (sw == 2) { /* column ox0 + i is the even byte 2i of the window: vpmovwb keeps those */
-      for (int64_t ox = ox0; ox < ox1; ox += 32) {
-        const __mmask64 m = range_mask(2 * (lo - ox), 2 * (hi - ox) - 1);
-        _mm256_storeu_si256((__m256i*)(d + (ox - ox0)),
-                            _mm512_cvtepi16_epi8(_mm512_mask_loadu_epi8(pad, m, at(s, 2 * ox + off))));
+      for (int64_t o = ox0; o < ox1; o += 32) {
+        const __mmask64 m = range_mask(2 * (lo - o), 2 * (hi - o) - 1);
+        _mm256_storeu_si256((__m256i*)(d + (o - ox0)),
+                            _mm512_cvtepi16_epi8(_mm512_mask_loadu_epi8(pad, m, at(s, 2 * o + off))));
       }
     } else {
       const int64_t b = lo > ox0 ? (lo < ox1 ? lo : ox1) : ox0, e = hi < ox1 ? (hi > b ? hi : b) : ox1;
       memset(d, iz, (size_t)(b - ox0));
-      for (int64_t ox = b; ox < e; ox++) d[ox - ox0] = s[ox * sw + off];
+      for (int64_t o = b; o < e; o++) d[o - ox0] = s[o * sw + off];
       memset(d + (e - ox0), iz, (size_t)(ox1 - e));
     }
   }
 }
 
-/* Columns [n0, n0 + nc) packed into panels at out: per k-group, its four rows (gathered, or read in place for a 1x1
- * stride-1 unpadded conv; zeros past K, where the weights' tail is zero too) interleaved 16 columns at a time. */
-T512 static void pack_block(const pkt_qconv_gemm_args* a, int pointwise, int64_t n0, int64_t nc, int8_t* rows,
-                            uint8_t* out) {
-  const int64_t Kp = kpad(a->K), P = a->OH * a->OW, stride = nc + 64;
-  const __m128i flip = _mm_set1_epi8((char)0x80);
-  for (int64_t k0 = 0; k0 < Kp; k0 += 4) {
-    const int8_t* src[4];
-    for (int r = 0; r < 4; r++) {
-      int8_t* row = rows + r * stride;
-      if (k0 + r >= a->K) {
-        memset(row, 0, (size_t)nc);
-        src[r] = row;
-      } else if (pointwise) {
-        src[r] = a->x + (k0 + r) * P + n0;
-      } else {
-        im2col_row(a, k0 + r, n0, nc, row);
-        src[r] = row;
+/* The four rows of k-group k0 (gathered into rows, or read in place for a 1x1 stride-1 unpadded conv; zeros past
+ * K, where the weights' tail is zero too); *k is the next row's (c, ky, kx). */
+T512 static void group_rows(const pkt_qconv_gemm_args* a, int pointwise, int64_t k0, int64_t n0, int64_t nc,
+                            int8_t* rows, int64_t stride, krow* k, const int8_t* src[4]) {
+  for (int r = 0; r < 4; r++) {
+    int8_t* row = rows + r * stride;
+    src[r] = row;
+    if (k0 + r >= a->K) {
+      memset(row, 0, (size_t)nc);
+    } else if (pointwise) {
+      src[r] = a->x + (k0 + r) * a->OH * a->OW + n0;
+    } else {
+      im2col_row(a, *k, n0 / a->OW, n0 % a->OW, nc, row);
+      if (++k->kx == a->kw) {
+        k->kx = 0;
+        if (++k->ky == a->kh) k->ky = 0, k->c++;
       }
     }
+  }
+}
+
+/* Columns [n0, n0 + nc) packed into panels at out: per k-group its four rows interleaved 16 columns at a time.
+ * The next group's rows are gathered (into the other half of rows) before a group is interleaved, so its reloads
+ * do not wait on the gather's overlapping stores. */
+T512 static void pack_block(const pkt_qconv_gemm_args* a, int pointwise, int64_t n0, int64_t nc, int8_t* rows,
+                            uint8_t* out) {
+  const int64_t Kp = kpad(a->K), stride = nc + 64;
+  const __m128i flip = _mm_set1_epi8((char)0x80);
+  krow k = {0, 0, 0};
+  const int8_t* src[2][4];
+  group_rows(a, pointwise, 0, n0, nc, rows, stride, &k, src[0]);
+  for (int64_t k0 = 0; k0 < Kp; k0 += 4) {
+    const int h = (int)(k0 / 4 % 2);
+    if (k0 + 4 < Kp) group_rows(a, pointwise, k0 + 4, n0, nc, rows + (1 - h) * 4 * stride, stride, &k, src[1 - h]);
+    const int8_t* const* sr = src[h];
     uint8_t* g = out + k0 * NR;
     for (int64_t j = 0; j < nc; j += 16) {
       __m128i x[4];
       for (int r = 0; r < 4; r++) {
         if (j + 16 <= nc) {
-          x[r] = _mm_loadu_si128((const __m128i*)(src[r] + j));
+          x[r] = _mm_loadu_si128((const __m128i*)(sr[r] + j));
         } else {
           int8_t tmp[16] = {0};
-          memcpy(tmp, src[r] + j, (size_t)(nc - j));
+          memcpy(tmp, sr[r] + j, (size_t)(nc - j));
           x[r] = _mm_loadu_si128((const __m128i*)tmp);
         }
       }
