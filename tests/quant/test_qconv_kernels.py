@@ -71,7 +71,8 @@ class GemmShapesNet(nn.Module):
     """The AVX-512 VNNI convolution GEMM's edges: stride 2 with and without padding on odd and even sizes (the vector
     gather), K = 27 and 147 (not a multiple of 4), 12 and 20 output channels (not a multiple of the 8-row tile),
     K = 576 over 575 columns (two column blocks, the last one ragged), a 1x1 conv over 575 columns (read in place,
-    a ragged 16-column chunk), 1x1 stride 2, and an input zero point of -128 (all-positive input, ReLU)."""
+    a ragged 16-column chunk), 1x1 stride 2, an input zero point of -128 (all-positive input, ReLU), and 56 = 48 + 8
+    columns at K = 1600 (the last narrow panel by column products; stride 3)."""
 
     def __init__(self):
         super().__init__()
@@ -82,11 +83,13 @@ class GemmShapesNet(nn.Module):
         self.f = nn.Conv2d(12, 16, 1)
         self.g = nn.Conv2d(3, 8, (3, 5), 2, (0, 2))
         self.h = nn.Conv2d(3, 12, 7, 2, 3, bias=False)
+        self.i = nn.Conv2d(64, 20, 5, 3, 1)
 
     def forward(self, x):
-        y = self.c(F.relu(self.a(x)))
+        r = F.relu(self.a(x))
+        y = self.c(r)
         return torch.cat([self.d(y).flatten(1), self.e(y).flatten(1), self.f(y).flatten(1), self.g(x).flatten(1),
-                          self.h(x).flatten(1)], 1)
+                          self.h(x).flatten(1), self.i(r).flatten(1)], 1)
 
 
 def _reference(node, x: np.ndarray) -> np.ndarray:
@@ -139,16 +142,17 @@ def programs():
 @pytest.mark.parametrize("name", ["depthwise", "dense", "depthwise_narrow", "gemm_shapes"])
 def test_qconv2d_bit_exact_per_isa(programs, name, isa, monkeypatch):
     program, x = programs[name]
-    expected = {"depthwise": 7, "dense": 7, "depthwise_narrow": 7, "gemm_shapes": 7}[name]
+    expected = {"depthwise": 7, "dense": 7, "depthwise_narrow": 7, "gemm_shapes": 8}[name]
     assert _check(program, x, isa, monkeypatch) == expected
 
 
 @pytest.mark.parametrize("isa", ["avx512", "avx2:"])
 def test_qconv2d_gemm_two_threads(programs, isa, monkeypatch):
     """Two threads: the columns split (each thread packs its own blocks) or, for few columns, the row blocks."""
-    for name in ("dense", "gemm_shapes"):
+    for name, count in (("dense", 7), ("gemm_shapes", 8)):
         program, x = programs[name]
-        assert _check(program, x, isa, monkeypatch, threads=2) == 7
+        assert _check(program, x, isa, monkeypatch, threads=2) == count
+    assert any(n.params["in_zp"] == -128 for n in programs["gemm_shapes"][0].graph.nodes if n.op == "qconv2d")
 
 
 @pytest.mark.parametrize("isa", ISAS)

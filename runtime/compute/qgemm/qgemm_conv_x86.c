@@ -17,8 +17,11 @@ static int64_t block_panels(int64_t K, int64_t P) {
 /* Two groups' four gathered rows of a block (plus room for a vector store past their end), then the block. */
 static size_t rows_bytes(int64_t K, int64_t P) { return (size_t)(8 * (block_panels(K, P) * NR + 64) + 63) / 64 * 64; }
 
+/* One column of a packed panel, contiguous (the column products), with room for 64-byte loads. */
+static size_t column_bytes(int64_t K) { return (size_t)(kpad(K) + 127) / 64 * 64; }
+
 size_t pkt_qconv_gemm_slice(int64_t K, int64_t P) {
-  return rows_bytes(K, P) + (size_t)(block_panels(K, P) * NR * kpad(K));
+  return rows_bytes(K, P) + column_bytes(K) + (size_t)(block_panels(K, P) * NR * kpad(K));
 }
 
 #if defined(PKT_QGEMM_HAVE_X86)
@@ -234,6 +237,33 @@ T512 static void ukernel_1(const conv_tile* t) { ukernel(t, 1); }
 T512 static void ukernel_2(const conv_tile* t) { ukernel(t, 2); }
 T512 static void ukernel_3(const conv_tile* t) { ukernel(t, 3); }
 
+/* ---- a last panel of few columns (e.g. 49 = 48 + 1 at 7x7): per column and row one dot product over K, the
+ * weights' 64 bytes at a time against the column's u8 bytes; at large K far fewer multiply-adds than the tile's
+ * 16 lanes a row. The same int32 sums (wrapping) and requantization as the tile. ---- */
+static int column_products(int64_t K, int nc) { return nc * (kpad(K) / 64 + 16) < kpad(K) / 4; }
+
+T512 static void column_panel(const pkt_qconv_gemm_args* a, const uint8_t* panel, int64_t n0, int nc, int64_t m0,
+                              int64_t m1, uint8_t* col) {
+  const int64_t K = a->K, Kp = kpad(K), ldy = a->OH * a->OW;
+  const float lo = (float)(a->c_min - a->c_zp), hi = (float)(a->c_max - a->c_zp);
+  memset(col + Kp, 0, (size_t)(column_bytes(K) - (size_t)Kp));
+  for (int j = 0; j < nc; j++) {
+    for (int64_t g = 0; g < Kp / 4; g++) memcpy(col + 4 * g, panel + g * GROUP + 4 * j, 4);
+    for (int64_t m = m0; m < m1; m++) {
+      const int8_t* w = a->w + m * K;
+      __m512i acc = _mm512_setzero_si512();
+      for (int64_t k = 0; k < K; k += 64) {
+        const __mmask64 km = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
+        DP_REG(acc, _mm512_loadu_si512(col + k), _mm512_maskz_loadu_epi8(km, w + k));
+      }
+      const int32_t sum = (int32_t)((uint32_t)_mm512_reduce_add_epi32(acc) + (uint32_t)a->row_bias[m]);
+      float f = (float)sum * a->row_scale[m];
+      f = f < lo ? lo : f > hi ? hi : f;
+      a->y[m * ldy + n0 + j] = (int8_t)(_mm_cvtss_si32(_mm_set_ss(f)) + a->c_zp); /* MXCSR: nearest even */
+    }
+  }
+}
+
 /* ---- driver ---- */
 typedef struct conv_job {
   const pkt_qconv_gemm_args* a;
@@ -254,17 +284,25 @@ static void conv_thread(void* ctx, int index, int count) {
     r0 = j->row_blocks * index / count, r1 = j->row_blocks * (index + 1) / count;
   if (p0 >= p1 || r0 >= r1) return;
   int8_t* rows = (int8_t*)j->scratch + (size_t)index * j->slice;
-  uint8_t* packed = (uint8_t*)rows + rows_bytes(a->K, P);
+  uint8_t* col = (uint8_t*)rows + rows_bytes(a->K, P);
+  uint8_t* packed = col + column_bytes(a->K);
   for (int64_t pb = p0; pb < p1; pb += j->block) {
     const int64_t pe = pb + j->block < p1 ? pb + j->block : p1, n0 = pb * NR;
     const int64_t nc = (pe * NR < P ? pe * NR : P) - n0;
     pack_block(a, j->pointwise, n0, nc, rows, packed);
+    /* the last panel of all, when narrow enough, by column products */
+    const int last = (int)(P - (pe - 1) * NR);
+    const int64_t tiles_end = pe == j->panels && last < NR && column_products(a->K, last) ? pe - 1 : pe;
+    if (tiles_end < pe) {
+      const int64_t m1 = r1 * MR < a->M ? r1 * MR : a->M;
+      column_panel(a, packed + (pe - 1 - pb) * NR * kpad(a->K), (pe - 1) * NR, last, r0 * MR, m1, col);
+    }
     conv_tile t;
     t.a = a;
     for (int64_t rb = r0; rb < r1; rb++) {
       t.m0 = rb * MR;
       t.mr = (int)(a->M - t.m0 < MR ? a->M - t.m0 : MR);
-      for (int64_t p = pb; p < pe; p++) {
+      for (int64_t p = pb; p < tiles_end; p++) {
         t.panel = packed + (p - pb) * NR * Kp;
         t.n0 = p * NR;
         t.nc = (int)(P - t.n0 < NR ? P - t.n0 : NR);
