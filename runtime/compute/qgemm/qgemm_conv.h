@@ -5,7 +5,8 @@
  *   - 8-row x 48-column micro-kernels broadcast the signed weights from memory as vpdpbusd's s8 operand, so the
  *     compensation for the flip and the input zero point is one constant per row, folded into row_bias:
  *       row_bias[m] = ibias[m] - (in_zp + 128) * sum_k W[m, k]      (int32, wrapping as the sums do)
- *   - the requantization runs on the accumulators in registers.
+ *   - the requantization runs on the accumulators in registers;
+ *   - a last panel of few columns at large K (49 = 48 + 1 at 7x7) takes per-column dot products over K instead.
  * Threads split the columns (or, for few columns, the row blocks), each with its own slice of the scratch. */
 #ifndef PKT_QGEMM_CONV_H
 #define PKT_QGEMM_CONV_H
