@@ -40,7 +40,7 @@ PUBLIC_HEADERS = ("include/pockettorch/pockettorch.h", "include/pockettorch/stat
 HEADERS = ("backends/cpu/cpu.h", "backends/cpu/isa_config.h", "compute/conv/conv_impl.h", "compute/conv/conv_ksplit.h",
            "compute/conv/conv_pair.h", "compute/conv/conv_rows_impl.h", "compute/conv/conv_simd_impl.h",
            "compute/conv/conv_ukernel_impl.h", "compute/gemm/gemm.h", "compute/gemm/gemm_ukernel_impl.h",
-           "compute/qgemm/qgemm.h", "compute/qgemm/qgemm_internal.h",
+           "compute/qgemm/qgemm.h", "compute/qgemm/qgemm_internal.h", "compute/qgemm/qgemm_conv.h",
            "compute/vmath/vec_math_impl.h", "compute/vmath/vmath.h", "compute/winograd/winograd.h",
            "compute/winograd/winograd_impl.h", "compute/winograd/winograd_internal.h", "core/fault_inject.h",
            "core/backend.h", "core/kernel.h", "core/ops_generated.h", "core/program.h", "kernels/cumulative.h",
@@ -66,7 +66,8 @@ GROUPS = {
     "conv": ("compute/conv/conv_arm.c", "compute/conv/conv_gemm.c", "compute/conv/conv_ksplit.c",
              "compute/conv/conv_pair.c", "compute/conv/conv_x86.c", "compute/winograd/winograd.c",
              "compute/winograd/winograd_x86.c"),
-    "qgemm": ("compute/qgemm/qgemm.c", "compute/qgemm/qgemm_arm.c", "compute/qgemm/qgemm_x86.c"),  # int8 GEMM (the quantized conv/linear kernels list it in KERNEL_GROUPS)
+    "qgemm": ("compute/qgemm/qgemm.c", "compute/qgemm/qgemm_arm.c", "compute/qgemm/qgemm_x86.c",
+              "compute/qgemm/qgemm_conv_x86.c"),  # int8 GEMM (the quantized conv/linear kernels list it in KERNEL_GROUPS)
 }
 GROUPS["qdw"] = ("compute/qdw/qdw.c", "compute/qdw/qdw_arm.c", "compute/qdw/qdw_x86.c",
                  "compute/qdw/qdw_avx512vnni.c")  # int8 depthwise rows

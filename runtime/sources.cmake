@@ -46,6 +46,7 @@ set(PKT_GROUP_qgemm
   compute/qgemm/qgemm.c
   compute/qgemm/qgemm_arm.c
   compute/qgemm/qgemm_x86.c
+  compute/qgemm/qgemm_conv_x86.c
 )
 set(PKT_GROUP_qdw
   compute/qdw/qdw.c

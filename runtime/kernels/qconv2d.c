@@ -5,10 +5,13 @@
  * packs the input plane as it is, any other first writes its im2col [K, P] (rows of the input, padding iz so it
  * adds 0); the output rows are NCHW as they come. The input zero point goes into a per-output-channel bias,
  * ibias[o] - iz * sum_k W[o, k] (int32, wrapping as the GEMM's sums do), with the per-channel multipliers as the
- * GEMM's per-row terms. Packed: the multipliers and int32 biases, then (not depthwise) the per-row biases. */
+ * GEMM's per-row terms. AVX-512 VNNI sessions run compute/qgemm's convolution GEMM instead (fused im2col and
+ * packing per block of columns, u8 activations, the bias ibias[o] - (iz + 128) * sum_k W[o, k]). Packed: the
+ * multipliers and int32 biases, then (not depthwise) the two kinds of per-row biases. */
 #include "core/kernel.h"
 #include "compute/qgemm/qgemm.h"
 #include "compute/qgemm/qgemm_internal.h"
+#include "compute/qgemm/qgemm_conv.h"
 #include "compute/qdw/qdw.h"
 #include "kernels/quant_util.h"
 
@@ -44,7 +47,9 @@ static int qc_pointwise(const qc_geom* q) {
 static size_t qc_col_bytes(const qc_geom* q) { return qc_pointwise(q) ? 0 : pkt_q_align64((size_t)(q->K * q->P)); }
 
 static size_t qc_scratch(const pkt_node* n, const qc_geom* q) {
-  if (qc_depthwise(q)) return (size_t)(n->num_threads > 1 ? n->num_threads : 1) * qc_dw_slice(q);
+  const size_t threads = (size_t)(n->num_threads > 1 ? n->num_threads : 1);
+  if (qc_depthwise(q)) return threads * qc_dw_slice(q);
+  if (pkt_qconv_gemm_supported(n->cfg)) return threads * pkt_qconv_gemm_slice(q->K, q->P);
   return qc_col_bytes(q) + pkt_q_align64(pkt_qgemm_packed_size(n->cfg, q->K, q->P));
 }
 
@@ -90,7 +95,7 @@ static size_t qc_consts_bytes(const qc_geom* q) { return pkt_q_align64((size_t)q
 size_t pkt_kernel_qconv2d_pack_size(const pkt_node* n) {
   qc_geom q;
   qc_geometry(n, &q);
-  return qc_consts_bytes(&q) + (qc_depthwise(&q) ? 0 : pkt_q_align64((size_t)q.O * 4u));
+  return qc_consts_bytes(&q) + (qc_depthwise(&q) ? 0 : 2 * pkt_q_align64((size_t)q.O * 4u));
 }
 
 void pkt_kernel_qconv2d_pack(const pkt_node* n, void* packed) {
@@ -105,10 +110,12 @@ void pkt_kernel_qconv2d_pack(const pkt_node* n, void* packed) {
   const int8_t* w = n->inputs[1]->data;
   const uint32_t iz = (uint32_t)(int32_t)pkt_param_i(n, PKT_QCONV2D_IN_ZP);
   int32_t* row_bias = (int32_t*)(void*)((char*)packed + qc_consts_bytes(&q));
+  int32_t* row_bias_u8 = (int32_t*)(void*)((char*)row_bias + pkt_q_align64((size_t)q.O * 4u));
   for (int64_t o = 0; o < q.O; o++) {
     uint32_t sum = 0;
     for (int64_t k = 0; k < q.K; k++) sum += (uint32_t)(int32_t)w[o * q.K + k];
     row_bias[o] = (int32_t)((uint32_t)ibias[o] - iz * sum);
+    row_bias_u8[o] = (int32_t)((uint32_t)ibias[o] - (iz + 128u) * sum);
   }
 }
 
@@ -201,6 +208,27 @@ static void qc_im2col(const qc_job* j, int64_t b, int64_t g, int8_t* B) {
       }
 }
 
+/* The AVX-512 VNNI convolution GEMM, per image and group. */
+static void qc_run_conv_gemm(const qc_job* j) {
+  const pkt_node* n = j->n;
+  const qc_geom* q = j->q;
+  const int32_t* row_bias = (const int32_t*)(const void*)((const char*)n->packed + qc_consts_bytes(q) +
+                                                          pkt_q_align64((size_t)q->O * 4u));
+  pkt_qconv_gemm_args a = {0};
+  a.Cg = q->Cg, a.H = q->H, a.W = q->W, a.kh = q->kh, a.kw = q->kw, a.sh = q->sh, a.sw = q->sw, a.ph = q->ph;
+  a.pw = q->pw, a.dh = q->dh, a.dw = q->dw, a.OH = q->OH, a.OW = q->OW, a.M = q->Og, a.K = q->K;
+  a.iz = j->iz, a.c_zp = j->oz, a.c_min = j->lo, a.c_max = j->hi;
+  for (int64_t b = 0; b < q->N; b++)
+    for (int64_t gr = 0; gr < q->g; gr++) {
+      a.x = (const int8_t*)n->inputs[0]->data + (b * q->C + gr * q->Cg) * q->H * q->W;
+      a.w = (const int8_t*)n->inputs[1]->data + gr * q->Og * q->K;
+      a.row_bias = row_bias + gr * q->Og;
+      a.row_scale = j->scale + gr * q->Og;
+      a.y = (int8_t*)n->outputs[0]->data + (b * q->O + gr * q->Og) * q->P;
+      pkt_qconv_gemm(n, &a, n->scratch);
+    }
+}
+
 pkt_status pkt_kernel_qconv2d_run(const pkt_node* n) {
   qc_geom q;
   qc_geometry(n, &q);
@@ -210,6 +238,10 @@ pkt_status pkt_kernel_qconv2d_run(const pkt_node* n) {
               (int32_t)pkt_param_i(n, PKT_QCONV2D_OUT_MIN), (int32_t)pkt_param_i(n, PKT_QCONV2D_OUT_MAX)};
   if (qc_depthwise(&q)) {
     pkt_parallel_for_threads(n, qc_dw_thread, &j);
+    return PKT_OK;
+  }
+  if (pkt_qconv_gemm_supported(n->cfg)) {
+    qc_run_conv_gemm(&j);
     return PKT_OK;
   }
   int8_t* col = n->scratch;

@@ -86,6 +86,31 @@ class DenseNet(nn.Module):
         return self.g(F.relu6(self.f(y)))
 
 
+class GemmShapesNet(nn.Module):
+    """The AVX-512 VNNI convolution GEMM's edges: stride 2 with and without padding on odd and even sizes (the vector
+    gather), K = 27 and 147 (not a multiple of 4), 12 and 20 output channels (not a multiple of the 8-row tile),
+    K = 576 over 575 columns (two column blocks, the last one ragged), a 1x1 conv over 575 columns (read in place,
+    a ragged 16-column chunk), 1x1 stride 2, an input zero point of -128 (all-positive input, ReLU), and 56 = 48 + 8
+    columns at K = 1600 (the last narrow panel by column products; stride 3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 64, 3, 2, 1)
+        self.c = nn.Conv2d(64, 12, 3, 1, 1)
+        self.d = nn.Conv2d(12, 10, 1, 2)
+        self.e = nn.Conv2d(12, 20, 5, 2, 2)
+        self.f = nn.Conv2d(12, 16, 1)
+        self.g = nn.Conv2d(3, 8, (3, 5), 2, (0, 2))
+        self.h = nn.Conv2d(3, 12, 7, 2, 3, bias=False)
+        self.i = nn.Conv2d(64, 20, 5, 3, 1)
+
+    def forward(self, x):
+        r = F.relu(self.a(x))
+        y = self.c(r)
+        return torch.cat([self.d(y).flatten(1), self.e(y).flatten(1), self.f(y).flatten(1), self.g(x).flatten(1),
+                          self.h(x).flatten(1), self.i(r).flatten(1)], 1)
+
+
 def _reference(node, x: np.ndarray) -> np.ndarray:
     p = node.params
     w = node.inputs[1].data.astype(np.float64)
@@ -102,9 +127,9 @@ def _reference(node, x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(f) + p["out_zp"], p["out_min"], p["out_max"]).astype(np.int8)
 
 
-def _check(program, inputs, isa, monkeypatch) -> int:
+def _check(program, inputs, isa, monkeypatch, threads=1) -> int:
     monkeypatch.setenv("PKT_MAX_ISA", isa)
-    with load(program.to_bytes()) as module:
+    with load(program.to_bytes(), num_threads=threads) as module:
         _, per_instruction = module.run_capture([t.numpy() for t in inputs])
     produced = {id(t): v for node, outs in zip(program.graph.nodes, per_instruction) for t, v in zip(node.outputs, outs)}
     checked = 0
@@ -127,18 +152,30 @@ def programs():
     for name, model, shape in (("depthwise", DepthwiseNet(), (2, 6, 17, 22)), ("dense", DenseNet(), (2, 3, 29, 34)),
                                ("depthwise_narrow", DepthwiseNet(3), (1, 3, 9, 7)),
                                ("depthwise_wide", DepthwiseWideNet(), (1, 4, 13, 131)),
-                               ("depthwise_even", DepthwiseWideNet(), (2, 4, 16, 64))):
-        x = (torch.randn(shape),)
+                               ("depthwise_even", DepthwiseWideNet(), (2, 4, 16, 64)),
+                               ("gemm_shapes", GemmShapesNet(), (1, 3, 50, 46))):
+        x = (torch.rand(shape) * 4,) if name == "gemm_shapes" else (torch.randn(shape),)
         out[name] = (export_int8(model.eval(), x), x)
     return out
 
 
 @pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("name", ["depthwise", "dense", "depthwise_narrow", "depthwise_wide", "depthwise_even"])
+@pytest.mark.parametrize("name", ["depthwise", "dense", "depthwise_narrow", "depthwise_wide", "depthwise_even",
+                                  "gemm_shapes"])
 def test_qconv2d_bit_exact_per_isa(programs, name, isa, monkeypatch):
     program, x = programs[name]
-    expected = {"depthwise": 7, "dense": 7, "depthwise_narrow": 7, "depthwise_wide": 11, "depthwise_even": 11}[name]
+    expected = {"depthwise": 7, "dense": 7, "depthwise_narrow": 7, "depthwise_wide": 11, "depthwise_even": 11,
+                "gemm_shapes": 8}[name]
     assert _check(program, x, isa, monkeypatch) == expected
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2:"])
+def test_qconv2d_gemm_two_threads(programs, isa, monkeypatch):
+    """Two threads: the columns split (each thread packs its own blocks) or, for few columns, the row blocks."""
+    for name, count in (("dense", 7), ("gemm_shapes", 8)):
+        program, x = programs[name]
+        assert _check(program, x, isa, monkeypatch, threads=2) == count
+    assert any(n.params["in_zp"] == -128 for n in programs["gemm_shapes"][0].graph.nodes if n.op == "qconv2d")
 
 
 @pytest.mark.parametrize("isa", ISAS)
