@@ -16,15 +16,17 @@
 #define W4(p, lo, hi) (lo = (float)((*(p) & 15) - 8), hi = (float)((*(p) >> 4) - 8))
 #include "compute/wogemm/wogemm_impl.h"
 
+/* Designated fields: the kernels without their own int4 x order leave w4_fits/w4_pack/w4_block zero (clang warns of
+ * missing positional initializers). */
 static const pkt_wogemm_config configs[] = {
-    [PKT_ISA_PORTABLE] = {"portable", 1, pkt_wogemm_w8_portable, pkt_wogemm_w4_portable},
+    [PKT_ISA_PORTABLE] = {.name = "portable", .vl = 1, .w8 = pkt_wogemm_w8_portable, .w4 = pkt_wogemm_w4_portable},
 #ifdef PKT_WOGEMM_HAVE_NEON
-    [PKT_ISA_NEON] = {"neon", 4, pkt_wogemm_w8_neon, pkt_wogemm_w4_neon},
+    [PKT_ISA_NEON] = {.name = "neon", .vl = 4, .w8 = pkt_wogemm_w8_neon, .w4 = pkt_wogemm_w4_neon},
 #endif
 #ifdef PKT_WOGEMM_HAVE_X86
-    [PKT_ISA_AVX2] = {"avx2", 8, pkt_wogemm_w8_avx2, pkt_wogemm_w4_avx2},
-    [PKT_ISA_AVX512] = {"avx512", 16, pkt_wogemm_w8_avx512, pkt_wogemm_w4_avx512, pkt_wogemm_w4_avx512_fits,
-                        pkt_wogemm_pack_w4_avx512, 128},
+    [PKT_ISA_AVX2] = {.name = "avx2", .vl = 8, .w8 = pkt_wogemm_w8_avx2, .w4 = pkt_wogemm_w4_avx2},
+    [PKT_ISA_AVX512] = {.name = "avx512", .vl = 16, .w8 = pkt_wogemm_w8_avx512, .w4 = pkt_wogemm_w4_avx512,
+                        .w4_fits = pkt_wogemm_w4_avx512_fits, .w4_pack = pkt_wogemm_pack_w4_avx512, .w4_block = 128},
 #endif
 };
 
