@@ -9,13 +9,16 @@ the supervisor sets (never the command line, which `ps` and logs show).
   does not hand a running job to another consumer;
 - priorities: kombu's Redis transport keeps one list per priority step and a worker pops the lists in step order,
   FIFO within each; one step per Celery priority (0-9) keeps every run priority apart;
-- only the `pockettorch.farm.run_job` task exists; its one argument is validated (dispatch.validate_message).
+- only the `pockettorch.farm.run_job` task exists; its one argument is validated (dispatch.validate_message);
+- a message can still vanish (Redis stopped between popping it and recording it unacknowledged, a broker that lost
+  its data): `waiting` lets the supervisor see a device queue empty while the store still has jobs queued on it.
 """
 from __future__ import annotations
 
 import os
 
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from pockettorch.device.farm import PRIORITY_MAX
 
@@ -54,3 +57,14 @@ def publish(app: Celery, rows: list[dict]) -> None:
             app.send_task("pockettorch.farm.run_job", args=[{"run_id": r["run_id"], "key": r["key"]}],
                           queue=r["queue"], producer=producer,
                           priority=PRIORITY_MAX - r["priority"])  # on Redis, Celery's priority 0 is served first
+
+
+def waiting(app: Celery, queues: list[str]) -> dict[str, int] | None:
+    """Messages waiting in each device queue (all its priority lists), or None while the broker is unreachable."""
+    with app.connection_for_read() as conn:
+        try:
+            conn.ensure_connection(max_retries=0)  # one try: the supervisor's heartbeat must not wait on Redis
+            channel = conn.default_channel
+            return {q: channel._size(q) for q in queues}  # kombu's Redis transport: LLEN over the priority lists
+        except (OperationalError, *conn.connection_errors, *conn.channel_errors):
+            return None

@@ -7,7 +7,9 @@ delivered twice (a worker died, Redis restarted, the reaper republished) never c
 - the running worker renews the claim; `complete` stores the result only while its token still holds the claim;
 - `reap` (every worker, every heartbeat) puts a job whose claim expired back in its queue when another live worker
   serves that device, else marks it `lost` (and the device's queued jobs `not_run`), and publishes jobs that a
-  killed submitter planned but never sent; the last job to end finishes the run.
+  killed submitter planned but never sent; the last job to end finishes the run;
+- `stalled` finds the jobs whose message the broker lost: still queued on a device whose queue is empty and which
+  runs nothing; its worker publishes them again (a second delivery of one that was not lost is skipped by `claim`).
 """
 from __future__ import annotations
 
@@ -248,6 +250,26 @@ def reap(store: SqlResultStore, claim_ttl_s: float, worker_ttl_s: float) -> list
     for run_id in touched:
         maybe_finish(store, run_id)
     return [dict(r) for r in republish]
+
+
+def stalled(store: SqlResultStore, empty_queues: list[str], older_than_s: float) -> list[dict]:
+    """Published jobs queued for older_than_s on device queues that hold no message and run no job: their
+    messages are gone. Returns them to publish again (their clock restarts, so each is sent once per period)."""
+    if not empty_queues:
+        return []
+    now = time.time()
+    with store.engine.begin() as con:
+        busy = set(con.execute(sa.select(dispatch.c.queue).where(dispatch.c.queue.in_(empty_queues),
+                                                                  dispatch.c.state == "running")).scalars())
+        idle = [q for q in empty_queues if q not in busy]
+        if not idle:
+            return []
+        rows = con.execute(dispatch.update().where(dispatch.c.queue.in_(idle), dispatch.c.state == "queued",
+                                                   dispatch.c.published.is_(True),
+                                                   dispatch.c.updated < now - older_than_s)
+                           .values(updated=now)
+                           .returning(dispatch.c.run_id, dispatch.c.key, dispatch.c.queue, dispatch.c.priority))
+        return [dict(r) for r in rows.mappings()]
 
 
 def _mark(con: sa.Connection, run_id: str, key: str, status: str, error: str) -> None:

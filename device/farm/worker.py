@@ -23,7 +23,7 @@ from typing import Any, TextIO
 import sqlalchemy as sa
 
 from pockettorch.device.farm import dispatch
-from pockettorch.device.farm.celery_app import BROKER_ENV, VISIBILITY_ENV, make_app, publish
+from pockettorch.device.farm.celery_app import BROKER_ENV, VISIBILITY_ENV, make_app, publish, waiting
 from pockettorch.device.farm.config import ModelSpec
 from pockettorch.device.farm.plan import HOST_SERVER, Job, discover, find
 from pockettorch.device.farm.runner import Policy, Progress, RunContext, DeviceWorker, execute
@@ -188,6 +188,9 @@ class Supervisor:
                 self.say(f"the process of {info['queue']} ended ({self.procs[info['queue']].returncode}); restarting it")
                 self.procs[info["queue"]] = self._spawn(info)
         again = dispatch.reap(self.store, self.settings.claim_ttl_s, self.settings.claim_ttl_s / 2)
+        sizes = waiting(self.app, [info["queue"] for info in self.devices])
+        if sizes is not None:  # each worker looks after its own devices' queues
+            again += dispatch.stalled(self.store, [q for q, n in sizes.items() if n == 0], self.settings.claim_ttl_s)
         if again:
             publish(self.app, again)
             self.say(f"published {len(again)} job(s) again")

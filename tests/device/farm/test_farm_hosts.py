@@ -278,6 +278,27 @@ def test_a_higher_priority_run_overtakes_the_queued_jobs_of_a_lower_one(one_phon
     assert r.stdout.startswith(f"run {high} passed, priority 8: 0 queued, 0 running, 2 done"), r.stdout + r.stderr
 
 
+def test_jobs_whose_messages_the_broker_lost_are_published_again_and_run_once(one_phone):
+    """Redis loses the queued messages (here deleted while the phone runs the first job, as a broker that died
+    between a pop and its unacknowledged record or lost its data would): the store still has the jobs queued, the
+    phone's worker finds its queue empty and idle, publishes them again, and each job runs once."""
+    import redis
+
+    lab, phone = one_phone, one_phone.phones[0]
+    gate = phone.hold_command(BENCH)
+    run_id = lab.submit(_iters_farm("1, 2, 3"))
+    while _bench_runs(phone) == 0:
+        time.sleep(0.05)
+    client = redis.Redis.from_url(lab.redis.url)
+    lost = [k for k in client.keys("pkt.*") if client.type(k) == b"list"]
+    assert lost and client.delete(*lost)  # the two queued messages are gone
+    gate.set()
+    r = lab.wait(run_id)
+    assert r.returncode == 0, r.stderr + lab.worker_logs()
+    assert all(j["status"] == "passed" and j["attempts"] == 1 for j in _jobs(lab, run_id).values())
+    assert _bench_runs(phone) == 3 and "published 2 job(s) again" in lab.worker_logs()
+
+
 @pytest.mark.slow
 def test_load_504_small_jobs_over_six_phones_on_three_workers_each_stored_once(lab):
     """Two minutes or more on a busy 2-core machine: every job runs the real runner under qemu."""
