@@ -6,8 +6,9 @@
  * adds 0); the output rows are NCHW as they come. The input zero point goes into a per-output-channel bias,
  * ibias[o] - iz * sum_k W[o, k] (int32, wrapping as the GEMM's sums do), with the per-channel multipliers as the
  * GEMM's per-row terms. AVX-512 VNNI sessions run compute/qgemm's convolution GEMM instead (fused im2col and
- * packing per block of columns, u8 activations, the bias ibias[o] - (iz + 128) * sum_k W[o, k]). Packed: the
- * multipliers and int32 biases, then (not depthwise) the two kinds of per-row biases. */
+ * packing per block of columns, u8 activations, the bias ibias[o] - (iz + 128) * sum_k W[o, k]; with 16k channels a
+ * group from a padded HWC copy of the input, the weights reordered to its runs). Packed: the multipliers and int32
+ * biases, then (not depthwise) the per-row biases of the session's path, then the reordered weights if used. */
 #include "core/kernel.h"
 #include "compute/qgemm/qgemm.h"
 #include "compute/qgemm/qgemm_internal.h"
@@ -46,10 +47,27 @@ static int qc_pointwise(const qc_geom* q) {
 
 static size_t qc_col_bytes(const qc_geom* q) { return qc_pointwise(q) ? 0 : pkt_q_align64((size_t)(q->K * q->P)); }
 
+/* The conv GEMM's geometry fields for q. */
+static pkt_qconv_gemm_args qc_conv_gemm_geometry(const qc_geom* q) {
+  pkt_qconv_gemm_args a = {0};
+  a.Cg = q->Cg, a.H = q->H, a.W = q->W, a.kh = q->kh, a.kw = q->kw, a.sh = q->sh, a.sw = q->sw, a.ph = q->ph;
+  a.pw = q->pw, a.dh = q->dh, a.dw = q->dw, a.OH = q->OH, a.OW = q->OW, a.M = q->Og, a.K = q->K;
+  return a;
+}
+
+/* Whether the session runs the conv GEMM's HWC path (weights reordered at pack time). */
+static int qc_hwc(const pkt_node* n, const qc_geom* q) {
+  const pkt_qconv_gemm_args a = qc_conv_gemm_geometry(q);
+  return !qc_depthwise(q) && pkt_qconv_gemm_supported(n->cfg) && pkt_qconv_gemm_hwc(&a);
+}
+
 static size_t qc_scratch(const pkt_node* n, const qc_geom* q) {
   const size_t threads = (size_t)(n->num_threads > 1 ? n->num_threads : 1);
   if (qc_depthwise(q)) return threads * qc_dw_slice(q);
-  if (pkt_qconv_gemm_supported(n->cfg)) return threads * pkt_qconv_gemm_slice(q->K, q->P);
+  if (pkt_qconv_gemm_supported(n->cfg)) {
+    const pkt_qconv_gemm_args a = qc_conv_gemm_geometry(q);
+    return pkt_qconv_gemm_scratch(&a, (int)threads);
+  }
   return qc_col_bytes(q) + pkt_q_align64(pkt_qgemm_packed_size(n->cfg, q->K, q->P));
 }
 
@@ -91,11 +109,12 @@ pkt_status pkt_kernel_qconv2d_prepare(const pkt_node* n, size_t* scratch, pkt_er
 }
 
 static size_t qc_consts_bytes(const qc_geom* q) { return pkt_q_align64((size_t)q->O * 8u); }
+static size_t qc_row_bias_bytes(const qc_geom* q) { return qc_depthwise(q) ? 0 : pkt_q_align64((size_t)q->O * 4u); }
 
 size_t pkt_kernel_qconv2d_pack_size(const pkt_node* n) {
   qc_geom q;
   qc_geometry(n, &q);
-  return qc_consts_bytes(&q) + (qc_depthwise(&q) ? 0 : 2 * pkt_q_align64((size_t)q.O * 4u));
+  return qc_consts_bytes(&q) + qc_row_bias_bytes(&q) + (qc_hwc(n, &q) ? pkt_q_align64((size_t)(q.O * q.K)) : 0);
 }
 
 void pkt_kernel_qconv2d_pack(const pkt_node* n, void* packed) {
@@ -109,14 +128,24 @@ void pkt_kernel_qconv2d_pack(const pkt_node* n, void* packed) {
   if (qc_depthwise(&q)) return;
   const int8_t* w = n->inputs[1]->data;
   const uint32_t iz = (uint32_t)(int32_t)pkt_param_i(n, PKT_QCONV2D_IN_ZP);
+  const uint32_t zp = pkt_qconv_gemm_supported(n->cfg) ? iz + 128u : iz; /* the conv GEMM's activations are u8 */
   int32_t* row_bias = (int32_t*)(void*)((char*)packed + qc_consts_bytes(&q));
-  int32_t* row_bias_u8 = (int32_t*)(void*)((char*)row_bias + pkt_q_align64((size_t)q.O * 4u));
   for (int64_t o = 0; o < q.O; o++) {
     uint32_t sum = 0;
     for (int64_t k = 0; k < q.K; k++) sum += (uint32_t)(int32_t)w[o * q.K + k];
-    row_bias[o] = (int32_t)((uint32_t)ibias[o] - iz * sum);
-    row_bias_u8[o] = (int32_t)((uint32_t)ibias[o] - (iz + 128u) * sum);
+    row_bias[o] = (int32_t)((uint32_t)ibias[o] - zp * sum);
   }
+  if (!qc_hwc(n, &q)) return;
+  const pkt_qconv_gemm_args a = qc_conv_gemm_geometry(&q);
+  const int64_t per_row = q.dw == 1 ? 1 : q.kw, len = q.K / pkt_qconv_gemm_runs(&a);
+  int8_t* wr = (int8_t*)row_bias + qc_row_bias_bytes(&q); /* [O][runs][len]: (kx, c) or c within a run */
+  for (int64_t o = 0; o < q.O; o++)
+    for (int64_t c = 0; c < q.Cg; c++)
+      for (int64_t ky = 0; ky < q.kh; ky++)
+        for (int64_t kx = 0; kx < q.kw; kx++) {
+          const int64_t run = per_row > 1 ? ky * q.kw + kx : ky, at = per_row > 1 ? c : kx * q.Cg + c;
+          wr[o * q.K + run * len + at] = w[((o * q.Cg + c) * q.kh + ky) * q.kw + kx];
+        }
 }
 
 typedef struct qc_job {
@@ -212,16 +241,14 @@ static void qc_im2col(const qc_job* j, int64_t b, int64_t g, int8_t* B) {
 static void qc_run_conv_gemm(const qc_job* j) {
   const pkt_node* n = j->n;
   const qc_geom* q = j->q;
-  const int32_t* row_bias = (const int32_t*)(const void*)((const char*)n->packed + qc_consts_bytes(q) +
-                                                          pkt_q_align64((size_t)q->O * 4u));
-  pkt_qconv_gemm_args a = {0};
-  a.Cg = q->Cg, a.H = q->H, a.W = q->W, a.kh = q->kh, a.kw = q->kw, a.sh = q->sh, a.sw = q->sw, a.ph = q->ph;
-  a.pw = q->pw, a.dh = q->dh, a.dw = q->dw, a.OH = q->OH, a.OW = q->OW, a.M = q->Og, a.K = q->K;
+  const int32_t* row_bias = (const int32_t*)(const void*)((const char*)n->packed + qc_consts_bytes(q));
+  const int8_t* w = qc_hwc(n, q) ? (const int8_t*)row_bias + qc_row_bias_bytes(q) : n->inputs[1]->data;
+  pkt_qconv_gemm_args a = qc_conv_gemm_geometry(q);
   a.iz = j->iz, a.c_zp = j->oz, a.c_min = j->lo, a.c_max = j->hi;
   for (int64_t b = 0; b < q->N; b++)
     for (int64_t gr = 0; gr < q->g; gr++) {
       a.x = (const int8_t*)n->inputs[0]->data + (b * q->C + gr * q->Cg) * q->H * q->W;
-      a.w = (const int8_t*)n->inputs[1]->data + gr * q->Og * q->K;
+      a.w = w + gr * q->Og * q->K;
       a.row_bias = row_bias + gr * q->Og;
       a.row_scale = j->scale + gr * q->Og;
       a.y = (int8_t*)n->outputs[0]->data + (b * q->O + gr * q->Og) * q->P;

@@ -111,6 +111,32 @@ class GemmShapesNet(nn.Module):
                           self.h(x).flatten(1), self.i(r).flatten(1)], 1)
 
 
+class HwcNet(nn.Module):
+    """Convs with 16k channels a group, which AVX-512 VNNI sessions run from a padded HWC copy of the input: 32, 48
+    (a partial 64-byte load), 80 (64 + 16) and 16 channels a group (3 groups), stride 2, a 1x3 window with stride
+    (2, 1), dilation 2, planes wider than 16 with ragged tails, and a 7x7 plane at K = 2304 (its last narrow panel
+    by column products); and 6 channels a group with a dilated width, which still gathers im2col rows."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(32, 48, 3, 1, 1)
+        self.h = nn.Conv2d(48, 16, 3, 1, 2, dilation=(1, 2), groups=8)
+        self.b = nn.Conv2d(48, 16, 3, 2, 1)
+        self.c = nn.Conv2d(48, 24, 3, 1, 2, dilation=2, groups=3)
+        self.d = nn.Conv2d(32, 80, (1, 3), (2, 1), (0, 1))
+        self.e = nn.Conv2d(80, 72, 3, 1, 1, bias=False)
+        self.pool = nn.AdaptiveAvgPool2d(7)
+        self.f = nn.Conv2d(80, 256, 1)
+        self.g = nn.Conv2d(256, 40, 3, 1, 1)
+
+    def forward(self, x):
+        a = F.relu(self.a(x))
+        d = self.d(x)
+        g = self.g(F.relu(self.f(self.pool(d))))
+        return torch.cat([self.b(a).flatten(1), self.c(a).flatten(1), self.e(d).flatten(1), g.flatten(1),
+                          self.h(a).flatten(1)], 1)
+
+
 def _reference(node, x: np.ndarray) -> np.ndarray:
     p = node.params
     w = node.inputs[1].data.astype(np.float64)
@@ -153,7 +179,7 @@ def programs():
                                ("depthwise_narrow", DepthwiseNet(3), (1, 3, 9, 7)),
                                ("depthwise_wide", DepthwiseWideNet(), (1, 4, 13, 131)),
                                ("depthwise_even", DepthwiseWideNet(), (2, 4, 16, 64)),
-                               ("gemm_shapes", GemmShapesNet(), (1, 3, 50, 46))):
+                               ("gemm_shapes", GemmShapesNet(), (1, 3, 50, 46)), ("hwc", HwcNet(), (2, 32, 23, 37))):
         x = (torch.rand(shape) * 4,) if name == "gemm_shapes" else (torch.randn(shape),)
         out[name] = (export_int8(model.eval(), x), x)
     return out
@@ -161,18 +187,18 @@ def programs():
 
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("name", ["depthwise", "dense", "depthwise_narrow", "depthwise_wide", "depthwise_even",
-                                  "gemm_shapes"])
+                                  "gemm_shapes", "hwc"])
 def test_qconv2d_bit_exact_per_isa(programs, name, isa, monkeypatch):
     program, x = programs[name]
     expected = {"depthwise": 7, "dense": 7, "depthwise_narrow": 7, "depthwise_wide": 11, "depthwise_even": 11,
-                "gemm_shapes": 8}[name]
+                "gemm_shapes": 8, "hwc": 8}[name]
     assert _check(program, x, isa, monkeypatch) == expected
 
 
 @pytest.mark.parametrize("isa", ["avx512", "avx2:"])
 def test_qconv2d_gemm_two_threads(programs, isa, monkeypatch):
     """Two threads: the columns split (each thread packs its own blocks) or, for few columns, the row blocks."""
-    for name, count in (("dense", 7), ("gemm_shapes", 8)):
+    for name, count in (("dense", 7), ("gemm_shapes", 8), ("hwc", 8)):
         program, x = programs[name]
         assert _check(program, x, isa, monkeypatch, threads=2) == count
     assert any(n.params["in_zp"] == -128 for n in programs["gemm_shapes"][0].graph.nodes if n.op == "qconv2d")

@@ -20,14 +20,25 @@ static size_t rows_bytes(int64_t K, int64_t P) { return (size_t)(8 * (block_pane
 /* One column of a packed panel, contiguous (the column products), with room for 64-byte loads. */
 static size_t column_bytes(int64_t K) { return (size_t)(kpad(K) + 127) / 64 * 64; }
 
-size_t pkt_qconv_gemm_slice(int64_t K, int64_t P) {
+static size_t slice_bytes(int64_t K, int64_t P) {
   return rows_bytes(K, P) + column_bytes(K) + (size_t)(block_panels(K, P) * NR * kpad(K));
+}
+
+/* The padded HWC plane: every row and column a window reads, as many as the output needs (+ a load's slack). */
+static int64_t hwc_rows(const pkt_qconv_gemm_args* a) { return (a->OH - 1) * a->sh + (a->kh - 1) * a->dh + 1; }
+static int64_t hwc_cols(const pkt_qconv_gemm_args* a) { return (a->OW - 1) * a->sw + (a->kw - 1) * a->dw + 1; }
+static size_t hwc_bytes(const pkt_qconv_gemm_args* a) {
+  return pkt_qconv_gemm_hwc(a) ? (size_t)(hwc_rows(a) * hwc_cols(a) * a->Cg + 63) / 64 * 64 : 0;
+}
+
+size_t pkt_qconv_gemm_scratch(const pkt_qconv_gemm_args* a, int threads) {
+  return hwc_bytes(a) + (size_t)threads * slice_bytes(a->K, a->OH * a->OW);
 }
 
 #if defined(PKT_QGEMM_HAVE_X86)
 #include <immintrin.h>
 
-#define T512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vnni")))
+#define T512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")))
 
 int pkt_qconv_gemm_supported(const pkt_isa_config* cfg) {
   return cfg->isa == PKT_ISA_AVX512 && (cfg->features & PKT_CPU_VNNI);
@@ -142,6 +153,84 @@ T512 static void pack_block(const pkt_qconv_gemm_args* a, int pointwise, int64_t
       _mm_storeu_si128((__m128i*)(d + 16), _mm_xor_si128(_mm_unpackhi_epi16(t0, u0), flip));
       _mm_storeu_si128((__m128i*)(d + 32), _mm_xor_si128(_mm_unpacklo_epi16(t1, u1), flip));
       _mm_storeu_si128((__m128i*)(d + 48), _mm_xor_si128(_mm_unpackhi_epi16(t1, u1), flip));
+    }
+  }
+}
+
+/* ---- the HWC path ---- */
+/* x's planes [Cg, H, W] into dst [hwc_rows][hwc_cols][Cg] as u8 (x ^ 0x80), the padding iz ^ 0x80: 16 channels x
+ * 16 pixels a byte transpose. */
+T512 static void to_hwc(const pkt_qconv_gemm_args* a, uint8_t* dst) {
+  const int64_t Hp = hwc_rows(a), Wp = hwc_cols(a), C = a->Cg;
+  const __m128i flip = _mm_set1_epi8((char)0x80);
+  memset(dst, (uint8_t)(a->iz + 128), (size_t)(Hp * Wp * C));
+  const int64_t h_end = a->H < Hp - a->ph ? a->H : Hp - a->ph, w_end = a->W < Wp - a->pw ? a->W : Wp - a->pw;
+  for (int64_t c0 = 0; c0 < C; c0 += 16)
+    for (int64_t iy = 0; iy < h_end; iy++)
+      for (int64_t ix0 = 0; ix0 < w_end; ix0 += 16) {
+        const int n = (int)(w_end - ix0 < 16 ? w_end - ix0 : 16);
+        const __mmask16 m = (__mmask16)((1u << n) - 1);
+        const int8_t* src = a->x + (c0 * a->H + iy) * a->W + ix0;
+        __m128i r[16], t[16];
+        for (int c = 0; c < 16; c++) r[c] = _mm_maskz_loadu_epi8(m, src + c * a->H * a->W);
+        for (int i = 0; i < 8; i++) { /* channel pairs, pixels 0-7 / 8-15 */
+          t[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+          t[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+        }
+        for (int h = 0; h < 2; h++)
+          for (int i = 0; i < 4; i++) { /* channel quads i, pixel quads 2h (r[8h + i]) and 2h + 1 (r[8h + 4 + i]) */
+            r[8 * h + i] = _mm_unpacklo_epi16(t[8 * h + 2 * i], t[8 * h + 2 * i + 1]);
+            r[8 * h + 4 + i] = _mm_unpackhi_epi16(t[8 * h + 2 * i], t[8 * h + 2 * i + 1]);
+          }
+        uint8_t* d = dst + ((iy + a->ph) * Wp + ix0 + a->pw) * C + c0;
+        for (int h = 0; h < 4; h++) { /* pixels 4h..4h+3: channels 0-7 from quads 0, 1, 8-15 from quads 2, 3 */
+          const __m128i v0 = _mm_unpacklo_epi32(r[4 * h], r[4 * h + 1]), v1 = _mm_unpackhi_epi32(r[4 * h], r[4 * h + 1]);
+          const __m128i v2 = _mm_unpacklo_epi32(r[4 * h + 2], r[4 * h + 3]);
+          const __m128i v3 = _mm_unpackhi_epi32(r[4 * h + 2], r[4 * h + 3]);
+          const __m128i px[4] = {_mm_unpacklo_epi64(v0, v2), _mm_unpackhi_epi64(v0, v2), _mm_unpacklo_epi64(v1, v3),
+                                 _mm_unpackhi_epi64(v1, v3)};
+          for (int q = 0; q < 4 && 4 * h + q < n; q++)
+            _mm_storeu_si128((__m128i*)(d + (4 * h + q) * C), _mm_xor_si128(px[q], flip));
+        }
+      }
+}
+
+/* Columns [n0, n0 + nc) packed from the HWC plane: per 16 columns, each run 64 bytes (16 k-groups) at a time, the
+ * columns' words transposed into the groups' vectors (columns past nc repeat the chunk's first). */
+T512 static void pack_block_hwc(const pkt_qconv_gemm_args* a, const uint8_t* hwc, int64_t n0, int64_t nc,
+                                uint8_t* out) {
+  const int64_t C = a->Cg, Wp = hwc_cols(a), K = a->K, runs = pkt_qconv_gemm_runs(a);
+  const int64_t len = K / runs, per_row = a->dw == 1 ? 1 : a->kw; /* a multiple of 16 */
+  for (int64_t j = 0; j < nc; j += 16) {
+    const uint8_t* src[16];
+    for (int i = 0; i < 16; i++) {
+      const int64_t p = n0 + j + (j + i < nc ? i : 0);
+      src[i] = hwc + ((p / a->OW) * a->sh * Wp + (p % a->OW) * a->sw) * C;
+    }
+    uint8_t* panel = out + (j / NR) * NR * K + (j % NR) / 16 * 64;
+    for (int64_t run = 0, g = 0; run < runs; run++) {
+      const int64_t at = ((run / per_row) * a->dh * Wp + (run % per_row) * a->dw) * C;
+      for (int64_t c0 = 0; c0 < len; c0 += 64) {
+        const int ng = len - c0 >= 64 ? 16 : (int)(len - c0) / 4;
+        const __mmask64 m = ng == 16 ? ~(__mmask64)0 : ((__mmask64)1 << (4 * ng)) - 1;
+        __m512i r[16], t[16];
+        for (int i = 0; i < 16; i++) r[i] = _mm512_maskz_loadu_epi8(m, src[i] + at + c0);
+        for (int i = 0; i < 16; i += 4) { /* per 128-bit lane L, rows i..i+3: word 4L + q into t[i + q] */
+          const __m512i u0 = _mm512_unpacklo_epi32(r[i], r[i + 1]), u1 = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+          const __m512i u2 = _mm512_unpacklo_epi32(r[i + 2], r[i + 3]);
+          const __m512i u3 = _mm512_unpackhi_epi32(r[i + 2], r[i + 3]);
+          t[i] = _mm512_unpacklo_epi64(u0, u2), t[i + 1] = _mm512_unpackhi_epi64(u0, u2);
+          t[i + 2] = _mm512_unpacklo_epi64(u1, u3), t[i + 3] = _mm512_unpackhi_epi64(u1, u3);
+        }
+        for (int q = 0; q < 4; q++) { /* group 4L + q: lane L of t[q], t[4 + q], t[8 + q], t[12 + q] */
+          const __m512i e0 = _mm512_shuffle_i32x4(t[q], t[4 + q], 0x44), e1 = _mm512_shuffle_i32x4(t[q], t[4 + q], 0xee);
+          const __m512i e2 = _mm512_shuffle_i32x4(t[8 + q], t[12 + q], 0x44);
+          const __m512i e3 = _mm512_shuffle_i32x4(t[8 + q], t[12 + q], 0xee);
+          r[q] = _mm512_shuffle_i32x4(e0, e2, 0x88), r[4 + q] = _mm512_shuffle_i32x4(e0, e2, 0xdd);
+          r[8 + q] = _mm512_shuffle_i32x4(e1, e3, 0x88), r[12 + q] = _mm512_shuffle_i32x4(e1, e3, 0xdd);
+        }
+        for (int q = 0; q < ng; q++, g++) _mm512_storeu_si512(panel + g * GROUP, r[q]);
+      }
     }
   }
 }
@@ -267,6 +356,7 @@ T512 static void column_panel(const pkt_qconv_gemm_args* a, const uint8_t* panel
 /* ---- driver ---- */
 typedef struct conv_job {
   const pkt_qconv_gemm_args* a;
+  const uint8_t* hwc; /* the HWC plane, or NULL */
   char* scratch;
   size_t slice;
   int64_t panels, row_blocks, block;
@@ -289,7 +379,10 @@ static void conv_thread(void* ctx, int index, int count) {
   for (int64_t pb = p0; pb < p1; pb += j->block) {
     const int64_t pe = pb + j->block < p1 ? pb + j->block : p1, n0 = pb * NR;
     const int64_t nc = (pe * NR < P ? pe * NR : P) - n0;
-    pack_block(a, j->pointwise, n0, nc, rows, packed);
+    if (j->hwc)
+      pack_block_hwc(a, j->hwc, n0, nc, packed);
+    else
+      pack_block(a, j->pointwise, n0, nc, rows, packed);
     /* the last panel of all, when narrow enough, by column products */
     const int last = (int)(P - (pe - 1) * NR);
     const int64_t tiles_end = pe == j->panels && last < NR && column_products(a->K, last) ? pe - 1 : pe;
@@ -322,8 +415,13 @@ void pkt_qconv_gemm(const pkt_node* node, const pkt_qconv_gemm_args* a, void* sc
   if (a->M <= 0 || P <= 0) return;
   conv_job j;
   j.a = a;
-  j.scratch = scratch;
-  j.slice = pkt_qconv_gemm_slice(a->K, P);
+  j.hwc = NULL;
+  if (pkt_qconv_gemm_hwc(a)) {
+    to_hwc(a, scratch);
+    j.hwc = scratch;
+  }
+  j.scratch = (char*)scratch + hwc_bytes(a);
+  j.slice = slice_bytes(a->K, P);
   j.panels = panels_of(P);
   j.row_blocks = (a->M + MR - 1) / MR;
   j.block = block_panels(a->K, P);
