@@ -197,8 +197,9 @@ def test_qconv2d_bit_exact_per_isa(programs, name, isa, monkeypatch):
 
 @pytest.mark.parametrize("isa", ["avx512", "avx2:"])
 def test_qconv2d_gemm_two_threads(programs, isa, monkeypatch):
-    """Two threads: the columns split (each thread packs its own blocks) or, for few columns, the row blocks."""
-    for name, count in (("dense", 7), ("gemm_shapes", 8), ("hwc", 8)):
+    """Two threads: the columns split (each thread packs its own blocks) or, for few columns, the row blocks; the
+    depthwise planes split between the threads, each writing its own."""
+    for name, count in (("dense", 7), ("gemm_shapes", 8), ("hwc", 8), ("depthwise", 7), ("depthwise_even", 11)):
         program, x = programs[name]
         assert _check(program, x, isa, monkeypatch, threads=2) == count
     assert any(n.params["in_zp"] == -128 for n in programs["gemm_shapes"][0].graph.nodes if n.op == "qconv2d")

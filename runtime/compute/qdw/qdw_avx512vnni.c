@@ -159,7 +159,6 @@ TV void pkt_qdw_plane_avx512vnni(const pkt_qdw_args* a) {
                 _mm512_set1_epi8((char)a->lo), _mm512_set1_epi8((char)a->hi)};
   const __m512i bias = _mm512_set1_epi32((int32_t)((uint32_t)a->bias - (uint32_t)(a->iz + 128) * wsum));
   const int64_t rows = Wq >= PKT_QDW_BAND ? 1 : PKT_QDW_BAND / Wq;
-  const __mmask64 narrow = (__mmask64)lanes(0, OW);
   int64_t built = 0; /* padded rows built so far */
   for (int64_t oy0 = 0; oy0 < a->OH; oy0 += rows) {
     const int64_t oy1 = oy0 + rows < a->OH ? oy0 + rows : a->OH;
@@ -175,12 +174,19 @@ TV void pkt_qdw_plane_avx512vnni(const pkt_qdw_args* a) {
       band(u + oy0 * Wu, sw, off, wq, 3, bias, n, &r, out);
     else
       band(u + oy0 * Wu, sw, off, wq, taps, bias, n, &r, out);
-    for (int64_t oy = oy0; oy < oy1; oy++) {
-      const int8_t* s = out + (oy - oy0) * Wq;
-      if (OW <= 64)
-        _mm512_mask_storeu_epi8(a->y + oy * OW, narrow, _mm512_loadu_si512(s));
-      else
-        memcpy(a->y + oy * OW, s, (size_t)OW);
+    if (OW <= 64) {
+      /* The band's rows packed together first, then stored a whole vector at a time (one masked store): one store
+       * a row to lines another core holds (the next conv reads them all) made the second thread twice as slow. */
+      int8_t packed[PKT_QDW_BAND + 64];
+      for (int64_t oy = oy0; oy < oy1; oy++)
+        _mm512_storeu_si512(packed + (oy - oy0) * OW, _mm512_loadu_si512(out + (oy - oy0) * Wq));
+      const int64_t bytes = (oy1 - oy0) * OW;
+      int64_t i = 0;
+      for (; i + 64 <= bytes; i += 64) _mm512_storeu_si512(a->y + oy0 * OW + i, _mm512_loadu_si512(packed + i));
+      if (i < bytes)
+        _mm512_mask_storeu_epi8(a->y + oy0 * OW + i, (__mmask64)lanes(0, bytes - i), _mm512_loadu_si512(packed + i));
+    } else {
+      for (int64_t oy = oy0; oy < oy1; oy++) memcpy(a->y + oy * OW, out + (oy - oy0) * Wq, (size_t)OW);
     }
   }
 }
