@@ -24,7 +24,7 @@ static size_t slice_bytes(int64_t K, int64_t P) {
   return rows_bytes(K, P) + column_bytes(K) + (size_t)(block_panels(K, P) * NR * kpad(K));
 }
 
-/* The padded HWC plane: every row and column a window reads, as many as the output needs (+ a load's slack). */
+/* The padded HWC plane: every row and column a window reads, as many as the output needs. */
 static int64_t hwc_rows(const pkt_qconv_gemm_args* a) { return (a->OH - 1) * a->sh + (a->kh - 1) * a->dh + 1; }
 static int64_t hwc_cols(const pkt_qconv_gemm_args* a) { return (a->OW - 1) * a->sw + (a->kw - 1) * a->dw + 1; }
 static size_t hwc_bytes(const pkt_qconv_gemm_args* a) {
