@@ -140,12 +140,12 @@ void pkt_kernel_qconv2d_pack(const pkt_node* n, void* packed) {
   const int64_t per_row = q.dw == 1 ? 1 : q.kw, len = q.K / pkt_qconv_gemm_runs(&a);
   int8_t* wr = (int8_t*)row_bias + qc_row_bias_bytes(&q); /* [O][runs][len]: (kx, c) or c within a run */
   for (int64_t o = 0; o < q.O; o++)
-    for (int64_t c = 0; c < q.Cg; c++)
-      for (int64_t ky = 0; ky < q.kh; ky++)
-        for (int64_t kx = 0; kx < q.kw; kx++) {
-          const int64_t run = per_row > 1 ? ky * q.kw + kx : ky, at = per_row > 1 ? c : kx * q.Cg + c;
-          wr[o * q.K + run * len + at] = w[((o * q.Cg + c) * q.kh + ky) * q.kw + kx];
-        }
+    for (int64_t ky = 0; ky < q.kh; ky++)
+      for (int64_t kx = 0; kx < q.kw; kx++) { /* written in order: load time */
+        int8_t* d = wr + o * q.K + (per_row > 1 ? (ky * q.kw + kx) * len : ky * len + kx * q.Cg);
+        const int8_t* s = w + o * q.K + ky * q.kw + kx;
+        for (int64_t c = 0; c < q.Cg; c++) d[c] = s[c * q.kh * q.kw];
+      }
 }
 
 typedef struct qc_job {
